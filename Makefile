@@ -1,0 +1,54 @@
+# KetaFlow. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+UV := .uv-bootstrap/bin/uv
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-fast lint typecheck bench lock system-deps clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .uv-bootstrap uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	@touch $@
+
+run: $(VENV)/.synced ## Start the clinic app on SQLite with the demo clinic (PORT=8000)
+	@mkdir -p var
+	$(VENV)/bin/ketaflow demo
+	$(VENV)/bin/ketaflow serve --port $(PORT)
+
+test: $(VENV)/.synced lint typecheck ## Run the whole suite: lint, types, tests on SQLite and PostgreSQL
+	bash scripts/system-deps.sh
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup
+	bash scripts/test-postgres.sh
+
+test-fast: $(VENV)/.synced ## Tests on SQLite only, no lint
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup
+
+lint: $(VENV)/.synced ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.synced ## mypy (strict for ketaflow.clinical and ketaflow.pk)
+	$(VENV)/bin/mypy src tests benchmarks
+
+bench: $(VENV)/.synced ## Benchmarks against named alternatives (see README, Performance)
+	$(VENV)/bin/python -m pytest benchmarks -p no:cacheprovider --benchmark-enable
+
+lock: | $(UV) ## Re-resolve uv.lock after editing pyproject.toml
+	$(UV) lock --python $(PYTHON)
+
+system-deps: ## Install Debian packages for browser and PostgreSQL tests (as root)
+	bash scripts/system-deps.sh
+
+clean: ## Remove the environment and local data
+	rm -rf $(VENV) .uv-bootstrap var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,55 @@
+"""The ``ketaflow`` command.
+
+Each group of subcommands lives in its own module that exposes ``register(subparsers)``.
+A subcommand's handler receives the parsed ``argparse.Namespace`` and returns an exit code.
+Expected failures raise :class:`ketaflow.cli.common.CliError` (or ``ValueError`` from the plain
+clinical and pharmacokinetic packages); :func:`main` prints them as one line on stderr and exits 2.
+
+Modules that need Django import it inside their handlers, so ``ketaflow score`` or
+``ketaflow pk`` never start the web framework.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+from ketaflow.cli.common import CliError
+
+# Subcommand modules, in the order ``ketaflow --help`` lists them.
+_MODULES = (
+    "ketaflow.cli.web",  # serve, demo, audit, manage
+    "ketaflow.cli.clinical",  # score, screen, dose
+    "ketaflow.cli.pk",  # pk simulate, pk population
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ketaflow",
+        description="KetaFlow: run a ketamine infusion clinic.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _MODULES:
+        import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (CliError, ValueError) as exc:
+        print(f"ketaflow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ketaflow {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
