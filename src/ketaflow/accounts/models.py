@@ -1,0 +1,101 @@
+"""Clinics, people who log in, and staff credentials."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from ketaflow.accounts.roles import ROLE_LABELS, Perm, Role, has_perm
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    time_zone = models.CharField(max_length=64, default="America/New_York")
+    address = models.CharField(max_length=300, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A person who logs in: a member of staff of one clinic, or a patient."""
+
+    ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in Role]
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="users", null=True)
+    role = models.CharField(max_length=32, choices=ROLE_CHOICES)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]), name="user_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    def may(self, perm: Perm) -> bool:
+        """Whether this user's role grants ``perm`` (active users only)."""
+        return bool(self.is_active and self.role and has_perm(self.role, perm))
+
+
+class Credential(models.Model):
+    """A professional credential of a member of staff, with its expiry."""
+
+    class Kind(models.TextChoices):
+        LICENCE = "licence", "Professional licence"
+        DEA = "dea", "DEA registration"
+        ACLS = "acls", "ACLS certification"
+        BLS = "bls", "BLS certification"
+
+    class LicenceType(models.TextChoices):
+        MD = "MD", "Physician (MD)"
+        DO = "DO", "Physician (DO)"
+        NP = "NP", "Nurse practitioner"
+        PA = "PA", "Physician assistant"
+        CRNA = "CRNA", "Certified registered nurse anaesthetist"
+        RN = "RN", "Registered nurse"
+        LPN = "LPN", "Licensed practical nurse"
+        NONE = "", "Not applicable"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="credentials")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    licence_type = models.CharField(
+        max_length=8, choices=LicenceType.choices, blank=True, default=""
+    )
+    number = models.CharField(max_length=64)
+    jurisdiction = models.CharField(
+        max_length=64, blank=True, help_text="Issuing state or body, e.g. NY or AHA"
+    )
+    issued_on = models.DateField(null=True, blank=True)
+    expires_on = models.DateField()
+
+    class Meta:
+        ordering = ["user", "kind", "-expires_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "number", "jurisdiction"], name="credential_unique_number"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="licence") | ~models.Q(licence_type=""),
+                name="credential_licence_has_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number} (expires {self.expires_on})"
+
+    def is_current(self, on: dt.date) -> bool:
+        return self.expires_on >= on and (self.issued_on is None or self.issued_on <= on)

@@ -1,0 +1,123 @@
+"""Roles and what each may do: the one explicit permission table of the app.
+
+Every view and service asks ``has_perm(role, Perm.X)`` (through the access functions in
+``ketaflow.accounts.access`` and ``ketaflow.patients.access``); nothing checks a role by name.
+The table is tested both ways (may and may not) in ``tests/web/test_roles.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    MEDICAL_DIRECTOR = "medical_director"
+    PRESCRIBER = "prescriber"
+    NURSE = "nurse"
+    FRONT_DESK = "front_desk"
+    PATIENT = "patient"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+    @property
+    def is_staff_role(self) -> bool:
+        return self is not Role.PATIENT
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.MEDICAL_DIRECTOR: "Medical director",
+    Role.PRESCRIBER: "Prescriber",
+    Role.NURSE: "Infusion nurse",
+    Role.FRONT_DESK: "Front desk",
+    Role.PATIENT: "Patient",
+}
+
+
+class Perm(enum.StrEnum):
+    # The clinic's patient registry.
+    LIST_PATIENTS = "list_patients"
+    VIEW_DEMOGRAPHICS = "view_demographics"  # name, birth date, contact, emergency contact, escort
+    EDIT_DEMOGRAPHICS = "edit_demographics"
+    REGISTER_PATIENT = "register_patient"
+    VIEW_CLINICAL = "view_clinical"  # allergies, medications, diagnoses, treatment history, notes
+    EDIT_CLINICAL = "edit_clinical"
+    WRITE_NOTE = "write_note"
+    EXPORT_CHART = "export_chart"
+    # The patient's own record (patient portal).
+    VIEW_OWN_RECORD = "view_own_record"
+    # Oversight.
+    VIEW_AUDIT_TRAIL = "view_audit_trail"
+    MANAGE_STAFF = "manage_staff"
+    # Clinical acts that later capabilities need (they also require current credentials).
+    SIGN_CANDIDACY = "sign_candidacy"
+    ORDER_INFUSION = "order_infusion"
+    OVERRIDE_SOFT_LIMIT = "override_soft_limit"
+    ADMINISTER = "administer"
+    WITNESS_WASTE = "witness_waste"
+
+
+_CLINICAL_READ = {Perm.LIST_PATIENTS, Perm.VIEW_DEMOGRAPHICS, Perm.VIEW_CLINICAL}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.MEDICAL_DIRECTOR: frozenset(
+        _CLINICAL_READ
+        | {
+            Perm.EDIT_DEMOGRAPHICS,
+            Perm.REGISTER_PATIENT,
+            Perm.EDIT_CLINICAL,
+            Perm.WRITE_NOTE,
+            Perm.EXPORT_CHART,
+            Perm.VIEW_AUDIT_TRAIL,
+            Perm.MANAGE_STAFF,
+            Perm.SIGN_CANDIDACY,
+            Perm.ORDER_INFUSION,
+            Perm.OVERRIDE_SOFT_LIMIT,
+            Perm.ADMINISTER,
+            Perm.WITNESS_WASTE,
+        }
+    ),
+    Role.PRESCRIBER: frozenset(
+        _CLINICAL_READ
+        | {
+            Perm.EDIT_DEMOGRAPHICS,
+            Perm.REGISTER_PATIENT,
+            Perm.EDIT_CLINICAL,
+            Perm.WRITE_NOTE,
+            Perm.EXPORT_CHART,
+            Perm.SIGN_CANDIDACY,
+            Perm.ORDER_INFUSION,
+            Perm.OVERRIDE_SOFT_LIMIT,
+            Perm.ADMINISTER,
+            Perm.WITNESS_WASTE,
+        }
+    ),
+    Role.NURSE: frozenset(
+        _CLINICAL_READ
+        | {
+            Perm.EDIT_DEMOGRAPHICS,
+            Perm.EDIT_CLINICAL,
+            Perm.WRITE_NOTE,
+            Perm.ADMINISTER,
+            Perm.WITNESS_WASTE,
+        }
+    ),
+    Role.FRONT_DESK: frozenset(
+        {
+            Perm.LIST_PATIENTS,
+            Perm.VIEW_DEMOGRAPHICS,
+            Perm.EDIT_DEMOGRAPHICS,
+            Perm.REGISTER_PATIENT,
+        }
+    ),
+    Role.PATIENT: frozenset({Perm.VIEW_OWN_RECORD}),
+}
+
+
+def has_perm(role: Role | str, perm: Perm) -> bool:
+    return perm in ROLE_PERMISSIONS[Role(role)]
+
+
+# What a patient may do with their own record (and nothing with anyone else's).
+OWN_RECORD_PERMS: frozenset[Perm] = frozenset({Perm.VIEW_DEMOGRAPHICS, Perm.VIEW_CLINICAL})

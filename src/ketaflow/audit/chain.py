@@ -1,0 +1,114 @@
+"""Hashing and verification of the audit chain (no database access here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+GENESIS = "0" * 64
+
+
+class EntryLike(Protocol):
+    seq: int
+    at: dt.datetime
+    actor_username: str
+    actor_role: str
+    action: str
+    object_type: str
+    object_id: str
+    patient_id: int | None
+    summary: str
+    detail: Any
+    ip_address: str | None
+    prev_hash: str
+    hash: str
+
+
+def canonical(entry: EntryLike) -> bytes:
+    """The bytes the hash covers: every recorded field, in a fixed order and format."""
+    at = entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    payload = [
+        entry.seq,
+        at,
+        entry.actor_username,
+        entry.actor_role,
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        entry.patient_id,
+        entry.summary,
+        entry.detail,
+        entry.ip_address,
+        entry.prev_hash,
+    ]
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def entry_hash(entry: EntryLike, key: bytes) -> str:
+    return hmac.new(key, canonical(entry), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    problem: str = ""  # "altered", "inserted", "deleted" or ""
+    seq: int | None = None  # the first entry found wrong (or the first one missing)
+    message: str = ""
+
+
+def verify_chain(
+    entries: Iterable[EntryLike], key: bytes, *, head_seq: int | None = None
+) -> VerifyResult:
+    """Walk ``entries`` in sequence order and report the first break in the chain."""
+    prev_seq = 0
+    prev_hash = GENESIS
+    checked = 0
+    it: Iterator[EntryLike] = iter(entries)
+    current = next(it, None)
+    while current is not None:
+        following = next(it, None)
+        checked += 1
+        valid = hmac.compare_digest(entry_hash(current, key), current.hash)
+        if not valid:
+            if following is not None and following.prev_hash == prev_hash:
+                return VerifyResult(
+                    False,
+                    checked,
+                    "inserted",
+                    current.seq,
+                    f"entry #{current.seq} was inserted: it is not part of the chain",
+                )
+            return VerifyResult(
+                False,
+                checked,
+                "altered",
+                current.seq,
+                f"entry #{current.seq} was altered: its content does not match its hash",
+            )
+        if current.prev_hash != prev_hash or current.seq != prev_seq + 1:
+            missing = prev_seq + 1
+            return VerifyResult(
+                False,
+                checked,
+                "deleted",
+                missing,
+                f"entries are missing before #{current.seq}: "
+                f"#{missing} was deleted (the chain breaks after #{prev_seq})",
+            )
+        prev_seq, prev_hash = current.seq, current.hash
+        current = following
+    if head_seq is not None and head_seq > prev_seq:
+        return VerifyResult(
+            False,
+            checked,
+            "deleted",
+            prev_seq + 1,
+            f"entries #{prev_seq + 1} to #{head_seq} were deleted from the end of the trail",
+        )
+    return VerifyResult(True, checked, message=f"audit chain intact: {checked} entries verified")

@@ -1,0 +1,275 @@
+"""Thin views over the registry: access check, form, service, template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ketaflow.accounts.roles import Perm, Role
+from ketaflow.audit.context import Actor
+from ketaflow.patients import services
+from ketaflow.patients.access import patient_for_user, patients_for_user
+from ketaflow.patients.forms import (
+    RECORD_FORMS,
+    NoteForm,
+    PatientForm,
+    PatientSearchForm,
+    RemoveForm,
+)
+from ketaflow.patients.models import ClinicalNote, Patient, PatientRecord
+from ketaflow.web.auth import request_user
+
+PAGE_SIZE = 50
+
+
+def _apply_errors(form: Any, exc: ValidationError) -> None:
+    """Attach a model validation error to the form field it names."""
+    for field, errors in exc.message_dict.items():
+        target = field if field in form.fields else None
+        for error in errors:
+            form.add_error(target, error)
+
+
+def _error_line(errors: Any) -> str:
+    return "; ".join(f"{field}: {' '.join(str(e) for e in errs)}" for field, errs in errors.items())
+
+
+@login_required
+def patient_list(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    if not user.may(Perm.LIST_PATIENTS):
+        own = patients_for_user(user).first() if user.role == Role.PATIENT else None
+        if own is not None:
+            return redirect("patient_chart", patient_id=own.pk)
+        raise PermissionDenied("Your role may not list patients.")
+    form = PatientSearchForm(request.GET)
+    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    patients = patients_for_user(user)
+    if query:
+        terms = query.split()
+        for term in terms:
+            patients = patients.filter(
+                Q(given_name__icontains=term)
+                | Q(family_name__icontains=term)
+                | Q(preferred_name__icontains=term)
+                | Q(mrn__iexact=term)
+                | Q(phone__icontains=term)
+            )
+    shown = list(patients[:PAGE_SIZE])
+    services.patient_list_viewed(
+        actor=Actor.from_request(request), query=query, patient_ids=[p.pk for p in shown]
+    )
+    return render(
+        request,
+        "patients/list.html",
+        {
+            "form": form,
+            "patients": shown,
+            "query": query,
+            "truncated": len(shown) == PAGE_SIZE,
+            "may_register": user.may(Perm.REGISTER_PATIENT),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_new(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    if not user.may(Perm.REGISTER_PATIENT) or user.clinic_id is None:
+        raise PermissionDenied("Your role may not register patients.")
+    form = PatientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.patient_register(
+                actor=Actor.from_request(request), clinic_id=user.clinic_id, data=form.cleaned_data
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Registered {patient.display_name} ({patient.mrn}).")
+            return redirect("patient_chart", patient_id=patient.pk)
+    return render(request, "patients/form.html", {"form": form, "title": "Register a patient"})
+
+
+@login_required
+def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(user, patient_id, need=Perm.VIEW_DEMOGRAPHICS, actor=actor)
+    own = patient.user_id == user.pk
+    clinical = user.may(Perm.VIEW_CLINICAL) or own
+    sections = ["demographics", "contacts"]
+    context: dict[str, Any] = {
+        "patient": patient,
+        "age": patient.age_on(timezone.localdate()),
+        "show_clinical": clinical,
+        "may_edit_demographics": user.may(Perm.EDIT_DEMOGRAPHICS),
+        "may_edit_clinical": user.may(Perm.EDIT_CLINICAL),
+        "may_write_note": user.may(Perm.WRITE_NOTE),
+        "may_export": user.may(Perm.EXPORT_CHART),
+        "may_view_access_history": user.may(Perm.VIEW_AUDIT_TRAIL),
+    }
+    if clinical:
+        sections += ["allergies", "medications", "diagnoses", "treatment history", "notes"]
+        context.update(
+            allergies=patient.allergy_set.all(),
+            medications=patient.currentmedication_set.all(),
+            diagnoses=patient.diagnosis_set.all(),
+            psychotherapy=patient.psychotherapytrial_set.all(),
+            medication_trials=patient.medicationtrial_set.all(),
+            notes=ClinicalNote.objects.filter(patient=patient).select_related("author"),
+            note_form=NoteForm(),
+        )
+    services.chart_viewed(actor=actor, patient=patient, sections=sections)
+    return render(request, "patients/chart.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
+    actor = Actor.from_request(request)
+    patient = patient_for_user(
+        request_user(request), patient_id, need=Perm.EDIT_DEMOGRAPHICS, actor=actor
+    )
+    form = PatientForm(request.POST or None, instance=Patient.objects.get(pk=patient.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(actor=actor, patient=patient, data=form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("patient_chart", patient_id=patient.pk)
+    return render(
+        request,
+        "patients/form.html",
+        {"form": form, "patient": patient, "title": f"Edit {patient.display_name}"},
+    )
+
+
+def _form_class(kind: str) -> Any:
+    try:
+        return RECORD_FORMS[kind]
+    except KeyError:
+        raise Http404("No such kind of record.") from None
+
+
+def _record(patient: Patient, kind: str, record_id: int) -> PatientRecord:
+    model = services.RECORD_KINDS[kind]
+    record = model._default_manager.filter(patient=patient, pk=record_id).first()
+    if record is None:
+        raise Http404("No such record.")
+    return record
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def record_new(request: HttpRequest, patient_id: int, kind: str) -> HttpResponse:
+    form_class = _form_class(kind)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(
+        request_user(request), patient_id, need=Perm.EDIT_CLINICAL, actor=actor
+    )
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_add(actor=actor, patient=patient, record=form.save(commit=False))
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Added {form.instance.label}.")
+            return redirect("patient_chart", patient_id=patient.pk)
+    label = form_class._meta.model.label
+    return render(
+        request,
+        "patients/form.html",
+        {"form": form, "patient": patient, "title": f"Add {label} for {patient.display_name}"},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def record_edit(request: HttpRequest, patient_id: int, kind: str, record_id: int) -> HttpResponse:
+    form_class = _form_class(kind)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(
+        request_user(request), patient_id, need=Perm.EDIT_CLINICAL, actor=actor
+    )
+    record = _record(patient, kind, record_id)
+    form = form_class(request.POST or None, instance=_record(patient, kind, record_id))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_update(actor=actor, record=record, data=form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Saved {record.label}.")
+            return redirect("patient_chart", patient_id=patient.pk)
+    return render(
+        request,
+        "patients/form.html",
+        {
+            "form": form,
+            "patient": patient,
+            "title": f"Edit {record.label}: {record}",
+            "remove_form": RemoveForm(),
+            "remove_url_args": (patient.pk, kind, record.pk),
+        },
+    )
+
+
+@login_required
+@require_POST
+def record_remove(request: HttpRequest, patient_id: int, kind: str, record_id: int) -> HttpResponse:
+    _form_class(kind)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(
+        request_user(request), patient_id, need=Perm.EDIT_CLINICAL, actor=actor
+    )
+    record = _record(patient, kind, record_id)
+    form = RemoveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Reason: say why the record is removed.")
+        return redirect("record_edit", patient_id=patient.pk, kind=kind, record_id=record.pk)
+    services.record_remove(actor=actor, record=record, reason=form.cleaned_data["reason"])
+    messages.success(request, f"Removed {record.label}.")
+    return redirect("patient_chart", patient_id=patient.pk)
+
+
+@login_required
+@require_POST
+def note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    actor = Actor.from_request(request)
+    patient = patient_for_user(request_user(request), patient_id, need=Perm.WRITE_NOTE, actor=actor)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.note_add(actor=actor, patient=patient, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, _error_line(exc.message_dict))
+        else:
+            messages.success(request, "Note saved.")
+    else:
+        messages.error(request, _error_line(form.errors))
+    return redirect("patient_chart", patient_id=patient.pk)
+
+
+@login_required
+def patient_export(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(user, patient_id, need=Perm.EXPORT_CHART, actor=actor)
+    data = services.patient_export(actor=actor, patient=patient, include_clinical=True)
+    response = JsonResponse(data, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{patient.mrn}.json"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,205 @@
+"""Django settings, read from the environment.
+
+KETAFLOW_ENV selects the mode:
+- ``development`` (default; what ``make run`` uses): SQLite under ``var/``, a secret key generated
+  once into ``var/secret_key``, served on loopback over plain HTTP.
+- ``production``: refuses to start without ``KETAFLOW_SECRET_KEY`` and ``KETAFLOW_ALLOWED_HOSTS``;
+  secure cookies, HSTS and HTTPS redirects.
+- ``test``: used by the test suite.
+
+``DATABASE_URL`` (e.g. ``postgres://user:pass@host:5432/ketaflow``) switches the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+django_stubs_ext.monkeypatch()  # lets generic Django classes be subscripted (ModelAdmin[Model])
+
+BASE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("KETAFLOW_VAR_DIR", Path.cwd() / "var")).resolve()
+
+ENV = os.environ.get("KETAFLOW_ENV", "development")
+if ENV not in {"development", "production", "test"}:
+    raise ImproperlyConfigured(f"KETAFLOW_ENV must be development, production or test, not {ENV!r}")
+PRODUCTION = ENV == "production"
+DEBUG = os.environ.get("KETAFLOW_DEBUG", "0") == "1" and not PRODUCTION
+
+
+def _secret_key() -> str:
+    key = os.environ.get("KETAFLOW_SECRET_KEY", "")
+    if key:
+        if PRODUCTION and len(key) < 50:
+            raise ImproperlyConfigured("KETAFLOW_SECRET_KEY must be at least 50 characters")
+        return key
+    if PRODUCTION:
+        raise ImproperlyConfigured("production mode requires KETAFLOW_SECRET_KEY")
+    if ENV == "test":
+        return secrets.token_urlsafe(50)
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+
+# The audit chain's HMAC key. Keep it stable: entries hashed with one key verify only with it.
+AUDIT_HMAC_KEY = (
+    os.environ.get("KETAFLOW_AUDIT_KEY")
+    or hashlib.sha256(b"ketaflow-audit:" + SECRET_KEY.encode()).hexdigest()
+)
+TRUSTED_PROXY = os.environ.get("KETAFLOW_TRUSTED_PROXY", "0") == "1"
+
+_hosts = [h.strip() for h in os.environ.get("KETAFLOW_ALLOWED_HOSTS", "").split(",") if h.strip()]
+if PRODUCTION and not _hosts:
+    raise ImproperlyConfigured("production mode requires KETAFLOW_ALLOWED_HOSTS")
+ALLOWED_HOSTS = _hosts or ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "csp",
+    "ketaflow.accounts",
+    "ketaflow.audit",
+    "ketaflow.patients",
+    "ketaflow.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "ketaflow.urls"
+WSGI_APPLICATION = "ketaflow.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "ketaflow.web.context.navigation",
+            ],
+        },
+    }
+]
+
+_default_db = f"sqlite:///{VAR_DIR / 'ketaflow.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", _default_db), conn_max_age=60, conn_health_checks=True
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # One writer at a time, taken at the start of the transaction: the audit chain and the
+    # controlled-substance ledger append under this lock.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("KETAFLOW_TIME_ZONE", "America/New_York")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Sessions and cookies (HIPAA automatic logoff: 15 idle minutes by default).
+SESSION_COOKIE_AGE = int(os.environ.get("KETAFLOW_SESSION_IDLE_SECONDS", "900"))
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_SSL_REDIRECT = PRODUCTION and os.environ.get("KETAFLOW_SSL_REDIRECT", "1") == "1"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Strict Content-Security-Policy: everything from this origin, nothing inline, no third parties.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("KETAFLOW_LOG_LEVEL", "WARNING")},
+}

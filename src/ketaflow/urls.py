@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from ketaflow.web import views as web_views
+
+admin.site.site_header = "KetaFlow administration"
+admin.site.site_title = "KetaFlow"
+
+urlpatterns = [
+    path("", web_views.home, name="home"),
+    path("healthz", web_views.healthz, name="healthz"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="web/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("patients/", include("ketaflow.patients.urls")),
+    path("audit/", include("ketaflow.audit.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,346 @@
+"""The demo clinic that ``ketaflow demo`` (and ``make run``) loads once.
+
+Idempotent: people are found by username and patients by clinic, name and birth date, so running
+it again adds nothing. Patients are registered through the same services as in the web app, so
+the demo's own writes are in the audit trail too. Refused in production mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ketaflow.accounts.models import Clinic, Credential, User
+from ketaflow.accounts.roles import Role
+from ketaflow.audit.context import Actor
+from ketaflow.patients import services
+from ketaflow.patients.models import (
+    Allergy,
+    CurrentMedication,
+    Diagnosis,
+    MedicationTrial,
+    Patient,
+    PsychotherapyTrial,
+)
+
+DEMO_PASSWORD = "ketaflow-demo"  # printed by `ketaflow demo`; demo databases only
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    created_users: int
+    created_patients: int
+    logins: tuple[DemoLogin, ...]
+
+
+_STAFF: list[dict[str, Any]] = [
+    {
+        "username": "director",
+        "first_name": "Maya",
+        "last_name": "Okafor",
+        "role": Role.MEDICAL_DIRECTOR,
+        "credentials": [
+            ("licence", "MD", "MD-204411", "NY"),
+            ("dea", "", "BO1234563", "US"),
+            ("acls", "", "ACLS-88231", "AHA"),
+        ],
+    },
+    {
+        "username": "prescriber",
+        "first_name": "Daniel",
+        "last_name": "Reyes",
+        "role": Role.PRESCRIBER,
+        "credentials": [
+            ("licence", "NP", "NP-551902", "NY"),
+            ("dea", "", "MR7654321", "US"),
+            ("acls", "", "ACLS-77120", "AHA"),
+        ],
+    },
+    {
+        "username": "nurse",
+        "first_name": "Priya",
+        "last_name": "Shah",
+        "role": Role.NURSE,
+        "credentials": [("licence", "RN", "RN-883104", "NY"), ("acls", "", "ACLS-66012", "AHA")],
+    },
+    {
+        "username": "frontdesk",
+        "first_name": "Tom",
+        "last_name": "Becker",
+        "role": Role.FRONT_DESK,
+        "credentials": [],
+    },
+]
+
+
+def _patients(today: dt.date) -> list[dict[str, Any]]:
+    def ago(days: int) -> dt.date:
+        return today - dt.timedelta(days=days)
+
+    return [
+        {
+            "username": "patient",
+            "data": {
+                "given_name": "Alex",
+                "family_name": "Morgan",
+                "date_of_birth": dt.date(1986, 4, 12),
+                "sex_at_birth": "male",
+                "gender_identity": "man",
+                "pronouns": "he/him",
+                "phone": "+1 555 0100 201",
+                "email": "alex.morgan@example.org",
+                "address_line": "14 Elm Street",
+                "city": "Albany",
+                "region": "NY",
+                "postal_code": "12207",
+                "emergency_contact_name": "Jordan Morgan",
+                "emergency_contact_relationship": "spouse",
+                "emergency_contact_phone": "+1 555 0100 202",
+                "escort_name": "Jordan Morgan",
+                "escort_phone": "+1 555 0100 202",
+            },
+            "records": [
+                Diagnosis(code="F43.12", status="active", onset_on=ago(9 * 365)),
+                Diagnosis(code="F33.1", status="active", onset_on=ago(6 * 365)),
+                Allergy(substance="Penicillin", reaction="hives", severity="moderate"),
+                CurrentMedication(
+                    name="Sertraline",
+                    dose_amount=Decimal(150),
+                    dose_unit="mg",
+                    frequency="once daily",
+                    started_on=ago(200),
+                ),
+                PsychotherapyTrial(
+                    modality="PE",
+                    sessions_completed=12,
+                    started_on=ago(3 * 365),
+                    ended_on=ago(3 * 365 - 100),
+                    outcome="partial",
+                ),
+                PsychotherapyTrial(
+                    modality="CPT",
+                    sessions_completed=12,
+                    started_on=ago(2 * 365),
+                    ended_on=ago(2 * 365 - 90),
+                    outcome="no_response",
+                ),
+                MedicationTrial(
+                    drug="Paroxetine",
+                    dose_mg_per_day=Decimal(40),
+                    duration_weeks=Decimal(12),
+                    started_on=ago(4 * 365),
+                    ended_on=ago(4 * 365 - 84),
+                    outcome="no_response",
+                    reason_stopped="ineffective",
+                ),
+                MedicationTrial(
+                    drug="Sertraline",
+                    dose_mg_per_day=Decimal(150),
+                    duration_weeks=Decimal(10),
+                    started_on=ago(200),
+                    outcome="partial",
+                    reason_stopped="ongoing",
+                ),
+            ],
+        },
+        {
+            "username": None,
+            "data": {
+                "given_name": "Samira",
+                "family_name": "Haddad",
+                "date_of_birth": dt.date(1979, 9, 30),
+                "sex_at_birth": "female",
+                "phone": "+1 555 0100 301",
+                "email": "",
+                "emergency_contact_name": "Leila Haddad",
+                "emergency_contact_relationship": "sister",
+                "emergency_contact_phone": "+1 555 0100 302",
+                "escort_name": "Leila Haddad",
+                "escort_phone": "+1 555 0100 302",
+            },
+            "records": [
+                Diagnosis(code="F43.10", status="active"),
+                Diagnosis(code="I10", status="active"),
+                CurrentMedication(
+                    name="Amlodipine",
+                    dose_amount=Decimal(5),
+                    dose_unit="mg",
+                    frequency="once daily",
+                ),
+                PsychotherapyTrial(
+                    modality="EMDR",
+                    sessions_completed=8,
+                    started_on=ago(500),
+                    ended_on=ago(420),
+                    outcome="no_response",
+                ),
+                MedicationTrial(
+                    drug="Venlafaxine",
+                    dose_mg_per_day=Decimal(225),
+                    duration_weeks=Decimal(8),
+                    started_on=ago(300),
+                    ended_on=ago(244),
+                    outcome="not_tolerated",
+                    reason_stopped="side_effects",
+                ),
+            ],
+        },
+        {
+            "username": None,
+            "data": {
+                "given_name": "Chris",
+                "family_name": "Lindqvist",
+                "preferred_name": "Kit",
+                "date_of_birth": dt.date(1993, 1, 5),
+                "sex_at_birth": "female",
+                "gender_identity": "non-binary",
+                "pronouns": "they/them",
+                "phone": "+1 555 0100 401",
+                "emergency_contact_name": "Ana Lindqvist",
+                "emergency_contact_relationship": "parent",
+                "emergency_contact_phone": "+1 555 0100 402",
+            },
+            "records": [
+                Diagnosis(code="F33.2", status="active"),
+                MedicationTrial(
+                    drug="Escitalopram",
+                    dose_mg_per_day=Decimal(20),
+                    duration_weeks=Decimal(10),
+                    outcome="no_response",
+                    reason_stopped="ineffective",
+                ),
+                MedicationTrial(
+                    drug="Bupropion",
+                    dose_mg_per_day=Decimal(300),
+                    duration_weeks=Decimal(8),
+                    outcome="partial",
+                    reason_stopped="ineffective",
+                ),
+            ],
+        },
+    ]
+
+
+def _ensure_user(clinic: Clinic, spec: dict[str, Any], today: dt.date) -> tuple[User, bool]:
+    user, created = User.objects.get_or_create(
+        username=spec["username"],
+        defaults={
+            "first_name": spec.get("first_name", ""),
+            "last_name": spec.get("last_name", ""),
+            "role": spec["role"],
+            "clinic": clinic,
+            "is_staff": spec["role"] == Role.MEDICAL_DIRECTOR,
+            "is_superuser": spec["role"] == Role.MEDICAL_DIRECTOR,
+        },
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        for kind, licence_type, number, jurisdiction in spec.get("credentials", []):
+            Credential.objects.create(
+                user=user,
+                kind=kind,
+                licence_type=licence_type,
+                number=number,
+                jurisdiction=jurisdiction,
+                issued_on=today - dt.timedelta(days=700),
+                expires_on=today + dt.timedelta(days=400),
+            )
+    return user, created
+
+
+@transaction.atomic
+def demo_load() -> DemoResult:
+    if settings.PRODUCTION:
+        raise ValueError("the demo clinic is not loaded in production mode")
+    today = timezone.localdate()
+    actor = Actor.system("demo")
+    clinic, _ = Clinic.objects.get_or_create(
+        slug="riverside",
+        defaults={"name": "Riverside Ketamine Clinic", "address": "1 River Road, Albany NY"},
+    )
+    other, _ = Clinic.objects.get_or_create(
+        slug="harbor", defaults={"name": "Harbor Infusion Center"}
+    )
+    created_users = 0
+    created_patients = 0
+    for spec in _STAFF:
+        created_users += _ensure_user(clinic, spec, today)[1]
+    created_users += _ensure_user(
+        other,
+        {
+            "username": "harbor-prescriber",
+            "first_name": "Ines",
+            "last_name": "Costa",
+            "role": Role.PRESCRIBER,
+            "credentials": [("licence", "MD", "MD-990022", "NJ")],
+        },
+        today,
+    )[1]
+    for spec in _patients(today):
+        data = spec["data"]
+        patient = Patient.objects.filter(
+            clinic=clinic,
+            given_name=data["given_name"],
+            family_name=data["family_name"],
+            date_of_birth=data["date_of_birth"],
+        ).first()
+        if patient is None:
+            patient = services.patient_register(actor=actor, clinic_id=clinic.pk, data=data)
+            for record in spec["records"]:
+                services.record_add(actor=actor, patient=patient, record=record)
+            created_patients += 1
+        if spec["username"]:
+            user, made = _ensure_user(
+                clinic,
+                {
+                    "username": spec["username"],
+                    "first_name": data["given_name"],
+                    "last_name": data["family_name"],
+                    "role": Role.PATIENT,
+                },
+                today,
+            )
+            created_users += made
+            if patient.user_id != user.pk:
+                services.patient_link_login(actor=actor, patient=patient, user_id=user.pk)
+    if not Patient.objects.filter(clinic=other).exists():
+        services.patient_register(
+            actor=actor,
+            clinic_id=other.pk,
+            data={
+                "given_name": "Robin",
+                "family_name": "Ashby",
+                "date_of_birth": dt.date(1975, 6, 2),
+                "sex_at_birth": "unknown",
+                "phone": "+1 555 0100 901",
+                "emergency_contact_name": "Lee Ashby",
+                "emergency_contact_relationship": "partner",
+                "emergency_contact_phone": "+1 555 0100 902",
+            },
+        )
+        created_patients += 1
+    logins = tuple(
+        DemoLogin(Role(role).label, username, DEMO_PASSWORD)
+        for role, username in [
+            (Role.MEDICAL_DIRECTOR, "director"),
+            (Role.PRESCRIBER, "prescriber"),
+            (Role.NURSE, "nurse"),
+            (Role.FRONT_DESK, "frontdesk"),
+            (Role.PATIENT, "patient"),
+        ]
+    )
+    return DemoResult(created_users, created_patients, logins)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from ketaflow.accounts.credentials import ACT_PERM, ClinicalAct, credential_check
+from ketaflow.accounts.roles import ROLE_PERMISSIONS, Role
+from ketaflow.patients.access import patients_for_user
+from ketaflow.web.auth import request_user
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    if user.role == Role.PATIENT:
+        own = patients_for_user(user).first()
+        if own is not None:
+            return redirect("patient_chart", patient_id=own.pk)
+    today = timezone.localdate()
+    checks = [credential_check(user, act, on=today) for act in ClinicalAct]
+    return render(
+        request,
+        "web/home.html",
+        {
+            "checks": [c for c in checks if user.may(ACT_PERM[c.act])],
+            "perms": sorted(p.value.replace("_", " ") for p in ROLE_PERMISSIONS[user.role_enum]),
+            "credentials": user.credentials.all(),
+            "today": today,
+        },
+    )
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
