@@ -1,0 +1,1002 @@
+"""Candidacy for IV ketamine: a structured intake in, a decision with its findings out.
+
+Every finding has a tier (hard stop, caution, info), a stable rule id, a sentence a patient could
+read, and its source. The decision is *not eligible* if any hard stop fires, *needs review* if any
+caution fires, otherwise *eligible*. Missing information that matters (unknown pregnancy status, no
+blood pressure) is a caution, never assumed to be fine. Thresholds live in
+:class:`EligibilitySettings` with sourced defaults (clinical.md s. 2-3).
+
+The intake mirrors what the patients registry stores (demographics, ICD-10-CM diagnoses, allergies,
+current medications, psychotherapy courses and medication trials); :func:`intake_from_dict` builds
+it from JSON after validating against :func:`intake_json_schema`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+import jsonschema
+
+from ketaflow.clinical import sources
+from ketaflow.clinical.common import Indication, Sex
+from ketaflow.clinical.errors import ClinicalInputError
+from ketaflow.clinical.instruments import SuicideRisk
+from ketaflow.clinical.resistance import (
+    DEFAULT_RESISTANCE_SETTINGS,
+    MedicationTrial,
+    PsychotherapyModality,
+    PsychotherapyTrial,
+    ResistanceAssessment,
+    ResistanceSettings,
+    TrialOutcome,
+    assess_resistance,
+)
+
+
+class Tier(StrEnum):
+    HARD_STOP = "hard_stop"
+    CAUTION = "caution"
+    INFO = "info"
+
+
+class Decision(StrEnum):
+    ELIGIBLE = "eligible"
+    NEEDS_REVIEW = "needs_review"
+    NOT_ELIGIBLE = "not_eligible"
+
+
+@dataclass(frozen=True)
+class Finding:
+    tier: Tier
+    rule_id: str
+    message: str
+    source: str
+
+
+# --- the intake ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """An ICD-10-CM diagnosis, e.g. F43.10 (PTSD, unspecified), F33.2, F31.4."""
+
+    code: str
+    description: str = ""
+
+    @property
+    def normalized(self) -> str:
+        return self.code.strip().upper()
+
+
+@dataclass(frozen=True)
+class Allergy:
+    substance: str
+    reaction: str = ""
+
+
+@dataclass(frozen=True)
+class CurrentMedication:
+    name: str
+    dose_mg_per_day: float | None = None
+
+
+@dataclass(frozen=True)
+class ScreeningVitals:
+    systolic_bp_mmhg: float
+    diastolic_bp_mmhg: float
+    heart_rate_bpm: float
+
+    def __post_init__(self) -> None:
+        for name in ("systolic_bp_mmhg", "diastolic_bp_mmhg", "heart_rate_bpm"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ClinicalInputError(f"vitals.{name}: {value!r} is not a positive number")
+        if self.diastolic_bp_mmhg >= self.systolic_bp_mmhg:
+            raise ClinicalInputError(
+                f"vitals: diastolic {self.diastolic_bp_mmhg:g} is not below systolic "
+                f"{self.systolic_bp_mmhg:g} (entry error)"
+            )
+
+
+@dataclass(frozen=True)
+class MedicalHistory:
+    """Medical history relevant to ketamine. Every field must be answered explicitly."""
+
+    ketamine_hypersensitivity: bool
+    aneurysmal_vascular_disease: bool
+    arteriovenous_malformation: bool
+    intracerebral_hemorrhage: bool
+    unstable_angina: bool
+    uncontrolled_hypertension: bool
+    hypertensive_encephalopathy: bool
+    arrhythmia_or_prolonged_qt: bool
+    raised_intracranial_pressure: bool
+    moderate_severe_brain_injury: bool
+    cognitive_impairment: bool
+    seizure_disorder: bool
+    raised_intraocular_pressure: bool
+    severe_hepatic_impairment: bool
+    hyperthyroidism: bool
+    lower_urinary_tract_disease: bool
+    sleep_apnea_or_difficult_airway: bool
+    myocardial_infarction_months_ago: float | None = None  # None = never
+    stroke_months_ago: float | None = None  # None = never
+
+
+@dataclass(frozen=True)
+class PsychiatricHistory:
+    active_psychosis: bool
+    psychotic_disorder_history: bool
+    current_mania: bool
+    bipolar_disorder: bool
+
+
+@dataclass(frozen=True)
+class SubstanceUse:
+    active_substance_use_disorder: bool
+    ketamine_or_pcp_misuse: bool
+    active_cocaine_use: bool
+
+
+@dataclass(frozen=True)
+class Intake:
+    age_years: int
+    sex: Sex
+    pregnant: bool | None  # None = not known
+    breastfeeding: bool | None  # None = not known
+    diagnoses: tuple[Diagnosis, ...]
+    medical: MedicalHistory
+    psychiatric: PsychiatricHistory
+    substance_use: SubstanceUse
+    allergies: tuple[Allergy, ...] = ()
+    current_medications: tuple[CurrentMedication, ...] = ()
+    psychotherapy_trials: tuple[PsychotherapyTrial, ...] = ()
+    medication_trials: tuple[MedicationTrial, ...] = ()
+    vitals: ScreeningVitals | None = None
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    cssrs_risk: SuicideRisk | None = None
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EligibilitySettings:
+    """Clinic-configurable thresholds, each default with its source."""
+
+    min_age_years: int = 18  # Spravato label: not established under 18; trials enrolled 18+
+    # Upper age is a trial choice, not a rule: Albott 18-75, Yale 21-75, ELEKT-D 21-75 -> info only.
+    info_age_above_years: int = 75
+    # Spravato label: pre-dose BP > 140/90 -> consider delaying.
+    caution_systolic_above_mmhg: float = 140.0
+    caution_diastolic_above_mmhg: float = 90.0
+    # clinical.md s. 3 clinic policy default "block >= 180/110 pending physician review"
+    # (SBP > 180 in NCT05803551 and the ED protocol; Murrough 2013 stopped at 180/115).
+    hard_stop_systolic_at_or_above_mmhg: float = 180.0
+    hard_stop_diastolic_at_or_above_mmhg: float = 110.0
+    # HR < 50 or > 120 out of range in ICU trial NCT05803551 (ED protocol > 150; stricter kept).
+    caution_heart_rate_below_bpm: float = 50.0
+    caution_heart_rate_above_bpm: float = 120.0
+    # Recent MI or stroke within 6 months excluded by a clinic [SECONDARY: westportketamine.com].
+    recent_cardiovascular_event_months: float = 6.0
+    # Weight 45-115 kg enrolled in the ICU trial NCT05803551 -> info outside that range.
+    info_weight_range_kg: tuple[float, float] = (45.0, 115.0)
+    # No resistance shown -> caution (needs review) rather than info; clinic may relax it.
+    require_treatment_resistance: bool = True
+    resistance: ResistanceSettings = field(default_factory=lambda: DEFAULT_RESISTANCE_SETTINGS)
+
+
+DEFAULT_ELIGIBILITY_SETTINGS: Final = EligibilitySettings()
+
+
+@dataclass(frozen=True)
+class EligibilityResult:
+    decision: Decision
+    indications: tuple[Indication, ...]
+    findings: tuple[Finding, ...]
+    resistance: tuple[ResistanceAssessment, ...]
+    summary: str
+
+
+# --- classification tables ----------------------------------------------------------------
+
+# ICD-10-CM: F43.1x PTSD; F32.x / F33.x major depressive disorder; F31.x bipolar; F20.x
+# schizophrenia; F25.x schizoaffective (ICD-10-CM 2025 tabular list).
+PTSD_CODE_PREFIXES: Final = ("F43.1",)
+DEPRESSION_CODE_PREFIXES: Final = ("F32", "F33")
+BIPOLAR_CODE_PREFIXES: Final = ("F31",)
+PSYCHOTIC_CODE_PREFIXES: Final = ("F20", "F25")
+
+# Medication classes of concern (JADR 2023 trial; Spravato REMS monitoring form; NCT05803551).
+BENZODIAZEPINES: Final = frozenset(
+    {
+        "alprazolam",
+        "clonazepam",
+        "diazepam",
+        "lorazepam",
+        "temazepam",
+        "chlordiazepoxide",
+        "clobazam",
+        "oxazepam",
+        "midazolam",
+        "triazolam",
+    }
+)
+MAOIS: Final = frozenset(
+    {"phenelzine", "tranylcypromine", "isocarboxazid", "selegiline", "moclobemide"}
+)
+STIMULANTS: Final = frozenset(
+    {
+        "amphetamine",
+        "dextroamphetamine",
+        "lisdexamfetamine",
+        "methylphenidate",
+        "dexmethylphenidate",
+        "methamphetamine",
+        "modafinil",
+        "armodafinil",
+    }
+)
+OPIOIDS: Final = frozenset(
+    {
+        "morphine",
+        "oxycodone",
+        "hydrocodone",
+        "hydromorphone",
+        "fentanyl",
+        "methadone",
+        "buprenorphine",
+        "tramadol",
+        "codeine",
+        "tapentadol",
+    }
+)
+NMDA_ACTING: Final = frozenset({"lamotrigine", "memantine", "riluzole", "lithium"})
+
+
+def _find(rule: str, tier: Tier, message: str, source: str) -> Finding:
+    return Finding(tier=tier, rule_id=rule, message=message, source=source)
+
+
+def indications_of(diagnoses: Sequence[Diagnosis]) -> tuple[Indication, ...]:
+    """The indications the clinic treats that the diagnoses support (PTSD first)."""
+    codes = [d.normalized for d in diagnoses]
+    found: list[Indication] = []
+    if any(c.startswith(PTSD_CODE_PREFIXES) for c in codes):
+        found.append(Indication.PTSD)
+    if any(c.startswith(DEPRESSION_CODE_PREFIXES) for c in codes):
+        found.append(Indication.DEPRESSION)
+    return tuple(found)
+
+
+def assess_eligibility(
+    intake: Intake, settings: EligibilitySettings = DEFAULT_ELIGIBILITY_SETTINGS
+) -> EligibilityResult:
+    """Apply every rule to the intake and decide."""
+    findings: list[Finding] = []
+    add = findings.append
+    hard, caution, info = Tier.HARD_STOP, Tier.CAUTION, Tier.INFO
+
+    # Age
+    if intake.age_years < settings.min_age_years:
+        add(
+            _find(
+                "age.minimum",
+                hard,
+                f"Ketamine treatment here is only for adults aged {settings.min_age_years} or "
+                "over.",
+                sources.SPRAVATO_LABEL,
+            )
+        )
+    elif intake.age_years > settings.info_age_above_years:
+        add(
+            _find(
+                "age.above_trial_range",
+                info,
+                f"Studies mostly included people up to {settings.info_age_above_years}; your "
+                "doctor will take your age into account.",
+                f"{sources.ALBOTT_2018}; {sources.ELEKT_D_2023}",
+            )
+        )
+
+    # Indication
+    indications = indications_of(intake.diagnoses)
+    if not indications:
+        add(
+            _find(
+                "indication.none",
+                hard,
+                "The clinic's ketamine protocol covers PTSD and depression, and neither is "
+                "recorded as a diagnosis.",
+                sources.CLINIC_SCOPE,
+            )
+        )
+
+    # Hypersensitivity
+    allergic = intake.medical.ketamine_hypersensitivity or any(
+        "ketamine" in a.substance.lower() for a in intake.allergies
+    )
+    if allergic:
+        add(
+            _find(
+                "allergy.ketamine",
+                hard,
+                "An allergy or hypersensitivity to ketamine or esketamine is recorded.",
+                f"{sources.KETAMINE_LABEL}; {sources.SPRAVATO_LABEL}",
+            )
+        )
+
+    # Cardiovascular and cerebrovascular
+    med = intake.medical
+    if med.aneurysmal_vascular_disease or med.arteriovenous_malformation:
+        add(
+            _find(
+                "cardiovascular.aneurysm_or_avm",
+                hard,
+                "An aneurysm or an arteriovenous malformation makes the rise in blood pressure "
+                "during ketamine dangerous.",
+                sources.SPRAVATO_LABEL,
+            )
+        )
+    if med.intracerebral_hemorrhage:
+        add(
+            _find(
+                "cardiovascular.intracerebral_hemorrhage",
+                hard,
+                "A past bleed in the brain makes the rise in blood pressure during ketamine "
+                "dangerous.",
+                sources.SPRAVATO_LABEL,
+            )
+        )
+    bp_hazard = [
+        (med.unstable_angina, "unstable angina"),
+        (med.uncontrolled_hypertension, "uncontrolled high blood pressure"),
+        (med.hypertensive_encephalopathy, "a past hypertensive encephalopathy"),
+    ]
+    months = settings.recent_cardiovascular_event_months
+    if med.myocardial_infarction_months_ago is not None:
+        bp_hazard.append(
+            (
+                med.myocardial_infarction_months_ago <= months,
+                f"a heart attack in the last {months:g} months",
+            )
+        )
+    if med.stroke_months_ago is not None:
+        bp_hazard.append(
+            (med.stroke_months_ago <= months, f"a stroke in the last {months:g} months")
+        )
+    for present, what in bp_hazard:
+        if present:
+            add(
+                _find(
+                    "cardiovascular.bp_rise_hazard",
+                    hard,
+                    f"With {what}, a rise in blood pressure is a serious hazard.",
+                    f"{sources.KETAMINE_LABEL}; {sources.WESTPORT_CLINIC}",
+                )
+            )
+    if med.arrhythmia_or_prolonged_qt:
+        add(
+            _find(
+                "cardiovascular.arrhythmia",
+                caution,
+                "A heart rhythm problem needs a doctor's review (and usually an ECG) first.",
+                f"{sources.ICU_TRIAL_NCT05803551}; {sources.SANACORA_2017} [RECALLED]",
+            )
+        )
+
+    # Vitals at screening
+    if intake.vitals is None:
+        add(
+            _find(
+                "vitals.missing",
+                caution,
+                "Blood pressure and pulse have not been recorded yet.",
+                sources.SPRAVATO_LABEL,
+            )
+        )
+    else:
+        v = intake.vitals
+        if (
+            v.systolic_bp_mmhg >= settings.hard_stop_systolic_at_or_above_mmhg
+            or v.diastolic_bp_mmhg >= settings.hard_stop_diastolic_at_or_above_mmhg
+        ):
+            add(
+                _find(
+                    "vitals.bp_very_high",
+                    hard,
+                    f"Blood pressure {v.systolic_bp_mmhg:g}/{v.diastolic_bp_mmhg:g} is too high "
+                    "for ketamine until it is brought under control.",
+                    f"{sources.CLINIC_POLICY}; {sources.ICU_TRIAL_NCT05803551}",
+                )
+            )
+        elif (
+            v.systolic_bp_mmhg > settings.caution_systolic_above_mmhg
+            or v.diastolic_bp_mmhg > settings.caution_diastolic_above_mmhg
+        ):
+            add(
+                _find(
+                    "vitals.bp_high",
+                    caution,
+                    f"Blood pressure {v.systolic_bp_mmhg:g}/{v.diastolic_bp_mmhg:g} is above "
+                    f"{settings.caution_systolic_above_mmhg:g}/"
+                    f"{settings.caution_diastolic_above_mmhg:g}; a doctor will review it.",
+                    sources.SPRAVATO_LABEL,
+                )
+            )
+        if not (
+            settings.caution_heart_rate_below_bpm
+            <= v.heart_rate_bpm
+            <= settings.caution_heart_rate_above_bpm
+        ):
+            add(
+                _find(
+                    "vitals.heart_rate",
+                    caution,
+                    f"Pulse {v.heart_rate_bpm:g} per minute is outside "
+                    f"{settings.caution_heart_rate_below_bpm:g}-"
+                    f"{settings.caution_heart_rate_above_bpm:g}; a doctor will review it.",
+                    sources.ICU_TRIAL_NCT05803551,
+                )
+            )
+
+    # Pregnancy and breastfeeding
+    if intake.pregnant:
+        add(
+            _find(
+                "pregnancy.pregnant",
+                hard,
+                "Ketamine may harm an unborn baby.",
+                sources.SPRAVATO_LABEL,
+            )
+        )
+    elif intake.pregnant is None and intake.sex is Sex.FEMALE:
+        add(
+            _find(
+                "pregnancy.unknown",
+                caution,
+                "Pregnancy needs to be ruled out (for example with a test) before treatment.",
+                sources.SPRAVATO_LABEL,
+            )
+        )
+    if intake.breastfeeding:
+        add(
+            _find(
+                "pregnancy.breastfeeding",
+                hard,
+                "Breastfeeding should be avoided with ketamine treatment.",
+                sources.SPRAVATO_LABEL,
+            )
+        )
+    elif intake.breastfeeding is None and intake.sex is Sex.FEMALE:
+        add(
+            _find(
+                "pregnancy.breastfeeding_unknown",
+                caution,
+                "Whether you are breastfeeding has not been recorded.",
+                sources.SPRAVATO_LABEL,
+            )
+        )
+
+    # Psychiatric
+    psy = intake.psychiatric
+    codes = [d.normalized for d in intake.diagnoses]
+    if psy.active_psychosis:
+        add(
+            _find(
+                "psychiatric.active_psychosis",
+                hard,
+                "Ketamine can worsen psychosis, so it is not given during active psychosis.",
+                sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
+            )
+        )
+    if any(c.startswith(PSYCHOTIC_CODE_PREFIXES) for c in codes):
+        add(
+            _find(
+                "psychiatric.psychotic_disorder",
+                hard,
+                "Ketamine is not given to people with schizophrenia or schizoaffective disorder.",
+                sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
+            )
+        )
+    elif psy.psychotic_disorder_history and not psy.active_psychosis:
+        add(
+            _find(
+                "psychiatric.psychosis_history",
+                caution,
+                "A past psychotic episode needs a psychiatrist's review first.",
+                f"{sources.SPRAVATO_LABEL}; {sources.SANACORA_2017} [RECALLED]",
+            )
+        )
+    if psy.current_mania:
+        add(
+            _find(
+                "psychiatric.current_mania",
+                hard,
+                "Ketamine is not given during a manic episode.",
+                sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
+            )
+        )
+    if psy.bipolar_disorder or any(c.startswith(BIPOLAR_CODE_PREFIXES) for c in codes):
+        add(
+            _find(
+                "psychiatric.bipolar",
+                caution,
+                "Bipolar disorder needs a psychiatrist's review; trials excluded it but clinics "
+                "do treat bipolar depression.",
+                f"{sources.ASKP_2018}; trial exclusions",
+            )
+        )
+    if intake.cssrs_risk is SuicideRisk.HIGH:
+        add(
+            _find(
+                "suicide.high_risk",
+                caution,
+                "Your answers about suicidal thoughts mean a clinician will talk with you about "
+                "safety before anything else.",
+                sources.CSSRS_POSNER_2011,
+            )
+        )
+    elif intake.cssrs_risk is SuicideRisk.MODERATE:
+        add(
+            _find(
+                "suicide.moderate_risk",
+                info,
+                "A clinician will review your answers about suicidal thoughts with you.",
+                sources.CSSRS_POSNER_2011,
+            )
+        )
+
+    # Substance use
+    sub = intake.substance_use
+    if sub.active_substance_use_disorder:
+        add(
+            _find(
+                "substance.active_use_disorder",
+                caution,
+                "Current substance use needs review, because ketamine can be misused.",
+                f"{sources.SPRAVATO_LABEL}; {sources.JADR_2023}",
+            )
+        )
+    if sub.ketamine_or_pcp_misuse:
+        add(
+            _find(
+                "substance.ketamine_pcp_misuse",
+                caution,
+                "Past misuse of ketamine or PCP needs review before treatment.",
+                f"{sources.JADR_2023}; {sources.SANACORA_2017} [RECALLED]",
+            )
+        )
+    if sub.active_cocaine_use:
+        add(
+            _find(
+                "substance.cocaine",
+                caution,
+                "Cocaine use raises blood pressure further with ketamine and needs review.",
+                sources.WESTPORT_CLINIC,
+            )
+        )
+
+    # Current medications
+    names = [m.name.strip().lower() for m in intake.current_medications]
+    med_rules = [
+        (
+            BENZODIAZEPINES,
+            "medication.benzodiazepine",
+            caution,
+            "Benzodiazepines may weaken ketamine's effect and add to sedation.",
+            sources.JADR_2023,
+        ),
+        (
+            MAOIS,
+            "medication.maoi",
+            caution,
+            "MAOI antidepressants need closer blood-pressure monitoring with ketamine.",
+            sources.SPRAVATO_LABEL,
+        ),
+        (
+            STIMULANTS,
+            "medication.stimulant",
+            caution,
+            "Stimulant medicines need closer blood-pressure monitoring with ketamine.",
+            sources.SPRAVATO_LABEL,
+        ),
+        (
+            OPIOIDS,
+            "medication.opioid",
+            caution,
+            "Opioids add to sedation and breathing effects and need review.",
+            sources.JADR_2023,
+        ),
+        (
+            NMDA_ACTING,
+            "medication.nmda_acting",
+            info,
+            "Some medicines (lamotrigine, memantine, riluzole, lithium) act on the same system "
+            "as ketamine; your doctor will consider them.",
+            sources.ICU_TRIAL_NCT05803551,
+        ),
+    ]
+    for group, rule, tier, message, source in med_rules:
+        hits = sorted({n for n in names if n in group})
+        if hits:
+            add(_find(rule, tier, f"{message} ({', '.join(hits)})", source))
+
+    # Other medical cautions
+    other = [
+        (
+            med.raised_intracranial_pressure,
+            "neurological.raised_icp",
+            "Raised pressure inside the skull needs review first.",
+            sources.ICU_TRIAL_NCT05803551,
+        ),
+        (
+            med.moderate_severe_brain_injury,
+            "neurological.brain_injury",
+            "A moderate or severe brain injury needs review first.",
+            "NCT03960658; NCT02727998",
+        ),
+        (
+            med.cognitive_impairment,
+            "neurological.cognitive_impairment",
+            "Memory or thinking problems need review first.",
+            "NCT03960658; NCT02727998",
+        ),
+        (
+            med.seizure_disorder,
+            "neurological.seizure_disorder",
+            "A seizure disorder needs review first.",
+            sources.WESTPORT_CLINIC,
+        ),
+        (
+            med.raised_intraocular_pressure,
+            "eye.raised_intraocular_pressure",
+            "Ketamine slightly raises eye pressure, so glaucoma needs review.",
+            sources.KETAMINE_LABEL,
+        ),
+        (
+            med.severe_hepatic_impairment,
+            "liver.severe_impairment",
+            "Severe liver disease needs review first.",
+            "droracle summary [SECONDARY]",
+        ),
+        (
+            med.hyperthyroidism,
+            "endocrine.hyperthyroidism",
+            "An overactive thyroid needs review first.",
+            "clinical.md s. 3 [RECALLED, unverified]",
+        ),
+        (
+            med.lower_urinary_tract_disease,
+            "urinary.lower_tract_disease",
+            "Bladder problems need review because repeated ketamine can irritate the bladder.",
+            sources.KETAMINE_LABEL,
+        ),
+        (
+            med.sleep_apnea_or_difficult_airway,
+            "airway.sleep_apnea",
+            "Sleep apnea or a difficult airway needs review (bring your CPAP device).",
+            sources.ICU_TRIAL_NCT05803551,
+        ),
+    ]
+    for present, rule, message, source in other:
+        if present:
+            add(_find(rule, caution, message, source))
+
+    if intake.weight_kg is not None:
+        low, high = settings.info_weight_range_kg
+        if not low <= intake.weight_kg <= high:
+            add(
+                _find(
+                    "weight.outside_trial_range",
+                    info,
+                    f"Your weight is outside the {low:g}-{high:g} kg range studied in one "
+                    "trial; the prescriber will choose the weight the dose is based on.",
+                    sources.ICU_TRIAL_NCT05803551,
+                )
+            )
+
+    # Treatment resistance per indication
+    assessments = tuple(
+        assess_resistance(
+            indication, intake.psychotherapy_trials, intake.medication_trials, settings.resistance
+        )
+        for indication in indications
+    )
+    for assessment in assessments:
+        counted = "; ".join(j.trial for j in assessment.counted) or "none"
+        name = assessment.indication.value
+        if assessment.resistant:
+            add(
+                _find(
+                    f"resistance.{name}.shown",
+                    info,
+                    f"Earlier treatments for {name} that were tried properly without enough "
+                    f"benefit: {counted}.",
+                    assessment.source,
+                )
+            )
+        else:
+            add(
+                _find(
+                    f"resistance.{name}.not_shown",
+                    caution if settings.require_treatment_resistance else info,
+                    f"Earlier {name} treatment does not yet show resistance "
+                    f"({assessment.explanation}) Counted: {counted}.",
+                    assessment.source,
+                )
+            )
+
+    tiers = {f.tier for f in findings}
+    if Tier.HARD_STOP in tiers:
+        decision = Decision.NOT_ELIGIBLE
+    elif Tier.CAUTION in tiers:
+        decision = Decision.NEEDS_REVIEW
+    else:
+        decision = Decision.ELIGIBLE
+    counts = {t: sum(1 for f in findings if f.tier is t) for t in Tier}
+    summary = (
+        f"{decision.value.replace('_', ' ')}: {counts[Tier.HARD_STOP]} hard stop(s), "
+        f"{counts[Tier.CAUTION]} caution(s), {counts[Tier.INFO]} note(s)."
+    )
+    return EligibilityResult(
+        decision=decision,
+        indications=indications,
+        findings=tuple(findings),
+        resistance=assessments,
+        summary=summary,
+    )
+
+
+# --- JSON intake --------------------------------------------------------------------------
+
+_BOOL: Final = {"type": "boolean"}
+_NULLABLE_BOOL: Final = {"type": ["boolean", "null"]}
+_DATE: Final = {"type": ["string", "null"], "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_MEDICAL_FLAGS: Final = (
+    "ketamine_hypersensitivity",
+    "aneurysmal_vascular_disease",
+    "arteriovenous_malformation",
+    "intracerebral_hemorrhage",
+    "unstable_angina",
+    "uncontrolled_hypertension",
+    "hypertensive_encephalopathy",
+    "arrhythmia_or_prolonged_qt",
+    "raised_intracranial_pressure",
+    "moderate_severe_brain_injury",
+    "cognitive_impairment",
+    "seizure_disorder",
+    "raised_intraocular_pressure",
+    "severe_hepatic_impairment",
+    "hyperthyroidism",
+    "lower_urinary_tract_disease",
+    "sleep_apnea_or_difficult_airway",
+)
+_PSYCH_FLAGS: Final = (
+    "active_psychosis",
+    "psychotic_disorder_history",
+    "current_mania",
+    "bipolar_disorder",
+)
+_SUBSTANCE_FLAGS: Final = (
+    "active_substance_use_disorder",
+    "ketamine_or_pcp_misuse",
+    "active_cocaine_use",
+)
+
+
+def _object(props: Mapping[str, Any], required: Sequence[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": dict(props),
+        "required": list(required),
+        "additionalProperties": False,
+    }
+
+
+def intake_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the intake accepted by :func:`intake_from_dict`.
+
+    History flags are required booleans: an unanswered question is an error, never "no".
+    """
+    months = {"type": ["number", "null"], "minimum": 0}
+    medical_props: dict[str, Any] = dict.fromkeys(_MEDICAL_FLAGS, _BOOL)
+    medical_props["myocardial_infarction_months_ago"] = months
+    medical_props["stroke_months_ago"] = months
+    outcome = {"enum": [o.value for o in TrialOutcome]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://ketaflow.org/schemas/intake.json",
+        "title": "KetaFlow eligibility intake",
+        **_object(
+            {
+                "age_years": {"type": "integer", "minimum": 0, "maximum": 130},
+                "sex": {"enum": [s.value for s in Sex]},
+                "pregnant": _NULLABLE_BOOL,
+                "breastfeeding": _NULLABLE_BOOL,
+                "weight_kg": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                "height_cm": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                "diagnoses": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "code": {
+                                "type": "string",
+                                "pattern": r"^[A-Za-z][0-9][0-9A-Za-z](\.[0-9A-Za-z]{1,4})?$",
+                            },
+                            "description": {"type": "string"},
+                        },
+                        ["code"],
+                    ),
+                },
+                "medical": _object(medical_props, _MEDICAL_FLAGS),
+                "psychiatric": _object(dict.fromkeys(_PSYCH_FLAGS, _BOOL), _PSYCH_FLAGS),
+                "substance_use": _object(dict.fromkeys(_SUBSTANCE_FLAGS, _BOOL), _SUBSTANCE_FLAGS),
+                "vitals": {
+                    "oneOf": [
+                        {"type": "null"},
+                        _object(
+                            {
+                                "systolic_bp_mmhg": {
+                                    "type": "number",
+                                    "exclusiveMinimum": 0,
+                                    "maximum": 400,
+                                },
+                                "diastolic_bp_mmhg": {
+                                    "type": "number",
+                                    "exclusiveMinimum": 0,
+                                    "maximum": 400,
+                                },
+                                "heart_rate_bpm": {
+                                    "type": "number",
+                                    "exclusiveMinimum": 0,
+                                    "maximum": 350,
+                                },
+                            },
+                            ["systolic_bp_mmhg", "diastolic_bp_mmhg", "heart_rate_bpm"],
+                        ),
+                    ]
+                },
+                "allergies": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "substance": {"type": "string", "minLength": 1},
+                            "reaction": {"type": "string"},
+                        },
+                        ["substance"],
+                    ),
+                },
+                "current_medications": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "name": {"type": "string", "minLength": 1},
+                            "dose_mg_per_day": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                        },
+                        ["name"],
+                    ),
+                },
+                "psychotherapy_trials": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "modality": {"enum": [m.value for m in PsychotherapyModality]},
+                            "sessions_completed": {"type": "integer", "minimum": 0},
+                            "start_date": _DATE,
+                            "end_date": _DATE,
+                            "outcome": outcome,
+                        },
+                        ["modality", "sessions_completed", "outcome"],
+                    ),
+                },
+                "medication_trials": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "drug": {"type": "string", "minLength": 1},
+                            "dose_mg_per_day": {"type": "number", "exclusiveMinimum": 0},
+                            "duration_weeks": {"type": "number", "exclusiveMinimum": 0},
+                            "outcome": outcome,
+                            "reason_stopped": {"type": "string"},
+                            "in_current_episode": _NULLABLE_BOOL,
+                        },
+                        ["drug", "dose_mg_per_day", "duration_weeks", "outcome"],
+                    ),
+                },
+                "cssrs_risk": {"enum": [*(r.value for r in SuicideRisk), None]},
+            },
+            [
+                "age_years",
+                "sex",
+                "pregnant",
+                "breastfeeding",
+                "diagnoses",
+                "medical",
+                "psychiatric",
+                "substance_use",
+            ],
+        ),
+    }
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    parts = ["intake", *(f"[{p}]" if isinstance(p, int) else p for p in error.absolute_path)]
+    return ".".join(parts).replace(".[", "[")
+
+
+def _date(value: Any, where: str) -> datetime.date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ClinicalInputError(f"{where}: {value!r} is not a valid date (YYYY-MM-DD)") from None
+
+
+def intake_from_dict(data: Any) -> Intake:
+    """Validate JSON-like data against the schema and build an :class:`Intake`.
+
+    Raises :class:`ClinicalInputError` naming the first offending field.
+    """
+    validator = jsonschema.Draft202012Validator(intake_json_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        raise ClinicalInputError(f"{_path(error)}: {error.message}")
+    for key in ("weight_kg", "height_cm"):
+        value = data.get(key)
+        if value is not None and not math.isfinite(value):
+            raise ClinicalInputError(f"intake.{key}: not a finite number")
+    vitals = data.get("vitals")
+    therapies = []
+    for i, t in enumerate(data.get("psychotherapy_trials", [])):
+        where = f"intake.psychotherapy_trials[{i}]"
+        therapies.append(
+            PsychotherapyTrial(
+                modality=PsychotherapyModality(t["modality"]),
+                sessions_completed=t["sessions_completed"],
+                outcome=TrialOutcome(t["outcome"]),
+                start_date=_date(t.get("start_date"), f"{where}.start_date"),
+                end_date=_date(t.get("end_date"), f"{where}.end_date"),
+            )
+        )
+    cssrs = data.get("cssrs_risk")
+    return Intake(
+        age_years=data["age_years"],
+        sex=Sex(data["sex"]),
+        pregnant=data["pregnant"],
+        breastfeeding=data["breastfeeding"],
+        diagnoses=tuple(Diagnosis(d["code"], d.get("description", "")) for d in data["diagnoses"]),
+        medical=MedicalHistory(**data["medical"]),
+        psychiatric=PsychiatricHistory(**data["psychiatric"]),
+        substance_use=SubstanceUse(**data["substance_use"]),
+        allergies=tuple(
+            Allergy(a["substance"], a.get("reaction", "")) for a in data.get("allergies", [])
+        ),
+        current_medications=tuple(
+            CurrentMedication(m["name"], m.get("dose_mg_per_day"))
+            for m in data.get("current_medications", [])
+        ),
+        psychotherapy_trials=tuple(therapies),
+        medication_trials=tuple(
+            MedicationTrial(
+                drug=m["drug"],
+                dose_mg_per_day=m["dose_mg_per_day"],
+                duration_weeks=m["duration_weeks"],
+                outcome=TrialOutcome(m["outcome"]),
+                reason_stopped=m.get("reason_stopped", ""),
+                in_current_episode=m.get("in_current_episode"),
+            )
+            for m in data.get("medication_trials", [])
+        ),
+        vitals=ScreeningVitals(**vitals) if vitals is not None else None,
+        weight_kg=data.get("weight_kg"),
+        height_cm=data.get("height_cm"),
+        cssrs_risk=SuicideRisk(cssrs) if cssrs is not None else None,
+    )
