@@ -1,0 +1,205 @@
+"""Vital-sign rules: impossible values refused, abnormal and critical tiers by absolute thresholds
+(Spravato > 140/90; clinic policy >= 180/110; NCT05803551 HR 50-120, SpO2 < 95; NEWS2; protocols
+RR < 10 / > 30) and by change from baseline, and end-organ symptoms turning high BP into an
+emergency (Yip 2022)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ketaflow.clinical import monitoring as mo
+from ketaflow.clinical.errors import ClinicalInputError, ImpossibleValueError
+from ketaflow.clinical.monitoring import Action, AlertLevel, EndOrganSymptom, VitalSign
+
+SBP, DBP, HR, SPO2, RR = (
+    VitalSign.SYSTOLIC_BP,
+    VitalSign.DIASTOLIC_BP,
+    VitalSign.HEART_RATE,
+    VitalSign.SPO2,
+    VitalSign.RESPIRATORY_RATE,
+)
+N, A, C = AlertLevel.NORMAL, AlertLevel.ABNORMAL, AlertLevel.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("sign", "value", "level"),
+    [
+        (SBP, 140, N),
+        (SBP, 141, A),  # Spravato: > 140
+        (SBP, 179, A),
+        (SBP, 180, C),  # clinic policy >= 180
+        (SBP, 99, A),  # NEWS2 91-100
+        (SBP, 89, C),  # ED protocol < 90
+        (DBP, 90, N),
+        (DBP, 91, A),  # Spravato: > 90
+        (DBP, 110, C),  # clinic policy >= 110
+        (HR, 50, N),
+        (HR, 49, A),  # NCT05803551 < 50
+        (HR, 39, C),  # NEWS2 <= 40
+        (HR, 110, N),
+        (HR, 111, A),
+        (HR, 120, C),  # NCT05803551 > 120 (>= kept)
+        (HR, 0, C),  # asystole is real and critical, not an entry error
+        (SPO2, 95, N),
+        (SPO2, 94, A),  # NCT05803551 < 95
+        (SPO2, 89, C),  # < 90
+        (SPO2, 100, N),
+        (RR, 12, N),
+        (RR, 20, N),  # NEWS2 12-20
+        (RR, 11, A),
+        (RR, 21, A),
+        (RR, 9, C),  # protocols < 10
+        (RR, 30, C),  # protocols > 30 (>= kept)
+        (RR, 0, C),  # apnoea
+    ],
+)
+def test_absolute_thresholds(sign: VitalSign, value: float, level: AlertLevel) -> None:
+    result = mo.classify_vital(sign, value)
+    assert result.level is level
+    if level is A:
+        assert result.actions == (Action.RECHECK,)
+    if level is C:
+        assert Action.CALL_PRESCRIBER in result.actions
+    if level is N:
+        assert result.actions == ()
+
+
+@pytest.mark.parametrize(
+    ("sign", "value"),
+    [
+        (SPO2, 101),
+        (SPO2, -1),
+        (SBP, 401),
+        (SBP, -5),
+        (HR, 351),
+        (RR, 101),
+        (HR, math.nan),
+        (DBP, math.inf),
+    ],
+)
+def test_impossible_values_refused(sign: VitalSign, value: float) -> None:
+    with pytest.raises(ImpossibleValueError, match=sign.label.split(" ")[0]):
+        mo.classify_vital(sign, value)
+
+
+def test_diastolic_not_below_systolic_refused() -> None:
+    with pytest.raises(ImpossibleValueError, match="diastolic BP 90 is not below systolic BP 85"):
+        mo.assess_vitals({SBP: 85, DBP: 90})
+
+
+def test_critical_actions() -> None:
+    assert mo.classify_vital(SBP, 185).actions == (
+        Action.RECHECK,
+        Action.PAUSE_INFUSION,
+        Action.CALL_PRESCRIBER,
+    )
+    assert mo.classify_vital(SPO2, 85).actions == (
+        Action.RECHECK,
+        Action.PAUSE_INFUSION,
+        Action.SUPPORT_BREATHING,
+        Action.CALL_PRESCRIBER,
+    )
+    assert Action.STOP_INFUSION in mo.classify_vital(HR, 35).actions
+
+
+@pytest.mark.parametrize(
+    ("value", "baseline", "level"),
+    [
+        (138, 120, N),  # +15.0%: not more than 15% (Aldrete band)
+        (139, 120, A),  # +15.8%
+        (100, 120, A),  # -16.7%: a fall is flagged too
+        (136, 115, A),  # +18.3%
+        (138, 115, C),  # +20% rise -> critical (SOP 20-30%, safer end) even below 140
+    ],
+)
+def test_change_from_baseline(value: float, baseline: float, level: AlertLevel) -> None:
+    result = mo.classify_vital(SBP, value, baseline=baseline)
+    assert result.level is level
+    assert result.change_percent == pytest.approx((value - baseline) / baseline * 100)
+    if level is not N:
+        assert "baseline" in " ".join(result.reasons)
+
+
+def test_zero_baseline_refused() -> None:
+    with pytest.raises(ClinicalInputError, match="baseline 0 must be above 0"):
+        mo.classify_vital(SBP, 120, baseline=0)
+
+
+def test_high_bp_with_symptom_is_emergency() -> None:
+    result = mo.assess_vitals({SBP: 182, DBP: 100, HR: 90}, symptoms=[EndOrganSymptom.CHEST_PAIN])
+    assert result.level is AlertLevel.EMERGENCY
+    assert Action.EMERGENCY_CARE in result.actions
+    assert Action.STOP_INFUSION in result.actions
+    assert "hypertensive emergency" in result.reasons[-1]
+
+
+def test_moderately_high_bp_with_symptom_is_emergency() -> None:
+    result = mo.assess_vitals({SBP: 150, DBP: 85}, symptoms=[EndOrganSymptom.VISUAL_CHANGE])
+    assert result.level is AlertLevel.EMERGENCY
+
+
+def test_bp_rise_from_baseline_with_symptom_is_emergency() -> None:
+    result = mo.assess_vitals(
+        {SBP: 138, DBP: 80}, baseline={SBP: 110, DBP: 70}, symptoms=[EndOrganSymptom.CONFUSION]
+    )
+    assert result.level is AlertLevel.EMERGENCY
+
+
+def test_high_bp_without_symptoms_is_urgency_not_emergency() -> None:
+    result = mo.assess_vitals({SBP: 185, DBP: 100})
+    assert result.level is AlertLevel.CRITICAL
+    assert Action.EMERGENCY_CARE not in result.actions
+
+
+def test_symptom_with_normal_bp_stops_infusion() -> None:
+    result = mo.assess_vitals({SBP: 120, DBP: 80}, symptoms=[EndOrganSymptom.SEVERE_HEADACHE])
+    assert result.level is AlertLevel.CRITICAL
+    assert Action.STOP_INFUSION in result.actions
+    assert Action.EMERGENCY_CARE not in result.actions
+
+
+def test_low_bp_with_symptom_is_not_hypertensive_emergency() -> None:
+    result = mo.assess_vitals({SBP: 85, DBP: 50}, symptoms=[EndOrganSymptom.CONFUSION])
+    assert result.level is AlertLevel.CRITICAL
+
+
+def test_normal_set() -> None:
+    result = mo.assess_vitals({SBP: 120, DBP: 75, HR: 70, SPO2: 98, RR: 14})
+    assert result.level is AlertLevel.NORMAL
+    assert result.actions == ()
+    assert result.reasons == ("All readings are within the clinic's limits.",)
+
+
+def test_empty_readings_refused() -> None:
+    with pytest.raises(ClinicalInputError, match="no vital signs"):
+        mo.assess_vitals({})
+
+
+def test_thresholds_are_configurable_and_checked() -> None:
+    custom = mo.VitalThresholds(0, 100, 88, 92, None, None, "clinic")
+    settings_ = mo.MonitoringSettings(thresholds={**mo._default_thresholds(), SPO2: custom})
+    assert mo.classify_vital(SPO2, 93, settings=settings_).level is N
+    with pytest.raises(ClinicalInputError, match="not ordered"):
+        mo.VitalThresholds(0, 100, 95, 90, None, None, "bad")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    sign=st.sampled_from(list(VitalSign)),
+    value=st.floats(-50, 500, allow_nan=False),
+)
+def test_every_value_is_refused_or_classified(sign: VitalSign, value: float) -> None:
+    t = mo.DEFAULT_MONITORING_SETTINGS.thresholds[sign]
+    if value < t.impossible_below or value > t.impossible_above:
+        with pytest.raises(ImpossibleValueError):
+            mo.classify_vital(sign, value)
+        return
+    result = mo.classify_vital(sign, value)
+    assert result.reasons
+    assert (result.level is AlertLevel.NORMAL) == (result.actions == ())
+    if result.level is AlertLevel.CRITICAL:
+        assert Action.CALL_PRESCRIBER in result.actions
