@@ -15,7 +15,7 @@ from ketaflow.audit.services import Action, audit_record
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is not None:
-        audit_record(actor=Actor.from_request(request), action=Action.LOGIN)
+        audit_record(actor=Actor(user=user, ip_address=client_ip(request)), action=Action.LOGIN)
 
 
 @receiver(user_logged_out)

@@ -31,6 +31,12 @@ class AuditFilterForm(forms.Form):
 def _auditor(request: HttpRequest) -> User:
     user = request_user(request)
     if not user.may(Perm.VIEW_AUDIT_TRAIL):
+        audit_record(
+            actor=Actor.from_request(request),
+            action=Action.DENIED,
+            object_type="audit_trail",
+            summary="denied: view audit trail",
+        )
         raise PermissionDenied("Only the medical director may read the audit trail.")
     return user
 
@@ -59,7 +65,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def patient_access_history(request: HttpRequest, patient_id: int) -> HttpResponse:
-    user = _auditor(request)
+    user = request_user(request)
     actor = Actor.from_request(request)
     patient = patient_for_user(user, patient_id, need=Perm.VIEW_AUDIT_TRAIL, actor=actor)
     entries = AuditEntry.objects.filter(patient_id=patient.pk)

@@ -18,7 +18,7 @@ from ketaflow.accounts.models import Clinic
 
 # ICD-10-CM code shape: a letter, two characters, then optionally a dot and up to four more
 # (CMS ICD-10-CM tabular list conventions). F43.10/F43.12 PTSD; F32.x/F33.x depressive disorders.
-ICD10_RE = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
+ICD10_RE = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$", re.IGNORECASE)
 icd10_validator = RegexValidator(
     ICD10_RE,
     "Enter an ICD-10-CM code such as F43.10 (letter, two characters, optional dot and up to "

@@ -214,6 +214,20 @@ def chart_viewed(*, actor: Actor, patient: Patient, sections: list[str]) -> None
     )
 
 
+def form_viewed(
+    *, actor: Actor, patient: Patient, what: str, object_type: str, object_id: object
+) -> None:
+    """Record that an edit form showing ``patient``'s data was opened."""
+    audit_record(
+        actor=actor,
+        action=Action.VIEW,
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient.pk,
+        summary=f"opened the edit form for {what}",
+    )
+
+
 def patient_list_viewed(*, actor: Actor, query: str, patient_ids: list[int]) -> None:
     audit_record(
         actor=actor,

@@ -149,6 +149,14 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
         else:
             messages.success(request, "Saved.")
             return redirect("patient_chart", patient_id=patient.pk)
+    if request.method == "GET":
+        services.form_viewed(
+            actor=actor,
+            patient=patient,
+            what="details",
+            object_type="patient",
+            object_id=patient.pk,
+        )
     return render(
         request,
         "patients/form.html",
@@ -214,6 +222,10 @@ def record_edit(request: HttpRequest, patient_id: int, kind: str, record_id: int
         else:
             messages.success(request, f"Saved {record.label}.")
             return redirect("patient_chart", patient_id=patient.pk)
+    if request.method == "GET":
+        services.form_viewed(
+            actor=actor, patient=patient, what=record.label, object_type=kind, object_id=record.pk
+        )
     return render(
         request,
         "patients/form.html",

@@ -1,0 +1,172 @@
+"""Shared personas: the staff of one clinic in every role, two of its patients (one with a
+portal login), and a prescriber and patient of another clinic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from ketaflow.accounts.models import Clinic, Credential, User
+from ketaflow.accounts.roles import Role
+from ketaflow.audit.context import Actor
+from ketaflow.audit.db import drop_triggers, install_triggers
+from ketaflow.patients import services
+from ketaflow.patients.models import ClinicalNote, Diagnosis, MedicationTrial, Patient
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class World:
+    clinic: Clinic
+    other_clinic: Clinic
+    director: User
+    prescriber: User
+    nurse: User
+    frontdesk: User
+    patient_user: User
+    patient: Patient  # has the portal login patient_user
+    other_patient: Patient  # same clinic, no login
+    foreign_prescriber: User
+    foreign_patient: Patient  # another clinic
+    note: ClinicalNote
+
+    def staff(self) -> dict[str, User]:
+        return {
+            "director": self.director,
+            "prescriber": self.prescriber,
+            "nurse": self.nurse,
+            "frontdesk": self.frontdesk,
+        }
+
+
+def make_user(clinic: Clinic, username: str, role: Role, **extra: Any) -> User:
+    user = User.objects.create_user(
+        username=username, password=PASSWORD, role=role, clinic=clinic, **extra
+    )
+    return user
+
+
+def patient_data(given: str, family: str, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "given_name": given,
+        "family_name": family,
+        "date_of_birth": dt.date(1985, 3, 14),
+        "sex_at_birth": "female",
+        "phone": "+1 555 0100 123",
+        "emergency_contact_name": "Pat Contact",
+        "emergency_contact_relationship": "friend",
+        "emergency_contact_phone": "+1 555 0100 124",
+    }
+    data.update(extra)
+    return data
+
+
+def build_world() -> World:
+    today = timezone.localdate()
+    clinic = Clinic.objects.create(name="Test Clinic", slug="test")
+    other = Clinic.objects.create(name="Other Clinic", slug="other")
+    director = make_user(clinic, "director", Role.MEDICAL_DIRECTOR, is_staff=True)
+    prescriber = make_user(clinic, "prescriber", Role.PRESCRIBER, first_name="Dana")
+    nurse = make_user(clinic, "nurse", Role.NURSE)
+    frontdesk = make_user(clinic, "frontdesk", Role.FRONT_DESK)
+    patient_user = make_user(clinic, "patient", Role.PATIENT)
+    foreign_prescriber = make_user(other, "foreign", Role.PRESCRIBER)
+    for user, kinds in [
+        (director, [("licence", "MD"), ("dea", ""), ("acls", "")]),
+        (prescriber, [("licence", "NP"), ("dea", ""), ("acls", "")]),
+        (nurse, [("licence", "RN"), ("bls", "")]),
+    ]:
+        for kind, licence_type in kinds:
+            Credential.objects.create(
+                user=user,
+                kind=kind,
+                licence_type=licence_type,
+                number=f"{kind}-{user.username}",
+                jurisdiction="NY",
+                expires_on=today + dt.timedelta(days=30),
+            )
+    actor = Actor.system("tests")
+    patient = services.patient_register(
+        actor=actor,
+        clinic_id=clinic.pk,
+        data=patient_data("Alice", "Anders", escort_name="Bo Anders", escort_phone="555 0100"),
+    )
+    services.patient_link_login(actor=actor, patient=patient, user_id=patient_user.pk)
+    services.record_add(actor=actor, patient=patient, record=Diagnosis(code="F43.12"))
+    services.record_add(
+        actor=actor,
+        patient=patient,
+        record=MedicationTrial(
+            drug="Sertraline",
+            dose_mg_per_day=Decimal(200),
+            duration_weeks=Decimal(12),
+            outcome="no_response",
+            reason_stopped="ineffective",
+        ),
+    )
+    note = services.note_add(
+        actor=Actor(user=prescriber),
+        patient=patient,
+        kind="consultation",
+        text="Nightmares four nights a week; CONFIDENTIAL-NOTE-TEXT.",
+    )
+    other_patient = services.patient_register(
+        actor=actor, clinic_id=clinic.pk, data=patient_data("Bruno", "Berg")
+    )
+    foreign_patient = services.patient_register(
+        actor=actor, clinic_id=other.pk, data=patient_data("Carla", "Cruz")
+    )
+    return World(
+        clinic=clinic,
+        other_clinic=other,
+        director=director,
+        prescriber=prescriber,
+        nurse=nurse,
+        frontdesk=frontdesk,
+        patient_user=patient_user,
+        patient=patient,
+        other_patient=other_patient,
+        foreign_prescriber=foreign_prescriber,
+        foreign_patient=foreign_patient,
+        note=note,
+    )
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return build_world()
+
+
+@pytest.fixture
+def client_for(client: Client) -> Any:
+    """``client_for(user)`` is a test client logged in as ``user``."""
+
+    def login(user: User) -> Client:
+        c = Client()
+        c.force_login(user)
+        return c
+
+    return login
+
+
+@pytest.fixture
+def audit_triggers(db: None) -> None:
+    """The append-only triggers, present whatever ran before in this worker."""
+    install_triggers(connection)
+
+
+@pytest.fixture
+def live_db(transactional_db: None) -> Any:
+    """A transactional database for live-server tests. The append-only triggers are dropped
+    before the flush that empties the database after the test, and reinstalled before it."""
+    install_triggers(connection)
+    yield
+    drop_triggers(connection)

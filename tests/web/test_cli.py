@@ -1,0 +1,108 @@
+"""The web app's commands, called as a user calls them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from ketaflow.accounts.models import User
+from ketaflow.audit.db import drop_triggers
+from ketaflow.cli import main
+from ketaflow.patients.models import Patient
+
+KETAFLOW = str(Path(sys.executable).with_name("ketaflow"))
+
+
+def test_demo_loads_once_and_prints_one_login_per_role(
+    db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8000/login/" in out
+    for role in ("Medical director", "Prescriber", "Infusion nurse", "Front desk", "Patient"):
+        assert role in out
+    counts = (User.objects.count(), Patient.objects.count())
+    assert main(["demo"]) == 0
+    assert "nothing added" in capsys.readouterr().out
+    assert (User.objects.count(), Patient.objects.count()) == counts
+    patient_user = User.objects.get(username="patient")
+    assert Patient.objects.get(user=patient_user).family_name == "Morgan"
+
+
+def test_audit_verify_reports_intact_and_broken(
+    db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo"])
+    capsys.readouterr()
+    assert main(["audit", "verify"]) == 0
+    assert "audit chain intact" in capsys.readouterr().out
+    drop_triggers(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditentry SET summary = 'x' WHERE seq = 3")
+    assert main(["audit", "verify"]) == 1
+    err = capsys.readouterr().err
+    assert "AUDIT CHAIN BROKEN: entry #3 was altered" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["serve", "--help"], ["demo", "--help"], ["audit", "verify", "--help"]],
+)
+def test_help_for_each_command(args: list[str]) -> None:
+    result = subprocess.run([KETAFLOW, *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert "usage: ketaflow" in result.stdout
+
+
+def test_bad_port_is_one_line_and_exit_2() -> None:
+    result = subprocess.run(
+        [KETAFLOW, "serve", "--port", "99999"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "port must be between 1 and 65535" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "production mode requires KETAFLOW_SECRET_KEY"),
+        ({"KETAFLOW_SECRET_KEY": "s" * 60}, "production mode requires KETAFLOW_ALLOWED_HOSTS"),
+        ({"KETAFLOW_SECRET_KEY": "short"}, "at least 50 characters"),
+    ],
+)
+def test_production_refuses_to_start_without_secret_and_hosts(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
+    environ.update(env, KETAFLOW_ENV="production", KETAFLOW_VAR_DIR=str(tmp_path))
+    environ["DJANGO_SETTINGS_MODULE"] = "ketaflow.settings"
+    result = subprocess.run(
+        [KETAFLOW, "audit", "verify"], capture_output=True, text=True, env=environ, check=False
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+
+
+def test_demo_is_refused_in_production(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
+    environ.update(
+        KETAFLOW_ENV="production",
+        KETAFLOW_SECRET_KEY="p" * 60,
+        KETAFLOW_ALLOWED_HOSTS="clinic.example.org",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="ketaflow.settings",
+    )
+    result = subprocess.run(
+        [KETAFLOW, "demo"], capture_output=True, text=True, env=environ, check=False
+    )
+    assert result.returncode == 2
+    assert "not loaded in production mode" in result.stderr
+    assert "Traceback" not in result.stderr

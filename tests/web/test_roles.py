@@ -1,0 +1,54 @@
+"""Each role's permissions, both ways: what it may do and what it may not.
+
+The expected table is written out here by hand, independently of ketaflow.accounts.roles,
+so that a change to a role's permissions has to be made twice, on purpose."""
+
+from __future__ import annotations
+
+import pytest
+
+from ketaflow.accounts.roles import Perm, Role, has_perm
+
+P = Perm
+EXPECTED: dict[Role, set[Perm]] = {
+    Role.MEDICAL_DIRECTOR: set(Perm) - {P.VIEW_OWN_RECORD},
+    Role.PRESCRIBER: set(Perm) - {P.VIEW_OWN_RECORD, P.VIEW_AUDIT_TRAIL, P.MANAGE_STAFF},
+    Role.NURSE: {
+        P.LIST_PATIENTS,
+        P.VIEW_DEMOGRAPHICS,
+        P.EDIT_DEMOGRAPHICS,
+        P.VIEW_CLINICAL,
+        P.EDIT_CLINICAL,
+        P.WRITE_NOTE,
+        P.ADMINISTER,
+        P.WITNESS_WASTE,
+    },
+    Role.FRONT_DESK: {
+        P.LIST_PATIENTS,
+        P.VIEW_DEMOGRAPHICS,
+        P.EDIT_DEMOGRAPHICS,
+        P.REGISTER_PATIENT,
+    },
+    Role.PATIENT: {P.VIEW_OWN_RECORD},
+}
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("perm", list(Perm))
+def test_role_permission_table(role: Role, perm: Perm) -> None:
+    assert has_perm(role, perm) is (perm in EXPECTED[role])
+
+
+def test_only_director_reads_audit_trail() -> None:
+    assert [r for r in Role if has_perm(r, P.VIEW_AUDIT_TRAIL)] == [Role.MEDICAL_DIRECTOR]
+
+
+def test_front_desk_and_patient_never_see_clinical_data_of_others() -> None:
+    for role in (Role.FRONT_DESK, Role.PATIENT):
+        assert not has_perm(role, P.VIEW_CLINICAL)
+        assert not has_perm(role, P.EXPORT_CHART)
+
+
+def test_unknown_role_is_an_error() -> None:
+    with pytest.raises(ValueError, match="janitor"):
+        has_perm("janitor", P.LIST_PATIENTS)
