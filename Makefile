@@ -28,6 +28,7 @@ run: $(VENV)/.synced ## Start the clinic app on SQLite with the demo clinic (POR
 
 test: $(VENV)/.synced lint typecheck ## Run the whole suite: lint, types, tests on SQLite and PostgreSQL
 	bash scripts/system-deps.sh
+	@echo "databases: SQLite (embedded, in memory)"
 	$(VENV)/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup
 	bash scripts/test-postgres.sh
 

@@ -1,0 +1,151 @@
+"""The app in a real browser: Debian's headless Chromium driven by Selenium against a live
+server. Each role logs in through the login form and sees what it should, and the strict CSP
+holds (the browser reports no blocked resource). Screenshots go to var/screenshots/."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
+
+from tests.web.conftest import PASSWORD, World, build_world
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+SHOTS = Path("var/screenshots")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    chromium = shutil.which("chromium")
+    driver_path = shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        pytest.fail("Debian's chromium and chromium-driver are required: run `make system-deps`")
+    profile = tempfile.mkdtemp(prefix="ketaflow-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1024,1366",  # a tablet held upright
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def live_world(live_db: None) -> World:
+    return build_world()
+
+
+def login(browser: webdriver.Chrome, base: str, username: str) -> None:
+    browser.delete_all_cookies()
+    browser.get(f"{base}/login/")
+    browser.find_element(By.ID, "id_username").send_keys(username)
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
+
+
+def csp_violations(browser: webdriver.Chrome) -> list[str]:
+    logs: list[dict[str, Any]] = browser.get_log("browser")
+    return [e["message"] for e in logs if "Content Security Policy" in e["message"]]
+
+
+def shot(browser: webdriver.Chrome, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def test_nurse_finds_a_patient_and_reads_the_chart(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    login(browser, live_server.url, "nurse")
+    browser.find_element(By.LINK_TEXT, "Patients").click()
+    search = browser.find_element(By.ID, "id_q")
+    search.send_keys("Anders")
+    search.submit()
+    browser.find_element(By.PARTIAL_LINK_TEXT, "Anders, Alice").click()
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "F43.12" in body and "CONFIDENTIAL-NOTE-TEXT" in body and "Sertraline" in body
+    # The stylesheet is served locally and applied (cards have a white background).
+    card = browser.find_element(By.ID, "demographics")
+    assert card.value_of_css_property("background-color") == "rgba(255, 255, 255, 1)"
+    shot(browser, "nurse-chart")
+    assert csp_violations(browser) == []
+
+
+def test_front_desk_registers_a_patient_and_sees_no_clinical_data(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    login(browser, live_server.url, "frontdesk")
+    browser.get(f"{live_server.url}/patients/new/")
+    browser.find_element(By.ID, "id_given_name").send_keys("Greta")
+    browser.find_element(By.ID, "id_family_name").send_keys("Gruber")
+    browser.find_element(By.ID, "id_phone").send_keys("+1 555 0100 777")
+    browser.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
+    errors = browser.find_element(By.CLASS_NAME, "error-summary").text
+    assert "Date of birth: This field is required." in errors
+    shot(browser, "frontdesk-form-errors")
+    browser.execute_script(
+        "document.getElementById('id_date_of_birth').value = '1991-02-03';"
+        "document.getElementById('id_sex_at_birth').value = 'female';"
+    )
+    for field, value in [
+        ("id_emergency_contact_name", "Hans Gruber"),
+        ("id_emergency_contact_relationship", "brother"),
+        ("id_emergency_contact_phone", "+1 555 0100 778"),
+    ]:
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
+    assert "Registered Greta Gruber" in browser.find_element(By.CLASS_NAME, "messages").text
+    browser.get(f"{live_server.url}/patients/{live_world.patient.pk}/")
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "Bo Anders" in body
+    assert "CONFIDENTIAL-NOTE-TEXT" not in body and "F43.12" not in body
+    shot(browser, "frontdesk-chart")
+    assert csp_violations(browser) == []
+
+
+def test_patient_sees_only_their_own_record(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    login(browser, live_server.url, "patient")
+    assert browser.current_url.endswith(f"/patients/{live_world.patient.pk}/")
+    assert "Alice" in browser.find_element(By.TAG_NAME, "h1").text
+    assert browser.find_elements(By.LINK_TEXT, "Patients") == []
+    browser.get(f"{live_server.url}/patients/{live_world.other_patient.pk}/")
+    assert "Not found" in browser.find_element(By.TAG_NAME, "h1").text
+    shot(browser, "patient-other-chart")
+
+
+def test_director_verifies_the_audit_chain(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    login(browser, live_server.url, "director")
+    browser.find_element(By.LINK_TEXT, "Audit trail").click()
+    browser.find_element(By.CSS_SELECTOR, "button[name=verify]").click()
+    assert "audit chain intact" in browser.find_element(By.ID, "verify-result").text
+    shot(browser, "director-audit")
+    assert csp_violations(browser) == []
