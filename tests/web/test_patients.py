@@ -28,7 +28,8 @@ def test_front_desk_registers_a_patient(world: World, client_for: Any) -> None:
     patient = Patient.objects.get(family_name="Dahl")
     assert patient.clinic == world.clinic
     assert response["Location"] == reverse("patient_chart", args=[patient.pk])
-    assert patient.mrn.startswith("KF") and len(patient.mrn) == 10
+    assert patient.mrn.startswith("KF")
+    assert len(patient.mrn) == 10
     assert AuditEntry.objects.filter(action="create", object_type="patient", patient_id=patient.pk)
 
 
@@ -51,16 +52,19 @@ def test_invalid_registration_names_the_field_and_the_rule(
     assert response.status_code == 200
     body = response.content.decode()
     assert "Please correct the following" in body
-    assert field in body and message in body
+    assert field in body
+    assert message in body
     assert Patient.objects.count() == before
 
 
 def test_search_by_name_mrn_and_phone(world: World, client_for: Any) -> None:
     c = client_for(world.nurse)
     by_name = c.get(reverse("patient_list"), {"q": "alice anders"}).content.decode()
-    assert "Anders" in by_name and "Berg" not in by_name
+    assert "Anders" in by_name
+    assert "Berg" not in by_name
     by_mrn = c.get(reverse("patient_list"), {"q": world.other_patient.mrn}).content.decode()
-    assert "Berg" in by_mrn and "Anders" not in by_mrn
+    assert "Berg" in by_mrn
+    assert "Anders" not in by_mrn
     nothing = c.get(reverse("patient_list"), {"q": "zzz"}).content.decode()
     assert 'No patients match "zzz"' in nothing
 
@@ -101,7 +105,8 @@ def test_treatment_history_is_structured(world: World, client_for: Any) -> None:
     trial = PsychotherapyTrial.objects.get(patient=world.patient)
     assert (trial.modality, trial.sessions_completed, trial.outcome) == ("CPT", 12, "no_response")
     med = MedicationTrial.objects.get(patient=world.patient)
-    assert med.dose_mg_per_day == Decimal(200) and med.duration_weeks == Decimal(12)
+    assert med.dose_mg_per_day == Decimal(200)
+    assert med.duration_weeks == Decimal(12)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +159,8 @@ def test_invalid_records_name_the_field(
     response = client_for(world.nurse).post(url, data)
     assert response.status_code == 200
     body = response.content.decode()
-    assert field in body and message in body
+    assert field in body
+    assert message in body
 
 
 def test_known_icd10_code_gets_its_description(world: World) -> None:
