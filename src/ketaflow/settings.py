@@ -77,6 +77,9 @@ INSTALLED_APPS = [
     "ketaflow.accounts",
     "ketaflow.audit",
     "ketaflow.patients",
+    "ketaflow.assessments",
+    "ketaflow.candidacy",
+    "ketaflow.treatment",
     "ketaflow.web",
 ]
 

@@ -1,0 +1,144 @@
+"""Treatment courses, the clinic's chairs and opening hours, and booked appointments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from ketaflow.accounts.models import Clinic
+from ketaflow.candidacy.models import CandidacyAssessment
+from ketaflow.patients.models import Patient
+
+
+class Chair(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="chairs")
+    name = models.CharField(max_length=60)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic", "name"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="chair_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OpeningHours(models.Model):
+    """When the clinic infuses, per weekday (0 = Monday)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(validators=[MaxValueValidator(6)])
+    opens_at = models.TimeField()
+    closes_at = models.TimeField()
+
+    class Meta:
+        ordering = ["clinic", "weekday", "opens_at"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes_at__gt=models.F("opens_at")),
+                name="opening_hours_close_after_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"weekday {self.weekday} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
+
+
+class Course(models.Model):
+    """A planned series of infusions (an induction or a booster series) for one patient."""
+
+    class Kind(models.TextChoices):
+        INDUCTION = "induction", "Induction"
+        BOOSTER = "booster", "Booster"
+
+    class Pattern(models.TextChoices):
+        THREE_A_WEEK = "three_a_week", "Three a week over two weeks"
+        TWICE_A_WEEK = "twice_a_week", "Twice a week over three weeks"
+        SINGLE = "single", "Single infusion"
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        BOOKED = "booked", "Booked"
+        ACTIVE = "active", "In progress"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class WeightBasis(models.TextChoices):
+        ACTUAL = "actual", "Actual body weight"
+        IDEAL = "ideal", "Ideal body weight (Devine)"
+        ADJUSTED = "adjusted", "Adjusted body weight"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
+    candidacy = models.ForeignKey(
+        CandidacyAssessment, on_delete=models.PROTECT, related_name="courses"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.INDUCTION)
+    indication = models.CharField(max_length=16, help_text="ptsd or depression")
+    drug_library_key = models.CharField(
+        max_length=40, help_text="The drug library entry the course doses from."
+    )
+    dose_mg_per_kg = models.DecimalField(
+        max_digits=5, decimal_places=3, validators=[MinValueValidator(0)]
+    )
+    duration_min = models.DecimalField(
+        max_digits=5, decimal_places=1, validators=[MinValueValidator(0)]
+    )
+    weight_basis = models.CharField(max_length=16, choices=WeightBasis.choices)
+    pattern = models.CharField(max_length=16, choices=Pattern.choices)
+    infusions_planned = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(24)]
+    )
+    min_spacing_days = models.PositiveSmallIntegerField(default=1)
+    start_on = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    notes = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-start_on"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} course for {self.patient} from {self.start_on}"
+
+
+class Appointment(models.Model):
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        ARRIVED = "arrived", "Arrived"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "Did not attend"
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="appointments")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    sequence = models.PositiveSmallIntegerField(help_text="1 for the first infusion of the course")
+    chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="appointments")
+    nurse = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="nursing_appointments",
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(help_text="Chair time including recovery.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="appointment_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["chair", "starts_at"], name="appt_chair_start")]
+
+    def __str__(self) -> str:
+        return f"{self.patient} in {self.chair} at {self.starts_at:%Y-%m-%d %H:%M}"
