@@ -14,6 +14,11 @@ EXPECTED: dict[Role, set[Perm]] = {
     Role.MEDICAL_DIRECTOR: set(Perm) - {P.VIEW_OWN_RECORD},
     Role.PRESCRIBER: set(Perm) - {P.VIEW_OWN_RECORD, P.VIEW_AUDIT_TRAIL, P.MANAGE_STAFF},
     Role.NURSE: {
+        P.VIEW_SCHEDULE,
+        P.BOOK_APPOINTMENT,
+        P.RECORD_CONSENT,
+        P.CHART_INFUSION,
+        P.SIGN_INFUSION_NOTE,
         P.LIST_PATIENTS,
         P.VIEW_DEMOGRAPHICS,
         P.EDIT_DEMOGRAPHICS,
@@ -28,6 +33,8 @@ EXPECTED: dict[Role, set[Perm]] = {
         P.VIEW_DEMOGRAPHICS,
         P.EDIT_DEMOGRAPHICS,
         P.REGISTER_PATIENT,
+        P.VIEW_SCHEDULE,
+        P.BOOK_APPOINTMENT,
     },
     Role.PATIENT: {P.VIEW_OWN_RECORD},
 }
@@ -47,6 +54,12 @@ def test_front_desk_and_patient_never_see_clinical_data_of_others() -> None:
     for role in (Role.FRONT_DESK, Role.PATIENT):
         assert not has_perm(role, P.VIEW_CLINICAL)
         assert not has_perm(role, P.EXPORT_CHART)
+        assert not has_perm(role, P.CHART_INFUSION)
+
+
+def test_only_prescribers_and_director_sign_candidacy_and_plan_courses() -> None:
+    for perm in (P.SIGN_CANDIDACY, P.PLAN_COURSE, P.ORDER_INFUSION):
+        assert {r for r in Role if has_perm(r, perm)} == {Role.MEDICAL_DIRECTOR, Role.PRESCRIBER}
 
 
 def test_unknown_role_is_an_error() -> None:

@@ -56,13 +56,32 @@ class Perm(enum.StrEnum):
     OVERRIDE_SOFT_LIMIT = "override_soft_limit"
     ADMINISTER = "administer"
     WITNESS_WASTE = "witness_waste"
+    # Scheduling and the infusion day.
+    VIEW_SCHEDULE = "view_schedule"  # the chair board: who sits where and when
+    BOOK_APPOINTMENT = "book_appointment"
+    PLAN_COURSE = "plan_course"  # a course's protocol, dose per kg and schedule
+    RECORD_CONSENT = "record_consent"  # witness and record a patient's informed consent
+    CHART_INFUSION = "chart_infusion"  # checklist, vitals, events, side effects, discharge
+    SIGN_INFUSION_NOTE = "sign_infusion_note"
 
 
-_CLINICAL_READ = {Perm.LIST_PATIENTS, Perm.VIEW_DEMOGRAPHICS, Perm.VIEW_CLINICAL}
+_CLINICAL_READ = {
+    Perm.LIST_PATIENTS,
+    Perm.VIEW_DEMOGRAPHICS,
+    Perm.VIEW_CLINICAL,
+    Perm.VIEW_SCHEDULE,
+}
+_INFUSION_DAY = {
+    Perm.BOOK_APPOINTMENT,
+    Perm.RECORD_CONSENT,
+    Perm.CHART_INFUSION,
+    Perm.SIGN_INFUSION_NOTE,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.MEDICAL_DIRECTOR: frozenset(
         _CLINICAL_READ
+        | _INFUSION_DAY
         | {
             Perm.EDIT_DEMOGRAPHICS,
             Perm.REGISTER_PATIENT,
@@ -71,6 +90,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.EXPORT_CHART,
             Perm.VIEW_AUDIT_TRAIL,
             Perm.MANAGE_STAFF,
+            Perm.PLAN_COURSE,
             Perm.SIGN_CANDIDACY,
             Perm.ORDER_INFUSION,
             Perm.OVERRIDE_SOFT_LIMIT,
@@ -80,7 +100,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     ),
     Role.PRESCRIBER: frozenset(
         _CLINICAL_READ
+        | _INFUSION_DAY
         | {
+            Perm.PLAN_COURSE,
             Perm.EDIT_DEMOGRAPHICS,
             Perm.REGISTER_PATIENT,
             Perm.EDIT_CLINICAL,
@@ -95,6 +117,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     ),
     Role.NURSE: frozenset(
         _CLINICAL_READ
+        | _INFUSION_DAY
         | {
             Perm.EDIT_DEMOGRAPHICS,
             Perm.EDIT_CLINICAL,
@@ -109,6 +132,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_DEMOGRAPHICS,
             Perm.EDIT_DEMOGRAPHICS,
             Perm.REGISTER_PATIENT,
+            Perm.VIEW_SCHEDULE,
+            Perm.BOOK_APPOINTMENT,
         }
     ),
     Role.PATIENT: frozenset({Perm.VIEW_OWN_RECORD}),
