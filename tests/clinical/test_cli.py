@@ -254,6 +254,7 @@ def test_dose_text(capsys: pytest.CaptureFixture[str]) -> None:
         (["--weight-basis", "ideal"], "needs height_cm and sex"),
         (["--duration-min", "0"], "duration_min: must be greater than 0"),
         (["--indication", "pain"], "--indication: 'pain' is not one of"),
+        (["--sex", "x"], "--sex: 'x' is not one of"),
     ],
 )
 def test_dose_rejects_bad_input(
@@ -311,3 +312,17 @@ def test_installed_command_works_and_rejects_bad_input() -> None:
     )
     assert dose.returncode == 2
     assert len(dose.stderr.splitlines()) == 1
+
+
+def test_dose_missing_indication(capsys: pytest.CaptureFixture[str]) -> None:
+    _fails(capsys, ["dose", "--weight-kg", "80"], "--indication is required (one of: ptsd")
+
+
+def test_score_cutpoint_must_be_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    _fails(capsys, ["score", "pcl5", "--answers", "0", "--pcl5-cutpoint", "32.5"], "whole number")
+
+
+def test_screen_non_utf8(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "intake.json"
+    path.write_bytes(b"\xff\xfe{")
+    _fails(capsys, ["screen", str(path)], "not UTF-8")

@@ -5,6 +5,7 @@ NCT05803551 (HR 50-120), VA/DoD 2023 first-line treatments, TRD >= 2 adequate tr
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -392,3 +393,31 @@ def test_bad_trials_refused() -> None:
         MedicationTrial("sertraline", 100, 0, TrialOutcome.NO_RESPONSE)
     with pytest.raises(ClinicalInputError, match="blank"):
         MedicationTrial(" ", 100, 8, TrialOutcome.NO_RESPONSE)
+
+
+def test_screening_vitals_refuse_non_positive() -> None:
+    with pytest.raises(ClinicalInputError, match=r"vitals\.heart_rate_bpm"):
+        el.ScreeningVitals(120, 80, 0)
+
+
+def test_null_trial_dates_allowed() -> None:
+    data = _base()
+    data["psychotherapy_trials"][0]["start_date"] = None
+    intake = el.intake_from_dict(data)
+    assert intake.psychotherapy_trials[0].start_date is None
+
+
+def test_trial_dates_order_and_reason_stopped() -> None:
+    with pytest.raises(ClinicalInputError, match="end_date is before start_date"):
+        PsychotherapyTrial(
+            PsychotherapyModality.PE,
+            10,
+            TrialOutcome.NO_RESPONSE,
+            start_date=datetime.date(2024, 5, 1),
+            end_date=datetime.date(2024, 4, 1),
+        )
+    trial = MedicationTrial("sertraline", 50, 4, TrialOutcome.NOT_TOLERATED, "nausea")
+    judged = rs.judge_medication(trial, Indication.PTSD)
+    assert judged.counts is False
+    assert "Reason stopped: nausea." in judged.reasons
+    assert any("not tolerated" in r for r in judged.reasons)

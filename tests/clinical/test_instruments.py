@@ -3,6 +3,8 @@ answers naming the item, and property tests of the invariants (totals within ran
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -348,3 +350,23 @@ def test_parse_yes_no() -> None:
     assert ins.parse_yes_no_list("y,N,yes,no") == [True, False, True, False]
     with pytest.raises(ClinicalInputError, match="item 3: 'maybe' is not y or n"):
         ins.parse_yes_no_list("y,n,maybe")
+
+
+def test_aldrete_minimum_setting_checked() -> None:
+    with pytest.raises(ClinicalInputError, match="aldrete_discharge_minimum"):
+        InstrumentSettings(aldrete_discharge_minimum=11)
+
+
+def test_cssrs_direct_call_refuses_non_boolean() -> None:
+    with pytest.raises(ClinicalInputError, match="item 1: 0 is not yes/no"):
+        ins.score_cssrs(_untyped([0, False, False, False, False, False]))
+
+
+def test_parse_ratings_refuses_empty() -> None:
+    with pytest.raises(ClinicalInputError, match="no answers"):
+        ins.parse_ratings("")
+
+
+def _untyped(values: list[Any]) -> Any:
+    """Hand the scoring functions a value the type checker would refuse (as JSON input can)."""
+    return values

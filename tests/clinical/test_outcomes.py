@@ -5,6 +5,7 @@ important and reliable change, loss of response, each explaining itself."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -167,3 +168,14 @@ def test_outcome_invariants(measure: Measure, data: st.DataObject) -> None:
         assert result.lost_on > result.responded_on
     for c in (result.response, result.remission, result.loss_of_response):
         assert c.explanation
+
+
+def test_measure_domains() -> None:
+    assert Measure.PCL5.domain is Measure.CAPS5.domain
+    assert Measure.PHQ9.domain.value == "depression"
+
+
+def test_non_integer_score_refused() -> None:
+    bad: Any = 12.5
+    with pytest.raises(ClinicalInputError, match=r"score 2: 12\.5 is not an integer"):
+        oc.assess_outcome(Measure.PHQ9, [ScorePoint(D0, 20), ScorePoint(D0, bad)])

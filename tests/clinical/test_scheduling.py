@@ -113,3 +113,13 @@ def test_bad_taper_refused() -> None:
         sc.plan_boosters(MON, WEEKDAYS, (sc.TaperPhase("x", 0, 1),))
     with pytest.raises(ClinicalInputError, match="start_phase"):
         sc.plan_boosters(MON, WEEKDAYS, start_phase=3)
+
+
+def test_more_refusals() -> None:
+    with pytest.raises(ClinicalInputError, match="min_days_between"):
+        sc.InductionSettings(min_days_between=0)
+    with pytest.raises(ClinicalInputError, match="cannot fit 100 infusions"):
+        sc.plan_induction(MON, WEEKDAYS, sc.InductionSettings(infusions=100, per_week=1))
+    closed = [_d(i) for i in range(500)]
+    with pytest.raises(ClinicalInputError, match="no open clinic day"):
+        sc.plan_boosters(MON, WEEKDAYS, closed_dates=closed)

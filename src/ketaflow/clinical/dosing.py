@@ -83,6 +83,16 @@ class DrugLibraryEntry:
     override_roles: frozenset[Role]
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
+    def __post_init__(self) -> None:
+        checks = (
+            ("default dose", self.default_dose_mg_per_kg, self.dose_mg_per_kg_limits),
+            ("default duration", self.default_duration_min, self.duration_min_limits),
+        )
+        for name, value, limits in checks:
+            hard, soft = _check(name, value, limits)
+            if hard or soft:
+                raise ClinicalInputError(f"drug library entry {self.drug}: {hard or soft}")
+
 
 # Shared numbers for racemic ketamine; each names its source (clinical.md sections 1-2).
 _DOSE_MG_PER_KG_LIMITS: Final = LimitSet(

@@ -949,10 +949,6 @@ def intake_from_dict(data: Any) -> Intake:
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         raise ClinicalInputError(f"{_path(error)}: {error.message}")
-    for key in ("weight_kg", "height_cm"):
-        value = data.get(key)
-        if value is not None and not math.isfinite(value):
-            raise ClinicalInputError(f"intake.{key}: not a finite number")
     vitals = data.get("vitals")
     therapies = []
     for i, t in enumerate(data.get("psychotherapy_trials", [])):

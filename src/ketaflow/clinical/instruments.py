@@ -395,10 +395,8 @@ GAD7_BANDS: Final = (
 
 
 def _band(total: int, bands: tuple[tuple[int, Severity], ...]) -> Severity:
-    for lower, severity in bands:
-        if total >= lower:
-            return severity
-    raise ClinicalInputError(f"total {total} is below every band")  # unreachable after validation
+    """The band whose lower bound is the highest one not above ``total`` (bands end at 0)."""
+    return next((severity for lower, severity in bands if total >= lower), bands[-1][1])
 
 
 def score_phq9(answers: Sequence[int]) -> Phq9Result:

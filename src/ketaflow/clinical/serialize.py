@@ -19,14 +19,14 @@ def to_jsonable(obj: object) -> JsonValue:
     lists (frozensets sorted by their string form, so output is stable). Non-finite floats are
     refused rather than written as invalid JSON.
     """
+    if isinstance(obj, enum.Enum):
+        return to_jsonable(obj.value)
     if obj is None or isinstance(obj, bool | int | str):
         return obj
     if isinstance(obj, float):
         if not math.isfinite(obj):
             raise ValueError(f"cannot serialise non-finite number {obj!r}")
         return obj
-    if isinstance(obj, enum.Enum):
-        return to_jsonable(obj.value)
     if isinstance(obj, datetime.date):
         return obj.isoformat()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
