@@ -38,8 +38,6 @@ def nmda_occupancy_estimate(
     total plasma concentration to the free concentration; the default 1 uses total plasma."""
     if not 0 < unbound_fraction <= 1:
         raise ValueError(f"unbound_fraction must be in (0, 1], got {unbound_fraction}")
-    if np.any(ketamine_ng_per_ml < 0):
-        raise ValueError("concentrations must not be negative")
     ketamine_um = unbound_fraction * ketamine_ng_per_ml / KETAMINE_MOLAR_MASS_G_PER_MOL
     if drug is Drug.RACEMIC_KETAMINE:
         ratio = 0.5 * ketamine_um / KI_S_KETAMINE_UM + 0.5 * ketamine_um / KI_R_KETAMINE_UM

@@ -107,14 +107,14 @@ def exact_auc(response: ModalResponse, start_min: float, end_min: float) -> Floa
     idx = interval_index(response.breaks_min, lo)
     n_out = len(response.output_keys)
     total = np.zeros((n_out, response.n_subjects), dtype=np.float64)
-    lam = response.eigenvalues_per_min
+    lam = response.eigenvalues_per_min  # (n, N)
     for p, q, m in zip(lo.tolist(), hi.tolist(), idx.tolist(), strict=True):
         if m < 0:
             continue
         t0, t1 = p - response.breaks_min[m], q - response.breaks_min[m]
-        modes = (np.exp(lam * t1) - np.exp(lam * t0)) / lam  # (N, n)
-        total += (response.offset[m] * (q - p)).T + np.einsum(
-            "sjn,sn->js", response.amplitude[m], modes
+        modes = (np.exp(lam * t1) - np.exp(lam * t0)) / lam  # (n, N)
+        total += response.offset[m] * (q - p) + np.einsum(
+            "jns,ns->js", response.amplitude[m], modes
         )
     return total
 

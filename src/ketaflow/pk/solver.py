@@ -181,6 +181,8 @@ def interval_index(breaks_min: FloatArray, time_min: FloatArray) -> IntArray:
 
 def _runs(idx: IntArray) -> list[tuple[int, int, int]]:
     """(start, end, interval) for runs of consecutive equal interval indices."""
+    if idx.shape[0] == 0:
+        return []
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
     ends = np.r_[starts[1:], idx.shape[0]]
     return [(lo, hi, int(idx[lo])) for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)]
