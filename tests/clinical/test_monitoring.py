@@ -185,6 +185,10 @@ def test_thresholds_are_configurable_and_checked() -> None:
     assert mo.classify_vital(SPO2, 93, settings=settings_).level is N
     with pytest.raises(ClinicalInputError, match="not ordered"):
         mo.VitalThresholds(0, 100, 95, 90, None, None, "bad")
+    with pytest.raises(ClinicalInputError, match="missing for: spo2_percent"):
+        mo.MonitoringSettings(
+            thresholds={k: v for k, v in mo._default_thresholds().items() if k is not SPO2}
+        )
 
 
 @settings(max_examples=80, deadline=None)

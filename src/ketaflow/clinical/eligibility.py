@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -275,84 +275,72 @@ def indications_of(diagnoses: Sequence[Diagnosis]) -> tuple[Indication, ...]:
     return tuple(found)
 
 
-def assess_eligibility(
-    intake: Intake, settings: EligibilitySettings = DEFAULT_ELIGIBILITY_SETTINGS
-) -> EligibilityResult:
-    """Apply every rule to the intake and decide."""
-    findings: list[Finding] = []
-    add = findings.append
-    hard, caution, info = Tier.HARD_STOP, Tier.CAUTION, Tier.INFO
+_HARD, _CAUTION, _INFO = Tier.HARD_STOP, Tier.CAUTION, Tier.INFO
 
-    # Age
+
+def _age_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Age."""
     if intake.age_years < settings.min_age_years:
-        add(
-            _find(
-                "age.minimum",
-                hard,
-                f"Ketamine treatment here is only for adults aged {settings.min_age_years} or "
-                "over.",
-                sources.SPRAVATO_LABEL,
-            )
+        yield _find(
+            "age.minimum",
+            _HARD,
+            f"Ketamine treatment here is only for adults aged {settings.min_age_years} or over.",
+            sources.SPRAVATO_LABEL,
         )
     elif intake.age_years > settings.info_age_above_years:
-        add(
-            _find(
-                "age.above_trial_range",
-                info,
-                f"Studies mostly included people up to {settings.info_age_above_years}; your "
-                "doctor will take your age into account.",
-                f"{sources.ALBOTT_2018}; {sources.ELEKT_D_2023}",
-            )
+        yield _find(
+            "age.above_trial_range",
+            _INFO,
+            f"Studies mostly included people up to {settings.info_age_above_years}; your "
+            "doctor will take your age into account.",
+            f"{sources.ALBOTT_2018}; {sources.ELEKT_D_2023}",
         )
 
-    # Indication
+
+def _indication_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Indication."""
     indications = indications_of(intake.diagnoses)
     if not indications:
-        add(
-            _find(
-                "indication.none",
-                hard,
-                "The clinic's ketamine protocol covers PTSD and depression, and neither is "
-                "recorded as a diagnosis.",
-                sources.CLINIC_SCOPE,
-            )
+        yield _find(
+            "indication.none",
+            _HARD,
+            "The clinic's ketamine protocol covers PTSD and depression, and neither is "
+            "recorded as a diagnosis.",
+            sources.CLINIC_SCOPE,
         )
 
-    # Hypersensitivity
+
+def _allergy_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Hypersensitivity."""
     allergic = intake.medical.ketamine_hypersensitivity or any(
         "ketamine" in a.substance.lower() for a in intake.allergies
     )
     if allergic:
-        add(
-            _find(
-                "allergy.ketamine",
-                hard,
-                "An allergy or hypersensitivity to ketamine or esketamine is recorded.",
-                f"{sources.KETAMINE_LABEL}; {sources.SPRAVATO_LABEL}",
-            )
+        yield _find(
+            "allergy.ketamine",
+            _HARD,
+            "An allergy or hypersensitivity to ketamine or esketamine is recorded.",
+            f"{sources.KETAMINE_LABEL}; {sources.SPRAVATO_LABEL}",
         )
 
-    # Cardiovascular and cerebrovascular
+
+def _cardiovascular_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Cardiovascular and cerebrovascular history."""
     med = intake.medical
     if med.aneurysmal_vascular_disease or med.arteriovenous_malformation:
-        add(
-            _find(
-                "cardiovascular.aneurysm_or_avm",
-                hard,
-                "An aneurysm or an arteriovenous malformation makes the rise in blood pressure "
-                "during ketamine dangerous.",
-                sources.SPRAVATO_LABEL,
-            )
+        yield _find(
+            "cardiovascular.aneurysm_or_avm",
+            _HARD,
+            "An aneurysm or an arteriovenous malformation makes the rise in blood pressure "
+            "during ketamine dangerous.",
+            sources.SPRAVATO_LABEL,
         )
     if med.intracerebral_hemorrhage:
-        add(
-            _find(
-                "cardiovascular.intracerebral_hemorrhage",
-                hard,
-                "A past bleed in the brain makes the rise in blood pressure during ketamine "
-                "dangerous.",
-                sources.SPRAVATO_LABEL,
-            )
+        yield _find(
+            "cardiovascular.intracerebral_hemorrhage",
+            _HARD,
+            "A past bleed in the brain makes the rise in blood pressure during ketamine dangerous.",
+            sources.SPRAVATO_LABEL,
         )
     bp_hazard = [
         (med.unstable_angina, "unstable angina"),
@@ -373,33 +361,30 @@ def assess_eligibility(
         )
     for present, what in bp_hazard:
         if present:
-            add(
-                _find(
-                    "cardiovascular.bp_rise_hazard",
-                    hard,
-                    f"With {what}, a rise in blood pressure is a serious hazard.",
-                    f"{sources.KETAMINE_LABEL}; {sources.WESTPORT_CLINIC}",
-                )
+            yield _find(
+                "cardiovascular.bp_rise_hazard",
+                _HARD,
+                f"With {what}, a rise in blood pressure is a serious hazard.",
+                f"{sources.KETAMINE_LABEL}; {sources.WESTPORT_CLINIC}",
             )
+
     if med.arrhythmia_or_prolonged_qt:
-        add(
-            _find(
-                "cardiovascular.arrhythmia",
-                caution,
-                "A heart rhythm problem needs a doctor's review (and usually an ECG) first.",
-                f"{sources.ICU_TRIAL_NCT05803551}; {sources.SANACORA_2017} [RECALLED]",
-            )
+        yield _find(
+            "cardiovascular.arrhythmia",
+            _CAUTION,
+            "A heart rhythm problem needs a doctor's review (and usually an ECG) first.",
+            f"{sources.ICU_TRIAL_NCT05803551}; {sources.SANACORA_2017} [RECALLED]",
         )
 
-    # Vitals at screening
+
+def _vitals_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Blood pressure and pulse at screening."""
     if intake.vitals is None:
-        add(
-            _find(
-                "vitals.missing",
-                caution,
-                "Blood pressure and pulse have not been recorded yet.",
-                sources.SPRAVATO_LABEL,
-            )
+        yield _find(
+            "vitals.missing",
+            _CAUTION,
+            "Blood pressure and pulse have not been recorded yet.",
+            sources.SPRAVATO_LABEL,
         )
     else:
         v = intake.vitals
@@ -407,217 +392,192 @@ def assess_eligibility(
             v.systolic_bp_mmhg >= settings.hard_stop_systolic_at_or_above_mmhg
             or v.diastolic_bp_mmhg >= settings.hard_stop_diastolic_at_or_above_mmhg
         ):
-            add(
-                _find(
-                    "vitals.bp_very_high",
-                    hard,
-                    f"Blood pressure {v.systolic_bp_mmhg:g}/{v.diastolic_bp_mmhg:g} is too high "
-                    "for ketamine until it is brought under control.",
-                    f"{sources.CLINIC_POLICY}; {sources.ICU_TRIAL_NCT05803551}",
-                )
+            yield _find(
+                "vitals.bp_very_high",
+                _HARD,
+                f"Blood pressure {v.systolic_bp_mmhg:g}/{v.diastolic_bp_mmhg:g} is too high "
+                "for ketamine until it is brought under control.",
+                f"{sources.CLINIC_POLICY}; {sources.ICU_TRIAL_NCT05803551}",
             )
         elif (
             v.systolic_bp_mmhg > settings.caution_systolic_above_mmhg
             or v.diastolic_bp_mmhg > settings.caution_diastolic_above_mmhg
         ):
-            add(
-                _find(
-                    "vitals.bp_high",
-                    caution,
-                    f"Blood pressure {v.systolic_bp_mmhg:g}/{v.diastolic_bp_mmhg:g} is above "
-                    f"{settings.caution_systolic_above_mmhg:g}/"
-                    f"{settings.caution_diastolic_above_mmhg:g}; a doctor will review it.",
-                    sources.SPRAVATO_LABEL,
-                )
+            yield _find(
+                "vitals.bp_high",
+                _CAUTION,
+                f"Blood pressure {v.systolic_bp_mmhg:g}/{v.diastolic_bp_mmhg:g} is above "
+                f"{settings.caution_systolic_above_mmhg:g}/"
+                f"{settings.caution_diastolic_above_mmhg:g}; a doctor will review it.",
+                sources.SPRAVATO_LABEL,
             )
+
         if not (
             settings.caution_heart_rate_below_bpm
             <= v.heart_rate_bpm
             <= settings.caution_heart_rate_above_bpm
         ):
-            add(
-                _find(
-                    "vitals.heart_rate",
-                    caution,
-                    f"Pulse {v.heart_rate_bpm:g} per minute is outside "
-                    f"{settings.caution_heart_rate_below_bpm:g}-"
-                    f"{settings.caution_heart_rate_above_bpm:g}; a doctor will review it.",
-                    sources.ICU_TRIAL_NCT05803551,
-                )
+            yield _find(
+                "vitals.heart_rate",
+                _CAUTION,
+                f"Pulse {v.heart_rate_bpm:g} per minute is outside "
+                f"{settings.caution_heart_rate_below_bpm:g}-"
+                f"{settings.caution_heart_rate_above_bpm:g}; a doctor will review it.",
+                sources.ICU_TRIAL_NCT05803551,
             )
 
-    # Pregnancy and breastfeeding
+
+def _pregnancy_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Pregnancy and breastfeeding."""
     if intake.pregnant:
-        add(
-            _find(
-                "pregnancy.pregnant",
-                hard,
-                "Ketamine may harm an unborn baby.",
-                sources.SPRAVATO_LABEL,
-            )
+        yield _find(
+            "pregnancy.pregnant",
+            _HARD,
+            "Ketamine may harm an unborn baby.",
+            sources.SPRAVATO_LABEL,
         )
     elif intake.pregnant is None and intake.sex is Sex.FEMALE:
-        add(
-            _find(
-                "pregnancy.unknown",
-                caution,
-                "Pregnancy needs to be ruled out (for example with a test) before treatment.",
-                sources.SPRAVATO_LABEL,
-            )
+        yield _find(
+            "pregnancy.unknown",
+            _CAUTION,
+            "Pregnancy needs to be ruled out (for example with a test) before treatment.",
+            sources.SPRAVATO_LABEL,
         )
     if intake.breastfeeding:
-        add(
-            _find(
-                "pregnancy.breastfeeding",
-                hard,
-                "Breastfeeding should be avoided with ketamine treatment.",
-                sources.SPRAVATO_LABEL,
-            )
+        yield _find(
+            "pregnancy.breastfeeding",
+            _HARD,
+            "Breastfeeding should be avoided with ketamine treatment.",
+            sources.SPRAVATO_LABEL,
         )
     elif intake.breastfeeding is None and intake.sex is Sex.FEMALE:
-        add(
-            _find(
-                "pregnancy.breastfeeding_unknown",
-                caution,
-                "Whether you are breastfeeding has not been recorded.",
-                sources.SPRAVATO_LABEL,
-            )
+        yield _find(
+            "pregnancy.breastfeeding_unknown",
+            _CAUTION,
+            "Whether you are breastfeeding has not been recorded.",
+            sources.SPRAVATO_LABEL,
         )
 
-    # Psychiatric
+
+def _psychiatric_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Psychiatric history and suicide risk."""
     psy = intake.psychiatric
     codes = [d.normalized for d in intake.diagnoses]
     if psy.active_psychosis:
-        add(
-            _find(
-                "psychiatric.active_psychosis",
-                hard,
-                "Ketamine can worsen psychosis, so it is not given during active psychosis.",
-                sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
-            )
+        yield _find(
+            "psychiatric.active_psychosis",
+            _HARD,
+            "Ketamine can worsen psychosis, so it is not given during active psychosis.",
+            sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
         )
     if any(c.startswith(PSYCHOTIC_CODE_PREFIXES) for c in codes):
-        add(
-            _find(
-                "psychiatric.psychotic_disorder",
-                hard,
-                "Ketamine is not given to people with schizophrenia or schizoaffective disorder.",
-                sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
-            )
+        yield _find(
+            "psychiatric.psychotic_disorder",
+            _HARD,
+            "Ketamine is not given to people with schizophrenia or schizoaffective disorder.",
+            sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
         )
     elif psy.psychotic_disorder_history and not psy.active_psychosis:
-        add(
-            _find(
-                "psychiatric.psychosis_history",
-                caution,
-                "A past psychotic episode needs a psychiatrist's review first.",
-                f"{sources.SPRAVATO_LABEL}; {sources.SANACORA_2017} [RECALLED]",
-            )
+        yield _find(
+            "psychiatric.psychosis_history",
+            _CAUTION,
+            "A past psychotic episode needs a psychiatrist's review first.",
+            f"{sources.SPRAVATO_LABEL}; {sources.SANACORA_2017} [RECALLED]",
         )
     if psy.current_mania:
-        add(
-            _find(
-                "psychiatric.current_mania",
-                hard,
-                "Ketamine is not given during a manic episode.",
-                sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
-            )
+        yield _find(
+            "psychiatric.current_mania",
+            _HARD,
+            "Ketamine is not given during a manic episode.",
+            sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
         )
     if psy.bipolar_disorder or any(c.startswith(BIPOLAR_CODE_PREFIXES) for c in codes):
-        add(
-            _find(
-                "psychiatric.bipolar",
-                caution,
-                "Bipolar disorder needs a psychiatrist's review; trials excluded it but clinics "
-                "do treat bipolar depression.",
-                f"{sources.ASKP_2018}; trial exclusions",
-            )
+        yield _find(
+            "psychiatric.bipolar",
+            _CAUTION,
+            "Bipolar disorder needs a psychiatrist's review; trials excluded it but clinics "
+            "do treat bipolar depression.",
+            f"{sources.ASKP_2018}; trial exclusions",
         )
     if intake.cssrs_risk is SuicideRisk.HIGH:
-        add(
-            _find(
-                "suicide.high_risk",
-                caution,
-                "Your answers about suicidal thoughts mean a clinician will talk with you about "
-                "safety before anything else.",
-                sources.CSSRS_POSNER_2011,
-            )
+        yield _find(
+            "suicide.high_risk",
+            _CAUTION,
+            "Your answers about suicidal thoughts mean a clinician will talk with you about "
+            "safety before anything else.",
+            sources.CSSRS_POSNER_2011,
         )
     elif intake.cssrs_risk is SuicideRisk.MODERATE:
-        add(
-            _find(
-                "suicide.moderate_risk",
-                info,
-                "A clinician will review your answers about suicidal thoughts with you.",
-                sources.CSSRS_POSNER_2011,
-            )
+        yield _find(
+            "suicide.moderate_risk",
+            _INFO,
+            "A clinician will review your answers about suicidal thoughts with you.",
+            sources.CSSRS_POSNER_2011,
         )
 
-    # Substance use
+
+def _substance_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Substance use."""
     sub = intake.substance_use
     if sub.active_substance_use_disorder:
-        add(
-            _find(
-                "substance.active_use_disorder",
-                caution,
-                "Current substance use needs review, because ketamine can be misused.",
-                f"{sources.SPRAVATO_LABEL}; {sources.JADR_2023}",
-            )
+        yield _find(
+            "substance.active_use_disorder",
+            _CAUTION,
+            "Current substance use needs review, because ketamine can be misused.",
+            f"{sources.SPRAVATO_LABEL}; {sources.JADR_2023}",
         )
     if sub.ketamine_or_pcp_misuse:
-        add(
-            _find(
-                "substance.ketamine_pcp_misuse",
-                caution,
-                "Past misuse of ketamine or PCP needs review before treatment.",
-                f"{sources.JADR_2023}; {sources.SANACORA_2017} [RECALLED]",
-            )
+        yield _find(
+            "substance.ketamine_pcp_misuse",
+            _CAUTION,
+            "Past misuse of ketamine or PCP needs review before treatment.",
+            f"{sources.JADR_2023}; {sources.SANACORA_2017} [RECALLED]",
         )
     if sub.active_cocaine_use:
-        add(
-            _find(
-                "substance.cocaine",
-                caution,
-                "Cocaine use raises blood pressure further with ketamine and needs review.",
-                sources.WESTPORT_CLINIC,
-            )
+        yield _find(
+            "substance.cocaine",
+            _CAUTION,
+            "Cocaine use raises blood pressure further with ketamine and needs review.",
+            sources.WESTPORT_CLINIC,
         )
 
-    # Current medications
+
+def _medications_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Current medications."""
     names = [m.name.strip().lower() for m in intake.current_medications]
     med_rules = [
         (
             BENZODIAZEPINES,
             "medication.benzodiazepine",
-            caution,
+            _CAUTION,
             "Benzodiazepines may weaken ketamine's effect and add to sedation.",
             sources.JADR_2023,
         ),
         (
             MAOIS,
             "medication.maoi",
-            caution,
+            _CAUTION,
             "MAOI antidepressants need closer blood-pressure monitoring with ketamine.",
             sources.SPRAVATO_LABEL,
         ),
         (
             STIMULANTS,
             "medication.stimulant",
-            caution,
+            _CAUTION,
             "Stimulant medicines need closer blood-pressure monitoring with ketamine.",
             sources.SPRAVATO_LABEL,
         ),
         (
             OPIOIDS,
             "medication.opioid",
-            caution,
+            _CAUTION,
             "Opioids add to sedation and breathing effects and need review.",
             sources.JADR_2023,
         ),
         (
             NMDA_ACTING,
             "medication.nmda_acting",
-            info,
+            _INFO,
             "Some medicines (lamotrigine, memantine, riluzole, lithium) act on the same system "
             "as ketamine; your doctor will consider them.",
             sources.ICU_TRIAL_NCT05803551,
@@ -626,9 +586,12 @@ def assess_eligibility(
     for group, rule, tier, message, source in med_rules:
         hits = sorted({n for n in names if n in group})
         if hits:
-            add(_find(rule, tier, f"{message} ({', '.join(hits)})", source))
+            yield (_find(rule, tier, f"{message} ({', '.join(hits)})", source))
 
-    # Other medical cautions
+
+def _other_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Other medical conditions and weight."""
+    med = intake.medical
     other = [
         (
             med.raised_intracranial_pressure,
@@ -687,22 +650,40 @@ def assess_eligibility(
     ]
     for present, rule, message, source in other:
         if present:
-            add(_find(rule, caution, message, source))
+            yield (_find(rule, _CAUTION, message, source))
 
     if intake.weight_kg is not None:
         low, high = settings.info_weight_range_kg
         if not low <= intake.weight_kg <= high:
-            add(
-                _find(
-                    "weight.outside_trial_range",
-                    info,
-                    f"Your weight is outside the {low:g}-{high:g} kg range studied in one "
-                    "trial; the prescriber will choose the weight the dose is based on.",
-                    sources.ICU_TRIAL_NCT05803551,
-                )
+            yield _find(
+                "weight.outside_trial_range",
+                _INFO,
+                f"Your weight is outside the {low:g}-{high:g} kg range studied in one "
+                "trial; the prescriber will choose the weight the dose is based on.",
+                sources.ICU_TRIAL_NCT05803551,
             )
 
-    # Treatment resistance per indication
+
+_RULE_GROUPS: Final = (
+    _age_rules,
+    _indication_rules,
+    _allergy_rules,
+    _cardiovascular_rules,
+    _vitals_rules,
+    _pregnancy_rules,
+    _psychiatric_rules,
+    _substance_rules,
+    _medications_rules,
+    _other_rules,
+)
+
+
+def assess_eligibility(
+    intake: Intake, settings: EligibilitySettings = DEFAULT_ELIGIBILITY_SETTINGS
+) -> EligibilityResult:
+    """Apply every rule group to the intake, judge treatment resistance, and decide."""
+    findings = [finding for group in _RULE_GROUPS for finding in group(intake, settings)]
+    indications = indications_of(intake.diagnoses)
     assessments = tuple(
         assess_resistance(
             indication, intake.psychotherapy_trials, intake.medication_trials, settings.resistance
@@ -713,20 +694,20 @@ def assess_eligibility(
         counted = "; ".join(j.trial for j in assessment.counted) or "none"
         name = assessment.indication.value
         if assessment.resistant:
-            add(
+            findings.append(
                 _find(
                     f"resistance.{name}.shown",
-                    info,
+                    _INFO,
                     f"Earlier treatments for {name} that were tried properly without enough "
                     f"benefit: {counted}.",
                     assessment.source,
                 )
             )
         else:
-            add(
+            findings.append(
                 _find(
                     f"resistance.{name}.not_shown",
-                    caution if settings.require_treatment_resistance else info,
+                    _CAUTION if settings.require_treatment_resistance else _INFO,
                     f"Earlier {name} treatment does not yet show resistance "
                     f"({assessment.explanation}) Counted: {counted}.",
                     assessment.source,

@@ -256,6 +256,11 @@ class MonitoringSettings:
     thresholds: Mapping[VitalSign, VitalThresholds] = field(default_factory=_default_thresholds)
     changes: Mapping[VitalSign, ChangeThresholds] = field(default_factory=_default_changes)
 
+    def __post_init__(self) -> None:
+        missing = [sign.value for sign in VitalSign if sign not in self.thresholds]
+        if missing:
+            raise ClinicalInputError(f"monitoring thresholds missing for: {', '.join(missing)}")
+
 
 DEFAULT_MONITORING_SETTINGS: Final = MonitoringSettings()
 
