@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "ketaflow.assessments",
     "ketaflow.candidacy",
     "ketaflow.treatment",
+    "ketaflow.infusions",
     "ketaflow.web",
 ]
 

@@ -1,0 +1,318 @@
+"""One infusion session per appointment, and its append-only rows.
+
+The session row holds the single-valued parts (checklist, dose, vial, discharge, sign-off) and a
+``version`` counter: a form for one of them carries the version it was read at, and a save from a
+stale form is refused naming who changed it (optimistic locking). Everything that happens over
+time (pump events, vitals, side effects, addenda) is an append-only row with a client-generated
+UUID, so two people charting at once and a tablet retrying after a dropped connection lose
+nothing and store nothing twice. A correction of a vitals entry is a new row pointing at the
+original; the original is kept.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from ketaflow.patients.models import Patient
+from ketaflow.treatment.models import Appointment
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+class AppendOnly(models.Model):
+    """Rows that are written once: an update or delete through the ORM is refused."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
+
+
+class InfusionSession(models.Model):
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        CHECKLIST = "checklist", "Pre-infusion checklist"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        STOPPED = "stopped", "Stopped"
+        RECOVERY = "recovery", "Recovery"
+        DISCHARGED = "discharged", "Discharged"
+        SIGNED = "signed", "Signed and locked"
+
+    class PregnancyTest(models.TextChoices):
+        NOT_DONE = "", "Not recorded"
+        NEGATIVE = "negative", "Negative"
+        POSITIVE = "positive", "Positive"
+        NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+    class Indication(models.TextChoices):
+        PTSD = "ptsd", "PTSD"
+        DEPRESSION = "depression", "Treatment-resistant depression"
+
+    class WeightBasis(models.TextChoices):
+        ACTUAL = "actual", "Actual body weight"
+        IDEAL = "ideal", "Ideal body weight (Devine)"
+        ADJUSTED = "adjusted", "Adjusted body weight"
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="infusion_session"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="infusion_sessions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
+    version = models.PositiveIntegerField(
+        default=1, help_text="Raised by every change of the single-valued parts (checklist ...)."
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # The pre-infusion checklist.
+    fasting_confirmed = models.BooleanField(default=False)
+    escort_confirmed = models.BooleanField(default=False)
+    pregnancy_test = models.CharField(
+        max_length=16, choices=PregnancyTest.choices, blank=True, default=""
+    )
+    weight_kg = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    weight_measured_on = models.DateField(null=True, blank=True)
+    height_cm = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    risk_acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    risk_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    risk_acknowledgement = models.TextField(blank=True)
+
+    # The order the dose is computed from, and the computed plan (ketaflow.clinical.plan_infusion).
+    indication = models.CharField(max_length=16, choices=Indication.choices, blank=True)
+    weight_basis = models.CharField(max_length=16, choices=WeightBasis.choices, blank=True)
+    dose_mg_per_kg = models.DecimalField(max_digits=5, decimal_places=3, null=True, blank=True)
+    vial_concentration_mg_per_ml = models.DecimalField(
+        max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    final_volume_ml = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    duration_min = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    plan = models.JSONField(null=True, blank=True, help_text="The InfusionPlan, as computed.")
+    # Exactly as plan_infusion returned them (IEEE doubles, not rounded); the *_displayed values
+    # are at pump (0.1 mL/h) and syringe (0.01 mL) resolution.
+    dose_mg = models.FloatField(null=True, blank=True)
+    drug_volume_ml = models.FloatField(null=True, blank=True, help_text="At syringe resolution.")
+    drug_volume_ml_exact = models.FloatField(null=True, blank=True)
+    total_volume_ml = models.FloatField(null=True, blank=True)
+    final_concentration_mg_per_ml = models.FloatField(null=True, blank=True)
+    rate_ml_per_h = models.FloatField(null=True, blank=True, help_text="At pump resolution.")
+    rate_ml_per_h_exact = models.FloatField(null=True, blank=True)
+    dose_computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    dose_computed_at = models.DateTimeField(null=True, blank=True)
+    override_reason = models.TextField(blank=True)
+    override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    override_role = models.CharField(max_length=32, blank=True)
+
+    # The vial.
+    vial_lot = models.CharField(max_length=40, blank=True)
+    vial_expires_on = models.DateField(null=True, blank=True)
+    drawn_volume_ml = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    vial_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    # The infusion (from the events; delivered dose recomputed on every event, never rounded).
+    started_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    delivered_dose_mg = models.FloatField(null=True, blank=True)
+    delivered_volume_ml = models.FloatField(null=True, blank=True)
+
+    # Discharge and sign-off.
+    escort_present = models.BooleanField(default=False)
+    instructions_given = models.BooleanField(default=False)
+    discharged_at = models.DateTimeField(null=True, blank=True)
+    discharged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_at = models.DateTimeField(null=True, blank=True)
+    locked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(locked=True)
+                | (models.Q(signed_by__isnull=False) & models.Q(signed_at__isnull=False)),
+                name="infusion_locked_has_signer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Infusion session {self.pk} for {self.patient} ({self.get_status_display()})"
+
+
+class InfusionEvent(AppendOnly):
+    class Kind(models.TextChoices):
+        START = "start", "Start"
+        RATE_CHANGE = "rate_change", "Rate change"
+        PAUSE = "pause", "Pause"
+        RESUME = "resume", "Resume"
+        STOP = "stop", "Stop"
+
+    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField()
+    rate_ml_per_h = models.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The pump rate from this event on (start, rate change, resume).",
+    )
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+    client_uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%H:%M:%S}"
+
+
+class VitalsEntry(AppendOnly):
+    class Phase(models.TextChoices):
+        BASELINE = "baseline", "Baseline"
+        DURING = "during", "During infusion"
+        RECOVERY = "recovery", "Recovery"
+
+    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="vitals")
+    phase = models.CharField(max_length=16, choices=Phase.choices)
+    measured_at = models.DateTimeField()
+    # No validators here: the monitoring rules (ketaflow.clinical.monitoring) refuse impossible
+    # values with their own reason before anything is stored.
+    systolic_mmhg = models.IntegerField()
+    diastolic_mmhg = models.IntegerField()
+    heart_rate_bpm = models.IntegerField()
+    spo2_percent = models.IntegerField()
+    respiratory_rate_per_min = models.IntegerField(null=True, blank=True)
+    symptoms = models.JSONField(default=list, blank=True, help_text="End-organ symptoms.")
+    level = models.CharField(max_length=16)
+    actions = models.JSONField(default=list)
+    reasons = models.JSONField(default=list)
+    assessment = models.JSONField(help_text="The MonitoringAssessment, as computed.")
+    corrects = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections"
+    )
+    correction_reason = models.CharField(max_length=300, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    client_uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["measured_at", "pk"]
+        verbose_name_plural = "vitals entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(corrects__isnull=True) | ~models.Q(correction_reason=""),
+                name="vitals_correction_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.measured_at:%H:%M} BP {self.systolic_mmhg}/{self.diastolic_mmhg} "
+            f"HR {self.heart_rate_bpm} SpO2 {self.spo2_percent}"
+        )
+
+
+class SideEffect(AppendOnly):
+    class Kind(models.TextChoices):
+        NAUSEA = "nausea", "Nausea"
+        VOMITING = "vomiting", "Vomiting"
+        DIZZINESS = "dizziness", "Dizziness"
+        DISSOCIATION = "dissociation", "Dissociation"
+        HALLUCINATIONS = "hallucinations", "Hallucinations"
+        HYPERTENSION = "hypertension", "Hypertension"
+        HYPOTENSION = "hypotension", "Hypotension"
+        TACHYCARDIA = "tachycardia", "Tachycardia"
+        ANXIETY = "anxiety", "Anxiety / agitation"
+        HEADACHE = "headache", "Headache"
+        OTHER = "other", "Other"
+
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+
+    class Route(models.TextChoices):
+        NONE = "", "—"
+        IV = "iv", "IV"
+        PO = "po", "By mouth"
+        SL = "sl", "Sublingual"
+        IM = "im", "IM"
+        INHALED = "inhaled", "Inhaled"
+        OTHER = "other", "Other"
+
+    session = models.ForeignKey(
+        InfusionSession, on_delete=models.PROTECT, related_name="side_effects"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    other_description = models.CharField(max_length=120, blank=True)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    onset_at = models.DateTimeField()
+    medication = models.CharField(max_length=100, blank=True)
+    dose_amount = models.DecimalField(
+        max_digits=8, decimal_places=3, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    dose_unit = models.CharField(max_length=16, blank=True)
+    route = models.CharField(max_length=16, choices=Route.choices, blank=True)
+    given_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    client_uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["onset_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_severity_display()})"
+
+
+class Addendum(AppendOnly):
+    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="addenda")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    text = models.TextField()
+    client_uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name_plural = "addenda"
+
+    def __str__(self) -> str:
+        return f"Addendum by {self.author} at {self.at:%Y-%m-%d %H:%M}"
