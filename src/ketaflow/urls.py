@@ -20,5 +20,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("patients/", include("ketaflow.patients.urls")),
     path("audit/", include("ketaflow.audit.urls")),
+    path("candidacy/", include("ketaflow.candidacy.urls")),
     path("admin/", admin.site.urls),
 ]

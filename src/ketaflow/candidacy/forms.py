@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ketaflow.candidacy.intake import (
+    MEDICAL_FLAGS,
+    MEDICAL_MONTHS,
+    PSYCHIATRIC_FLAGS,
+    SUBSTANCE_FLAGS,
+)
+
+_TRI = [("unknown", "Not known"), ("no", "No"), ("yes", "Yes")]
+
+# Wording a clinician reads; any flag not named here gets its field name in words.
+_LABELS = {
+    "ketamine_hypersensitivity": "Hypersensitivity to ketamine",
+    "aneurysmal_vascular_disease": "Aneurysmal vascular disease (aortic, intracranial, peripheral)",
+    "arteriovenous_malformation": "Arteriovenous malformation",
+    "intracerebral_hemorrhage": "History of intracerebral haemorrhage",
+    "uncontrolled_hypertension": "Uncontrolled hypertension",
+    "arrhythmia_or_prolonged_qt": "Arrhythmia or prolonged QT",
+    "moderate_severe_brain_injury": "Moderate or severe traumatic brain injury",
+    "lower_urinary_tract_disease": "Lower urinary tract disease or cystitis",
+    "sleep_apnea_or_difficult_airway": "Sleep apnoea or difficult airway",
+    "myocardial_infarction_months_ago": "Myocardial infarction: months ago (blank if never)",
+    "stroke_months_ago": "Stroke: months ago (blank if never)",
+    "psychotic_disorder_history": "History of a psychotic disorder",
+    "active_substance_use_disorder": "Active substance use disorder",
+    "ketamine_or_pcp_misuse": "Ketamine or PCP misuse (ever)",
+}
+
+
+def _label(name: str) -> str:
+    return _LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+class IntakeForm(forms.Form):
+    """The consultation's questions. Diagnoses, allergies, medications and prior treatment come
+    from the registry and are shown beside the form, not asked again."""
+
+    sex = forms.ChoiceField(
+        choices=[("female", "Female"), ("male", "Male")],
+        help_text="Sex used for pregnancy rules and ideal body weight.",
+    )
+    pregnant = forms.ChoiceField(choices=_TRI, label="Pregnant")
+    breastfeeding = forms.ChoiceField(choices=_TRI, label="Breastfeeding")
+    weight_kg = forms.DecimalField(
+        label="Weight (kg)", min_value=20, max_value=350, decimal_places=1, required=False
+    )
+    height_cm = forms.DecimalField(
+        label="Height (cm)", min_value=100, max_value=250, decimal_places=1, required=False
+    )
+    systolic_bp_mmhg = forms.IntegerField(
+        label="Systolic BP (mmHg)", min_value=50, max_value=300, required=False
+    )
+    diastolic_bp_mmhg = forms.IntegerField(
+        label="Diastolic BP (mmHg)", min_value=20, max_value=200, required=False
+    )
+    heart_rate_bpm = forms.IntegerField(
+        label="Heart rate (/min)", min_value=20, max_value=250, required=False
+    )
+    cssrs_risk = forms.ChoiceField(
+        label="C-SSRS screener risk at consultation",
+        choices=[("", "Not done"), ("low", "Low"), ("moderate", "Moderate"), ("high", "High")],
+        required=False,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in MEDICAL_FLAGS + PSYCHIATRIC_FLAGS + SUBSTANCE_FLAGS:
+            self.fields[name] = forms.BooleanField(label=_label(name), required=False)
+        for name in MEDICAL_MONTHS:
+            self.fields[name] = forms.DecimalField(
+                label=_label(name), min_value=0, max_value=1200, required=False
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        bp = [data.get(k) for k in ("systolic_bp_mmhg", "diastolic_bp_mmhg", "heart_rate_bpm")]
+        if any(v is not None for v in bp) and any(v is None for v in bp):
+            self.add_error(
+                "systolic_bp_mmhg", "Give systolic and diastolic pressure and heart rate together."
+            )
+        sbp, dbp = data.get("systolic_bp_mmhg"), data.get("diastolic_bp_mmhg")
+        if sbp is not None and dbp is not None and dbp >= sbp:
+            self.add_error("diastolic_bp_mmhg", "Diastolic pressure must be below systolic.")
+        if data.get("sex") == "male" and data.get("pregnant") == "yes":
+            self.add_error("pregnant", "Pregnant cannot be yes when sex is male.")
+        return data
+
+    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        def group(names: list[str]) -> list[forms.BoundField]:
+            return [self[n] for n in names]
+
+        return [
+            (
+                "Patient",
+                group(["sex", "pregnant", "breastfeeding", "weight_kg", "height_cm"]),
+            ),
+            (
+                "Vital signs",
+                group(["systolic_bp_mmhg", "diastolic_bp_mmhg", "heart_rate_bpm", "cssrs_risk"]),
+            ),
+            ("Medical history", group(MEDICAL_FLAGS + MEDICAL_MONTHS)),
+            ("Psychiatric history", group(PSYCHIATRIC_FLAGS)),
+            ("Substance use", group(SUBSTANCE_FLAGS)),
+        ]
+
+
+class SignForm(forms.Form):
+    review_note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        label="Review of cautions",
+        help_text="Required when the decision lists cautions: how each one is managed.",
+    )
+
+
+class ConsentRecordForm(forms.Form):
+    signed_name = forms.CharField(max_length=200, label="Patient's full name, typed by the patient")
+    understood = forms.BooleanField(
+        label="The patient has read the form, had their questions answered, and accepts."
+    )
+
+
+class ConsentWithdrawForm(forms.Form):
+    reason = forms.CharField(max_length=300)

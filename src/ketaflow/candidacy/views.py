@@ -1,0 +1,195 @@
+"""Candidacy and consent pages: thin views over the access functions and services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ketaflow.accounts.credentials import ClinicalAct, credential_check
+from ketaflow.accounts.roles import Perm
+from ketaflow.audit.context import Actor
+from ketaflow.candidacy import services
+from ketaflow.candidacy.access import candidacy_for_user, consent_for_user
+from ketaflow.candidacy.forms import ConsentRecordForm, ConsentWithdrawForm, IntakeForm, SignForm
+from ketaflow.candidacy.intake import registry_part
+from ketaflow.candidacy.models import CandidacyAssessment, Consent
+from ketaflow.candidacy.selectors import current_consent_for
+from ketaflow.patients import services as patient_services
+from ketaflow.patients.access import patient_for_user
+from ketaflow.patients.models import Patient
+from ketaflow.web.auth import request_user
+
+
+def _apply_errors(form: Any, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        target = field if field in form.fields else None
+        for error in errors:
+            form.add_error(target, error)
+
+
+def _initial(patient: Patient) -> dict[str, Any]:
+    """Prefill from the newest assessment's answers, else from the registry."""
+    latest = CandidacyAssessment.objects.filter(patient=patient).first()
+    if latest is not None:
+        intake = latest.intake
+        flat: dict[str, Any] = {
+            k: intake.get(k) for k in ("sex", "weight_kg", "height_cm", "cssrs_risk")
+        }
+        for key in ("pregnant", "breastfeeding"):
+            flat[key] = {True: "yes", False: "no"}.get(intake.get(key), "unknown")
+        for section in ("medical", "psychiatric", "substance_use"):
+            flat.update(intake.get(section) or {})
+        flat.update(intake.get("vitals") or {})
+        return flat
+    sex = patient.sex_at_birth if patient.sex_at_birth in ("female", "male") else None
+    return {"sex": sex, "pregnant": "unknown", "breastfeeding": "unknown"}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def intake_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    actor = Actor.from_request(request)
+    patient = patient_for_user(
+        request_user(request), patient_id, need=Perm.EDIT_CLINICAL, actor=actor
+    )
+    form = IntakeForm(request.POST or None, initial=_initial(patient))
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessment = services.candidacy_assess(
+                actor=actor, patient=patient, answers=form.cleaned_data
+            )
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("candidacy_detail", assessment_id=assessment.pk)
+    if request.method == "GET":
+        patient_services.form_viewed(
+            actor=actor,
+            patient=patient,
+            what="the candidacy intake",
+            object_type="candidacy_intake",
+            object_id=patient.pk,
+        )
+    return render(
+        request,
+        "candidacy/intake.html",
+        {"form": form, "patient": patient, "registry": registry_part(patient)},
+    )
+
+
+@login_required
+def candidacy_detail(request: HttpRequest, assessment_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    assessment = candidacy_for_user(user, assessment_id, need=Perm.VIEW_CLINICAL, actor=actor)
+    services.candidacy_viewed(actor=actor, assessment=assessment)
+    check = credential_check(user, ClinicalAct.SIGN, on=timezone.localdate())
+    return render(
+        request,
+        "candidacy/detail.html",
+        {
+            "assessment": assessment,
+            "patient": assessment.patient,
+            "sign_form": SignForm(),
+            "may_sign": user.may(Perm.SIGN_CANDIDACY),
+            "credential_problems": check.problems if user.may(Perm.SIGN_CANDIDACY) else (),
+            "tiers": _tier_groups(assessment.findings),
+        },
+    )
+
+
+def _tier_groups(findings: list[dict[str, str]]) -> list[tuple[str, str, list[dict[str, str]]]]:
+    labels = [("hard_stop", "Hard stops"), ("caution", "Cautions"), ("info", "Information")]
+    return [(tier, label, [f for f in findings if f.get("tier") == tier]) for tier, label in labels]
+
+
+@login_required
+@require_POST
+def candidacy_sign(request: HttpRequest, assessment_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    assessment = candidacy_for_user(user, assessment_id, need=Perm.SIGN_CANDIDACY, actor=actor)
+    form = SignForm(request.POST)
+    form.is_valid()
+    try:
+        services.candidacy_sign(
+            actor=actor, assessment=assessment, review_note=form.cleaned_data.get("review_note", "")
+        )
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                messages.error(request, error if field == "__all__" else f"{error}")
+    else:
+        messages.success(request, "Candidacy decision signed.")
+    return redirect("candidacy_detail", assessment_id=assessment.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(user, patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
+    consent_form = services.consent_form_current(patient)
+    form = ConsentRecordForm(request.POST or None)
+    if request.method == "POST":
+        if not user.may(Perm.RECORD_CONSENT):
+            raise PermissionDenied("Your role may not witness consent.")
+        if consent_form is None:
+            messages.error(request, "The clinic has no consent form in effect.")
+        elif form.is_valid():
+            try:
+                services.consent_record(
+                    actor=actor,
+                    patient=patient,
+                    form=consent_form,
+                    signed_name=form.cleaned_data["signed_name"],
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, "Consent recorded.")
+                return redirect("patient_chart", patient_id=patient.pk)
+    services.consent_viewed(actor=actor, patient=patient)
+    return render(
+        request,
+        "candidacy/consent.html",
+        {
+            "patient": patient,
+            "consent_form": consent_form,
+            "form": form,
+            "current": current_consent_for(patient),
+            "history": Consent.objects.filter(patient=patient).select_related("form", "witness"),
+            "may_record": user.may(Perm.RECORD_CONSENT),
+            "withdraw_form": ConsentWithdrawForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def consent_withdraw(request: HttpRequest, consent_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    record = consent_for_user(user, consent_id, need=Perm.RECORD_CONSENT, actor=actor)
+    form = ConsentWithdrawForm(request.POST)
+    try:
+        services.consent_withdraw(
+            actor=actor,
+            consent=record,
+            reason=form.cleaned_data["reason"] if form.is_valid() else "",
+        )
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            for error in errors:
+                messages.error(request, error)
+    else:
+        messages.success(request, "Consent withdrawn.")
+    return redirect("consent", patient_id=record.patient_id)
