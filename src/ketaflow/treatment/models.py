@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -9,6 +11,43 @@ from django.db import models
 from ketaflow.accounts.models import Clinic
 from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.patients.models import Patient
+
+# Chair time after the infusion ends, for recovery and discharge checks. The Spravato label asks
+# for at least 2 hours of observation after the dose (clinical.md sections 2.3 and 4.5 [READ]):
+# 2 h from the start of the standard 40-minute infusion is 80 minutes after it ends. This is
+# longer than the ED low-dose protocol's 60 minutes and clinical.md 4.1's suggested 30-60 minutes
+# of post-infusion vitals, so it is the safer default; each clinic sets its own.
+RECOVERY_MIN_DEFAULT: Final = 80
+# Clinic policy (no published nurse-to-patient ratio in clinical.md; section 4.1 describes
+# continuous monitoring by an ACLS-trained clinician): one nurse looks after at most 2 infusing or
+# recovering patients at the same time. Medical director to review.
+MAX_PATIENTS_PER_NURSE_DEFAULT: Final = 2
+
+
+class ScheduleSettings(models.Model):
+    """A clinic's scheduling policy. A clinic without a row uses the defaults above."""
+
+    clinic = models.OneToOneField(
+        Clinic, on_delete=models.CASCADE, related_name="schedule_settings"
+    )
+    recovery_min = models.PositiveSmallIntegerField(
+        "Recovery time (min)",
+        default=RECOVERY_MIN_DEFAULT,
+        validators=[MinValueValidator(30), MaxValueValidator(480)],
+        help_text="Chair time after the infusion ends (observation until discharge).",
+    )
+    max_patients_per_nurse = models.PositiveSmallIntegerField(
+        "Patients per nurse at once",
+        default=MAX_PATIENTS_PER_NURSE_DEFAULT,
+        validators=[MinValueValidator(1), MaxValueValidator(8)],
+        help_text="Clinic policy: how many patients one nurse may have in chairs at the same time.",
+    )
+
+    class Meta:
+        verbose_name_plural = "schedule settings"
+
+    def __str__(self) -> str:
+        return f"Schedule settings of {self.clinic}"
 
 
 class Chair(models.Model):
@@ -92,6 +131,31 @@ class Course(models.Model):
     )
     min_spacing_days = models.PositiveSmallIntegerField(default=1)
     start_on = models.DateField()
+    weight_kg = models.DecimalField(
+        "Weight at planning (kg)",
+        max_digits=5,
+        decimal_places=1,
+        null=True,
+        validators=[MinValueValidator(0)],
+        help_text="For the total-dose check and the concentration estimate; each infusion doses "
+        "on the weight of the day.",
+    )
+    height_cm = models.DecimalField(
+        "Height (cm)",
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Needed for ideal or adjusted body weight (Devine formula).",
+    )
+    planned_dates = models.JSONField(
+        default=list, blank=True, help_text="ISO dates from the schedule rules, one per infusion."
+    )
+    plan_explanation = models.CharField(max_length=500, blank=True)
+    planning_warnings = models.JSONField(
+        default=list, blank=True, help_text="Soft-limit breaches and schedule warnings."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -129,6 +193,14 @@ class Appointment(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(help_text="Chair time including recovery.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cancel_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["starts_at"]
