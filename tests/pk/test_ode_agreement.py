@@ -52,18 +52,22 @@ TIMES = np.unique(
 )
 
 
-def _mammillary(p: dict[str, float], n_out: int) -> tuple[Rhs, int, Callable[[FloatArray], list[FloatArray]]]:
+def _mammillary(
+    p: dict[str, float], n_out: int
+) -> tuple[Rhs, int, Callable[[FloatArray], list[FloatArray]]]:
     """Parent: central, peripheral 2 and (if V3 given) peripheral 3."""
     v1, cl, q2, v2 = p["v1_l"], p["cl_l_per_min"], p["q2_l_per_min"], p["v2_l"]
     q3, v3 = p.get("q3_l_per_min", 0.0), p.get("v3_l", 1.0)
 
     def rhs(_t: float, x: FloatArray, u: float) -> FloatArray:
         c1 = x[0] / v1
-        return np.array([
-            u - cl * c1 - q2 * c1 + q2 * x[1] / v2 - q3 * c1 + q3 * x[2] / v3,
-            q2 * c1 - q2 * x[1] / v2,
-            q3 * c1 - q3 * x[2] / v3,
-        ])
+        return np.array(
+            [
+                u - cl * c1 - q2 * c1 + q2 * x[1] / v2 - q3 * c1 + q3 * x[2] / v3,
+                q2 * c1 - q2 * x[1] / v2,
+                q3 * c1 - q3 * x[2] / v3,
+            ]
+        )
 
     return rhs, 3, lambda x: [1000 * x[0] / v1]
 
@@ -76,7 +80,9 @@ def _fanta(p: dict[str, float]) -> tuple[Rhs, int, Callable[[FloatArray], list[F
     def rhs(t: float, x: FloatArray, u: float) -> FloatArray:
         dk = parent(t, x[:3], u)
         n1, n2 = x[3] / nv, x[4] / nvp
-        return np.concatenate((dk, [cl * x[0] / v1 - ncl * n1 - nq * n1 + nq * n2, nq * n1 - nq * n2]))
+        return np.concatenate(
+            (dk, [cl * x[0] / v1 - ncl * n1 - nq * n1 + nq * n2, nq * n1 - nq * n2])
+        )
 
     return rhs, 5, lambda x: [1000 * x[0] / v1, 1000 * x[3] / nv]
 
@@ -91,12 +97,17 @@ def _simons(p: dict[str, float]) -> tuple[Rhs, int, Callable[[FloatArray], list[
     def rhs(t: float, x: FloatArray, u: float) -> FloatArray:
         dk = parent(t, x[:3], u)
         n1, n2 = x[5] / v1, x[6] / nvp  # VN1 = VK1
-        return np.concatenate((dk, [
-            cl * x[0] / v1 - k * x[3],
-            k * x[3] - k * x[4],
-            0.8 * k * x[4] - ncl * n1 - nq * n1 + nq * n2,
-            nq * n1 - nq * n2,
-        ]))
+        return np.concatenate(
+            (
+                dk,
+                [
+                    cl * x[0] / v1 - k * x[3],
+                    k * x[3] - k * x[4],
+                    0.8 * k * x[4] - ncl * n1 - nq * n1 + nq * n2,
+                    nq * n1 - nq * n2,
+                ],
+            )
+        )
 
     return rhs, 7, lambda x: [1000 * x[0] / v1, 1000 * mw * x[5] / v1]
 
@@ -109,19 +120,23 @@ def _perez_ruixo(p: dict[str, float]) -> tuple[Rhs, int, Callable[[FloatArray], 
 
     def rhs(_t: float, x: FloatArray, u: float) -> FloatArray:
         central, p1, p2, liver, n1, n2 = x
-        return np.array([
-            u + q1 / vp * p1 + q2 / vp2 * p2 + qh / vh * liver - (q1 + q2 + qh) / vc * central,
-            q1 / vc * central - q1 / vp * p1,
-            q2 / vc * central - q2 / vp2 * p2,
-            qh / vc * central - (qh / vh + kel + kmet) * liver,
-            kmet * liver + q3 / vpn * n2 - (cln + q3) / vcn * n1,
-            q3 / vcn * n1 - q3 / vpn * n2,
-        ])
+        return np.array(
+            [
+                u + q1 / vp * p1 + q2 / vp2 * p2 + qh / vh * liver - (q1 + q2 + qh) / vc * central,
+                q1 / vc * central - q1 / vp * p1,
+                q2 / vc * central - q2 / vp2 * p2,
+                qh / vc * central - (qh / vh + kel + kmet) * liver,
+                kmet * liver + q3 / vpn * n2 - (cln + q3) / vcn * n1,
+                q3 / vcn * n1 - q3 / vpn * n2,
+            ]
+        )
 
     return rhs, 6, lambda x: [1000 * x[0] / vc, 1000 * x[4] / vcn]
 
 
-def reference_solution(model: PKModel, p: dict[str, float], regimen: Regimen, times: FloatArray) -> FloatArray:
+def reference_solution(
+    model: PKModel, p: dict[str, float], regimen: Regimen, times: FloatArray
+) -> FloatArray:
     """(n_out, T) by solve_ivp, restarted at every dose event."""
     if model.key == "fanta":
         rhs, n, read = _fanta(p)
@@ -152,8 +167,21 @@ def reference_solution(model: PKModel, p: dict[str, float], regimen: Regimen, ti
         a, b = edges[m], edges[m + 1]
         sel = np.flatnonzero((times >= a) & (times < b))
         t_eval = np.append(times[sel], b)
-        sol = solve_ivp(full, (a, b), x, method="LSODA", rtol=ODE_RTOL, atol=1e-18,
-                        t_eval=t_eval, jac=lambda _t, _x, _u: jac, args=(float(pw.rates_mg_per_min[m]),))
+        rate = float(pw.rates_mg_per_min[m])
+
+        def piece(t: float, y: FloatArray, rate: float = rate) -> FloatArray:
+            return full(t, y, rate)
+
+        sol = solve_ivp(
+            piece,
+            (float(a), float(b)),
+            x,
+            method="LSODA",
+            rtol=ODE_RTOL,
+            atol=1e-18,
+            t_eval=t_eval,
+            jac=jac,
+        )
         assert sol.success
         states = np.asarray(sol.y)
         for k, col in zip(sel, states.T[:-1], strict=True):

@@ -1034,6 +1034,7 @@ DEFAULT_MODEL = "domino"
 
 
 def get_model(key: str) -> PKModel:
+    """The model registered under ``key`` (see ``MODELS``); ValueError names the known keys."""
     try:
         return MODELS[key]
     except KeyError:
