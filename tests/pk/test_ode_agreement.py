@@ -172,6 +172,9 @@ def reference_solution(
         def piece(t: float, y: FloatArray, rate: float = rate) -> FloatArray:
             return full(t, y, rate)
 
+        def jacobian(_t: float, _y: FloatArray) -> FloatArray:
+            return jac
+
         sol = solve_ivp(
             piece,
             (float(a), float(b)),
@@ -180,7 +183,7 @@ def reference_solution(
             rtol=ODE_RTOL,
             atol=1e-18,
             t_eval=t_eval,
-            jac=jac,
+            jac=jacobian,
         )
         assert sol.success
         states = np.asarray(sol.y)
