@@ -19,6 +19,8 @@ from django.utils import timezone
 from ketaflow.accounts.models import Clinic, Credential, User
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
+from ketaflow.candidacy import services as candidacy_services
+from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
 from ketaflow.patients import services
 from ketaflow.patients.models import (
     Allergy,
@@ -93,6 +95,8 @@ def _patients(today: dt.date) -> list[dict[str, Any]]:
     return [
         {
             "username": "patient",
+            "stage": "signed",
+            "answers": {},
             "data": {
                 "given_name": "Alex",
                 "family_name": "Morgan",
@@ -158,6 +162,8 @@ def _patients(today: dt.date) -> list[dict[str, Any]]:
         },
         {
             "username": None,
+            "stage": "assessed",
+            "answers": {"sleep_apnea_or_difficult_airway": True},
             "data": {
                 "given_name": "Samira",
                 "family_name": "Haddad",
@@ -200,6 +206,8 @@ def _patients(today: dt.date) -> list[dict[str, Any]]:
         },
         {
             "username": None,
+            "stage": "registered",
+            "answers": {},
             "data": {
                 "given_name": "Chris",
                 "family_name": "Lindqvist",
@@ -229,6 +237,28 @@ def _patients(today: dt.date) -> list[dict[str, Any]]:
                     outcome="partial",
                     reason_stopped="ineffective",
                 ),
+            ],
+        },
+        {
+            "username": None,
+            "stage": "assessed",
+            "answers": {"current_mania": True, "bipolar_disorder": True},
+            "data": {
+                "given_name": "Jamie",
+                "family_name": "Ortiz",
+                "date_of_birth": dt.date(1990, 11, 21),
+                "sex_at_birth": "male",
+                "phone": "+1 555 0100 501",
+                "emergency_contact_name": "Rosa Ortiz",
+                "emergency_contact_relationship": "mother",
+                "emergency_contact_phone": "+1 555 0100 502",
+                "escort_name": "Rosa Ortiz",
+                "escort_phone": "+1 555 0100 502",
+            },
+            "records": [
+                Diagnosis(code="F43.12", status="active"),
+                Diagnosis(code="F31.9", status="active"),
+                PsychotherapyTrial(modality="CPT", sessions_completed=12, outcome="no_response"),
             ],
         },
     ]
@@ -262,6 +292,76 @@ def _ensure_user(clinic: Clinic, spec: dict[str, Any], today: dt.date) -> tuple[
     return user, created
 
 
+CONSENT_TEXT = """\
+Ketamine is a medicine licensed for anaesthesia. Its use at low doses for post-traumatic stress
+disorder or depression is "off-label": it is not approved by the FDA for these conditions, and the
+evidence for it comes from a small number of clinical trials.
+
+What happens: a series of intravenous infusions, usually 0.5 mg per kg of body weight over 40
+minutes, six times over two to three weeks. A nurse watches you throughout and checks your blood
+pressure, heart rate and oxygen level. You stay until you are fully recovered and an adult takes
+you home. You must not drive, operate machinery or make important decisions until the next day.
+
+Common effects during and shortly after an infusion: feeling detached or dreamlike
+(dissociation), dizziness, nausea, blurred vision, and a rise in blood pressure. These usually
+pass within an hour or two of the infusion ending. Rare risks include severe blood-pressure rise,
+breathing problems, bladder irritation with repeated use, and misuse.
+
+The benefit is not guaranteed: some people improve within hours or days, some later, some not at
+all, and improvement may fade and need further infusions.
+
+You may stop treatment at any time, and withdrawing consent does not affect your other care.
+"""
+
+
+def _consent_form(clinic: Clinic, today: dt.date) -> None:
+    ConsentForm.objects.get_or_create(
+        clinic=clinic,
+        version="2026.1",
+        defaults={
+            "title": "Consent to off-label intravenous ketamine treatment",
+            "body": CONSENT_TEXT,
+            "effective_on": today - dt.timedelta(days=365),
+        },
+    )
+
+
+_BASE_ANSWERS: dict[str, Any] = {
+    "pregnant": "no",
+    "breastfeeding": "no",
+    "weight_kg": Decimal(78),
+    "height_cm": Decimal(175),
+    "systolic_bp_mmhg": 124,
+    "diastolic_bp_mmhg": 80,
+    "heart_rate_bpm": 74,
+    "cssrs_risk": "low",
+}
+
+
+def _candidacy_stage(
+    patient: Patient, stage: str, answers: dict[str, Any], staff: dict[str, User]
+) -> None:
+    """Take a demo patient to their stage: registered, assessed (awaiting sign-off) or signed
+    with consent. Only done once: a patient with any assessment is left as it is."""
+    if stage == "registered" or CandidacyAssessment.objects.filter(patient=patient).exists():
+        return
+    nurse, prescriber = Actor(user=staff["nurse"]), Actor(user=staff["prescriber"])
+    sex = patient.sex_at_birth if patient.sex_at_birth in ("female", "male") else "female"
+    data = {**_BASE_ANSWERS, "sex": sex, **answers}
+    assessment = candidacy_services.candidacy_assess(actor=nurse, patient=patient, answers=data)
+    if stage != "signed":
+        return
+    candidacy_services.candidacy_sign(actor=prescriber, assessment=assessment, review_note="")
+    form = candidacy_services.consent_form_current(patient)
+    if form is not None:
+        candidacy_services.consent_record(
+            actor=nurse,
+            patient=patient,
+            form=form,
+            signed_name=f"{patient.given_name} {patient.family_name}",
+        )
+
+
 @transaction.atomic
 def demo_load() -> DemoResult:
     if settings.PRODUCTION:
@@ -277,8 +377,12 @@ def demo_load() -> DemoResult:
     )
     created_users = 0
     created_patients = 0
+    staff: dict[str, User] = {}
     for spec in _STAFF:
-        created_users += _ensure_user(clinic, spec, today)[1]
+        user, made = _ensure_user(clinic, spec, today)
+        staff[spec["username"]] = user
+        created_users += made
+    _consent_form(clinic, today)
     created_users += _ensure_user(
         other,
         {
@@ -317,6 +421,7 @@ def demo_load() -> DemoResult:
             created_users += made
             if patient.user_id != user.pk:
                 services.patient_link_login(actor=actor, patient=patient, user_id=user.pk)
+        _candidacy_stage(patient, spec["stage"], spec["answers"], staff)
     if not Patient.objects.filter(clinic=other).exists():
         services.patient_register(
             actor=actor,
