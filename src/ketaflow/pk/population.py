@@ -46,6 +46,7 @@ DEFAULT_PERCENTILES = (5.0, 50.0, 95.0)
 SUBJECT_CHUNK = 50_000  # subjects per eigendecomposition batch (bounds the temporaries)
 BLOCK_BYTES = 1 << 22  # about 4 MiB of concentrations per evaluated block (cache-sized)
 BLOCK_ROWS = 32  # time points per block (fewer for large populations, see BLOCK_BYTES)
+MIN_BLOCK_ROWS = 8  # never fewer: the per-block selection work is amortised over the rows
 PROGRESS_AUTO_ELEMENTS = 2_000_000_000  # show a progress bar by default above N x T of this
 
 
@@ -194,7 +195,7 @@ def evaluate_span(
     lo, hi, frac = _quantile_plan(n, percentiles)
     ranks = np.concatenate((lo, hi))
     n_q = percentiles.shape[0]
-    rows = max(1, min(BLOCK_ROWS, BLOCK_BYTES // (8 * n)))
+    rows = max(MIN_BLOCK_ROWS, min(BLOCK_ROWS, BLOCK_BYTES // (8 * n)))
     bands = np.empty((n_out, n_q, time_min.shape[0]), dtype=np.float64)
     cmax = np.full((n_out, n), -np.inf)
     tmax = np.zeros((n_out, n))
