@@ -16,6 +16,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav": {
             "patients": user.may(Perm.LIST_PATIENTS),
+            "schedule": user.may(Perm.VIEW_SCHEDULE),
             "audit": user.may(Perm.VIEW_AUDIT_TRAIL),
             "admin": user.may(Perm.MANAGE_STAFF) and user.is_staff,
         }
