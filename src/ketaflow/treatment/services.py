@@ -545,7 +545,7 @@ def _refusals(
                 else "closed that day"
             )
             reasons.append(
-                f"{label}: {window} (infusion {course.duration_min.normalize()} min + recovery "
+                f"{label}: {window} (infusion {float(course.duration_min):g} min + recovery "
                 f"{settings.recovery_min} min) is outside opening hours ({opening})."
             )
         for other in held:
