@@ -1,0 +1,91 @@
+"""Course planning and booking in Debian's headless Chromium: a prescriber plans a standard
+induction from the chart and sees the predicted concentration; the front desk books it from the
+chair board and sees it on the board, without doses. The strict CSP holds on every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from ketaflow.audit.context import Actor
+from ketaflow.candidacy.models import CandidacyAssessment
+from ketaflow.treatment.demo import load_demo
+from ketaflow.treatment.models import Appointment, Course
+from tests.web.conftest import World
+from tests.web.test_browser import browser, csp_violations, live_world, login, shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+__all__ = ["browser", "live_world"]
+
+
+@pytest.fixture
+def ready_world(live_world: World) -> World:
+    load_demo(actor=Actor.system("tests"), clinic=live_world.clinic, today=timezone.localdate())
+    CandidacyAssessment.objects.create(
+        patient=live_world.patient,
+        created_by=live_world.prescriber,
+        intake={"weight_kg": 68.0},
+        decision=CandidacyAssessment.Decision.ELIGIBLE,
+        findings=[],
+        summary="Eligible.",
+        status=CandidacyAssessment.Status.SIGNED,
+        signed_by=live_world.prescriber,
+        signed_at=timezone.now(),
+    )
+    return live_world
+
+
+def test_prescriber_plans_and_front_desk_books_a_course(
+    browser: webdriver.Chrome, live_server: Any, ready_world: World
+) -> None:
+    base = live_server.url
+    login(browser, base, "prescriber")
+    browser.get(f"{base}/patients/{ready_world.patient.pk}/")
+    browser.find_element(By.LINK_TEXT, "Plan a course").click()
+    assert browser.find_element(By.ID, "id_dose_mg_per_kg").get_attribute("value") == "0.5"
+    assert browser.find_element(By.ID, "id_infusions_planned").get_attribute("value") == "6"
+    assert browser.find_element(By.ID, "id_weight_kg").get_attribute("value") == "68.0"
+    browser.find_element(By.CSS_SELECTOR, "button[name=preview]").click()
+    preview = browser.find_element(By.ID, "preview").text
+    assert "6 infusions, up to 3 a week" in preview
+    assert "34.00 mg" in preview
+    shot(browser, "prescriber-course-preview")
+    assert csp_violations(browser) == []
+    browser.find_element(By.CSS_SELECTOR, "button[name=save]").click()
+    assert "Course planned" in browser.find_element(By.CLASS_NAME, "messages").text
+    course = Course.objects.get()
+    plots = browser.find_elements(By.CSS_SELECTOR, "img.pk-plot")
+    assert len(plots) == 2
+    for plot in plots:
+        width = browser.execute_script("return arguments[0].naturalWidth", plot)
+        assert width == 880
+    assert "Domino" in browser.find_element(By.ID, "pk-citation").text
+    shot(browser, "prescriber-course-plan")
+    assert csp_violations(browser) == []
+
+    login(browser, base, "frontdesk")
+    browser.find_element(By.LINK_TEXT, "Chair board").click()
+    browser.find_element(By.CSS_SELECTOR, "#waiting a").click()
+    browser.execute_script("document.getElementById('id_time_of_day').value = '10:30';")
+    browser.find_element(By.CSS_SELECTOR, "form.booking button[type=submit]").click()
+    assert "Booked 6 infusions" in browser.find_element(By.CLASS_NAME, "messages").text
+    assert Appointment.objects.filter(course=course).count() == 6
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "mg/kg" not in page
+    assert browser.find_elements(By.CSS_SELECTOR, "img.pk-plot") == []
+    first_day = course.planned_dates[0]
+    browser.get(f"{base}/treatment/board/?day={first_day}")
+    board = browser.find_element(By.ID, "board").text
+    assert "Alice Anders" in board
+    assert "10:30-12:30" in board
+    assert "mg/kg" not in board
+    # The stylesheet of the treatment pages is served locally and applied.
+    cell = browser.find_element(By.CSS_SELECTOR, "td.booked")
+    assert cell.value_of_css_property("background-color") == "rgba(226, 240, 246, 1)"
+    shot(browser, "frontdesk-chair-board")
+    assert csp_violations(browser) == []
