@@ -46,6 +46,7 @@ DEFAULT_PERCENTILES = (5.0, 50.0, 95.0)
 SUBJECT_CHUNK = 50_000  # subjects per eigendecomposition batch (bounds the temporaries)
 BLOCK_BYTES = 1 << 22  # about 4 MiB of concentrations per evaluated block (cache-sized)
 BLOCK_ROWS = 32  # time points per block (fewer for large populations, see BLOCK_BYTES)
+DEAD_MODE_NG_PER_ML = 1e-250  # modes contributing less than this are skipped (decayed)
 MIN_BLOCK_ROWS = 8  # never fewer: the per-block selection work is amortised over the rows
 PROGRESS_AUTO_ELEMENTS = 2_000_000_000  # show a progress bar by default above N x T of this
 
@@ -176,10 +177,17 @@ class _RegularBlocks:
         work = np.empty((rows, response.n_subjects), dtype=np.float64)
         start = np.exp(np.maximum(lam * tau0, EXP_FLOOR))  # (n, N)
         for j in range(n_out):
-            out[j] = response.offset[m, j]
-            for i in range(lam.shape[0]):
-                np.multiply(self.table[i], response.amplitude[m, j, i] * start[i], out=work)
+            coef = response.amplitude[m, j] * start  # (n, N): each mode at the block's start
+            # a mode whose every term is below DEAD_MODE_NG_PER_ML is left out (decayed)
+            live = [i for i in range(lam.shape[0]) if np.max(np.abs(coef[i])) > DEAD_MODE_NG_PER_ML]
+            if not live:
+                out[j] = response.offset[m, j]
+                continue
+            np.multiply(self.table[live[0]], coef[live[0]], out=out[j])
+            for i in live[1:]:
+                np.multiply(self.table[i], coef[i], out=work)
                 out[j] += work
+            out[j] += response.offset[m, j]
         return out
 
 
