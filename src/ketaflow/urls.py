@@ -20,6 +20,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("patients/", include("ketaflow.patients.urls")),
     path("audit/", include("ketaflow.audit.urls")),
+    path("infusions/", include("ketaflow.infusions.urls")),
     path("treatment/", include("ketaflow.treatment.urls")),
     path("candidacy/", include("ketaflow.candidacy.urls")),
     path("admin/", admin.site.urls),

@@ -221,7 +221,7 @@ class VitalsEntry(AppendOnly):
     respiratory_rate_per_min = models.IntegerField(null=True, blank=True)
     symptoms = models.JSONField(default=list, blank=True, help_text="End-organ symptoms.")
     level = models.CharField(max_length=16)
-    actions = models.JSONField(default=list)
+    actions = models.JSONField(default=list, blank=True)
     reasons = models.JSONField(default=list)
     assessment = models.JSONField(help_text="The MonitoringAssessment, as computed.")
     corrects = models.ForeignKey(

@@ -1,0 +1,161 @@
+"""Demo infusion sessions, charted through the services exactly as a nurse would.
+
+``demo_session(scenario="complete")`` charts a whole infusion that ends signed and locked, with a
+critical blood-pressure reading, a pause, side effect, CADSS and Aldrete; ``"running"`` leaves a
+session mid-infusion. The appointment's patient needs a signed candidacy and a current consent
+(the demo clinic sets those up); the nurse needs current credentials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Literal
+
+from django.utils import timezone
+
+from ketaflow.accounts.models import User
+from ketaflow.audit.context import Actor
+from ketaflow.clinical import Instrument
+from ketaflow.infusions import services
+from ketaflow.infusions.models import InfusionSession
+from ketaflow.treatment.models import Appointment
+
+Scenario = Literal["complete", "running"]
+
+# Pre-infusion answers of a patient with moderate PTSD symptoms and no suicide-risk flag.
+_PCL5 = [2, 2, 1, 2, 1, 1, 0, 2, 2, 1, 2, 1, 1, 2, 2, 1, 0, 2, 2, 1]
+_PHQ9 = [2, 1, 2, 2, 1, 1, 1, 0, 0]
+_CSSRS = [False] * 6
+
+
+def _vitals(
+    actor: Actor,
+    session: InfusionSession,
+    at: dt.datetime,
+    bp: tuple[int, int],
+    hr: int,
+    spo2: int = 98,
+    rr: int = 14,
+) -> None:
+    services.vitals_record(
+        actor=actor,
+        session=session,
+        client_uuid=uuid.uuid4(),
+        systolic_mmhg=bp[0],
+        diastolic_mmhg=bp[1],
+        heart_rate_bpm=hr,
+        spo2_percent=spo2,
+        respiratory_rate_per_min=rr,
+        measured_at=at,
+    )
+
+
+def _event(
+    actor: Actor, session: InfusionSession, kind: str, at: dt.datetime, rate: str | None = None
+) -> None:
+    services.event_record(
+        actor=actor,
+        session=session,
+        kind=kind,
+        client_uuid=uuid.uuid4(),
+        at=at,
+        rate_ml_per_h=Decimal(rate) if rate is not None else None,
+    )
+
+
+def demo_session(
+    *, actor: Actor, appointment: Appointment, nurse: User, scenario: Scenario
+) -> InfusionSession:
+    """Chart ``appointment``'s infusion as ``nurse``; ``actor`` says who loads the demo (its
+    address and system name are kept on every audit entry)."""
+    if scenario not in ("complete", "running"):
+        raise ValueError(f"scenario: {scenario!r} is not 'complete' or 'running'")
+    charting = Actor(user=nurse, ip_address=actor.ip_address, system_name=actor.system_name)
+    now = timezone.now().replace(microsecond=0)
+    # Times in the past: a complete session began 3 h ago, a running one 20 min ago.
+    start = now - (dt.timedelta(hours=3) if scenario == "complete" else dt.timedelta(minutes=20))
+    session = services.session_open(actor=charting, appointment=appointment)
+    course = appointment.course
+    weight_kg = course.weight_kg if course.weight_kg is not None else Decimal(72)
+    services.checklist_update(
+        actor=charting,
+        session=session,
+        expected_version=None,
+        fasting_confirmed=True,
+        escort_confirmed=True,
+        pregnancy_test="negative" if session.patient.sex_at_birth != "male" else "not_applicable",
+        weight_kg=weight_kg,
+        weight_measured_on=timezone.localdate(),
+        height_cm=course.height_cm if course.height_cm is not None else Decimal(170),
+    )
+    _vitals(charting, session, start - dt.timedelta(minutes=10), (124, 78), 74)
+    for instrument, answers in (
+        (Instrument.PCL5, _PCL5),
+        (Instrument.PHQ9, _PHQ9),
+        (Instrument.CSSRS, _CSSRS),
+    ):
+        services.screening_record(
+            actor=charting, session=session, instrument=instrument, answers=answers
+        )
+    plan = services.dose_compute(
+        actor=charting,
+        session=session,
+        expected_version=None,
+        indication=course.indication,
+        weight_basis=course.weight_basis,
+        dose_mg_per_kg=course.dose_mg_per_kg,
+        vial_concentration_mg_per_ml=Decimal(10),
+        final_volume_ml=Decimal(100),
+        duration_min=course.duration_min,
+    )
+    services.vial_record(
+        actor=charting,
+        session=session,
+        expected_version=None,
+        vial_lot="KET-24A117",
+        vial_expires_on=timezone.localdate() + dt.timedelta(days=300),
+        drawn_volume_ml=Decimal(repr(plan.drug_volume_ml)),
+    )
+    rate = repr(plan.rate_ml_per_h)
+    _event(charting, session, "start", start, rate)
+    _vitals(charting, session, start + dt.timedelta(minutes=10), (132, 84), 82)
+    if scenario == "running":
+        session.refresh_from_db()
+        return session
+    _vitals(charting, session, start + dt.timedelta(minutes=20), (148, 92), 88)
+    # The critical reading: SBP >= 180 (clinic policy, clinical.md s. 4.2) -> pause, recheck.
+    _vitals(charting, session, start + dt.timedelta(minutes=28), (184, 112), 96)
+    _event(charting, session, "pause", start + dt.timedelta(minutes=29))
+    services.side_effect_record(
+        actor=charting,
+        session=session,
+        client_uuid=uuid.uuid4(),
+        kind="hypertension",
+        severity="moderate",
+        onset_at=start + dt.timedelta(minutes=28),
+        note="Asymptomatic; paused, prescriber called, rechecked.",
+    )
+    _vitals(charting, session, start + dt.timedelta(minutes=35), (152, 90), 84)
+    _event(charting, session, "resume", start + dt.timedelta(minutes=36))
+    _vitals(charting, session, start + dt.timedelta(minutes=45), (146, 88), 82)
+    services.screening_record(
+        actor=charting, session=session, instrument=Instrument.CADSS, answers=[1] * 10 + [0] * 13
+    )
+    _event(charting, session, "stop", start + dt.timedelta(minutes=47))
+    _vitals(charting, session, start + dt.timedelta(minutes=62), (134, 82), 78)
+    _vitals(charting, session, start + dt.timedelta(minutes=77), (126, 80), 74)
+    services.screening_record(
+        actor=charting, session=session, instrument=Instrument.ALDRETE, answers=[2, 2, 2, 2, 2]
+    )
+    services.session_discharge(
+        actor=charting,
+        session=session,
+        expected_version=None,
+        escort_present=True,
+        instructions_given=True,
+    )
+    services.session_sign(actor=charting, session=session)
+    session.refresh_from_db()
+    return session

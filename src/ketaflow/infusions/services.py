@@ -1,0 +1,1205 @@
+"""Writes and audited reads of an infusion session.
+
+Every write takes the acting person (``actor``), runs in one transaction with the session row
+locked, validates (``full_clean`` and the clinical rules) and writes its audit entry in the same
+transaction. A refusal is a ``ValidationError`` whose message dict names the field and the rule;
+nothing is stored. The gates (what must be complete before the infusion starts, what discharge
+needs, the lock after signing) live here, not in the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, TypeVar
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ketaflow.accounts.credentials import ClinicalAct, credential_check
+from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Perm
+from ketaflow.assessments.models import InstrumentResponse
+from ketaflow.assessments.services import response_record
+from ketaflow.audit.context import Actor
+from ketaflow.audit.services import Action, audit_record
+from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
+from ketaflow.clinical import (
+    DRUG_LIBRARY,
+    AlertLevel,
+    ClinicalInputError,
+    EndOrganSymptom,
+    HardLimitError,
+    ImpossibleValueError,
+    Indication,
+    InfusionPlan,
+    InfusionRequest,
+    Instrument,
+    Override,
+    OverrideRequiredError,
+    Sex,
+    VitalSign,
+    WeightBasis,
+    assess_vitals,
+    plan_infusion,
+    to_jsonable,
+)
+from ketaflow.clinical import Role as ClinicalRole
+from ketaflow.clinical.dosing import HEIGHT_CM_RANGE, SYRINGE_RESOLUTION_ML, WEIGHT_KG_RANGE
+from ketaflow.infusions.models import (
+    Addendum,
+    InfusionEvent,
+    InfusionSession,
+    SideEffect,
+    VitalsEntry,
+)
+from ketaflow.infusions.policy import InfusionPolicy, infusion_policy
+from ketaflow.patients.models import Patient
+from ketaflow.treatment.models import Appointment
+
+Status = InfusionSession.Status
+Kind = InfusionEvent.Kind
+Phase = VitalsEntry.Phase
+
+# The questionnaires taken before every infusion (issue 5; clinical.md s. 5).
+PRE_INFUSION_INSTRUMENTS: tuple[Instrument, ...] = (
+    Instrument.PCL5,
+    Instrument.PHQ9,
+    Instrument.CSSRS,
+)
+PRE_INFUSION = "pre-infusion"
+
+BEFORE_START = frozenset({Status.PLANNED, Status.CHECKLIST})
+INFUSING = frozenset({Status.RUNNING, Status.PAUSED})
+AFTER_STOP = frozenset({Status.STOPPED, Status.RECOVERY})
+
+# The pump state machine: event kind -> (statuses it may follow, status it leads to).
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    Kind.START: (BEFORE_START, Status.RUNNING),
+    Kind.RATE_CHANGE: (frozenset({Status.RUNNING}), Status.RUNNING),
+    Kind.PAUSE: (frozenset({Status.RUNNING}), Status.PAUSED),
+    Kind.RESUME: (frozenset({Status.PAUSED}), Status.RUNNING),
+    Kind.STOP: (INFUSING, Status.STOPPED),
+}
+
+
+def _refuse(field: str, message: str) -> ValidationError:
+    return ValidationError({field: [message]})
+
+
+def _person(actor: Actor) -> User:
+    if actor.user is None:
+        raise _refuse(NON_FIELD_ERRORS, "a person must chart an infusion, not a system process")
+    return actor.user
+
+
+def _require_perm(actor: Actor, perm: Perm) -> User:
+    user = _person(actor)
+    if not user.may(perm):
+        raise _refuse(
+            NON_FIELD_ERRORS,
+            f"your role ({user.role_enum.label}) may not {perm.value.replace('_', ' ')}",
+        )
+    return user
+
+
+def _locked_row(session: InfusionSession) -> InfusionSession:
+    """The session row, re-read under a row lock (PostgreSQL; SQLite serialises writers)."""
+    return InfusionSession.objects.select_for_update().select_related("patient").get(pk=session.pk)
+
+
+def _require_unlocked(session: InfusionSession) -> None:
+    if session.locked:
+        signer = session.signed_by.get_full_name() if session.signed_by else "?"
+        when = (
+            timezone.localtime(session.signed_at).strftime("%Y-%m-%d %H:%M")
+            if session.signed_at
+            else "?"
+        )
+        raise _refuse(
+            NON_FIELD_ERRORS,
+            f"locked: this infusion note was signed by {signer or session.signed_by} at {when}; "
+            "later changes are addenda",
+        )
+
+
+def _check_version(session: InfusionSession, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != session.version:
+        who = session.updated_by
+        name = (who.get_full_name() or who.get_username()) if who else "someone else"
+        when = timezone.localtime(session.updated_at).strftime("%H:%M:%S")
+        raise _refuse(
+            "version",
+            f"changed by {name} at {when} since you opened this form; reload to see the "
+            "change, then enter yours again",
+        )
+
+
+def _bump(session: InfusionSession, user: User) -> None:
+    session.version += 1
+    session.updated_by = user
+
+
+def _check_time(field: str, at: dt.datetime, policy: InfusionPolicy) -> None:
+    now = timezone.now()
+    if timezone.is_naive(at):
+        raise _refuse(field, "give the time with its time zone")
+    if at > now + dt.timedelta(minutes=policy.future_skew_min):
+        raise _refuse(
+            field,
+            f"{timezone.localtime(at):%H:%M:%S} is in the future (more than "
+            f"{policy.future_skew_min} min ahead of the clinic clock)",
+        )
+    if at < now - dt.timedelta(hours=policy.late_entry_max_hours):
+        raise _refuse(
+            field,
+            f"{timezone.localtime(at):%Y-%m-%d %H:%M} is more than "
+            f"{policy.late_entry_max_hours} h ago; record it as an addendum",
+        )
+
+
+def _audit(
+    actor: Actor,
+    action: str,
+    session: InfusionSession,
+    summary: str,
+    *,
+    object_type: str = "infusion_session",
+    object_id: object = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id if object_id is not None else session.pk,
+        patient_id=session.patient_id,
+        summary=summary,
+        detail=detail,
+    )
+
+
+# ---- reads ----------------------------------------------------------------------------------
+
+
+def session_viewed(*, actor: Actor, session: InfusionSession, what: str) -> None:
+    """Record that ``actor`` saw ``what`` of the session (page, instructions, PK curve)."""
+    _audit(actor, Action.VIEW, session, f"viewed infusion session {session.pk}: {what}")
+
+
+def sessions_listed(*, actor: Actor, day: dt.date, appointment_ids: list[int]) -> None:
+    audit_record(
+        actor=actor,
+        action=Action.VIEW,
+        object_type="infusion_day",
+        summary=f"listed infusions of {day.isoformat()}: {len(appointment_ids)} shown",
+        detail={"appointment_ids": appointment_ids},
+    )
+
+
+def effective_vitals(session: InfusionSession) -> list[VitalsEntry]:
+    """The vitals entries that stand (not corrected by a later entry), oldest first."""
+    corrected = set(
+        session.vitals.filter(corrects__isnull=False).values_list("corrects_id", flat=True)
+    )
+    return [v for v in session.vitals.select_related("by") if v.pk not in corrected]
+
+
+def baseline_vitals(session: InfusionSession) -> VitalsEntry | None:
+    baselines = [v for v in effective_vitals(session) if v.phase == Phase.BASELINE]
+    return baselines[-1] if baselines else None
+
+
+def pre_infusion_responses(session: InfusionSession) -> dict[str, InstrumentResponse]:
+    """The newest pre-infusion response of each questionnaire for this session."""
+    found: dict[str, InstrumentResponse] = {}
+    for response in InstrumentResponse.objects.filter(
+        infusion_session_id=session.pk, context=PRE_INFUSION
+    ).order_by("taken_at", "pk"):
+        found[response.instrument] = response
+    return found
+
+
+def session_responses(session: InfusionSession, instrument: Instrument) -> list[InstrumentResponse]:
+    return list(
+        InstrumentResponse.objects.filter(
+            infusion_session_id=session.pk, instrument=instrument.value
+        ).order_by("taken_at", "pk")
+    )
+
+
+def pregnancy_test_applies(patient: Patient, on: dt.date, policy: InfusionPolicy) -> bool:
+    age = patient.age_on(on)
+    return (
+        patient.sex_at_birth in policy.pregnancy_test_sexes
+        and policy.pregnancy_test_min_age <= age <= policy.pregnancy_test_max_age
+    )
+
+
+def risk_flags(session: InfusionSession) -> list[str]:
+    """Pre-infusion answers that need a prescriber before the infusion starts."""
+    flags: list[str] = []
+    for response in pre_infusion_responses(session).values():
+        if response.suicide_risk_flag:
+            if response.instrument == Instrument.PHQ9.value:
+                flags.append("PHQ-9 item 9 (thoughts of self-harm) is above 0")
+            else:
+                flags.append(f"C-SSRS screener triage is {response.risk_level} risk")
+    return flags
+
+
+def start_problems(session: InfusionSession, user: User | None) -> list[str]:
+    """Everything that still keeps the infusion from starting, each naming the item."""
+    policy = infusion_policy()
+    today = timezone.localdate()
+    problems: list[str] = []
+    patient = session.patient
+    if signed_candidacy_for(patient) is None:
+        problems.append("candidacy: no signed candidacy decision (eligible or reviewed)")
+    if current_consent_for(patient) is None:
+        problems.append("consent: no current informed consent on record")
+    if not session.fasting_confirmed:
+        problems.append("fasting: not confirmed")
+    if not session.escort_confirmed:
+        problems.append("escort: not confirmed")
+    if pregnancy_test_applies(patient, today, policy):
+        if session.pregnancy_test == InfusionSession.PregnancyTest.POSITIVE:
+            problems.append("pregnancy test: positive; ketamine must not be given")
+        elif session.pregnancy_test != InfusionSession.PregnancyTest.NEGATIVE:
+            problems.append(
+                f"pregnancy test: a negative result is required (sex at birth "
+                f"{patient.get_sex_at_birth_display().lower()}, age {patient.age_on(today)}, "
+                f"clinic rule {policy.pregnancy_test_min_age}-{policy.pregnancy_test_max_age})"
+            )
+    elif session.pregnancy_test == InfusionSession.PregnancyTest.POSITIVE:
+        problems.append("pregnancy test: positive; ketamine must not be given")
+    if session.weight_kg is None or session.weight_measured_on is None:
+        problems.append("weight: today's weight (kg) and when it was measured are not recorded")
+    elif (today - session.weight_measured_on).days > policy.weight_valid_days:
+        problems.append(
+            f"weight: measured on {session.weight_measured_on.isoformat()}, more than "
+            f"{policy.weight_valid_days} day(s) ago (clinic setting); weigh the patient"
+        )
+    if baseline_vitals(session) is None:
+        problems.append("baseline vitals: not recorded")
+    responses = pre_infusion_responses(session)
+    for instrument in PRE_INFUSION_INSTRUMENTS:
+        if instrument.value not in responses:
+            problems.append(f"{instrument.label}: pre-infusion questionnaire not recorded")
+    flags = risk_flags(session)
+    if flags and session.risk_acknowledged_at is None:
+        problems.append(
+            "suicide risk: " + "; ".join(flags) + "; a prescriber must assess and acknowledge"
+        )
+    if session.plan is None:
+        problems.append("dose: not computed")
+    if not session.vial_lot or session.drawn_volume_ml is None:
+        problems.append("vial: lot and drawn volume not recorded")
+    if user is None:
+        problems.append("credentials: a person must start the infusion")
+    else:
+        check = credential_check(user, ClinicalAct.ADMINISTER, on=today)
+        if not check.ok:
+            problems.append("credentials: " + "; ".join(check.problems))
+    return problems
+
+
+@dataclass(frozen=True)
+class Delivered:
+    volume_ml: float
+    dose_mg: float
+    running_min: float
+
+
+def delivered_from_events(
+    events: Iterable[tuple[str, dt.datetime, Decimal | None]],
+    final_concentration_mg_per_ml: float,
+    until: dt.datetime | None = None,
+) -> Delivered:
+    """Volume and dose given: the integral of the pump rate over the running time.
+
+    ``mL = sum(rate_ml_per_h x running hours)``, ``mg = mL x final concentration``; computed in
+    exact rational arithmetic and converted to float once at the end (nothing rounded). A pump
+    still running is counted up to ``until``.
+    """
+    volume = Fraction(0)
+    seconds_running = Fraction(0)
+    rate: Fraction | None = None
+    running = False
+    last: dt.datetime | None = None
+    for kind, at, event_rate in events:
+        if running and last is not None and rate is not None:
+            span = Fraction((at - last).total_seconds())
+            volume += rate * span / 3600
+            seconds_running += span
+        if kind == Kind.START:
+            running, rate = True, Fraction(event_rate) if event_rate is not None else None
+        elif kind == Kind.RATE_CHANGE and event_rate is not None:
+            rate = Fraction(event_rate)
+        elif kind == Kind.PAUSE:
+            running = False
+        elif kind == Kind.RESUME:
+            running = True
+            if event_rate is not None:
+                rate = Fraction(event_rate)
+        elif kind == Kind.STOP:
+            running = False
+        last = at
+    if running and last is not None and rate is not None and until is not None and until > last:
+        span = Fraction((until - last).total_seconds())
+        volume += rate * span / 3600
+        seconds_running += span
+    dose = volume * Fraction(final_concentration_mg_per_ml)
+    return Delivered(
+        volume_ml=float(volume), dose_mg=float(dose), running_min=float(seconds_running / 60)
+    )
+
+
+def session_delivered(session: InfusionSession, until: dt.datetime | None = None) -> Delivered:
+    events = [(e.kind, e.at, e.rate_ml_per_h) for e in session.events.all()]
+    return delivered_from_events(events, session.final_concentration_mg_per_ml or 0.0, until)
+
+
+# ---- writes ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def session_open(*, actor: Actor, appointment: Appointment) -> InfusionSession:
+    """The appointment's session, opened now if it has none (opening twice is harmless)."""
+    _require_perm(actor, Perm.CHART_INFUSION)
+    existing = InfusionSession.objects.filter(appointment=appointment).first()
+    if existing is not None:
+        return existing
+    if appointment.status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW):
+        raise _refuse(
+            NON_FIELD_ERRORS,
+            f"appointment: it is {appointment.get_status_display().lower()}; no session opened",
+        )
+    session = InfusionSession(
+        appointment=appointment, patient_id=appointment.patient_id, updated_by=actor.user
+    )
+    session.full_clean()
+    session.save()
+    _audit(
+        actor, Action.CREATE, session, f"opened infusion session for appointment {appointment.pk}"
+    )
+    return session
+
+
+def _to_checklist(session: InfusionSession) -> None:
+    if session.status == Status.PLANNED:
+        session.status = Status.CHECKLIST
+
+
+def _clear_dose(session: InfusionSession) -> None:
+    for name in (
+        "plan",
+        "dose_mg",
+        "drug_volume_ml",
+        "drug_volume_ml_exact",
+        "total_volume_ml",
+        "final_concentration_mg_per_ml",
+        "rate_ml_per_h",
+        "rate_ml_per_h_exact",
+        "dose_computed_by",
+        "dose_computed_at",
+    ):
+        setattr(session, name, None)
+    session.override_reason = ""
+    session.override_by = None
+    session.override_role = ""
+
+
+@transaction.atomic
+def checklist_update(
+    *,
+    actor: Actor,
+    session: InfusionSession,
+    expected_version: int | None,
+    fasting_confirmed: bool,
+    escort_confirmed: bool,
+    pregnancy_test: str,
+    weight_kg: Decimal | None,
+    weight_measured_on: dt.date | None,
+    height_cm: Decimal | None,
+) -> InfusionSession:
+    user = _require_perm(actor, Perm.CHART_INFUSION)
+    session = _locked_row(session)
+    _require_unlocked(session)
+    _check_version(session, expected_version)
+    if session.status not in BEFORE_START:
+        raise _refuse(
+            NON_FIELD_ERRORS, "checklist: the infusion has started; it can no longer change"
+        )
+    today = timezone.localdate()
+    if weight_kg is not None and weight_measured_on is None:
+        raise _refuse("weight_measured_on", "give the date the weight was measured")
+    if weight_measured_on is not None and weight_measured_on > today:
+        raise _refuse("weight_measured_on", "the date the weight was measured is in the future")
+    # Entry guards of the dosing module (not clinical limits): ketaflow.clinical.dosing.
+    if weight_kg is not None and not WEIGHT_KG_RANGE[0] <= float(weight_kg) <= WEIGHT_KG_RANGE[1]:
+        raise _refuse(
+            "weight_kg",
+            f"{weight_kg} kg is outside the plausible range "
+            f"{WEIGHT_KG_RANGE[0]:g}-{WEIGHT_KG_RANGE[1]:g} kg",
+        )
+    if height_cm is not None and not HEIGHT_CM_RANGE[0] <= float(height_cm) <= HEIGHT_CM_RANGE[1]:
+        raise _refuse(
+            "height_cm",
+            f"{height_cm} cm is outside the plausible range "
+            f"{HEIGHT_CM_RANGE[0]:g}-{HEIGHT_CM_RANGE[1]:g} cm",
+        )
+    before = {
+        "fasting_confirmed": session.fasting_confirmed,
+        "escort_confirmed": session.escort_confirmed,
+        "pregnancy_test": session.pregnancy_test,
+        "weight_kg": str(session.weight_kg) if session.weight_kg is not None else None,
+        "weight_measured_on": str(session.weight_measured_on)
+        if session.weight_measured_on
+        else None,
+        "height_cm": str(session.height_cm) if session.height_cm is not None else None,
+    }
+    body_changed = session.weight_kg != weight_kg or session.height_cm != height_cm
+    session.fasting_confirmed = fasting_confirmed
+    session.escort_confirmed = escort_confirmed
+    session.pregnancy_test = pregnancy_test
+    session.weight_kg = weight_kg
+    session.weight_measured_on = weight_measured_on
+    session.height_cm = height_cm
+    dose_cleared = body_changed and session.plan is not None
+    if dose_cleared:
+        _clear_dose(session)
+    _to_checklist(session)
+    _bump(session, user)
+    session.full_clean()
+    session.save()
+    after = {
+        "fasting_confirmed": fasting_confirmed,
+        "escort_confirmed": escort_confirmed,
+        "pregnancy_test": pregnancy_test,
+        "weight_kg": str(weight_kg) if weight_kg is not None else None,
+        "weight_measured_on": str(weight_measured_on) if weight_measured_on else None,
+        "height_cm": str(height_cm) if height_cm is not None else None,
+    }
+    changes = {k: [before[k], v] for k, v in after.items() if before[k] != v}
+    _audit(
+        actor,
+        Action.UPDATE,
+        session,
+        "checklist: changed "
+        + (", ".join(sorted(changes)) or "nothing")
+        + ("; dose cleared (weight or height changed)" if dose_cleared else ""),
+        detail={"changes": changes, "dose_cleared": dose_cleared},
+    )
+    return session
+
+
+@transaction.atomic
+def screening_record(
+    *,
+    actor: Actor,
+    session: InfusionSession,
+    instrument: Instrument,
+    answers: Sequence[int] | Sequence[bool],
+) -> InstrumentResponse:
+    """A questionnaire or scale taken in this session: PCL-5, PHQ-9 and C-SSRS before the
+    infusion; CADSS at any time; the modified Aldrete after the infusion is stopped."""
+    _require_perm(actor, Perm.CHART_INFUSION)
+    session = _locked_row(session)
+    _require_unlocked(session)
+    field = "answers"
+    if instrument in PRE_INFUSION_INSTRUMENTS:
+        if session.status not in BEFORE_START:
+            raise _refuse(field, f"{instrument.label} is taken before the infusion starts")
+        context = PRE_INFUSION
+    elif instrument is Instrument.CADSS:
+        context = (
+            PRE_INFUSION
+            if session.status in BEFORE_START
+            else "during"
+            if session.status in INFUSING
+            else "recovery"
+        )
+    elif instrument is Instrument.ALDRETE:
+        if session.status not in AFTER_STOP:
+            raise _refuse(
+                field, "the modified Aldrete score is taken after the infusion is stopped"
+            )
+        context = "recovery"
+    else:
+        raise _refuse("instrument", f"{instrument.label} is not recorded in an infusion session")
+    try:
+        response = response_record(
+            actor=actor,
+            patient=session.patient,
+            instrument=instrument.value,
+            answers=answers,
+            context=context,
+            session_id=session.pk,
+        )
+    except ClinicalInputError as exc:
+        raise _refuse(field, f"{instrument.label}: {exc}") from None
+    if instrument in PRE_INFUSION_INSTRUMENTS:
+        _to_checklist(session)
+    if context == "recovery" and session.status == Status.STOPPED:
+        session.status = Status.RECOVERY
+    session.save(update_fields=["status", "updated_at"])
+    return response
+
+
+@transaction.atomic
+def risk_acknowledge(*, actor: Actor, session: InfusionSession, note: str) -> InfusionSession:
+    """A prescriber's assessment of a pre-infusion suicide-risk flag; the start gate needs it."""
+    user = _require_perm(actor, Perm.ORDER_INFUSION)
+    session = _locked_row(session)
+    _require_unlocked(session)
+    if session.status not in BEFORE_START:
+        raise _refuse(NON_FIELD_ERRORS, "the infusion has already started")
+    flags = risk_flags(session)
+    if not flags:
+        raise _refuse(NON_FIELD_ERRORS, "there is no suicide-risk flag to acknowledge")
+    if not note.strip():
+        raise _refuse("note", "write what you assessed and why the infusion may go ahead")
+    session.risk_acknowledged_by = user
+    session.risk_acknowledged_at = timezone.now()
+    session.risk_acknowledgement = note.strip()
+    session.full_clean()
+    session.save()
+    _audit(
+        actor,
+        Action.UPDATE,
+        session,
+        "acknowledged the pre-infusion suicide-risk flag",
+        detail={"flags": flags, "note": note.strip()},
+    )
+    return session
+
+
+@transaction.atomic
+def dose_compute(
+    *,
+    actor: Actor,
+    session: InfusionSession,
+    expected_version: int | None,
+    indication: str,
+    weight_basis: str,
+    dose_mg_per_kg: Decimal,
+    vial_concentration_mg_per_ml: Decimal,
+    final_volume_ml: Decimal,
+    duration_min: Decimal,
+    override_reason: str = "",
+) -> InfusionPlan:
+    """Compute dose, volumes and pump rate with the drug library's guardrails.
+
+    A hard-limit breach is refused with the library's message. A soft-limit breach needs an
+    override reason from a user whose role the drug library allows (and who holds
+    ``OVERRIDE_SOFT_LIMIT``); the plan is stored exactly as computed.
+    """
+    user = _require_perm(actor, Perm.CHART_INFUSION)
+    session = _locked_row(session)
+    _require_unlocked(session)
+    _check_version(session, expected_version)
+    if session.status not in BEFORE_START:
+        raise _refuse(
+            NON_FIELD_ERRORS, "dose: the infusion has started; the dose can no longer change"
+        )
+    if session.weight_kg is None:
+        raise _refuse("weight_kg", "record today's weight in the checklist first")
+    entry = DRUG_LIBRARY[Indication(indication)]
+    override: Override | None = None
+    reason = override_reason.strip()
+    if reason:
+        override = Override(reason=reason, role=ClinicalRole(user.role), by=user.get_username())
+    sex = {"female": Sex.FEMALE, "male": Sex.MALE}.get(session.patient.sex_at_birth)
+    request = InfusionRequest(
+        indication=Indication(indication),
+        weight_kg=float(session.weight_kg),
+        weight_basis=WeightBasis(weight_basis),
+        dose_mg_per_kg=float(dose_mg_per_kg),
+        vial_concentration_mg_per_ml=float(vial_concentration_mg_per_ml),
+        final_volume_ml=float(final_volume_ml),
+        duration_min=float(duration_min),
+        height_cm=float(session.height_cm) if session.height_cm is not None else None,
+        sex=sex,
+        override=override,
+    )
+    try:
+        plan = plan_infusion(request, entry)
+    except HardLimitError as exc:
+        raise _refuse("dose_mg_per_kg", str(exc)) from None
+    except OverrideRequiredError as exc:
+        raise _refuse("override_reason", str(exc)) from None
+    except ClinicalInputError as exc:
+        raise _refuse(NON_FIELD_ERRORS, str(exc)) from None
+    if plan.soft_limit_breaches and not user.may(Perm.OVERRIDE_SOFT_LIMIT):
+        raise _refuse(
+            "override_reason",
+            f"your role ({user.role_enum.label}) may not override soft limits",
+        )
+    session.indication = indication
+    session.weight_basis = weight_basis
+    session.dose_mg_per_kg = dose_mg_per_kg
+    session.vial_concentration_mg_per_ml = vial_concentration_mg_per_ml
+    session.final_volume_ml = final_volume_ml
+    session.duration_min = duration_min
+    session.plan = to_jsonable(plan)
+    session.dose_mg = plan.dose_mg
+    session.drug_volume_ml = plan.drug_volume_ml
+    session.drug_volume_ml_exact = plan.drug_volume_ml_exact
+    session.total_volume_ml = plan.total_volume_ml
+    session.final_concentration_mg_per_ml = plan.final_concentration_mg_per_ml
+    session.rate_ml_per_h = plan.rate_ml_per_h
+    session.rate_ml_per_h_exact = plan.rate_ml_per_h_exact
+    session.dose_computed_by = user
+    session.dose_computed_at = timezone.now()
+    if plan.override is not None:
+        session.override_reason = plan.override.reason
+        session.override_by = user
+        session.override_role = user.role
+    else:
+        session.override_reason = ""
+        session.override_by = None
+        session.override_role = ""
+    _to_checklist(session)
+    _bump(session, user)
+    session.full_clean()
+    session.save()
+    _audit(
+        actor,
+        Action.UPDATE,
+        session,
+        f"computed dose {plan.dose_mg!r} mg, rate {plan.rate_ml_per_h} mL/h"
+        + (" (soft limit overridden)" if plan.override else ""),
+        detail={"plan": session.plan},
+    )
+    return plan
+
+
+@transaction.atomic
+def vial_record(
+    *,
+    actor: Actor,
+    session: InfusionSession,
+    expected_version: int | None,
+    vial_lot: str,
+    vial_expires_on: dt.date,
+    drawn_volume_ml: Decimal,
+) -> InfusionSession:
+    user = _require_perm(actor, Perm.CHART_INFUSION)
+    session = _locked_row(session)
+    _require_unlocked(session)
+    _check_version(session, expected_version)
+    if session.status not in BEFORE_START:
+        raise _refuse(
+            NON_FIELD_ERRORS, "vial: the infusion has started; the vial can no longer change"
+        )
+    if session.drug_volume_ml_exact is None:
+        raise _refuse(NON_FIELD_ERRORS, "vial: compute the dose first")
+    if not vial_lot.strip():
+        raise _refuse("vial_lot", "give the lot number printed on the vial")
+    if vial_expires_on < timezone.localdate():
+        raise _refuse("vial_expires_on", f"the vial expired on {vial_expires_on.isoformat()}")
+    # Syringe resolution 0.01 mL (ketaflow.clinical.dosing.SYRINGE_RESOLUTION_ML): the drawn
+    # volume must match the computed drug volume to it.
+    difference = abs(Fraction(drawn_volume_ml) - Fraction(session.drug_volume_ml_exact))
+    if difference > Fraction(SYRINGE_RESOLUTION_ML):
+        raise _refuse(
+            "drawn_volume_ml",
+            f"{drawn_volume_ml} mL differs from the computed drug volume "
+            f"{session.drug_volume_ml} mL by more than the syringe resolution 0.01 mL; "
+            "redraw, or recompute the dose",
+        )
+    session.vial_lot = vial_lot.strip()
+    session.vial_expires_on = vial_expires_on
+    session.drawn_volume_ml = drawn_volume_ml
+    session.vial_recorded_by = user
+    _to_checklist(session)
+    _bump(session, user)
+    session.full_clean()
+    session.save()
+    _audit(
+        actor,
+        Action.UPDATE,
+        session,
+        f"vial lot {session.vial_lot}, drawn {drawn_volume_ml} mL",
+        detail={"lot": session.vial_lot, "expires_on": vial_expires_on.isoformat()},
+    )
+    return session
+
+
+def _max_rate_ml_per_h(session: InfusionSession) -> Fraction | None:
+    """Running the whole bag faster than the drug library's hard minimum duration is refused
+    (ketaflow.clinical.dosing: 30 min, Ketalar label warning on rapid IV administration)."""
+    entry = DRUG_LIBRARY[Indication(session.indication)]
+    hard_min = entry.duration_min_limits.hard_min
+    if hard_min is None or not session.total_volume_ml:
+        return None
+    return Fraction(session.total_volume_ml) / (Fraction(hard_min) / 60)
+
+
+Row = TypeVar("Row", InfusionEvent, VitalsEntry, SideEffect, Addendum)
+
+
+def _find_duplicate(
+    model: type[Row], session: InfusionSession, client_uuid: uuid.UUID
+) -> Row | None:
+    existing = model.objects.filter(client_uuid=client_uuid).first()
+    if existing is not None and existing.session_id != session.pk:
+        raise _refuse("client_uuid", "this entry identifier belongs to another session")
+    return existing
+
+
+def _save_once(obj: Row, model: type[Row], session: InfusionSession) -> tuple[Row, bool]:
+    """Insert ``obj``; if a concurrent request stored the same client UUID first, return that."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        existing = _find_duplicate(model, session, obj.client_uuid)
+        if existing is None:
+            raise
+        return existing, False
+    return obj, True
+
+
+@transaction.atomic
+def event_record(
+    *,
+    actor: Actor,
+    session: InfusionSession,
+    kind: str,
+    client_uuid: uuid.UUID,
+    at: dt.datetime | None = None,
+    rate_ml_per_h: Decimal | None = None,
+    note: str = "",
+) -> InfusionEvent:
+    """Start, rate change, pause, resume or stop, at ``at`` (default now). A repeated
+    ``client_uuid`` returns the stored event and changes nothing."""
+    user = _require_perm(actor, Perm.CHART_INFUSION)
+    session = _locked_row(session)
+    existing = _find_duplicate(InfusionEvent, session, client_uuid)
+    if existing is not None:
+        return existing
+    _require_unlocked(session)
+    policy = infusion_policy()
+    if kind not in TRANSITIONS:
+        raise _refuse("kind", f"{kind!r} is not a pump event")
+    allowed_from, leads_to = TRANSITIONS[kind]
+    label = Kind(kind).label.lower()
+    if session.status not in allowed_from:
+        raise _refuse(
+            "kind",
+            f"cannot {label} while the session is {session.get_status_display().lower()}",
+        )
+    at = at or timezone.now()
+    _check_time("at", at, policy)
+    last = session.events.order_by("-at", "-pk").first()
+    if last is not None and at < last.at:
+        raise _refuse(
+            "at",
+            f"{timezone.localtime(at):%H:%M:%S} is before the last event "
+            f"({last.get_kind_display().lower()} at {timezone.localtime(last.at):%H:%M:%S})",
+        )
+    if kind == Kind.START:
+        problems = start_problems(session, user)
+        if problems:
+            raise ValidationError(
+                {NON_FIELD_ERRORS: ["Cannot start the infusion: " + "; ".join(problems) + "."]}
+            )
+        if rate_ml_per_h is None and session.rate_ml_per_h is not None:
+            rate_ml_per_h = Decimal(repr(session.rate_ml_per_h))
+    if kind in (Kind.START, Kind.RATE_CHANGE) and rate_ml_per_h is None:
+        raise _refuse("rate_ml_per_h", f"give the pump rate in mL/h for the {label}")
+    if kind in (Kind.PAUSE, Kind.STOP) and rate_ml_per_h is not None:
+        raise _refuse("rate_ml_per_h", f"a {label} has no rate; leave it empty")
+    if rate_ml_per_h is not None:
+        if rate_ml_per_h <= 0:
+            raise _refuse("rate_ml_per_h", "the pump rate must be above 0 mL/h (use pause or stop)")
+        limit = _max_rate_ml_per_h(session)
+        if limit is not None and Fraction(rate_ml_per_h) > limit:
+            raise _refuse(
+                "rate_ml_per_h",
+                f"{rate_ml_per_h} mL/h would run the {session.total_volume_ml:g} mL bag in under "
+                f"the drug library's minimum duration (maximum {float(limit):g} mL/h)",
+            )
+    event = InfusionEvent(
+        session=session,
+        kind=kind,
+        at=at,
+        rate_ml_per_h=rate_ml_per_h,
+        by=user,
+        note=note.strip(),
+        client_uuid=client_uuid,
+    )
+    event.full_clean(validate_unique=False)
+    event, created = _save_once(event, InfusionEvent, session)
+    if not created:
+        return event
+    session.status = leads_to
+    if kind == Kind.START:
+        session.started_at = at
+        session.started_by = user
+    if kind == Kind.STOP:
+        session.ended_at = at
+    delivered = session_delivered(session)
+    session.delivered_volume_ml = delivered.volume_ml
+    session.delivered_dose_mg = delivered.dose_mg
+    session.full_clean()
+    session.save()
+    _audit(
+        actor,
+        Action.CREATE,
+        session,
+        f"infusion {label} at {timezone.localtime(at):%H:%M:%S}"
+        + (f", {rate_ml_per_h} mL/h" if rate_ml_per_h is not None else "")
+        + f"; delivered {delivered.dose_mg!r} mg so far",
+        object_type="infusion_event",
+        object_id=event.pk,
+        detail={"client_uuid": str(client_uuid), "delivered_dose_mg": delivered.dose_mg},
+    )
+    return event
+
+
+_VITAL_FIELDS: dict[VitalSign, str] = {
+    VitalSign.SYSTOLIC_BP: "systolic_mmhg",
+    VitalSign.DIASTOLIC_BP: "diastolic_mmhg",
+    VitalSign.HEART_RATE: "heart_rate_bpm",
+    VitalSign.SPO2: "spo2_percent",
+    VitalSign.RESPIRATORY_RATE: "respiratory_rate_per_min",
+}
+
+
+def _readings(entry: VitalsEntry) -> dict[VitalSign, float]:
+    values = {sign: getattr(entry, name) for sign, name in _VITAL_FIELDS.items()}
+    return {sign: float(v) for sign, v in values.items() if v is not None}
+
+
+def _phase_for(session: InfusionSession) -> str:
+    if session.status in BEFORE_START:
+        return Phase.BASELINE
+    if session.status in INFUSING:
+        return Phase.DURING
+    return Phase.RECOVERY
+
+
+@transaction.atomic
+def vitals_record(
+    *,
+    actor: Actor,
+    session: InfusionSession,
+    client_uuid: uuid.UUID,
+    systolic_mmhg: int,
+    diastolic_mmhg: int,
+    heart_rate_bpm: int,
+    spo2_percent: int,
+    respiratory_rate_per_min: int | None = None,
+    symptoms: Sequence[str] = (),
+    measured_at: dt.datetime | None = None,
+    corrects: VitalsEntry | None = None,
+    correction_reason: str = "",
+) -> VitalsEntry:
+    """One set of vitals, classified by the monitoring rules against this session's baseline.
+
+    An impossible value is refused with the rule's reason. A correction is a new entry pointing
+    at the one it corrects (which is kept). A repeated ``client_uuid`` returns the stored entry.
+    """
+    user = _require_perm(actor, Perm.CHART_INFUSION)
+    session = _locked_row(session)
+    existing = _find_duplicate(VitalsEntry, session, client_uuid)
+    if existing is not None:
+        return existing
+    _require_unlocked(session)
+    policy = infusion_policy()
+    measured_at = measured_at or timezone.now()
+    _check_time("measured_at", measured_at, policy)
+    if corrects is not None:
+        if corrects.session_id != session.pk:
+            raise _refuse("corrects", "the corrected entry belongs to another session")
+        if corrects.corrections.exists():
+            raise _refuse("corrects", "this entry was already corrected; correct the newest one")
+        if not correction_reason.strip():
+            raise _refuse("correction_reason", "say why the entry is corrected")
+    try:
+        symptom_set = [EndOrganSymptom(s) for s in symptoms]
+    except ValueError:
+        raise _refuse("symptoms", f"unknown symptom in {list(symptoms)}") from None
+    entry = VitalsEntry(
+        session=session,
+        phase=corrects.phase if corrects is not None else _phase_for(session),
+        measured_at=measured_at,
+        systolic_mmhg=systolic_mmhg,
+        diastolic_mmhg=diastolic_mmhg,
+        heart_rate_bpm=heart_rate_bpm,
+        spo2_percent=spo2_percent,
+        respiratory_rate_per_min=respiratory_rate_per_min,
+        symptoms=[s.value for s in symptom_set],
+        corrects=corrects,
+        correction_reason=correction_reason.strip(),
+        by=user,
+        client_uuid=client_uuid,
+        level="",
+        assessment={},
+    )
+    baseline = baseline_vitals(session)
+    if (
+        entry.phase == Phase.BASELINE
+        or baseline is None
+        or (corrects is not None and baseline.pk == corrects.pk)
+    ):
+        base = None
+    else:
+        base = _readings(baseline)
+    readings = _readings(entry)
+    try:
+        assessment = assess_vitals(readings, baseline=base, symptoms=symptom_set)
+    except ImpossibleValueError as exc:
+        message = str(exc)
+        field = next(
+            (name for sign, name in _VITAL_FIELDS.items() if message.startswith(sign.label)),
+            NON_FIELD_ERRORS,
+        )
+        if message.startswith("diastolic BP") and "not below systolic" in message:
+            field = "diastolic_mmhg"
+        raise _refuse(field, message) from None
+    entry.level = assessment.level.value
+    entry.actions = [a.value for a in assessment.actions]
+    entry.reasons = list(assessment.reasons)
+    assessment_json = to_jsonable(assessment)
+    entry.assessment = assessment_json if isinstance(assessment_json, dict) else {}
+    entry.full_clean(validate_unique=False)
+    entry, created = _save_once(entry, VitalsEntry, session)
+    if not created:
+        return entry
+    if entry.phase == Phase.RECOVERY and session.status == Status.STOPPED:
+        session.status = Status.RECOVERY
+        session.save(update_fields=["status", "updated_at"])
+    elif entry.phase == Phase.BASELINE:
+        _to_checklist(session)
+        session.save(update_fields=["status", "updated_at"])
+    _audit(
+        actor,
+        Action.CREATE,
+        session,
+        f"{'corrected' if corrects else 'recorded'} {entry.get_phase_display().lower()} vitals "
+        f"{systolic_mmhg}/{diastolic_mmhg} HR {heart_rate_bpm} SpO2 {spo2_percent}: {entry.level}",
+        object_type="vitals_entry",
+        object_id=entry.pk,
+        detail={
+            "client_uuid": str(client_uuid),
+            "level": entry.level,
+            "actions": entry.actions,
+            "corrects": corrects.pk if corrects else None,
+        },
+    )
+    return entry
+
+
+def active_alert(session: InfusionSession) -> VitalsEntry | None:
+    """The newest standing vitals entry, if it is not normal."""
+    entries = [v for v in effective_vitals(session) if v.phase != Phase.BASELINE]
+    if not entries:
+        return None
+    newest = max(entries, key=lambda v: (v.measured_at, v.pk))
+    return newest if newest.level != AlertLevel.NORMAL.value else None
+
+
+@transaction.atomic
+def side_effect_record(
+    *,
+    actor: Actor,
+    session: InfusionSession,
+    client_uuid: uuid.UUID,
+    kind: str,
+    severity: str,
+    onset_at: dt.datetime | None = None,
+    other_description: str = "",
+    medication: str = "",
+    dose_amount: Decimal | None = None,
+    dose_unit: str = "",
+    route: str = "",
+    given_at: dt.datetime | None = None,
+    note: str = "",
+) -> SideEffect:
+    user = _require_perm(actor, Perm.CHART_INFUSION)
+    session = _locked_row(session)
+    existing = _find_duplicate(SideEffect, session, client_uuid)
+    if existing is not None:
+        return existing
+    _require_unlocked(session)
+    policy = infusion_policy()
+    onset_at = onset_at or timezone.now()
+    _check_time("onset_at", onset_at, policy)
+    if kind == SideEffect.Kind.OTHER and not other_description.strip():
+        raise _refuse("other_description", "describe the side effect")
+    treated = bool(medication.strip())
+    if treated:
+        if dose_amount is None:
+            raise _refuse("dose_amount", "give the dose of the medication")
+        if not dose_unit.strip():
+            raise _refuse("dose_unit", "give the unit of the dose (e.g. mg)")
+        if not route:
+            raise _refuse("route", "give the route of the medication")
+        given_at = given_at or timezone.now()
+        _check_time("given_at", given_at, policy)
+        if given_at < onset_at:
+            raise _refuse("given_at", "the medication was given before the side effect began")
+    elif dose_amount is not None or dose_unit.strip() or route or given_at:
+        raise _refuse("medication", "name the medication the dose, unit and route belong to")
+    effect = SideEffect(
+        session=session,
+        kind=kind,
+        other_description=other_description.strip(),
+        severity=severity,
+        onset_at=onset_at,
+        medication=medication.strip(),
+        dose_amount=dose_amount,
+        dose_unit=dose_unit.strip(),
+        route=route,
+        given_at=given_at if treated else None,
+        note=note.strip(),
+        by=user,
+        client_uuid=client_uuid,
+    )
+    effect.full_clean(validate_unique=False)
+    effect, created = _save_once(effect, SideEffect, session)
+    if created:
+        _audit(
+            actor,
+            Action.CREATE,
+            session,
+            f"side effect {effect.get_kind_display().lower()} ({severity})"
+            + (
+                f", treated with {effect.medication} {dose_amount} {dose_unit} {route}"
+                if treated
+                else ""
+            ),
+            object_type="side_effect",
+            object_id=effect.pk,
+        )
+    return effect
+
+
+def latest_aldrete(session: InfusionSession) -> InstrumentResponse | None:
+    responses = session_responses(session, Instrument.ALDRETE)
+    return responses[-1] if responses else None
+
+
+@transaction.atomic
+def session_discharge(
+    *,
+    actor: Actor,
+    session: InfusionSession,
+    expected_version: int | None,
+    escort_present: bool,
+    instructions_given: bool,
+) -> InfusionSession:
+    """Discharge needs the newest modified Aldrete at or above the clinic's minimum (9), the
+    escort present and the written instructions given (clinical.md s. 4.5)."""
+    user = _require_perm(actor, Perm.CHART_INFUSION)
+    session = _locked_row(session)
+    _require_unlocked(session)
+    _check_version(session, expected_version)
+    if session.status not in AFTER_STOP:
+        raise _refuse(
+            NON_FIELD_ERRORS,
+            f"discharge: the infusion must be stopped first (it is "
+            f"{session.get_status_display().lower()})",
+        )
+    policy = infusion_policy()
+    errors: dict[str, list[str]] = {}
+    aldrete = latest_aldrete(session)
+    if aldrete is None:
+        errors["aldrete"] = ["record a modified Aldrete score after the infusion"]
+    elif aldrete.total < policy.aldrete_discharge_minimum:
+        errors["aldrete"] = [
+            f"modified Aldrete {aldrete.total.normalize()} is below "
+            f"{policy.aldrete_discharge_minimum} (Aldrete 1995); keep observing and re-score"
+        ]
+    if not escort_present:
+        errors["escort_present"] = [
+            "a responsible adult escort must be present to take the patient home"
+        ]
+    if not instructions_given:
+        errors["instructions_given"] = [
+            "give the written discharge instructions (no driving until the next day)"
+        ]
+    if errors:
+        raise ValidationError(errors)
+    session.escort_present = True
+    session.instructions_given = True
+    session.discharged_at = timezone.now()
+    session.discharged_by = user
+    session.status = Status.DISCHARGED
+    _bump(session, user)
+    session.full_clean()
+    session.save()
+    _audit(
+        actor,
+        Action.UPDATE,
+        session,
+        f"discharged (modified Aldrete {aldrete.total.normalize() if aldrete else '?'})",
+    )
+    return session
+
+
+@transaction.atomic
+def session_sign(*, actor: Actor, session: InfusionSession) -> InfusionSession:
+    """The nurse signs the infusion note; it is then locked. Needs SIGN_INFUSION_NOTE and a
+    current licence and life-support certificate (the ADMINISTER credentials)."""
+    user = _require_perm(actor, Perm.SIGN_INFUSION_NOTE)
+    session = _locked_row(session)
+    _require_unlocked(session)
+    if session.status != Status.DISCHARGED:
+        raise _refuse(
+            NON_FIELD_ERRORS,
+            f"sign: the patient must be discharged first (the session is "
+            f"{session.get_status_display().lower()})",
+        )
+    check = credential_check(user, ClinicalAct.ADMINISTER, on=timezone.localdate())
+    if not check.ok:
+        raise _refuse(NON_FIELD_ERRORS, "credentials: " + "; ".join(check.problems))
+    session.signed_by = user
+    session.signed_at = timezone.now()
+    session.locked = True
+    session.status = Status.SIGNED
+    _bump(session, user)
+    session.full_clean()
+    session.save()
+    _audit(actor, Action.UPDATE, session, "signed and locked the infusion note")
+    return session
+
+
+@transaction.atomic
+def addendum_add(
+    *, actor: Actor, session: InfusionSession, text: str, client_uuid: uuid.UUID
+) -> Addendum:
+    """A later note on a signed session, with its author and time."""
+    user = _require_perm(actor, Perm.CHART_INFUSION)
+    session = _locked_row(session)
+    existing = _find_duplicate(Addendum, session, client_uuid)
+    if existing is not None:
+        return existing
+    if not session.locked:
+        raise _refuse(
+            NON_FIELD_ERRORS, "addenda are written after the note is signed; chart directly"
+        )
+    if not text.strip():
+        raise _refuse("text", "write the addendum")
+    addendum = Addendum(session=session, author=user, text=text.strip(), client_uuid=client_uuid)
+    addendum.full_clean(validate_unique=False)
+    addendum, created = _save_once(addendum, Addendum, session)
+    if created:
+        _audit(
+            actor,
+            Action.CREATE,
+            session,
+            "wrote an addendum to the signed infusion note",
+            object_type="infusion_addendum",
+            object_id=addendum.pk,
+        )
+    return addendum

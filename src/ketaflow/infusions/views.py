@@ -1,0 +1,675 @@
+"""Thin views over the infusion session: access check, form, one service, render.
+
+Every form of the session page posts to :func:`session_action`. Without JavaScript it answers
+with a redirect (or the page with the form's errors); ``session.js`` sends the header
+``X-KetaFlow-Fragment`` and gets JSON with the re-rendered page fragments instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Perm, Role
+from ketaflow.assessments.services import parse_answers
+from ketaflow.audit.context import Actor
+from ketaflow.clinical import Action as MonitoringAction
+from ketaflow.clinical import Instrument
+from ketaflow.infusions import services
+from ketaflow.infusions.access import appointment_for_user, session_for_user
+from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
+from ketaflow.infusions.forms import (
+    ALDRETE_ITEMS,
+    AddendumForm,
+    AldreteForm,
+    CadssForm,
+    ChecklistForm,
+    CorrectionForm,
+    DischargeForm,
+    DoseForm,
+    EventForm,
+    RiskAcknowledgeForm,
+    ScreeningForm,
+    SideEffectForm,
+    SignForm,
+    VialForm,
+    VitalsForm,
+)
+from ketaflow.infusions.models import InfusionSession, VitalsEntry
+from ketaflow.infusions.policy import infusion_policy
+from ketaflow.patients.access import patients_for_user
+from ketaflow.treatment.models import Appointment
+from ketaflow.web.auth import request_user
+
+FRAGMENT_HEADER = "X-KetaFlow-Fragment"
+
+ACTION_TEXT: dict[str, str] = {
+    MonitoringAction.RECHECK: "Recheck the vitals now",
+    MonitoringAction.PAUSE_INFUSION: "Pause the infusion",
+    MonitoringAction.STOP_INFUSION: "Stop the infusion",
+    MonitoringAction.SUPPORT_BREATHING: "Support breathing: stimulate, oxygen, airway",
+    MonitoringAction.CALL_PRESCRIBER: "Call the prescriber",
+    MonitoringAction.EMERGENCY_CARE: "Activate emergency care",
+}
+
+# Fragments of the session page (ids ``frag-<name>``), each a template ``_<name>.html``.
+FRAGMENTS = (
+    "status",
+    "checklist",
+    "dose",
+    "pump",
+    "vitals",
+    "side-effects",
+    "scores",
+    "discharge",
+    "addenda",
+)
+_VERSIONED = ("status", "checklist", "dose", "discharge")
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.from_request(request)
+
+
+def _wants_fragments(request: HttpRequest) -> bool:
+    return request.headers.get(FRAGMENT_HEADER) == "1"
+
+
+def _when(cleaned: dict[str, Any], field: str) -> dt.datetime | None:
+    explicit = cleaned.get(field)
+    if isinstance(explicit, dt.datetime):
+        return explicit
+    entered = cleaned.get("entered_at")
+    return entered if isinstance(entered, dt.datetime) else None
+
+
+def _pre(session: InfusionSession) -> dict[str, Any]:
+    responses = services.pre_infusion_responses(session)
+    return {i.label: responses.get(i.value) for i in services.PRE_INFUSION_INSTRUMENTS}
+
+
+def _vitals_rows(session: InfusionSession) -> list[dict[str, Any]]:
+    corrected = {v.corrects_id for v in session.vitals.all() if v.corrects_id is not None}
+    rows = []
+    for v in session.vitals.select_related("by", "corrects"):
+        rows.append(
+            {
+                "entry": v,
+                "struck": v.pk in corrected,
+                "actions": [ACTION_TEXT.get(a, a) for a in v.actions],
+            }
+        )
+    return rows
+
+
+def _page_context(
+    request: HttpRequest, session: InfusionSession, bound: dict[str, forms.Form] | None = None
+) -> dict[str, Any]:
+    user = request_user(request)
+    session.refresh_from_db()
+    bound = bound or {}
+    now = timezone.now()
+    policy = infusion_policy()
+    version = {"version": session.version}
+
+    def form(name: str, cls: type[forms.Form], initial: dict[str, Any] | None = None) -> Any:
+        return bound.get(name) or cls(initial=initial or {})
+
+    events = list(session.events.select_related("by"))
+    vitals = services.effective_vitals(session)
+    alert = services.active_alert(session)
+    delivered = services.session_delivered(session, until=now)
+    plan = session.plan or {}
+    today = timezone.localdate()
+    dose_initial: dict[str, Any] = {
+        **version,
+        "indication": session.indication or session.appointment.course.indication,
+        "weight_basis": session.weight_basis or session.appointment.course.weight_basis,
+        "dose_mg_per_kg": session.dose_mg_per_kg or session.appointment.course.dose_mg_per_kg,
+        "duration_min": session.duration_min or session.appointment.course.duration_min,
+        "vial_concentration_mg_per_ml": session.vial_concentration_mg_per_ml,
+        "final_volume_ml": session.final_volume_ml,
+    }
+    context: dict[str, Any] = {
+        "session": session,
+        "patient": session.patient,
+        "appointment": session.appointment,
+        "age": session.patient.age_on(today),
+        "S": InfusionSession.Status,
+        "before_start": session.status in services.BEFORE_START,
+        "infusing": session.status in services.INFUSING,
+        "after_stop": session.status in services.AFTER_STOP,
+        "may_chart": user.may(Perm.CHART_INFUSION) and not session.locked,
+        "may_sign": user.may(Perm.SIGN_INFUSION_NOTE),
+        "may_addendum": user.may(Perm.CHART_INFUSION),
+        "may_acknowledge": user.may(Perm.ORDER_INFUSION),
+        "may_override": user.may(Perm.OVERRIDE_SOFT_LIMIT),
+        "problems": services.start_problems(session, user)
+        if session.status in services.BEFORE_START
+        else [],
+        "pregnancy_applies": services.pregnancy_test_applies(session.patient, today, policy),
+        "risk_flags": services.risk_flags(session),
+        "pre": _pre(session),
+        "baseline": services.baseline_vitals(session),
+        "plan": plan,
+        "plan_warnings": plan.get("warnings", []) if isinstance(plan, dict) else [],
+        "events": events,
+        "delivered": delivered,
+        "vitals_rows": _vitals_rows(session),
+        "alert": alert,
+        "alert_actions": [ACTION_TEXT.get(a, a) for a in alert.actions] if alert else [],
+        "chart": vitals_chart(vitals, events, now),
+        "side_effects": list(session.side_effects.select_related("by")),
+        "cadss": services.session_responses(session, Instrument.CADSS),
+        "aldrete": services.session_responses(session, Instrument.ALDRETE),
+        "aldrete_minimum": policy.aldrete_discharge_minimum,
+        "addenda": list(session.addenda.select_related("author")),
+        "policy": policy,
+        "checklist_form": form(
+            "checklist",
+            ChecklistForm,
+            {
+                **version,
+                "fasting_confirmed": session.fasting_confirmed,
+                "escort_confirmed": session.escort_confirmed,
+                "pregnancy_test": session.pregnancy_test,
+                "weight_kg": session.weight_kg,
+                "weight_measured_on": session.weight_measured_on or today,
+                "height_cm": session.height_cm,
+            },
+        ),
+        "dose_form": form("dose", DoseForm, dose_initial),
+        "vial_form": form(
+            "vial",
+            VialForm,
+            {
+                **version,
+                "vial_lot": session.vial_lot,
+                "vial_expires_on": session.vial_expires_on,
+                "drawn_volume_ml": session.drawn_volume_ml,
+            },
+        ),
+        "start_form": form(
+            "start", EventForm, {"kind": "start", "rate_ml_per_h": session.rate_ml_per_h}
+        ),
+        "rate_form": form("rate_change", EventForm, {"kind": "rate_change"}),
+        "pause_form": EventForm(initial={"kind": "pause"}),
+        "resume_form": EventForm(initial={"kind": "resume"}),
+        "stop_form": EventForm(initial={"kind": "stop"}),
+        "event_errors": bound.get("event"),
+        "vitals_form": form("vitals", VitalsForm),
+        "correction_form": bound.get("correct"),
+        "screening_form": form("screening", ScreeningForm),
+        "risk_form": form("acknowledge", RiskAcknowledgeForm),
+        "side_effect_form": form("side-effect", SideEffectForm),
+        "cadss_form": form("cadss", CadssForm),
+        "aldrete_form": form("aldrete", AldreteForm),
+        "discharge_form": form(
+            "discharge",
+            DischargeForm,
+            {
+                **version,
+                "escort_present": session.escort_present,
+                "instructions_given": session.instructions_given,
+            },
+        ),
+        "sign_form": form("sign", SignForm),
+        "addendum_form": form("addendum", AddendumForm),
+        "fragments": FRAGMENTS,
+    }
+    return context
+
+
+@login_required
+@require_GET
+def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
+    actor = _actor(request)
+    session = session_for_user(
+        request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
+    )
+    services.session_viewed(actor=actor, session=session, what="session page")
+    return render(request, "infusions/session.html", _page_context(request, session))
+
+
+@dataclass(frozen=True)
+class Handler:
+    form: Callable[[Any], forms.Form]
+    run: Callable[[Actor, InfusionSession, forms.Form], str]
+    fragments: tuple[str, ...]
+    need: Perm = Perm.CHART_INFUSION
+    anchor: str = ""
+
+
+def _checklist(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    services.checklist_update(
+        actor=actor,
+        session=session,
+        expected_version=c["version"],
+        fasting_confirmed=c["fasting_confirmed"],
+        escort_confirmed=c["escort_confirmed"],
+        pregnancy_test=c["pregnancy_test"],
+        weight_kg=c["weight_kg"],
+        weight_measured_on=c["weight_measured_on"],
+        height_cm=c["height_cm"],
+    )
+    return "Checklist saved."
+
+
+def _dose(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    plan = services.dose_compute(
+        actor=actor,
+        session=session,
+        expected_version=c["version"],
+        indication=c["indication"],
+        weight_basis=c["weight_basis"],
+        dose_mg_per_kg=c["dose_mg_per_kg"],
+        vial_concentration_mg_per_ml=c["vial_concentration_mg_per_ml"],
+        final_volume_ml=c["final_volume_ml"],
+        duration_min=c["duration_min"],
+        override_reason=c["override_reason"],
+    )
+    return f"Dose computed: {plan.dose_mg:.2f} mg, pump {plan.rate_ml_per_h} mL/h."
+
+
+def _vial(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    services.vial_record(
+        actor=actor,
+        session=session,
+        expected_version=c["version"],
+        vial_lot=c["vial_lot"],
+        vial_expires_on=c["vial_expires_on"],
+        drawn_volume_ml=c["drawn_volume_ml"],
+    )
+    return "Vial recorded."
+
+
+def _event(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    event = services.event_record(
+        actor=actor,
+        session=session,
+        kind=c["kind"],
+        client_uuid=c["client_uuid"],
+        at=_when(c, "at"),
+        rate_ml_per_h=c["rate_ml_per_h"],
+        note=c["note"],
+    )
+    return f"{event.get_kind_display()} recorded at {timezone.localtime(event.at):%H:%M:%S}."
+
+
+def _vitals_common(c: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "client_uuid": c["client_uuid"],
+        "systolic_mmhg": c["systolic_mmhg"],
+        "diastolic_mmhg": c["diastolic_mmhg"],
+        "heart_rate_bpm": c["heart_rate_bpm"],
+        "spo2_percent": c["spo2_percent"],
+        "respiratory_rate_per_min": c["respiratory_rate_per_min"],
+        "symptoms": c["symptoms"],
+        "measured_at": _when(c, "measured_at"),
+    }
+
+
+def _vitals_message(entry: VitalsEntry) -> str:
+    if entry.level == "normal":
+        return f"Vitals saved ({entry}): within limits."
+    actions = "; ".join(ACTION_TEXT.get(a, a) for a in entry.actions)
+    return f"Vitals saved ({entry}): {entry.level.upper()}. {actions}."
+
+
+def _vitals(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    entry = services.vitals_record(
+        actor=actor, session=session, **_vitals_common(form.cleaned_data)
+    )
+    return _vitals_message(entry)
+
+
+def _correct(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    original = session.vitals.filter(pk=c["corrects"]).first()
+    if original is None:
+        raise ValidationError({"corrects": ["no such vitals entry in this session"]})
+    entry = services.vitals_record(
+        actor=actor,
+        session=session,
+        corrects=original,
+        correction_reason=c["correction_reason"],
+        **_vitals_common(c),
+    )
+    return "Correction saved; the original stays in the record. " + _vitals_message(entry)
+
+
+def _parse(instrument: Instrument, text: str) -> list[int] | list[bool]:
+    try:
+        return parse_answers(instrument, text)
+    except ValueError as exc:
+        raise ValidationError({"answers": [str(exc)]}) from None
+
+
+def _screening(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    instrument = Instrument(form.cleaned_data["instrument"])
+    response = services.screening_record(
+        actor=actor,
+        session=session,
+        instrument=instrument,
+        answers=_parse(instrument, form.cleaned_data["answers"]),
+    )
+    flag = (
+        " Suicide-risk flag: a prescriber must acknowledge." if response.suicide_risk_flag else ""
+    )
+    return f"{instrument.label} recorded: total {response.total.normalize()}.{flag}"
+
+
+def _acknowledge(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    services.risk_acknowledge(actor=actor, session=session, note=form.cleaned_data["note"])
+    return "Suicide-risk flag acknowledged."
+
+
+def _cadss(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    response = services.screening_record(
+        actor=actor,
+        session=session,
+        instrument=Instrument.CADSS,
+        answers=_parse(Instrument.CADSS, form.cleaned_data["answers"]),
+    )
+    return f"CADSS recorded: total {response.total.normalize()}."
+
+
+def _aldrete(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    answers = [int(form.cleaned_data[name]) for name, _ in ALDRETE_ITEMS]
+    response = services.screening_record(
+        actor=actor, session=session, instrument=Instrument.ALDRETE, answers=answers
+    )
+    return f"Modified Aldrete recorded: {response.total.normalize()} of 10."
+
+
+def _side_effect(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    effect = services.side_effect_record(
+        actor=actor,
+        session=session,
+        client_uuid=c["client_uuid"],
+        kind=c["kind"],
+        severity=c["severity"],
+        onset_at=_when(c, "onset_at"),
+        other_description=c["other_description"],
+        medication=c["medication"],
+        dose_amount=c["dose_amount"],
+        dose_unit=c["dose_unit"],
+        route=c["route"],
+        note=c["note"],
+    )
+    return f"Side effect recorded: {effect}."
+
+
+def _discharge(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    services.session_discharge(
+        actor=actor,
+        session=session,
+        expected_version=c["version"],
+        escort_present=c["escort_present"],
+        instructions_given=c["instructions_given"],
+    )
+    return "Patient discharged."
+
+
+def _sign(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    services.session_sign(actor=actor, session=session)
+    return "Infusion note signed and locked."
+
+
+def _addendum(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    services.addendum_add(
+        actor=actor,
+        session=session,
+        text=form.cleaned_data["text"],
+        client_uuid=form.cleaned_data["client_uuid"],
+    )
+    return "Addendum saved."
+
+
+HANDLERS: dict[str, Handler] = {
+    "checklist": Handler(ChecklistForm, _checklist, _VERSIONED, anchor="frag-checklist"),
+    "dose": Handler(DoseForm, _dose, (*_VERSIONED, "pump"), anchor="frag-dose"),
+    "vial": Handler(VialForm, _vial, _VERSIONED, anchor="frag-dose"),
+    "event": Handler(
+        EventForm, _event, ("status", "pump", "vitals", "scores", "discharge"), anchor="frag-pump"
+    ),
+    "vitals": Handler(VitalsForm, _vitals, ("status", "vitals"), anchor="frag-vitals"),
+    "correct": Handler(CorrectionForm, _correct, ("status", "vitals"), anchor="frag-vitals"),
+    "screening": Handler(
+        ScreeningForm, _screening, ("status", "checklist"), anchor="frag-checklist"
+    ),
+    "acknowledge": Handler(
+        RiskAcknowledgeForm,
+        _acknowledge,
+        ("status", "checklist"),
+        need=Perm.ORDER_INFUSION,
+        anchor="frag-checklist",
+    ),
+    "cadss": Handler(CadssForm, _cadss, ("status", "scores"), anchor="frag-scores"),
+    "aldrete": Handler(
+        AldreteForm, _aldrete, ("status", "scores", "discharge"), anchor="frag-scores"
+    ),
+    "side-effect": Handler(
+        SideEffectForm, _side_effect, ("side-effects",), anchor="frag-side-effects"
+    ),
+    "discharge": Handler(DischargeForm, _discharge, FRAGMENTS, anchor="frag-discharge"),
+    "sign": Handler(
+        SignForm, _sign, FRAGMENTS, need=Perm.SIGN_INFUSION_NOTE, anchor="frag-discharge"
+    ),
+    "addendum": Handler(AddendumForm, _addendum, ("addenda",), anchor="frag-addenda"),
+}
+
+
+def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Attach a service refusal to the field it names (or to the form)."""
+    if not hasattr(exc, "error_dict"):
+        for error in exc.messages:
+            form.add_error(None, error)
+        return
+    for field, errors in exc.message_dict.items():
+        for error in errors:
+            if field == "version":
+                form.add_error(None, f"Form out of date: {error}")
+            elif field in form.fields:
+                form.add_error(field, error)
+            elif field == NON_FIELD_ERRORS:
+                form.add_error(None, error)
+            else:
+                form.add_error(None, f"{field.replace('_', ' ')}: {error}")
+
+
+def _error_list(form: forms.Form) -> list[str]:
+    lines: list[str] = []
+    for field, errors in form.errors.items():
+        label = form.fields[field].label or field if field in form.fields else ""
+        for error in errors:
+            lines.append(f"{label}: {error}" if label else str(error))
+    return lines
+
+
+@login_required
+@require_POST
+def session_action(request: HttpRequest, session_id: int, action: str) -> HttpResponse:
+    handler = HANDLERS.get(action)
+    if handler is None:
+        raise Http404("No such action.")
+    actor = _actor(request)
+    session = session_for_user(request_user(request), session_id, need=handler.need, actor=actor)
+    form = handler.form(request.POST)
+    message = ""
+    ok = False
+    if form.is_valid():
+        try:
+            message = handler.run(actor, session, form)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            ok = True
+    errors = _error_list(form)
+    bound_key = "event" if action == "event" else action
+    if action == "event" and form.is_bound:
+        kind = request.POST.get("kind", "")
+        if kind in ("start", "rate_change"):
+            bound_key = kind
+    if _wants_fragments(request):
+        bound = {} if ok else {bound_key: form}
+        context = _page_context(request, session, bound)
+        if not ok and action == "event":
+            context["event_errors"] = errors
+        names = handler.fragments if ok else tuple(dict.fromkeys(("status", *handler.fragments)))
+        return JsonResponse(
+            {
+                "ok": ok,
+                "message": message or "Not saved: " + "; ".join(errors),
+                "errors": errors,
+                "version": context["session"].version,
+                "fragments": {
+                    name: render_to_string(f"infusions/_{name}.html", context, request)
+                    for name in names
+                },
+            },
+            status=200 if ok else 400,
+        )
+    if ok:
+        messages.success(request, message)
+        return redirect(reverse("infusion_session", args=[session.pk]) + f"#{handler.anchor}")
+    context = _page_context(request, session, {bound_key: form})
+    if action == "event":
+        context["event_errors"] = errors
+    messages.error(request, "Not saved: " + "; ".join(errors))
+    services.session_viewed(actor=actor, session=session, what="session page after a refusal")
+    return render(request, "infusions/session.html", context, status=400)
+
+
+@login_required
+@require_GET
+def correction_form(request: HttpRequest, session_id: int, entry_id: int) -> HttpResponse:
+    actor = _actor(request)
+    session = session_for_user(
+        request_user(request), session_id, need=Perm.CHART_INFUSION, actor=actor
+    )
+    entry = session.vitals.filter(pk=entry_id).first()
+    if entry is None:
+        raise Http404("No such vitals entry.")
+    form = CorrectionForm(
+        initial={
+            "corrects": entry.pk,
+            "systolic_mmhg": entry.systolic_mmhg,
+            "diastolic_mmhg": entry.diastolic_mmhg,
+            "heart_rate_bpm": entry.heart_rate_bpm,
+            "spo2_percent": entry.spo2_percent,
+            "respiratory_rate_per_min": entry.respiratory_rate_per_min,
+            "symptoms": entry.symptoms,
+            "measured_at": timezone.localtime(entry.measured_at),
+        }
+    )
+    services.session_viewed(
+        actor=actor, session=session, what=f"correction form of vitals {entry.pk}"
+    )
+    return render(
+        request,
+        "infusions/correct.html",
+        {"session": session, "patient": session.patient, "entry": entry, "form": form},
+    )
+
+
+@login_required
+@require_GET
+def discharge_instructions(request: HttpRequest, session_id: int) -> HttpResponse:
+    actor = _actor(request)
+    session = session_for_user(
+        request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
+    )
+    services.session_viewed(actor=actor, session=session, what="discharge instructions")
+    return render(
+        request,
+        "infusions/instructions.html",
+        {"session": session, "patient": session.patient, "today": timezone.localdate()},
+    )
+
+
+@login_required
+@require_GET
+def delivered_pk(request: HttpRequest, session_id: int) -> HttpResponse:
+    actor = _actor(request)
+    session = session_for_user(
+        request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
+    )
+    png = delivered_pk_png(session, timezone.now())
+    if png is None:
+        raise Http404("Nothing has been infused yet.")
+    services.session_viewed(actor=actor, session=session, what="predicted concentration (PK)")
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _today_user(request: HttpRequest) -> User:
+    user = request_user(request)
+    if user.role == Role.PATIENT or not user.may(Perm.VIEW_CLINICAL):
+        raise PermissionDenied("Your role may not see infusion sessions.")
+    return user
+
+
+@login_required
+@require_GET
+def today(request: HttpRequest) -> HttpResponse:
+    user = _today_user(request)
+    day = timezone.localdate()
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    appointments = list(
+        Appointment.objects.filter(
+            patient__in=patients_for_user(user),
+            starts_at__gte=start,
+            starts_at__lt=start + dt.timedelta(days=1),
+        )
+        .select_related("patient", "chair", "nurse")
+        .order_by("starts_at")
+    )
+    sessions = {
+        s.appointment_id: s for s in InfusionSession.objects.filter(appointment__in=appointments)
+    }
+    services.sessions_listed(
+        actor=_actor(request), day=day, appointment_ids=[a.pk for a in appointments]
+    )
+    rows = [{"appointment": a, "session": sessions.get(a.pk)} for a in appointments]
+    return render(
+        request,
+        "infusions/today.html",
+        {"rows": rows, "day": day, "may_open": user.may(Perm.CHART_INFUSION)},
+    )
+
+
+@login_required
+@require_POST
+def open_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    actor = _actor(request)
+    appointment = appointment_for_user(
+        request_user(request), appointment_id, need=Perm.CHART_INFUSION, actor=actor
+    )
+    try:
+        session = services.session_open(actor=actor, appointment=appointment)
+    except ValidationError as exc:
+        messages.error(request, "; ".join(" ".join(v) for v in exc.message_dict.values()))
+        return redirect("infusion_today")
+    return redirect("infusion_session", session_id=session.pk)
