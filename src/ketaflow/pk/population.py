@@ -111,46 +111,76 @@ def _quantile_plan(n: int, percentiles: FloatArray) -> tuple[IntArray, IntArray,
     return lo, hi, h - lo
 
 
-def exact_order_statistics(block: FloatArray, ranks: IntArray) -> FloatArray:
+Brackets = dict[tuple[int, ...], tuple[float, float]]
+
+
+def _rank_groups(uniq: IntArray) -> list[tuple[int, ...]]:
+    """Adjacent ranks (the floor/ceil pair of one percentile) share one candidate set."""
+    groups: list[list[int]] = []
+    for r in uniq.tolist():
+        if groups and r - groups[-1][-1] <= 1:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return [tuple(g) for g in groups]
+
+
+def exact_order_statistics(
+    block: FloatArray, ranks: IntArray, hint: Brackets | None = None
+) -> tuple[FloatArray, Brackets]:
     """The ``ranks``-th smallest value of every row of ``block`` (B times x N subjects), exactly.
 
     Rank order within a row is unchanged by dividing the row by a positive number, so each row
     is divided by its mean; a subject's normalised value then moves little across the block.
-    With lo_s and hi_s the subject's smallest and largest normalised value in the block, the r-th
-    order statistic of every row lies in [A, B], A = r-th smallest lo, B = r-th smallest hi.
-    Subjects with hi_s < A are below it in every row; those with lo_s > B above it. Only the
-    remaining candidates are partitioned, on the original values, so the result is exact.
-    Rows that cannot be normalised (not all positive means) use a plain partition."""
+    With lo_s and hi_s the subject's smallest and largest normalised value in the block, take
+    any a <= A (the r1-th smallest lo) and b >= B (the r2-th smallest hi): every row's r1..r2-th
+    order statistics lie in [a, b]. Subjects with hi_s < a are below them in every row, those
+    with lo_s > b above, so only the remaining candidates are partitioned, on the original
+    values: the result is exact. ``hint`` (the previous block's normalised brackets, returned
+    by the last call) gives a and b without selecting A and B; it is used only after counting
+    confirms a <= A and b >= B, otherwise A and B are selected. Rows that cannot be normalised
+    (a mean that is not positive) use a plain partition. Returns (values, brackets)."""
     n_rows, n = block.shape
     uniq = np.unique(ranks)
     scale = block.mean(axis=1)
     if n < 64 or not np.all(np.isfinite(scale) & (scale > 0)):
         part: FloatArray = np.partition(block, uniq, axis=1)
-        return np.ascontiguousarray(part[:, ranks])
-    normalised = block * (1.0 / scale)[:, None]
+        return np.ascontiguousarray(part[:, ranks]), {}
+    inv = 1.0 / scale
+    normalised = block * inv[:, None]
     lo_s = normalised.min(axis=0)
     hi_s = normalised.max(axis=0)
-    a_all = np.partition(lo_s, uniq)[uniq]
-    b_all = np.partition(hi_s, uniq)[uniq]
     out = np.empty((n_rows, ranks.shape[0]), dtype=np.float64)
-    # group adjacent ranks (the floor/ceil pair of one percentile) into one candidate set
-    groups: list[list[int]] = []
-    for k, r in enumerate(uniq.tolist()):
-        if groups and r - uniq[groups[-1][-1]] <= 1:
-            groups[-1].append(k)
+    brackets: Brackets = {}
+    exact_a: FloatArray | None = None
+    exact_b: FloatArray | None = None
+    for group in _rank_groups(uniq):
+        r1, r2 = group[0], group[-1]
+        guess = hint.get(group) if hint else None
+        if guess is not None and not (
+            np.count_nonzero(lo_s < guess[0]) <= r1 and np.count_nonzero(hi_s <= guess[1]) > r2
+        ):
+            guess = None
+        if guess is None:
+            if exact_a is None or exact_b is None:
+                exact_a = np.partition(lo_s, uniq)
+                exact_b = np.partition(hi_s, uniq)
+            a, b = float(exact_a[r1]), float(exact_b[r2])
         else:
-            groups.append([k])
-    for group in groups:
-        a, b = a_all[group[0]], b_all[group[-1]]
+            a, b = guess
         below = int(np.count_nonzero(hi_s < a))
         candidates = np.flatnonzero((hi_s >= a) & (lo_s <= b))
         sub = block[:, candidates]
-        local = uniq[group] - below
+        local = np.asarray(group, dtype=np.intp) - below
         sub.partition(local, axis=1)
-        for k, r_local in zip(group, local.tolist(), strict=True):
-            value = sub[:, r_local]
-            out[:, ranks == uniq[k]] = value[:, None]
-    return out
+        for r, r_local in zip(group, local.tolist(), strict=True):
+            out[:, ranks == r] = sub[:, r_local][:, None]
+        # next block's guess: this block's normalised range, widened by its own width
+        seen = sub[:, local] * inv[:, None]
+        low, high = float(seen.min()), float(seen.max())
+        width = (high - low) + 5e-3 * max(abs(low), abs(high))
+        brackets[group] = (low - width, high + width)
+    return out, brackets
 
 
 class _RegularBlocks:
@@ -209,6 +239,7 @@ def evaluate_span(
     tmax = np.zeros((n_out, n))
     regular = _RegularBlocks(time_min[:rows] - time_min[0], response)
     breaks = response.breaks_min
+    hints: list[Brackets] = [{} for _ in range(n_out)]
     for b0 in range(0, time_min.shape[0], rows):
         t = time_min[b0 : b0 + rows]
         idx = interval_index(breaks, t[[0, -1]])
@@ -223,7 +254,7 @@ def evaluate_span(
             if better.shape[0]:
                 cmax[j, better] = block_max[better]
                 tmax[j, better] = t[yj[:, better].argmax(axis=0)]
-            stats = exact_order_statistics(yj, ranks)
+            stats, hints[j] = exact_order_statistics(yj, ranks, hints[j])
             v_lo, v_hi = stats[:, :n_q], stats[:, n_q:]
             bands[j, :, b0 : b0 + t.shape[0]] = (v_lo + frac * (v_hi - v_lo)).T
         if progress is not None:
