@@ -451,6 +451,18 @@ def test_demo_loader_is_idempotent_and_books_a_standard_induction(world: World) 
     )
     assert again.pk == course.pk
     assert Appointment.objects.count() == 6
+    depression = signed_candidacy(world, world.other_patient)
+    depression.indications = ["depression"]
+    depression.save()
+    other = demo_course(
+        actor=Actor(user=world.prescriber),
+        patient=world.other_patient,
+        candidacy=depression,
+        start_on=start,
+    )
+    assert other.drug_library_key == "ketamine-depression"
+    assert other.appointments.count() == 6
+    assert {a.chair.name for a in other.appointments.all()} == {"Chair 2"}
 
 
 # ---- the web pages --------------------------------------------------------------------------

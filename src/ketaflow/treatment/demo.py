@@ -63,16 +63,20 @@ def demo_course(
     patient: Patient,
     candidacy: CandidacyAssessment,
     start_on: dt.date,
-    indication: Indication = Indication.PTSD,
+    indication: Indication | None = None,
 ) -> Course:
     """Plan and book a standard induction (drug-library defaults, six infusions three a week)
-    for ``patient`` from ``start_on``; ``actor`` must be a prescriber or the medical director
+    for ``patient`` from ``start_on`` (for the candidacy's first indication unless one is
+    given, PTSD if it names none); ``actor`` must be a prescriber or the medical director
     with current credentials. Each infusion goes in the first chair free at the first demo time
     that has one, with the clinic's first nurse. Past dates are allowed (demo history).
     An existing course of the patient with the same start date is returned as it is."""
     existing = Course.objects.filter(patient=patient, start_on=start_on).first()
     if existing is not None:
         return existing
+    if indication is None:
+        named = [i for i in candidacy.indications if i in {x.value for x in Indication}]
+        indication = Indication(named[0]) if named else Indication.PTSD
     entry = DRUG_LIBRARY[indication]
     course = services.course_plan(
         actor=actor,
