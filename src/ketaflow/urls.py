@@ -4,8 +4,6 @@ from django.urls import include, path
 
 from ketaflow.web import views as web_views
 
-admin.site.site_header = "KetaFlow administration"
-admin.site.site_title = "KetaFlow"
 
 urlpatterns = [
     path("", web_views.home, name="home"),

@@ -176,3 +176,21 @@ def test_inactive_user_is_logged_out(world: World, client_for: Any) -> None:
     world.nurse.save()
     response = c.get(url_for("patient_chart", world))
     assert response.status_code == 302
+
+
+def test_director_administers_staff_and_others_cannot(world: World, client_for: Any) -> None:
+    director = client_for(world.director)
+    assert director.get(reverse("admin:index")).status_code == 200
+    assert director.get(reverse("admin:accounts_user_changelist")).status_code == 200
+    audit = director.get(reverse("admin:audit_auditentry_changelist"))
+    assert audit.status_code == 200
+    entry = AuditEntry.objects.first()
+    assert entry is not None
+    change = director.post(
+        reverse("admin:audit_auditentry_change", args=[entry.pk]), {"summary": "edited"}
+    )
+    assert change.status_code == 403
+    for persona in (world.prescriber, world.nurse, world.frontdesk, world.patient_user):
+        response = client_for(persona).get(reverse("admin:index"))
+        assert response.status_code == 302
+        assert "/admin/login/" in response["Location"]

@@ -152,3 +152,15 @@ def test_director_verifies_the_audit_chain(
     assert "audit chain intact" in browser.find_element(By.ID, "verify-result").text
     shot(browser, "director-audit")
     assert csp_violations(browser) == []
+
+
+def test_director_administration_works_under_the_csp(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    login(browser, live_server.url, "director")
+    browser.find_element(By.LINK_TEXT, "Administration").click()
+    browser.find_element(By.LINK_TEXT, "Users").click()
+    browser.find_element(By.LINK_TEXT, "nurse").click()
+    assert "Add another Credential" in browser.find_element(By.TAG_NAME, "body").text
+    shot(browser, "director-admin-user")
+    assert csp_violations(browser) == []

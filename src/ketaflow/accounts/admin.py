@@ -19,10 +19,15 @@ class CredentialInline(admin.TabularInline[Credential, User]):
 class UserAdmin(BaseUserAdmin[User]):
     list_display = ["username", "first_name", "last_name", "role", "clinic", "is_active"]
     list_filter = ["role", "clinic", "is_active"]
+    # Access follows the clinic role (accounts/roles.py), so Django's staff, superuser, group
+    # and per-model permission switches are not offered.
     fieldsets = (
-        *(BaseUserAdmin.fieldsets or ()),
-        ("Clinic", {"fields": ("clinic", "role")}),
+        (None, {"fields": ("username", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "email")}),
+        ("Clinic and role", {"fields": ("clinic", "role", "is_active")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
     )
+    readonly_fields = ("last_login", "date_joined")
     add_fieldsets = (
         *BaseUserAdmin.add_fieldsets,
         ("Clinic", {"fields": ("clinic", "role", "first_name", "last_name", "email")}),

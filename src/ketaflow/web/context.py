@@ -18,6 +18,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "patients": user.may(Perm.LIST_PATIENTS),
             "schedule": user.may(Perm.VIEW_SCHEDULE),
             "audit": user.may(Perm.VIEW_AUDIT_TRAIL),
-            "admin": user.may(Perm.MANAGE_STAFF) and user.is_staff,
+            "admin": user.may(Perm.MANAGE_STAFF),
         }
     }

@@ -272,8 +272,6 @@ def _ensure_user(clinic: Clinic, spec: dict[str, Any], today: dt.date) -> tuple[
             "last_name": spec.get("last_name", ""),
             "role": spec["role"],
             "clinic": clinic,
-            "is_staff": spec["role"] == Role.MEDICAL_DIRECTOR,
-            "is_superuser": spec["role"] == Role.MEDICAL_DIRECTOR,
         },
     )
     if created:
