@@ -4,7 +4,6 @@ from django.urls import include, path
 
 from ketaflow.web import views as web_views
 
-
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("healthz", web_views.healthz, name="healthz"),
