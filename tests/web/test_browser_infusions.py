@@ -1,0 +1,307 @@
+"""A whole infusion charted on a tablet-sized headless Chromium (Debian's), without a full page
+reload: checklist, dose, start, a critical blood pressure with its alert, pause, resume, stop,
+Aldrete, discharge, sign; the locked note refuses edits; an incomplete checklist refuses the
+start naming what is missing; an entry made offline is kept and sent when the connection is
+back. Screenshots go to var/screenshots/; the strict CSP holds throughout."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.wait import WebDriverWait
+
+from ketaflow.infusions.models import InfusionSession, VitalsEntry
+from tests.web.conftest import PASSWORD, World, build_world
+from tests.web.test_browser import csp_violations
+from tests.web.test_infusions import make_appointment
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+SHOTS = Path("var/screenshots")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    chromium = shutil.which("chromium")
+    driver_path = shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        pytest.fail("Debian's chromium and chromium-driver are required: run `make system-deps`")
+    profile = tempfile.mkdtemp(prefix="ketaflow-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1024,1366",  # a tablet held upright
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def live_world(live_db: None) -> World:
+    return build_world()
+
+
+def login(browser: webdriver.Chrome, base: str, username: str) -> None:
+    browser.delete_all_cookies()
+    browser.get(f"{base}/login/")
+    browser.find_element(By.ID, "id_username").send_keys(username)
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
+
+
+def shot(browser: webdriver.Chrome, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def wait_text(browser: webdriver.Chrome, css: str, text: str, timeout: float = 10) -> WebElement:
+    def found(d: webdriver.Chrome) -> WebElement | bool:
+        try:
+            for element in d.find_elements(By.CSS_SELECTOR, css):
+                if text in element.text:
+                    return element
+        except StaleElementReferenceException:
+            return False  # a fragment was replaced while we read it: look again
+        return False
+
+    result = WebDriverWait(browser, timeout).until(found)
+    assert isinstance(result, WebElement)
+    return result
+
+
+def frag(browser: webdriver.Chrome, name: str) -> WebElement:
+    return browser.find_element(By.ID, f"frag-{name}")
+
+
+def fill(form: WebElement, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        element = form.find_element(By.NAME, name)
+        element.clear()
+        element.send_keys(value)
+
+
+def click(element: WebElement) -> None:
+    """Click after centring the element: the sticky status bar covers the top of the page."""
+    element.parent.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
+def submit(form: WebElement) -> None:
+    click(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+
+
+def form_in(browser: webdriver.Chrome, fragment: str, action: str) -> WebElement:
+    return frag(browser, fragment).find_element(By.CSS_SELECTOR, f"form[action$='/do/{action}/']")
+
+
+def not_reloaded(browser: webdriver.Chrome) -> bool:
+    return bool(browser.execute_script("return window.__ketaflowMarker === 'still here';"))
+
+
+def open_session(browser: webdriver.Chrome, base: str) -> None:
+    browser.get(f"{base}/infusions/today/")
+    browser.find_element(By.CSS_SELECTOR, "#today button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "infusion"))
+    browser.execute_script("window.__ketaflowMarker = 'still here';")
+
+
+def vitals(browser: webdriver.Chrome, sbp: str, dbp: str, hr: str, spo2: str) -> None:
+    form = browser.find_element(By.ID, "vitals-form")
+    fill(
+        form,
+        {
+            "systolic_mmhg": sbp,
+            "diastolic_mmhg": dbp,
+            "heart_rate_bpm": hr,
+            "spo2_percent": spo2,
+            "respiratory_rate_per_min": "14",
+        },
+    )
+    submit(form)
+
+
+def press(browser: webdriver.Chrome, kind: str, status: str) -> None:
+    click(browser.find_element(By.ID, f"btn-{kind}"))
+    wait_text(browser, "#session-status", status)
+
+
+def test_a_nurse_charts_a_whole_infusion_without_a_reload(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    make_appointment(live_world)
+    login(browser, live_server.url, "nurse")
+    open_session(browser, live_server.url)
+    base = live_server.url
+
+    checklist = form_in(browser, "checklist", "checklist")
+    click(checklist.find_element(By.NAME, "fasting_confirmed"))
+    click(checklist.find_element(By.NAME, "escort_confirmed"))
+    Select(checklist.find_element(By.NAME, "pregnancy_test")).select_by_value("negative")
+    fill(checklist, {"weight_kg": "70", "height_cm": "170"})
+    submit(checklist)
+    wait_text(browser, "#flash", "Checklist saved.")
+    for instrument, label, answers in (
+        ("pcl5", "PCL-5", ",".join(["1"] * 20)),
+        ("phq9", "PHQ-9", "1,1,1,1,1,1,1,1,0"),
+        ("cssrs", "C-SSRS screener", "n,n,n,n,n,n"),
+    ):
+        screening = form_in(browser, "checklist", "screening")
+        Select(screening.find_element(By.NAME, "instrument")).select_by_value(instrument)
+        fill(screening, {"answers": answers})
+        submit(screening)
+        wait_text(browser, "#flash", f"{label} recorded: total")
+    vitals(browser, "122", "78", "72", "98")
+    wait_text(browser, "#flowsheet", "122/78")
+
+    dose = form_in(browser, "dose", "dose")
+    fill(dose, {"vial_concentration_mg_per_ml": "10", "final_volume_ml": "100"})
+    submit(dose)
+    panel = wait_text(browser, "#dose-panel", "35.00 mg")
+    assert "150.0 mL/h" in panel.text
+    assert "3.5 mL" in panel.text
+    vial = form_in(browser, "dose", "vial")
+    fill(vial, {"vial_lot": "LOT-7", "drawn_volume_ml": "3.50"})
+    expiry = (timezone.localdate().replace(year=timezone.localdate().year + 1)).isoformat()
+    browser.execute_script(
+        "arguments[0].value = arguments[1];", vial.find_element(By.NAME, "vial_expires_on"), expiry
+    )
+    submit(vial)
+    wait_text(browser, "#start-ready", "may start")
+    shot(browser, "infusion-ready")
+
+    press(browser, "start", "Running")
+    vitals(browser, "182", "112", "96", "97")
+    banner = wait_text(browser, "#alert-banner", "CRITICAL")
+    assert "Pause the infusion" in banner.text
+    assert "Call the prescriber" in banner.text
+    wait_text(browser, "#pending-list", "saved")
+    assert not_reloaded(browser)
+    shot(browser, "infusion-critical-alert")
+    browser.execute_script("window.scrollTo(0, 0);")
+    shot(browser, "infusion-critical-alert-top")
+
+    press(browser, "pause", "Paused")
+    vitals(browser, "128", "80", "84", "98")
+    wait_text(browser, "#flowsheet", "128/80")
+    press(browser, "resume", "Running")
+    press(browser, "stop", "Stopped")
+    assert browser.find_element(By.CSS_SELECTOR, "#frag-pump img").get_attribute("src")
+    aldrete = form_in(browser, "scores", "aldrete")
+    for select in aldrete.find_elements(By.TAG_NAME, "select"):
+        Select(select).select_by_value("2")
+    submit(aldrete)
+    wait_text(browser, "#aldrete-list", "10 of 10")
+    discharge = form_in(browser, "discharge", "discharge")
+    click(discharge.find_element(By.NAME, "escort_present"))
+    click(discharge.find_element(By.NAME, "instructions_given"))
+    submit(discharge)
+    wait_text(browser, "#session-status", "Discharged")
+    sign = form_in(browser, "discharge", "sign")
+    click(sign.find_element(By.NAME, "confirm"))
+    submit(sign)
+    wait_text(browser, "#locked-note", "locked")
+    assert not_reloaded(browser)
+    shot(browser, "infusion-signed")
+
+    session = InfusionSession.objects.get()
+    assert session.locked
+    assert session.status == InfusionSession.Status.SIGNED
+    assert session.vitals.filter(level="critical").count() == 1
+    assert list(session.events.values_list("kind", flat=True)) == [
+        "start",
+        "pause",
+        "resume",
+        "stop",
+    ]
+    # The locked note has no charting forms, and the server refuses a posted change.
+    assert browser.find_elements(By.ID, "vitals-form") == []
+    assert browser.find_elements(By.ID, "btn-start") == []
+    status = browser.execute_script(
+        "const body = new URLSearchParams({csrfmiddlewaretoken:"
+        " document.querySelector('input[name=csrfmiddlewaretoken]').value,"
+        " client_uuid: crypto.randomUUID(), systolic_mmhg: '120', diastolic_mmhg: '80',"
+        " heart_rate_bpm: '70', spo2_percent: '98'});"
+        "const r = await fetch(arguments[0], {method: 'POST', body: body,"
+        " headers: {'X-KetaFlow-Fragment': '1'}});"
+        "const j = await r.json(); return [r.status, j.message];",
+        f"{base}/infusions/{session.pk}/do/vitals/",
+    )
+    assert status[0] == 400
+    assert "locked" in status[1]
+    assert session.vitals.count() == 3
+    browser.get(f"{base}/infusions/{session.pk}/instructions/")
+    assert "Do not drive" in browser.find_element(By.TAG_NAME, "body").text
+    shot(browser, "infusion-instructions")
+    assert csp_violations(browser) == []
+
+
+def test_start_is_refused_with_the_missing_items(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    make_appointment(live_world)
+    login(browser, live_server.url, "nurse")
+    open_session(browser, live_server.url)
+    click(browser.find_element(By.ID, "btn-start"))
+    refusal = wait_text(browser, "#frag-pump .error-summary", "Cannot start the infusion")
+    for item in ("fasting: not confirmed", "escort: not confirmed", "baseline vitals", "dose"):
+        assert item in refusal.text
+    assert not_reloaded(browser)
+    assert not InfusionSession.objects.get().events.exists()
+    shot(browser, "infusion-start-refused")
+    assert csp_violations(browser) == []
+
+
+def test_a_vital_entered_offline_is_kept_and_sent_later(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    make_appointment(live_world)
+    login(browser, live_server.url, "nurse")
+    open_session(browser, live_server.url)
+    browser.set_network_conditions(
+        offline=True, latency=0, download_throughput=0, upload_throughput=0
+    )
+    try:
+        vitals(browser, "131", "79", "70", "99")
+        wait_text(browser, "#pending-list", "not yet saved — will retry")
+        shot(browser, "infusion-offline-entry")
+        assert not VitalsEntry.objects.exists()
+    finally:
+        browser.set_network_conditions(
+            offline=False, latency=0, download_throughput=-1, upload_throughput=-1
+        )
+    wait_text(browser, "#flowsheet", "131/79", timeout=20)
+    wait_text(browser, "#pending-list", "saved")
+    assert VitalsEntry.objects.count() == 1
+    assert not_reloaded(browser)
+    stored = browser.execute_script(
+        "return Object.keys(localStorage).map(k => localStorage.getItem(k)).join('');"
+    )
+    assert "131" not in stored
