@@ -83,7 +83,7 @@
 
   function render() {
     var queue = load();
-    var items = done.slice(-8).concat(queue);
+    var items = done.slice(-3).concat(queue);
     list.textContent = "";
     items.forEach(function (entry) {
       var li = document.createElement("li");
