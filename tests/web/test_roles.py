@@ -12,7 +12,14 @@ from ketaflow.accounts.roles import Perm, Role, has_perm
 P = Perm
 EXPECTED: dict[Role, set[Perm]] = {
     Role.MEDICAL_DIRECTOR: set(Perm) - {P.VIEW_OWN_RECORD},
-    Role.PRESCRIBER: set(Perm) - {P.VIEW_OWN_RECORD, P.VIEW_AUDIT_TRAIL, P.MANAGE_STAFF},
+    Role.PRESCRIBER: set(Perm)
+    - {
+        P.VIEW_OWN_RECORD,
+        P.VIEW_AUDIT_TRAIL,
+        P.MANAGE_STAFF,
+        P.LEDGER_RESOLVE,
+        P.LEDGER_CORRECT,
+    },
     Role.NURSE: {
         P.VIEW_SCHEDULE,
         P.BOOK_APPOINTMENT,
@@ -27,6 +34,11 @@ EXPECTED: dict[Role, set[Perm]] = {
         P.WRITE_NOTE,
         P.ADMINISTER,
         P.WITNESS_WASTE,
+        P.LEDGER_VIEW,
+        P.LEDGER_RECEIVE,
+        P.LEDGER_DRAW,
+        P.LEDGER_COUNT,
+        P.LEDGER_REPORT_LOSS,
     },
     Role.FRONT_DESK: {
         P.LIST_PATIENTS,
@@ -60,6 +72,11 @@ def test_front_desk_and_patient_never_see_clinical_data_of_others() -> None:
 def test_only_prescribers_and_director_sign_candidacy_and_plan_courses() -> None:
     for perm in (P.SIGN_CANDIDACY, P.PLAN_COURSE, P.ORDER_INFUSION):
         assert {r for r in Role if has_perm(r, perm)} == {Role.MEDICAL_DIRECTOR, Role.PRESCRIBER}
+
+
+def test_only_the_director_resolves_and_corrects_the_ledger() -> None:
+    for perm in (P.LEDGER_RESOLVE, P.LEDGER_CORRECT):
+        assert [r for r in Role if has_perm(r, perm)] == [Role.MEDICAL_DIRECTOR]
 
 
 def test_unknown_role_is_an_error() -> None:

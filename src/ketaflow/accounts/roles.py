@@ -63,6 +63,16 @@ class Perm(enum.StrEnum):
     RECORD_CONSENT = "record_consent"  # witness and record a patient's informed consent
     CHART_INFUSION = "chart_infusion"  # checklist, vitals, events, side effects, discharge
     SIGN_INFUSION_NOTE = "sign_infusion_note"
+    # The controlled-substance ledger (ketamine is Schedule III; 21 CFR part 1304).
+    LEDGER_VIEW = "ledger_view"  # stock, vial histories, counts, cases and reports
+    LEDGER_RECEIVE = "ledger_receive"  # receive stock against an invoice
+    LEDGER_DRAW = "ledger_draw"  # draw for a patient, record administration and waste
+    LEDGER_COUNT = "ledger_count"  # daily or shift counts
+    LEDGER_REPORT_LOSS = "ledger_report_loss"  # report a loss or theft (DEA Form 106 data)
+    LEDGER_DESTROY = "ledger_destroy"  # destroy stock with two witnesses (DEA Form 41 data)
+    LEDGER_INVENTORY = "ledger_inventory"  # initial and biennial inventory (21 CFR 1304.11)
+    LEDGER_RESOLVE = "ledger_resolve"  # resolve a count discrepancy (medical director)
+    LEDGER_CORRECT = "ledger_correct"  # write a reversing correction entry (medical director)
 
 
 _CLINICAL_READ = {
@@ -77,11 +87,19 @@ _INFUSION_DAY = {
     Perm.CHART_INFUSION,
     Perm.SIGN_INFUSION_NOTE,
 }
+_LEDGER_WORK = {
+    Perm.LEDGER_VIEW,
+    Perm.LEDGER_RECEIVE,
+    Perm.LEDGER_DRAW,
+    Perm.LEDGER_COUNT,
+    Perm.LEDGER_REPORT_LOSS,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.MEDICAL_DIRECTOR: frozenset(
         _CLINICAL_READ
         | _INFUSION_DAY
+        | _LEDGER_WORK
         | {
             Perm.EDIT_DEMOGRAPHICS,
             Perm.REGISTER_PATIENT,
@@ -96,11 +114,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.OVERRIDE_SOFT_LIMIT,
             Perm.ADMINISTER,
             Perm.WITNESS_WASTE,
+            Perm.LEDGER_DESTROY,
+            Perm.LEDGER_INVENTORY,
+            Perm.LEDGER_RESOLVE,
+            Perm.LEDGER_CORRECT,
         }
     ),
     Role.PRESCRIBER: frozenset(
         _CLINICAL_READ
         | _INFUSION_DAY
+        | _LEDGER_WORK
         | {
             Perm.PLAN_COURSE,
             Perm.EDIT_DEMOGRAPHICS,
@@ -113,11 +136,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.OVERRIDE_SOFT_LIMIT,
             Perm.ADMINISTER,
             Perm.WITNESS_WASTE,
+            Perm.LEDGER_DESTROY,
+            Perm.LEDGER_INVENTORY,
         }
     ),
     Role.NURSE: frozenset(
         _CLINICAL_READ
         | _INFUSION_DAY
+        | _LEDGER_WORK
         | {
             Perm.EDIT_DEMOGRAPHICS,
             Perm.EDIT_CLINICAL,

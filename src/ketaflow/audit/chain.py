@@ -6,9 +6,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 GENESIS = "0" * 64
 
@@ -53,6 +53,20 @@ def entry_hash(entry: EntryLike, key: bytes) -> str:
     return hmac.new(key, canonical(entry), hashlib.sha256).hexdigest()
 
 
+class Chained(Protocol):
+    """What the verification needs of any hash-chained record (audit trail, drug ledger)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
+C = TypeVar("C", bound=Chained)
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -63,18 +77,27 @@ class VerifyResult:
 
 
 def verify_chain(
-    entries: Iterable[EntryLike], key: bytes, *, head_seq: int | None = None
+    entries: Iterable[C],
+    key: bytes,
+    *,
+    head_seq: int | None = None,
+    hasher: Callable[[C, bytes], str] | None = None,
+    name: str = "audit chain",
 ) -> VerifyResult:
-    """Walk ``entries`` in sequence order and report the first break in the chain."""
+    """Walk ``entries`` in sequence order and report the first break in the chain.
+
+    ``hasher`` computes an entry's keyed hash (default: the audit trail's :func:`entry_hash`);
+    the drug ledger passes its own and ``name="ledger chain"``."""
     prev_seq = 0
     prev_hash = GENESIS
     checked = 0
-    it: Iterator[EntryLike] = iter(entries)
+    it: Iterator[C] = iter(entries)
     current = next(it, None)
     while current is not None:
         following = next(it, None)
         checked += 1
-        valid = hmac.compare_digest(entry_hash(current, key), current.hash)
+        computed = hasher(current, key) if hasher is not None else _audit_hash(current, key)
+        valid = hmac.compare_digest(computed, current.hash)
         if not valid:
             if following is not None and following.prev_hash == prev_hash:
                 return VerifyResult(
@@ -111,4 +134,8 @@ def verify_chain(
             prev_seq + 1,
             f"entries #{prev_seq + 1} to #{head_seq} were deleted from the end of the trail",
         )
-    return VerifyResult(True, checked, message=f"audit chain intact: {checked} entries verified")
+    return VerifyResult(True, checked, message=f"{name} intact: {checked} entries verified")
+
+
+def _audit_hash(entry: Any, key: bytes) -> str:
+    return entry_hash(entry, key)
