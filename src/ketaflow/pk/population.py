@@ -5,10 +5,15 @@ subjects. Concentrations are then evaluated in blocks of time points across *all
 every percentile at every time point is exact (an order statistic of all N values, interpolated
 linearly as ``numpy.percentile`` does), while memory holds only the coefficients and one block.
 
-Speed: before a block is evaluated, subjects are kept in the order of their plasma concentration
-at a recent time point, so each block's rows are nearly sorted and ``numpy.partition`` (the exact
-selection) runs several times faster than on random order. Time spans run on threads (NumPy
-releases the GIL), or as tasks on a Dask cluster with the same call (``client=``).
+Speed: on a regular grid a block is evaluated from a table of exp(lambda b dt) (no exponential
+per point), and the exact selection partitions only the few subjects that can hold a given rank
+in the block (see :func:`exact_order_statistics`), instead of all N per time point. Time spans
+run on threads (NumPy releases the GIL), or as tasks on a Dask cluster with the same call
+(``client=``).
+
+Variability: log-normal exp(eta) on each parameter with the source's variance (and covariance)
+where it gives one; models whose source gives none use the stated default
+:data:`ketaflow.pk.models.DEFAULT_IIV_CV` on every volume and clearance.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ IntArray = npt.NDArray[np.intp]
 
 DEFAULT_PERCENTILES = (5.0, 50.0, 95.0)
 SUBJECT_CHUNK = 50_000  # subjects per eigendecomposition batch (bounds the temporaries)
-BLOCK_BYTES = 1 << 22  # about 4 MiB of concentrations per evaluated block (cache-sized)
+BLOCK_BYTES = 1 << 22  # about 4 MiB of concentrations per evaluated block
 BLOCK_ROWS = 32  # time points per block (fewer for large populations, see BLOCK_BYTES)
 DEAD_MODE_NG_PER_ML = 1e-250  # modes contributing less than this are skipped (decayed)
 MIN_BLOCK_ROWS = 8  # never fewer: the per-block selection work is amortised over the rows
