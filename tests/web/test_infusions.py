@@ -514,6 +514,27 @@ def test_a_critical_blood_pressure_raises_an_alert_with_the_action(
     assert services.active_alert(session) == entry
 
 
+def test_a_late_entry_keeps_the_phase_of_its_time(world: World) -> None:
+    session = prepare(world)
+    t0 = timezone.now() - dt.timedelta(minutes=60)
+    event(world, session, "start", t0)
+    event(world, session, "stop", t0 + dt.timedelta(minutes=40))
+    session.refresh_from_db()
+    late = services.vitals_record(
+        actor=nurse_actor(world),
+        session=session,
+        client_uuid=uuid.uuid4(),
+        systolic_mmhg=130,
+        diastolic_mmhg=82,
+        heart_rate_bpm=80,
+        spo2_percent=97,
+        measured_at=t0 + dt.timedelta(minutes=20),
+    )
+    assert late.phase == "during"
+    session.refresh_from_db()
+    assert session.status == InfusionSession.Status.STOPPED
+
+
 def test_symptoms_with_high_pressure_are_an_emergency(world: World) -> None:
     session = prepare(world)
     event(world, session, "start", timezone.now() - dt.timedelta(minutes=20))

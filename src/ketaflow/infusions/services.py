@@ -879,12 +879,14 @@ def _readings(entry: VitalsEntry) -> dict[VitalSign, float]:
     return {sign: float(v) for sign, v in values.items() if v is not None}
 
 
-def _phase_for(session: InfusionSession) -> str:
-    if session.status in BEFORE_START:
+def _phase_at(session: InfusionSession, at: dt.datetime) -> str:
+    """The phase of a reading by when it was measured (an entry sent late from a tablet's
+    offline queue keeps the phase of its time, not of the time it arrived)."""
+    if session.started_at is None or at < session.started_at:
         return Phase.BASELINE
-    if session.status in INFUSING:
-        return Phase.DURING
-    return Phase.RECOVERY
+    if session.ended_at is not None and at >= session.ended_at:
+        return Phase.RECOVERY
+    return Phase.DURING
 
 
 @transaction.atomic
@@ -930,7 +932,7 @@ def vitals_record(
         raise _refuse("symptoms", f"unknown symptom in {list(symptoms)}") from None
     entry = VitalsEntry(
         session=session,
-        phase=corrects.phase if corrects is not None else _phase_for(session),
+        phase=corrects.phase if corrects is not None else _phase_at(session, measured_at),
         measured_at=measured_at,
         systolic_mmhg=systolic_mmhg,
         diastolic_mmhg=diastolic_mmhg,

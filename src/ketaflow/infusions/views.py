@@ -534,6 +534,8 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
     if _wants_fragments(request):
         bound = {} if ok else {bound_key: form}
         context = _page_context(request, session, bound)
+        if not ok:  # a successful write is audited by its service; a refusal shows the page
+            services.session_viewed(actor=actor, session=session, what=f"{action} refused")
         if not ok and action == "event":
             context["event_errors"] = errors
         names = handler.fragments if ok else tuple(dict.fromkeys(("status", *handler.fragments)))
