@@ -998,6 +998,8 @@ def test_the_chart_lists_infusion_sessions(world: World, client_for: Any) -> Non
     assert reverse("infusion_session", args=[session.pk]) in html
     front = client_for(world.frontdesk).get(chart).content.decode()
     assert reverse("infusion_session", args=[session.pk]) not in front
+    own = client_for(world.patient_user).get(chart).content.decode()
+    assert "Infusion sessions" not in own
 
 
 # ---- demo ---------------------------------------------------------------------------------
