@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "ketaflow.candidacy",
     "ketaflow.treatment",
     "ketaflow.infusions",
+    "ketaflow.outcomes",
     "ketaflow.web",
 ]
 

@@ -108,6 +108,7 @@ from ketaflow.clinical.scheduling import (
     step_back_on_loss,
 )
 from ketaflow.clinical.serialize import JsonValue, to_jsonable
+from ketaflow.clinical.survival import KaplanMeier, Observation, kaplan_meier
 
 __all__ = [
     "DEFAULT_TAPER",
@@ -142,6 +143,7 @@ __all__ = [
     "InstrumentSettings",
     "Intake",
     "JsonValue",
+    "KaplanMeier",
     "LimitSet",
     "Measure",
     "MeasureRules",
@@ -149,6 +151,7 @@ __all__ = [
     "MedicationTrial",
     "MonitoringAssessment",
     "MonitoringSettings",
+    "Observation",
     "OutcomeAssessment",
     "OutcomeSettings",
     "Override",
@@ -184,6 +187,7 @@ __all__ = [
     "ideal_body_weight_kg",
     "intake_from_dict",
     "intake_json_schema",
+    "kaplan_meier",
     "plan_boosters",
     "plan_induction",
     "plan_infusion",

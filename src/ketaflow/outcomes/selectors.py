@@ -1,0 +1,292 @@
+"""A patient's trajectory: per measure, the scores over time against baseline and the current
+status from the outcome rules (``ketaflow.clinical.assess_outcome``), with the infusion days.
+
+Reads only (no audit): the views and services that show a trajectory audit what they show.
+
+Definitions used here (selection of data, not clinical cut-points):
+
+- **Baseline**: the last score on or before the first infusion day (the pre-infusion screening
+  of the first infusion counts); without any infusion day, the first score.
+- **Status**: ``loss of response`` if the loss rule is met; else ``remission`` if the latest
+  follow-up score is at or below the remission cut-point; else ``responder`` if the response
+  criterion was met at some follow-up and the loss rule has not been met since; else ``not yet
+  responding``. Every cut-point is in ``ketaflow.clinical.outcomes`` with its source.
+- **Time to response**: days from the baseline to the first score meeting the response criterion.
+- **Weeks in response**: from the later of the response date and the last infusion of the
+  induction to the date the loss rule was met (or the latest score if it was not), in weeks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Final
+
+from django.utils import timezone
+
+from ketaflow.assessments.models import InstrumentResponse
+from ketaflow.clinical import (
+    Measure,
+    OutcomeAssessment,
+    OutcomeSettings,
+    ScorePoint,
+    assess_outcome,
+)
+from ketaflow.clinical.outcomes import DEFAULT_OUTCOME_SETTINGS
+from ketaflow.infusions.models import InfusionSession
+from ketaflow.patients.models import Patient
+from ketaflow.treatment.models import Appointment, Course
+from ketaflow.treatment.services import clinic_today, clinic_zone
+
+Code = InstrumentResponse.InstrumentCode
+
+# Always shown (the issue's patient-reported measures), then the clinician-rated ones if scored.
+ALWAYS: Final = (Code.PCL5, Code.PHQ9, Code.GAD7)
+WHEN_PRESENT: Final = (Code.CAPS5, Code.MADRS)
+# The measures that have outcome rules in ketaflow.clinical (GAD-7 has none there).
+RULED: Final[dict[str, Measure]] = {m.value: m for m in Measure}
+# GAD-7 total 0-21 (Spitzer et al. 2006; clinical.md s. 5).
+MAX_SCORES: Final[dict[str, int]] = {**{m.value: m.max_score for m in Measure}, Code.GAD7: 21}
+# Appointments whose day is an infusion day: those that hold a chair (booked to completed).
+INFUSION_STATUSES: Final = (
+    Appointment.Status.BOOKED,
+    Appointment.Status.ARRIVED,
+    Appointment.Status.IN_PROGRESS,
+    Appointment.Status.COMPLETED,
+)
+
+
+class Status(enum.StrEnum):
+    NO_SCORES = "no_scores"
+    NO_RULES = "no_rules"
+    NOT_YET_RESPONDING = "not_yet_responding"
+    RESPONDER = "responder"
+    REMISSION = "remission"
+    LOSS_OF_RESPONSE = "loss_of_response"
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS: Final[dict[Status, str]] = {
+    Status.NO_SCORES: "No scores yet",
+    Status.NO_RULES: "No outcome rule",
+    Status.NOT_YET_RESPONDING: "Not yet responding",
+    Status.RESPONDER: "Responder",
+    Status.REMISSION: "Remission",
+    Status.LOSS_OF_RESPONSE: "Loss of response",
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    on: dt.date
+    score: int
+    response_id: int
+
+
+@dataclass(frozen=True)
+class MeasureTrajectory:
+    code: str  # the instrument code, e.g. "pcl5"
+    label: str  # e.g. "PCL-5"
+    max_score: int
+    points: tuple[Point, ...]
+    baseline: Point | None
+    status: Status
+    explanation: str
+    assessment: OutcomeAssessment | None
+    response_at_or_below: float | None  # the score that meets the response criterion
+    remission_at_or_below: int | None
+    time_to_response_days: int | None
+    weeks_in_response: float | None
+    source: str
+
+    @property
+    def latest(self) -> Point | None:
+        return self.points[-1] if self.points else None
+
+    @property
+    def has_rules(self) -> bool:
+        return self.code in RULED
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    patient_id: int
+    patient_name: str
+    measures: tuple[MeasureTrajectory, ...]
+    infusion_days: tuple[dt.date, ...]
+    induction_end: dt.date | None  # the last infusion day of the latest induction course
+    today: dt.date
+
+    def measure(self, code: str) -> MeasureTrajectory | None:
+        return next((m for m in self.measures if m.code == code), None)
+
+    @property
+    def losses(self) -> tuple[MeasureTrajectory, ...]:
+        return tuple(m for m in self.measures if m.status is Status.LOSS_OF_RESPONSE)
+
+
+def infusion_days(patient: Patient) -> tuple[dt.date, ...]:
+    """The days of the patient's booked-to-completed infusion appointments (clinic time), the day
+    the infusion started where a session records it."""
+    zone = clinic_zone(patient.clinic)
+    started = dict(
+        InfusionSession.objects.filter(patient=patient, started_at__isnull=False).values_list(
+            "appointment_id", "started_at"
+        )
+    )
+    days: set[dt.date] = set()
+    for pk, starts_at in Appointment.objects.filter(
+        patient=patient, status__in=INFUSION_STATUSES
+    ).values_list("pk", "starts_at"):
+        moment = started.get(pk) or starts_at
+        days.add(timezone.localtime(moment, zone).date())
+    return tuple(sorted(days))
+
+
+def induction_end(patient: Patient) -> dt.date | None:
+    """The last planned infusion day of the patient's latest induction course (not cancelled)."""
+    course = (
+        Course.objects.filter(patient=patient, kind=Course.Kind.INDUCTION)
+        .exclude(status=Course.Status.CANCELLED)
+        .order_by("-start_on")
+        .first()
+    )
+    if course is None or not course.planned_dates:
+        return None
+    return max(dt.date.fromisoformat(d) for d in course.planned_dates)
+
+
+def _points(patient: Patient, code: str) -> tuple[Point, ...]:
+    zone = clinic_zone(patient.clinic)
+    rows = (
+        InstrumentResponse.objects.filter(patient=patient, instrument=code)
+        .order_by("taken_at", "pk")
+        .values_list("pk", "taken_at", "total")
+    )
+    return tuple(
+        Point(timezone.localtime(at, zone).date(), int(total), pk) for pk, at, total in rows
+    )
+
+
+def _baseline_index(points: tuple[Point, ...], first_infusion: dt.date | None) -> int:
+    if first_infusion is None:
+        return 0
+    before = [i for i, p in enumerate(points) if p.on <= first_infusion]
+    return before[-1] if before else 0
+
+
+def measure_trajectory(
+    code: str,
+    points: tuple[Point, ...],
+    *,
+    first_infusion: dt.date | None,
+    induction_last: dt.date | None,
+    settings: OutcomeSettings = DEFAULT_OUTCOME_SETTINGS,
+) -> MeasureTrajectory:
+    """One measure's trajectory from its chronological scores (pure: no database)."""
+    label = Code(code).label
+    max_score = MAX_SCORES[code]
+    if not points:
+        return MeasureTrajectory(
+            code, label, max_score, points, None, Status.NO_SCORES,
+            f"No {label} scores recorded yet.", None, None, None, None, None, "",
+        )  # fmt: skip
+    start = _baseline_index(points, first_infusion)
+    baseline = points[start]
+    measure = RULED.get(code)
+    if measure is None:
+        return MeasureTrajectory(
+            code, label, max_score, points, baseline, Status.NO_RULES,
+            f"ketaflow.clinical defines no response or remission rule for {label}; the scores "
+            f"are shown against the baseline of {baseline.score} only.",
+            None, None, None, None, None, "",
+        )  # fmt: skip
+    rules = settings.rules[measure]
+    series = [ScorePoint(p.on, p.score) for p in points[start:]]
+    result = assess_outcome(measure, series, settings)
+    followed = len(series) > 1
+    if result.loss_of_response.met:
+        status, why = Status.LOSS_OF_RESPONSE, result.loss_of_response.explanation
+    elif followed and result.remission.met:
+        status = Status.REMISSION
+        why = f"{result.remission.explanation} {result.response.explanation}"
+    elif result.responded_on is not None:
+        status = Status.RESPONDER
+        why = f"{result.response.explanation} {result.loss_of_response.explanation}"
+    else:
+        status = Status.NOT_YET_RESPONDING
+        why = (
+            result.response.explanation
+            if followed
+            else f"Only the baseline score ({baseline.score} on {baseline.on}) so far."
+        )
+    to_response = (
+        (result.responded_on - baseline.on).days if result.responded_on is not None else None
+    )
+    weeks: float | None = None
+    if result.responded_on is not None:
+        since = max(result.responded_on, induction_last or result.responded_on)
+        until = result.lost_on or result.latest.on
+        weeks = round(max((until - since).days, 0) / 7, 1)
+    response_score = (
+        baseline.score * (1 - rules.response_reduction_percent / 100) if baseline.score else None
+    )
+    return MeasureTrajectory(
+        code=code,
+        label=label,
+        max_score=max_score,
+        points=points,
+        baseline=baseline,
+        status=status,
+        explanation=why,
+        assessment=result,
+        response_at_or_below=response_score,
+        remission_at_or_below=rules.remission_at_or_below,
+        time_to_response_days=to_response,
+        weeks_in_response=weeks,
+        source=rules.sources,
+    )
+
+
+def trajectory(
+    patient: Patient, *, settings: OutcomeSettings = DEFAULT_OUTCOME_SETTINGS
+) -> Trajectory:
+    """The patient's trajectory per measure: PCL-5, PHQ-9 and GAD-7 always, CAPS-5 and MADRS
+    when scored. The caller has checked access and audits what it shows."""
+    days = infusion_days(patient)
+    last = induction_end(patient)
+    first = days[0] if days else None
+    measures: list[MeasureTrajectory] = []
+    for code in (*ALWAYS, *WHEN_PRESENT):
+        points = _points(patient, code)
+        if code in WHEN_PRESENT and not points:
+            continue
+        measures.append(
+            measure_trajectory(
+                code, points, first_infusion=first, induction_last=last, settings=settings
+            )
+        )
+    return Trajectory(
+        patient_id=patient.pk,
+        patient_name=patient.display_name,
+        measures=tuple(measures),
+        infusion_days=days,
+        induction_end=last,
+        today=clinic_today(patient.clinic),
+    )
+
+
+__all__ = [
+    "MeasureTrajectory",
+    "Point",
+    "Status",
+    "Trajectory",
+    "induction_end",
+    "infusion_days",
+    "measure_trajectory",
+    "trajectory",
+]
