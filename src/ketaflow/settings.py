@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "ketaflow.candidacy",
     "ketaflow.treatment",
     "ketaflow.infusions",
+    "ketaflow.ledger",
     "ketaflow.outcomes",
     "ketaflow.web",
 ]

@@ -1,0 +1,1 @@
+"""The controlled-substance ledger (ketamine, Schedule III): every milligram, provably."""
