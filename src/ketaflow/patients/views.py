@@ -119,7 +119,16 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
         "may_view_access_history": user.may(Perm.VIEW_AUDIT_TRAIL),
     }
     if clinical:
-        sections += ["allergies", "medications", "diagnoses", "treatment history", "notes"]
+        sections += [
+            "candidacy and consent",
+            "courses",
+            "infusion sessions",
+            "allergies",
+            "medications",
+            "diagnoses",
+            "treatment history",
+            "notes",
+        ]
         context.update(
             allergies=patient.allergy_set.all(),
             medications=patient.currentmedication_set.all(),

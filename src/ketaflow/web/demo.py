@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
@@ -21,6 +21,8 @@ from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
 from ketaflow.candidacy import services as candidacy_services
 from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
+from ketaflow.candidacy.selectors import signed_candidacy_for
+from ketaflow.infusions import demo as infusion_demo
 from ketaflow.patients import services
 from ketaflow.patients.models import (
     Allergy,
@@ -30,6 +32,8 @@ from ketaflow.patients.models import (
     Patient,
     PsychotherapyTrial,
 )
+from ketaflow.treatment import demo as treatment_demo
+from ketaflow.treatment.models import Course
 
 DEMO_PASSWORD = "ketaflow-demo"  # printed by `ketaflow demo`; demo databases only
 
@@ -95,7 +99,7 @@ def _patients(today: dt.date) -> list[dict[str, Any]]:
     return [
         {
             "username": "patient",
-            "stage": "signed",
+            "stage": "session_complete",
             "answers": {},
             "data": {
                 "given_name": "Alex",
@@ -261,6 +265,68 @@ def _patients(today: dt.date) -> list[dict[str, Any]]:
                 PsychotherapyTrial(modality="CPT", sessions_completed=12, outcome="no_response"),
             ],
         },
+        {
+            "username": None,
+            "stage": "session_running",
+            "answers": {},
+            "data": {
+                "given_name": "Dana",
+                "family_name": "Whitfield",
+                "date_of_birth": dt.date(1982, 2, 17),
+                "sex_at_birth": "female",
+                "phone": "+1 555 0100 601",
+                "emergency_contact_name": "Sam Whitfield",
+                "emergency_contact_relationship": "husband",
+                "emergency_contact_phone": "+1 555 0100 602",
+                "escort_name": "Sam Whitfield",
+                "escort_phone": "+1 555 0100 602",
+            },
+            "records": [
+                Diagnosis(code="F43.12", status="active"),
+                PsychotherapyTrial(modality="PE", sessions_completed=10, outcome="no_response"),
+                MedicationTrial(
+                    drug="Sertraline",
+                    dose_mg_per_day=Decimal(150),
+                    duration_weeks=Decimal(12),
+                    outcome="no_response",
+                    reason_stopped="ineffective",
+                ),
+            ],
+        },
+        {
+            "username": None,
+            "stage": "booked",
+            "answers": {},
+            "data": {
+                "given_name": "Lee",
+                "family_name": "Park",
+                "date_of_birth": dt.date(1988, 8, 8),
+                "sex_at_birth": "male",
+                "phone": "+1 555 0100 701",
+                "emergency_contact_name": "Min Park",
+                "emergency_contact_relationship": "sister",
+                "emergency_contact_phone": "+1 555 0100 702",
+                "escort_name": "Min Park",
+                "escort_phone": "+1 555 0100 702",
+            },
+            "records": [
+                Diagnosis(code="F33.2", status="active"),
+                MedicationTrial(
+                    drug="Escitalopram",
+                    dose_mg_per_day=Decimal(20),
+                    duration_weeks=Decimal(10),
+                    outcome="no_response",
+                    reason_stopped="ineffective",
+                ),
+                MedicationTrial(
+                    drug="Venlafaxine",
+                    dose_mg_per_day=Decimal(225),
+                    duration_weeks=Decimal(10),
+                    outcome="no_response",
+                    reason_stopped="ineffective",
+                ),
+            ],
+        },
     ]
 
 
@@ -343,11 +409,12 @@ def _candidacy_stage(
     with consent. Only done once: a patient with any assessment is left as it is."""
     if stage == "registered" or CandidacyAssessment.objects.filter(patient=patient).exists():
         return
+    signed = stage not in ("assessed",)
     nurse, prescriber = Actor(user=staff["nurse"]), Actor(user=staff["prescriber"])
     sex = patient.sex_at_birth if patient.sex_at_birth in ("female", "male") else "female"
     data = {**_BASE_ANSWERS, "sex": sex, **answers}
     assessment = candidacy_services.candidacy_assess(actor=nurse, patient=patient, answers=data)
-    if stage != "signed":
+    if not signed:
         return
     candidacy_services.candidacy_sign(actor=prescriber, assessment=assessment, review_note="")
     form = candidacy_services.consent_form_current(patient)
@@ -358,6 +425,36 @@ def _candidacy_stage(
             form=form,
             signed_name=f"{patient.given_name} {patient.family_name}",
         )
+
+
+def _clinic_day(today: dt.date) -> dt.date:
+    """Today if the demo clinic is open (Monday to Friday), else the Friday before."""
+    return today - dt.timedelta(days=max(0, today.weekday() - 4))
+
+
+def _treatment_stage(patient: Patient, stage: str, staff: dict[str, User], day: dt.date) -> None:
+    """Book an induction course from ``day`` and chart its first infusion to the stage:
+    ``booked`` (nothing charted: a nurse can chart it live), ``session_running`` or
+    ``session_complete`` (signed and locked). Done once per patient."""
+    if stage not in ("booked", "session_running", "session_complete"):
+        return
+    if Course.objects.filter(patient=patient).exists():
+        return
+    candidacy = signed_candidacy_for(patient)
+    if candidacy is None:
+        return
+    course = treatment_demo.demo_course(
+        actor=Actor(user=staff["prescriber"]), patient=patient, candidacy=candidacy, start_on=day
+    )
+    first = course.appointments.order_by("sequence").first()
+    if first is None or stage == "booked":
+        return
+    scenario: Literal["complete", "running"] = (
+        "complete" if stage == "session_complete" else "running"
+    )
+    infusion_demo.demo_session(
+        actor=Actor.system("demo"), appointment=first, nurse=staff["nurse"], scenario=scenario
+    )
 
 
 @transaction.atomic
@@ -381,6 +478,8 @@ def demo_load() -> DemoResult:
         staff[spec["username"]] = user
         created_users += made
     _consent_form(clinic, today)
+    treatment_demo.load_demo(actor=actor, clinic=clinic, today=today)
+    clinic_day = _clinic_day(today)
     created_users += _ensure_user(
         other,
         {
@@ -420,6 +519,7 @@ def demo_load() -> DemoResult:
             if patient.user_id != user.pk:
                 services.patient_link_login(actor=actor, patient=patient, user_id=user.pk)
         _candidacy_stage(patient, spec["stage"], spec["answers"], staff)
+        _treatment_stage(patient, spec["stage"], staff, clinic_day)
     if not Patient.objects.filter(clinic=other).exists():
         services.patient_register(
             actor=actor,
