@@ -17,6 +17,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav": {
             "patients": user.may(Perm.LIST_PATIENTS),
             "schedule": user.may(Perm.VIEW_SCHEDULE),
+            "infusions": user.may(Perm.CHART_INFUSION),
             "audit": user.may(Perm.VIEW_AUDIT_TRAIL),
             "admin": user.may(Perm.MANAGE_STAFF),
         }
