@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "ketaflow.treatment",
     "ketaflow.infusions",
     "ketaflow.ledger",
+    "ketaflow.portal",
     "ketaflow.outcomes",
     "ketaflow.web",
 ]
@@ -94,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "ketaflow.portal.middleware.PatientSecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
@@ -112,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ketaflow.web.context.navigation",
+                "ketaflow.web.context.urgent_tasks",
             ],
         },
     }
@@ -209,6 +212,37 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     }
 }
+
+# Email (reminders and urgent-task notices; bodies never carry patient data). Development
+# prints to the console, tests keep messages in memory, SMTP when KETAFLOW_EMAIL_HOST is set.
+EMAIL_HOST = os.environ.get("KETAFLOW_EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("KETAFLOW_EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("KETAFLOW_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("KETAFLOW_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("KETAFLOW_EMAIL_USE_TLS", "1") == "1"
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = os.environ.get("KETAFLOW_EMAIL_FROM", "KetaFlow <no-reply@localhost>")
+EMAIL_BACKEND = os.environ.get(
+    "KETAFLOW_EMAIL_BACKEND",
+    "django.core.mail.backends.locmem.EmailBackend"
+    if ENV == "test"
+    else "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+
+# The patient portal. The address patients and staff are sent to in emails.
+PORTAL_BASE_URL = os.environ.get(
+    "KETAFLOW_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+).rstrip("/")
+# Reminders: a set number, a set interval apart, then stop. Default 3, one a day (Osmind's
+# scheduled surveys: one reminder a day for 3 days until complete; comparable-software.md 1.1).
+PORTAL_REMINDER_COUNT = int(os.environ.get("KETAFLOW_REMINDER_COUNT", "3"))
+PORTAL_REMINDER_INTERVAL_HOURS = float(os.environ.get("KETAFLOW_REMINDER_INTERVAL_HOURS", "24"))
+# The worker's loop (urgent-task email within a minute) and the outbox retry backoff.
+WORKER_INTERVAL_SECONDS = float(os.environ.get("KETAFLOW_WORKER_INTERVAL_SECONDS", "30"))
+OUTBOX_RETRY_BASE_SECONDS = 60
+OUTBOX_RETRY_MAX_SECONDS = 3600
 
 LOGGING = {
     "version": 1,

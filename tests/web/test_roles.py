@@ -39,6 +39,8 @@ EXPECTED: dict[Role, set[Perm]] = {
         P.LEDGER_DRAW,
         P.LEDGER_COUNT,
         P.LEDGER_REPORT_LOSS,
+        P.INVITE_PATIENT,
+        P.ACKNOWLEDGE_URGENT,
     },
     Role.FRONT_DESK: {
         P.LIST_PATIENTS,
@@ -47,6 +49,7 @@ EXPECTED: dict[Role, set[Perm]] = {
         P.REGISTER_PATIENT,
         P.VIEW_SCHEDULE,
         P.BOOK_APPOINTMENT,
+        P.INVITE_PATIENT,
     },
     Role.PATIENT: {P.VIEW_OWN_RECORD},
 }

@@ -73,6 +73,9 @@ class Perm(enum.StrEnum):
     LEDGER_INVENTORY = "ledger_inventory"  # initial and biennial inventory (21 CFR 1304.11)
     LEDGER_RESOLVE = "ledger_resolve"  # resolve a count discrepancy (medical director)
     LEDGER_CORRECT = "ledger_correct"  # write a reversing correction entry (medical director)
+    # The patient portal and safety escalation.
+    INVITE_PATIENT = "invite_patient"  # create a patient's portal login with an invitation link
+    ACKNOWLEDGE_URGENT = "acknowledge_urgent"  # acknowledge an urgent safety task, record action
 
 
 _CLINICAL_READ = {
@@ -87,6 +90,7 @@ _INFUSION_DAY = {
     Perm.CHART_INFUSION,
     Perm.SIGN_INFUSION_NOTE,
 }
+_PORTAL_CLINICAL = {Perm.INVITE_PATIENT, Perm.ACKNOWLEDGE_URGENT}
 _LEDGER_WORK = {
     Perm.LEDGER_VIEW,
     Perm.LEDGER_RECEIVE,
@@ -100,6 +104,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         _CLINICAL_READ
         | _INFUSION_DAY
         | _LEDGER_WORK
+        | _PORTAL_CLINICAL
         | {
             Perm.EDIT_DEMOGRAPHICS,
             Perm.REGISTER_PATIENT,
@@ -124,6 +129,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         _CLINICAL_READ
         | _INFUSION_DAY
         | _LEDGER_WORK
+        | _PORTAL_CLINICAL
         | {
             Perm.PLAN_COURSE,
             Perm.EDIT_DEMOGRAPHICS,
@@ -144,6 +150,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         _CLINICAL_READ
         | _INFUSION_DAY
         | _LEDGER_WORK
+        | _PORTAL_CLINICAL
         | {
             Perm.EDIT_DEMOGRAPHICS,
             Perm.EDIT_CLINICAL,
@@ -160,6 +167,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.REGISTER_PATIENT,
             Perm.VIEW_SCHEDULE,
             Perm.BOOK_APPOINTMENT,
+            Perm.INVITE_PATIENT,
         }
     ),
     Role.PATIENT: frozenset({Perm.VIEW_OWN_RECORD}),

@@ -14,6 +14,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.clinical import Instrument, score, to_jsonable
 from ketaflow.patients.models import Patient
+from ketaflow.portal.safety import response_flagged
 
 
 def parse_answers(instrument: Instrument, text: str) -> list[int] | list[bool]:
@@ -80,4 +81,5 @@ def response_record(
         summary=f"recorded {code.label} total {result.total}"
         + (" (suicide-risk flag)" if flag else ""),
     )
+    response_flagged(actor=actor, response=response)  # urgent task, same transaction
     return response

@@ -24,6 +24,7 @@ _MODULES = (
     "ketaflow.cli.web",  # serve, demo, audit, manage
     "ketaflow.cli.clinical",  # score, screen, dose
     "ketaflow.cli.pk",  # pk simulate, pk population
+    "ketaflow.cli.portal",  # worker
     "ketaflow.cli.ledger",  # ledger verify, ledger reconcile
 )
 

@@ -5,7 +5,8 @@ from typing import Any
 from django.http import HttpRequest
 
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm
+from ketaflow.accounts.roles import Perm, Role
+from ketaflow.portal.access import tasks_for_user
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -21,4 +22,18 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "audit": user.may(Perm.VIEW_AUDIT_TRAIL),
             "admin": user.may(Perm.MANAGE_STAFF),
         }
+    }
+
+
+def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
+    """Open urgent tasks of the user's clinic, for the banner on every staff page (staff whose
+    role views clinical data only)."""
+    user = getattr(request, "user", None)
+    if not isinstance(user, User) or user.role == Role.PATIENT or not user.may(Perm.VIEW_CLINICAL):
+        return {"urgent_tasks": [], "urgent_task_count": 0, "urgent_nav": False}
+    open_tasks = tasks_for_user(user).filter(acknowledged_at__isnull=True)
+    return {
+        "urgent_tasks": list(open_tasks.select_related("patient").order_by("created_at")[:5]),
+        "urgent_task_count": open_tasks.count(),
+        "urgent_nav": True,
     }

@@ -1,0 +1,45 @@
+"""A patient with an enrolled second factor reaches nothing but the verification page, the
+logout and static files until the session has passed the TOTP check. Staff are unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Role
+from ketaflow.portal.models import TotpDevice
+
+SESSION_KEY = "portal_second_factor_user"
+
+
+def second_factor_passed(request: HttpRequest) -> bool:
+    user = request.user
+    return isinstance(user, User) and request.session.get(SESSION_KEY) == user.pk
+
+
+class PatientSecondFactorMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            isinstance(user, User)
+            and user.role == Role.PATIENT
+            and not second_factor_passed(request)
+            and not self._exempt(request.path)
+            and TotpDevice.objects.filter(user=user).exists()
+        ):
+            query = urlencode({"next": request.get_full_path()})
+            return HttpResponseRedirect(f"{reverse('portal_verify')}?{query}")
+        return self.get_response(request)
+
+    @staticmethod
+    def _exempt(path: str) -> bool:
+        static = "/" + str(settings.STATIC_URL).lstrip("/")
+        return path in (reverse("portal_verify"), reverse("logout")) or path.startswith(static)

@@ -1,0 +1,267 @@
+"""Portal services: invitations and enrolment, the second factor, answering questionnaires, and
+the audited page views. Each write runs in a transaction with its audit entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Role
+from ketaflow.assessments.models import InstrumentResponse
+from ketaflow.assessments.services import response_record
+from ketaflow.audit.context import Actor
+from ketaflow.audit.models import AuditEntry
+from ketaflow.audit.services import Action, audit_record
+from ketaflow.patients.models import Patient
+from ketaflow.patients.services import patient_link_login
+from ketaflow.portal import totp
+from ketaflow.portal.access import token_hash
+from ketaflow.portal.config import portal_settings
+from ketaflow.portal.models import (
+    DueQuestionnaire,
+    EmailOutbox,
+    Invitation,
+    ResponseComment,
+    TotpDevice,
+    UrgentTask,
+)
+from ketaflow.portal.outbox import INVITATION_BODY, INVITATION_SUBJECT, absolute, enqueue
+from ketaflow.portal.safety import review_terms_matched, urgent_task_raise
+
+# Failed second-factor codes in one session before it is logged out (brute-force guard: 5 tries
+# of 3 valid codes in 10^6 is a 1.5e-5 chance per session).
+MAX_CODE_FAILURES = 5
+
+
+def has_second_factor(user: User) -> bool:
+    return TotpDevice.objects.filter(user=user).exists()
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    invitation: Invitation
+    token: str
+    username: str
+    path: str  # the link's path (show once; only its hash is stored)
+
+
+@transaction.atomic
+def invitation_create(*, actor: Actor, patient: Patient) -> NewInvitation:
+    """Create (or reuse) the patient's portal login and an expiring, single-use invitation;
+    earlier open invitations are revoked. The link is emailed through the outbox if the
+    patient has an email address."""
+    if actor.user is None:
+        raise ValueError("An invitation needs a member of staff.")
+    user = patient.user
+    if user is not None and has_second_factor(user):
+        raise ValueError(
+            "This patient already has a portal login with two-step sign-in; "
+            "an invitation would replace it."
+        )
+    if user is None:
+        username = patient.mrn.lower()
+        if User.objects.filter(username=username).exists():
+            raise ValueError(f"The username {username} is taken.")
+        user = User(
+            username=username,
+            role=Role.PATIENT,
+            clinic_id=patient.clinic_id,
+            first_name=patient.preferred_name or patient.given_name,
+            last_name=patient.family_name,
+            email=patient.email,
+        )
+        user.set_unusable_password()
+        user.full_clean()
+        user.save()
+        patient_link_login(actor=actor, patient=patient, user_id=user.pk)
+    now = timezone.now()
+    Invitation.objects.filter(
+        patient=patient, used_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    hours = portal_settings(patient.clinic_id).invitation_hours
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        patient=patient,
+        user=user,
+        token_hash=token_hash(token),
+        created_by=actor.user,
+        expires_at=now + dt.timedelta(hours=hours),
+    )
+    invitation.full_clean()
+    invitation.save()
+    path = reverse("portal_join", args=[token])
+    if patient.email:
+        enqueue(
+            kind=EmailOutbox.Kind.INVITATION,
+            to=patient.email,
+            subject=INVITATION_SUBJECT,
+            body=INVITATION_BODY.format(hours=hours, url=absolute(path)),
+        )
+    audit_record(
+        actor=actor,
+        action=Action.CREATE,
+        object_type="portal_invitation",
+        object_id=invitation.pk,
+        patient_id=patient.pk,
+        summary=f"portal invitation created (expires in {hours} h)",
+        detail={"username": user.username, "emailed": bool(patient.email)},
+    )
+    return NewInvitation(invitation=invitation, token=token, username=user.username, path=path)
+
+
+@transaction.atomic
+def invitation_accept(
+    *, invitation: Invitation, password: str, secret: str, code: str, ip_address: str | None
+) -> User:
+    """Set the password and enrol the TOTP device, once. Raises ValidationError naming the
+    field (``password`` or ``code``) when either is not acceptable; nothing is stored then."""
+    locked = Invitation.objects.select_for_update().select_related("user").get(pk=invitation.pk)
+    now = timezone.now()
+    if locked.used_at is not None or locked.revoked_at is not None or locked.expires_at <= now:
+        raise ValidationError({"code": "This invitation has expired or has already been used."})
+    user = locked.user
+    validate_password(password, user=user)
+    step = totp.matching_step(secret, code)
+    if step is None:
+        raise ValidationError({"code": "That code does not match: enter the current 6 digits."})
+    user.set_password(password)
+    user.is_active = True
+    user.save()
+    TotpDevice.objects.update_or_create(
+        user=user, defaults={"secret": secret, "confirmed_at": now, "last_step": step}
+    )
+    locked.used_at = now
+    locked.save(update_fields=["used_at"])
+    audit_record(
+        actor=Actor(user=user, ip_address=ip_address),
+        action=Action.UPDATE,
+        object_type="portal_invitation",
+        object_id=locked.pk,
+        patient_id=locked.patient_id,
+        summary="portal invitation accepted: password set and two-step sign-in enrolled",
+    )
+    return user
+
+
+@transaction.atomic
+def second_factor_verify(*, actor: Actor, user: User, code: str) -> bool:
+    """Check a TOTP code for ``user`` (each time step is accepted once); audited either way."""
+    device = TotpDevice.objects.select_for_update().filter(user=user).first()
+    step = totp.matching_step(device.secret, code) if device is not None else None
+    patient_id = Patient.objects.filter(user=user).values_list("pk", flat=True).first()
+    if device is None or step is None or step <= device.last_step:
+        audit_record(
+            actor=actor,
+            action=Action.LOGIN_FAILED,
+            object_type="second_factor",
+            object_id=user.pk,
+            patient_id=patient_id,
+            summary="second-factor code refused",
+        )
+        return False
+    device.last_step = step
+    device.save(update_fields=["last_step"])
+    audit_record(
+        actor=actor,
+        action=Action.LOGIN,
+        object_type="second_factor",
+        object_id=user.pk,
+        patient_id=patient_id,
+        summary="second factor verified",
+    )
+    return True
+
+
+def page_viewed(*, actor: Actor, patient: Patient, page: str) -> None:
+    """Record that ``actor`` saw ``page`` of the patient's portal or tasks."""
+    audit_record(
+        actor=actor,
+        action=Action.VIEW,
+        object_type="portal_page" if actor.role == Role.PATIENT else "urgent_task_page",
+        patient_id=patient.pk,
+        summary=f"viewed {page}",
+    )
+
+
+@dataclass(frozen=True)
+class Submitted:
+    response: InstrumentResponse
+    task: UrgentTask | None
+
+
+@transaction.atomic
+def questionnaire_submit(
+    *,
+    actor: Actor,
+    patient: Patient,
+    instrument: str,
+    answers: Sequence[int],
+    comment: str = "",
+    due: DueQuestionnaire | None = None,
+) -> Submitted:
+    """Score and store a portal questionnaire, mark its due time point answered, keep the
+    comment, and raise an urgent task in the same transaction if the answers or the comment
+    call for one."""
+    response = response_record(
+        actor=actor,
+        patient=patient,
+        instrument=instrument,
+        answers=list(answers),
+        context="portal",
+        source=InstrumentResponse.Source.PORTAL,
+    )
+    now = timezone.now()
+    if due is None:
+        due = (
+            DueQuestionnaire.objects.filter(
+                patient=patient,
+                instrument=instrument,
+                status=DueQuestionnaire.Status.DUE,
+                due_at__lte=now,
+                window_ends_at__gt=now,
+            )
+            .order_by("window_ends_at")
+            .first()
+        )
+    if due is not None:
+        if due.patient_id != patient.pk or due.instrument != instrument:
+            raise ValueError("That questionnaire belongs elsewhere.")
+        if due.status == DueQuestionnaire.Status.DUE:
+            due.status = DueQuestionnaire.Status.ANSWERED
+            due.response = response
+            due.save(update_fields=["status", "response"])
+    comment = comment.strip()
+    if comment:
+        terms = review_terms_matched(comment, portal_settings(patient.clinic_id).review_terms)
+        ResponseComment.objects.create(response=response, text=comment, matched_terms=terms)
+        if terms:
+            urgent_task_raise(
+                actor=actor,
+                patient=patient,
+                response=response,
+                reasons=["Portal comment contains review terms: " + ", ".join(terms)],
+            )
+    task = UrgentTask.objects.filter(response=response).first()
+    return Submitted(response=response, task=task)
+
+
+STAFF_ROLES = [r.value for r in Role if r.is_staff_role]
+
+
+def record_viewers(patient: Patient, *, limit: int = 200) -> QuerySet[AuditEntry]:
+    """Who of the staff read or changed the patient's record (newest first)."""
+    return (
+        AuditEntry.objects.filter(patient_id=patient.pk, actor_role__in=STAFF_ROLES)
+        .select_related("actor")
+        .order_by("-seq")[:limit]
+    )
