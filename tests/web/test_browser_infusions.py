@@ -153,13 +153,10 @@ def press(browser: webdriver.Chrome, kind: str, status: str) -> None:
     wait_text(browser, "#session-status", status)
 
 
-def test_a_nurse_charts_a_whole_infusion_without_a_reload(
-    browser: webdriver.Chrome, live_server: Any, live_world: World
-) -> None:
-    make_appointment(live_world)
-    login(browser, live_server.url, "nurse")
-    open_session(browser, live_server.url)
-    base = live_server.url
+def chart_infusion_to_lock(browser: webdriver.Chrome) -> None:
+    """From an open session page to a signed, locked note, as a nurse on a tablet: checklist,
+    pre-infusion questionnaires, baseline vitals, dose (0.5 mg/kg at 70 kg), vial, start, a
+    critical blood pressure and its alert, pause, resume, stop, Aldrete, discharge, sign."""
 
     checklist = form_in(browser, "checklist", "checklist")
     click(checklist.find_element(By.NAME, "fasting_confirmed"))
@@ -230,6 +227,16 @@ def test_a_nurse_charts_a_whole_infusion_without_a_reload(
     wait_text(browser, "#locked-note", "locked")
     assert not_reloaded(browser)
     shot(browser, "infusion-signed")
+
+
+def test_a_nurse_charts_a_whole_infusion_without_a_reload(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    make_appointment(live_world)
+    login(browser, live_server.url, "nurse")
+    open_session(browser, live_server.url)
+    base = live_server.url
+    chart_infusion_to_lock(browser)
 
     session = InfusionSession.objects.get()
     assert session.locked

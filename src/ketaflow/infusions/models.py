@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment
@@ -200,7 +201,7 @@ class InfusionEvent(AppendOnly):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} at {self.at:%H:%M:%S}"
+        return f"{self.get_kind_display()} at {timezone.localtime(self.at):%H:%M:%S}"
 
 
 class VitalsEntry(AppendOnly):
@@ -244,7 +245,8 @@ class VitalsEntry(AppendOnly):
 
     def __str__(self) -> str:
         return (
-            f"{self.measured_at:%H:%M} BP {self.systolic_mmhg}/{self.diastolic_mmhg} "
+            f"{timezone.localtime(self.measured_at):%H:%M} "
+            f"BP {self.systolic_mmhg}/{self.diastolic_mmhg} "
             f"HR {self.heart_rate_bpm} SpO2 {self.spo2_percent}"
         )
 
@@ -315,4 +317,4 @@ class Addendum(AppendOnly):
         verbose_name_plural = "addenda"
 
     def __str__(self) -> str:
-        return f"Addendum by {self.author} at {self.at:%Y-%m-%d %H:%M}"
+        return f"Addendum by {self.author} at {timezone.localtime(self.at):%Y-%m-%d %H:%M}"

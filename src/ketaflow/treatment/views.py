@@ -170,6 +170,7 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
         "unbooked": sum(1 for r in rows if r["appointment"] is None),
         "show_clinical": clinical,
         "may_book": user.may(Perm.BOOK_APPOINTMENT),
+        "may_chart": user.may(Perm.CHART_INFUSION),
         "time_zone": course.patient.clinic.time_zone,
         "settings": services.schedule_settings(course.patient.clinic),
     }
