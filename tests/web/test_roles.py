@@ -19,6 +19,7 @@ EXPECTED: dict[Role, set[Perm]] = {
         P.MANAGE_STAFF,
         P.LEDGER_RESOLVE,
         P.LEDGER_CORRECT,
+        P.VIEW_OUTCOMES_DASHBOARD,
     },
     Role.NURSE: {
         P.VIEW_SCHEDULE,
@@ -85,3 +86,7 @@ def test_only_the_director_resolves_and_corrects_the_ledger() -> None:
 def test_unknown_role_is_an_error() -> None:
     with pytest.raises(ValueError, match="janitor"):
         has_perm("janitor", P.LIST_PATIENTS)
+
+
+def test_only_the_director_sees_the_outcome_dashboard() -> None:
+    assert [r for r in Role if has_perm(r, P.VIEW_OUTCOMES_DASHBOARD)] == [Role.MEDICAL_DIRECTOR]

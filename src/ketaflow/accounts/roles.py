@@ -73,6 +73,8 @@ class Perm(enum.StrEnum):
     LEDGER_INVENTORY = "ledger_inventory"  # initial and biennial inventory (21 CFR 1304.11)
     LEDGER_RESOLVE = "ledger_resolve"  # resolve a count discrepancy (medical director)
     LEDGER_CORRECT = "ledger_correct"  # write a reversing correction entry (medical director)
+    # Outcomes.
+    VIEW_OUTCOMES_DASHBOARD = "view_outcomes_dashboard"  # clinic outcome dashboard (director)
     # The patient portal and safety escalation.
     INVITE_PATIENT = "invite_patient"  # create a patient's portal login with an invitation link
     ACKNOWLEDGE_URGENT = "acknowledge_urgent"  # acknowledge an urgent safety task, record action
@@ -123,6 +125,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.LEDGER_INVENTORY,
             Perm.LEDGER_RESOLVE,
             Perm.LEDGER_CORRECT,
+            Perm.VIEW_OUTCOMES_DASHBOARD,
         }
     ),
     Role.PRESCRIBER: frozenset(

@@ -64,35 +64,72 @@ def _panel(
             label="infusion day" if i == 0 else None,
         )
     if m.baseline is not None:
-        ax.axhline(m.baseline.score, color=BASELINE, linestyle="--", linewidth=1,
-                   label=f"baseline {m.baseline.score}")  # fmt: skip
+        ax.axhline(
+            m.baseline.score,
+            color=BASELINE,
+            linestyle="--",
+            linewidth=1,
+            label=f"baseline {m.baseline.score}",
+        )
     if m.response_at_or_below is not None:
-        ax.axhline(m.response_at_or_below, color=RESPONSE, linestyle=":", linewidth=1.4,
-                   label=f"response ≤ {m.response_at_or_below:.1f}")  # fmt: skip
+        ax.axhline(
+            m.response_at_or_below,
+            color=RESPONSE,
+            linestyle=":",
+            linewidth=1.4,
+            label=f"response ≤ {m.response_at_or_below:.1f}",
+        )
     if m.remission_at_or_below is not None:
-        ax.axhline(m.remission_at_or_below, color=REMISSION, linestyle="-.", linewidth=1.2,
-                   label=f"remission ≤ {m.remission_at_or_below}")  # fmt: skip
+        ax.axhline(
+            m.remission_at_or_below,
+            color=REMISSION,
+            linestyle="-.",
+            linewidth=1.2,
+            label=f"remission ≤ {m.remission_at_or_below}",
+        )
     if m.points:
         xs = _days([p.on for p in m.points])
-        ax.plot(xs, [p.score for p in m.points], color=SCORE, marker="o", markersize=4,
-                linewidth=1.8, label=m.label)  # fmt: skip
+        ax.plot(
+            xs,
+            [p.score for p in m.points],
+            color=SCORE,
+            marker="o",
+            markersize=4,
+            linewidth=1.8,
+            label=m.label,
+        )
         lost = m.assessment.lost_on if m.assessment is not None else None
         if lost is not None:
             at = [p.score for p in m.points if p.on == lost]
             ax.plot(
-                _days([lost]), at[-1:], linestyle="none", marker="X", markersize=11,
-                color=STATUS_COLOURS[Status.LOSS_OF_RESPONSE], label="loss of response",
-            )  # fmt: skip
+                _days([lost]),
+                at[-1:],
+                linestyle="none",
+                marker="X",
+                markersize=11,
+                color=STATUS_COLOURS[Status.LOSS_OF_RESPONSE],
+                label="loss of response",
+            )
     else:
-        ax.text(0.5, 0.5, "no scores yet", transform=ax.transAxes, ha="center", va="center",
-                color=BASELINE)  # fmt: skip
+        ax.text(
+            0.5,
+            0.5,
+            "no scores yet",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color=BASELINE,
+        )
     ax.set_ylim(0, m.max_score)
     ax.set_xlim(_num(span[0]), _num(span[1]))
     ax.set_ylabel(m.label)
     ax.set_title(
-        f"{m.label}: {m.status.label}", loc="left", fontsize=10,
-        color=STATUS_COLOURS[m.status], fontweight="bold",
-    )  # fmt: skip
+        f"{m.label}: {m.status.label}",
+        loc="left",
+        fontsize=10,
+        color=STATUS_COLOURS[m.status],
+        fontweight="bold",
+    )
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, framealpha=0.85)
 
@@ -149,12 +186,20 @@ def survival_png(
     lower.append(lower[-1])
     upper.append(upper[-1])
     ax.step(times, surv, where="post", color=SCORE, linewidth=2, label="still in response")
-    ax.fill_between(times, lower, upper, step="post", color=SCORE, alpha=0.15,
-                    label="95% CI (Greenwood)")  # fmt: skip
+    ax.fill_between(
+        times, lower, upper, step="post", color=SCORE, alpha=0.15, label="95% CI (Greenwood)"
+    )
     if curve.censored_times:
         ys = [curve.survival_at(t) for t in curve.censored_times]
-        ax.plot(curve.censored_times, ys, linestyle="none", marker="|", markersize=10,
-                color=SCORE, label="censored")  # fmt: skip
+        ax.plot(
+            curve.censored_times,
+            ys,
+            linestyle="none",
+            marker="|",
+            markersize=10,
+            color=SCORE,
+            label="censored",
+        )
     ax.set_ylim(0, 1.05)
     ax.set_xlim(0, end * 1.02)
     ax.set_xlabel("days from response")
@@ -169,8 +214,9 @@ def bars_png(
     labels: Sequence[str], values: Sequence[float], *, title: str, unit: str, width_px: int = 720
 ) -> bytes:
     """Horizontal bars (e.g. adverse events per 100 infusions by type)."""
-    fig = Figure(figsize=(max(width_px, 300) / DPI, 0.45 * max(len(labels), 1) + 1.2),
-                 layout="constrained")  # fmt: skip
+    fig = Figure(
+        figsize=(max(width_px, 300) / DPI, 0.45 * max(len(labels), 1) + 1.2), layout="constrained"
+    )
     ax = fig.subplots()
     if labels:
         ax.barh(list(labels), list(values), color=SCORE)

@@ -192,19 +192,40 @@ def measure_trajectory(
     max_score = MAX_SCORES[code]
     if not points:
         return MeasureTrajectory(
-            code, label, max_score, points, None, Status.NO_SCORES,
-            f"No {label} scores recorded yet.", None, None, None, None, None, "",
-        )  # fmt: skip
+            code,
+            label,
+            max_score,
+            points,
+            None,
+            Status.NO_SCORES,
+            f"No {label} scores recorded yet.",
+            None,
+            None,
+            None,
+            None,
+            None,
+            "",
+        )
     start = _baseline_index(points, first_infusion)
     baseline = points[start]
     measure = RULED.get(code)
     if measure is None:
         return MeasureTrajectory(
-            code, label, max_score, points, baseline, Status.NO_RULES,
+            code,
+            label,
+            max_score,
+            points,
+            baseline,
+            Status.NO_RULES,
             f"ketaflow.clinical defines no response or remission rule for {label}; the scores "
             f"are shown against the baseline of {baseline.score} only.",
-            None, None, None, None, None, "",
-        )  # fmt: skip
+            None,
+            None,
+            None,
+            None,
+            None,
+            "",
+        )
     rules = settings.rules[measure]
     series = [ScorePoint(p.on, p.score) for p in points[start:]]
     result = assess_outcome(measure, series, settings)

@@ -1,0 +1,297 @@
+"""Thin views over trajectories, booster recommendations, the progress report and the clinic
+outcome dashboard: access check, service, template. Every page and picture is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Perm
+from ketaflow.audit.context import Actor
+from ketaflow.outcomes import dashboard as dash
+from ketaflow.outcomes import services
+from ketaflow.outcomes.charts import bars_png, survival_png, trajectory_png
+from ketaflow.outcomes.forms import AcceptForm, DashboardFilterForm, DeclineForm
+from ketaflow.outcomes.models import BoosterRecommendation
+from ketaflow.outcomes.report import progress_report_pdf
+from ketaflow.outcomes.selectors import trajectory
+from ketaflow.patients.access import patient_for_user, patients_for_user
+from ketaflow.patients.models import Patient
+from ketaflow.treatment.services import BookingRefused, clinic_today
+from ketaflow.web.auth import request_user
+
+PNG_HEADERS = {"Cache-Control": "private, no-store"}
+
+
+def _png(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="image/png")
+    for key, value in PNG_HEADERS.items():
+        response[key] = value
+    return response
+
+
+def recommendation_for_user(
+    user: User, rec_id: int, *, need: Perm, actor: Actor | None = None
+) -> BoosterRecommendation:
+    """The recommendation ``rec_id`` if ``user`` may ``need`` its patient; else 404 or 403."""
+    rec = BoosterRecommendation.objects.filter(pk=rec_id).only("pk", "patient_id").first()
+    if rec is None:
+        raise Http404("No such recommendation.")
+    patient = patient_for_user(user, rec.patient_id, need=need, actor=actor)
+    found = BoosterRecommendation.objects.select_related("decided_by", "course").get(pk=rec.pk)
+    found.patient = patient
+    return found
+
+
+def _staff(user: User) -> bool:
+    return user.role_enum.is_staff_role
+
+
+# ---- trajectories ----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def patient_trajectory(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(user, patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
+    traj = trajectory(patient)
+    staff = _staff(user)
+    if staff:
+        services.recommendations_refresh(actor=actor, patient=patient, traj=traj)
+    services.trajectory_viewed(actor=actor, patient=patient, what="page")
+    recs = (
+        BoosterRecommendation.objects.filter(patient=patient).select_related("decided_by", "course")
+        if staff
+        else BoosterRecommendation.objects.none()
+    )
+    open_rec = next((r for r in recs if r.status == BoosterRecommendation.Status.OPEN), None)
+    today = clinic_today(patient.clinic)
+    accept_form = None
+    if open_rec is not None and user.may(Perm.PLAN_COURSE):
+        proposed = services.first_proposed_on_or_after(open_rec, today)
+        accept_form = AcceptForm(initial={"on": proposed or today, "at": dt.time(9, 0)})
+    return render(
+        request,
+        "outcomes/trajectory.html",
+        {
+            "patient": patient,
+            "traj": traj,
+            "recommendations": recs,
+            "open_rec": open_rec,
+            "accept_form": accept_form,
+            "decline_form": DeclineForm() if accept_form is not None else None,
+            "may_export": user.may(Perm.EXPORT_CHART),
+            "staff": staff,
+        },
+    )
+
+
+@login_required
+@require_GET
+def trajectory_image(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(user, patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
+    traj = trajectory(patient)
+    codes = [c for c in request.GET.getlist("measure") if traj.measure(c) is not None]
+    width = 900
+    if request.GET.get("width", "").isdigit():
+        width = min(max(int(request.GET["width"]), 400), 1600)
+    services.trajectory_viewed(actor=actor, patient=patient, what="chart image")
+    return _png(trajectory_png(traj, measures=codes or None, width_px=width))
+
+
+@login_required
+@require_GET
+def progress_report(request: HttpRequest, patient_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(user, patient_id, need=Perm.EXPORT_CHART, actor=actor)
+    pdf, pages = progress_report_pdf(patient, generated_by=user)
+    services.report_exported(actor=actor, patient=patient, pages=pages)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="progress-report-{patient.mrn}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ---- booster recommendations -----------------------------------------------------------------
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    return [str(m) for m in exc.messages]
+
+
+@login_required
+@require_POST
+def recommendation_accept(request: HttpRequest, rec_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    rec = recommendation_for_user(user, rec_id, need=Perm.PLAN_COURSE, actor=actor)
+    back = reverse("outcomes_trajectory", args=[rec.patient_id])
+    form = AcceptForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            for error in errors:
+                messages.error(request, f"{field}: {error}" if field != "__all__" else str(error))
+        return redirect(back)
+    try:
+        course = services.recommendation_accept(
+            actor=actor, rec=rec, on=form.cleaned_data["on"], at=form.cleaned_data["at"]
+        )
+    except BookingRefused as exc:
+        for reason in exc.reasons:
+            messages.error(request, f"Booster not booked: {reason}")
+        return redirect(back)
+    except ValidationError as exc:
+        for error in _errors(exc):
+            messages.error(request, f"Booster not booked: {error}")
+        return redirect(back)
+    messages.success(
+        request, f"Booster accepted and booked for {course.planned_dates[0]} (booster course)."
+    )
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def recommendation_decline(request: HttpRequest, rec_id: int) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    rec = recommendation_for_user(user, rec_id, need=Perm.PLAN_COURSE, actor=actor)
+    back = reverse("outcomes_trajectory", args=[rec.patient_id])
+    form = DeclineForm(request.POST)
+    reason = form.data.get("reason", "") if form.is_bound else ""
+    try:
+        services.recommendation_decline(actor=actor, rec=rec, reason=str(reason))
+    except ValidationError as exc:
+        for error in _errors(exc):
+            messages.error(request, error)
+        return redirect(back)
+    messages.success(request, "Booster recommendation declined; the reason is on record.")
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def recommendation_list(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    if not (_staff(user) and user.may(Perm.VIEW_CLINICAL)):
+        raise PermissionDenied("Your role may not see booster recommendations.")
+    recs = list(
+        BoosterRecommendation.objects.filter(
+            status=BoosterRecommendation.Status.OPEN, patient__in=patients_for_user(user)
+        ).select_related("patient")
+    )
+    services.recommendations_listed(actor=actor, patient_ids=[r.patient_id for r in recs])
+    return render(request, "outcomes/recommendations.html", {"recommendations": recs})
+
+
+# ---- the clinic outcome dashboard --------------------------------------------------------------
+
+
+def _dashboard_user(request: HttpRequest) -> tuple[User, Actor]:
+    user = request_user(request)
+    if not user.may(Perm.VIEW_OUTCOMES_DASHBOARD) or user.clinic_id is None:
+        raise PermissionDenied("Only the medical director sees the outcome dashboard.")
+    return user, Actor.from_request(request)
+
+
+def _filters(request: HttpRequest, user: User) -> tuple[DashboardFilterForm, dash.Filters]:
+    form = DashboardFilterForm(request.GET or None)
+    today = clinic_today(user.clinic) if user.clinic is not None else timezone.localdate()
+    if form.is_bound and form.is_valid():
+        return form, dash.Filters(
+            indication=form.cleaned_data["indication"] or None,
+            start=form.cleaned_data["start"],
+            end=form.cleaned_data["end"],
+            today=today,
+        )
+    return form, dash.Filters(indication=None, start=None, end=None, today=today)
+
+
+def _cohort(user: User, filters: dash.Filters) -> dash.Dashboard:
+    patients = patients_for_user(user)
+    return dash.dashboard(patients, filters)
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user, actor = _dashboard_user(request)
+    form, filters = _filters(request, user)
+    board = _cohort(user, filters)
+    services.dashboard_viewed(actor=actor, what="figures", detail=filters.as_detail())
+    return render(
+        request,
+        "outcomes/dashboard.html",
+        {"form": form, "board": board, "query": filters.query()},
+    )
+
+
+@login_required
+@require_GET
+def dashboard_survival(request: HttpRequest) -> HttpResponse:
+    user, actor = _dashboard_user(request)
+    _, filters = _filters(request, user)
+    board = _cohort(user, filters)
+    services.dashboard_viewed(actor=actor, what="Kaplan-Meier curve", detail=filters.as_detail())
+    return _png(survival_png(board.survival))
+
+
+@login_required
+@require_GET
+def dashboard_adverse(request: HttpRequest) -> HttpResponse:
+    user, actor = _dashboard_user(request)
+    _, filters = _filters(request, user)
+    board = _cohort(user, filters)
+    services.dashboard_viewed(actor=actor, what="adverse events chart", detail=filters.as_detail())
+    rows = board.adverse_events
+    return _png(
+        bars_png(
+            [r.label for r in rows],
+            [r.per_100 for r in rows],
+            title=f"Adverse events per 100 infusions ({board.infusions} infusions)",
+            unit="events per 100 infusions",
+        )
+    )
+
+
+@login_required
+@require_GET
+def dashboard_patients(request: HttpRequest) -> HttpResponse:
+    """The patients behind one figure of the dashboard (through the normal access checks)."""
+    user, actor = _dashboard_user(request)
+    _, filters = _filters(request, user)
+    figure = request.GET.get("figure", "")
+    board = _cohort(user, filters)
+    ids = board.patients_behind(figure)
+    if ids is None:
+        raise Http404("No such figure.")
+    patients: list[Patient] = list(
+        patients_for_user(user).filter(pk__in=ids).order_by("family_name", "given_name")
+    )
+    services.dashboard_viewed(
+        actor=actor,
+        what=f"patients behind {figure}",
+        detail={**filters.as_detail(), "figure": figure, "patient_ids": [p.pk for p in patients]},
+    )
+    context: dict[str, Any] = {
+        "figure": board.figure_label(figure),
+        "patients": patients,
+        "query": filters.query(),
+    }
+    return render(request, "outcomes/dashboard_patients.html", context)
