@@ -21,9 +21,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON) --quiet
 	@touch $@
 
-run: $(VENV)/.synced ## Start the clinic app on SQLite with the demo clinic (PORT=8000)
+run: $(VENV)/.synced ## Start the clinic app and its worker on SQLite with the demo clinic (PORT=8000)
 	@mkdir -p var
 	$(VENV)/bin/ketaflow demo
+	$(VENV)/bin/ketaflow worker & pid=$$!; trap 'kill $$pid 2>/dev/null' EXIT; \
 	$(VENV)/bin/ketaflow serve --port $(PORT)
 
 test: $(VENV)/.synced lint typecheck ## Run the whole suite: lint, types, tests on SQLite and PostgreSQL

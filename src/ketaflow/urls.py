@@ -20,6 +20,7 @@ urlpatterns = [
     path("infusions/", include("ketaflow.infusions.urls")),
     path("treatment/", include("ketaflow.treatment.urls")),
     path("candidacy/", include("ketaflow.candidacy.urls")),
+    path("ledger/", include("ketaflow.ledger.urls")),
     path("outcomes/", include("ketaflow.outcomes.urls")),
     path("portal/", include("ketaflow.portal.urls")),
     path("admin/", admin.site.urls),

@@ -86,6 +86,11 @@ class Product(models.Model):
         )
 
     @property
+    def strength(self) -> str:
+        """``50 mg/mL`` (exact, without trailing zeros or an exponent)."""
+        return f"{self.concentration_mg_per_ml.normalize():f} mg/mL"
+
+    @property
     def content_mg(self) -> Decimal:
         """What a sealed vial holds: concentration × volume, exact."""
         return self.concentration_mg_per_ml * self.volume_per_vial_ml

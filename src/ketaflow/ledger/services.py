@@ -1093,15 +1093,23 @@ def inventory_take(
 
 
 def ledger_viewed(
-    *, actor: Actor, what: str, object_type: str = "ledger", object_id: object = ""
+    *,
+    actor: Actor,
+    what: str,
+    object_type: str = "ledger",
+    object_id: object = "",
+    patient_ids: Sequence[int] = (),
 ) -> None:
-    """Record that ``actor`` saw a ledger page."""
+    """Record that ``actor`` saw a ledger page (and which patients' names it showed)."""
+    shown = sorted(set(patient_ids))
     audit_record(
         actor=actor,
         action=Action.VIEW,
         object_type=object_type,
         object_id=object_id,
+        patient_id=shown[0] if len(shown) == 1 else None,
         summary=f"viewed the ledger: {what}",
+        detail={"patient_ids": shown} if shown else None,
     )
 
 

@@ -37,8 +37,7 @@ PHQ9 = Questionnaire(
     instrument=Instrument.PHQ9,
     title="PHQ-9",
     stem=(
-        "Over the last 2 weeks, how often have you been bothered by any of the following "
-        "problems?"
+        "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
     ),
     anchors=_FREQUENCY,
     items=(

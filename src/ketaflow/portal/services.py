@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -258,10 +257,29 @@ def questionnaire_submit(
 STAFF_ROLES = [r.value for r in Role if r.is_staff_role]
 
 
-def record_viewers(patient: Patient, *, limit: int = 200) -> QuerySet[AuditEntry]:
-    """Who of the staff read or changed the patient's record (newest first)."""
-    return (
+@dataclass(frozen=True)
+class Viewer:
+    at: dt.datetime
+    name: str
+    role: str
+    action: str
+    summary: str
+
+
+def record_viewers(patient: Patient, *, limit: int = 200) -> list[Viewer]:
+    """Who of the staff read or changed the patient's record, newest first (no addresses)."""
+    entries = (
         AuditEntry.objects.filter(patient_id=patient.pk, actor_role__in=STAFF_ROLES)
         .select_related("actor")
         .order_by("-seq")[:limit]
     )
+    return [
+        Viewer(
+            at=e.at,
+            name=(e.actor.get_full_name() if e.actor is not None else "") or e.actor_username,
+            role=Role(e.actor_role).label,
+            action=e.get_action_display(),
+            summary=e.summary,
+        )
+        for e in entries
+    ]

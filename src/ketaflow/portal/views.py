@@ -345,6 +345,7 @@ def urgent_task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
                 )
             except ValueError as exc:
                 form.add_error(None, str(exc))
+                messages.error(request, str(exc))
             else:
                 messages.success(request, "Urgent task acknowledged.")
                 return redirect("urgent_task_detail", task_id=task.pk)

@@ -21,6 +21,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "infusions": user.may(Perm.CHART_INFUSION),
             "audit": user.may(Perm.VIEW_AUDIT_TRAIL),
             "admin": user.may(Perm.MANAGE_STAFF),
+            "ledger": user.may(Perm.LEDGER_VIEW),
             "outcomes": user.may(Perm.VIEW_OUTCOMES_DASHBOARD),
         }
     }

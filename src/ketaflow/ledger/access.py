@@ -1,0 +1,103 @@
+"""The one access check per kind of ledger record (vial, entry, case, count, inventory) and for
+the clinic's ledger as a whole.
+
+- not logged in, a patient, or no clinic: 404 (the ledger does not exist for them);
+- a record of another clinic: 404, so that identifiers reveal nothing;
+- a known record (or the clinic's ledger) without the permission: 403, audited as ``denied``.
+Front desk has no ledger permission at all; patients never reach it.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from ketaflow.accounts.models import Clinic, User
+from ketaflow.accounts.roles import Perm, Role
+from ketaflow.audit.context import Actor
+from ketaflow.audit.services import Action, audit_record
+from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntry, Vial
+
+M = TypeVar("M", bound=Model)
+
+
+def _clinic_id(user: User) -> int:
+    if (
+        not user.is_authenticated
+        or not user.is_active
+        or user.role == Role.PATIENT
+        or user.clinic_id is None
+    ):
+        raise Http404("No such page.")
+    return user.clinic_id
+
+
+def _require(
+    user: User, need: Perm, actor: Actor | None, object_type: str, object_id: object
+) -> None:
+    if user.may(need):
+        return
+    audit_record(
+        actor=actor or Actor(user=user),
+        action=Action.DENIED,
+        object_type=object_type,
+        object_id=object_id,
+        summary=f"denied: {need.value}",
+    )
+    raise PermissionDenied(f"Your role may not {need.value.replace('_', ' ')}.")
+
+
+def ledger_for_user(user: User, *, need: Perm, actor: Actor | None = None) -> Clinic:
+    """The user's clinic, whose ledger they may ``need``; else 404 or 403."""
+    clinic_id = _clinic_id(user)
+    _require(user, need, actor, "ledger", clinic_id)
+    return Clinic.objects.get(pk=clinic_id)
+
+
+def _one(
+    user: User, queryset: QuerySet[M], pk: int, need: Perm, actor: Actor | None, kind: str
+) -> M:
+    clinic_id = _clinic_id(user)
+    record = queryset.filter(pk=pk, clinic_id=clinic_id).first()
+    if record is None:
+        raise Http404(f"No such {kind.replace('_', ' ')}.")
+    _require(user, need, actor, kind, pk)
+    return record
+
+
+def vials_for_user(user: User) -> QuerySet[Vial]:
+    if not user.is_authenticated or not user.may(Perm.LEDGER_VIEW) or user.clinic_id is None:
+        return Vial.objects.none()
+    return Vial.objects.filter(clinic_id=user.clinic_id).select_related("product")
+
+
+def vial_for_user(user: User, vial_id: int, *, need: Perm, actor: Actor | None = None) -> Vial:
+    qs = Vial.objects.select_related("product", "receipt", "clinic")
+    return _one(user, qs, vial_id, need, actor, "ledger_vial")
+
+
+def entry_for_user(
+    user: User, entry_id: int, *, need: Perm, actor: Actor | None = None
+) -> LedgerEntry:
+    qs = LedgerEntry.objects.select_related("vial", "vial__product", "patient", "session")
+    return _one(user, qs, entry_id, need, actor, "ledger_entry")
+
+
+def case_for_user(
+    user: User, case_id: int, *, need: Perm, actor: Actor | None = None
+) -> DiscrepancyCase:
+    qs = DiscrepancyCase.objects.select_related("vial", "vial__product", "count_line")
+    return _one(user, qs, case_id, need, actor, "ledger_case")
+
+
+def count_for_user(user: User, count_id: int, *, need: Perm, actor: Actor | None = None) -> Count:
+    return _one(user, Count.objects.all(), count_id, need, actor, "ledger_count")
+
+
+def inventory_for_user(
+    user: User, inventory_id: int, *, need: Perm, actor: Actor | None = None
+) -> Inventory:
+    return _one(user, Inventory.objects.all(), inventory_id, need, actor, "ledger_inventory")
