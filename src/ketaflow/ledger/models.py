@@ -314,9 +314,8 @@ class LedgerEntry(models.Model):
                 name="ledger_draw_for_a_patient",
             ),
             models.CheckConstraint(
-                condition=~models.Q(kind="administered")
-                | (models.Q(session__isnull=False) & models.Q(draw__isnull=False)),
-                name="ledger_administered_from_a_session",
+                condition=~models.Q(kind="administered") | models.Q(draw__isnull=False),
+                name="ledger_administered_from_a_draw",
             ),
             models.CheckConstraint(
                 condition=~models.Q(kind="wasted")

@@ -441,6 +441,11 @@ def draw_record(
                 f"the infusion record names lot {session.vial_lot}; vial {vial.label} is lot "
                 f"{vial.lot}",
             )
+        if session.drawn_volume_ml is not None and session.drawn_volume_ml != volume_ml:
+            raise _refuse(
+                "volume_ml",
+                f"the infusion record says {session.drawn_volume_ml} mL was drawn",
+            )
         earlier = _live(
             LedgerEntry.objects.filter(session=session, kind=Kind.DRAWN).select_related()
         )
@@ -480,29 +485,47 @@ def session_given_mg(session: InfusionSession) -> Decimal | None:
 
 
 def administration_record(
-    *, actor: Actor, draw: LedgerEntry, at: dt.datetime | None = None
+    *,
+    actor: Actor,
+    draw: LedgerEntry,
+    amount_mg: Decimal | None = None,
+    at: dt.datetime | None = None,
 ) -> LedgerEntry:
-    """Record what the session was given: the amount is the infusion record's delivered dose
-    (``InfusionSession.delivered_dose_mg``, computed from the pump events), never typed."""
+    """Record what the patient was given from ``draw``.
+
+    For a draw made for an infusion session the amount is the infusion record's delivered dose
+    (``InfusionSession.delivered_dose_mg``, computed from the pump events), never typed: giving
+    ``amount_mg`` is refused. Only a draw without a session (the infusion charted on paper) takes
+    a typed ``amount_mg``, and the entry says so."""
     user = _person(actor, Perm.LEDGER_DRAW)
     _same_clinic(user, draw.clinic_id, "The draw")
-    if draw.kind != Kind.DRAWN or draw.session_id is None:
-        raise _refuse(NON_FIELD_ERRORS, "an administration follows a draw for a session")
+    if draw.kind != Kind.DRAWN:
+        raise _refuse(NON_FIELD_ERRORS, "an administration follows a draw")
     if draw.corrections.exists():
         raise _refuse(NON_FIELD_ERRORS, f"draw #{draw.seq} was corrected")
     if _live(draw.dispositions.filter(kind=Kind.ADMINISTERED)):
         raise _refuse(NON_FIELD_ERRORS, f"the administration of draw #{draw.seq} is recorded")
-    session = InfusionSession.objects.get(pk=draw.session_id)
-    given = session_given_mg(session)
-    if given is None or session.ended_at is None:
-        raise _refuse(NON_FIELD_ERRORS, f"session {session.pk}: the infusion has not ended")
+    session: InfusionSession | None = None
+    if draw.session_id is not None:
+        if amount_mg is not None:
+            raise _refuse("amount_mg", "the amount given comes from the infusion record, not typed")
+        session = InfusionSession.objects.select_related("patient").get(pk=draw.session_id)
+        given = session_given_mg(session)
+        if given is None or session.ended_at is None:
+            raise _refuse(NON_FIELD_ERRORS, f"session {session.pk}: the infusion has not ended")
+        reason = f"delivered dose of infusion session {session.pk} ({MG_RESOLUTION_RULE})"
+    else:
+        if amount_mg is None:
+            raise _refuse("amount_mg", "give the amount administered (mg)")
+        given = _exact_mg("amount_mg", amount_mg)
+        reason = "amount given per the paper infusion record (no infusion session in KetaFlow)"
     with transaction.atomic():
         locked = _lock_vial(draw.vial)
         remaining = draw_remaining_mg(draw)
         if given > remaining:
             raise _refuse(
                 NON_FIELD_ERRORS,
-                f"the infusion record says {_mg_text(given)} mg was delivered, more than the "
+                f"{_mg_text(given)} mg given is more than the "
                 f"{_mg_text(remaining)} mg of draw #{draw.seq} not yet accounted for",
             )
         entry = _append(
@@ -512,12 +535,12 @@ def administration_record(
             kind=Kind.ADMINISTERED,
             quantity_mg=given,
             pending_change_mg=-given,
-            patient=session.patient,
+            patient=draw.patient,
             session=session,
             draw=draw,
             at=at,
-            reason=f"delivered dose of infusion session {session.pk} ({MG_RESOLUTION_RULE})",
-            summary=f"administered {_mg_text(given)} mg in session {session.pk}",
+            reason=reason,
+            summary=f"administered {_mg_text(given)} mg from draw #{draw.seq}",
         )
     return entry
 
@@ -534,7 +557,8 @@ def waste_record(
     request: HttpRequest | None = None,
     at: dt.datetime | None = None,
 ) -> LedgerEntry:
-    """Waste ``amount_mg``, witnessed at the time by a second credentialed person.
+    """Waste ``amount_mg``, witnessed at the time by a second credentialed person who signs with
+    their own username and password.
 
     From a draw: the residue left after the infusion (it leaves the drawn amount); without a
     draw: from the vial itself (e.g. an open vial past its in-use time)."""
@@ -552,6 +576,40 @@ def waste_record(
         on=day,
         request=request,
     )
+    return _waste(
+        actor=actor,
+        user=user,
+        vial=vial,
+        amount=amount,
+        reason=reason,
+        witness=witness,
+        draw=draw,
+        at=at,
+    )
+
+
+def _waste(
+    *,
+    actor: Actor,
+    user: User,
+    vial: Vial,
+    amount: Decimal,
+    reason: str,
+    witness: User,
+    draw: LedgerEntry | None,
+    at: dt.datetime | None,
+) -> LedgerEntry:
+    """The waste entry, for a witness already authenticated by the caller (the waste form; the
+    demo loader, acting for its own demo staff). The witness rules other than the password are
+    checked again here."""
+    day = timezone.localtime(_now(at)).date()
+    if witness.pk == user.pk or witness.clinic_id != user.clinic_id:
+        raise _refuse("witness_username", "the witness must be a second person of this clinic")
+    check = credential_check(witness, ClinicalAct.WITNESS, on=day)
+    if not check.ok:
+        raise _refuse(
+            "witness_username", "the witness may not witness: " + "; ".join(check.problems)
+        )
     if draw is not None and (draw.kind != Kind.DRAWN or draw.vial_id != vial.pk):
         raise _refuse("draw", "the waste must follow a draw from this vial")
     with transaction.atomic():
@@ -565,7 +623,7 @@ def waste_record(
                     "amount_mg",
                     f"only {_mg_text(remaining)} mg of draw #{draw.seq} is not yet accounted for",
                 )
-            entry = _append(
+            return _append(
                 actor=actor,
                 user=user,
                 vial=locked,
@@ -581,23 +639,21 @@ def waste_record(
                 summary=f"wasted {_mg_text(amount)} mg of draw #{draw.seq}, "
                 f"witness {witness.get_username()}",
             )
-        else:
-            if locked.status not in (Status.OPEN, Status.EXPIRED, Status.SEALED):
-                raise _refuse("vial", f"vial {locked.label} is not in stock")
-            entry = _append(
-                actor=actor,
-                user=user,
-                vial=locked,
-                kind=Kind.WASTED,
-                quantity_mg=amount,
-                amount_mg=-amount,
-                witness=witness,
-                reason=reason.strip(),
-                at=at,
-                summary=f"wasted {_mg_text(amount)} mg from vial {locked.label}, "
-                f"witness {witness.get_username()}",
-            )
-    return entry
+        if locked.status not in IN_STOCK:
+            raise _refuse("vial", f"vial {locked.label} is not in stock")
+        return _append(
+            actor=actor,
+            user=user,
+            vial=locked,
+            kind=Kind.WASTED,
+            quantity_mg=amount,
+            amount_mg=-amount,
+            witness=witness,
+            reason=reason.strip(),
+            at=at,
+            summary=f"wasted {_mg_text(amount)} mg from vial {locked.label}, "
+            f"witness {witness.get_username()}",
+        )
 
 
 # ---- destruction and loss -------------------------------------------------------------------
