@@ -238,6 +238,32 @@ def test_loss_of_response_raises_one_recommendation(ready: World) -> None:
     assert AuditEntry.objects.filter(object_type="booster_recommendation").count() == 1
 
 
+def test_every_new_response_refreshes_by_itself_after_commit(
+    ready: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    history(ready, ready.patient, RELAPSE[:4])
+    assert not BoosterRecommendation.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response_record(
+            actor=Actor(user=ready.nurse),
+            patient=ready.patient,
+            instrument="pcl5",
+            answers=answers_for("pcl5", 41),
+            taken_at=timezone.now() - dt.timedelta(days=1),
+        )
+    rec = BoosterRecommendation.objects.get(patient=ready.patient)
+    assert rec.status == BoosterRecommendation.Status.OPEN
+    assert audited(object_type="booster_recommendation", actor_username="system:outcomes")
+    with django_capture_on_commit_callbacks(execute=True):
+        response_record(
+            actor=Actor(user=ready.nurse),
+            patient=ready.patient,
+            instrument="gad7",
+            answers=answers_for("gad7", 9),
+        )
+    assert BoosterRecommendation.objects.count() == 1
+
+
 def test_a_decided_loss_is_not_recommended_again(ready: World) -> None:
     history(ready, ready.patient, RELAPSE)
     actor = Actor(user=ready.prescriber)

@@ -153,10 +153,12 @@ def trajectory_png(
     width_px: int = 900,
     title: str | None = None,
 ) -> bytes:
-    """One panel per measure (instrument codes in ``measures``, default all in the trajectory):
+    """One panel per scored measure (instrument codes in ``measures``, default all scored):
     the scores over time against the baseline line and the response and remission thresholds of
     the outcome rules, with every infusion day as a vertical line."""
     shown = [m for m in trajectory.measures if measures is None or m.code in measures]
+    scored = [m for m in shown if m.points]
+    shown = scored or shown  # measures without scores only when nothing is scored
     if not shown:
         raise ValueError("trajectory_png: none of the requested measures is in the trajectory")
     width_in = max(width_px, 300) / DPI

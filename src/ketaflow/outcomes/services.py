@@ -4,9 +4,10 @@
 assess_outcome``) becomes a booster recommendation whose schedule comes from ``ketaflow.clinical.
 plan_boosters`` / ``step_back_on_loss``. It is idempotent: at most one open recommendation per
 patient, and a loss already recommended on (same measure, same day the rule was met) is not
-recommended again, whatever was decided. Call :func:`response_recorded` after every new
-``InstrumentResponse`` (the portal and the infusion day do), and the outcome pages call
-``recommendations_refresh`` when they open.
+recommended again, whatever was decided. It runs by itself after every new
+``InstrumentResponse`` is committed (:func:`on_response_saved`, connected in ``OutcomesConfig``);
+:func:`response_recorded` does the same at once for a caller that wants the result, and the
+outcome pages call ``recommendations_refresh`` when they open.
 """
 
 from __future__ import annotations
@@ -123,6 +124,29 @@ def response_recorded(
     if response.instrument not in RULED:
         return None
     return recommendations_refresh(actor=actor, patient=response.patient)
+
+
+def on_response_saved(
+    sender: type[InstrumentResponse],
+    instance: InstrumentResponse,
+    created: bool,
+    raw: bool = False,
+    **kwargs: object,
+) -> None:
+    """The service hook on every new ``InstrumentResponse`` (connected in ``OutcomesConfig``):
+    once the transaction that stored it commits, refresh the patient's booster recommendation
+    as the system actor "outcomes". Nothing to run by hand, and a caller that also calls
+    :func:`response_recorded` changes nothing (idempotent)."""
+    if not created or raw or instance.instrument not in RULED:
+        return
+    patient_id = instance.patient_id
+    transaction.on_commit(lambda: _refresh_after_commit(patient_id), robust=True)
+
+
+def _refresh_after_commit(patient_id: int) -> None:
+    patient = Patient.objects.select_related("clinic").filter(pk=patient_id).first()
+    if patient is not None:
+        recommendations_refresh(actor=Actor.system("outcomes"), patient=patient)
 
 
 def _indication_for(rec: BoosterRecommendation, last: Course | None) -> Indication:
