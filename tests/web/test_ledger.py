@@ -1019,3 +1019,26 @@ def test_triggers_are_reinstalled_for_ledger_tables(world: World) -> None:
     entry = receive(world, count=1).vials[0].entries.get()
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         raw("DELETE FROM ledger_ledgerentry WHERE id = %s", [entry.pk])
+
+
+def test_a_draw_without_a_session_is_given_per_the_paper_record(
+    world: World, stock: Stock, client_for: Any
+) -> None:
+    d = draw(world, stock.vials[0], "1")
+    c = client_for(world.nurse)
+    page = c.get(reverse("ledger_entry", args=[d.pk]))
+    assert b"per the paper infusion record" in page.content
+    url = reverse("ledger_administer", args=[d.pk])
+    assert c.post(url, {"amount_mg": "50.001"}).status_code == 302
+    assert not LedgerEntry.objects.filter(kind=Kind.ADMINISTERED).exists()  # more than drawn
+    assert c.post(url, {"amount_mg": "46.5"}).status_code == 302
+    given = LedgerEntry.objects.get(kind=Kind.ADMINISTERED)
+    assert (given.quantity_mg, given.patient_id, given.session_id) == (
+        Decimal("46.5"),
+        world.patient.pk,
+        None,
+    )
+    assert "paper infusion record" in given.reason
+    waste(world, stock.fresh(0), "3.5", draw=d)
+    assert services.draw_remaining_mg(d) == 0
+    assert services.reconcile_vial(stock.fresh(0)).balanced

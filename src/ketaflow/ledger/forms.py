@@ -195,5 +195,11 @@ class ResolveForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class PaperAdministrationForm(forms.Form):
+    """The amount given from a draw that has no infusion session in KetaFlow."""
+
+    amount_mg = _mg_field("Amount given (mg), per the paper infusion record")
+
+
 class CorrectForm(forms.Form):
     reason = forms.CharField(max_length=300, label="Why this entry is reversed")

@@ -35,6 +35,7 @@ from ketaflow.ledger.forms import (
     DrawForm,
     InventoryForm,
     LossForm,
+    PaperAdministrationForm,
     ProductForm,
     ReceiveForm,
     ResolveForm,
@@ -283,15 +284,16 @@ def draw(request: HttpRequest, vial_id: int) -> HttpResponse:
 def administer(request: HttpRequest, entry_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     draw_entry = entry_for_user(user, entry_id, need=Perm.LEDGER_DRAW, actor=actor)
+    form = PaperAdministrationForm(request.POST)
+    typed = form.cleaned_data["amount_mg"] if form.is_valid() else None
     try:
-        entry = services.administration_record(actor=actor, draw=draw_entry)
+        entry = services.administration_record(actor=actor, draw=draw_entry, amount_mg=typed)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(
             request,
-            f"Recorded {entry.quantity_mg} mg given in session {entry.session_id} "
-            f"(from the infusion record), entry #{entry.seq}.",
+            f"Recorded {entry.quantity_mg} mg given ({entry.reason}), entry #{entry.seq}.",
         )
     return redirect("ledger_vial", vial_id=draw_entry.vial_id)
 
@@ -445,6 +447,11 @@ def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
     if entry.kind == Kind.LOST and entry.form_data.get("notify_field_division_by"):
         deadline = dt.datetime.fromisoformat(entry.form_data["notify_field_division_by"])
     session_check = None
+    open_draw = (
+        entry.kind == Kind.DRAWN
+        and not entry.corrections.exists()
+        and not entry.dispositions.filter(kind=Kind.ADMINISTERED).exists()
+    )
     if entry.kind == Kind.DRAWN and entry.session is not None:
         session_check = {
             "infusion_mg": services.session_given_mg(entry.session),
@@ -468,10 +475,9 @@ def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
             "session_check": session_check,
             "corrections": entry.corrections.all(),
             "may_correct": user.may(Perm.LEDGER_CORRECT) and not entry.corrections.exists(),
-            "may_administer": user.may(Perm.LEDGER_DRAW)
-            and entry.kind == Kind.DRAWN
-            and entry.session is not None
-            and not entry.dispositions.filter(kind=Kind.ADMINISTERED).exists(),
+            "may_administer": user.may(Perm.LEDGER_DRAW) and open_draw,
+            "remaining_mg": services.draw_remaining_mg(entry) if entry.kind == Kind.DRAWN else None,
+            "paper_form": PaperAdministrationForm(),
             "correct_form": CorrectForm(),
         },
     )
