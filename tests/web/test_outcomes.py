@@ -643,7 +643,7 @@ def test_demo_patients_have_honest_histories(ready: World) -> None:
         assert main is not None
         statuses[p.family_name] = main.status
     assert statuses == {
-        "Lindqvist": Status.REMISSION,
+        "Lindgren": Status.REMISSION,
         "Obi": Status.REMISSION,
         "Castillo": Status.NOT_YET_RESPONDING,
         "Reyes": Status.LOSS_OF_RESPONSE,

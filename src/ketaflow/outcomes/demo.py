@@ -63,7 +63,7 @@ class DemoPatient:
 DEMO_PATIENTS: Final = (
     DemoPatient(
         "Ruth",
-        "Lindqvist",
+        "Lindgren",
         dt.date(1982, 5, 17),
         "female",
         Indication.PTSD,
