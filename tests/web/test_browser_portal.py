@@ -129,7 +129,8 @@ def test_invited_patient_enrols_answers_phq9_and_the_nurse_acknowledges(
 
     # The front desk creates the login and the invitation from the patient's page.
     login(phone, base, "frontdesk", PASSWORD)
-    phone.get(f"{base}/portal/invite/{patient.pk}/")
+    phone.get(f"{base}/patients/{patient.pk}/")
+    phone.find_element(By.LINK_TEXT, "Patient portal").click()
     phone.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
     link = phone.find_element(By.ID, "invite-link").get_attribute("value")
     assert link is not None

@@ -192,6 +192,16 @@ def test_staff_create_an_invitation_with_a_hashed_expiring_token(
     assert AuditEntry.objects.filter(object_type="portal_invitation", patient_id=patient.pk)
 
 
+def test_the_chart_links_to_the_invitation_for_roles_that_invite(
+    world: World, client_for: Any
+) -> None:
+    invite = reverse("portal_invite", args=[world.patient.pk])
+    chart = reverse("patient_chart", args=[world.patient.pk])
+    for who in (world.frontdesk, world.nurse, world.prescriber, world.director):
+        assert invite in client_for(who).get(chart).content.decode()
+    assert invite not in verified_client(world.patient_user).get(chart).content.decode()
+
+
 def test_invitations_are_refused_to_patients_and_other_clinics(
     world: World, client_for: Any
 ) -> None:

@@ -29,13 +29,22 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
 
 def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
     """Open urgent tasks of the user's clinic, for the banner on every staff page (staff whose
-    role views clinical data only)."""
+    role views clinical data only), and whether the user may invite patients to the portal."""
     user = getattr(request, "user", None)
-    if not isinstance(user, User) or user.role == Role.PATIENT or not user.may(Perm.VIEW_CLINICAL):
+    if not isinstance(user, User) or user.role == Role.PATIENT:
         return {"urgent_tasks": [], "urgent_task_count": 0, "urgent_nav": False}
+    may_invite = user.may(Perm.INVITE_PATIENT)
+    if not user.may(Perm.VIEW_CLINICAL):
+        return {
+            "urgent_tasks": [],
+            "urgent_task_count": 0,
+            "urgent_nav": False,
+            "may_invite_patients": may_invite,
+        }
     open_tasks = tasks_for_user(user).filter(acknowledged_at__isnull=True)
     return {
         "urgent_tasks": list(open_tasks.select_related("patient").order_by("created_at")[:5]),
         "urgent_task_count": open_tasks.count(),
         "urgent_nav": True,
+        "may_invite_patients": may_invite,
     }
