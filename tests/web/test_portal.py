@@ -669,7 +669,7 @@ def test_the_task_is_in_the_same_transaction_as_the_answer(
 
 
 def test_nothing_is_lost_when_the_email_server_is_down(
-    world: World, settings: SettingsWrapper
+    world: World, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
 ) -> None:
     staff_emails(world)
     settings.EMAIL_BACKEND = "tests.web.test_portal.FailingBackend"
@@ -685,6 +685,7 @@ def test_nothing_is_lost_when_the_email_server_is_down(
     now = timezone.now()
     result = outbox_send(now=now)
     assert (result.sent, result.failed) == (0, 3)
+    assert "failed (attempt 1)" in caplog.text  # logged
     row = EmailOutbox.objects.filter(kind="urgent").first()
     assert row is not None
     assert row.status == "pending"
