@@ -1042,3 +1042,26 @@ def test_a_draw_without_a_session_is_given_per_the_paper_record(
     waste(world, stock.fresh(0), "3.5", draw=d)
     assert services.draw_remaining_mg(d) == 0
     assert services.reconcile_vial(stock.fresh(0)).balanced
+
+
+@pytest.mark.parametrize(("delivered", "accepted"), [(36.05, True), (36.1, True), (36.11, False)])
+def test_an_infusion_record_above_the_draw_within_the_syringe_resolution(
+    world: World, delivered: float, accepted: bool
+) -> None:
+    """The drawn volume is read to 0.01 mL (SYRINGE_RESOLUTION_ML): at 10 mg/mL the infusion
+    record may say up to 0.1 mg more than was drawn; then the whole draw is what was given."""
+    session = complete_session(world)
+    stock = receive(world, lot="KET-24A117", conc="10")
+    d = draw(world, stock.vials[0], "3.60", session=session)
+    InfusionSession.objects.filter(pk=session.pk).update(delivered_dose_mg=delivered)
+    if not accepted:
+        with pytest.raises(ValidationError, match=r"36\.110 mg given is more than the 36\.000 mg"):
+            services.administration_record(actor=nurse(world), draw=d)
+        return
+    given = services.administration_record(actor=nurse(world), draw=d)
+    assert given.quantity_mg == Decimal("36.000")
+    assert "within the syringe resolution (0.01 mL x 10 mg/mL = 0.1 mg)" in given.reason
+    [check] = services.session_checks(world.clinic)
+    assert check.problems == []
+    assert "within the syringe resolution" in check.notes[0]
+    assert services.reconcile_clinic(world.clinic, timezone.localdate()).balanced

@@ -35,6 +35,7 @@ from ketaflow.accounts.roles import Perm
 from ketaflow.audit.chain import GENESIS, VerifyResult, verify_chain
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
+from ketaflow.clinical.dosing import SYRINGE_RESOLUTION_ML
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger.chain import ledger_entry_hash, ledger_key
 from ketaflow.ledger.models import (
@@ -477,6 +478,14 @@ def draw_record(
     return entry
 
 
+def syringe_tolerance_mg(vial: Vial) -> Decimal:
+    """How far the infusion record's delivered dose may exceed what was drawn: the drawn volume
+    is read to the syringe resolution (0.01 mL, ketaflow.clinical.dosing.SYRINGE_RESOLUTION_ML,
+    which the infusion record itself allows between drawn and computed volume), times the
+    vial's concentration. Exact: no rounding."""
+    return SYRINGE_RESOLUTION_ML * vial.product.concentration_mg_per_ml
+
+
 def session_given_mg(session: InfusionSession) -> Decimal | None:
     """What the infusion record says was delivered, at the ledger's resolution."""
     if session.delivered_dose_mg is None:
@@ -514,6 +523,17 @@ def administration_record(
         if given is None or session.ended_at is None:
             raise _refuse(NON_FIELD_ERRORS, f"session {session.pk}: the infusion has not ended")
         reason = f"delivered dose of infusion session {session.pk} ({MG_RESOLUTION_RULE})"
+        remaining = draw_remaining_mg(draw)
+        tolerance = syringe_tolerance_mg(draw.vial)
+        if remaining < given <= remaining + tolerance:
+            conc = draw.vial.product.concentration_mg_per_ml.normalize()
+            reason = (
+                f"infusion session {session.pk} records {_mg_text(given)} mg delivered; "
+                f"{_mg_text(remaining)} mg was drawn, within the syringe resolution "
+                f"({SYRINGE_RESOLUTION_ML} mL x {conc:f} mg/mL = {tolerance.normalize():f} mg): "
+                "the whole draw is recorded as given"
+            )
+            given = remaining
     else:
         if amount_mg is None:
             raise _refuse("amount_mg", "give the amount administered (mg)")
@@ -1276,6 +1296,7 @@ class SessionCheck:
     infusion_given_mg: Decimal | None
     remaining_mg: Decimal
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def session_checks(clinic: Clinic, *, until: dt.datetime | None = None) -> list[SessionCheck]:
@@ -1283,7 +1304,7 @@ def session_checks(clinic: Clinic, *, until: dt.datetime | None = None) -> list[
     delivered; and every finished session's draw fully accounted for (given + wasted)."""
     draws = LedgerEntry.objects.filter(
         clinic=clinic, kind=Kind.DRAWN, session__isnull=False
-    ).select_related("session", "vial")
+    ).select_related("session", "vial", "vial__product")
     if until is not None:
         draws = draws.filter(at__lte=until)
     checks: list[SessionCheck] = []
@@ -1302,7 +1323,18 @@ def session_checks(clinic: Clinic, *, until: dt.datetime | None = None) -> list[
             remaining_mg=draw_remaining_mg(draw),
         )
         finished = session.ended_at is not None
-        if finished and check.infusion_given_mg != given:
+        infusion = check.infusion_given_mg
+        within_syringe = (
+            infusion is not None
+            and given == draw.quantity_mg
+            and given < infusion <= given + syringe_tolerance_mg(draw.vial)
+        )
+        if finished and within_syringe:
+            check.notes.append(
+                f"session {session.pk}: the infusion record says {infusion} mg, "
+                f"{_mg_text(given)} mg was drawn and given (within the syringe resolution)"
+            )
+        elif finished and infusion != given:
             check.problems.append(
                 f"session {session.pk}: the ledger records {_mg_text(given)} mg given, the "
                 f"infusion record {check.infusion_given_mg} mg delivered"
