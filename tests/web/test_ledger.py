@@ -1065,3 +1065,19 @@ def test_an_infusion_record_above_the_draw_within_the_syringe_resolution(
     assert check.problems == []
     assert "within the syringe resolution" in check.notes[0]
     assert services.reconcile_clinic(world.clinic, timezone.localdate()).balanced
+
+
+def test_the_biennial_inventory_is_due_within_two_years(world: World, client_for: Any) -> None:
+    assert services.biennial_due(world.clinic) is None
+    taken = dt.datetime(2024, 2, 29, 8, 0, tzinfo=timezone.get_current_timezone())
+    services.inventory_take(
+        actor=Actor(user=world.director),
+        clinic=world.clinic,
+        kind="initial",
+        timing="opening",
+        lines=[],
+        at=taken,
+    )
+    assert services.biennial_due(world.clinic) == dt.date(2026, 2, 28)
+    page = client_for(world.director).get(reverse("ledger_reports"))
+    assert b"due by 2026-02-28" in page.content

@@ -1165,6 +1165,19 @@ def inventory_take(
     return inventory
 
 
+def biennial_due(clinic: Clinic) -> dt.date | None:
+    """When the next biennial inventory is due: within two years of the previous inventory
+    (21 CFR 1304.11(c); clinical.md section 7). None before the initial inventory."""
+    last = Inventory.objects.filter(clinic=clinic).order_by("-taken_at").first()
+    if last is None:
+        return None
+    taken = timezone.localtime(last.taken_at).date()
+    try:
+        return taken.replace(year=taken.year + 2)
+    except ValueError:  # 29 February: the earlier of the two possible dates
+        return taken.replace(year=taken.year + 2, day=28)
+
+
 # ---- reads (audited) ------------------------------------------------------------------------
 
 

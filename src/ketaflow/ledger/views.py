@@ -678,6 +678,7 @@ def reports_index(request: HttpRequest) -> HttpResponse:
             "start": today - dt.timedelta(days=31),
             "end": today,
             "inventories": Inventory.objects.filter(clinic=clinic).select_related("taken_by"),
+            "biennial_due": services.biennial_due(clinic),
             "counts": Count.objects.filter(clinic=clinic).select_related("counted_by")[:30],
         },
     )
