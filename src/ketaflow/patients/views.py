@@ -123,6 +123,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
             "candidacy and consent",
             "courses",
             "infusion sessions",
+            "outcomes",
             "allergies",
             "medications",
             "diagnoses",

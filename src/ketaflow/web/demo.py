@@ -23,6 +23,7 @@ from ketaflow.candidacy import services as candidacy_services
 from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
 from ketaflow.candidacy.selectors import signed_candidacy_for
 from ketaflow.infusions import demo as infusion_demo
+from ketaflow.outcomes import demo as outcome_demo
 from ketaflow.patients import services
 from ketaflow.patients.models import (
     Allergy,
@@ -520,6 +521,7 @@ def demo_load() -> DemoResult:
                 services.patient_link_login(actor=actor, patient=patient, user_id=user.pk)
         _candidacy_stage(patient, spec["stage"], spec["answers"], staff)
         _treatment_stage(patient, spec["stage"], staff, clinic_day)
+    outcome_demo.load_demo(clinic=clinic, today=today, staff=staff)
     if not Patient.objects.filter(clinic=other).exists():
         services.patient_register(
             actor=actor,
