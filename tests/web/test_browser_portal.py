@@ -186,6 +186,10 @@ def test_invited_patient_enrols_answers_phq9_and_the_nurse_acknowledges(
     shot(phone, "portal-06-crisis-resources")
     task = UrgentTask.objects.get(patient=patient)
     assert task.is_open
+    phone.find_element(By.LINK_TEXT, "My scores").click()
+    assert phone.find_element(By.CSS_SELECTOR, "#chart-phq9 svg").size["width"] <= PHONE[0]
+    assert fits_the_phone(phone)
+    shot(phone, "portal-06b-my-scores")
 
     # The nurse sees the banner on every page and acknowledges the task.
     login(phone, base, "nurse", PASSWORD)
