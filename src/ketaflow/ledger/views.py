@@ -27,6 +27,7 @@ from ketaflow.ledger.access import (
     inventory_for_user,
     ledger_for_user,
     vial_for_user,
+    vials_for_user,
 )
 from ketaflow.ledger.forms import (
     CorrectForm,
@@ -67,12 +68,8 @@ def _ctx(request: HttpRequest) -> tuple[User, Actor]:
     return request_user(request), Actor.from_request(request)
 
 
-def _in_stock(clinic_id: int) -> list[Vial]:
-    return list(
-        Vial.objects.filter(clinic_id=clinic_id, status__in=services.IN_STOCK)
-        .select_related("product")
-        .order_by("pk")
-    )
+def _in_stock(user: User) -> list[Vial]:
+    return list(vials_for_user(user).filter(status__in=services.IN_STOCK).order_by("pk"))
 
 
 def _stock_lines(form: CountForm | InventoryForm) -> list[dict[str, Any]]:
@@ -96,7 +93,7 @@ def ledger_home(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_VIEW, actor=actor)
     today = timezone.localdate()
-    vials = _in_stock(clinic.pk)
+    vials = _in_stock(user)
     open_cases = DiscrepancyCase.objects.filter(
         clinic=clinic, status=DiscrepancyCase.Status.OPEN
     ).select_related("vial")
@@ -511,7 +508,7 @@ def correct(request: HttpRequest, entry_id: int) -> HttpResponse:
 def count_new(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_COUNT, actor=actor)
-    vials = _in_stock(clinic.pk)
+    vials = _in_stock(user)
     form = CountForm(request.POST or None, vials=vials)
     if request.method == "POST" and form.is_valid():
         lines = [
@@ -602,7 +599,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
 def inventory_new(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_INVENTORY, actor=actor)
-    vials = _in_stock(clinic.pk)
+    vials = _in_stock(user)
     form = InventoryForm(request.POST or None, vials=vials)
     if request.method == "POST" and form.is_valid():
         lines = [
