@@ -17,6 +17,8 @@ from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor, client_ip
 from ketaflow.clinical import ClinicalInputError
 from ketaflow.infusions.models import InfusionSession
+from ketaflow.outcomes.charts import trajectory_png
+from ketaflow.outcomes.selectors import trajectory
 from ketaflow.patients.models import Patient
 from ketaflow.portal import services, totp
 from ketaflow.portal.access import (
@@ -163,6 +165,24 @@ def portal_scores(request: HttpRequest) -> HttpResponse:
         "portal/scores.html",
         {"charts": score_charts(patient.pk), "patient": patient, "crisis_text": _crisis(patient)},
     )
+
+
+@login_required
+@require_GET
+def portal_scores_png(request: HttpRequest) -> HttpResponse:
+    """The chart of the outcomes app (scores against baseline, infusion days marked), for the
+    patient's own scores only."""
+    patient = own_patient(request_user(request))
+    codes = [c for c in PORTAL_QUESTIONNAIRES if patient.responses.filter(instrument=c).exists()]
+    if not codes:
+        raise Http404("No scores yet.")
+    services.page_viewed(actor=_actor(request), patient=patient, page="my scores chart")
+    png = trajectory_png(
+        trajectory(patient), measures=codes, width_px=440, title="My scores over time"
+    )
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
