@@ -135,7 +135,8 @@ def test_patient_sees_only_their_own_record(
     browser: webdriver.Chrome, live_server: Any, live_world: World
 ) -> None:
     login(browser, live_server.url, "patient")
-    assert browser.current_url.endswith(f"/patients/{live_world.patient.pk}/")
+    assert browser.current_url.endswith("/portal/")  # patients land on their portal
+    browser.get(f"{live_server.url}/patients/{live_world.patient.pk}/")
     assert "Alice" in browser.find_element(By.TAG_NAME, "h1").text
     assert browser.find_elements(By.LINK_TEXT, "Patients") == []
     browser.get(f"{live_server.url}/patients/{live_world.other_patient.pk}/")

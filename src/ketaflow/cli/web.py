@@ -77,6 +77,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Log in at http://127.0.0.1:{port}/login/ as one of:")
     for login in result.logins:
         print(f"  {login.role:<18} username {login.username:<11} password {login.password}")
+    print(
+        f"The patient also enters a code from an authenticator app set up with the secret "
+        f'{result.patient_totp_secret} (or: .venv/bin/python -c "import pyotp; '
+        f"print(pyotp.TOTP('{result.patient_totp_secret}').now())\")."
+    )
     return 0
 
 

@@ -23,6 +23,7 @@ from ketaflow.candidacy import services as candidacy_services
 from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
 from ketaflow.candidacy.selectors import signed_candidacy_for
 from ketaflow.infusions import demo as infusion_demo
+from ketaflow.ledger import demo as ledger_demo
 from ketaflow.outcomes import demo as outcome_demo
 from ketaflow.patients import services
 from ketaflow.patients.models import (
@@ -33,6 +34,7 @@ from ketaflow.patients.models import (
     Patient,
     PsychotherapyTrial,
 )
+from ketaflow.portal import demo as portal_demo
 from ketaflow.treatment import demo as treatment_demo
 from ketaflow.treatment.models import Course
 
@@ -51,6 +53,7 @@ class DemoResult:
     created_users: int
     created_patients: int
     logins: tuple[DemoLogin, ...]
+    patient_totp_secret: str  # the demo patient's second factor (any authenticator app)
 
 
 _STAFF: list[dict[str, Any]] = [
@@ -522,6 +525,8 @@ def demo_load() -> DemoResult:
         _candidacy_stage(patient, spec["stage"], spec["answers"], staff)
         _treatment_stage(patient, spec["stage"], staff, clinic_day)
     outcome_demo.load_demo(clinic=clinic, today=today, staff=staff)
+    portal = portal_demo.load_demo(clinic=clinic, today=today, staff=staff)
+    ledger_demo.load_demo(clinic=clinic, today=today, staff=staff)
     if not Patient.objects.filter(clinic=other).exists():
         services.patient_register(
             actor=actor,
@@ -548,4 +553,4 @@ def demo_load() -> DemoResult:
             (Role.PATIENT, "patient"),
         ]
     )
-    return DemoResult(created_users, created_patients, logins)
+    return DemoResult(created_users, created_patients, logins, portal.totp_secret)

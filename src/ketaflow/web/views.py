@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from ketaflow.accounts.credentials import ACT_PERM, ClinicalAct, credential_check
 from ketaflow.accounts.roles import ROLE_PERMISSIONS, Role
-from ketaflow.patients.access import patients_for_user
 from ketaflow.web.auth import request_user
 
 
@@ -15,9 +14,7 @@ from ketaflow.web.auth import request_user
 def home(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     if user.role == Role.PATIENT:
-        own = patients_for_user(user).first()
-        if own is not None:
-            return redirect("patient_chart", patient_id=own.pk)
+        return redirect("portal_home")
     today = timezone.localdate()
     checks = [credential_check(user, act, on=today) for act in ClinicalAct]
     return render(
