@@ -170,3 +170,18 @@ def live_db(transactional_db: None) -> Any:
     install_triggers(connection)
     yield
     drop_triggers(connection)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    """Debian's headless Chromium at a tablet's size, shared by a module's browser tests."""
+    from tests.web.browser import chromium
+
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture
+def live_world(live_db: None) -> World:
+    """The personas in a database that a live server (another thread) can see."""
+    return build_world()

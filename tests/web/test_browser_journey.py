@@ -20,13 +20,11 @@ from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Appointment, Course
+from tests.web.browser import csp_violations, login, shot
 from tests.web.conftest import World
-from tests.web.test_browser import browser, csp_violations, live_world, login, shot
 from tests.web.test_browser_infusions import chart_infusion_to_lock
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-__all__ = ["browser", "live_world"]
 
 
 @pytest.fixture

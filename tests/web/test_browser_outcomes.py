@@ -16,13 +16,11 @@ from ketaflow.audit.context import Actor
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Course
+from tests.web.browser import csp_violations, login, shot
 from tests.web.conftest import World
-from tests.web.test_browser import browser, csp_violations, live_world, login, shot
 from tests.web.test_outcomes import NON_RESPONDER, RELAPSE, REMISSION, history, new_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-__all__ = ["browser", "live_world"]
 
 
 @pytest.fixture

@@ -7,27 +7,23 @@ var/screenshots/."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
 from django.utils import timezone
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.portal.models import DueQuestionnaire, UrgentTask
-from tests.web.conftest import PASSWORD, World, build_world
+from tests.web.browser import chromium, login, shot
+from tests.web.conftest import PASSWORD, World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-SHOTS = Path("var/screenshots")
 PHONE = (390, 844)  # an iPhone 12-15 viewport in CSS pixels
 NEW_PASSWORD = "river stones at dawn 7"
 PHQ9_ANSWERS = [1, 2, 1, 1, 0, 1, 1, 0, 2]  # item 9 answered 2 ("more than half the days")
@@ -35,42 +31,8 @@ PHQ9_ANSWERS = [1, 2, 1, 1, 0, 1, 1, 0, 2]  # item 9 answered 2 ("more than half
 
 @pytest.fixture(scope="module")
 def phone() -> Iterator[webdriver.Chrome]:
-    chromium = shutil.which("chromium")
-    driver_path = shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
-        pytest.fail("Debian's chromium and chromium-driver are required: run `make system-deps`")
-    profile = tempfile.mkdtemp(prefix="ketaflow-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(arg)
-    options.add_experimental_option(
-        "mobileEmulation",
-        {"deviceMetrics": {"width": PHONE[0], "height": PHONE[1], "pixelRatio": 1.0}},
-    )
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def live_world(live_db: None) -> World:
-    return build_world()
+    with chromium(window=None, phone=PHONE, extra_args=("--hide-scrollbars",)) as driver:
+        yield driver
 
 
 class Console:
@@ -87,11 +49,6 @@ class Console:
         return [m for m in self.messages if "Content Security Policy" in m]
 
 
-def shot(driver: webdriver.Chrome, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SHOTS / f"{name}.png"))
-
-
 def fits_the_phone(driver: webdriver.Chrome) -> bool:
     width = driver.execute_script("return document.documentElement.scrollWidth")
     return isinstance(width, int) and width <= PHONE[0]
@@ -100,15 +57,6 @@ def fits_the_phone(driver: webdriver.Chrome) -> bool:
 def body_text(driver: webdriver.Chrome) -> str:
     text: str = driver.find_element(By.TAG_NAME, "body").text
     return text
-
-
-def login(driver: webdriver.Chrome, base: str, username: str, password: str) -> None:
-    driver.delete_all_cookies()
-    driver.get(f"{base}/login/")
-    driver.find_element(By.ID, "id_username").send_keys(username)
-    driver.find_element(By.ID, "id_password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, 10).until(lambda d: "/login/" not in d.current_url)
 
 
 def test_invited_patient_enrols_answers_phq9_and_the_nurse_acknowledges(

@@ -15,12 +15,10 @@ from ketaflow.audit.context import Actor
 from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Appointment, Course
+from tests.web.browser import csp_violations, login, shot
 from tests.web.conftest import World
-from tests.web.test_browser import browser, csp_violations, live_world, login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-__all__ = ["browser", "live_world"]
 
 
 @pytest.fixture

@@ -1,0 +1,93 @@
+"""Driving Debian's headless Chromium for the browser tests: one way to start it, log in, take
+a screenshot (into var/screenshots/, to look at) and read CSP violations from its console.
+The ``browser`` and ``live_world`` fixtures in conftest.py use these."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
+
+SHOTS = Path("var/screenshots")
+TABLET = (1024, 1366)  # a tablet held upright, in CSS pixels
+
+# As root on a machine whose network is closed: no sandbox, and none of Chromium's background
+# connections (they are refused, many at a time, and slow every start).
+_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@contextmanager
+def chromium(
+    *,
+    window: tuple[int, int] | None = TABLET,
+    phone: tuple[int, int] | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[webdriver.Chrome]:
+    """Debian's Chromium at a tablet's window size, or emulating a phone's viewport."""
+    binary = shutil.which("chromium")
+    driver_path = shutil.which("chromedriver")
+    if binary is None or driver_path is None:
+        pytest.fail("Debian's chromium and chromium-driver are required: run `make system-deps`")
+    profile = tempfile.mkdtemp(prefix="ketaflow-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in (*_ARGS, *extra_args, f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    if window is not None:
+        options.add_argument(f"--window-size={window[0]},{window[1]}")
+    if phone is not None:
+        options.add_experimental_option(
+            "mobileEmulation",
+            {"deviceMetrics": {"width": phone[0], "height": phone[1], "pixelRatio": 1.0}},
+        )
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def login(browser: webdriver.Chrome, base: str, username: str, password: str | None = None) -> None:
+    """Log in through the login form (as a fresh visitor) and wait to leave the login page."""
+    from tests.web.conftest import PASSWORD
+
+    browser.delete_all_cookies()
+    browser.get(f"{base}/login/")
+    browser.find_element(By.ID, "id_username").send_keys(username)
+    browser.find_element(By.ID, "id_password").send_keys(password or PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
+
+
+def shot(browser: webdriver.Chrome, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def csp_violations(browser: webdriver.Chrome) -> list[str]:
+    """Content-Security-Policy violations in the console since it was last read."""
+    # WebDriver.get_log is untyped; this is the same command (Selenium's GET_LOG).
+    logs: list[dict[str, Any]] = browser.execute("getLog", {"type": "browser"})["value"]
+    return [e["message"] for e in logs if "Content Security Policy" in e["message"]]
