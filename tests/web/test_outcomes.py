@@ -653,3 +653,12 @@ def test_demo_patients_have_honest_histories(ready: World) -> None:
     assert declined.status == BoosterRecommendation.Status.DECLINED
     assert InstrumentResponse.objects.filter(patient__family_name="Reyes").count() == 24
     assert Measure.PCL5.value == "pcl5"
+
+
+def test_trajectory_picture_of_a_patient_without_scores(world: World, client_for: Any) -> None:
+    """Nothing to plot is a picture saying so, not an error (the suite fails on warnings)."""
+    assert not InstrumentResponse.objects.filter(patient=world.other_patient).exists()
+    url = reverse("outcomes_trajectory_png", args=[world.other_patient.pk])
+    response = client_for(world.nurse).get(url)
+    assert response.status_code == 200
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")

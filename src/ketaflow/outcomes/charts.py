@@ -131,7 +131,8 @@ def _panel(
         fontweight="bold",
     )
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, framealpha=0.85)
+    if ax.get_legend_handles_labels()[0]:  # a patient with no scores has nothing to label
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, framealpha=0.85)
 
 
 def _span(traj: Trajectory, measures: Sequence[MeasureTrajectory]) -> tuple[dt.date, dt.date]:
