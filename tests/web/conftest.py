@@ -145,16 +145,25 @@ def world(db: None) -> World:
     return build_world()
 
 
+def logged_in(user: User) -> Client:
+    """A test client logged in as ``user``; a patient's session has also passed the portal's
+    second-factor check (the check itself is tested in test_portal)."""
+    from ketaflow.portal.middleware import SESSION_KEY
+
+    c = Client()
+    c.force_login(user)
+    if user.role == Role.PATIENT:
+        session = c.session
+        session[SESSION_KEY] = user.pk
+        session.save()
+    return c
+
+
 @pytest.fixture
 def client_for(client: Client) -> Any:
     """``client_for(user)`` is a test client logged in as ``user``."""
 
-    def login(user: User) -> Client:
-        c = Client()
-        c.force_login(user)
-        return c
-
-    return login
+    return logged_in
 
 
 @pytest.fixture

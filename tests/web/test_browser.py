@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyotp
 import pytest
+from django.utils import timezone
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
+from ketaflow.portal.models import TotpDevice
 from tests.web.browser import csp_violations, login, shot
 from tests.web.conftest import World
 
@@ -72,8 +76,15 @@ def test_front_desk_registers_a_patient_and_sees_no_clinical_data(
 def test_patient_sees_only_their_own_record(
     browser: webdriver.Chrome, live_server: Any, live_world: World
 ) -> None:
+    secret = pyotp.random_base32()
+    TotpDevice.objects.create(
+        user=live_world.patient_user, secret=secret, confirmed_at=timezone.now()
+    )
     login(browser, live_server.url, "patient")
-    assert browser.current_url.endswith("/portal/")  # patients land on their portal
+    assert "/portal/verify/" in browser.current_url  # the password alone opens nothing
+    browser.find_element(By.NAME, "code").send_keys(pyotp.TOTP(secret).now())
+    browser.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith("/portal/"))
     browser.get(f"{live_server.url}/patients/{live_world.patient.pk}/")
     assert "Alice" in browser.find_element(By.TAG_NAME, "h1").text
     assert browser.find_elements(By.LINK_TEXT, "Patients") == []

@@ -17,7 +17,6 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from ketaflow.accounts.models import User
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
@@ -35,7 +34,7 @@ from ketaflow.treatment.demo import demo_course
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.treatment.models import Appointment, Course
 from ketaflow.treatment.services import clinic_datetime
-from tests.web.conftest import World, patient_data
+from tests.web.conftest import World, logged_in, patient_data
 
 DAYS = (0, 12, 19, 26, 33, 40)  # baseline, 24 h after the last induction infusion, weekly
 RESPONDER = (50, 33, 32, 34, 33, 32)  # >= 30% reduction, above the remission cut-point 28
@@ -118,10 +117,7 @@ def ready(world: World) -> World:
     return world
 
 
-def login(user: User) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
+login = logged_in
 
 
 def audited(**filters: Any) -> bool:

@@ -837,3 +837,20 @@ def test_the_demo_helper_gives_the_patient_a_fixed_totp_and_one_open_task(world:
     assert UrgentTask.objects.filter(clinic=world.clinic, acknowledged_at=None).count() == 1
     again = load_demo(clinic=world.clinic, today=timezone.localdate(), staff=world.staff())
     assert (again.due_created, again.urgent_tasks_created) == (0, 0)
+
+
+def test_a_patient_login_without_a_second_factor_opens_nothing(world: World) -> None:
+    """A patient account made outside an invitation (e.g. in the admin) has no TOTP device:
+    its password alone reaches no page, not even the patient's own chart."""
+    assert not TotpDevice.objects.filter(user=world.patient_user).exists()
+    client = Client()
+    assert client.login(username="patient", password=PASSWORD)
+    for url in (
+        reverse("portal_home"),
+        reverse("patient_chart", args=[world.patient.pk]),
+        reverse("portal_scores"),
+    ):
+        response = client.get(url, follow=True)
+        assert response.status_code == 403, url
+        assert "Your account needs a second factor" in response.content.decode()
+        assert "Alice" not in response.content.decode()

@@ -1,5 +1,7 @@
-"""A patient with an enrolled second factor reaches nothing but the verification page, the
-logout and static files until the session has passed the TOTP check. Staff are unchanged."""
+"""A patient reaches nothing but the verification page, the logout and static files until the
+session has passed the TOTP check. A patient login without an enrolled second factor (one made
+outside an invitation, e.g. in the admin) reaches nothing at all: the verification page tells
+them to ask the clinic for an invitation. Staff are unchanged."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from django.urls import reverse
 
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
-from ketaflow.portal.models import TotpDevice
 
 SESSION_KEY = "portal_second_factor_user"
 
@@ -33,7 +34,6 @@ class PatientSecondFactorMiddleware:
             and user.role == Role.PATIENT
             and not second_factor_passed(request)
             and not self._exempt(request.path)
-            and TotpDevice.objects.filter(user=user).exists()
         ):
             query = urlencode({"next": request.get_full_path()})
             return HttpResponseRedirect(f"{reverse('portal_verify')}?{query}")

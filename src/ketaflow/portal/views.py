@@ -283,8 +283,12 @@ def portal_verify(request: HttpRequest) -> HttpResponse:
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         next_url = ""
-    if request.session.get(SESSION_KEY) == user.pk or not services.has_second_factor(user):
+    if request.session.get(SESSION_KEY) == user.pk:
         return redirect(next_url or "portal_home")
+    if not services.has_second_factor(user):
+        # No password alone opens a patient's record: enrolment happens only through the
+        # clinic's invitation link, so that a stolen password cannot enrol a thief's device.
+        return render(request, "portal/no_second_factor.html", status=403)
     form = VerifyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if services.second_factor_verify(
