@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 SHOTS = Path("var/screenshots")
@@ -91,3 +93,21 @@ def csp_violations(browser: webdriver.Chrome) -> list[str]:
     # WebDriver.get_log is untyped; this is the same command (Selenium's GET_LOG).
     logs: list[dict[str, Any]] = browser.execute("getLog", {"type": "browser"})["value"]
     return [e["message"] for e in logs if "Content Security Policy" in e["message"]]
+
+
+def wait_text(browser: webdriver.Chrome, css: str, text: str, timeout: float = 10) -> WebElement:
+    """The first element matching ``css`` whose text contains ``text``, waiting for it: after a
+    click the old page (or an old fragment) may still be there, or be replaced mid-read."""
+
+    def found(d: webdriver.Chrome) -> WebElement | bool:
+        try:
+            for element in d.find_elements(By.CSS_SELECTOR, css):
+                if text in element.text:
+                    return element
+        except StaleElementReferenceException:
+            return False  # replaced while we read it: look again
+        return False
+
+    result = WebDriverWait(browser, timeout).until(found)
+    assert isinstance(result, WebElement)
+    return result

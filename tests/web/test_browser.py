@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.portal.models import TotpDevice
-from tests.web.browser import csp_violations, login, shot
+from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -29,7 +29,7 @@ def test_nurse_finds_a_patient_and_reads_the_chart(
     search.send_keys("Anders")
     search.submit()
     browser.find_element(By.PARTIAL_LINK_TEXT, "Anders, Alice").click()
-    body = browser.find_element(By.TAG_NAME, "body").text
+    body = wait_text(browser, "body", "F43.12").text
     assert "F43.12" in body
     assert "CONFIDENTIAL-NOTE-TEXT" in body
     assert "Sertraline" in body
@@ -63,7 +63,7 @@ def test_front_desk_registers_a_patient_and_sees_no_clinical_data(
     ]:
         browser.find_element(By.ID, field).send_keys(value)
     browser.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
-    assert "Registered Greta Gruber" in browser.find_element(By.CLASS_NAME, "messages").text
+    wait_text(browser, ".messages", "Registered Greta Gruber")
     browser.get(f"{live_server.url}/patients/{live_world.patient.pk}/")
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "Bo Anders" in body
@@ -111,6 +111,6 @@ def test_director_administration_works_under_the_csp(
     browser.find_element(By.LINK_TEXT, "Administration").click()
     browser.find_element(By.LINK_TEXT, "Users").click()
     browser.find_element(By.LINK_TEXT, "nurse").click()
-    assert "Add another Credential" in browser.find_element(By.TAG_NAME, "body").text
+    wait_text(browser, "body", "Add another Credential")
     shot(browser, "director-admin-user")
     assert csp_violations(browser) == []

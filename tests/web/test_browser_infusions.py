@@ -11,33 +11,17 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
-from tests.web.browser import csp_violations, login, shot
+from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 from tests.web.test_infusions import make_appointment
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-
-def wait_text(browser: webdriver.Chrome, css: str, text: str, timeout: float = 10) -> WebElement:
-    def found(d: webdriver.Chrome) -> WebElement | bool:
-        try:
-            for element in d.find_elements(By.CSS_SELECTOR, css):
-                if text in element.text:
-                    return element
-        except StaleElementReferenceException:
-            return False  # a fragment was replaced while we read it: look again
-        return False
-
-    result = WebDriverWait(browser, timeout).until(found)
-    assert isinstance(result, WebElement)
-    return result
 
 
 def frag(browser: webdriver.Chrome, name: str) -> WebElement:

@@ -20,7 +20,7 @@ from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Appointment, Course
-from tests.web.browser import csp_violations, login, shot
+from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_infusions import chart_infusion_to_lock
 
@@ -91,7 +91,7 @@ def test_from_consultation_to_a_locked_infusion_note(
     login(browser, base, "prescriber")
     browser.get(f"{base}/candidacy/{assessment.pk}/")
     browser.find_element(By.CSS_SELECTOR, "#sign button[type=submit]").click()
-    assert "Candidacy decision signed." in browser.find_element(By.CLASS_NAME, "messages").text
+    wait_text(browser, ".messages", "Candidacy decision signed.")
     assessment.refresh_from_db()
     assert (assessment.status, assessment.signed_by) == ("signed", world.prescriber)
 
@@ -103,14 +103,14 @@ def test_from_consultation_to_a_locked_infusion_note(
     browser.find_element(By.ID, "id_signed_name").send_keys("Alice Anders")
     browser.find_element(By.ID, "id_understood").click()
     browser.find_element(By.CSS_SELECTOR, "#consent-text button[type=submit]").click()
-    assert "Consent recorded." in browser.find_element(By.CLASS_NAME, "messages").text
+    wait_text(browser, ".messages", "Consent recorded.")
 
     # 4. The prescriber plans the induction course (drug-library defaults) and sees its curve.
     login(browser, base, "prescriber")
     browser.get(f"{base}/patients/{patient.pk}/")
     browser.find_element(By.LINK_TEXT, "Plan a course").click()
     browser.find_element(By.CSS_SELECTOR, "button[name=save]").click()
-    assert "Course planned" in browser.find_element(By.CLASS_NAME, "messages").text
+    wait_text(browser, ".messages", "Course planned")
     assert browser.find_elements(By.CSS_SELECTOR, "img.pk-plot")
     course = Course.objects.get(patient=patient)
 
@@ -119,7 +119,7 @@ def test_from_consultation_to_a_locked_infusion_note(
     browser.find_element(By.LINK_TEXT, "Chair board").click()
     browser.find_element(By.CSS_SELECTOR, "#waiting a").click()
     browser.find_element(By.CSS_SELECTOR, "form.booking button[type=submit]").click()
-    assert "Booked 6 infusions" in browser.find_element(By.CLASS_NAME, "messages").text
+    wait_text(browser, ".messages", "Booked 6 infusions")
     assert Appointment.objects.filter(course=course).count() == 6
     shot(browser, "journey-5-booked")
 

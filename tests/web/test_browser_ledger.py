@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.wait import WebDriverWait
@@ -51,8 +52,14 @@ def submit(browser: webdriver.Chrome) -> None:
 
 
 def body(browser: webdriver.Chrome) -> str:
-    text: str = browser.find_element(By.TAG_NAME, "body").text
-    return text
+    """The page's text, read again if the page was replaced while it was being read."""
+    for _ in range(20):
+        try:
+            text: str = browser.find_element(By.TAG_NAME, "body").text
+        except StaleElementReferenceException:
+            continue
+        return text
+    raise AssertionError("the page kept changing while its text was read")
 
 
 def receive_two(world: World) -> list[Vial]:
@@ -169,7 +176,10 @@ def test_a_count_with_a_discrepancy_is_resolved_by_the_director(
     assert browser.find_element(By.ID, f"id_present_{sealed.pk}").is_selected()
     shot(browser, "ledger-count-form")
     submit(browser)
-    WebDriverWait(browser, 10).until(lambda d: "/ledger/counts/" in d.current_url)
+    # The form itself is at /ledger/counts/new/: wait for the count's own page.
+    WebDriverWait(browser, 10).until(
+        lambda d: "/ledger/counts/" in d.current_url and not d.current_url.endswith("/new/")
+    )
     assert "1 discrepancy case(s) opened" in body(browser)
     result = browser.find_element(By.ID, "count-result").text
     assert "-5.000" in result

@@ -16,7 +16,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Course
-from tests.web.browser import csp_violations, login, shot
+from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 from tests.web.test_outcomes import NON_RESPONDER, RELAPSE, REMISSION, history, new_patient
 
@@ -38,7 +38,7 @@ def test_director_follows_a_dashboard_figure_to_its_patients(
     base = live_server.url
     login(browser, base, "director")
     browser.find_element(By.LINK_TEXT, "Outcomes").click()
-    assert "Clinic outcomes" in browser.find_element(By.TAG_NAME, "h1").text
+    wait_text(browser, "h1", "Clinic outcomes")
     responders = browser.find_element(By.ID, "fig-responders").text
     assert "67%" in responders  # 2 of 3 responded at the end of induction
     survival = browser.find_element(By.CSS_SELECTOR, "#survival img")
@@ -46,7 +46,7 @@ def test_director_follows_a_dashboard_figure_to_its_patients(
     shot(browser, "director-outcome-dashboard")
     assert csp_violations(browser) == []
     browser.find_element(By.ID, "fig-losses").click()
-    assert "Lost their response" in browser.find_element(By.TAG_NAME, "h1").text
+    wait_text(browser, "h1", "Lost their response")
     rows = browser.find_element(By.ID, "figure-patients").text
     assert "Anders, Alice" in rows
     assert "Nonresp" not in rows
@@ -77,7 +77,7 @@ def test_prescriber_reads_a_trajectory_and_accepts_a_booster(
     shot(browser, "prescriber-trajectory")
     assert csp_violations(browser) == []
     browser.find_element(By.ID, "accept-booster").click()
-    message = browser.find_element(By.CLASS_NAME, "messages").text
+    message = wait_text(browser, ".messages", "Booster").text
     assert "Booster accepted and booked" in message
     rec = BoosterRecommendation.objects.get(patient=cohort_world.patient)
     assert rec.status == BoosterRecommendation.Status.ACCEPTED

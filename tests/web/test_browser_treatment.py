@@ -15,7 +15,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Appointment, Course
-from tests.web.browser import csp_violations, login, shot
+from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -55,7 +55,7 @@ def test_prescriber_plans_and_front_desk_books_a_course(
     shot(browser, "prescriber-course-preview")
     assert csp_violations(browser) == []
     browser.find_element(By.CSS_SELECTOR, "button[name=save]").click()
-    assert "Course planned" in browser.find_element(By.CLASS_NAME, "messages").text
+    wait_text(browser, ".messages", "Course planned")
     course = Course.objects.get()
     plots = browser.find_elements(By.CSS_SELECTOR, "img.pk-plot")
     assert len(plots) == 2
@@ -71,7 +71,7 @@ def test_prescriber_plans_and_front_desk_books_a_course(
     browser.find_element(By.CSS_SELECTOR, "#waiting a").click()
     browser.execute_script("document.getElementById('id_time_of_day').value = '10:30';")
     browser.find_element(By.CSS_SELECTOR, "form.booking button[type=submit]").click()
-    assert "Booked 6 infusions" in browser.find_element(By.CLASS_NAME, "messages").text
+    wait_text(browser, ".messages", "Booked 6 infusions")
     assert Appointment.objects.filter(course=course).count() == 6
     page = browser.find_element(By.TAG_NAME, "body").text
     assert "mg/kg" not in page
