@@ -25,13 +25,7 @@ from ketaflow.patients import services as patient_services
 from ketaflow.patients.access import patient_for_user
 from ketaflow.patients.models import Patient
 from ketaflow.web.auth import request_user
-
-
-def _apply_errors(form: Any, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        target = field if field in form.fields else None
-        for error in errors:
-            form.add_error(target, error)
+from ketaflow.web.forms import apply_validation_error
 
 
 def _initial(patient: Patient) -> dict[str, Any]:
@@ -153,7 +147,7 @@ def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
                     signed_name=form.cleaned_data["signed_name"],
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_validation_error(form, exc)
             else:
                 messages.success(request, "Consent recorded.")
                 return redirect("patient_chart", patient_id=patient.pk)

@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -54,6 +54,7 @@ from ketaflow.infusions.policy import infusion_policy
 from ketaflow.patients.access import patients_for_user
 from ketaflow.treatment.models import Appointment
 from ketaflow.web.auth import request_user
+from ketaflow.web.forms import apply_validation_error
 
 FRAGMENT_HEADER = "X-KetaFlow-Fragment"
 
@@ -480,24 +481,6 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Attach a service refusal to the field it names (or to the form)."""
-    if not hasattr(exc, "error_dict"):
-        for error in exc.messages:
-            form.add_error(None, error)
-        return
-    for field, errors in exc.message_dict.items():
-        for error in errors:
-            if field == "version":
-                form.add_error(None, f"Form out of date: {error}")
-            elif field in form.fields:
-                form.add_error(field, error)
-            elif field == NON_FIELD_ERRORS:
-                form.add_error(None, error)
-            else:
-                form.add_error(None, f"{field.replace('_', ' ')}: {error}")
-
-
 def _error_list(form: forms.Form) -> list[str]:
     lines: list[str] = []
     for field, errors in form.errors.items():
@@ -522,7 +505,7 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
         try:
             message = handler.run(actor, session, form)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            _show_refusal(form, exc)
         else:
             ok = True
     errors = _error_list(form)
@@ -675,3 +658,7 @@ def open_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
         messages.error(request, "; ".join(" ".join(v) for v in exc.message_dict.values()))
         return redirect("infusion_today")
     return redirect("infusion_session", session_id=session.pk)
+
+
+def _show_refusal(form: forms.Form, exc: ValidationError) -> None:
+    apply_validation_error(form, exc, prefixes={"version": "Form out of date"})

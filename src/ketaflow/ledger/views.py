@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -53,15 +52,9 @@ from ketaflow.ledger.models import (
 )
 from ketaflow.patients.access import patients_for_user
 from ketaflow.web.auth import request_user
+from ketaflow.web.forms import apply_validation_error
 
 Kind = LedgerEntry.Kind
-
-
-def _apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
-    for name, errors in exc.message_dict.items():
-        target = name if name in form.fields else None
-        for error in errors:
-            form.add_error(target, error)
 
 
 def _ctx(request: HttpRequest) -> tuple[User, Actor]:
@@ -147,7 +140,7 @@ def product_new(request: HttpRequest) -> HttpResponse:
                 volume_per_vial_ml=form.cleaned_data["volume_per_vial_ml"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Product {product} added.")
             return redirect("ledger_receive")
@@ -178,7 +171,7 @@ def receive(request: HttpRequest) -> HttpResponse:
                 note=data["note"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             labels = ", ".join(receipt.vials.order_by("label").values_list("label", flat=True))
             messages.success(
@@ -262,7 +255,7 @@ def draw(request: HttpRequest, vial_id: int) -> HttpResponse:
                 note=data["note"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(
                 request, f"Drew {entry.quantity_mg} mg from vial {vial.label} (entry #{entry.seq})."
@@ -326,7 +319,7 @@ def waste(request: HttpRequest, vial_id: int) -> HttpResponse:
                 request=request,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(
                 request,
@@ -373,7 +366,7 @@ def destroy(request: HttpRequest, vial_id: int) -> HttpResponse:
                 request=request,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Destroyed {entry.quantity_mg} mg (entry #{entry.seq}).")
             return redirect("ledger_entry", entry_id=entry.pk)
@@ -410,7 +403,7 @@ def loss(request: HttpRequest, vial_id: int) -> HttpResponse:
                 police_report=data["police_report"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.error(
                 request,
@@ -528,7 +521,7 @@ def count_new(request: HttpRequest) -> HttpResponse:
                 note=form.cleaned_data["note"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             cases = DiscrepancyCase.objects.filter(count_line__count=count).count()
             if cases:
@@ -574,7 +567,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Discrepancy {case.pk} resolved.")
             return redirect("ledger_case", case_id=case.pk)
@@ -621,7 +614,7 @@ def inventory_new(request: HttpRequest) -> HttpResponse:
                 note=form.cleaned_data["note"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"{inventory.get_kind_display()} recorded and frozen.")
             return redirect("ledger_inventory", inventory_id=inventory.pk)

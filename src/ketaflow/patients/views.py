@@ -26,16 +26,9 @@ from ketaflow.patients.forms import (
 )
 from ketaflow.patients.models import ClinicalNote, Patient, PatientRecord
 from ketaflow.web.auth import request_user
+from ketaflow.web.forms import apply_validation_error
 
 PAGE_SIZE = 50
-
-
-def _apply_errors(form: Any, exc: ValidationError) -> None:
-    """Attach a model validation error to the form field it names."""
-    for field, errors in exc.message_dict.items():
-        target = field if field in form.fields else None
-        for error in errors:
-            form.add_error(target, error)
 
 
 def _error_line(errors: Any) -> str:
@@ -93,7 +86,7 @@ def patient_new(request: HttpRequest) -> HttpResponse:
                 actor=Actor.from_request(request), clinic_id=user.clinic_id, data=form.cleaned_data
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Registered {patient.display_name} ({patient.mrn}).")
             return redirect("patient_chart", patient_id=patient.pk)
@@ -155,7 +148,7 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
         try:
             services.patient_update(actor=actor, patient=patient, data=form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, "Saved.")
             return redirect("patient_chart", patient_id=patient.pk)
@@ -202,7 +195,7 @@ def record_new(request: HttpRequest, patient_id: int, kind: str) -> HttpResponse
         try:
             services.record_add(actor=actor, patient=patient, record=form.save(commit=False))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Added {form.instance.label}.")
             return redirect("patient_chart", patient_id=patient.pk)
@@ -228,7 +221,7 @@ def record_edit(request: HttpRequest, patient_id: int, kind: str, record_id: int
         try:
             services.record_update(actor=actor, record=record, data=form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Saved {record.label}.")
             return redirect("patient_chart", patient_id=patient.pk)

@@ -38,21 +38,10 @@ from ketaflow.treatment.forms import (
 )
 from ketaflow.treatment.models import Appointment, Course, OpeningHours
 from ketaflow.web.auth import request_user
+from ketaflow.web.forms import apply_validation_error
 
 BOARD_ROW_MIN = 30  # the chair board's rows, in minutes
 BOARD_DEFAULT_HOURS = (dt.time(8, 0), dt.time(18, 0))  # shown on a day the clinic is closed
-
-
-def _apply_errors(form: Any, exc: ValidationError) -> None:
-    """Attach a model validation error to the form field it names."""
-    if not hasattr(exc, "error_dict"):
-        for error in exc.messages:
-            form.add_error(None, error)
-        return
-    for field, errors in exc.message_dict.items():
-        target = field if field in form.fields else None
-        for error in errors:
-            form.add_error(target, error)
 
 
 # ---- planning ------------------------------------------------------------------------------
@@ -106,7 +95,7 @@ def course_plan(request: HttpRequest, patient_id: int) -> HttpResponse:
                     **data,
                 )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             if preview is None:
                 messages.success(request, "Course planned: check the dates, then book them.")
@@ -272,7 +261,7 @@ def appointment_cancel(request: HttpRequest, appointment_id: int) -> HttpRespons
                 actor=actor, appointment=appointment, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Cancelled infusion {appointment.sequence}.")
             return redirect("course_detail", course_id=appointment.course_id)
@@ -334,7 +323,7 @@ def appointment_reschedule(request: HttpRequest, appointment_id: int) -> HttpRes
         except services.BookingRefused as exc:
             refusal = exc.reasons
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Moved infusion {appointment.sequence}.")
             return redirect("course_detail", course_id=appointment.course_id)
