@@ -161,6 +161,7 @@ def test_new_intake_supersedes_unsigned_and_signing_supersedes_signed(
         ({"heart_rate_bpm": None}, "Give systolic and diastolic pressure and heart rate together"),
         ({"weight_kg": "5"}, "Ensure this value is greater than or equal to 20"),
         ({"sex": "male", "pregnant": "yes"}, "Pregnant cannot be yes when sex is male"),
+        ({"systolic_bp_mmhg": "401"}, "systolic BP (mmHg): 401 is not physiologically possible"),
     ],
 )
 def test_bad_intake_names_the_field(

@@ -10,6 +10,9 @@ from ketaflow.candidacy.intake import (
     PSYCHIATRIC_FLAGS,
     SUBSTANCE_FLAGS,
 )
+from ketaflow.clinical import ImpossibleValueError, VitalSign
+from ketaflow.clinical.dosing import HEIGHT_CM_RANGE, WEIGHT_KG_RANGE
+from ketaflow.clinical.monitoring import check_possible
 
 _TRI = [("unknown", "Not known"), ("no", "No"), ("yes", "Yes")]
 
@@ -47,20 +50,22 @@ class IntakeForm(forms.Form):
     pregnant = forms.ChoiceField(choices=_TRI, label="Pregnant")
     breastfeeding = forms.ChoiceField(choices=_TRI, label="Breastfeeding")
     weight_kg = forms.DecimalField(
-        label="Weight (kg)", min_value=20, max_value=350, decimal_places=1, required=False
+        label="Weight (kg)",
+        min_value=WEIGHT_KG_RANGE[0],
+        max_value=WEIGHT_KG_RANGE[1],
+        decimal_places=1,
+        required=False,
     )
     height_cm = forms.DecimalField(
-        label="Height (cm)", min_value=100, max_value=250, decimal_places=1, required=False
+        label="Height (cm)",
+        min_value=HEIGHT_CM_RANGE[0],
+        max_value=HEIGHT_CM_RANGE[1],
+        decimal_places=1,
+        required=False,
     )
-    systolic_bp_mmhg = forms.IntegerField(
-        label="Systolic BP (mmHg)", min_value=50, max_value=300, required=False
-    )
-    diastolic_bp_mmhg = forms.IntegerField(
-        label="Diastolic BP (mmHg)", min_value=20, max_value=200, required=False
-    )
-    heart_rate_bpm = forms.IntegerField(
-        label="Heart rate (/min)", min_value=20, max_value=250, required=False
-    )
+    systolic_bp_mmhg = forms.IntegerField(label="Systolic BP (mmHg)", required=False)
+    diastolic_bp_mmhg = forms.IntegerField(label="Diastolic BP (mmHg)", required=False)
+    heart_rate_bpm = forms.IntegerField(label="Heart rate (/min)", required=False)
     cssrs_risk = forms.ChoiceField(
         label="C-SSRS screener risk at consultation",
         choices=[("", "Not done"), ("low", "Low"), ("moderate", "Moderate"), ("high", "High")],
@@ -78,6 +83,16 @@ class IntakeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        # Impossible readings are refused by the clinical monitoring rules' entry guard, the
+        # same one the infusion flowsheet uses (form field names are the VitalSign values).
+        for sign in (VitalSign.SYSTOLIC_BP, VitalSign.DIASTOLIC_BP, VitalSign.HEART_RATE):
+            value = data.get(sign.value)
+            if value is not None:
+                try:
+                    check_possible(sign, float(value))
+                except ImpossibleValueError as exc:
+                    self.add_error(sign.value, str(exc))
+                    data.pop(sign.value, None)
         bp = [data.get(k) for k in ("systolic_bp_mmhg", "diastolic_bp_mmhg", "heart_rate_bpm")]
         if any(v is not None for v in bp) and any(v is None for v in bp):
             self.add_error(
