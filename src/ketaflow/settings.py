@@ -3,8 +3,9 @@
 KETAFLOW_ENV selects the mode:
 - ``development`` (default; what ``make run`` uses): SQLite under ``var/``, a secret key generated
   once into ``var/secret_key``, served on loopback over plain HTTP.
-- ``production``: refuses to start without ``KETAFLOW_SECRET_KEY`` and ``KETAFLOW_ALLOWED_HOSTS``;
-  secure cookies, HSTS and HTTPS redirects.
+- ``production``: refuses to start without ``KETAFLOW_SECRET_KEY``, ``KETAFLOW_ALLOWED_HOSTS``
+  and an audit key of its own (``KETAFLOW_AUDIT_KEY``, not stored beside the database); secure
+  cookies, HSTS and HTTPS redirects.
 - ``test``: used by the test suite.
 
 ``DATABASE_URL`` (e.g. ``postgres://user:pass@host:5432/ketaflow``) switches the database.
@@ -54,17 +55,80 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-# The audit chain's HMAC key. Keep it stable: entries hashed with one key verify only with it.
-AUDIT_HMAC_KEY = (
-    os.environ.get("KETAFLOW_AUDIT_KEY")
-    or hashlib.sha256(b"ketaflow-audit:" + SECRET_KEY.encode()).hexdigest()
-)
 TRUSTED_PROXY = os.environ.get("KETAFLOW_TRUSTED_PROXY", "0") == "1"
 
 _hosts = [h.strip() for h in os.environ.get("KETAFLOW_ALLOWED_HOSTS", "").split(",") if h.strip()]
 if PRODUCTION and not _hosts:
     raise ImproperlyConfigured("production mode requires KETAFLOW_ALLOWED_HOSTS")
 ALLOWED_HOSTS = _hosts or ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+_default_db = f"sqlite:///{VAR_DIR / 'ketaflow.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", _default_db), conn_max_age=60, conn_health_checks=True
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # One writer at a time, taken at the start of the transaction: the audit chain and the
+    # controlled-substance ledger append under this lock.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+
+
+def _derived_audit_key(secret_key: str) -> str:
+    return hashlib.sha256(b"ketaflow-audit:" + secret_key.encode()).hexdigest()
+
+
+def _audit_key() -> str:
+    """The audit chain's HMAC key (the ledger's and the checkpoints' keys derive from it).
+
+    Development and tests derive it from the secret key. Production wants it set on its own,
+    ``KETAFLOW_AUDIT_KEY``, 32+ characters, neither the secret key nor derived from it: a key
+    that sits beside the database (``var/secret_key`` next to the SQLite file) lets whoever
+    copies or edits the database rewrite the chains and recompute every hash. For the same
+    reason a key file (``KETAFLOW_AUDIT_KEY_FILE``) in the SQLite database's folder is refused.
+    """
+    key = os.environ.get("KETAFLOW_AUDIT_KEY", "")
+    key_file = os.environ.get("KETAFLOW_AUDIT_KEY_FILE", "")
+    if key_file:
+        path = Path(key_file).resolve()
+        database = DATABASES["default"]
+        if database["ENGINE"] == "django.db.backends.sqlite3":
+            db_dir = Path(str(database["NAME"])).resolve().parent
+            if path.parent == db_dir:
+                raise ImproperlyConfigured(
+                    f"KETAFLOW_AUDIT_KEY_FILE must not sit in the database's folder ({db_dir})"
+                )
+        if key:
+            raise ImproperlyConfigured(
+                "set KETAFLOW_AUDIT_KEY or KETAFLOW_AUDIT_KEY_FILE, not both"
+            )
+        try:
+            key = path.read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"KETAFLOW_AUDIT_KEY_FILE {path}: cannot read it ({exc.strerror})"
+            ) from None
+    if PRODUCTION:
+        if not key:
+            raise ImproperlyConfigured(
+                "production mode requires KETAFLOW_AUDIT_KEY (32+ characters, not the secret key)"
+            )
+        if len(key) < 32:
+            raise ImproperlyConfigured("KETAFLOW_AUDIT_KEY must be at least 32 characters")
+        if key == SECRET_KEY or key == _derived_audit_key(SECRET_KEY) or SECRET_KEY in key:
+            raise ImproperlyConfigured(
+                "KETAFLOW_AUDIT_KEY must be its own key, not the secret key or derived from it"
+            )
+    return key or _derived_audit_key(SECRET_KEY)
+
+
+# The audit chain's HMAC key. Keep it stable: entries hashed with one key verify only with it.
+AUDIT_HMAC_KEY = _audit_key()
+
+# Signed checkpoints of the chains' heads, appended by the worker to a file outside the
+# database (ketaflow.audit.checkpoints). Off in tests unless set.
+_checkpoint_default = "" if ENV == "test" else str(VAR_DIR / "checkpoints.log")
+CHECKPOINT_FILE = os.environ.get("KETAFLOW_CHECKPOINT_FILE", _checkpoint_default)
 
 INSTALLED_APPS = [
     "ketaflow.web.admin_site.ClinicAdminConfig",
@@ -120,16 +184,6 @@ TEMPLATES = [
     }
 ]
 
-_default_db = f"sqlite:///{VAR_DIR / 'ketaflow.sqlite3'}"
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", _default_db), conn_max_age=60, conn_health_checks=True
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # One writer at a time, taken at the start of the transaction: the audit chain and the
-    # controlled-substance ledger append under this lock.
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -97,6 +97,7 @@ def test_demo_is_refused_in_production(tmp_path: Path) -> None:
         KETAFLOW_ENV="production",
         KETAFLOW_SECRET_KEY="p" * 60,
         KETAFLOW_ALLOWED_HOSTS="clinic.example.org",
+        KETAFLOW_AUDIT_KEY="a" * 40,
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         DJANGO_SETTINGS_MODULE="ketaflow.settings",
     )

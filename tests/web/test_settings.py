@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
@@ -69,3 +71,86 @@ def test_session_times_out_and_cookies_are_http_only() -> None:
     assert settings.SESSION_COOKIE_HTTPONLY
     assert settings.CSRF_COOKIE_HTTPONLY
     assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
+
+
+_SECRET = "s" * 60
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "production mode requires KETAFLOW_AUDIT_KEY (32+ characters, not the secret key)"),
+        ({"KETAFLOW_AUDIT_KEY": "short"}, "KETAFLOW_AUDIT_KEY must be at least 32 characters"),
+        ({"KETAFLOW_AUDIT_KEY": _SECRET}, "must be its own key, not the secret key"),
+        (
+            {
+                "KETAFLOW_AUDIT_KEY": hashlib.sha256(
+                    b"ketaflow-audit:" + _SECRET.encode()
+                ).hexdigest()
+            },
+            "must be its own key, not the secret key or derived from it",
+        ),
+        (
+            {"KETAFLOW_AUDIT_KEY_FILE": "{db_dir}/audit_key"},
+            "must not sit in the database's folder",
+        ),
+    ],
+)
+def test_production_wants_an_audit_key_of_its_own(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    """The audit key may not be the secret key kept beside the database, nor derived from it,
+    nor kept in a file beside the SQLite database: with it, the chains can be rewritten."""
+    db_dir = tmp_path / "db"
+    db_dir.mkdir()
+    (db_dir / "audit_key").write_text("k" * 40)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
+    environ.update(
+        {k: v.format(db_dir=db_dir) for k, v in env.items()},
+        KETAFLOW_ENV="production",
+        KETAFLOW_SECRET_KEY=_SECRET,
+        KETAFLOW_ALLOWED_HOSTS="clinic.example.org",
+        KETAFLOW_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{db_dir / 'ketaflow.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="ketaflow.settings",
+    )
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("ketaflow")), "audit", "verify"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+
+
+def test_production_accepts_its_own_audit_key_from_the_environment_or_a_file_elsewhere(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "keys"
+    elsewhere.mkdir()
+    (elsewhere / "audit_key").write_text("f" * 40 + "\n")
+    code = "import ketaflow.settings as s; print(s.AUDIT_HMAC_KEY)"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
+    environ.update(
+        KETAFLOW_ENV="production",
+        KETAFLOW_SECRET_KEY=_SECRET,
+        KETAFLOW_ALLOWED_HOSTS="clinic.example.org",
+        KETAFLOW_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db' / 'ketaflow.sqlite3'}",
+    )
+    for extra, key in (
+        ({"KETAFLOW_AUDIT_KEY": "e" * 40}, "e" * 40),
+        ({"KETAFLOW_AUDIT_KEY_FILE": str(elsewhere / "audit_key")}, "f" * 40),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**environ, **extra},
+            check=True,
+        ).stdout.strip()
+        assert out == key

@@ -111,3 +111,29 @@ def drop_triggers(connection: BaseDatabaseWrapper, tables: Iterable[str] | None 
         _run(connection, [sql for spec in specs for sql in spec.pg_drop()])
     elif connection.vendor == "sqlite":
         _run(connection, [sql for spec in specs for sql in spec.sqlite_drop()])
+
+
+def missing_triggers(connection: BaseDatabaseWrapper) -> list[str]:
+    """Registered tables that exist but lack one of their append-only triggers (a table rebuilt
+    by a migration on SQLite loses them; someone with database access can drop them)."""
+    specs = _present(connection, None)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'"
+            )
+        else:
+            cursor.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")
+        present = {(str(table), str(name)) for table, name in cursor.fetchall()}
+    suffixes = (
+        ("no_change", "no_truncate")
+        if connection.vendor == "postgresql"
+        else ("no_update", "no_delete")
+    )
+    return [
+        f"{spec.table}: trigger {spec.prefix}_{suffix} is missing"
+        for spec in specs
+        for suffix in suffixes
+        if (spec.table, f"{spec.prefix}_{suffix}") not in present
+    ]

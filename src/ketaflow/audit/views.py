@@ -11,6 +11,7 @@ from django.shortcuts import render
 
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
+from ketaflow.audit.checkpoints import configured_file, latest_checkpoint
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.services import Action, audit_record, audit_verify
@@ -43,7 +44,7 @@ def _auditor(request: HttpRequest) -> User:
 
 @login_required
 def audit_list(request: HttpRequest) -> HttpResponse:
-    _auditor(request)
+    user = _auditor(request)
     form = AuditFilterForm(request.GET or None)
     entries = AuditEntry.objects.all()
     if form.is_valid():
@@ -60,7 +61,14 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             entries = entries.filter(at__date__lte=data["until"])
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
     verify = audit_verify() if request.GET.get("verify") == "1" else None
-    return render(request, "audit/list.html", {"form": form, "page": page, "verify": verify})
+    context = {
+        "form": form,
+        "page": page,
+        "verify": verify,
+        "checkpoint": latest_checkpoint(configured_file(), "audit"),
+        "time_zone": user.clinic.time_zone if user.clinic else "UTC",
+    }
+    return render(request, "audit/list.html", context)
 
 
 @login_required

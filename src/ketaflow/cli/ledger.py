@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ketaflow.cli.common import CliError
+from ketaflow.cli.web import add_checkpoints_argument
 
 
 def _setup_django() -> None:
@@ -18,13 +19,25 @@ def _setup_django() -> None:
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     _setup_django()
-    from ketaflow.ledger.services import ledger_verify
+    from ketaflow.cli.web import checkpoint_file
+    from ketaflow.ledger.verify import ledger_check
 
-    result = ledger_verify()
-    if result.ok:
-        print(result.message)
+    path = checkpoint_file(args.checkpoints)
+    report = ledger_check(checkpoints=path)
+    if report.ok:
+        against = f"; checkpoints in {path} match" if path else "; no checkpoint file"
+        print(
+            f"{report.chain.message}; vial balances, receipts, counts and audit entries "
+            f"match{against}"
+        )
         return 0
-    print(f"LEDGER CHAIN BROKEN: {result.message} ({result.checked} entries read)", file=sys.stderr)
+    if not report.chain.ok:
+        print(
+            f"LEDGER CHAIN BROKEN: {report.chain.message} ({report.chain.checked} entries read)",
+            file=sys.stderr,
+        )
+    for problem in report.problems:
+        print(f"TAMPERING: {problem}", file=sys.stderr)
     return 1
 
 
@@ -71,9 +84,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify = sub.add_parser(
         "verify",
         help="check the ledger's hash chain",
-        description="Check every ledger entry against the ledger's hash chain. Exit 0 and say "
-        "so when it is intact; exit 1 naming the first entry altered, inserted or deleted.",
+        description="Check every ledger entry against the ledger's hash chain, the chain "
+        "against its signed checkpoints, each entry against its audit entry, each vial's "
+        "balance against its entries, and receipts and counts against their audit entries. "
+        "Exit 0 and say so when all is intact; exit 1 listing each problem.",
     )
+    add_checkpoints_argument(verify)
     verify.set_defaults(handler=cmd_ledger_verify)
     reconcile = sub.add_parser(
         "reconcile",

@@ -1,7 +1,8 @@
 """``ketaflow worker``: the portal's timed work, in a loop or once (for cron and tests).
 
-Each pass: bring the measurement plan's due questionnaires up to date, queue reminders, and
-send the email outbox (failures are kept, retried with backoff and logged).
+Each pass: bring the measurement plan's due questionnaires up to date, queue reminders, send
+the email outbox (failures are kept, retried with backoff and logged), and sign each hash
+chain's head into the checkpoint file when it moved (ketaflow.audit.checkpoints).
 """
 
 from __future__ import annotations
@@ -26,17 +27,25 @@ def _seconds(text: str) -> float:
     return value
 
 
+# The chains' heads this process last checkpointed (chain name -> (seq, hash)).
+_CHECKPOINTED: dict[str, tuple[int, str]] = {}
+
+
 def worker_pass() -> str:
     """One pass of the timed work; returns a one-line summary."""
+    from ketaflow.audit.checkpoints import checkpoint_moved, configured_file
     from ketaflow.portal.outbox import outbox_send
     from ketaflow.portal.plan import plan_generate, reminders_queue
 
     plan = plan_generate()
     reminders = reminders_queue()
     sent = outbox_send()
+    path = configured_file()
+    checkpoints = len(checkpoint_moved(path, _CHECKPOINTED)) if path is not None else 0
     return (
         f"due questionnaires: {plan.created} new, {plan.updated} moved, {plan.expired} expired; "
-        f"reminders queued: {reminders}; emails sent: {sent.sent}, failed: {sent.failed}"
+        f"reminders queued: {reminders}; emails sent: {sent.sent}, failed: {sent.failed}; "
+        f"chain heads checkpointed: {checkpoints}"
     )
 
 
@@ -51,6 +60,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             print(worker_pass(), flush=True)
         except DatabaseError as exc:
             raise CliError(f"database: {exc}") from None
+        except OSError as exc:
+            raise CliError(f"checkpoint file: {exc}") from None
         return 0
     print(f"KetaFlow worker: a pass every {interval:g} s (Ctrl-C stops)", flush=True)
     while True:

@@ -1,10 +1,12 @@
-"""Subcommands of ``ketaflow`` for the web app: serve, demo, audit verify, manage."""
+"""Subcommands of ``ketaflow`` for the web app: serve, demo, audit verify and checkpoint,
+manage."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from ketaflow.cli.common import CliError
@@ -85,16 +87,68 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def checkpoint_file(given: str | None) -> Path | None:
+    """The checkpoint file to verify against: ``--checkpoints FILE`` (which must exist), else
+    the configured file when it exists, else none."""
+    from ketaflow.audit.checkpoints import configured_file
+
+    if given is not None:
+        path = Path(given)
+        if not path.is_file():
+            raise CliError(f"--checkpoints: no checkpoint file at {path}")
+        return path
+    configured = configured_file()
+    return configured if configured is not None and configured.is_file() else None
+
+
+def add_checkpoints_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoints",
+        metavar="FILE",
+        default=None,
+        help="signed checkpoints to check the chain against (default: KETAFLOW_CHECKPOINT_FILE "
+        "when it exists)",
+    )
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     _setup_django()
+    from ketaflow.audit.checkpoints import checkpoints_verify
     from ketaflow.audit.services import audit_verify
+    from ketaflow.infusions.lock import locked_notes_verify
 
+    path = checkpoint_file(args.checkpoints)
     result = audit_verify()
-    if result.ok:
-        print(result.message)
+    problems = [p.message for p in checkpoints_verify(path, chain="audit")] if path else []
+    problems += locked_notes_verify()
+    if result.ok and not problems:
+        against = f"; checkpoints in {path} match" if path else "; no checkpoint file"
+        print(result.message + against)
         return 0
-    print(f"AUDIT CHAIN BROKEN: {result.message} ({result.checked} entries read)", file=sys.stderr)
+    if not result.ok:
+        print(
+            f"AUDIT CHAIN BROKEN: {result.message} ({result.checked} entries read)",
+            file=sys.stderr,
+        )
+    for problem in problems:
+        print(f"TAMPERING: {problem}", file=sys.stderr)
     return 1
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    _setup_django()
+    from ketaflow.audit.checkpoints import checkpoint_write, configured_file
+
+    path = Path(args.file) if args.file else configured_file()
+    if path is None:
+        raise CliError("no checkpoint file: set KETAFLOW_CHECKPOINT_FILE or give --file")
+    try:
+        written = checkpoint_write(path)
+    except OSError as exc:
+        raise CliError(f"cannot write the checkpoint file {path}: {exc.strerror}") from None
+    for checkpoint in written:
+        print(f"checkpointed the {checkpoint.chain} chain at #{checkpoint.seq} in {path}")
+    return 0
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
@@ -133,10 +187,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify = audit_sub.add_parser(
         "verify",
         help="check the hash chain",
-        description="Check every audit entry against the hash chain. Exit 0 and say so when it "
-        "is intact; exit 1 naming the first entry altered, inserted or deleted.",
+        description="Check every audit entry against the hash chain and the chain against its "
+        "signed checkpoints, and every signed infusion note against the hash taken when it "
+        "was locked. Exit 0 and say so when all is intact; exit 1 naming the first entry "
+        "altered, inserted or deleted, entries deleted or rewritten after a checkpoint, and "
+        "each changed note.",
     )
+    add_checkpoints_argument(verify)
     verify.set_defaults(handler=cmd_audit_verify)
+    checkpoint = audit_sub.add_parser(
+        "checkpoint",
+        help="sign every chain's head into the checkpoint file now",
+        description="Append one signed line per hash chain (audit trail, ledger) to the "
+        "checkpoint file: its head's sequence number and hash, and the time. The worker does "
+        "this on every pass where a head moved.",
+    )
+    checkpoint.add_argument(
+        "--file", default=None, help="default: KETAFLOW_CHECKPOINT_FILE (var/checkpoints.log)"
+    )
+    checkpoint.set_defaults(handler=cmd_audit_checkpoint)
 
     manage = subparsers.add_parser(
         "manage",

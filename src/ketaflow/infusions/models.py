@@ -159,6 +159,12 @@ class InfusionSession(models.Model):
     )
     signed_at = models.DateTimeField(null=True, blank=True)
     locked = models.BooleanField(default=False)
+    lock_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the note as signed (ketaflow.infusions.lock).",
+    )
 
     class Meta:
         ordering = ["-created_at"]

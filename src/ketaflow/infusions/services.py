@@ -51,6 +51,7 @@ from ketaflow.clinical import (
 )
 from ketaflow.clinical import Role as ClinicalRole
 from ketaflow.clinical.dosing import HEIGHT_CM_RANGE, SYRINGE_RESOLUTION_ML, WEIGHT_KG_RANGE
+from ketaflow.infusions.lock import AUDIT_KEY, seal
 from ketaflow.infusions.models import (
     Addendum,
     InfusionEvent,
@@ -1172,7 +1173,14 @@ def session_sign(*, actor: Actor, session: InfusionSession) -> InfusionSession:
     _bump(session, user)
     session.full_clean()
     session.save()
-    _audit(actor, Action.UPDATE, session, "signed and locked the infusion note")
+    digest = seal(session)
+    _audit(
+        actor,
+        Action.UPDATE,
+        session,
+        "signed and locked the infusion note",
+        detail={AUDIT_KEY: digest},
+    )
     return session
 
 

@@ -49,6 +49,7 @@ from ketaflow.infusions.forms import (
     VialForm,
     VitalsForm,
 )
+from ketaflow.infusions.lock import lock_problem
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from ketaflow.infusions.policy import infusion_policy
 from ketaflow.patients.access import patients_for_user
@@ -154,6 +155,7 @@ def _page_context(
         "before_start": session.status in services.BEFORE_START,
         "infusing": session.status in services.INFUSING,
         "after_stop": session.status in services.AFTER_STOP,
+        "lock_problem": lock_problem(session),
         "may_chart": user.may(Perm.CHART_INFUSION) and not session.locked,
         "may_sign": user.may(Perm.SIGN_INFUSION_NOTE),
         "may_addendum": user.may(Perm.CHART_INFUSION),

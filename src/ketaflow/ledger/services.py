@@ -233,6 +233,9 @@ def _append(
             "kind": kind,
             "quantity_mg": _mg_text(entry.quantity_mg),
             "balance_after_mg": _mg_text(entry.balance_after_mg),
+            # The twin of the ledger entry in the audit chain (ketaflow.ledger.verify).
+            "ledger_seq": entry.seq,
+            "ledger_hash": entry.hash,
         },
     )
     return entry
@@ -318,6 +321,39 @@ def product_create(
     return product
 
 
+def receipt_snapshot(receipt: Receipt) -> dict[str, Any]:
+    """What a receipt records, as its audit entry keeps it (ketaflow.ledger.verify compares)."""
+    return {
+        "product": receipt.product_id,
+        "supplier_name": receipt.supplier_name,
+        "supplier_address": receipt.supplier_address,
+        "supplier_dea_number": receipt.supplier_dea_number,
+        "invoice_number": receipt.invoice_number,
+        "lot": receipt.lot,
+        "expires_on": receipt.expires_on.isoformat(),
+        "vial_count": receipt.vial_count,
+        "received_by": receipt.received_by_id,
+    }
+
+
+def count_lines_snapshot(count: Count) -> list[dict[str, Any]]:
+    """A count's lines, as its audit entry keeps them (ketaflow.ledger.verify compares)."""
+    return [
+        {
+            "vial": line.vial_id,
+            "sealed": line.sealed,
+            "present": line.present,
+            "measured_volume_ml": (
+                None if line.measured_volume_ml is None else f"{line.measured_volume_ml:.3f}"
+            ),
+            "expected_mg": f"{line.expected_mg:.3f}",
+            "counted_mg": f"{line.counted_mg:.3f}",
+            "difference_mg": f"{line.difference_mg:.3f}",
+        }
+        for line in CountLine.objects.filter(count=count).order_by("vial_id")
+    ]
+
+
 def _next_labels(clinic: Clinic, count: int, year: int) -> list[str]:
     prefix = f"K{year}-"
     taken = Vial.objects.filter(clinic=clinic, label__startswith=prefix).values_list(
@@ -371,6 +407,7 @@ def stock_receive(
         object_type="ledger_receipt",
         object_id=receipt.pk,
         summary=f"received {vial_count} vials of {product.name}, invoice {invoice_number}",
+        detail={"receipt": receipt_snapshot(receipt)},
     )
     content = product.content_mg
     year = timezone.localtime(received_at).year
@@ -1022,6 +1059,7 @@ def count_record(
         object_id=count.pk,
         summary=f"count of {len(stock)} vials ({count.get_shift_display()}): "
         f"{opened} discrepancies",
+        detail={"lines": count_lines_snapshot(count)},
     )
     return count
 

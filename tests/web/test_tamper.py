@@ -1,0 +1,548 @@
+"""Tamper evidence against an insider with database access (issue 12): signed checkpoints
+outside the database, the ledger cross-checked against its audit twins, vial balances, receipts
+and counts, sealed infusion notes, and append-only triggers that survive every migration.
+
+Each test does what someone who can write the database (and knows the key, where it says so)
+would do, and shows the check that finds it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
+
+from ketaflow.audit.chain import entry_hash
+from ketaflow.audit.checkpoints import (
+    checkpoint_write,
+    checkpoints_read,
+    checkpoints_verify,
+    latest_checkpoint,
+)
+from ketaflow.audit.context import Actor
+from ketaflow.audit.db import drop_triggers, install_triggers, missing_triggers
+from ketaflow.audit.models import AuditEntry
+from ketaflow.audit.services import audit_record, audit_verify
+from ketaflow.cli import main
+from ketaflow.cli import portal as worker
+from ketaflow.infusions.lock import lock_problem, locked_notes_verify
+from ketaflow.infusions.models import InfusionSession
+from ketaflow.ledger import services as ledger_services
+from ketaflow.ledger.chain import ledger_entry_hash, ledger_key
+from ketaflow.ledger.models import LedgerEntry, Vial
+from ketaflow.ledger.verify import ledger_check
+from ketaflow.patients import services as patient_services
+from ketaflow.patients.models import Allergy
+from tests.web.conftest import World
+from tests.web.test_ledger import Stock, complete_session, draw, raw, receive, waste
+
+
+@pytest.fixture
+def stock(world: World) -> Stock:
+    return receive(world)
+
+
+@pytest.fixture
+def checkpoint_file(tmp_path: Path, settings: Any) -> Path:
+    path = tmp_path / "checkpoints.log"
+    settings.CHECKPOINT_FILE = str(path)
+    return path
+
+
+def _grow_audit(n: int = 5) -> list[AuditEntry]:
+    return [
+        audit_record(actor=Actor.system("t"), action="view", summary=f"entry {i}") for i in range(n)
+    ]
+
+
+def _rewrite_from(
+    model: type[AuditEntry] | type[LedgerEntry],
+    hasher: Callable[[Any, bytes], str],
+    key: bytes,
+    seq: int,
+    field: str,
+    value: str,
+) -> None:
+    """Edit ``field`` of entry ``seq`` and recompute every hash after it with the key, head
+    included: what someone who holds the key can do."""
+    table, head = model._meta.db_table, model._meta.db_table.replace("entry", "head")
+    prev = model.objects.get(seq=seq - 1).hash
+    for entry in model.objects.filter(seq__gte=seq).order_by("seq"):
+        if entry.seq == seq:
+            setattr(entry, field, value)
+        entry.prev_hash = prev
+        entry.hash = hasher(entry, key)
+        raw(
+            f"UPDATE {table} SET {field} = %s, prev_hash = %s, hash = %s WHERE id = %s",  # noqa: S608 (names from the model)
+            [getattr(entry, field), entry.prev_hash, entry.hash, entry.pk],
+        )
+        prev = entry.hash
+    raw(f"UPDATE {head} SET hash = %s", [prev])  # noqa: S608 (a name from the model)
+
+
+def _grow_ledger(world: World, stock: Stock) -> list[LedgerEntry]:
+    draw(world, stock.vials[0], "1")
+    waste(world, stock.fresh(0), "3")
+    draw(world, stock.fresh(1), "2")
+    return list(LedgerEntry.objects.order_by("seq"))
+
+
+# ---- checkpoints ------------------------------------------------------------------------------
+
+
+def test_an_intact_database_matches_its_checkpoints(
+    world: World, stock: Stock, checkpoint_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _grow_ledger(world, stock)
+    assert main(["audit", "checkpoint"]) == 0
+    out = capsys.readouterr().out
+    assert "checkpointed the audit chain at #" in out
+    assert "checkpointed the ledger chain at #" in out
+    _grow_audit(2)  # the chains move on after a checkpoint: still intact
+    draw(world, stock.fresh(2), "1")
+    assert checkpoints_verify(checkpoint_file) == []
+    assert main(["audit", "verify"]) == 0
+    assert f"checkpoints in {checkpoint_file} match" in capsys.readouterr().out
+    report = ledger_check(checkpoints=checkpoint_file)
+    assert report.ok, report.problems
+    assert main(["ledger", "verify", "--checkpoints", str(checkpoint_file)]) == 0
+    assert "vial balances, receipts, counts and audit entries match" in capsys.readouterr().out
+
+
+def test_audit_tail_deleted_and_head_rewound_is_found_by_the_checkpoint(
+    world: World, checkpoint_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = _grow_audit(5)
+    (checkpoint,) = checkpoint_write(checkpoint_file, only={"audit"})
+    assert checkpoint.seq == entries[-1].seq
+    drop_triggers(connection)
+    keep = entries[1]
+    raw("DELETE FROM audit_auditentry WHERE seq > %s", [keep.seq])
+    raw("UPDATE audit_audithead SET seq = %s, hash = %s", [keep.seq, keep.hash])
+    assert audit_verify().ok  # the hole the checkpoint closes
+    problems = checkpoints_verify(checkpoint_file, chain="audit")
+    assert [p.kind for p in problems] == ["truncated"]
+    assert (
+        f"entries #{keep.seq + 1}..#{entries[-1].seq} deleted after checkpoint of "
+        in problems[0].message
+    )
+    assert main(["audit", "verify"]) == 1  # the configured file, by default
+    assert f"#{keep.seq + 1}..#{entries[-1].seq} deleted after checkpoint" in (
+        capsys.readouterr().err
+    )
+
+
+def test_audit_chain_rewritten_with_the_key_is_found_by_the_checkpoint(
+    world: World, checkpoint_file: Path
+) -> None:
+    entries = _grow_audit(5)
+    checkpoint_write(checkpoint_file)
+    drop_triggers(connection)
+    key = settings.AUDIT_HMAC_KEY.encode()
+    _rewrite_from(AuditEntry, entry_hash, key, entries[1].seq, "summary", "nothing to see")
+    assert audit_verify().ok  # with the key, a rewritten chain verifies
+    problems = checkpoints_verify(checkpoint_file, chain="audit")
+    assert [p.kind for p in problems] == ["rewritten"]
+    assert f"entry #{entries[-1].seq} differs from the checkpoint of" in problems[0].message
+    assert "the chain was rewritten" in problems[0].message
+
+
+def test_ledger_tail_deleted_and_head_rewound_is_found_by_the_checkpoint(
+    world: World, stock: Stock, checkpoint_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = _grow_ledger(world, stock)
+    checkpoint_write(checkpoint_file)
+    drop_triggers(connection)
+    keep = entries[-3]
+    raw("DELETE FROM ledger_ledgerentry WHERE seq > %s", [keep.seq])
+    raw("UPDATE ledger_ledgerhead SET seq = %s, hash = %s", [keep.seq, keep.hash])
+    assert ledger_services.ledger_verify().ok
+    report = ledger_check(checkpoints=checkpoint_file)
+    assert not report.ok
+    assert any(
+        f"ledger chain: entries #{keep.seq + 1}..#{entries[-1].seq} deleted after checkpoint" in p
+        for p in report.problems
+    ), report.problems
+    assert main(["ledger", "verify"]) == 1
+    assert "TAMPERING: ledger chain: entries" in capsys.readouterr().err
+
+
+def test_ledger_chain_rewritten_with_the_key_is_found(
+    world: World, stock: Stock, checkpoint_file: Path
+) -> None:
+    entries = _grow_ledger(world, stock)
+    checkpoint_write(checkpoint_file)
+    drop_triggers(connection)
+    key = ledger_key()
+    _rewrite_from(LedgerEntry, ledger_entry_hash, key, entries[2].seq, "note", "nothing happened")
+    assert ledger_services.ledger_verify().ok
+    problems = ledger_check(checkpoints=checkpoint_file).problems
+    assert any("ledger chain: entry #" in p and "rewritten" in p for p in problems), problems
+    # Without the checkpoint file, the audit twins still vouch for the original hashes.
+    twins = ledger_check().problems
+    assert f"ledger entry #{entries[2].seq} differs from its audit entry" in twins[0]
+
+
+def test_a_checkpoint_with_a_bad_signature_is_reported(
+    world: World, checkpoint_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _grow_audit(3)
+    checkpoint_write(checkpoint_file)
+    lines = checkpoint_file.read_text().splitlines()
+    forged = json.loads(lines[0])
+    forged["seq"] = 1
+    checkpoint_file.write_text("\n".join([json.dumps(forged), *lines[1:]]) + "\n")
+    good, bad = checkpoints_read(checkpoint_file)
+    assert [b.kind for b in bad] == ["bad_signature"]
+    assert len(good) == len(lines) - 1
+    assert main(["audit", "verify", "--checkpoints", str(checkpoint_file)]) == 1
+    assert "has a bad signature (edited or forged)" in capsys.readouterr().err
+
+
+def test_a_missing_checkpoint_file_is_one_line_and_exit_2(
+    db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "verify", "--checkpoints", str(tmp_path / "nope.log")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "no checkpoint file at" in err[0]
+    assert main(["ledger", "verify", "--checkpoints", str(tmp_path / "nope.log")]) == 2
+
+
+def test_the_worker_checkpoints_each_chain_when_its_head_moves(
+    world: World, stock: Stock, checkpoint_file: Path
+) -> None:
+    worker._CHECKPOINTED.clear()
+    assert "chain heads checkpointed: 2" in worker.worker_pass()
+    assert "chain heads checkpointed: 0" in worker.worker_pass()
+    draw(world, stock.vials[0], "1")  # a ledger entry and its audit entry: both heads move
+    assert "chain heads checkpointed: 2" in worker.worker_pass()
+    good, bad = checkpoints_read(checkpoint_file)
+    assert bad == []
+    assert [c.chain for c in good] == ["audit", "ledger", "audit", "ledger"]
+    assert checkpoints_verify(checkpoint_file) == []
+
+
+def test_the_director_sees_the_latest_checkpoint(
+    world: World, client_for: Any, checkpoint_file: Path
+) -> None:
+    page = client_for(world.director).get(reverse("audit_list")).content.decode()
+    assert "No checkpoint of the chain head yet" in page
+    (checkpoint, _) = checkpoint_write(checkpoint_file)
+    latest = latest_checkpoint(checkpoint_file, "audit")
+    assert latest is not None
+    assert latest.seq == checkpoint.seq
+    page = client_for(world.director).get(reverse("audit_list")).content.decode()
+    assert "Chain head checkpointed at " in page
+    assert f"(entry #{checkpoint.seq})" in page
+    response = client_for(world.foreign_prescriber).get(reverse("audit_list"))
+    assert response.status_code == 403
+
+
+# ---- the ledger against its audit twins, balances, receipts and counts -----------------------
+
+
+def test_a_ledger_entry_without_its_audit_twin_is_found(
+    world: World, stock: Stock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert ledger_check().ok
+    # A ledger write that bypassed the audit trail (and, with the key, chains correctly).
+    monkeypatch.setattr(ledger_services, "audit_record", lambda **kwargs: None)
+    forged = draw(world, stock.vials[0], "1")
+    monkeypatch.undo()
+    assert ledger_services.ledger_verify().ok
+    report = ledger_check()
+    assert report.problems == [
+        f"ledger entry #{forged.seq} has no audit entry (it was not written by KetaFlow)"
+    ]
+
+
+def test_every_ledger_write_carries_its_seq_and_hash_in_its_audit_entry(
+    world: World, stock: Stock
+) -> None:
+    entry = draw(world, stock.vials[0], "1")
+    twin = AuditEntry.objects.get(object_type="ledger_entry", object_id=str(entry.pk))
+    assert (twin.detail["ledger_seq"], twin.detail["ledger_hash"]) == (entry.seq, entry.hash)
+
+
+def test_an_edited_vial_balance_is_found(world: World, stock: Stock) -> None:
+    draw(world, stock.vials[0], "1")
+    assert ledger_check().ok
+    raw("UPDATE ledger_vial SET in_vial_mg = %s WHERE id = %s", ["480.000", stock.vials[0].pk])
+    raw("UPDATE ledger_vial SET drawn_pending_mg = 0 WHERE id = %s", [stock.vials[0].pk])
+    assert ledger_services.ledger_verify().ok  # the balance is in no chain
+    label = stock.vials[0].label
+    assert ledger_check().problems == [
+        f"vial {label}: its stored balance is 480.000 mg but its ledger entries add up to "
+        "450.000 mg",
+        f"vial {label}: 0.000 mg stored as drawn and not yet given or wasted, but its ledger "
+        "entries add up to 50.000 mg",
+    ]
+
+
+def test_an_edited_receipt_is_found(world: World, stock: Stock) -> None:
+    assert ledger_check().ok
+    receipt_id = stock.vials[0].receipt_id
+    drop_triggers(connection)
+    raw(
+        "UPDATE ledger_receipt SET invoice_number = 'INV-9', supplier_dea_number = 'XX1'"
+        " WHERE id = %s",
+        [receipt_id],
+    )
+    problems = ledger_check().problems
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        f"receipt {receipt_id}: invoice_number, supplier_dea_number changed since it was received"
+    )
+
+
+def test_the_database_refuses_to_edit_a_receipt_or_count_line(
+    world: World, stock: Stock, audit_triggers: None
+) -> None:
+    count = ledger_services.count_record(
+        actor=Actor(user=world.nurse),
+        clinic=world.clinic,
+        shift="closing",
+        lines=[ledger_services.CountInput(v.pk, present=True) for v in stock.vials],
+    )
+    line = count.lines.first()
+    assert line is not None
+    for sql, pk in (
+        ("UPDATE ledger_receipt SET invoice_number = 'x' WHERE id = %s", stock.vials[0].receipt_id),
+        ("UPDATE ledger_countline SET counted_mg = 1 WHERE id = %s", line.pk),
+        ("DELETE FROM ledger_countline WHERE id = %s", line.pk),
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            raw(sql, [pk])
+
+
+def test_an_edited_count_line_is_found(world: World, stock: Stock) -> None:
+    count = ledger_services.count_record(
+        actor=Actor(user=world.nurse),
+        clinic=world.clinic,
+        shift="closing",
+        lines=[ledger_services.CountInput(v.pk, present=True) for v in stock.vials],
+    )
+    assert ledger_check().ok
+    drop_triggers(connection)
+    raw("UPDATE ledger_countline SET counted_mg = 400 WHERE count_id = %s", [count.pk])
+    assert (
+        ledger_check()
+        .problems[0]
+        .startswith(f"count {count.pk}: its lines changed since they were counted")
+    )
+
+
+# ---- signed infusion notes and allergy edits ---------------------------------------------------
+
+
+def test_changed_vitals_of_a_signed_note_are_found(
+    world: World, client_for: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = complete_session(world)
+    assert session.locked
+    assert len(session.lock_hash) == 64
+    assert lock_problem(session) == ""
+    page = client_for(world.nurse).get(reverse("infusion_session", args=[session.pk]))
+    assert "altered outside KetaFlow" not in page.content.decode()
+    vitals = session.vitals.order_by("pk").first()
+    assert vitals is not None
+    raw("UPDATE infusions_vitalsentry SET systolic_mmhg = 118 WHERE id = %s", [vitals.pk])
+    session = InfusionSession.objects.get(pk=session.pk)
+    assert "has changed since it was signed" in lock_problem(session)
+    assert locked_notes_verify() == [lock_problem(session)]
+    page = client_for(world.nurse).get(reverse("infusion_session", args=[session.pk]))
+    assert "This signed note has been altered outside KetaFlow" in page.content.decode()
+    assert main(["audit", "verify"]) == 1
+    assert f"TAMPERING: infusion note {session.pk}" in capsys.readouterr().err
+
+
+def test_a_resealed_note_is_still_found_by_its_audit_entry(world: World) -> None:
+    session = complete_session(world)
+    raw("UPDATE infusions_infusionsession SET dose_mg = 1.0 WHERE id = %s", [session.pk])
+    raw("UPDATE infusions_infusionsession SET lock_hash = %s WHERE id = %s", ["0" * 64, session.pk])
+    assert "has changed since it was signed" in lock_problem(
+        InfusionSession.objects.get(pk=session.pk)
+    )
+
+
+def test_an_addendum_does_not_break_the_seal(world: World) -> None:
+    from ketaflow.infusions.services import addendum_add
+
+    session = complete_session(world)
+    addendum_add(
+        actor=Actor(user=world.nurse),
+        session=session,
+        text="Called: well.",
+        client_uuid=uuid.uuid4(),
+    )
+    assert lock_problem(InfusionSession.objects.get(pk=session.pk)) == ""
+
+
+def test_allergy_edits_keep_before_and_after_values_in_the_chain(world: World) -> None:
+    """Allergies may be edited (a chart is corrected); each edit's audit entry records the
+    values before and after, so the chained trail can replay what the chart said when."""
+    actor = Actor(user=world.prescriber)
+    allergy = patient_services.record_add(
+        actor=actor, patient=world.patient, record=Allergy(substance="Penicillin", severity="mild")
+    )
+    patient_services.record_update(actor=actor, record=allergy, data={"severity": "severe"})
+    entries = AuditEntry.objects.filter(object_type="allergy", object_id=str(allergy.pk))
+    created = entries.get(action="create")
+    changed = entries.get(action="update")
+    assert created.detail["values"]["severity"] == "mild"
+    assert changed.detail["changes"] == {"severity": ["mild", "severe"]}
+    assert audit_verify().ok
+
+
+# ---- append-only triggers ---------------------------------------------------------------------
+
+_TRIGGER_CHECK = r"""
+import datetime as dt, sys, uuid
+from decimal import Decimal
+import django
+django.setup()
+from django.apps import apps
+from django.core.management import call_command
+from django.db import DatabaseError, connection, models, transaction
+from ketaflow.audit.db import missing_triggers, registered_tables
+
+call_command("migrate", interactive=False, verbosity=0)
+problems = list(missing_triggers(connection))
+by_table = {m._meta.db_table: m for m in apps.get_models()}
+
+def value(field):
+    if isinstance(field, models.ForeignKey):
+        return None if field.null else 987654
+    if isinstance(field, models.BooleanField):
+        return True
+    if isinstance(field, models.DecimalField):
+        return Decimal(1)
+    if isinstance(field, models.FloatField):
+        return 1.0
+    if isinstance(field, models.IntegerField):
+        return 1
+    if isinstance(field, models.DateTimeField):
+        return dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    if isinstance(field, models.DateField):
+        return dt.date(2026, 1, 1)
+    if isinstance(field, models.JSONField):
+        return {}
+    if isinstance(field, models.UUIDField):
+        return uuid.uuid4()
+    if isinstance(field, models.GenericIPAddressField):
+        return None
+    return "x"
+
+for table in registered_tables():
+    model = by_table[table]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    params = [f.get_db_prep_save(value(f), connection) for f in fields]
+    try:
+        with transaction.atomic():  # foreign keys are checked at commit: never reached
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)
+            for sql in (f"UPDATE {table} SET {fields[0].column} = {fields[0].column}",
+                        f"DELETE FROM {table}"):
+                try:
+                    with transaction.atomic(), connection.cursor() as cursor:
+                        cursor.execute(sql)
+                    problems.append(f"{table}: {sql.split()[0]} was not refused")
+                except DatabaseError as exc:
+                    if "append-only" not in str(exc):
+                        problems.append(f"{table}: {sql.split()[0]} failed otherwise: {exc}")
+            raise KeyboardInterrupt  # roll the row back
+    except KeyboardInterrupt:
+        pass
+print("checked", len(registered_tables()))
+for p in problems:
+    print("PROBLEM", p)
+sys.exit(1 if problems else 0)
+"""
+
+
+def _fresh_database_url(tmp_path: Path) -> tuple[str, Any]:
+    """A new, empty database of the kind the suite runs on, and a function that removes it."""
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.sqlite3'}", lambda: None
+    import psycopg
+
+    params = connection.get_connection_params()
+    name = f"ketaflow_fresh_{uuid.uuid4().hex[:12]}"
+    admin = psycopg.connect(
+        **{k: v for k, v in params.items() if k not in ("cursor_factory", "context")},
+        autocommit=True,
+    )
+    admin.execute(f"CREATE DATABASE {name}")
+    user = params.get("user", "")
+    host = params.get("host", "127.0.0.1")
+    port = params.get("port", 5432)
+
+    def drop() -> None:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.close()
+
+    return f"postgres://{user}@{host}:{port}/{name}", drop
+
+
+def test_every_append_only_table_refuses_update_and_delete_after_all_migrations(
+    db: None, tmp_path: Path
+) -> None:
+    """Runs every migration on a new database of this suite's kind (SQLite, or PostgreSQL
+    under scripts/test-postgres.sh), then, for each registered append-only table, inserts a row
+    and checks that UPDATE and DELETE are refused, and that every trigger is in the catalogue.
+    Before migration ledger/0004 this failed on SQLite for ledger_ledgerentry (0003 rebuilt it)."""
+    url, drop = _fresh_database_url(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
+    env.update(
+        KETAFLOW_ENV="test",
+        KETAFLOW_VAR_DIR=str(tmp_path),
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="ketaflow.settings",
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _TRIGGER_CHECK],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=300,
+        )
+    finally:
+        drop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "checked 7" in result.stdout
+
+
+def test_a_lost_trigger_is_named(db: None) -> None:
+    install_triggers(connection)
+    assert missing_triggers(connection) == []
+    drop_triggers(connection, tables=["ledger_ledgerentry"])
+    missing = missing_triggers(connection)
+    assert len(missing) >= 1
+    assert all(m.startswith("ledger_ledgerentry: trigger") for m in missing)
+    install_triggers(connection)
+    assert missing_triggers(connection) == []
+
+
+def test_vials_balance_after_the_demo_month(db: None) -> None:
+    """No false alarm on a realistic ledger: the demo month passes every cross-check."""
+    assert main(["demo"]) == 0
+    report = ledger_check()
+    assert report.ok, report.problems
+    assert Vial.objects.count() > 5
+    assert locked_notes_verify() == []
+    assert Decimal(0) <= min(v.in_vial_mg for v in Vial.objects.all())
