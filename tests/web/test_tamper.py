@@ -527,13 +527,17 @@ def test_every_append_only_table_refuses_update_and_delete_after_all_migrations(
     assert "checked 7" in result.stdout
 
 
-def test_a_lost_trigger_is_named(db: None) -> None:
+def test_a_lost_trigger_is_named(db: None, capsys: pytest.CaptureFixture[str]) -> None:
     install_triggers(connection)
     assert missing_triggers(connection) == []
+    assert main(["ledger", "verify"]) == 0
+    assert "WARNING" not in capsys.readouterr().err
     drop_triggers(connection, tables=["ledger_ledgerentry"])
     missing = missing_triggers(connection)
     assert len(missing) >= 1
     assert all(m.startswith("ledger_ledgerentry: trigger") for m in missing)
+    main(["ledger", "verify"])
+    assert "WARNING: ledger_ledgerentry: trigger" in capsys.readouterr().err
     install_triggers(connection)
     assert missing_triggers(connection) == []
 

@@ -19,10 +19,11 @@ def _setup_django() -> None:
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     _setup_django()
-    from ketaflow.cli.web import checkpoint_file
+    from ketaflow.cli.web import checkpoint_file, warn_missing_triggers
     from ketaflow.ledger.verify import ledger_check
 
     path = checkpoint_file(args.checkpoints)
+    warn_missing_triggers()
     report = ledger_check(checkpoints=path)
     if report.ok:
         against = f"; checkpoints in {path} match" if path else "; no checkpoint file"

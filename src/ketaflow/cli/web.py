@@ -111,6 +111,17 @@ def add_checkpoints_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def warn_missing_triggers() -> None:
+    """Name every append-only table whose triggers are gone (a warning: the chains and their
+    checkpoints, not the triggers, are the evidence)."""
+    from django.db import connection
+
+    from ketaflow.audit.db import missing_triggers
+
+    for problem in missing_triggers(connection):
+        print(f"WARNING: {problem}: the table is not append-only", file=sys.stderr)
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     _setup_django()
     from ketaflow.audit.checkpoints import checkpoints_verify
@@ -118,6 +129,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     from ketaflow.infusions.lock import locked_notes_verify
 
     path = checkpoint_file(args.checkpoints)
+    warn_missing_triggers()
     result = audit_verify()
     problems = [p.message for p in checkpoints_verify(path, chain="audit")] if path else []
     problems += locked_notes_verify()

@@ -146,6 +146,11 @@ def record_add(*, actor: Actor, patient: Patient, record: R) -> R:
 
 @transaction.atomic
 def record_update(*, actor: Actor, record: R, data: dict[str, Any]) -> R:
+    """Change a clinical sub-record (an allergy's severity, a medication's dose). Such records
+    are corrected over time, so they are neither append-only nor sealed: instead every change's
+    audit entry keeps each changed field's value before and after (``record_add`` and
+    ``record_remove`` keep all values), and the hash-chained, checkpointed trail then shows what
+    the chart said when, and who changed it."""
     before = snapshot(record)
     for key, value in data.items():
         setattr(record, key, value)
