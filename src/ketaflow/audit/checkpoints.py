@@ -76,19 +76,23 @@ def chains() -> list[ChainHead]:
 
 
 def model_chain(
-    name: str, head_model: type[models.Model], entry_model: type[models.Model], **scope: Any
+    name: str,
+    head_model: type[models.Model],
+    entry_model: type[models.Model],
+    *,
+    head: dict[str, Any] | None = None,
+    entries: dict[str, Any] | None = None,
 ) -> ChainHead:
-    """A chain stored as rows of ``entry_model`` (``seq``, ``hash``; narrowed by ``scope``)
-    with its head in a row of ``head_model`` (``seq``, ``hash``; matched by ``scope``, or the
-    single row ``pk=1`` without one)."""
+    """A chain stored as rows of ``entry_model`` (``seq``, ``hash``; those matching ``entries``)
+    with its head in the row of ``head_model`` (``seq``, ``hash``) matching ``head`` (default:
+    the single row ``pk=1``)."""
 
     def hash_at(seq: int) -> str | None:
-        rows = entry_model._default_manager.filter(seq=seq, **scope)
+        rows = entry_model._default_manager.filter(seq=seq, **(entries or {}))
         found: str | None = rows.values_list("hash", flat=True).first()
         return found
 
-    head = head_model._default_manager.filter(**(scope or {"pk": 1})).values("seq", "hash")
-    row = head.first()
+    row = head_model._default_manager.filter(**(head or {"pk": 1})).values("seq", "hash").first()
     if row is None:
         return ChainHead(name, 0, "", hash_at)
     return ChainHead(name, int(row["seq"]), str(row["hash"]), hash_at)
