@@ -289,7 +289,9 @@ def test_network_administrator_works_across_clinics_audited(
     ).get()
     assert entry.actor_username == "network"
     assert entry.detail["clinic_id"] == world.clinic.pk
-    # The network administrator sees no patient.
+    # Home leads to the administration; no patient is in reach.
+    home = network.get(reverse("home")).content.decode()
+    assert reverse("admin:index") in home
     assert network.get(reverse("patient_list")).status_code in (302, 403)
 
 
