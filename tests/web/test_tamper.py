@@ -326,21 +326,28 @@ def test_the_database_refuses_to_edit_a_receipt_or_count_line(
             raw(sql, [pk])
 
 
-def test_an_edited_count_line_is_found(world: World, stock: Stock) -> None:
+def test_an_edited_count_line_or_receipt_is_found_after_pages_read_them(
+    world: World, stock: Stock, client_for: Any
+) -> None:
     count = ledger_services.count_record(
         actor=Actor(user=world.nurse),
         clinic=world.clinic,
         shift="closing",
         lines=[ledger_services.CountInput(v.pk, present=True) for v in stock.vials],
     )
+    # Reading the count and a vial's entry leaves later audit entries about them.
+    entry = stock.vials[0].entries.get()
+    receipt_id = entry.vial.receipt_id
+    for url in (reverse("ledger_count", args=[count.pk]), reverse("ledger_entry", args=[entry.pk])):
+        assert client_for(world.nurse).get(url).status_code == 200
+        assert client_for(world.foreign_prescriber).get(url).status_code in (403, 404)
     assert ledger_check().ok
     drop_triggers(connection)
     raw("UPDATE ledger_countline SET counted_mg = 400 WHERE count_id = %s", [count.pk])
-    assert (
-        ledger_check()
-        .problems[0]
-        .startswith(f"count {count.pk}: its lines changed since they were counted")
-    )
+    raw("UPDATE ledger_receipt SET supplier_dea_number = 'XX1' WHERE id = %s", [receipt_id])
+    problems = ledger_check().problems
+    assert problems[0].startswith(f"receipt {receipt_id}: supplier_dea_number changed")
+    assert problems[1].startswith(f"count {count.pk}: its lines changed since they were counted")
 
 
 # ---- signed infusion notes and allergy edits ---------------------------------------------------

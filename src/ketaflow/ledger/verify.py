@@ -54,13 +54,17 @@ class LedgerReport:
 
 
 def _audit_details(object_type: str) -> dict[str, tuple[int, str, Any]]:
-    """object_id -> (audit seq, summary, detail) of the audit entries of ``object_type``."""
+    """object_id -> (audit seq, summary, detail) of the entry that recorded the creation of
+    each record of ``object_type`` (not the later views of it)."""
     rows = (
-        AuditEntry.objects.filter(object_type=object_type)
-        .order_by("seq")
+        AuditEntry.objects.filter(object_type=object_type, action=AuditEntry.Action.CREATE)
+        .order_by("pk")
         .values_list("object_id", "seq", "summary", "detail")
     )
-    return {object_id: (seq, summary, detail) for object_id, seq, summary, detail in rows}
+    found: dict[str, tuple[int, str, Any]] = {}
+    for object_id, seq, summary, detail in rows.iterator(chunk_size=5000):
+        found.setdefault(object_id, (seq, summary, detail))
+    return found
 
 
 def audit_twin_problems() -> Iterator[str]:
