@@ -30,7 +30,12 @@ from ketaflow.audit.checkpoints import (
     latest_checkpoint,
 )
 from ketaflow.audit.context import Actor
-from ketaflow.audit.db import drop_triggers, install_triggers, missing_triggers
+from ketaflow.audit.db import (
+    drop_triggers,
+    install_triggers,
+    missing_triggers,
+    registered_tables,
+)
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.services import audit_record, audit_verify
 from ketaflow.cli import main
@@ -531,7 +536,7 @@ def test_every_append_only_table_refuses_update_and_delete_after_all_migrations(
     finally:
         drop()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "checked 7" in result.stdout
+    assert f"checked {len(registered_tables())}" in result.stdout
 
 
 def test_a_lost_trigger_is_named(db: None, capsys: pytest.CaptureFixture[str]) -> None:
