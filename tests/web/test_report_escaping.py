@@ -24,6 +24,7 @@ from ketaflow.ledger import services as ledger_services
 from ketaflow.ledger.models import Vial
 from ketaflow.outcomes import services as outcome_services
 from ketaflow.outcomes.report import progress_report_pdf
+from ketaflow.patients.models import Patient
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.web.export import csv_cell, csv_text, pdf_text
 from tests.web.conftest import World
@@ -223,3 +224,19 @@ def test_the_progress_report_shows_a_hostile_decline_reason_literally(
     text = _shown(pdf)
     for word in ("<img", f'src="{planted_png}"/>', "<a", "<b>unclosed"):
         assert word in text
+
+
+def test_a_name_with_dollar_signs_is_no_mathtext_in_the_trajectory_chart(
+    ready: World, client_for: Any
+) -> None:
+    history(ready, ready.patient, RELAPSE)
+    Patient.objects.filter(pk=ready.patient.pk).update(family_name="Anders $\\frac{a$")
+    patient = Patient.objects.get(pk=ready.patient.pk)
+    pdf, pages = progress_report_pdf(patient, generated_by=ready.prescriber)
+    assert pages >= 1
+    assert "Anders $\\\\frac{a$" in _shown(pdf)  # the heading, its backslash escaped by the PDF
+    response = client_for(ready.prescriber).get(
+        reverse("outcomes_trajectory_png", args=[patient.pk])
+    )
+    assert response.status_code == 200
+    assert response.content.startswith(b"\x89PNG")
