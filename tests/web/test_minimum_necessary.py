@@ -70,6 +70,8 @@ def _front_desk_pages(ptsd: Course, depression: Course, first: Appointment) -> d
         "home": reverse("home"),
         "patient list": reverse("patient_list"),
         "chart": reverse("patient_chart", args=[ptsd.patient_id]),
+        "edit details": reverse("patient_edit", args=[ptsd.patient_id]),
+        "register": reverse("patient_new"),
         "course": reverse("course_detail", args=[ptsd.pk]),
         "planned course": reverse("course_detail", args=[depression.pk]),
         "booking": reverse("course_book", args=[depression.pk]),
