@@ -471,13 +471,14 @@ def test_an_impossible_vital_is_refused_with_the_reason(world: World) -> None:
     with pytest.raises(ValidationError) as exc:
         baseline(world, session, spo2_percent=101)
     assert exc.value.message_dict["spo2_percent"] == [
-        "SpO2 (%): 101 is not physiologically possible (accepted 0-100); check the entry and "
-        "re-measure"
+        "SpO2 (%): 101 is not physiologically possible (accepted 20-100); check the entry and "
+        "re-measure."
     ]
     with pytest.raises(ValidationError) as exc:
         baseline(world, session, systolic_mmhg=80, diastolic_mmhg=90)
     assert (
-        "diastolic BP 90 is not below systolic BP 80" in exc.value.message_dict["diastolic_mmhg"][0]
+        "diastolic BP (mmHg): 90 is not below the systolic 80"
+        in exc.value.message_dict["diastolic_mmhg"][0]
     )
     assert not VitalsEntry.objects.exists()
 
@@ -509,7 +510,7 @@ def test_a_critical_blood_pressure_raises_an_alert_with_the_action(
     entry = VitalsEntry.objects.get(systolic_mmhg=182)
     assert entry.level == "critical"
     assert entry.phase == "during"
-    assert entry.actions == ["recheck", "pause_infusion", "call_prescriber"]
+    assert entry.actions == ["pause_infusion", "call_prescriber", "recheck"]
     assert any("at or above the critical limit 180" in r for r in entry.reasons)
     assert services.active_alert(session) == entry
 

@@ -23,6 +23,7 @@ from ketaflow.cli.common import CliError
 _MODULES = (
     "ketaflow.cli.web",  # serve, demo, audit, manage
     "ketaflow.cli.clinical",  # score, screen, dose
+    "ketaflow.cli.vitals",  # vitals classify
     "ketaflow.cli.pk",  # pk simulate, pk population
     "ketaflow.cli.portal",  # worker
     "ketaflow.cli.ledger",  # ledger verify, ledger reconcile

@@ -22,8 +22,6 @@ from ketaflow.pk import (
     WeightDistribution,
     get_model,
     plan_course,
-    plot_population,
-    plot_simulation,
     simulate,
     simulate_population,
     time_grid,
@@ -253,6 +251,8 @@ def _simulate(args: argparse.Namespace) -> int:
         result = simulate(model, regimen, covariates, times, ke0_per_min=args.ke0_per_min)
     summary = result.summary(level_ng_per_ml=args.level_ng_per_ml)
     if args.plot:
+        from ketaflow.pk.plotting import plot_simulation  # matplotlib only when plotting
+
         plot_simulation(result, args.plot, occupancy=args.occupancy)
     if args.json:
         data = result.as_dict()
@@ -312,6 +312,8 @@ def _population(args: argparse.Namespace) -> int:
             threads=args.threads,
         )
     if args.plot:
+        from ketaflow.pk.plotting import plot_population  # matplotlib only when plotting
+
         plot_population(result, args.plot)
     if args.json:
         print_json(result.as_dict())

@@ -18,9 +18,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
-
-import jsonschema
+from typing import TYPE_CHECKING, Any, Final
 
 from ketaflow.clinical import sources
 from ketaflow.clinical.common import Indication, Sex
@@ -36,6 +34,9 @@ from ketaflow.clinical.resistance import (
     TrialOutcome,
     assess_resistance,
 )
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 class Tier(StrEnum):
@@ -926,6 +927,8 @@ def intake_from_dict(data: Any) -> Intake:
 
     Raises :class:`ClinicalInputError` naming the first offending field.
     """
+    import jsonschema  # only when an intake is validated: it is slow to import
+
     validator = jsonschema.Draft202012Validator(intake_json_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:

@@ -75,6 +75,10 @@ ADJUSTED_BW: Final = (
 CANADIAN_KETAMINE_ECT_PROTOCOL: Final = (
     "Canadian ketamine-vs-ECT trial protocol, PMC7265624 (booster taper, step back on relapse)"
 )
+SEVERE_HYPOXAEMIA_RECALLED: Final = (
+    "Severe hypoxaemia SpO2 < 85% (sedation adverse-event definitions; clinical safety review, "
+    "issue 10) [RECALLED, unverified]"
+)
 CLINIC_POLICY: Final = "Clinic policy default (no published value; medical director to review)"
 CLINIC_SCOPE: Final = "KetaFlow clinic scope: protocol defined for PTSD and depression only"
 ENTRY_GUARD: Final = "Entry-error guard (not a clinical limit): beyond any real adult value"

@@ -100,7 +100,7 @@ class EventForm(forms.Form):
     note = forms.CharField(required=False, max_length=300)
 
 
-SYMPTOM_CHOICES = [(s.value, s.value.replace("_", " ").capitalize()) for s in EndOrganSymptom]
+SYMPTOM_CHOICES = [(s.value, s.label) for s in EndOrganSymptom]
 
 
 class VitalsForm(forms.Form):

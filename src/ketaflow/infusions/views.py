@@ -58,14 +58,7 @@ from ketaflow.web.forms import apply_validation_error
 
 FRAGMENT_HEADER = "X-KetaFlow-Fragment"
 
-ACTION_TEXT: dict[str, str] = {
-    MonitoringAction.RECHECK: "Recheck the vitals now",
-    MonitoringAction.PAUSE_INFUSION: "Pause the infusion",
-    MonitoringAction.STOP_INFUSION: "Stop the infusion",
-    MonitoringAction.SUPPORT_BREATHING: "Support breathing: stimulate, oxygen, airway",
-    MonitoringAction.CALL_PRESCRIBER: "Call the prescriber",
-    MonitoringAction.EMERGENCY_CARE: "Activate emergency care",
-}
+ACTION_TEXT: dict[str, str] = {action: action.label for action in MonitoringAction}
 
 # Fragments of the session page (ids ``frag-<name>``), each a template ``_<name>.html``.
 FRAGMENTS = (
