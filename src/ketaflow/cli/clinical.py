@@ -33,6 +33,11 @@ from ketaflow.clinical import (
     score,
     to_jsonable,
 )
+from ketaflow.clinical.dosing import (
+    BAG_CONVENTION,
+    FINAL_VOLUME_ML_RANGE,
+    VIAL_CONCENTRATIONS_MG_PER_ML,
+)
 from ketaflow.clinical.instruments import parse_ratings, parse_yes_no, parse_yes_no_list
 
 
@@ -72,6 +77,14 @@ def _required_number(option: str, value: str | None) -> float:
     if number is None:  # pragma: no cover - _number raises when required
         raise CliError(f"{option} is required")
     return number
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number that is a finite float (1e999 would parse as infinity)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise CliError(f"{text} is not a finite number")
+    return value
 
 
 def _as_object(data: JsonValue) -> dict[str, JsonValue]:
@@ -215,9 +228,11 @@ def _screen(args: argparse.Namespace) -> int:
     except UnicodeDecodeError:
         raise CliError(f"{args.intake}: not UTF-8 text") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise CliError(f"{args.intake}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    except RecursionError:
+        raise CliError(f"{args.intake}: the JSON is nested too deeply") from None
     result = assess_eligibility(intake_from_dict(data))
     if args.json:
         print_json(to_jsonable(result))
@@ -251,8 +266,12 @@ def _register_dose(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="compute a ketamine infusion (dose, volumes, pump rate) within drug-library limits",
         description=(
             "Compute dose_mg, drug_volume_ml, total_volume_ml and rate_ml_per_h for racemic "
-            "ketamine from the drug library entry of the indication. Soft-limit breaches need "
-            "--override-reason and --override-role; hard-limit breaches are refused. Displayed "
+            f"ketamine from the drug library entry of the indication. {BAG_CONVENTION} "
+            "Vial strengths: "
+            f"{', '.join(f'{c:g}' for c in VIAL_CONCENTRATIONS_MG_PER_ML)} mg/mL; final volume "
+            f"{FINAL_VOLUME_ML_RANGE[0]:g}-{FINAL_VOLUME_ML_RANGE[1]:g} mL. "
+            "Soft-limit breaches need --override-reason and --override-role; hard-limit "
+            "breaches are refused. Displayed "
             "volumes/rates are rounded to syringe/pump resolution and the exact values are "
             "reported alongside with a warning."
         ),
@@ -325,6 +344,7 @@ def _dose(args: argparse.Namespace) -> int:
     data = _as_object(to_jsonable(plan))
     warnings = [*notes, *plan.warnings]
     data["warnings"] = list[JsonValue](warnings)
+    data["bag_convention"] = BAG_CONVENTION
     if args.json:
         print_json(data)
         return 0
@@ -339,6 +359,7 @@ def _dose(args: argparse.Namespace) -> int:
         f"  rate_ml_per_h: {plan.rate_ml_per_h:g}" if plan.rate_ml_per_h is not None else "",
     ]
     lines = [line for line in lines if line]
+    lines.append(f"  bag: {BAG_CONVENTION}")
     lines += [f"  warning: {w}" for w in warnings]
     _print_lines(lines)
     return 0

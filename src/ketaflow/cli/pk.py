@@ -28,6 +28,9 @@ from ketaflow.pk import (
 )
 
 DEFAULT_TAIL_MIN = 360.0  # default grid runs this long after the last dose
+# Ten million virtual patients take minutes and about 10 GiB here (docs/performance-pk.md);
+# more is a typing mistake on a clinic's machine.
+MAX_SUBJECTS = 10_000_000
 
 
 def _events(text: str) -> list[tuple[float, float]]:
@@ -288,8 +291,8 @@ def _simulate(args: argparse.Namespace) -> int:
 def _population(args: argparse.Namespace) -> int:
     model = get_model(args.model)
     _check_subject(args)
-    if args.n < 1:
-        raise CliError(f"--n must be at least 1, got {args.n}")
+    if not 1 <= args.n <= MAX_SUBJECTS:
+        raise CliError(f"--n must be between 1 and {MAX_SUBJECTS:,}, got {args.n}")
     if args.weight_cv < 0:
         raise CliError(f"--weight-cv must not be negative, got {args.weight_cv:g}")
     regimen = _regimen(args, args.weight_kg)

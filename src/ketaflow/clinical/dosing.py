@@ -176,6 +176,25 @@ DEVINE_KG_PER_INCH: Final = 2.3  # Devine 1974
 DEVINE_BASE_HEIGHT_CM: Final = 152.4  # 60 inches (Devine 1974)
 CM_PER_INCH: Final = 2.54  # exact by definition
 ADJUSTED_BW_FACTOR: Final = 0.4  # Pai & Paloucek 2000 [RECALLED, unverified]
+# The preparation (issue 10, item 14): what a clinic can actually hang. A value outside these is a
+# typing mistake (a 500 mg/mL vial, a 100,000 mL bag), refused naming the field.
+# Ketalar prescribing information: ketamine HCl injection is supplied as 10, 50 and 100 mg/mL
+# (100 mg/mL read in clinical.md s. 2.4; 10 and 50 mg/mL [RECALLED, unverified]).
+VIAL_CONCENTRATIONS_MG_PER_ML: Final = (10.0, 50.0, 100.0)
+# Clinic policy: trial infusions were diluted in 50-100 mL of normal saline [RECALLED, unverified];
+# 20-500 mL holds every bag a ketamine infusion uses and refuses a unit or digit slip.
+FINAL_VOLUME_ML_RANGE: Final = (20.0, 500.0)
+# The programmable range of a large-volume infusion pump, 0.1-999 mL/h [RECALLED, unverified]:
+# a rate outside it cannot be keyed into the pump.
+PUMP_RATE_ML_PER_H_RANGE: Final = (0.1, 999.0)
+# The bag convention: the drug volume is part of the final volume, so the diluent to add is the
+# final volume minus the drug volume. Milligrams are of ketamine base, the label's convention:
+# "each mL contains ketamine hydrochloride equivalent to 10, 50 or 100 mg ketamine base"
+# (Ketalar prescribing information [RECALLED, unverified]), so a vial's stated mg/mL is used as is.
+BAG_CONVENTION: Final = (
+    "The final volume includes the drug volume: diluent = final volume - drug volume. "
+    "Doses are mg of ketamine base, as the vial's strength is labelled (Ketalar label)."
+)
 # Display resolution of values a nurse keys in: clinic policy, typical pump/syringe resolution.
 PUMP_RATE_RESOLUTION_ML_PER_H: Final = Decimal("0.1")
 SYRINGE_RESOLUTION_ML: Final = Decimal("0.01")
@@ -317,6 +336,13 @@ def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = Non
     _require_positive("final_volume_ml", request.final_volume_ml)
     if request.duration_min is not None:
         _require_positive("duration_min", request.duration_min)
+    if request.vial_concentration_mg_per_ml not in VIAL_CONCENTRATIONS_MG_PER_ML:
+        strengths = ", ".join(f"{c:g}" for c in VIAL_CONCENTRATIONS_MG_PER_ML)
+        raise ClinicalInputError(
+            f"vial_concentration_mg_per_ml: {request.vial_concentration_mg_per_ml:g} mg/mL is not "
+            f"a strength ketamine is supplied in ({strengths} mg/mL, Ketalar label)"
+        )
+    _require_range("final_volume_ml", request.final_volume_ml, FINAL_VOLUME_ML_RANGE)
 
     basis_kg, warnings = weight_basis_kg(request)
     if basis_kg <= 0:
@@ -377,6 +403,12 @@ def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = Non
         warnings.append("No infusion duration given, so no pump rate was calculated.")
     else:
         rate_exact = request.final_volume_ml / (request.duration_min / 60.0)
+        low, high = PUMP_RATE_ML_PER_H_RANGE
+        if not low <= rate_exact <= high:
+            raise ClinicalInputError(
+                f"rate_ml_per_h: {rate_exact:.1f} mL/h is outside what an infusion pump can be "
+                f"set to ({low:g}-{high:g} mL/h); check the final volume and the duration"
+            )
         rate_display = _display(rate_exact, PUMP_RATE_RESOLUTION_ML_PER_H)
         if rate_display != rate_exact:
             warnings.append(

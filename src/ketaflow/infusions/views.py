@@ -29,6 +29,7 @@ from ketaflow.assessments.services import parse_answers
 from ketaflow.audit.context import Actor
 from ketaflow.clinical import Action as MonitoringAction
 from ketaflow.clinical import Instrument
+from ketaflow.clinical.dosing import BAG_CONVENTION
 from ketaflow.infusions import services
 from ketaflow.infusions.access import appointment_for_user, session_for_user
 from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
@@ -161,6 +162,7 @@ def _page_context(
         "baseline": services.baseline_vitals(session),
         "plan": plan,
         "plan_warnings": plan.get("warnings", []) if isinstance(plan, dict) else [],
+        "bag_convention": BAG_CONVENTION,
         "events": events,
         "delivered": delivered,
         "vitals_rows": _vitals_rows(session),

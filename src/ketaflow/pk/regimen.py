@@ -10,11 +10,18 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 MINUTES_PER_DAY = 1440.0
+
+
+# Entry guard: no regimen gives more than 10 g of ketamine in one bolus or at more than 1 g/min;
+# anything larger is a typing mistake (and overflows the concentrations it would predict).
+MAX_BOLUS_MG: Final = 10_000.0
+MAX_RATE_MG_PER_MIN: Final = 1_000.0
 
 
 def _finite(name: str, value: float) -> None:
@@ -38,6 +45,11 @@ class Infusion:
             raise ValueError(f"an infusion needs a positive duration, got {self.duration_min} min")
         if self.rate_mg_per_min < 0:
             raise ValueError(f"infusion rate must not be negative, got {self.rate_mg_per_min}")
+        if self.rate_mg_per_min > MAX_RATE_MG_PER_MIN:
+            raise ValueError(
+                f"infusion rate {self.rate_mg_per_min:g} mg/min is above the entry guard "
+                f"{MAX_RATE_MG_PER_MIN:g} mg/min: check the units"
+            )
 
     @property
     def end_min(self) -> float:
@@ -58,6 +70,11 @@ class Bolus:
         _finite("dose_mg", self.dose_mg)
         if self.dose_mg < 0:
             raise ValueError(f"bolus dose must not be negative, got {self.dose_mg} mg")
+        if self.dose_mg > MAX_BOLUS_MG:
+            raise ValueError(
+                f"bolus dose {self.dose_mg:g} mg is above the entry guard {MAX_BOLUS_MG:g} mg: "
+                "check the units"
+            )
 
 
 @dataclass(frozen=True)
