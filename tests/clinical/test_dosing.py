@@ -320,3 +320,30 @@ def test_never_silently_clamped(dose: float, weight: float) -> None:
         return
     assert plan.dose_mg_per_kg == dose
     assert plan.dose_mg == weight * dose
+
+
+def test_pounds_convert_exactly() -> None:
+    """1 lb = 0.45359237 kg, exactly (international yard and pound agreement, 1959)."""
+    assert dosing.pounds_to_kg(154) == pytest.approx(69.85322498)
+    with pytest.raises(ClinicalInputError, match="weight_lb"):
+        dosing.pounds_to_kg(-1)
+    with pytest.raises(ClinicalInputError, match="weight_lb"):
+        dosing.pounds_to_kg(math.inf)
+
+
+@pytest.mark.parametrize(
+    ("weight_kg", "last_kg", "asks"),
+    [
+        (70.0, 70.0, False),
+        (77.0, 70.0, False),  # +10 %: within the clinic policy
+        (77.5, 70.0, True),
+        (110.0, 50.0, True),  # 110 lb typed as kg for a 50 kg patient
+        (50.0, None, False),  # first weight: nothing to compare
+    ],
+)
+def test_weight_change_to_confirm(weight_kg: float, last_kg: float | None, asks: bool) -> None:
+    """Clinic policy (WEIGHT_CHANGE_CONFIRM_PERCENT, 10 %): a larger change is confirmed."""
+    question = dosing.weight_change_to_confirm(weight_kg, last_kg)
+    assert (question is not None) is asks
+    if question:
+        assert "Re-weigh and confirm" in question

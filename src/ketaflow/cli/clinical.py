@@ -37,6 +37,7 @@ from ketaflow.clinical.dosing import (
     BAG_CONVENTION,
     FINAL_VOLUME_ML_RANGE,
     VIAL_CONCENTRATIONS_MG_PER_ML,
+    pounds_to_kg,
 )
 from ketaflow.clinical.instruments import parse_ratings, parse_yes_no, parse_yes_no_list
 
@@ -281,7 +282,12 @@ def _register_dose(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     parser.add_argument("--indication", help="ptsd or depression (required)")
-    parser.add_argument("--weight-kg", help="actual body weight in kg (required)")
+    parser.add_argument(
+        "--weight-kg", help="actual body weight in kg (this or --weight-lb, not both)"
+    )
+    parser.add_argument(
+        "--weight-lb", help="actual body weight in pounds (converted exactly: 1 lb = 0.45359237 kg)"
+    )
     parser.add_argument(
         "--weight-basis", help="actual, ideal (Devine) or adjusted (required, explicit)"
     )
@@ -306,6 +312,23 @@ def _register_dose(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=_dose)
 
 
+def _weight_kg(args: argparse.Namespace, notes: list[str]) -> float:
+    """--weight-kg or --weight-lb: exactly one of them."""
+    if args.weight_kg is not None and args.weight_lb is not None:
+        raise CliError("give --weight-kg or --weight-lb, not both")
+    if args.weight_lb is not None:
+        pounds = _required_number("--weight-lb", args.weight_lb)
+        try:
+            kg = pounds_to_kg(pounds)
+        except ValueError as exc:
+            raise CliError(f"--weight-lb: {exc}") from None
+        notes.append(f"Weight {pounds:g} lb = {kg:.2f} kg.")
+        return kg
+    if args.weight_kg is None:
+        raise CliError("--weight-kg or --weight-lb is required")
+    return _required_number("--weight-kg", args.weight_kg)
+
+
 def _dose(args: argparse.Namespace) -> int:
     indication = Indication(_choice("--indication", args.indication, [i.value for i in Indication]))
     entry = DRUG_LIBRARY[indication]
@@ -328,7 +351,7 @@ def _dose(args: argparse.Namespace) -> int:
         override = Override(reason=args.override_reason, role=role)
     request = InfusionRequest(
         indication=indication,
-        weight_kg=_required_number("--weight-kg", args.weight_kg),
+        weight_kg=_weight_kg(args, notes),
         weight_basis=basis,
         dose_mg_per_kg=dose_per_kg,
         vial_concentration_mg_per_ml=_required_number(

@@ -175,6 +175,11 @@ DEVINE_BASE_KG: Final[Mapping[Sex, float]] = MappingProxyType({Sex.MALE: 50.0, S
 DEVINE_KG_PER_INCH: Final = 2.3  # Devine 1974
 DEVINE_BASE_HEIGHT_CM: Final = 152.4  # 60 inches (Devine 1974)
 CM_PER_INCH: Final = 2.54  # exact by definition
+KG_PER_LB: Final = 0.45359237  # exact by definition (international pound, 1959)
+# Clinic policy (no published value): a weight of the day more than 10 % from the patient's last
+# recorded weight is confirmed before it is used (a 110 typed in pounds for a 50 kg patient is a
+# 120 % change). A clinic setting; the medical director reviews it.
+WEIGHT_CHANGE_CONFIRM_PERCENT: Final = 10.0
 ADJUSTED_BW_FACTOR: Final = 0.4  # Pai & Paloucek 2000 [RECALLED, unverified]
 # The preparation (issue 10, item 14): what a clinic can actually hang. A value outside these is a
 # typing mistake (a 500 mg/mL vial, a 100,000 mL bag), refused naming the field.
@@ -198,6 +203,37 @@ BAG_CONVENTION: Final = (
 # Display resolution of values a nurse keys in: clinic policy, typical pump/syringe resolution.
 PUMP_RATE_RESOLUTION_ML_PER_H: Final = Decimal("0.1")
 SYRINGE_RESOLUTION_ML: Final = Decimal("0.01")
+
+
+def pounds_to_kg(weight_lb: float) -> float:
+    """A weight typed in pounds, in kilograms (exact factor; the caller shows both)."""
+    if isinstance(weight_lb, bool) or not isinstance(weight_lb, int | float):
+        raise ClinicalInputError(f"weight_lb: {weight_lb!r} is not a number")
+    if not math.isfinite(weight_lb) or weight_lb <= 0:
+        raise ClinicalInputError(f"weight_lb: {weight_lb!r} must be a positive finite number")
+    return weight_lb * KG_PER_LB
+
+
+def weight_change_to_confirm(
+    weight_kg: float,
+    last_weight_kg: float | None,
+    *,
+    confirm_percent: float = WEIGHT_CHANGE_CONFIRM_PERCENT,
+) -> str | None:
+    """The question to ask before using ``weight_kg`` when it differs from the last recorded
+    weight by more than ``confirm_percent`` (clinic policy), else ``None``."""
+    if last_weight_kg is None or last_weight_kg <= 0:
+        return None
+    change = (weight_kg - last_weight_kg) / last_weight_kg * 100.0
+    if abs(change) <= confirm_percent:
+        return None
+    pounds = weight_kg / KG_PER_LB
+    return (
+        f"{weight_kg:g} kg is {abs(change):.0f} % {'above' if change > 0 else 'below'} the last "
+        f"recorded weight {last_weight_kg:g} kg (more than {confirm_percent:g} %). Was it weighed "
+        f"in pounds ({weight_kg:g} lb = {weight_kg * KG_PER_LB:.1f} kg), or is {pounds:.0f} lb "
+        "right? Re-weigh and confirm."
+    )
 
 
 def ideal_body_weight_kg(height_cm: float, sex: Sex) -> float:
