@@ -112,7 +112,7 @@ def test_bipolar_depression_code_needs_review_not_no_indication(
     assert assessment.decision == "needs_review"
     assert assessment.indications == ["depression"]
     page = client_for(world.prescriber).get(reverse("candidacy_detail", args=[assessment.pk]))
-    assert "Bipolar depression (F31.4 (bipolar disorder)) is treated here only" in (
+    assert "Bipolar depression (F31.4 bipolar disorder) is treated here only" in (
         page.content.decode()
     )
 
@@ -136,8 +136,11 @@ def test_psychotic_features_code_and_brand_benzodiazepine_shown(
         .get(reverse("candidacy_detail", args=[assessment.pk]))
         .content.decode()
     )
-    assert "F33.3 (major depressive disorder, recurrent, severe, with psychotic symptoms)" in html
-    assert "Benzodiazepines at 4 mg/day lorazepam-equivalent (Xanax (alprazolam))" in html
+    assert "(F33.3 major depressive disorder, recurrent, severe, with psychotic symptoms)" in html
+    assert (
+        "Benzodiazepines at 4 mg/day lorazepam-equivalent, above the 3 mg/day a ketamine trial "
+        "excluded: Xanax (alprazolam)."
+    ) in html
 
 
 def test_pressure_in_kpa_is_refused_naming_the_mistake(world: World, client_for: Any) -> None:

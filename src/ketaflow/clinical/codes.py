@@ -25,7 +25,7 @@ class CodeMatch:
 
     @property
     def label(self) -> str:
-        return f"{self.code} ({self.meaning})"
+        return f"{self.code} {self.meaning}"
 
 
 def normalize(code: str) -> str:

@@ -3,8 +3,10 @@
 Every finding has a tier (hard stop, caution, info), a stable rule id, a sentence a patient could
 read, and its source. The decision is *not eligible* if any hard stop fires, *needs review* if any
 caution fires, otherwise *eligible*. Missing information that matters (unknown pregnancy status, no
-blood pressure) is a caution, never assumed to be fine. Thresholds live in
-:class:`EligibilitySettings` with sourced defaults (clinical.md s. 2-3).
+blood pressure, no suicide-risk screen) is a caution, never assumed to be fine. Thresholds live
+in :class:`EligibilitySettings` with sourced defaults (clinical.md s. 2-3); ICD-10-CM code lists
+in :mod:`ketaflow.clinical.codes`; medicines by generic and brand name in
+:mod:`ketaflow.clinical.medicines`.
 
 The intake mirrors what the patients registry stores (demographics, ICD-10-CM diagnoses, allergies,
 current medications, psychotherapy courses and medication trials); :func:`intake_from_dict` builds
@@ -592,15 +594,15 @@ _MEDICINE_RULES: Final = (
         MedicineClass.NMDA_ACTING,
         "medication.nmda_acting",
         _INFO,
-        "Some medicines (lamotrigine, memantine, riluzole, lithium) act on the same system "
-        "as ketamine; your doctor will consider them",
+        "Some medicines act on the same system as ketamine (NMDA receptors); your doctor will "
+        "consider them",
         sources.ICU_TRIAL_NCT05803551,
     ),
 )
 
 
 def _named(found: Sequence[medicines.Medicine]) -> str:
-    """ "Xanax (alprazolam), lorazepam": each recorded name once, with its generic if different."""
+    """Each recorded name once, with its generic if different: "Xanax (alprazolam), lorazepam"."""
     shown = [
         m.recorded.strip()
         if m.recorded.strip().lower() == m.generic
@@ -637,8 +639,8 @@ def _benzodiazepine_rule(
         yield _find(
             "medication.benzodiazepine_high_dose",
             _CAUTION,
-            f"Benzodiazepines at {total:.3g} mg/day lorazepam-equivalent ({names}), above the "
-            f"{limit:g} mg/day a ketamine trial excluded: they may weaken ketamine's effect and "
+            f"Benzodiazepines at {total:.3g} mg/day lorazepam-equivalent, above the {limit:g} "
+            f"mg/day a ketamine trial excluded: {names}. They may weaken ketamine's effect and "
             "add to sedation; the dose needs review.",
             f"{source}; {sources.SPRAVATO_REMS_FORM}",
         )
@@ -653,7 +655,7 @@ def _benzodiazepine_rule(
     yield _find(
         "medication.benzodiazepine",
         _CAUTION,
-        f"Benzodiazepines ({names}) may weaken ketamine's effect and add to sedation; {dose}.",
+        f"Benzodiazepines may weaken ketamine's effect and add to sedation: {names}; {dose}.",
         f"{source}; {sources.SPRAVATO_REMS_FORM}",
     )
 
@@ -672,7 +674,7 @@ def _medications_rules(intake: Intake, settings: EligibilitySettings) -> Iterato
         hits = [d for _, d in known if d.medicine_class is medicine_class]
         if hits:
             yield _find(
-                rule, tier, f"{message} ({_named(hits)}).", f"{source}; {sources.BRAND_NAMES_FDA}"
+                rule, tier, f"{message}: {_named(hits)}.", f"{source}; {sources.BRAND_NAMES_FDA}"
             )
 
 
