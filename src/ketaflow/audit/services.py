@@ -14,7 +14,7 @@ import enum
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from django.apps import apps
 from django.conf import settings
@@ -66,10 +66,11 @@ def audit_record(
     ``clinic`` (a Clinic or its id; None: the network chain of actions of no clinic) defaults
     to the acting user's clinic, else the clinic of ``patient_id``, else None. ``patient_ids``
     names every patient the action showed or touched (e.g. each patient on a list page); they
-    are hashed with the entry and indexed for each patient's access history."""
+    are hashed with the entry and indexed for each patient's access history. A
+    ``detail["patient_ids"]`` list (how list pages named their patients before) counts too."""
     if action not in Action.values:
         raise ValueError(f"unknown audit action {action!r}")
-    named = sorted({int(p) for p in patient_ids})
+    named = sorted({int(p) for p in [*patient_ids, *_listed_in(detail)]})
     clinic_id = _clinic_id(clinic, actor, patient_id)
     key = chain_key(clinic_id)
     with transaction.atomic():
@@ -103,6 +104,43 @@ def audit_record(
         head.seq, head.hash = entry.seq, entry.hash
         head.save(update_fields=["seq", "hash"])
     return entry
+
+
+class HasPk(Protocol):
+    @property
+    def pk(self) -> Any: ...
+
+
+def audit_shown(
+    *,
+    actor: Actor,
+    object_type: str,
+    patients: Iterable[HasPk | int],
+    summary: str,
+    object_id: object = "",
+    patient_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """One entry for one page view that showed ``patients`` (patients, or their ids): a list,
+    a board, a form offering patients to choose from. Each patient's access history lists it."""
+    ids = [p if isinstance(p, int) else int(p.pk) for p in patients]
+    return audit_record(
+        actor=actor,
+        action=Action.VIEW,
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient_id,
+        patient_ids=ids,
+        summary=summary,
+        detail=detail,
+    )
+
+
+def _listed_in(detail: dict[str, Any] | None) -> list[int]:
+    listed = (detail or {}).get("patient_ids")
+    if not isinstance(listed, list | tuple):
+        return []
+    return [p for p in listed if isinstance(p, int) and not isinstance(p, bool)]
 
 
 def _clinic_id(
