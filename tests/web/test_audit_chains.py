@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
+import time
 from typing import Any
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,7 +29,7 @@ from ketaflow.audit.services import (
     audit_verify_all,
     entries_naming_patient,
 )
-from tests.web.conftest import World, make_user
+from tests.web.conftest import World, build_world, make_user
 
 
 def _raw(sql: str, params: list[Any]) -> None:
@@ -303,3 +305,48 @@ def test_the_audit_trail_has_no_admin_page(world: World, client_for: Any) -> Non
     director = client_for(world.director)
     assert director.get("/admin/").status_code == 200
     assert director.get("/admin/audit/auditentry/").status_code == 404
+
+
+def test_clinics_do_not_wait_for_each_others_chain_lock(live_db: None) -> None:
+    """PostgreSQL: while one clinic's writer holds its chain's lock, another clinic's writer
+    appends at once (and the same clinic's next writer waits). SQLite serialises all writers
+    by design, so there is nothing to show there."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks per chain are a PostgreSQL matter")
+    world = build_world()
+    holding, release = threading.Event(), threading.Event()
+    finished: dict[str, float] = {}
+
+    def hold_riverside() -> None:
+        try:
+            with transaction.atomic():
+                audit_record(actor=Actor(user=world.nurse), action="view", summary="holder")
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def write(name: str, user: User) -> None:
+        try:
+            audit_record(actor=Actor(user=user), action="view", summary=name)
+            finished[name] = time.monotonic()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_riverside)
+    holder.start()
+    assert holding.wait(10)
+    other = threading.Thread(target=write, args=("other clinic", world.foreign_prescriber))
+    same = threading.Thread(target=write, args=("same clinic", world.prescriber))
+    other.start()
+    same.start()
+    other.join(5)
+    assert "other clinic" in finished  # not blocked by the other clinic's lock
+    time.sleep(0.3)
+    assert "same clinic" not in finished  # waits for its own chain's lock
+    release.set()
+    for t in (holder, same):
+        t.join(10)
+    assert "same clinic" in finished
+    assert audit_verify().ok
+    assert [e.summary for e in _chain(world.clinic)][-2:] == ["holder", "same clinic"]

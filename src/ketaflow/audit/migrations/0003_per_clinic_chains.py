@@ -10,6 +10,7 @@ entry-patient links, back-filled from ``patient_id`` and the ``patient_ids`` of 
 from typing import Any
 
 import django.db.models.deletion
+from django.core.management.color import no_style
 from django.db import migrations, models
 
 from ketaflow.audit.db import AUDIT_TABLES, TABLE, drop_triggers, install_triggers
@@ -61,6 +62,16 @@ def assign_clinics_and_links(apps: Any, schema_editor: Any) -> None:
         for i in range(0, len(pks), CHUNK):
             entry_model.objects.filter(pk__in=pks[i : i + CHUNK]).update(clinic_id=clinic_id)
     link_model.objects.bulk_create(links, batch_size=CHUNK)
+
+
+def reset_head_ids(apps: Any, schema_editor: Any) -> None:
+    """The head's id is now generated: start it after the legacy head row (PostgreSQL keeps
+    a sequence that the altered column would otherwise start at 1)."""
+    connection = schema_editor.connection
+    statements = connection.ops.sequence_reset_sql(no_style(), [apps.get_model("audit", "AuditHead")])
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
 
 
 class Migration(migrations.Migration):
@@ -150,6 +161,7 @@ class Migration(migrations.Migration):
                 auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
             ),
         ),
+        migrations.RunPython(reset_head_ids, migrations.RunPython.noop),
         migrations.CreateModel(
             name="AuditEntryPatient",
             fields=[
