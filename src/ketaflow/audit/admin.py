@@ -1,2 +1,2 @@
-"""The audit trail has no admin page: the admin site is not scoped to a clinic, so it would show
-every clinic's entries. Directors read their clinic's trail on the audit page (``audit_list``)."""
+"""The audit trail is not in the administration: it is read, per clinic, on the audit pages
+(``ketaflow.audit.views``), and nothing may change it."""
