@@ -350,3 +350,19 @@ def test_clinics_do_not_wait_for_each_others_chain_lock(live_db: None) -> None:
     assert "same clinic" in finished
     assert audit_verify().ok
     assert [e.summary for e in _chain(world.clinic)][-2:] == ["holder", "same clinic"]
+
+
+def test_the_network_administrators_change_is_in_that_clinics_chain(world: World) -> None:
+    """A network administrator belongs to no clinic; what they change of a clinic's set-up is
+    written to that clinic's chain (its director reads it), not the network's."""
+    from ketaflow.accounts.services import setup_record_save
+    from ketaflow.treatment.models import Chair
+
+    network = User.objects.create_user(username="network", role=Role.NETWORK_ADMIN, clinic=None)
+    chair = setup_record_save(
+        actor=Actor(user=network), record=Chair(clinic=world.other_clinic, name="Chair 9")
+    )
+    entry = AuditEntry.objects.get(object_type="treatment.chair", object_id=str(chair.pk))
+    assert entry.clinic_id == world.other_clinic.pk
+    assert entry.actor_username == "network"
+    assert audit_verify(clinic=world.other_clinic).ok
