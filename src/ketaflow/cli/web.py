@@ -87,14 +87,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     _setup_django()
-    from ketaflow.audit.services import audit_verify
+    from ketaflow.accounts.models import Clinic
+    from ketaflow.audit.services import audit_verify, audit_verify_all
 
-    result = audit_verify()
-    if result.ok:
-        print(result.message)
-        return 0
-    print(f"AUDIT CHAIN BROKEN: {result.message} ({result.checked} entries read)", file=sys.stderr)
-    return 1
+    if args.clinic is not None:
+        clinic = Clinic.objects.filter(slug=args.clinic).first()
+        if clinic is None:
+            raise CliError(f"--clinic: no clinic with the slug {args.clinic!r}")
+        results = [audit_verify(clinic=clinic)]
+    else:
+        results = audit_verify_all()
+    for result in results:
+        if result.ok:
+            print(result.message)
+        else:
+            print(
+                f"AUDIT CHAIN BROKEN: {result.message} ({result.checked} entries read)",
+                file=sys.stderr,
+            )
+    return 0 if all(r.ok for r in results) else 1
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
@@ -133,8 +144,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify = audit_sub.add_parser(
         "verify",
         help="check the hash chain",
-        description="Check every audit entry against the hash chain. Exit 0 and say so when it "
-        "is intact; exit 1 naming the first entry altered, inserted or deleted.",
+        description="Check the audit trail's hash chains (one per clinic, one for actions of "
+        "no clinic, and the legacy chain of entries written before per-clinic chains), each on "
+        "one line. Exit 0 when every chain is intact; exit 1 naming each broken chain and its "
+        "first entry altered, inserted or deleted.",
+    )
+    verify.add_argument(
+        "--clinic", metavar="SLUG", help="verify only this clinic's chain (its slug)"
     )
     verify.set_defaults(handler=cmd_audit_verify)
 

@@ -197,13 +197,17 @@ def session_viewed(*, actor: Actor, session: InfusionSession, what: str) -> None
     _audit(actor, Action.VIEW, session, f"viewed infusion session {session.pk}: {what}")
 
 
-def sessions_listed(*, actor: Actor, day: dt.date, appointment_ids: list[int]) -> None:
+def sessions_listed(
+    *, actor: Actor, day: dt.date, appointment_ids: list[int], patient_ids: Sequence[int] = ()
+) -> None:
+    """The day's infusions were listed: one entry naming every patient on the list."""
     audit_record(
         actor=actor,
         action=Action.VIEW,
         object_type="infusion_day",
         summary=f"listed infusions of {day.isoformat()}: {len(appointment_ids)} shown",
         detail={"appointment_ids": appointment_ids},
+        patient_ids=patient_ids,
     )
 
 

@@ -635,7 +635,10 @@ def today(request: HttpRequest) -> HttpResponse:
         s.appointment_id: s for s in InfusionSession.objects.filter(appointment__in=appointments)
     }
     services.sessions_listed(
-        actor=_actor(request), day=day, appointment_ids=[a.pk for a in appointments]
+        actor=_actor(request),
+        day=day,
+        appointment_ids=[a.pk for a in appointments],
+        patient_ids=[a.patient_id for a in appointments],
     )
     rows = [{"appointment": a, "session": sessions.get(a.pk)} for a in appointments]
     return render(
