@@ -38,7 +38,7 @@ def test_chain_is_intact_after_normal_use(world: World) -> None:
 def test_altered_entry_is_found(world: World) -> None:
     entries = _grow()
     drop_triggers(connection)
-    _raw("UPDATE audit_auditentry SET summary = %s WHERE seq = %s", ["nothing", entries[2].seq])
+    _raw("UPDATE audit_auditentry SET summary = %s WHERE id = %s", ["nothing", entries[2].pk])
     result = audit_verify()
     assert (result.ok, result.problem, result.seq) == (False, "altered", entries[2].seq)
     assert f"#{entries[2].seq} was altered" in result.message
@@ -47,14 +47,14 @@ def test_altered_entry_is_found(world: World) -> None:
 def test_altered_actor_is_found(world: World) -> None:
     entries = _grow()
     drop_triggers(connection)
-    _raw("UPDATE audit_auditentry SET actor_username = 'someone' WHERE seq = %s", [entries[0].seq])
+    _raw("UPDATE audit_auditentry SET actor_username = 'someone' WHERE id = %s", [entries[0].pk])
     assert audit_verify().problem == "altered"
 
 
 def test_deleted_entry_is_found(world: World) -> None:
     entries = _grow()
     drop_triggers(connection)
-    _raw("DELETE FROM audit_auditentry WHERE seq = %s", [entries[1].seq])
+    _raw("DELETE FROM audit_auditentry WHERE id = %s", [entries[1].pk])
     result = audit_verify()
     assert (result.ok, result.problem, result.seq) == (False, "deleted", entries[1].seq)
 
@@ -62,7 +62,7 @@ def test_deleted_entry_is_found(world: World) -> None:
 def test_deleted_newest_entries_are_found(world: World) -> None:
     entries = _grow()
     drop_triggers(connection)
-    _raw("DELETE FROM audit_auditentry WHERE seq >= %s", [entries[3].seq])
+    _raw("DELETE FROM audit_auditentry WHERE seq >= %s AND clinic_id IS NULL", [entries[3].seq])
     result = audit_verify()
     assert (result.problem, result.seq) == ("deleted", entries[3].seq)
 
@@ -72,11 +72,14 @@ def test_inserted_entry_is_found(world: World) -> None:
     drop_triggers(connection)
     # Make room after entry 2 and insert a forged entry that claims to follow it.
     victim = entries[2]
-    _raw("UPDATE audit_auditentry SET seq = seq + 1000 WHERE seq > %s", [victim.seq])
     _raw(
-        "INSERT INTO audit_auditentry (seq, at, actor_username, actor_role, action, object_type,"
-        " object_id, summary, detail, prev_hash, hash) VALUES"
-        " (%s, %s, 'intruder', '', 'view', '', '', 'forged', '{}', %s, %s)",
+        "UPDATE audit_auditentry SET seq = seq + 1000 WHERE seq > %s AND clinic_id IS NULL",
+        [victim.seq],
+    )
+    _raw(
+        "INSERT INTO audit_auditentry (seq, hash_version, at, actor_username, actor_role, action,"
+        " object_type, object_id, summary, detail, patient_ids, prev_hash, hash) VALUES"
+        " (%s, 2, %s, 'intruder', '', 'view', '', '', 'forged', '{}', '[]', %s, %s)",
         [victim.seq + 1, victim.at, victim.hash, "f" * 64],
     )
     result = audit_verify()
@@ -84,13 +87,15 @@ def test_inserted_entry_is_found(world: World) -> None:
 
 
 def test_database_refuses_update_and_delete(world: World, audit_triggers: None) -> None:
-    entry = _grow(1)[0]
+    entry = audit_record(actor=Actor.system("t"), action="view", patient_id=world.patient.pk)
     for sql in (
-        "UPDATE audit_auditentry SET summary = 'x' WHERE seq = %s",
-        "DELETE FROM audit_auditentry WHERE seq = %s",
+        "UPDATE audit_auditentry SET summary = 'x' WHERE id = %s",
+        "DELETE FROM audit_auditentry WHERE id = %s",
+        "UPDATE audit_auditentrypatient SET patient_id = 1 WHERE entry_id = %s",
+        "DELETE FROM audit_auditentrypatient WHERE entry_id = %s",
     ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            _raw(sql, [entry.seq])
+            _raw(sql, [entry.pk])
     assert audit_verify().ok
 
 
@@ -159,9 +164,7 @@ def test_logins_and_failed_logins_are_audited(world: World) -> None:
     c.post(reverse("login"), {"username": "nurse", "password": "wrong"})
     c.post(reverse("login"), {"username": "nurse", "password": PASSWORD})
     c.post(reverse("logout"))
-    actions = list(
-        AuditEntry.objects.filter(seq__gt=0).order_by("seq").values_list("action", "ip_address")
-    )[-3:]
+    actions = list(AuditEntry.objects.order_by("id").values_list("action", "ip_address"))[-3:]
     assert actions == [
         ("login_failed", "192.0.2.7"),
         ("login", "192.0.2.7"),

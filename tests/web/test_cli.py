@@ -40,13 +40,31 @@ def test_audit_verify_reports_intact_and_broken(
     main(["demo"])
     capsys.readouterr()
     assert main(["audit", "verify"]) == 0
-    assert "audit chain intact" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Riverside Ketamine Clinic's audit chain intact" in out
+    assert "The network audit chain (actions of no clinic) intact" in out
+    assert main(["audit", "verify", "--clinic", "riverside"]) == 0
+    assert capsys.readouterr().out.count("intact") == 1
     drop_triggers(connection)
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_auditentry SET summary = 'x' WHERE seq = 3")
+        cursor.execute(
+            "UPDATE audit_auditentry SET summary = 'x' WHERE seq = 3 AND clinic_id IS NOT NULL"
+        )
     assert main(["audit", "verify"]) == 1
+    captured = capsys.readouterr()
+    assert "AUDIT CHAIN BROKEN: Riverside Ketamine Clinic's audit chain: entry #3 was altered" in (
+        captured.err
+    )
+    assert "The network audit chain (actions of no clinic) intact" in captured.out
+    assert main(["audit", "verify", "--clinic", "riverside"]) == 1
+
+
+def test_audit_verify_of_an_unknown_clinic_is_one_line_and_exit_2(
+    db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "verify", "--clinic", "nowhere"]) == 2
     err = capsys.readouterr().err
-    assert "AUDIT CHAIN BROKEN: entry #3 was altered" in err
+    assert err == "ketaflow audit: error: --clinic: no clinic with the slug 'nowhere'\n"
 
 
 @pytest.mark.parametrize(

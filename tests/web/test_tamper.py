@@ -24,6 +24,7 @@ from django.urls import reverse
 
 from ketaflow.audit.chain import entry_hash
 from ketaflow.audit.checkpoints import (
+    chains,
     checkpoint_write,
     checkpoints_read,
     checkpoints_verify,
@@ -64,6 +65,10 @@ def checkpoint_file(tmp_path: Path, settings: Any) -> Path:
     return path
 
 
+# The chain of actions of no clinic, where the entries below go (audit.models).
+NETWORK: dict[str, Any] = {"clinic__isnull": True, "hash_version": 2}
+
+
 def _grow_audit(n: int = 5) -> list[AuditEntry]:
     return [
         audit_record(actor=Actor.system("t"), action="view", summary=f"entry {i}") for i in range(n)
@@ -77,12 +82,14 @@ def _rewrite_from(
     seq: int,
     field: str,
     value: str,
+    scope: dict[str, Any],
+    head_where: str = "",
 ) -> None:
     """Edit ``field`` of entry ``seq`` and recompute every hash after it with the key, head
     included: what someone who holds the key can do."""
     table, head = model._meta.db_table, model._meta.db_table.replace("entry", "head")
-    prev = model.objects.get(seq=seq - 1).hash
-    for entry in model.objects.filter(seq__gte=seq).order_by("seq"):
+    prev = model.objects.get(seq=seq - 1, **scope).hash
+    for entry in model.objects.filter(seq__gte=seq, **scope).order_by("seq"):
         if entry.seq == seq:
             setattr(entry, field, value)
         entry.prev_hash = prev
@@ -92,7 +99,7 @@ def _rewrite_from(
             [getattr(entry, field), entry.prev_hash, entry.hash, entry.pk],
         )
         prev = entry.hash
-    raw(f"UPDATE {head} SET hash = %s", [prev])  # noqa: S608 (a name from the model)
+    raw(f"UPDATE {head} SET hash = %s {head_where}", [prev])  # noqa: S608 (a name from the model)
 
 
 def _grow_ledger(world: World, stock: Stock) -> list[LedgerEntry]:
@@ -111,7 +118,7 @@ def test_an_intact_database_matches_its_checkpoints(
     _grow_ledger(world, stock)
     assert main(["audit", "checkpoint"]) == 0
     out = capsys.readouterr().out
-    assert "checkpointed the audit chain at #" in out
+    assert f"checkpointed the audit:clinic:{world.clinic.pk} chain at #" in out
     assert "checkpointed the ledger chain at #" in out
     _grow_audit(2)  # the chains move on after a checkpoint: still intact
     draw(world, stock.fresh(2), "1")
@@ -128,12 +135,18 @@ def test_audit_tail_deleted_and_head_rewound_is_found_by_the_checkpoint(
     world: World, checkpoint_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     entries = _grow_audit(5)
-    (checkpoint,) = checkpoint_write(checkpoint_file, only={"audit"})
+    (checkpoint,) = checkpoint_write(checkpoint_file, only={"audit:network"})
     assert checkpoint.seq == entries[-1].seq
     drop_triggers(connection)
     keep = entries[1]
-    raw("DELETE FROM audit_auditentry WHERE seq > %s", [keep.seq])
-    raw("UPDATE audit_audithead SET seq = %s, hash = %s", [keep.seq, keep.hash])
+    raw(
+        "DELETE FROM audit_auditentry WHERE clinic_id IS NULL AND hash_version = 2 AND seq > %s",
+        [keep.seq],
+    )
+    raw(
+        "UPDATE audit_audithead SET seq = %s, hash = %s WHERE chain = 'network'",
+        [keep.seq, keep.hash],
+    )
     assert audit_verify().ok  # the hole the checkpoint closes
     problems = checkpoints_verify(checkpoint_file, chain="audit")
     assert [p.kind for p in problems] == ["truncated"]
@@ -154,7 +167,16 @@ def test_audit_chain_rewritten_with_the_key_is_found_by_the_checkpoint(
     checkpoint_write(checkpoint_file)
     drop_triggers(connection)
     key = settings.AUDIT_HMAC_KEY.encode()
-    _rewrite_from(AuditEntry, entry_hash, key, entries[1].seq, "summary", "nothing to see")
+    _rewrite_from(
+        AuditEntry,
+        entry_hash,
+        key,
+        entries[1].seq,
+        "summary",
+        "nothing to see",
+        NETWORK,
+        "WHERE chain = 'network'",
+    )
     assert audit_verify().ok  # with the key, a rewritten chain verifies
     problems = checkpoints_verify(checkpoint_file, chain="audit")
     assert [p.kind for p in problems] == ["rewritten"]
@@ -189,7 +211,9 @@ def test_ledger_chain_rewritten_with_the_key_is_found(
     checkpoint_write(checkpoint_file)
     drop_triggers(connection)
     key = ledger_key()
-    _rewrite_from(LedgerEntry, ledger_entry_hash, key, entries[2].seq, "note", "nothing happened")
+    _rewrite_from(
+        LedgerEntry, ledger_entry_hash, key, entries[2].seq, "note", "nothing happened", {}
+    )
     assert ledger_services.ledger_verify().ok
     problems = ledger_check(checkpoints=checkpoint_file).problems
     assert any("ledger chain: entry #" in p and "rewritten" in p for p in problems), problems
@@ -228,13 +252,15 @@ def test_the_worker_checkpoints_each_chain_when_its_head_moves(
     world: World, stock: Stock, checkpoint_file: Path
 ) -> None:
     worker._CHECKPOINTED.clear()
-    assert "chain heads checkpointed: 2" in worker.worker_pass()
+    every = [head.name for head in chains()]
+    assert {f"audit:clinic:{world.clinic.pk}", "ledger"} <= set(every)
+    assert f"chain heads checkpointed: {len(every)}" in worker.worker_pass()
     assert "chain heads checkpointed: 0" in worker.worker_pass()
     draw(world, stock.vials[0], "1")  # a ledger entry and its audit entry: both heads move
     assert "chain heads checkpointed: 2" in worker.worker_pass()
     good, bad = checkpoints_read(checkpoint_file)
     assert bad == []
-    assert [c.chain for c in good] == ["audit", "ledger", "audit", "ledger"]
+    assert [c.chain for c in good] == [*every, f"audit:clinic:{world.clinic.pk}", "ledger"]
     assert checkpoints_verify(checkpoint_file) == []
 
 
@@ -243,8 +269,9 @@ def test_the_director_sees_the_latest_checkpoint(
 ) -> None:
     page = client_for(world.director).get(reverse("audit_list")).content.decode()
     assert "No checkpoint of the chain head yet" in page
-    (checkpoint, _) = checkpoint_write(checkpoint_file)
-    latest = latest_checkpoint(checkpoint_file, "audit")
+    mine = f"audit:clinic:{world.clinic.pk}"
+    (checkpoint,) = checkpoint_write(checkpoint_file, only={mine})
+    latest = latest_checkpoint(checkpoint_file, mine)
     assert latest is not None
     assert latest.seq == checkpoint.seq
     page = client_for(world.director).get(reverse("audit_list")).content.decode()

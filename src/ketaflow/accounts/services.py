@@ -126,6 +126,7 @@ def setup_record_save(
             object_id=record.pk,
             summary=f"administration: {verb} {_label(record)} {record}",
             detail={"clinic_id": clinic_id, "changed": _values(record, changed)},
+            clinic=clinic_id,  # the clinic's own chain, also when the network admin acts
         )
     return record
 
@@ -146,6 +147,8 @@ def setup_record_delete(*, actor: Actor, record: models.Model) -> None:
             object_id=pk,
             summary=f"administration: removed {_label(record)} {text}",
             detail={"clinic_id": clinic_id},
+            # A removed clinic has no chain left to write to: the network's records it.
+            clinic=None if isinstance(record, Clinic) else clinic_id,
         )
 
 
@@ -161,4 +164,5 @@ def user_password_set(*, actor: Actor, target: User) -> None:
         object_id=target.pk,
         summary=f"administration: set the password of {target.get_username()}",
         detail={"clinic_id": clinic_id, "changed": {"password": "(changed)"}},
+        clinic=clinic_id,
     )

@@ -15,6 +15,10 @@ GENESIS = "0" * 64
 
 class EntryLike(Protocol):
     seq: int
+    hash_version: int
+    clinic_id: int | None
+    actor_id: int | None
+    patient_ids: Any
     at: dt.datetime
     actor_username: str
     actor_role: str
@@ -29,8 +33,45 @@ class EntryLike(Protocol):
     hash: str
 
 
+LEGACY_VERSION = 1
+CURRENT_VERSION = 2
+
+
 def canonical(entry: EntryLike) -> bytes:
-    """The bytes the hash covers: every recorded field, in a fixed order and format."""
+    """The bytes the hash covers, in a fixed order and format.
+
+    Version 2 (every entry since per-clinic chains) covers every recorded field: who (the
+    user's id as well as the name and role shown), the clinic whose chain it is, and every
+    patient it names. Version 1 (the legacy chain) covered all but the actor's id, the clinic
+    and the patient list, and is kept so that entries written then still verify."""
+    if entry.hash_version == LEGACY_VERSION:
+        return _canonical_v1(entry)
+    if entry.hash_version != CURRENT_VERSION:
+        # Unknown versions hash to something no key can have produced: reported as altered.
+        return b"unknown hash version " + str(entry.hash_version).encode()
+    at = entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    payload = {
+        "v": entry.hash_version,
+        "seq": entry.seq,
+        "clinic": entry.clinic_id,
+        "at": at,
+        "actor": entry.actor_id,
+        "actor_username": entry.actor_username,
+        "actor_role": entry.actor_role,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "patient": entry.patient_id,
+        "patients": entry.patient_ids,
+        "summary": entry.summary,
+        "detail": entry.detail,
+        "ip": entry.ip_address,
+        "prev": entry.prev_hash,
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def _canonical_v1(entry: EntryLike) -> bytes:
     at = entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds")
     payload = [
         entry.seq,
@@ -74,6 +115,7 @@ class VerifyResult:
     problem: str = ""  # "altered", "inserted", "deleted" or ""
     seq: int | None = None  # the first entry found wrong (or the first one missing)
     message: str = ""
+    chain: str = ""  # which chain (the audit trail has one per clinic; see audit.services)
 
 
 def verify_chain(

@@ -98,10 +98,34 @@ def model_chain(
     return ChainHead(name, int(row["seq"]), str(row["hash"]), hash_at)
 
 
-def _audit_chains() -> list[ChainHead]:
-    from ketaflow.audit.models import AuditEntry, AuditHead
+def audit_chain_name(chain: str) -> str:
+    """The checkpoint name of the audit chain whose head is ``AuditHead.chain == chain``
+    (``"legacy"``, ``"network"``, ``"clinic:<id>"``)."""
+    return f"audit:{chain}"
 
-    return [model_chain("audit", AuditHead, AuditEntry)]
+
+def _audit_chains() -> list[ChainHead]:
+    from ketaflow.audit.models import LEGACY_CHAIN, NETWORK_CHAIN, AuditEntry, AuditHead
+
+    heads = []
+    for chain in AuditHead.objects.order_by("chain").values_list("chain", flat=True):
+        if chain == LEGACY_CHAIN:
+            entries: dict[str, Any] = {"hash_version": AuditEntry.LEGACY}
+        elif chain == NETWORK_CHAIN:
+            entries = {"hash_version__gte": AuditEntry.CURRENT, "clinic__isnull": True}
+        else:
+            clinic_id = int(chain.removeprefix("clinic:"))
+            entries = {"hash_version__gte": AuditEntry.CURRENT, "clinic_id": clinic_id}
+        heads.append(
+            model_chain(
+                audit_chain_name(chain),
+                AuditHead,
+                AuditEntry,
+                head={"chain": chain},
+                entries=entries,
+            )
+        )
+    return heads
 
 
 register_chains(_audit_chains)

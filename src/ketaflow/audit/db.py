@@ -59,8 +59,11 @@ class AppendOnlyTable:
         ]
 
 
+LINK_TABLE = "audit_auditentrypatient"  # the patients each entry names (migration 0003)
+AUDIT_TABLES = (TABLE, LINK_TABLE)
 AUDIT_TABLE = AppendOnlyTable(TABLE, "audit", "audit entries are append-only")
-_REGISTRY: dict[str, AppendOnlyTable] = {TABLE: AUDIT_TABLE}
+AUDIT_LINK_TABLE = AppendOnlyTable(LINK_TABLE, "audit_link", "audit entries are append-only")
+_REGISTRY: dict[str, AppendOnlyTable] = {TABLE: AUDIT_TABLE, LINK_TABLE: AUDIT_LINK_TABLE}
 
 
 def register_append_only(table: str, *, prefix: str, message: str) -> AppendOnlyTable:

@@ -2,22 +2,46 @@
 
 ``audit_record`` is called by every service and view that reads or writes patient data, inside
 the same transaction as the write it records, so a change without its audit entry cannot commit.
+
+Each clinic's entries form their own chain (and actions of no clinic the network chain), each
+with its own head row and lock; entries written before per-clinic chains form the legacy chain
+(see ``audit.models``). ``audit_verify`` checks one clinic's chain or every chain.
 """
 
 from __future__ import annotations
 
+import enum
 import json
-from typing import Any
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from ketaflow.accounts.models import Clinic
 from ketaflow.audit.chain import GENESIS, VerifyResult, entry_hash, verify_chain
 from ketaflow.audit.context import Actor
-from ketaflow.audit.models import AuditEntry, AuditHead
+from ketaflow.audit.models import (
+    LEGACY_CHAIN,
+    NETWORK_CHAIN,
+    AuditEntry,
+    AuditEntryPatient,
+    AuditHead,
+    chain_key,
+)
 
 Action = AuditEntry.Action
+
+
+class _Default(enum.Enum):
+    CLINIC = "the actor's clinic, else the patient's"
+
+
+FROM_ACTOR: Literal[_Default.CLINIC] = _Default.CLINIC
 
 
 def _key() -> bytes:
@@ -34,19 +58,27 @@ def audit_record(
     patient_id: int | None = None,
     summary: str = "",
     detail: dict[str, Any] | None = None,
+    clinic: Clinic | int | Literal[_Default.CLINIC] | None = FROM_ACTOR,
+    patient_ids: Iterable[int] = (),
 ) -> AuditEntry:
-    """Append one entry to the chain (serialised: one writer at a time)."""
+    """Append one entry to its clinic's chain (one writer per chain at a time).
+
+    ``clinic`` (a Clinic or its id; None: the network chain of actions of no clinic) defaults
+    to the acting user's clinic, else the clinic of ``patient_id``, else None. ``patient_ids``
+    names every patient the action showed or touched (e.g. each patient on a list page); they
+    are hashed with the entry and indexed for each patient's access history. A
+    ``detail["patient_ids"]`` list (how list pages named their patients before) counts too."""
     if action not in Action.values:
         raise ValueError(f"unknown audit action {action!r}")
+    named = sorted({int(p) for p in [*patient_ids, *_listed_in(detail)]})
+    clinic_id = _clinic_id(clinic, actor, patient_id)
+    key = chain_key(clinic_id)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            head = AuditHead.objects.select_for_update().filter(pk=1).first()
-        else:  # SQLite serialises writers itself (transaction_mode IMMEDIATE)
-            head = AuditHead.objects.filter(pk=1).first()
-        if head is None:
-            head = AuditHead(pk=1, seq=0, hash=GENESIS)
+        head = _locked_head(key)
         entry = AuditEntry(
             seq=head.seq + 1,
+            hash_version=AuditEntry.CURRENT,
+            clinic_id=clinic_id,
             at=timezone.now(),
             actor=actor.user,
             actor_username=actor.username,
@@ -55,6 +87,7 @@ def audit_record(
             object_type=object_type,
             object_id=str(object_id) if object_id not in (None, "") else "",
             patient_id=patient_id,
+            patient_ids=named,
             summary=summary[:300],
             detail=detail or {},
             ip_address=actor.ip_address,
@@ -64,9 +97,77 @@ def audit_record(
         entry.detail = _json_roundtrip(entry.detail)
         entry.hash = entry_hash(entry, _key())
         entry.save()
+        every = sorted({*named, *([patient_id] if patient_id is not None else [])})
+        AuditEntryPatient.objects.bulk_create(
+            [AuditEntryPatient(entry=entry, patient_id=p) for p in every]
+        )
         head.seq, head.hash = entry.seq, entry.hash
-        head.save()
+        head.save(update_fields=["seq", "hash"])
     return entry
+
+
+class HasPk(Protocol):
+    @property
+    def pk(self) -> Any: ...
+
+
+def audit_shown(
+    *,
+    actor: Actor,
+    object_type: str,
+    patients: Iterable[HasPk | int],
+    summary: str,
+    object_id: object = "",
+    patient_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """One entry for one page view that showed ``patients`` (patients, or their ids): a list,
+    a board, a form offering patients to choose from. Each patient's access history lists it."""
+    ids = [p if isinstance(p, int) else int(p.pk) for p in patients]
+    return audit_record(
+        actor=actor,
+        action=Action.VIEW,
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient_id,
+        patient_ids=ids,
+        summary=summary,
+        detail=detail,
+    )
+
+
+def _listed_in(detail: dict[str, Any] | None) -> list[int]:
+    listed = (detail or {}).get("patient_ids")
+    if not isinstance(listed, list | tuple):
+        return []
+    return [p for p in listed if isinstance(p, int) and not isinstance(p, bool)]
+
+
+def _clinic_id(
+    clinic: Clinic | int | Literal[_Default.CLINIC] | None, actor: Actor, patient_id: int | None
+) -> int | None:
+    if isinstance(clinic, Clinic):
+        return clinic.pk
+    if clinic is None or isinstance(clinic, int):
+        return clinic
+    if actor.user is not None and actor.user.clinic_id is not None:
+        return actor.user.clinic_id
+    if patient_id is not None:
+        patient_model = apps.get_model("patients", "Patient")
+        found: int | None = (
+            patient_model.objects.filter(pk=patient_id).values_list("clinic_id", flat=True).first()
+        )
+        return found
+    return None
+
+
+def _locked_head(key: str) -> AuditHead:
+    """The head row of chain ``key``, locked until the transaction ends (PostgreSQL: a row
+    lock on this chain's row only; SQLite serialises writers itself, IMMEDIATE transactions)."""
+    head, _ = AuditHead.objects.get_or_create(chain=key, defaults={"seq": 0, "hash": GENESIS})
+    if connection.vendor == "postgresql":
+        head = AuditHead.objects.select_for_update().get(pk=head.pk)
+    return head
 
 
 def _json_roundtrip(value: dict[str, Any]) -> dict[str, Any]:
@@ -74,8 +175,117 @@ def _json_roundtrip(value: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def audit_verify(*, chunk_size: int = 2000) -> VerifyResult:
-    """Verify the whole chain, streaming entries in sequence order."""
-    head = AuditHead.objects.filter(pk=1).first()
-    entries = AuditEntry.objects.order_by("seq").iterator(chunk_size=chunk_size)
-    return verify_chain(entries, _key(), head_seq=head.seq if head else None)
+# --- verification -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chain:
+    key: str  # the AuditHead.chain value: "legacy", "network" or "clinic:<id>"
+    label: str  # for people: "the legacy chain", "Riverside's chain", ...
+    entries: Q  # which entries belong to it
+
+
+def clinic_chain(clinic: Clinic) -> Chain:
+    return Chain(
+        chain_key(clinic.pk),
+        f"{clinic.name}'s audit chain",
+        Q(hash_version__gte=AuditEntry.CURRENT, clinic_id=clinic.pk),
+    )
+
+
+def audit_chains() -> list[Chain]:
+    """Every chain there is: the legacy chain if it has entries or a head, the network chain,
+    and each clinic's (clinics with no entry yet included)."""
+    heads = set(AuditHead.objects.values_list("chain", flat=True))
+    chains: list[Chain] = []
+    if LEGACY_CHAIN in heads or AuditEntry.objects.filter(hash_version=AuditEntry.LEGACY).exists():
+        chains.append(
+            Chain(
+                LEGACY_CHAIN,
+                "the legacy audit chain",
+                Q(hash_version=AuditEntry.LEGACY),
+            )
+        )
+    chains.append(
+        Chain(
+            NETWORK_CHAIN,
+            "the network audit chain (actions of no clinic)",
+            Q(hash_version__gte=AuditEntry.CURRENT, clinic__isnull=True),
+        )
+    )
+    chains += [clinic_chain(c) for c in Clinic.objects.order_by("slug")]
+    return chains
+
+
+def audit_verify_chain(chain: Chain, *, chunk_size: int = 2000) -> VerifyResult:
+    """Verify one chain, streaming its entries in sequence order."""
+    head = AuditHead.objects.filter(chain=chain.key).first()
+    entries: Iterator[AuditEntry] = (
+        AuditEntry.objects.filter(chain.entries).order_by("seq").iterator(chunk_size=chunk_size)
+    )
+    result = verify_chain(
+        _with_links_checked(entries),
+        _key(),
+        head_seq=head.seq if head else None,
+        name=chain.label[0].upper() + chain.label[1:],
+    )
+    if result.ok:
+        return replace(result, chain=chain.key)
+    return replace(result, chain=chain.key, message=f"{chain.label}: {result.message}")
+
+
+def _with_links_checked(entries: Iterator[AuditEntry]) -> Iterator[AuditEntry]:
+    """The entries, each marked altered (its hash blanked) where its rows in the patient link
+    table differ from the patients it names: a forged or removed link is found as well."""
+    while True:
+        batch = [e for _, e in zip(range(500), entries, strict=False)]
+        if not batch:
+            return
+        linked: dict[int, set[int]] = {}
+        for entry_id, patient in AuditEntryPatient.objects.filter(
+            entry_id__in=[e.pk for e in batch]
+        ).values_list("entry_id", "patient_id"):
+            linked.setdefault(entry_id, set()).add(patient)
+        for e in batch:
+            if e.hash_version >= AuditEntry.CURRENT and linked.get(e.pk, set()) != _named(e):
+                e.hash = ""
+            yield e
+
+
+def _named(entry: AuditEntry) -> set[int]:
+    named = {int(p) for p in entry.patient_ids or []}
+    if entry.patient_id is not None:
+        named.add(entry.patient_id)
+    return named
+
+
+def audit_verify_all(*, chunk_size: int = 2000) -> list[VerifyResult]:
+    """One result per chain (see :func:`audit_chains`)."""
+    return [audit_verify_chain(c, chunk_size=chunk_size) for c in audit_chains()]
+
+
+def audit_verify(*, clinic: Clinic | None = None, chunk_size: int = 2000) -> VerifyResult:
+    """Verify ``clinic``'s chain, or (``clinic=None``) every chain: the first broken chain's
+    result, else one result counting every entry checked."""
+    if clinic is not None:
+        return audit_verify_chain(clinic_chain(clinic), chunk_size=chunk_size)
+    results = audit_verify_all(chunk_size=chunk_size)
+    for result in results:
+        if not result.ok:
+            return result
+    checked = sum(r.checked for r in results)
+    return VerifyResult(
+        True,
+        checked,
+        message=f"audit trail intact: {len(results)} chains, {checked} entries verified",
+    )
+
+
+def entries_for_clinic(clinic_id: int) -> QuerySet[AuditEntry]:
+    """The entries a clinic's audit page lists (its chain, and its legacy entries)."""
+    return AuditEntry.objects.filter(clinic_id=clinic_id)
+
+
+def entries_naming_patient(patient_id: int) -> QuerySet[AuditEntry]:
+    """Every entry that names the patient (as its patient or among those shown), newest first."""
+    return AuditEntry.objects.filter(patient_links__patient_id=patient_id).order_by("-id")

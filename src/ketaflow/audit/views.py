@@ -1,4 +1,4 @@
-"""The medical director's view of the audit trail."""
+"""The medical director's view of their clinic's audit trail."""
 
 from __future__ import annotations
 
@@ -6,17 +6,27 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 
-from ketaflow.accounts.models import User
+from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
-from ketaflow.audit.checkpoints import configured_file, latest_checkpoint
+from ketaflow.audit.checkpoints import audit_chain_name, configured_file, latest_checkpoint
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
-from ketaflow.audit.services import Action, audit_record, audit_verify
-from ketaflow.patients.access import patient_for_user
+from ketaflow.audit.services import (
+    Action,
+    audit_record,
+    audit_verify,
+    entries_for_clinic,
+    entries_naming_patient,
+)
+from ketaflow.patients.access import patient_for_user, patients_for_user
+from ketaflow.patients.models import Patient
 from ketaflow.web.auth import request_user
+
+NO_SUCH_PATIENT = "No such patient in this clinic."
 
 
 class AuditFilterForm(forms.Form):
@@ -24,14 +34,35 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(
         required=False, choices=[("", "Any action"), *AuditEntry.Action.choices]
     )
-    patient = forms.IntegerField(required=False, min_value=1, label="Patient id")
+    patient = forms.CharField(
+        required=False, max_length=20, label="Patient (record number)", strip=True
+    )
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
+    def __init__(self, data: QueryDict | None, *, user: User) -> None:
+        super().__init__(data)
+        self.user = user
 
-def _auditor(request: HttpRequest) -> User:
+    def clean_patient(self) -> Patient | None:
+        """A record number (MRN) or id of a patient of the director's own clinic."""
+        value: str = self.cleaned_data["patient"]
+        if not value:
+            return None
+        match = Q(mrn__iexact=value)
+        if value.isdigit():
+            match |= Q(pk=int(value))
+        patient = patients_for_user(self.user).filter(match).order_by("pk").first()
+        if patient is None:
+            raise forms.ValidationError(NO_SUCH_PATIENT)
+        return patient
+
+
+def _auditor(request: HttpRequest) -> tuple[User, Clinic]:
+    """The director and their clinic (the only clinic whose trail they read)."""
     user = request_user(request)
-    if not user.may(Perm.VIEW_AUDIT_TRAIL):
+    clinic = user.clinic
+    if not user.may(Perm.VIEW_AUDIT_TRAIL) or clinic is None:
         audit_record(
             actor=Actor.from_request(request),
             action=Action.DENIED,
@@ -39,36 +70,65 @@ def _auditor(request: HttpRequest) -> User:
             summary="denied: view audit trail",
         )
         raise PermissionDenied("Only the medical director may read the audit trail.")
-    return user
+    return user, clinic
+
+
+def _mrns(user: User, entries: list[AuditEntry]) -> dict[int, str]:
+    ids = {e.patient_id for e in entries if e.patient_id is not None}
+    return dict(patients_for_user(user).filter(pk__in=ids).values_list("pk", "mrn"))
 
 
 @login_required
 def audit_list(request: HttpRequest) -> HttpResponse:
-    user = _auditor(request)
-    form = AuditFilterForm(request.GET or None)
-    entries = AuditEntry.objects.all()
-    if form.is_valid():
+    """The director's clinic's entries only; the filter takes a patient of that clinic only."""
+    user, clinic = _auditor(request)
+    form = AuditFilterForm(request.GET or None, user=user)
+    entries = entries_for_clinic(clinic.pk)
+    patient: Patient | None = None
+    if form.is_bound and not form.is_valid() and "patient" in form.errors:
+        entries = AuditEntry.objects.none()  # another clinic's patient: nothing at all
+    elif form.is_valid():
         data = form.cleaned_data
+        patient = data["patient"]
+        if patient is not None:
+            entries = entries & entries_naming_patient(patient.pk)
         if data["actor"]:
             entries = entries.filter(actor_username__icontains=data["actor"])
         if data["action"]:
             entries = entries.filter(action=data["action"])
-        if data["patient"]:
-            entries = entries.filter(patient_id=data["patient"])
         if data["since"]:
             entries = entries.filter(at__date__gte=data["since"])
         if data["until"]:
             entries = entries.filter(at__date__lte=data["until"])
-    page = Paginator(entries, 100).get_page(request.GET.get("page"))
-    verify = audit_verify() if request.GET.get("verify") == "1" else None
-    context = {
-        "form": form,
-        "page": page,
-        "verify": verify,
-        "checkpoint": latest_checkpoint(configured_file(), "audit"),
-        "time_zone": user.clinic.time_zone if user.clinic else "UTC",
-    }
-    return render(request, "audit/list.html", context)
+    page = Paginator(entries.order_by("-id"), 100).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    mrns = _mrns(user, shown)
+    verify = audit_verify(clinic=clinic) if request.GET.get("verify") == "1" else None
+    audit_record(
+        actor=Actor.from_request(request),
+        action=Action.VIEW,
+        object_type="audit_trail",
+        patient_id=patient.pk if patient is not None else None,
+        patient_ids=mrns,
+        summary="read the audit trail" + (" and verified its chain" if verify else ""),
+        detail={"filters": {k: v for k, v in request.GET.items() if k != "page"}},
+    )
+    rows = [(e, mrns.get(e.patient_id) if e.patient_id is not None else None) for e in shown]
+    return render(
+        request,
+        "audit/list.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "verify": verify,
+            "clinic": clinic,
+            "time_zone": clinic.time_zone,
+            "checkpoint": latest_checkpoint(
+                configured_file(), audit_chain_name(f"clinic:{clinic.pk}")
+            ),
+        },
+    )
 
 
 @login_required
@@ -76,8 +136,9 @@ def patient_access_history(request: HttpRequest, patient_id: int) -> HttpRespons
     user = request_user(request)
     actor = Actor.from_request(request)
     patient = patient_for_user(user, patient_id, need=Perm.VIEW_AUDIT_TRAIL, actor=actor)
-    entries = AuditEntry.objects.filter(patient_id=patient.pk)
+    entries = entries_naming_patient(patient.pk)
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
     audit_record(
         actor=actor,
         action=Action.VIEW,
@@ -86,4 +147,14 @@ def patient_access_history(request: HttpRequest, patient_id: int) -> HttpRespons
         patient_id=patient.pk,
         summary="viewed the chart's access history",
     )
-    return render(request, "audit/patient_history.html", {"patient": patient, "page": page})
+    rows = [(e, patient.mrn if e.patient_id == patient.pk else None) for e in shown]
+    return render(
+        request,
+        "audit/patient_history.html",
+        {
+            "patient": patient,
+            "page": page,
+            "rows": rows,
+            "time_zone": patient.clinic.time_zone,
+        },
+    )

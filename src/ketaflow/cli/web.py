@@ -124,26 +124,38 @@ def warn_missing_triggers() -> None:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     _setup_django()
-    from ketaflow.audit.checkpoints import checkpoints_verify
-    from ketaflow.audit.services import audit_verify
+    from ketaflow.accounts.models import Clinic
+    from ketaflow.audit.checkpoints import audit_chain_name, checkpoints_verify
+    from ketaflow.audit.services import audit_verify, audit_verify_all
     from ketaflow.infusions.lock import locked_notes_verify
 
     path = checkpoint_file(args.checkpoints)
     warn_missing_triggers()
-    result = audit_verify()
-    problems = [p.message for p in checkpoints_verify(path, chain="audit")] if path else []
+    if args.clinic is not None:
+        clinic = Clinic.objects.filter(slug=args.clinic).first()
+        if clinic is None:
+            raise CliError(f"--clinic: no clinic with the slug {args.clinic!r}")
+        results = [audit_verify(clinic=clinic)]
+        chain = audit_chain_name(f"clinic:{clinic.pk}")
+    else:
+        results = audit_verify_all()
+        chain = "audit"
+    problems = [p.message for p in checkpoints_verify(path, chain=chain)] if path else []
     problems += locked_notes_verify()
-    if result.ok and not problems:
-        against = f"; checkpoints in {path} match" if path else "; no checkpoint file"
-        print(result.message + against)
-        return 0
-    if not result.ok:
-        print(
-            f"AUDIT CHAIN BROKEN: {result.message} ({result.checked} entries read)",
-            file=sys.stderr,
-        )
+    against = f"checkpoints in {path} match" if path else "no checkpoint file"
+    for result in results:
+        if result.ok:
+            print(result.message)
+        else:
+            print(
+                f"AUDIT CHAIN BROKEN: {result.message} ({result.checked} entries read)",
+                file=sys.stderr,
+            )
     for problem in problems:
         print(f"TAMPERING: {problem}", file=sys.stderr)
+    if all(r.ok for r in results) and not problems:
+        print(against)
+        return 0
     return 1
 
 
@@ -199,11 +211,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify = audit_sub.add_parser(
         "verify",
         help="check the hash chain",
-        description="Check every audit entry against the hash chain and the chain against its "
-        "signed checkpoints, and every signed infusion note against the hash taken when it "
-        "was locked. Exit 0 and say so when all is intact; exit 1 naming the first entry "
-        "altered, inserted or deleted, entries deleted or rewritten after a checkpoint, and "
-        "each changed note.",
+        description="Check the audit trail's hash chains (one per clinic, one for actions of "
+        "no clinic, and the legacy chain of entries written before per-clinic chains), each on "
+        "one line, each chain against its signed checkpoints, and every signed infusion note "
+        "against the hash taken when it was locked. Exit 0 when all is intact; exit 1 naming "
+        "each broken chain and its first entry altered, inserted or deleted, entries deleted "
+        "or rewritten after a checkpoint, and each changed note.",
+    )
+    verify.add_argument(
+        "--clinic", metavar="SLUG", help="verify only this clinic's chain (its slug)"
     )
     add_checkpoints_argument(verify)
     verify.set_defaults(handler=cmd_audit_verify)

@@ -1237,6 +1237,7 @@ def ledger_viewed(
         patient_id=shown[0] if len(shown) == 1 else None,
         summary=f"viewed the ledger: {what}",
         detail={"patient_ids": shown} if shown else None,
+        patient_ids=shown,
     )
 
 

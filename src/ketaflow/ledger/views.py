@@ -261,7 +261,11 @@ def draw(request: HttpRequest, vial_id: int) -> HttpResponse:
                 request, f"Drew {entry.quantity_mg} mg from vial {vial.label} (entry #{entry.seq})."
             )
             return redirect("ledger_vial", vial_id=vial.pk)
-    services.ledger_viewed(actor=actor, what=f"draw form, vial {vial.label}")
+    services.ledger_viewed(
+        actor=actor,
+        what=f"draw form, vial {vial.label}",
+        patient_ids=[p.pk for p in patients] + [s.patient_id for s in sessions],
+    )
     return render(
         request,
         "ledger/form.html",
@@ -327,7 +331,11 @@ def waste(request: HttpRequest, vial_id: int) -> HttpResponse:
                 f"(entry #{entry.seq}).",
             )
             return redirect("ledger_vial", vial_id=vial.pk)
-    services.ledger_viewed(actor=actor, what=f"waste form, vial {vial.label}")
+    services.ledger_viewed(
+        actor=actor,
+        what=f"waste form, vial {vial.label}",
+        patient_ids=[d.patient_id for d in draws if d.patient_id is not None],
+    )
     return render(
         request,
         "ledger/form.html",

@@ -241,6 +241,7 @@ def patient_list_viewed(*, actor: Actor, query: str, patient_ids: list[int]) -> 
         summary=(f"searched patients for {query!r}" if query else "listed patients")
         + f": {len(patient_ids)} shown",
         detail={"query": query, "patient_ids": patient_ids},
+        patient_ids=patient_ids,
     )
 
 

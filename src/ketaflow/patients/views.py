@@ -200,6 +200,9 @@ def record_new(request: HttpRequest, patient_id: int, kind: str) -> HttpResponse
             messages.success(request, f"Added {form.instance.label}.")
             return redirect("patient_chart", patient_id=patient.pk)
     label = form_class._meta.model.label
+    services.form_viewed(
+        actor=actor, patient=patient, what=f"a new {label}", object_type=kind, object_id=""
+    )
     return render(
         request,
         "patients/form.html",
@@ -225,10 +228,9 @@ def record_edit(request: HttpRequest, patient_id: int, kind: str, record_id: int
         else:
             messages.success(request, f"Saved {record.label}.")
             return redirect("patient_chart", patient_id=patient.pk)
-    if request.method == "GET":
-        services.form_viewed(
-            actor=actor, patient=patient, what=record.label, object_type=kind, object_id=record.pk
-        )
+    services.form_viewed(
+        actor=actor, patient=patient, what=record.label, object_type=kind, object_id=record.pk
+    )
     return render(
         request,
         "patients/form.html",

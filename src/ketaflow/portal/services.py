@@ -19,8 +19,7 @@ from ketaflow.accounts.roles import Role
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
-from ketaflow.audit.models import AuditEntry
-from ketaflow.audit.services import Action, audit_record
+from ketaflow.audit.services import Action, audit_record, entries_naming_patient
 from ketaflow.patients.models import Patient
 from ketaflow.patients.services import patient_link_login
 from ketaflow.portal import totp
@@ -287,9 +286,9 @@ class Viewer:
 def record_viewers(patient: Patient, *, limit: int = 200) -> list[Viewer]:
     """Who of the staff read or changed the patient's record, newest first (no addresses)."""
     entries = (
-        AuditEntry.objects.filter(patient_id=patient.pk, actor_role__in=STAFF_ROLES)
-        .select_related("actor")
-        .order_by("-seq")[:limit]
+        entries_naming_patient(patient.pk)
+        .filter(actor_role__in=STAFF_ROLES)
+        .select_related("actor")[:limit]
     )
     return [
         Viewer(

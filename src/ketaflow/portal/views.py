@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor, client_ip
+from ketaflow.audit.services import audit_shown
 from ketaflow.clinical import ClinicalInputError
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.outcomes.charts import trajectory_png
@@ -358,9 +359,12 @@ def urgent_task_list(request: HttpRequest) -> HttpResponse:
     if not user.may(Perm.VIEW_CLINICAL) or user.clinic_id is None:
         raise Http404("No such page.")
     tasks = list(tasks_for_user(user).select_related("patient", "acknowledged_by")[:200])
-    actor = _actor(request)
-    for patient in {t.patient_id: t.patient for t in tasks}.values():
-        services.page_viewed(actor=actor, patient=patient, page="urgent task list")
+    audit_shown(
+        actor=_actor(request),
+        object_type="urgent_task_page",
+        patients=[t.patient_id for t in tasks],
+        summary=f"viewed urgent task list: {len(tasks)} tasks",
+    )
     return render(request, "portal/task_list.html", {"tasks": tasks})
 
 

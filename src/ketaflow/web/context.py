@@ -1,12 +1,47 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.http import HttpRequest
 
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm, Role
+from ketaflow.audit.context import Actor
+from ketaflow.audit.services import audit_shown
 from ketaflow.portal.access import tasks_for_user
+from ketaflow.portal.models import UrgentTask
+
+
+class UrgentBanner:
+    """The open urgent tasks the banner lists (patient name and the suicide-risk answer).
+
+    Listing them is what shows them: the first iteration (the banner's ``{% for %}``) writes one
+    audit entry naming each patient shown; ``{% if urgent_tasks %}`` and pages that never
+    render the banner (fragments, downloads) write none."""
+
+    def __init__(self, tasks: list[UrgentTask], actor: Actor) -> None:
+        self._tasks = tasks
+        self._actor = actor
+        self._audited = False
+
+    def __bool__(self) -> bool:
+        return bool(self._tasks)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __iter__(self) -> Iterator[UrgentTask]:
+        if self._tasks and not self._audited:
+            self._audited = True
+            audit_shown(
+                actor=self._actor,
+                object_type="urgent_banner",
+                patients=[t.patient_id for t in self._tasks],
+                summary=f"shown the urgent safety banner: {len(self._tasks)} open task(s)",
+                detail={"tasks": [t.pk for t in self._tasks]},
+            )
+        return iter(self._tasks)
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -42,8 +77,9 @@ def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
             "may_invite_patients": may_invite,
         }
     open_tasks = tasks_for_user(user).filter(acknowledged_at__isnull=True)
+    shown = list(open_tasks.select_related("patient").order_by("created_at")[:5])
     return {
-        "urgent_tasks": list(open_tasks.select_related("patient").order_by("created_at")[:5]),
+        "urgent_tasks": UrgentBanner(shown, Actor.from_request(request)),
         "urgent_task_count": open_tasks.count(),
         "urgent_nav": True,
         "may_invite_patients": may_invite,
