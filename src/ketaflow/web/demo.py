@@ -1,4 +1,5 @@
-"""The demo clinic that ``ketaflow demo`` (and ``make run``) loads once.
+"""The demo clinics that ``ketaflow demo`` (and ``make run``) loads once: Riverside, with
+patients at every stage, and Harbor, a smaller second clinic to show that clinics are separate.
 
 Idempotent: people are found by username and patients by clinic, name and birth date, so running
 it again adds nothing. Patients are registered through the same services as in the web app, so
