@@ -134,7 +134,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "ketaflow.accounts.backends.PasswordOnlyBackend",
     "ketaflow.accounts.backends.RolePermissionBackend",
 ]
 LOGIN_URL = "login"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
 from ketaflow.audit.models import AuditEntry
 from ketaflow.patients.models import Diagnosis
@@ -182,14 +182,9 @@ def test_director_administers_staff_and_others_cannot(world: World, client_for: 
     director = client_for(world.director)
     assert director.get(reverse("admin:index")).status_code == 200
     assert director.get(reverse("admin:accounts_user_changelist")).status_code == 200
-    audit = director.get(reverse("admin:audit_auditentry_changelist"))
-    assert audit.status_code == 200
-    entry = AuditEntry.objects.first()
-    assert entry is not None
-    change = director.post(
-        reverse("admin:audit_auditentry_change", args=[entry.pk]), {"summary": "edited"}
-    )
-    assert change.status_code == 403
+    # The audit trail is read on the audit pages, per clinic; the administration has none.
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:audit_auditentry_changelist")
     for persona in (world.prescriber, world.nurse, world.frontdesk, world.patient_user):
         response = client_for(persona).get(reverse("admin:index"))
         assert response.status_code == 302

@@ -11,12 +11,13 @@ from ketaflow.accounts.roles import Perm, Role, has_perm
 
 P = Perm
 EXPECTED: dict[Role, set[Perm]] = {
-    Role.MEDICAL_DIRECTOR: set(Perm) - {P.VIEW_OWN_RECORD},
+    Role.MEDICAL_DIRECTOR: set(Perm) - {P.VIEW_OWN_RECORD, P.MANAGE_NETWORK},
     Role.PRESCRIBER: set(Perm)
     - {
         P.VIEW_OWN_RECORD,
         P.VIEW_AUDIT_TRAIL,
         P.MANAGE_STAFF,
+        P.MANAGE_NETWORK,
         P.LEDGER_RESOLVE,
         P.LEDGER_CORRECT,
         P.VIEW_OUTCOMES_DASHBOARD,
@@ -53,6 +54,7 @@ EXPECTED: dict[Role, set[Perm]] = {
         P.INVITE_PATIENT,
     },
     Role.PATIENT: {P.VIEW_OWN_RECORD},
+    Role.NETWORK_ADMIN: {P.MANAGE_NETWORK},
 }
 
 

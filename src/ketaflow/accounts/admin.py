@@ -1,22 +1,38 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
 
 from ketaflow.accounts.models import Clinic, Credential, User
+from ketaflow.web.admin_site import ClinicScopedAdmin, ClinicScopedInline, _actor, _network
 
 
 @admin.register(Clinic)
-class ClinicAdmin(admin.ModelAdmin[Clinic]):
+class ClinicAdmin(ClinicScopedAdmin[Clinic]):
+    """A director sees and edits their own clinic only; the network administrator adds clinics."""
+
     list_display = ["name", "slug", "time_zone"]
     prepopulated_fields = {"slug": ["name"]}
+    clinic_lookup = "pk"
+    clinic_field = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _network(request) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _network(request) and super().has_delete_permission(request, obj)
 
 
-class CredentialInline(admin.TabularInline[Credential, User]):
+class CredentialInline(ClinicScopedInline):
     model = Credential
     extra = 0
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin[User]):
+class UserAdmin(ClinicScopedAdmin[User], BaseUserAdmin[User]):
     list_display = ["username", "first_name", "last_name", "role", "clinic", "is_active"]
     list_filter = ["role", "clinic", "is_active"]
     # Access follows the clinic role (accounts/roles.py), so Django's staff, superuser, group
@@ -33,3 +49,30 @@ class UserAdmin(BaseUserAdmin[User]):
         ("Clinic", {"fields": ("clinic", "role", "first_name", "last_name", "email")}),
     )
     inlines = [CredentialInline]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A director deactivates a login (its history stays attributable); never deletes it.
+        return _network(request) and super().has_delete_permission(request, obj)
+
+    def formfield_for_choice_field(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.TypedChoiceField | None:
+        from ketaflow.accounts.services import roles_assignable_by
+
+        if db_field.name == "role" and isinstance(request.user, User):
+            allowed = {r.value for r in roles_assignable_by(request.user)}
+            kwargs["choices"] = [c for c in db_field.get_choices() if not c[0] or c[0] in allowed]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        from ketaflow.accounts.services import user_password_set
+
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                target = self.get_object(request, id)
+                if target is not None and response.url != request.get_full_path():  # type: ignore[attr-defined]
+                    user_password_set(actor=_actor(request), target=target)
+        return response

@@ -1,28 +1,60 @@
-"""Django's model permissions (used by the admin) follow the clinic roles: the medical director
-(Perm.MANAGE_STAFF) manages the clinic's set-up records; nobody else gets admin rights."""
+"""Who may do what in the administration: the clinic roles decide, never Django's switches.
+
+- ``PasswordOnlyBackend`` checks passwords (Django's ``ModelBackend``) but grants no model
+  permission: Django's per-model permissions, groups, ``is_staff`` and ``is_superuser`` give
+  nothing here (``User.has_perm`` skips the superuser shortcut too).
+- ``RolePermissionBackend`` grants the administration's model permissions to the medical director
+  (``Perm.MANAGE_STAFF``: their own clinic's set-up) and the network administrator
+  (``Perm.MANAGE_NETWORK``: every clinic's). Which rows each may see and change is decided by the
+  clinic-scoped admin classes (``ketaflow.web.admin_site.ClinicScopedAdmin``) and the services
+  they save through (``ketaflow.accounts.services``), not here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 
 from ketaflow.accounts.roles import Perm
 
-# The apps whose records the medical director maintains in the admin: staff and credentials,
-# consent texts, chairs and opening hours, and (read-only there) the audit trail.
-ADMIN_APPS = frozenset({"accounts", "candidacy", "treatment", "audit"})
+# The apps whose records are maintained in the administration: staff and credentials, clinics,
+# consent texts, chairs, opening hours and scheduling, portal settings.
+ADMIN_APPS = frozenset({"accounts", "candidacy", "treatment", "portal"})
+
+
+def may_administer(user_obj: Any) -> bool:
+    may = getattr(user_obj, "may", None)
+    return bool(
+        getattr(user_obj, "is_active", False)
+        and may is not None
+        and (may(Perm.MANAGE_STAFF) or may(Perm.MANAGE_NETWORK))
+    )
+
+
+class PasswordOnlyBackend(ModelBackend):
+    """Authentication by username and password; no permissions from Django's tables."""
+
+    def get_user_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        return set()
+
+    def get_group_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        return set()
+
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        return set()
+
+    def has_perm(self, user_obj: Any, perm: str, obj: Any = None) -> bool:
+        return False
+
+    def has_module_perms(self, user_obj: Any, app_label: str) -> bool:
+        return False
 
 
 class RolePermissionBackend(BaseBackend):
     def has_perm(self, user_obj: Any, perm: str, obj: Any = None) -> bool:
         app_label = perm.split(".", 1)[0]
-        return bool(
-            getattr(user_obj, "is_active", False)
-            and hasattr(user_obj, "may")
-            and user_obj.may(Perm.MANAGE_STAFF)
-            and app_label in ADMIN_APPS
-        )
+        return app_label in ADMIN_APPS and may_administer(user_obj)
 
     def has_module_perms(self, user_obj: Any, app_label: str) -> bool:
         return self.has_perm(user_obj, f"{app_label}.view")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from django.contrib import auth
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from ketaflow.accounts.roles import ROLE_LABELS, Perm, Role, has_perm
@@ -49,6 +52,26 @@ class User(AbstractUser):
     def may(self, perm: Perm) -> bool:
         """Whether this user's role grants ``perm`` (active users only)."""
         return bool(self.is_active and self.role and has_perm(self.role, perm))
+
+    # Django's model permissions (the administration) come from the role alone: unlike
+    # AbstractUser, ``is_superuser`` is no shortcut to every permission.
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return bool(self.is_active) and any(
+            backend.has_perm(self, perm, obj) for backend in auth.get_backends()
+        )
+
+    def has_module_perms(self, app_label: str) -> bool:
+        backends: list[Any] = auth.get_backends()
+        return bool(self.is_active) and any(
+            backend.has_module_perms(self, app_label) for backend in backends
+        )
+
+    def clean(self) -> None:
+        super().clean()
+        if self.role == Role.NETWORK_ADMIN and self.clinic_id is not None:
+            raise ValidationError({"clinic": "A network administrator belongs to no clinic."})
+        if self.role and self.role != Role.NETWORK_ADMIN and self.clinic_id is None:
+            raise ValidationError({"clinic": "Every member of a clinic's staff needs a clinic."})
 
 
 class Credential(models.Model):

@@ -16,6 +16,9 @@ class Role(enum.StrEnum):
     NURSE = "nurse"
     FRONT_DESK = "front_desk"
     PATIENT = "patient"
+    # Works across the clinics of a network, in the administration only: no clinic of its own
+    # and no access to any patient's record.
+    NETWORK_ADMIN = "network_admin"
 
     @property
     def label(self) -> str:
@@ -32,7 +35,18 @@ ROLE_LABELS: dict[Role, str] = {
     Role.NURSE: "Infusion nurse",
     Role.FRONT_DESK: "Front desk",
     Role.PATIENT: "Patient",
+    Role.NETWORK_ADMIN: "Network administrator",
 }
+
+# The roles of a clinic's own staff (each belongs to one clinic): what a clinic's medical
+# director may give in the administration. A network administrator belongs to no clinic.
+CLINIC_ROLES: tuple[Role, ...] = (
+    Role.MEDICAL_DIRECTOR,
+    Role.PRESCRIBER,
+    Role.NURSE,
+    Role.FRONT_DESK,
+    Role.PATIENT,
+)
 
 
 class Perm(enum.StrEnum):
@@ -49,7 +63,8 @@ class Perm(enum.StrEnum):
     VIEW_OWN_RECORD = "view_own_record"
     # Oversight.
     VIEW_AUDIT_TRAIL = "view_audit_trail"
-    MANAGE_STAFF = "manage_staff"
+    MANAGE_STAFF = "manage_staff"  # the own clinic's set-up: staff, consent texts, chairs, hours
+    MANAGE_NETWORK = "manage_network"  # every clinic's set-up (network administrator only)
     # Clinical acts that later capabilities need (they also require current credentials).
     SIGN_CANDIDACY = "sign_candidacy"
     ORDER_INFUSION = "order_infusion"
@@ -174,6 +189,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         }
     ),
     Role.PATIENT: frozenset({Perm.VIEW_OWN_RECORD}),
+    Role.NETWORK_ADMIN: frozenset({Perm.MANAGE_NETWORK}),
 }
 
 

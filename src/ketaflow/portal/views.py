@@ -255,7 +255,7 @@ def portal_join(request: HttpRequest, token: str) -> HttpResponse:
                 form.add_error("password1", exc.messages)
         else:
             request.session.pop(_JOIN_SESSION, None)
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="ketaflow.accounts.backends.PasswordOnlyBackend")
             request.session[SESSION_KEY] = user.pk
             messages.success(request, "Welcome. Your password and sign-in code are set.")
             return redirect("portal_home")

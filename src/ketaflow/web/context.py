@@ -20,7 +20,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "schedule": user.may(Perm.VIEW_SCHEDULE),
             "infusions": user.may(Perm.CHART_INFUSION),
             "audit": user.may(Perm.VIEW_AUDIT_TRAIL),
-            "admin": user.may(Perm.MANAGE_STAFF),
+            "admin": user.may(Perm.MANAGE_STAFF) or user.may(Perm.MANAGE_NETWORK),
             "ledger": user.may(Perm.LEDGER_VIEW),
             "outcomes": user.may(Perm.VIEW_OUTCOMES_DASHBOARD),
         }
