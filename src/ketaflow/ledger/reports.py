@@ -7,7 +7,6 @@ dispensed or administered it; here also the witness of every waste."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from ketaflow.accounts.models import Clinic
 from ketaflow.ledger.models import DiscrepancyCase, Inventory, LedgerEntry, Vial
 from ketaflow.patients.models import Patient
+from ketaflow.web.export import csv_text, pdf_text
 
 
 @dataclass
@@ -310,14 +310,38 @@ def discrepancy_history(clinic: Clinic) -> Report:
 
 
 def to_csv(report: Report) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([report.title])
-    for line in report.subtitle:
-        writer.writerow([line])
-    writer.writerow(report.headers)
-    writer.writerows(report.rows)
-    return out.getvalue()
+    """The report as CSV; text cells a spreadsheet would run as formulas are neutralised."""
+    return csv_text(
+        [[report.title], *([line] for line in report.subtitle), report.headers, *report.rows]
+    )
+
+
+def pdf_story(report: Report) -> list[object]:
+    """The PDF's flowables; every text from a record is escaped for reportlab's markup."""
+    styles = getSampleStyleSheet()
+    cell = styles["BodyText"].clone("cell", fontSize=6.5, leading=8)
+    head = cell.clone("head", fontName="Helvetica-Bold")
+    body = styles["BodyText"]
+    story: list[object] = [Paragraph(pdf_text(report.title), styles["Heading2"])]
+    story += [Paragraph(pdf_text(line), body) for line in report.subtitle]
+    story.append(Paragraph(pdf_text(f"Printed {_when(timezone.now())} from KetaFlow"), body))
+    story.append(Spacer(1, 8))
+    data = [[Paragraph(pdf_text(h), head) for h in report.headers]]
+    data += [[Paragraph(pdf_text(v), cell) for v in row] for row in report.rows]
+    if not report.rows:
+        data.append([Paragraph("No entries.", cell)] + [""] * (len(report.headers) - 1))
+    table = Table(data, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e6f2f6")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story.append(table)
+    return story
 
 
 def to_pdf(report: Report) -> bytes:
@@ -332,31 +356,5 @@ def to_pdf(report: Report) -> bytes:
         title=report.title,
         author="KetaFlow",
     )
-    styles = getSampleStyleSheet()
-    cell = styles["BodyText"].clone("cell", fontSize=6.5, leading=8)
-    head = cell.clone("head", fontName="Helvetica-Bold")
-    story: list[object] = [Paragraph(report.title, styles["Heading2"])]
-    story += [Paragraph(line, styles["BodyText"]) for line in report.subtitle]
-    story.append(Paragraph(f"Printed {_when(timezone.now())} from KetaFlow", styles["BodyText"]))
-    story.append(Spacer(1, 8))
-    data = [[Paragraph(h, head) for h in report.headers]]
-    data += [[Paragraph(_escape(v), cell) for v in row] for row in report.rows]
-    if not report.rows:
-        data.append([Paragraph("No entries.", cell)] + [""] * (len(report.headers) - 1))
-    table = Table(data, repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e6f2f6")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
-    story.append(table)
-    doc.build(story)
+    doc.build(pdf_story(report))
     return out.getvalue()
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -169,7 +169,9 @@ def trajectory_png(
         span = _span(trajectory, shown)
         for ax, m in zip(axes[:, 0], shown, strict=True):
             _panel(ax, m, trajectory.infusion_days, span)
-        fig.suptitle(title or f"Trajectory of {trajectory.patient_name}", fontsize=12)
+        # A name is text, never mathtext: "$\frac{a$" in a name was a server error.
+        suptitle = title or f"Trajectory of {trajectory.patient_name}"
+        fig.suptitle(suptitle, fontsize=12, parse_math=False)
         return _png(fig)
 
 

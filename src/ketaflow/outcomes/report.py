@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from typing import Any
-from xml.sax.saxutils import escape
 
 from django.utils import timezone
 from reportlab.lib import colors
@@ -28,6 +27,7 @@ from ketaflow.outcomes.selectors import INFUSION_STATUSES, trajectory
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment
 from ketaflow.treatment.services import clinic_zone
+from ketaflow.web.export import pdf_text
 
 MARGIN = 16 * mm
 GRID = TableStyle(
@@ -42,7 +42,9 @@ GRID = TableStyle(
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:
-    return Paragraph(escape(str(text)), style)
+    """Every Paragraph of the report: its text is literal, never reportlab markup (plain string
+    cells of a Table are drawn as they are and need no escaping)."""
+    return Paragraph(pdf_text(text), style)
 
 
 def _table(

@@ -36,6 +36,7 @@ from ketaflow.portal.models import (
 )
 from ketaflow.portal.outbox import INVITATION_BODY, INVITATION_SUBJECT, absolute, enqueue
 from ketaflow.portal.safety import review_terms_matched, urgent_task_raise
+from ketaflow.portal.usernames import derived_from_mrn, new_patient_username
 
 # Failed second-factor codes in one session before it is logged out (brute-force guard: 5 tries
 # of 3 valid codes in 10^6 is a 1.5e-5 chance per session).
@@ -44,6 +45,16 @@ MAX_CODE_FAILURES = 5
 
 def has_second_factor(user: User) -> bool:
     return TotpDevice.objects.filter(user=user).exists()
+
+
+def patient_username(patient: Patient) -> str:
+    """A new, unused login name for ``patient`` that shows nothing of them (portal/usernames)."""
+    return new_patient_username(
+        lambda handle: (
+            derived_from_mrn(handle, patient.mrn)
+            or User.objects.filter(username__iexact=handle).exists()
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -68,11 +79,8 @@ def invitation_create(*, actor: Actor, patient: Patient) -> NewInvitation:
             "an invitation would replace it."
         )
     if user is None:
-        username = patient.mrn.lower()
-        if User.objects.filter(username=username).exists():
-            raise ValueError(f"The username {username} is taken.")
         user = User(
-            username=username,
+            username=patient_username(patient),
             role=Role.PATIENT,
             clinic_id=patient.clinic_id,
             first_name=patient.preferred_name or patient.given_name,
@@ -83,6 +91,12 @@ def invitation_create(*, actor: Actor, patient: Patient) -> NewInvitation:
         user.full_clean()
         user.save()
         patient_link_login(actor=actor, patient=patient, user_id=user.pk)
+    renamed = derived_from_mrn(user.username, patient.mrn)
+    if renamed:
+        # A login made before usernames stopped being record numbers (or by hand) gets a handle.
+        user.username = patient_username(patient)
+        user.full_clean()
+        user.save(update_fields=["username"])
     now = timezone.now()
     Invitation.objects.filter(
         patient=patient, used_at__isnull=True, revoked_at__isnull=True
@@ -113,7 +127,11 @@ def invitation_create(*, actor: Actor, patient: Patient) -> NewInvitation:
         object_id=invitation.pk,
         patient_id=patient.pk,
         summary=f"portal invitation created (expires in {hours} h)",
-        detail={"username": user.username, "emailed": bool(patient.email)},
+        detail={
+            "username": user.username,
+            "emailed": bool(patient.email),
+            "renamed_from_record_number": renamed,
+        },
     )
     return NewInvitation(invitation=invitation, token=token, username=user.username, path=path)
 

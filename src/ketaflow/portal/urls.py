@@ -12,6 +12,7 @@ urlpatterns = [
     path("scores/", views.portal_scores, name="portal_scores"),
     path("scores/chart.png", views.portal_scores_png, name="portal_scores_png"),
     path("viewers/", views.portal_viewers, name="portal_viewers"),
+    path("account/", views.portal_account, name="portal_account"),
     path("crisis/", views.portal_crisis, name="portal_crisis"),
     path("instructions/<int:session_id>/", views.portal_instructions, name="portal_instructions"),
     path("invite/<int:patient_id>/", views.portal_invite, name="portal_invite"),

@@ -203,6 +203,20 @@ def portal_viewers(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+def portal_account(request: HttpRequest) -> HttpResponse:
+    """The patient's own login: the username to sign in with (it shows nothing of them)."""
+    user = request_user(request)
+    patient = own_patient(user)
+    services.page_viewed(actor=_actor(request), patient=patient, page="my account")
+    return render(
+        request,
+        "portal/account.html",
+        {"account": user, "patient": patient, "crisis_text": _crisis(patient)},
+    )
+
+
+@login_required
+@require_GET
 def portal_crisis(request: HttpRequest) -> HttpResponse:
     patient = own_patient(request_user(request))
     services.page_viewed(actor=_actor(request), patient=patient, page="crisis resources")
