@@ -264,7 +264,36 @@ def test_dose_rejects_bad_input(
 
 
 def test_dose_missing_required(capsys: pytest.CaptureFixture[str]) -> None:
-    _fails(capsys, ["dose", "--indication", "ptsd", "--weight-basis", "actual"], "--weight-kg is")
+    _fails(
+        capsys,
+        ["dose", "--indication", "ptsd", "--weight-basis", "actual"],
+        "--weight-kg or --weight-lb is required",
+    )
+    both = ["--weight-kg", "70", "--weight-lb", "154"]
+    _fails(capsys, ["dose", "--indication", "ptsd", "--weight-basis", "actual", *both], "not both")
+
+
+def test_dose_in_pounds(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10, item 13: --weight-lb is the alternative to --weight-kg (1 lb = 0.45359237 kg)."""
+    data = _json(
+        capsys,
+        [
+            "dose",
+            "--indication",
+            "ptsd",
+            "--weight-lb",
+            "154",
+            "--weight-basis",
+            "actual",
+            "--vial-concentration-mg-per-ml",
+            "10",
+            "--final-volume-ml",
+            "100",
+            "--json",
+        ],
+    )
+    assert data["weight_basis_kg"] == pytest.approx(69.85322498)
+    assert "Weight 154 lb = 69.85 kg." in data["warnings"]
 
 
 @pytest.mark.parametrize("command", ["score", "screen", "dose"])

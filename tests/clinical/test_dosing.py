@@ -4,6 +4,7 @@ and the invariants (dose = weight basis x dose per kg; no rate without a duratio
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -108,10 +109,6 @@ def test_nonpositive_ideal_weight_refused() -> None:
         ({"duration_min": 10.0}, "duration 10 min is below the hard minimum 30"),
         ({"duration_min": 200.0}, "above the hard maximum 120"),
         ({"weight_kg": 130.0, "dose_mg_per_kg": 0.9}, "total dose 117 mg is above the hard"),
-        (
-            {"vial_concentration_mg_per_ml": 100.0, "final_volume_ml": 0.4},
-            "final concentration 100.00 mg/mL",
-        ),
     ],
 )
 def test_hard_limits_refused_even_with_override(changes: dict[str, Any], message: str) -> None:
@@ -163,9 +160,56 @@ def test_unneeded_override_is_reported_not_recorded() -> None:
     assert any("not needed" in w for w in plan.warnings)
 
 
-def test_drug_volume_larger_than_final_volume_refused() -> None:
+def test_drug_volume_larger_than_final_volume_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unreachable with the supplied strengths and the 20 mL floor; the guard stays, tested here
+    # with a clinic's smaller bag range.
+    monkeypatch.setattr(dosing, "FINAL_VOLUME_ML_RANGE", (1.0, 500.0))
     with pytest.raises(ClinicalInputError, match="more than the final volume"):
-        dosing.plan_infusion(_request(vial_concentration_mg_per_ml=1.0, final_volume_ml=20.0))
+        dosing.plan_infusion(_request(vial_concentration_mg_per_ml=10.0, final_volume_ml=2.0))
+
+
+def test_final_concentration_above_the_library_limit_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dosing, "FINAL_VOLUME_ML_RANGE", (0.1, 500.0))
+    override = Override(reason="clinical judgement", role=Role.MEDICAL_DIRECTOR)
+    with pytest.raises(HardLimitError, match=re.escape("final concentration 100.00 mg/mL")):
+        dosing.plan_infusion(
+            _request(vial_concentration_mg_per_ml=100.0, final_volume_ml=0.4, override=override)
+        )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        # Ketalar label: supplied as 10, 50 and 100 mg/mL.
+        ({"vial_concentration_mg_per_ml": 500.0}, "not a strength ketamine is supplied in"),
+        ({"vial_concentration_mg_per_ml": 5.0}, "(10, 50, 100 mg/mL"),
+        # Clinic policy: 20-500 mL bags (trials used 50-100 mL).
+        ({"final_volume_ml": 100_000.0}, "final_volume_ml: 100000 is outside"),
+        ({"final_volume_ml": 10.0}, "final_volume_ml: 10 is outside"),
+        ({"final_volume_ml": 1e308}, "final_volume_ml"),
+    ],
+)
+def test_implausible_preparation_refused(changes: dict[str, Any], message: str) -> None:
+    """Issue 10, item 14: a 500 mg/mL vial and a 100,000 mL bag giving 150,000 mL/h were
+    accepted; each is now refused naming the field."""
+    with pytest.raises(ClinicalInputError, match=re.escape(message)):
+        dosing.plan_infusion(_request(**changes))
+
+
+def test_pump_rate_outside_a_pump_range_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large-volume pump is set between 0.1 and 999 mL/h [RECALLED]; unreachable within the
+    library's hard limits today, so the guard is tested with a narrower pump."""
+    monkeypatch.setattr(dosing, "PUMP_RATE_ML_PER_H_RANGE", (0.1, 100.0))
+    with pytest.raises(ClinicalInputError, match=re.escape("rate_ml_per_h: 150.0 mL/h")):
+        dosing.plan_infusion(_request())
+
+
+def test_bag_convention_is_stated() -> None:
+    """Issue 10, item 15: drug volume is part of the final volume; mg are ketamine base."""
+    assert "diluent = final volume - drug volume" in dosing.BAG_CONVENTION
+    assert "ketamine base" in dosing.BAG_CONVENTION
 
 
 @pytest.mark.parametrize(
@@ -276,3 +320,30 @@ def test_never_silently_clamped(dose: float, weight: float) -> None:
         return
     assert plan.dose_mg_per_kg == dose
     assert plan.dose_mg == weight * dose
+
+
+def test_pounds_convert_exactly() -> None:
+    """1 lb = 0.45359237 kg, exactly (international yard and pound agreement, 1959)."""
+    assert dosing.pounds_to_kg(154) == pytest.approx(69.85322498)
+    with pytest.raises(ClinicalInputError, match="weight_lb"):
+        dosing.pounds_to_kg(-1)
+    with pytest.raises(ClinicalInputError, match="weight_lb"):
+        dosing.pounds_to_kg(math.inf)
+
+
+@pytest.mark.parametrize(
+    ("weight_kg", "last_kg", "asks"),
+    [
+        (70.0, 70.0, False),
+        (77.0, 70.0, False),  # +10 %: within the clinic policy
+        (77.5, 70.0, True),
+        (110.0, 50.0, True),  # 110 lb typed as kg for a 50 kg patient
+        (50.0, None, False),  # first weight: nothing to compare
+    ],
+)
+def test_weight_change_to_confirm(weight_kg: float, last_kg: float | None, asks: bool) -> None:
+    """Clinic policy (WEIGHT_CHANGE_CONFIRM_PERCENT, 10 %): a larger change is confirmed."""
+    question = dosing.weight_change_to_confirm(weight_kg, last_kg)
+    assert (question is not None) is asks
+    if question:
+        assert "Re-weigh and confirm" in question

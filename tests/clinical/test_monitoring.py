@@ -23,6 +23,7 @@ SBP, DBP, HR, SPO2, RR = (
     VitalSign.RESPIRATORY_RATE,
 )
 N, A, C = AlertLevel.NORMAL, AlertLevel.ABNORMAL, AlertLevel.CRITICAL
+E = AlertLevel.EMERGENCY
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,10 @@ N, A, C = AlertLevel.NORMAL, AlertLevel.ABNORMAL, AlertLevel.CRITICAL
         (RR, 21, A),
         (RR, 9, C),  # protocols < 10
         (RR, 30, C),  # protocols > 30 (>= kept)
-        (RR, 0, C),  # apnoea
+        (RR, 8, E),  # NEWS2: <= 8 scores 3, its highest band
+        (RR, 0, E),  # apnoea
+        (SPO2, 85, C),  # severe hypoxaemia starts below 85 [RECALLED]
+        (SPO2, 84, E),
     ],
 )
 def test_absolute_thresholds(sign: VitalSign, value: float, level: AlertLevel) -> None:
@@ -64,6 +68,10 @@ def test_absolute_thresholds(sign: VitalSign, value: float, level: AlertLevel) -
         assert result.actions == (Action.RECHECK,)
     if level is C:
         assert Action.CALL_PRESCRIBER in result.actions
+    if level is E:
+        # Ketalar label (respiratory depression, apnoea); clinical.md s. 4.3 (airway).
+        assert result.actions[:2] == (Action.STOP_INFUSION, Action.SUPPORT_BREATHING)
+        assert Action.RECHECK not in result.actions
     if level is N:
         assert result.actions == ()
 
@@ -75,8 +83,13 @@ def test_absolute_thresholds(sign: VitalSign, value: float, level: AlertLevel) -
         (SPO2, -1),
         (SBP, 401),
         (SBP, -5),
+        (SBP, 16),  # 16 kPa typed as mmHg
+        (DBP, 10),  # 10 kPa
+        (SPO2, 0.97),  # a fraction
+        (SPO2, 5),
         (HR, 351),
         (RR, 101),
+        (RR, 81),
         (HR, math.nan),
         (DBP, math.inf),
     ],
@@ -86,24 +99,77 @@ def test_impossible_values_refused(sign: VitalSign, value: float) -> None:
         mo.classify_vital(sign, value)
 
 
+@pytest.mark.parametrize(
+    ("sign", "value", "hint"),
+    [
+        (SBP, 16, "looks like kPa: 16 kPa is 120 mmHg"),
+        (DBP, 10, "looks like kPa: 10 kPa is 75 mmHg"),
+        (SPO2, 0.97, "looks like a fraction: enter the percentage (97)"),
+    ],
+)
+def test_unit_mistakes_are_named(sign: VitalSign, value: float, hint: str) -> None:
+    """The entry error names the field and the likely unit mistake (issue 10, item 11)."""
+    with pytest.raises(ImpossibleValueError, match=sign.label.split(" ")[0]) as exc:
+        mo.classify_vital(sign, value)
+    assert hint in str(exc.value)
+
+
 def test_diastolic_not_below_systolic_refused() -> None:
-    with pytest.raises(ImpossibleValueError, match="diastolic BP 90 is not below systolic BP 85"):
+    with pytest.raises(
+        ImpossibleValueError, match=r"diastolic BP \(mmHg\): 90 is not below the systolic 85"
+    ):
         mo.assess_vitals({SBP: 85, DBP: 90})
 
 
-def test_critical_actions() -> None:
+def test_critical_actions_most_urgent_first() -> None:
     assert mo.classify_vital(SBP, 185).actions == (
-        Action.RECHECK,
         Action.PAUSE_INFUSION,
         Action.CALL_PRESCRIBER,
-    )
-    assert mo.classify_vital(SPO2, 85).actions == (
         Action.RECHECK,
-        Action.PAUSE_INFUSION,
+    )
+    assert mo.classify_vital(SPO2, 86).actions == (
         Action.SUPPORT_BREATHING,
+        Action.PAUSE_INFUSION,
+        Action.CALL_PRESCRIBER,
+        Action.RECHECK,
+    )
+    assert mo.classify_vital(HR, 35).actions == (Action.STOP_INFUSION, Action.CALL_PRESCRIBER)
+
+
+def test_apnoea_is_an_emergency_whose_first_action_is_to_stop() -> None:
+    """Apnoea is not "recheck, pause" like a rate of 9 (Ketalar label: apnoea)."""
+    result = mo.assess_vitals({RR: 0, SPO2: 96})
+    assert result.level is E
+    assert result.actions == (
+        Action.STOP_INFUSION,
+        Action.SUPPORT_BREATHING,
+        Action.EMERGENCY_CARE,
         Action.CALL_PRESCRIBER,
     )
-    assert Action.STOP_INFUSION in mo.classify_vital(HR, 35).actions
+    assert "apnoea" in " ".join(result.reasons).lower()
+    nine = mo.classify_vital(RR, 9)
+    assert nine.level is C
+
+
+@pytest.mark.parametrize(
+    "symptom", [EndOrganSymptom.SEIZURE, EndOrganSymptom.REDUCED_CONSCIOUSNESS]
+)
+def test_seizure_and_reduced_consciousness_are_emergencies(symptom: EndOrganSymptom) -> None:
+    """Emergencies whatever the pressure (Spravato label: loss of consciousness; Ketalar)."""
+    result = mo.assess_vitals({SBP: 120, DBP: 75}, symptoms=[symptom])
+    assert result.level is E
+    assert result.actions[0] is Action.STOP_INFUSION
+    assert Action.EMERGENCY_CARE in result.actions
+    assert symptom.label.lower() in " ".join(result.reasons).lower()
+
+
+def test_emergency_never_lists_recheck_before_stop() -> None:
+    """Actions are ordered by urgency in every tier (issue 10, item 9)."""
+    result = mo.assess_vitals({SBP: 190, DBP: 100, SPO2: 93}, symptoms=[EndOrganSymptom.CHEST_PAIN])
+    assert result.level is E
+    assert result.actions.index(Action.STOP_INFUSION) == 0
+    assert Action.PAUSE_INFUSION not in result.actions  # stopping makes pausing moot
+    assert result.actions[-1] is Action.RECHECK
 
 
 @pytest.mark.parametrize(
@@ -126,6 +192,8 @@ def test_change_from_baseline(value: float, baseline: float, level: AlertLevel) 
 
 def test_zero_baseline_refused() -> None:
     with pytest.raises(ClinicalInputError, match="baseline 0 must be above 0"):
+        mo.classify_vital(HR, 80, baseline=0)
+    with pytest.raises(ImpossibleValueError, match="systolic BP"):
         mo.classify_vital(SBP, 120, baseline=0)
 
 

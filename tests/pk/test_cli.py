@@ -308,7 +308,7 @@ def test_population_bad_n(capsys: pytest.CaptureFixture[str]) -> None:
         "40",
     )
     assert code == 2
-    assert "--n must be at least 1" in err
+    assert "--n must be between 1 and 10,000,000" in err
 
 
 def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:

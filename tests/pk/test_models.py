@@ -155,9 +155,9 @@ def test_in_population_is_silent() -> None:
     assert result.warnings == ()
 
 
-@pytest.mark.parametrize("weight", [0.0, -70.0, float("nan")])
+@pytest.mark.parametrize("weight", [0.0, -70.0, float("nan"), 1e-308, 701.0, float("inf")])
 def test_bad_weight(weight: float) -> None:
-    with pytest.raises(ValueError, match="weight_kg must be a positive number"):
+    with pytest.raises(ValueError, match=r"weight_kg must be a body weight between 0\.2 and 700"):
         Covariates(weight)
 
 

@@ -197,10 +197,12 @@ def test_rejects(kwargs: dict[str, Any], message: str) -> None:
 
 
 def test_weight_distribution_validation() -> None:
-    with pytest.raises(ValueError, match="median weight must be positive"):
+    with pytest.raises(ValueError, match=r"median weight must be between 0\.2 and 700 kg"):
         WeightDistribution(0.0)
     with pytest.raises(ValueError, match="weight CV"):
         WeightDistribution(70.0, -0.1)
+    with pytest.raises(ValueError, match="weight CV must be between 0 and 2"):
+        WeightDistribution(70.0, 1e308)
 
 
 @settings(max_examples=60, deadline=None)

@@ -159,7 +159,8 @@ def test_new_intake_supersedes_unsigned_and_signing_supersedes_signed(
     [
         ({"diastolic_bp_mmhg": "130"}, "Diastolic pressure must be below systolic"),
         ({"heart_rate_bpm": None}, "Give systolic and diastolic pressure and heart rate together"),
-        ({"weight_kg": "5"}, "Ensure this value is greater than or equal to 20"),
+        ({"weight_kg": "5"}, "5 kg is outside the plausible range 20-400 kg"),
+        ({"weight_kg": "900", "weight_unit": "lb"}, "408.2 kg is outside the plausible range"),
         ({"sex": "male", "pregnant": "yes"}, "Pregnant cannot be yes when sex is male"),
         ({"systolic_bp_mmhg": "401"}, "systolic BP (mmHg): 401 is not physiologically possible"),
     ],

@@ -362,6 +362,41 @@ def test_changing_the_weight_clears_the_dose(world: World) -> None:
     assert "dose: not computed" in services.start_problems(session, world.nurse)
 
 
+def test_a_weight_far_from_the_last_one_is_confirmed_first(world: World, client_for: Any) -> None:
+    """Issue 10, item 13: a 110 typed for a patient last weighed at 70 kg must not become a
+    55 mg dose silently (clinic policy: more than 10 % from the last weight is confirmed)."""
+    prepare(world)  # 70 kg at the first infusion
+    session = services.session_open(actor=nurse_actor(world), appointment=make_appointment(world))
+    url = reverse("infusion_action", args=[session.pk, "checklist"])
+    form = {
+        "version": session.version,
+        "weight_kg": "110",
+        "weight_unit": "kg",
+        "weight_measured_on": timezone.localdate().isoformat(),
+    }
+    refused = client_for(world.nurse).post(url, form, **FRAGMENT)
+    assert refused.status_code == 400
+    assert "57 % above the last recorded weight 70 kg" in refused.content.decode()
+    session.refresh_from_db()
+    assert session.weight_kg is None
+    # In pounds it is 49.9 kg: also far from 70 kg, so confirmed; 154 lb is 69.9 kg and passes.
+    assert client_for(world.nurse).post(url, {**form, "weight_kg": "154", "weight_unit": "lb"})
+    session.refresh_from_db()
+    assert session.weight_kg == Decimal("69.9")
+    entry = AuditEntry.objects.filter(object_type="infusion_session").order_by("-seq").first()
+    assert entry is not None
+    assert entry.detail["weight_entered"] == "154 lb = 69.85 kg"
+    confirmed = {
+        **form,
+        "version": session.version,
+        "weight_kg": "110",
+        "weight_change_confirmed": "on",
+    }
+    assert client_for(world.nurse).post(url, confirmed).status_code == 302
+    session.refresh_from_db()
+    assert session.weight_kg == Decimal(110)
+
+
 def test_the_drawn_volume_must_match_the_dose(world: World) -> None:
     session = prepare(world, skip="vial")
     compute_dose(world, session)
@@ -471,13 +506,14 @@ def test_an_impossible_vital_is_refused_with_the_reason(world: World) -> None:
     with pytest.raises(ValidationError) as exc:
         baseline(world, session, spo2_percent=101)
     assert exc.value.message_dict["spo2_percent"] == [
-        "SpO2 (%): 101 is not physiologically possible (accepted 0-100); check the entry and "
-        "re-measure"
+        "SpO2 (%): 101 is not physiologically possible (accepted 20-100); check the entry and "
+        "re-measure."
     ]
     with pytest.raises(ValidationError) as exc:
         baseline(world, session, systolic_mmhg=80, diastolic_mmhg=90)
     assert (
-        "diastolic BP 90 is not below systolic BP 80" in exc.value.message_dict["diastolic_mmhg"][0]
+        "diastolic BP (mmHg): 90 is not below the systolic 80"
+        in exc.value.message_dict["diastolic_mmhg"][0]
     )
     assert not VitalsEntry.objects.exists()
 
@@ -509,7 +545,7 @@ def test_a_critical_blood_pressure_raises_an_alert_with_the_action(
     entry = VitalsEntry.objects.get(systolic_mmhg=182)
     assert entry.level == "critical"
     assert entry.phase == "during"
-    assert entry.actions == ["recheck", "pause_infusion", "call_prescriber"]
+    assert entry.actions == ["pause_infusion", "call_prescriber", "recheck"]
     assert any("at or above the critical limit 180" in r for r in entry.reasons)
     assert services.active_alert(session) == entry
 

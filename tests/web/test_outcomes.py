@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import zlib
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -658,3 +659,28 @@ def test_trajectory_picture_of_a_patient_without_scores(world: World, client_for
     response = client_for(world.nurse).get(url)
     assert response.status_code == 200
     assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_offered_booster_visit_is_never_in_the_past(monkeypatch: Any) -> None:
+    """The accept form offered 09:00 today after 09:00 had passed in the clinic (found by a
+    browser test run on a Monday afternoon): the offer is the first proposed day still ahead."""
+    from types import SimpleNamespace
+
+    from django.utils import timezone as tz
+
+    from ketaflow.outcomes import services as outcome_services
+
+    clinic = SimpleNamespace(time_zone="America/New_York")
+    monday = dt.date(2026, 11, 30)
+    rec = SimpleNamespace(
+        schedule=[{"on": monday.isoformat()}, {"on": (monday + dt.timedelta(7)).isoformat()}]
+    )
+    zone = ZoneInfo("America/New_York")
+    for clock, expected in [
+        (dt.time(8, 30), monday),
+        (dt.time(12, 20), monday + dt.timedelta(7)),
+    ]:
+        now = dt.datetime.combine(monday, clock, tzinfo=zone)
+        monkeypatch.setattr(tz, "now", lambda now=now: now)
+        on, at = outcome_services.default_booster_visit(rec, clinic)  # type: ignore[arg-type]
+        assert (on, at) == (expected, dt.time(9, 0))

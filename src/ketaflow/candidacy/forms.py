@@ -11,8 +11,9 @@ from ketaflow.candidacy.intake import (
     SUBSTANCE_FLAGS,
 )
 from ketaflow.clinical import ImpossibleValueError, VitalSign
-from ketaflow.clinical.dosing import HEIGHT_CM_RANGE, WEIGHT_KG_RANGE
+from ketaflow.clinical.dosing import HEIGHT_CM_RANGE
 from ketaflow.clinical.monitoring import check_possible
+from ketaflow.web.forms import WEIGHT_HELP, weight_in_kg, weight_unit_field
 
 _TRI = [("unknown", "Not known"), ("no", "No"), ("yes", "Yes")]
 
@@ -50,12 +51,9 @@ class IntakeForm(forms.Form):
     pregnant = forms.ChoiceField(choices=_TRI, label="Pregnant")
     breastfeeding = forms.ChoiceField(choices=_TRI, label="Breastfeeding")
     weight_kg = forms.DecimalField(
-        label="Weight (kg)",
-        min_value=WEIGHT_KG_RANGE[0],
-        max_value=WEIGHT_KG_RANGE[1],
-        decimal_places=1,
-        required=False,
+        label="Weight", decimal_places=1, required=False, help_text=WEIGHT_HELP
     )
+    weight_unit = weight_unit_field()
     height_cm = forms.DecimalField(
         label="Height (cm)",
         min_value=HEIGHT_CM_RANGE[0],
@@ -83,6 +81,8 @@ class IntakeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        weight_in_kg(self, data)
+        data.pop("weight_entered", None)  # the form shows the conversion; kg is what is kept
         # Impossible readings are refused by the clinical monitoring rules' entry guard, the
         # same one the infusion flowsheet uses (form field names are the VitalSign values).
         for sign in (VitalSign.SYSTOLIC_BP, VitalSign.DIASTOLIC_BP, VitalSign.HEART_RATE):
@@ -112,7 +112,9 @@ class IntakeForm(forms.Form):
         return [
             (
                 "Patient",
-                group(["sex", "pregnant", "breastfeeding", "weight_kg", "height_cm"]),
+                group(
+                    ["sex", "pregnant", "breastfeeding", "weight_kg", "weight_unit", "height_cm"]
+                ),
             ),
             (
                 "Vital signs",

@@ -18,8 +18,13 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.candidacy.intake import build_intake
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
-from ketaflow.clinical import assess_eligibility, intake_from_dict, to_jsonable
+from ketaflow.clinical import SuicideRisk, assess_eligibility, intake_from_dict, to_jsonable
 from ketaflow.patients.models import Patient
+from ketaflow.portal.safety import urgent_task_raise
+
+# A C-SSRS screener at these levels opens the urgent safety pathway, as the same answer does in
+# the portal or a clinic questionnaire (portal/safety.py; Posner 2011, clinical.md s. 3 and 5).
+URGENT_CSSRS_RISKS = frozenset({SuicideRisk.MODERATE, SuicideRisk.HIGH})
 
 
 def _person(actor: Actor) -> Any:
@@ -33,10 +38,12 @@ def candidacy_assess(
     *, actor: Actor, patient: Patient, answers: dict[str, Any]
 ) -> CandidacyAssessment:
     """Assess a consultation's answers with the registry history; earlier unsigned assessments
-    of the patient are superseded. Raises ValueError naming the intake field on bad input."""
+    of the patient are superseded. A moderate or high C-SSRS risk raises the urgent safety task
+    in the same transaction. Raises ValueError naming the intake field on bad input."""
     user = _person(actor)
     intake = build_intake(patient, answers, today=timezone.localdate())
-    result = assess_eligibility(intake_from_dict(intake))
+    clinical_intake = intake_from_dict(intake)
+    result = assess_eligibility(clinical_intake)
     data: Any = to_jsonable(result)
     CandidacyAssessment.objects.filter(
         patient=patient, status=CandidacyAssessment.Status.ASSESSED
@@ -61,6 +68,14 @@ def candidacy_assess(
         patient_id=patient.pk,
         summary=f"assessed candidacy: {result.summary}"[:300],
     )
+    if clinical_intake.cssrs_risk in URGENT_CSSRS_RISKS:
+        urgent_task_raise(
+            actor=actor,
+            patient=patient,
+            reasons=[
+                f"C-SSRS screener: {clinical_intake.cssrs_risk.value} risk (candidacy intake)"
+            ],
+        )
     return assessment
 
 

@@ -23,6 +23,7 @@ from ketaflow.cli.common import CliError
 _MODULES = (
     "ketaflow.cli.web",  # serve, demo, audit, manage
     "ketaflow.cli.clinical",  # score, screen, dose
+    "ketaflow.cli.vitals",  # vitals classify
     "ketaflow.cli.pk",  # pk simulate, pk population
     "ketaflow.cli.portal",  # worker
     "ketaflow.cli.ledger",  # ledger verify, ledger reconcile
@@ -47,6 +48,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except (CliError, ValueError) as exc:
         print(f"ketaflow {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"ketaflow {args.command}: error: the input is nested too deeply", file=sys.stderr)
+        return 2
+    except (OverflowError, MemoryError):
+        print(
+            f"ketaflow {args.command}: error: a value is too large to compute with; "
+            "check the values given",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(
+            f"ketaflow {args.command}: error: cannot use{where}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 2
     except BrokenPipeError:
         # The reader went away (e.g. `ketaflow demo | head`): stop quietly, as Unix tools do.

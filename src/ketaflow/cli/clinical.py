@@ -33,6 +33,12 @@ from ketaflow.clinical import (
     score,
     to_jsonable,
 )
+from ketaflow.clinical.dosing import (
+    BAG_CONVENTION,
+    FINAL_VOLUME_ML_RANGE,
+    VIAL_CONCENTRATIONS_MG_PER_ML,
+    pounds_to_kg,
+)
 from ketaflow.clinical.instruments import parse_ratings, parse_yes_no, parse_yes_no_list
 
 
@@ -72,6 +78,14 @@ def _required_number(option: str, value: str | None) -> float:
     if number is None:  # pragma: no cover - _number raises when required
         raise CliError(f"{option} is required")
     return number
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number that is a finite float (1e999 would parse as infinity)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise CliError(f"{text} is not a finite number")
+    return value
 
 
 def _as_object(data: JsonValue) -> dict[str, JsonValue]:
@@ -215,9 +229,11 @@ def _screen(args: argparse.Namespace) -> int:
     except UnicodeDecodeError:
         raise CliError(f"{args.intake}: not UTF-8 text") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise CliError(f"{args.intake}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    except RecursionError:
+        raise CliError(f"{args.intake}: the JSON is nested too deeply") from None
     result = assess_eligibility(intake_from_dict(data))
     if args.json:
         print_json(to_jsonable(result))
@@ -251,8 +267,12 @@ def _register_dose(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="compute a ketamine infusion (dose, volumes, pump rate) within drug-library limits",
         description=(
             "Compute dose_mg, drug_volume_ml, total_volume_ml and rate_ml_per_h for racemic "
-            "ketamine from the drug library entry of the indication. Soft-limit breaches need "
-            "--override-reason and --override-role; hard-limit breaches are refused. Displayed "
+            f"ketamine from the drug library entry of the indication. {BAG_CONVENTION} "
+            "Vial strengths: "
+            f"{', '.join(f'{c:g}' for c in VIAL_CONCENTRATIONS_MG_PER_ML)} mg/mL; final volume "
+            f"{FINAL_VOLUME_ML_RANGE[0]:g}-{FINAL_VOLUME_ML_RANGE[1]:g} mL. "
+            "Soft-limit breaches need --override-reason and --override-role; hard-limit "
+            "breaches are refused. Displayed "
             "volumes/rates are rounded to syringe/pump resolution and the exact values are "
             "reported alongside with a warning."
         ),
@@ -262,7 +282,12 @@ def _register_dose(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     parser.add_argument("--indication", help="ptsd or depression (required)")
-    parser.add_argument("--weight-kg", help="actual body weight in kg (required)")
+    parser.add_argument(
+        "--weight-kg", help="actual body weight in kg (this or --weight-lb, not both)"
+    )
+    parser.add_argument(
+        "--weight-lb", help="actual body weight in pounds (converted exactly: 1 lb = 0.45359237 kg)"
+    )
     parser.add_argument(
         "--weight-basis", help="actual, ideal (Devine) or adjusted (required, explicit)"
     )
@@ -287,6 +312,23 @@ def _register_dose(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=_dose)
 
 
+def _weight_kg(args: argparse.Namespace, notes: list[str]) -> float:
+    """--weight-kg or --weight-lb: exactly one of them."""
+    if args.weight_kg is not None and args.weight_lb is not None:
+        raise CliError("give --weight-kg or --weight-lb, not both")
+    if args.weight_lb is not None:
+        pounds = _required_number("--weight-lb", args.weight_lb)
+        try:
+            kg = pounds_to_kg(pounds)
+        except ValueError as exc:
+            raise CliError(f"--weight-lb: {exc}") from None
+        notes.append(f"Weight {pounds:g} lb = {kg:.2f} kg.")
+        return kg
+    if args.weight_kg is None:
+        raise CliError("--weight-kg or --weight-lb is required")
+    return _required_number("--weight-kg", args.weight_kg)
+
+
 def _dose(args: argparse.Namespace) -> int:
     indication = Indication(_choice("--indication", args.indication, [i.value for i in Indication]))
     entry = DRUG_LIBRARY[indication]
@@ -309,7 +351,7 @@ def _dose(args: argparse.Namespace) -> int:
         override = Override(reason=args.override_reason, role=role)
     request = InfusionRequest(
         indication=indication,
-        weight_kg=_required_number("--weight-kg", args.weight_kg),
+        weight_kg=_weight_kg(args, notes),
         weight_basis=basis,
         dose_mg_per_kg=dose_per_kg,
         vial_concentration_mg_per_ml=_required_number(
@@ -325,6 +367,7 @@ def _dose(args: argparse.Namespace) -> int:
     data = _as_object(to_jsonable(plan))
     warnings = [*notes, *plan.warnings]
     data["warnings"] = list[JsonValue](warnings)
+    data["bag_convention"] = BAG_CONVENTION
     if args.json:
         print_json(data)
         return 0
@@ -339,6 +382,7 @@ def _dose(args: argparse.Namespace) -> int:
         f"  rate_ml_per_h: {plan.rate_ml_per_h:g}" if plan.rate_ml_per_h is not None else "",
     ]
     lines = [line for line in lines if line]
+    lines.append(f"  bag: {BAG_CONVENTION}")
     lines += [f"  warning: {w}" for w in warnings]
     _print_lines(lines)
     return 0

@@ -13,8 +13,16 @@ class CliError(Exception):
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=False)
-    sys.stdout.write("\n")
+    """Strict JSON (no NaN or Infinity, which JSON does not have): a result that is not finite
+    is refused as an input problem, before anything is printed."""
+    try:
+        text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError:
+        raise CliError(
+            "the result is not a finite number (an input is outside what can be computed); "
+            "check the values given"
+        ) from None
+    sys.stdout.write(text + "\n")
 
 
 def float_list(text: str) -> list[float]:

@@ -22,14 +22,15 @@ from ketaflow.pk import (
     WeightDistribution,
     get_model,
     plan_course,
-    plot_population,
-    plot_simulation,
     simulate,
     simulate_population,
     time_grid,
 )
 
 DEFAULT_TAIL_MIN = 360.0  # default grid runs this long after the last dose
+# Ten million virtual patients take minutes and about 10 GiB here (docs/performance-pk.md);
+# more is a typing mistake on a clinic's machine.
+MAX_SUBJECTS = 10_000_000
 
 
 def _events(text: str) -> list[tuple[float, float]]:
@@ -253,6 +254,8 @@ def _simulate(args: argparse.Namespace) -> int:
         result = simulate(model, regimen, covariates, times, ke0_per_min=args.ke0_per_min)
     summary = result.summary(level_ng_per_ml=args.level_ng_per_ml)
     if args.plot:
+        from ketaflow.pk.plotting import plot_simulation  # matplotlib only when plotting
+
         plot_simulation(result, args.plot, occupancy=args.occupancy)
     if args.json:
         data = result.as_dict()
@@ -288,8 +291,8 @@ def _simulate(args: argparse.Namespace) -> int:
 def _population(args: argparse.Namespace) -> int:
     model = get_model(args.model)
     _check_subject(args)
-    if args.n < 1:
-        raise CliError(f"--n must be at least 1, got {args.n}")
+    if not 1 <= args.n <= MAX_SUBJECTS:
+        raise CliError(f"--n must be between 1 and {MAX_SUBJECTS:,}, got {args.n}")
     if args.weight_cv < 0:
         raise CliError(f"--weight-cv must not be negative, got {args.weight_cv:g}")
     regimen = _regimen(args, args.weight_kg)
@@ -312,6 +315,8 @@ def _population(args: argparse.Namespace) -> int:
             threads=args.threads,
         )
     if args.plot:
+        from ketaflow.pk.plotting import plot_population  # matplotlib only when plotting
+
         plot_population(result, args.plot)
     if args.json:
         print_json(result.as_dict())

@@ -175,10 +175,65 @@ DEVINE_BASE_KG: Final[Mapping[Sex, float]] = MappingProxyType({Sex.MALE: 50.0, S
 DEVINE_KG_PER_INCH: Final = 2.3  # Devine 1974
 DEVINE_BASE_HEIGHT_CM: Final = 152.4  # 60 inches (Devine 1974)
 CM_PER_INCH: Final = 2.54  # exact by definition
+KG_PER_LB: Final = 0.45359237  # exact by definition (international pound, 1959)
+# Clinic policy (no published value): a weight of the day more than 10 % from the patient's last
+# recorded weight is confirmed before it is used (a 110 typed in pounds for a 50 kg patient is a
+# 120 % change). A clinic setting; the medical director reviews it.
+WEIGHT_CHANGE_CONFIRM_PERCENT: Final = 10.0
 ADJUSTED_BW_FACTOR: Final = 0.4  # Pai & Paloucek 2000 [RECALLED, unverified]
+# The preparation (issue 10, item 14): what a clinic can actually hang. A value outside these is a
+# typing mistake (a 500 mg/mL vial, a 100,000 mL bag), refused naming the field.
+# Ketalar prescribing information: ketamine HCl injection is supplied as 10, 50 and 100 mg/mL
+# (100 mg/mL read in clinical.md s. 2.4; 10 and 50 mg/mL [RECALLED, unverified]).
+VIAL_CONCENTRATIONS_MG_PER_ML: Final = (10.0, 50.0, 100.0)
+# Clinic policy: trial infusions were diluted in 50-100 mL of normal saline [RECALLED, unverified];
+# 20-500 mL holds every bag a ketamine infusion uses and refuses a unit or digit slip.
+FINAL_VOLUME_ML_RANGE: Final = (20.0, 500.0)
+# The programmable range of a large-volume infusion pump, 0.1-999 mL/h [RECALLED, unverified]:
+# a rate outside it cannot be keyed into the pump.
+PUMP_RATE_ML_PER_H_RANGE: Final = (0.1, 999.0)
+# The bag convention: the drug volume is part of the final volume, so the diluent to add is the
+# final volume minus the drug volume. Milligrams are of ketamine base, the label's convention:
+# "each mL contains ketamine hydrochloride equivalent to 10, 50 or 100 mg ketamine base"
+# (Ketalar prescribing information [RECALLED, unverified]), so a vial's stated mg/mL is used as is.
+BAG_CONVENTION: Final = (
+    "The final volume includes the drug volume: diluent = final volume - drug volume. "
+    "Doses are mg of ketamine base, as the vial's strength is labelled (Ketalar label)."
+)
 # Display resolution of values a nurse keys in: clinic policy, typical pump/syringe resolution.
 PUMP_RATE_RESOLUTION_ML_PER_H: Final = Decimal("0.1")
 SYRINGE_RESOLUTION_ML: Final = Decimal("0.01")
+
+
+def pounds_to_kg(weight_lb: float) -> float:
+    """A weight typed in pounds, in kilograms (exact factor; the caller shows both)."""
+    if isinstance(weight_lb, bool) or not isinstance(weight_lb, int | float):
+        raise ClinicalInputError(f"weight_lb: {weight_lb!r} is not a number")
+    if not math.isfinite(weight_lb) or weight_lb <= 0:
+        raise ClinicalInputError(f"weight_lb: {weight_lb!r} must be a positive finite number")
+    return weight_lb * KG_PER_LB
+
+
+def weight_change_to_confirm(
+    weight_kg: float,
+    last_weight_kg: float | None,
+    *,
+    confirm_percent: float = WEIGHT_CHANGE_CONFIRM_PERCENT,
+) -> str | None:
+    """The question to ask before using ``weight_kg`` when it differs from the last recorded
+    weight by more than ``confirm_percent`` (clinic policy), else ``None``."""
+    if last_weight_kg is None or last_weight_kg <= 0:
+        return None
+    change = (weight_kg - last_weight_kg) / last_weight_kg * 100.0
+    if abs(change) <= confirm_percent:
+        return None
+    pounds = weight_kg / KG_PER_LB
+    return (
+        f"{weight_kg:g} kg is {abs(change):.0f} % {'above' if change > 0 else 'below'} the last "
+        f"recorded weight {last_weight_kg:g} kg (more than {confirm_percent:g} %). Was it weighed "
+        f"in pounds ({weight_kg:g} lb = {weight_kg * KG_PER_LB:.1f} kg), or is {pounds:.0f} lb "
+        "right? Re-weigh and confirm."
+    )
 
 
 def ideal_body_weight_kg(height_cm: float, sex: Sex) -> float:
@@ -317,6 +372,13 @@ def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = Non
     _require_positive("final_volume_ml", request.final_volume_ml)
     if request.duration_min is not None:
         _require_positive("duration_min", request.duration_min)
+    if request.vial_concentration_mg_per_ml not in VIAL_CONCENTRATIONS_MG_PER_ML:
+        strengths = ", ".join(f"{c:g}" for c in VIAL_CONCENTRATIONS_MG_PER_ML)
+        raise ClinicalInputError(
+            f"vial_concentration_mg_per_ml: {request.vial_concentration_mg_per_ml:g} mg/mL is not "
+            f"a strength ketamine is supplied in ({strengths} mg/mL, Ketalar label)"
+        )
+    _require_range("final_volume_ml", request.final_volume_ml, FINAL_VOLUME_ML_RANGE)
 
     basis_kg, warnings = weight_basis_kg(request)
     if basis_kg <= 0:
@@ -377,6 +439,12 @@ def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = Non
         warnings.append("No infusion duration given, so no pump rate was calculated.")
     else:
         rate_exact = request.final_volume_ml / (request.duration_min / 60.0)
+        low, high = PUMP_RATE_ML_PER_H_RANGE
+        if not low <= rate_exact <= high:
+            raise ClinicalInputError(
+                f"rate_ml_per_h: {rate_exact:.1f} mL/h is outside what an infusion pump can be "
+                f"set to ({low:g}-{high:g} mL/h); check the final volume and the duration"
+            )
         rate_display = _display(rate_exact, PUMP_RATE_RESOLUTION_ML_PER_H)
         if rate_display != rate_exact:
             warnings.append(

@@ -3,8 +3,10 @@
 Every finding has a tier (hard stop, caution, info), a stable rule id, a sentence a patient could
 read, and its source. The decision is *not eligible* if any hard stop fires, *needs review* if any
 caution fires, otherwise *eligible*. Missing information that matters (unknown pregnancy status, no
-blood pressure) is a caution, never assumed to be fine. Thresholds live in
-:class:`EligibilitySettings` with sourced defaults (clinical.md s. 2-3).
+blood pressure, no suicide-risk screen) is a caution, never assumed to be fine. Thresholds live
+in :class:`EligibilitySettings` with sourced defaults (clinical.md s. 2-3); ICD-10-CM code lists
+in :mod:`ketaflow.clinical.codes`; medicines by generic and brand name in
+:mod:`ketaflow.clinical.medicines`.
 
 The intake mirrors what the patients registry stores (demographics, ICD-10-CM diagnoses, allergies,
 current medications, psychotherapy courses and medication trials); :func:`intake_from_dict` builds
@@ -18,14 +20,14 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import jsonschema
-
-from ketaflow.clinical import sources
+from ketaflow.clinical import codes, medicines, sources
 from ketaflow.clinical.common import Indication, Sex
-from ketaflow.clinical.errors import ClinicalInputError
+from ketaflow.clinical.errors import ClinicalInputError, ImpossibleValueError
 from ketaflow.clinical.instruments import SuicideRisk
+from ketaflow.clinical.medicines import MedicineClass
+from ketaflow.clinical.monitoring import VitalSign, check_possible
 from ketaflow.clinical.resistance import (
     DEFAULT_RESISTANCE_SETTINGS,
     MedicationTrial,
@@ -36,6 +38,9 @@ from ketaflow.clinical.resistance import (
     TrialOutcome,
     assess_resistance,
 )
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 class Tier(StrEnum):
@@ -92,14 +97,22 @@ class ScreeningVitals:
     heart_rate_bpm: float
 
     def __post_init__(self) -> None:
-        for name in ("systolic_bp_mmhg", "diastolic_bp_mmhg", "heart_rate_bpm"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ClinicalInputError(f"vitals.{name}: {value!r} is not a positive number")
+        """Refuse a reading that cannot be mmHg or beats per minute, naming the field and the
+        likely mistake (kPa typed for mmHg, the two pressures swapped): the monitoring rules'
+        own entry guard, the one the flowsheet and the intake form use."""
+        for sign in (VitalSign.SYSTOLIC_BP, VitalSign.DIASTOLIC_BP, VitalSign.HEART_RATE):
+            value = getattr(self, sign.value)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ClinicalInputError(f"vitals.{sign.value}: {value!r} is not a positive number")
+            try:
+                check_possible(sign, value)
+            except ImpossibleValueError as exc:
+                raise ImpossibleValueError(f"vitals.{sign.value}: {exc}") from None
         if self.diastolic_bp_mmhg >= self.systolic_bp_mmhg:
-            raise ClinicalInputError(
-                f"vitals: diastolic {self.diastolic_bp_mmhg:g} is not below systolic "
-                f"{self.systolic_bp_mmhg:g} (entry error)"
+            raise ImpossibleValueError(
+                f"vitals.diastolic_bp_mmhg: diastolic {self.diastolic_bp_mmhg:g} is not below "
+                f"systolic {self.systolic_bp_mmhg:g}; check that the two were not swapped and "
+                "re-measure (entry error)"
             )
 
 
@@ -176,6 +189,9 @@ class EligibilitySettings:
     # Spravato label: pre-dose BP > 140/90 -> consider delaying.
     caution_systolic_above_mmhg: float = 140.0
     caution_diastolic_above_mmhg: float = 90.0
+    # Hypotension: ED low-dose protocol "SBP < 90" out of range; NEWS2 scores SBP <= 90 with 3 (its
+    # highest band). They differ at exactly 90: the safer, <= 90, is kept.
+    caution_systolic_at_or_below_mmhg: float = 90.0
     # clinical.md s. 3 clinic policy default "block >= 180/110 pending physician review"
     # (SBP > 180 in NCT05803551 and the ED protocol; Murrough 2013 stopped at 180/115).
     hard_stop_systolic_at_or_above_mmhg: float = 180.0
@@ -185,6 +201,9 @@ class EligibilitySettings:
     caution_heart_rate_above_bpm: float = 120.0
     # Recent MI or stroke within 6 months excluded by a clinic [SECONDARY: westportketamine.com].
     recent_cardiovascular_event_months: float = 6.0
+    # JADR 2023 excluded benzodiazepines > 3 mg/day lorazepam-equivalent; converted with the
+    # Ashton equivalents (medicines.LORAZEPAM_EQUIVALENT_MG).
+    benzodiazepine_above_lorazepam_eq_mg_per_day: float = 3.0
     # Weight 45-115 kg enrolled in the ICU trial NCT05803551 -> info outside that range.
     info_weight_range_kg: tuple[float, float] = (45.0, 115.0)
     # No resistance shown -> caution (needs review) rather than info; clinic may relax it.
@@ -206,73 +225,33 @@ class EligibilityResult:
 
 # --- classification tables ----------------------------------------------------------------
 
-# ICD-10-CM: F43.1x PTSD; F32.x / F33.x major depressive disorder; F31.x bipolar; F20.x
-# schizophrenia; F25.x schizoaffective (ICD-10-CM 2025 tabular list).
-PTSD_CODE_PREFIXES: Final = ("F43.1",)
-DEPRESSION_CODE_PREFIXES: Final = ("F32", "F33")
-BIPOLAR_CODE_PREFIXES: Final = ("F31",)
-PSYCHOTIC_CODE_PREFIXES: Final = ("F20", "F25")
-
-# Medication classes of concern (JADR 2023 trial; Spravato REMS monitoring form; NCT05803551).
-BENZODIAZEPINES: Final = frozenset(
-    {
-        "alprazolam",
-        "clonazepam",
-        "diazepam",
-        "lorazepam",
-        "temazepam",
-        "chlordiazepoxide",
-        "clobazam",
-        "oxazepam",
-        "midazolam",
-        "triazolam",
-    }
-)
-MAOIS: Final = frozenset(
-    {"phenelzine", "tranylcypromine", "isocarboxazid", "selegiline", "moclobemide"}
-)
-STIMULANTS: Final = frozenset(
-    {
-        "amphetamine",
-        "dextroamphetamine",
-        "lisdexamfetamine",
-        "methylphenidate",
-        "dexmethylphenidate",
-        "methamphetamine",
-        "modafinil",
-        "armodafinil",
-    }
-)
-OPIOIDS: Final = frozenset(
-    {
-        "morphine",
-        "oxycodone",
-        "hydrocodone",
-        "hydromorphone",
-        "fentanyl",
-        "methadone",
-        "buprenorphine",
-        "tramadol",
-        "codeine",
-        "tapentadol",
-    }
-)
-NMDA_ACTING: Final = frozenset({"lamotrigine", "memantine", "riluzole", "lithium"})
+# The ICD-10-CM code lists (ICD-10-CM 2025) are in ketaflow.clinical.codes, and the medicines the
+# rules recognise, by generic and brand name, in ketaflow.clinical.medicines.
 
 
 def _find(rule: str, tier: Tier, message: str, source: str) -> Finding:
     return Finding(tier=tier, rule_id=rule, message=message, source=source)
 
 
-def indications_of(diagnoses: Sequence[Diagnosis]) -> tuple[Indication, ...]:
-    """The indications the clinic treats that the diagnoses support (PTSD first)."""
-    codes = [d.normalized for d in diagnoses]
+def indications_of(
+    diagnoses: Sequence[Diagnosis], *, bipolar: bool = False
+) -> tuple[Indication, ...]:
+    """The indications the clinic treats that the diagnoses support (PTSD first).
+
+    Bipolar disorder, entered as an F31 code or as the history answer (``bipolar``), counts as
+    depression (bipolar depression): an indication that needs review (rule
+    ``psychiatric.bipolar``), never "no indication"."""
+    codes_ = [d.code for d in diagnoses]
     found: list[Indication] = []
-    if any(c.startswith(PTSD_CODE_PREFIXES) for c in codes):
+    if codes.matches(codes_, codes.PTSD):
         found.append(Indication.PTSD)
-    if any(c.startswith(DEPRESSION_CODE_PREFIXES) for c in codes):
+    if bipolar or codes.matches(codes_, codes.DEPRESSION) or codes.matches(codes_, codes.BIPOLAR):
         found.append(Indication.DEPRESSION)
     return tuple(found)
+
+
+def _indications(intake: Intake) -> tuple[Indication, ...]:
+    return indications_of(intake.diagnoses, bipolar=intake.psychiatric.bipolar_disorder)
 
 
 _HARD, _CAUTION, _INFO = Tier.HARD_STOP, Tier.CAUTION, Tier.INFO
@@ -299,13 +278,12 @@ def _age_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Findin
 
 def _indication_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
     """Indication."""
-    indications = indications_of(intake.diagnoses)
-    if not indications:
+    if not _indications(intake):
         yield _find(
             "indication.none",
             _HARD,
-            "The clinic's ketamine protocol covers PTSD and depression, and neither is "
-            "recorded as a diagnosis.",
+            "The clinic's ketamine protocol covers PTSD and depression (including bipolar "
+            "depression), and neither is recorded as a diagnosis.",
             sources.CLINIC_SCOPE,
         )
 
@@ -411,6 +389,15 @@ def _vitals_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Fin
                 f"{settings.caution_diastolic_above_mmhg:g}; a doctor will review it.",
                 sources.SPRAVATO_LABEL,
             )
+        elif v.systolic_bp_mmhg <= settings.caution_systolic_at_or_below_mmhg:
+            yield _find(
+                "vitals.bp_low",
+                _CAUTION,
+                f"Blood pressure {v.systolic_bp_mmhg:g}/{v.diastolic_bp_mmhg:g} is low (systolic "
+                f"at or below {settings.caution_systolic_at_or_below_mmhg:g}); a doctor will "
+                "review it before treatment.",
+                f"{sources.ED_LOW_DOSE_PROTOCOL}; {sources.NEWS2_RCP_2017}",
+            )
 
         if not (
             settings.caution_heart_rate_below_bpm
@@ -459,10 +446,16 @@ def _pregnancy_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[
         )
 
 
+def _labels(found: Sequence[codes.CodeMatch]) -> str:
+    return "; ".join(dict.fromkeys(m.label for m in found))
+
+
 def _psychiatric_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
-    """Psychiatric history and suicide risk."""
+    """Psychiatric history and suicide risk. A code and the matching history answer give one
+    rule and one outcome (ICD-10-CM 2025 code lists in :mod:`ketaflow.clinical.codes`)."""
     psy = intake.psychiatric
-    codes = [d.normalized for d in intake.diagnoses]
+    diagnosis_codes = [d.code for d in intake.diagnoses]
+    icd = codes.SOURCE
     if psy.active_psychosis:
         yield _find(
             "psychiatric.active_psychosis",
@@ -470,36 +463,52 @@ def _psychiatric_rules(intake: Intake, settings: EligibilitySettings) -> Iterato
             "Ketamine can worsen psychosis, so it is not given during active psychosis.",
             sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
         )
-    if any(c.startswith(PSYCHOTIC_CODE_PREFIXES) for c in codes):
+    disorders = codes.matches(diagnosis_codes, codes.PSYCHOTIC_DISORDERS)
+    features = codes.matches(diagnosis_codes, codes.PSYCHOTIC_FEATURES)
+    if disorders:
         yield _find(
             "psychiatric.psychotic_disorder",
             _HARD,
-            "Ketamine is not given to people with schizophrenia or schizoaffective disorder.",
-            sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
+            f"Ketamine is not given to people with a psychotic disorder ({_labels(disorders)}).",
+            f"{sources.TRIAL_EXCLUSIONS_PSYCHOSIS}; {icd}",
         )
-    elif psy.psychotic_disorder_history and not psy.active_psychosis:
+    elif (psy.psychotic_disorder_history or features) and not psy.active_psychosis:
+        what = f" ({_labels(features)})" if features else ""
         yield _find(
             "psychiatric.psychosis_history",
             _CAUTION,
-            "A past psychotic episode needs a psychiatrist's review first.",
-            f"{sources.SPRAVATO_LABEL}; {sources.SANACORA_2017} [RECALLED]",
+            f"A past psychotic episode or psychotic features{what} need a psychiatrist's "
+            "review first.",
+            f"{sources.SPRAVATO_LABEL}; {sources.SANACORA_2017} [RECALLED]; {icd}",
         )
-    if psy.current_mania:
+    mania = codes.matches(diagnosis_codes, codes.CURRENT_MANIA)
+    if psy.current_mania or mania:
+        what = f" ({_labels(mania)})" if mania else ""
         yield _find(
             "psychiatric.current_mania",
             _HARD,
-            "Ketamine is not given during a manic episode.",
-            sources.TRIAL_EXCLUSIONS_PSYCHOSIS,
+            f"Ketamine is not given during a manic or hypomanic episode{what}.",
+            f"{sources.TRIAL_EXCLUSIONS_PSYCHOSIS}; {icd}",
         )
-    if psy.bipolar_disorder or any(c.startswith(BIPOLAR_CODE_PREFIXES) for c in codes):
+    bipolar = codes.matches(diagnosis_codes, codes.BIPOLAR)
+    if psy.bipolar_disorder or bipolar:
+        what = f" ({_labels(bipolar)})" if bipolar else ""
         yield _find(
             "psychiatric.bipolar",
             _CAUTION,
-            "Bipolar disorder needs a psychiatrist's review; trials excluded it but clinics "
-            "do treat bipolar depression.",
-            f"{sources.ASKP_2018}; trial exclusions",
+            f"Bipolar depression{what} is treated here only after a psychiatrist's review: "
+            "trials excluded bipolar disorder, but clinics do treat bipolar depression.",
+            f"{sources.ASKP_2018}; trial exclusions (clinical.md s. 3); {icd}",
         )
-    if intake.cssrs_risk is SuicideRisk.HIGH:
+    if intake.cssrs_risk is None:
+        yield _find(
+            "suicide.screen_missing",
+            _CAUTION,
+            "The suicide-risk screen (C-SSRS) has not been done; the risk is unknown until a "
+            "clinician asks these questions.",
+            sources.CSSRS_NOT_DONE,
+        )
+    elif intake.cssrs_risk is SuicideRisk.HIGH:
         yield _find(
             "suicide.high_risk",
             _CAUTION,
@@ -542,51 +551,131 @@ def _substance_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[
         )
 
 
-def _medications_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
-    """Current medications."""
-    names = [m.name.strip().lower() for m in intake.current_medications]
-    med_rules = [
-        (
-            BENZODIAZEPINES,
-            "medication.benzodiazepine",
-            _CAUTION,
-            "Benzodiazepines may weaken ketamine's effect and add to sedation.",
-            sources.JADR_2023,
-        ),
-        (
-            MAOIS,
-            "medication.maoi",
-            _CAUTION,
-            "MAOI antidepressants need closer blood-pressure monitoring with ketamine.",
-            sources.SPRAVATO_LABEL,
-        ),
-        (
-            STIMULANTS,
-            "medication.stimulant",
-            _CAUTION,
-            "Stimulant medicines need closer blood-pressure monitoring with ketamine.",
-            sources.SPRAVATO_LABEL,
-        ),
-        (
-            OPIOIDS,
-            "medication.opioid",
-            _CAUTION,
-            "Opioids add to sedation and breathing effects and need review.",
-            sources.JADR_2023,
-        ),
-        (
-            NMDA_ACTING,
-            "medication.nmda_acting",
-            _INFO,
-            "Some medicines (lamotrigine, memantine, riluzole, lithium) act on the same system "
-            "as ketamine; your doctor will consider them.",
-            sources.ICU_TRIAL_NCT05803551,
-        ),
+# The classes whose concomitant use is a caution (or, for NMDA-acting drugs, a note): each with its
+# message and source (Spravato REMS Patient Monitoring Form and label; JADR 2023; NCT05803551).
+_MEDICINE_RULES: Final = (
+    (
+        MedicineClass.SEDATIVE_HYPNOTIC,
+        "medication.sedative_hypnotic",
+        _CAUTION,
+        "Sleeping medicines (sedative-hypnotics) add to ketamine's sedation and need review",
+        sources.SPRAVATO_REMS_FORM,
+    ),
+    (
+        MedicineClass.MAOI,
+        "medication.maoi",
+        _CAUTION,
+        "MAOI antidepressants need closer blood-pressure monitoring with ketamine",
+        f"{sources.SPRAVATO_LABEL}; {sources.SPRAVATO_REMS_FORM}",
+    ),
+    (
+        MedicineClass.STIMULANT,
+        "medication.stimulant",
+        _CAUTION,
+        "Stimulant medicines need closer blood-pressure monitoring with ketamine",
+        f"{sources.SPRAVATO_LABEL}; {sources.SPRAVATO_REMS_FORM}",
+    ),
+    (
+        MedicineClass.OPIOID,
+        "medication.opioid",
+        _CAUTION,
+        "Opioids add to sedation and breathing effects and need review",
+        sources.JADR_2023,
+    ),
+    (
+        MedicineClass.OPIOID_ANTAGONIST,
+        "medication.naltrexone",
+        _CAUTION,
+        "Naltrexone may weaken ketamine's antidepressant effect (studies disagree); your "
+        "doctor will review it",
+        sources.NALTREXONE_WILLIAMS_2018,
+    ),
+    (
+        MedicineClass.NMDA_ACTING,
+        "medication.nmda_acting",
+        _INFO,
+        "Some medicines act on the same system as ketamine (NMDA receptors); your doctor will "
+        "consider them",
+        sources.ICU_TRIAL_NCT05803551,
+    ),
+)
+
+
+def _named(found: Sequence[medicines.Medicine]) -> str:
+    """Each recorded name once, with its generic if different: "Xanax (alprazolam), lorazepam"."""
+    shown = [
+        m.recorded.strip()
+        if m.recorded.strip().lower() == m.generic
+        else f"{m.recorded.strip()} ({m.generic})"
+        for m in found
     ]
-    for group, rule, tier, message, source in med_rules:
-        hits = sorted({n for n in names if n in group})
+    return ", ".join(dict.fromkeys(shown))
+
+
+def _benzodiazepine_rule(
+    found: Sequence[tuple[CurrentMedication, medicines.Medicine]], settings: EligibilitySettings
+) -> Iterator[Finding]:
+    """Any benzodiazepine is a caution (Spravato REMS form; may blunt the response); above the
+    JADR 2023 limit, > 3 mg/day lorazepam-equivalent, it is its own caution naming the total. A
+    dose that is not recorded or cannot be converted is said to be unknown, never taken as low."""
+    if not found:
+        return
+    limit = settings.benzodiazepine_above_lorazepam_eq_mg_per_day
+    total = 0.0
+    unknown: list[str] = []
+    for med, drug in found:
+        equivalent = (
+            None
+            if med.dose_mg_per_day is None
+            else medicines.lorazepam_equivalent_mg(drug.generic, med.dose_mg_per_day)
+        )
+        if equivalent is None:
+            unknown.append(med.name.strip())
+        else:
+            total += equivalent
+    names = _named([drug for _, drug in found])
+    source = f"{sources.JADR_2023}; {sources.ASHTON_BENZODIAZEPINE_EQUIVALENTS}"
+    if total > limit:
+        yield _find(
+            "medication.benzodiazepine_high_dose",
+            _CAUTION,
+            f"Benzodiazepines at {total:.3g} mg/day lorazepam-equivalent, above the {limit:g} "
+            f"mg/day a ketamine trial excluded: {names}. They may weaken ketamine's effect and "
+            "add to sedation; the dose needs review.",
+            f"{source}; {sources.SPRAVATO_REMS_FORM}",
+        )
+        return
+    if unknown:
+        dose = (
+            f"the daily dose of {', '.join(unknown)} is not recorded in mg/day of a drug with a "
+            f"known lorazepam equivalent, so it cannot be checked against {limit:g} mg/day"
+        )
+    else:
+        dose = f"{total:.3g} mg/day lorazepam-equivalent, within the {limit:g} mg/day limit"
+    yield _find(
+        "medication.benzodiazepine",
+        _CAUTION,
+        f"Benzodiazepines may weaken ketamine's effect and add to sedation: {names}; {dose}.",
+        f"{source}; {sources.SPRAVATO_REMS_FORM}",
+    )
+
+
+def _medications_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
+    """Current medications, recognised by generic or brand name (:mod:`medicines`)."""
+    known = [
+        (med, drug)
+        for med in intake.current_medications
+        if (drug := medicines.identify(med.name)) is not None
+    ]
+    yield from _benzodiazepine_rule(
+        [(m, d) for m, d in known if d.medicine_class is MedicineClass.BENZODIAZEPINE], settings
+    )
+    for medicine_class, rule, tier, message, source in _MEDICINE_RULES:
+        hits = [d for _, d in known if d.medicine_class is medicine_class]
         if hits:
-            yield (_find(rule, tier, f"{message} ({', '.join(hits)})", source))
+            yield _find(
+                rule, tier, f"{message}: {_named(hits)}.", f"{source}; {sources.BRAND_NAMES_FDA}"
+            )
 
 
 def _other_rules(intake: Intake, settings: EligibilitySettings) -> Iterator[Finding]:
@@ -683,7 +772,7 @@ def assess_eligibility(
 ) -> EligibilityResult:
     """Apply every rule group to the intake, judge treatment resistance, and decide."""
     findings = [finding for group in _RULE_GROUPS for finding in group(intake, settings)]
-    indications = indications_of(intake.diagnoses)
+    indications = _indications(intake)
     assessments = tuple(
         assess_resistance(
             indication, intake.psychotherapy_trials, intake.medication_trials, settings.resistance
@@ -926,6 +1015,8 @@ def intake_from_dict(data: Any) -> Intake:
 
     Raises :class:`ClinicalInputError` naming the first offending field.
     """
+    import jsonschema  # only when an intake is validated: it is slow to import
+
     validator = jsonschema.Draft202012Validator(intake_json_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:

@@ -6,6 +6,12 @@ value is refused as an entry error (:class:`ImpossibleValueError`), never classi
 blood pressure with any end-organ symptom is an emergency (Yip 2022: hypertensive emergency versus
 asymptomatic urgency; Spravato label: hypertensive-crisis symptoms -> emergency care).
 
+Apnoea, a respiratory rate at or below NEWS2's highest-risk band, a severe desaturation, a seizure
+or reduced consciousness are emergencies of their own, whose first actions are to stop the
+infusion and support the airway (Ketalar label: respiratory depression and apnoea; Spravato label:
+sedation and loss of consciousness). Within a result, actions are ordered by urgency
+(:data:`ACTION_URGENCY`), never "recheck" before "stop".
+
 No authoritative numeric stop rule exists (clinical.md s. 4.2 and s. 8 item 1): every threshold is
 a clinic setting in :class:`MonitoringSettings`, its default's source named next to it, and needs
 the medical director's sign-off. Values are floats in the units named by each field; comparisons
@@ -65,7 +71,7 @@ _LEVEL_ORDER: Final = (
 
 
 class Action(StrEnum):
-    """Recommended actions, in the order a nurse would take them."""
+    """Recommended actions (a result lists them in :data:`ACTION_URGENCY` order)."""
 
     RECHECK = "recheck"
     PAUSE_INFUSION = "pause_infusion"
@@ -74,9 +80,39 @@ class Action(StrEnum):
     CALL_PRESCRIBER = "call_prescriber"
     EMERGENCY_CARE = "emergency_care"  # activate emergency response / transfer
 
+    @property
+    def label(self) -> str:
+        return _ACTION_LABELS[self]
+
+
+_ACTION_LABELS: Final[Mapping[Action, str]] = MappingProxyType(
+    {
+        Action.RECHECK: "Recheck the vitals now",
+        Action.PAUSE_INFUSION: "Pause the infusion",
+        Action.STOP_INFUSION: "Stop the infusion",
+        Action.SUPPORT_BREATHING: "Support breathing: stimulate, oxygen, airway",
+        Action.CALL_PRESCRIBER: "Call the prescriber",
+        Action.EMERGENCY_CARE: "Activate emergency care",
+    }
+)
+
+
+# The order in which a nurse takes the actions: what protects the airway and stops the drug
+# first, "recheck" last. A result that says stop does not also say pause.
+ACTION_URGENCY: Final = (
+    Action.STOP_INFUSION,
+    Action.SUPPORT_BREATHING,
+    Action.PAUSE_INFUSION,
+    Action.EMERGENCY_CARE,
+    Action.CALL_PRESCRIBER,
+    Action.RECHECK,
+)
+
 
 class EndOrganSymptom(StrEnum):
-    """Symptoms that suggest end-organ damage (Yip 2022; clinical.md s. 2.2 and 4.2)."""
+    """Symptoms checked with every reading: those that suggest end-organ damage with a high
+    pressure (Yip 2022; clinical.md s. 2.2 and 4.2), and those that are emergencies whatever
+    the pressure (:data:`EMERGENCY_SYMPTOMS`)."""
 
     CHEST_PAIN = "chest_pain"
     DYSPNEA = "dyspnea"
@@ -84,6 +120,33 @@ class EndOrganSymptom(StrEnum):
     VISUAL_CHANGE = "visual_change"
     NEUROLOGICAL_DEFICIT = "neurological_deficit"
     CONFUSION = "confusion"
+    SEIZURE = "seizure"
+    REDUCED_CONSCIOUSNESS = "reduced_consciousness"
+
+    @property
+    def label(self) -> str:
+        return _SYMPTOM_LABELS[self]
+
+
+_SYMPTOM_LABELS: Final[Mapping[EndOrganSymptom, str]] = MappingProxyType(
+    {
+        EndOrganSymptom.CHEST_PAIN: "Chest pain",
+        EndOrganSymptom.DYSPNEA: "Shortness of breath",
+        EndOrganSymptom.SEVERE_HEADACHE: "Severe headache",
+        EndOrganSymptom.VISUAL_CHANGE: "Change in vision",
+        EndOrganSymptom.NEUROLOGICAL_DEFICIT: "Neurological deficit",
+        EndOrganSymptom.CONFUSION: "Confusion",
+        EndOrganSymptom.SEIZURE: "Seizure",
+        EndOrganSymptom.REDUCED_CONSCIOUSNESS: "Reduced consciousness (not rousable to voice)",
+    }
+)
+
+# Emergencies whatever the blood pressure: a seizure (Ketalar label: seizure disorder and
+# hypertensive encephalopathy) and reduced consciousness (Spravato label: sedation and loss of
+# consciousness, 0.3-0.4 % on MOAA/S in trials; clinical.md s. 2.3).
+EMERGENCY_SYMPTOMS: Final = frozenset(
+    {EndOrganSymptom.SEIZURE, EndOrganSymptom.REDUCED_CONSCIOUSNESS}
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +154,7 @@ class VitalThresholds:
     """Thresholds for one vital sign; ``None`` means no threshold on that side.
 
     impossible: ``value < impossible_below`` or ``value > impossible_above`` (entry error);
+    emergency: ``value <= emergency_at_or_below`` or ``value < emergency_below``;
     critical: ``value < critical_below`` or ``value >= critical_at_or_above``;
     abnormal: ``value < abnormal_below`` or ``value > abnormal_above``.
     """
@@ -102,11 +166,19 @@ class VitalThresholds:
     abnormal_above: float | None
     critical_at_or_above: float | None
     sources: str
+    emergency_at_or_below: float | None = None
+    emergency_below: float | None = None
 
     def __post_init__(self) -> None:
         low = [
             v
-            for v in (self.impossible_below, self.critical_below, self.abnormal_below)
+            for v in (
+                self.impossible_below,
+                self.emergency_at_or_below,
+                self.emergency_below,
+                self.critical_below,
+                self.abnormal_below,
+            )
             if v is not None
         ]
         high = [
@@ -131,8 +203,9 @@ def _default_thresholds() -> Mapping[VitalSign, VitalThresholds]:
     return MappingProxyType(
         {
             VitalSign.SYSTOLIC_BP: VitalThresholds(
-                # Entry guard: 0-400 mmHg; the highest recorded human BP is about 370/360.
-                impossible_below=0.0,
+                # Entry guard: 30-400 mmHg; the highest recorded human BP is about 370/360, and
+                # a cuff does not read a systolic below 30 (a value there is kPa or a typo).
+                impossible_below=30.0,
                 impossible_above=400.0,
                 critical_below=90.0,  # ED low-dose protocol: SBP < 90 out of range
                 abnormal_below=100.0,  # NEWS2: SBP 91-100 scores 2
@@ -144,7 +217,7 @@ def _default_thresholds() -> Mapping[VitalSign, VitalThresholds]:
                 ),
             ),
             VitalSign.DIASTOLIC_BP: VitalThresholds(
-                impossible_below=0.0,  # ENTRY_GUARD
+                impossible_below=15.0,  # ENTRY_GUARD (below: kPa or a typo)
                 impossible_above=400.0,  # ENTRY_GUARD
                 critical_below=None,
                 abnormal_below=None,
@@ -165,17 +238,24 @@ def _default_thresholds() -> Mapping[VitalSign, VitalThresholds]:
                 ),
             ),
             VitalSign.SPO2: VitalThresholds(
-                impossible_below=0.0,  # ENTRY_GUARD
+                # ENTRY_GUARD: an oximeter does not read a living patient below 20 %; a value of
+                # 1 or less is a fraction typed for a percentage.
+                impossible_below=20.0,
                 impossible_above=100.0,  # a saturation cannot exceed 100 %
+                emergency_below=85.0,  # severe hypoxaemia [RECALLED, unverified]
                 critical_below=90.0,  # SOPs: stop if SpO2 < 90% not corrected [RECALLED]
                 abnormal_below=95.0,  # NCT05803551: SpO2 < 95% out of range
                 abnormal_above=None,
                 critical_at_or_above=None,
-                sources=f"{sources.ICU_TRIAL_NCT05803551}; clinical.md s. 4.2 [RECALLED]",
+                sources=(
+                    f"{sources.ICU_TRIAL_NCT05803551}; clinical.md s. 4.2 [RECALLED]; "
+                    f"{sources.SEVERE_HYPOXAEMIA_RECALLED}"
+                ),
             ),
             VitalSign.RESPIRATORY_RATE: VitalThresholds(
-                impossible_below=0.0,  # ENTRY_GUARD (0 is apnoea: real, critical)
-                impossible_above=100.0,  # ENTRY_GUARD
+                impossible_below=0.0,  # ENTRY_GUARD (0 is apnoea: real, an emergency)
+                impossible_above=80.0,  # ENTRY_GUARD: beyond any adult's breathing rate
+                emergency_at_or_below=8.0,  # NEWS2: RR <= 8 scores 3 (its highest band); apnoea
                 critical_below=10.0,  # protocols: RR < 10 out of range (NEWS2 <= 8 scores 3)
                 abnormal_below=12.0,  # NEWS2: RR 12-20 scores 0
                 abnormal_above=20.0,  # NEWS2: RR 12-20 scores 0
@@ -249,6 +329,15 @@ _EMERGENCY_ACTIONS: Final = (Action.STOP_INFUSION, Action.CALL_PRESCRIBER, Actio
 # Symptoms alone (normal BP): stop and call (SOPs: chest pain, severe headache, neuro change
 # [RECALLED, unverified]).
 _SYMPTOM_ACTIONS: Final = (Action.STOP_INFUSION, Action.CALL_PRESCRIBER)
+# Apnoea, a very low breathing rate, severe desaturation, a seizure, reduced consciousness: stop
+# the drug, support the airway, get help (Ketalar label: respiratory depression, apnoea;
+# clinical.md s. 4.3: stimulation, oxygen, airway).
+_AIRWAY_EMERGENCY_ACTIONS: Final = (
+    Action.STOP_INFUSION,
+    Action.SUPPORT_BREATHING,
+    Action.EMERGENCY_CARE,
+    Action.CALL_PRESCRIBER,
+)
 
 
 @dataclass(frozen=True)
@@ -290,8 +379,20 @@ def _worse(a: AlertLevel, b: AlertLevel) -> AlertLevel:
 
 
 def _merge(*groups: Iterable[Action]) -> tuple[Action, ...]:
+    """The actions of every group, once each, most urgent first; stopping makes pausing moot."""
     seen = {a for group in groups for a in group}
-    return tuple(a for a in Action if a in seen)
+    if Action.STOP_INFUSION in seen:
+        seen.discard(Action.PAUSE_INFUSION)
+    return tuple(a for a in ACTION_URGENCY if a in seen)
+
+
+def _unit_hint(sign: VitalSign, value: float) -> str:
+    """The likely unit mistake behind an impossible value, if there is an obvious one."""
+    if sign is VitalSign.SPO2 and 0 < value <= 1:
+        return f" It looks like a fraction: enter the percentage ({value * 100:g})."
+    if sign in (VitalSign.SYSTOLIC_BP, VitalSign.DIASTOLIC_BP) and 0 < value <= 40:
+        return f" It looks like kPa: {value:g} kPa is {value * 7.50062:.0f} mmHg; enter mmHg."
+    return ""
 
 
 def check_possible(
@@ -305,7 +406,7 @@ def check_possible(
         raise ImpossibleValueError(
             f"{sign.label}: {value:g} is not physiologically possible "
             f"(accepted {t.impossible_below:g}-{t.impossible_above:g}); check the entry and "
-            "re-measure"
+            f"re-measure.{_unit_hint(sign, value)}"
         )
 
 
@@ -322,7 +423,21 @@ def classify_vital(
     level = AlertLevel.NORMAL
     actions: list[Action] = []
     reasons: list[str] = []
-    if t.critical_below is not None and value < t.critical_below:
+    if t.emergency_at_or_below is not None and value <= t.emergency_at_or_below:
+        level = AlertLevel.EMERGENCY
+        actions += _AIRWAY_EMERGENCY_ACTIONS
+        apnoea = "Apnoea: " if sign is VitalSign.RESPIRATORY_RATE and value == 0 else ""
+        reasons.append(
+            f"{apnoea}{sign.label} {value:g} is at or below the emergency limit "
+            f"{t.emergency_at_or_below:g}."
+        )
+    elif t.emergency_below is not None and value < t.emergency_below:
+        level = AlertLevel.EMERGENCY
+        actions += _AIRWAY_EMERGENCY_ACTIONS
+        reasons.append(
+            f"{sign.label} {value:g} is below the emergency limit {t.emergency_below:g}."
+        )
+    elif t.critical_below is not None and value < t.critical_below:
         level = AlertLevel.CRITICAL
         actions += _critical_actions(sign, "low")
         reasons.append(f"{sign.label} {value:g} is below the critical limit {t.critical_below:g}.")
@@ -408,7 +523,8 @@ def assess_vitals(
         check_possible(VitalSign.DIASTOLIC_BP, dbp, settings)
         if dbp >= sbp:
             raise ImpossibleValueError(
-                f"diastolic BP {dbp:g} is not below systolic BP {sbp:g}; check the entry"
+                f"diastolic BP (mmHg): {dbp:g} is not below the systolic {sbp:g}; check that "
+                "the two were not swapped and re-measure"
             )
     base = baseline or {}
     assessed = tuple(
@@ -421,6 +537,15 @@ def assess_vitals(
         level = _worse(level, a.level)
     actions = _merge(*(a.actions for a in assessed))
     reasons = [r for a in assessed if a.level is not AlertLevel.NORMAL for r in a.reasons]
+    emergencies = symptom_set & EMERGENCY_SYMPTOMS
+    if emergencies:
+        level = AlertLevel.EMERGENCY
+        actions = _merge(actions, _AIRWAY_EMERGENCY_ACTIONS)
+        names = ", ".join(sorted(s.label.lower() for s in emergencies))
+        reasons.append(f"Emergency: {names}.")
+        symptom_set_rest = symptom_set - emergencies
+    else:
+        symptom_set_rest = symptom_set
     bp_high = any(
         a.sign in (VitalSign.SYSTOLIC_BP, VitalSign.DIASTOLIC_BP)
         and a.level is not AlertLevel.NORMAL
@@ -429,8 +554,8 @@ def assess_vitals(
         )
         for a in assessed
     )
-    if symptom_set:
-        names = ", ".join(sorted(s.value.replace("_", " ") for s in symptom_set))
+    if symptom_set_rest:
+        names = ", ".join(sorted(s.label.lower() for s in symptom_set_rest))
         if bp_high:
             level = AlertLevel.EMERGENCY
             actions = _merge(actions, _EMERGENCY_ACTIONS)

@@ -7,19 +7,21 @@ values are recalled ranges (clinical.md s. 3), so each default names its source 
 
 A trial *counts* toward resistance when it was adequate (enough sessions, or enough dose for long
 enough) and did not work (no response or partial response). A trial stopped for intolerance, one
-that worked, or one whose outcome is unknown does not count, and the judgement says why.
+that worked, or one whose outcome is unknown does not count, and the judgement says why. A drug
+counts once however often it was tried: trials are matched case-insensitively by generic name, a
+brand name standing for its generic (``ketaflow.clinical.medicines``).
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from ketaflow.clinical import sources
+from ketaflow.clinical import medicines, sources
 from ketaflow.clinical.common import Indication
 from ketaflow.clinical.errors import ClinicalInputError
 
@@ -91,7 +93,8 @@ class MedicationTrial:
 
     @property
     def key(self) -> str:
-        return self.drug.strip().lower()
+        """The drug's generic name: brand and generic are one drug (``medicines``)."""
+        return medicines.generic_name(self.drug)
 
     @property
     def label(self) -> str:
@@ -273,6 +276,29 @@ def _outcome_reason(outcome: TrialOutcome) -> str:
     return f"Outcome {outcome.value}: the trial worked, so it does not show resistance."
 
 
+def _count_drugs_once(
+    trials: Sequence[MedicationTrial], judgements: Sequence[TrialJudgement]
+) -> list[TrialJudgement]:
+    """Only the first counting trial of each drug counts; a repeat says which drug it repeats."""
+    seen: set[str] = set()
+    out: list[TrialJudgement] = []
+    for trial, judgement in zip(trials, judgements, strict=True):
+        if judgement.counts and trial.key in seen:
+            judgement = replace(
+                judgement,
+                counts=False,
+                reasons=(
+                    *judgement.reasons,
+                    f"{trial.key} already counted: a drug counts once however often it was "
+                    "tried (brand and generic names are one drug).",
+                ),
+            )
+        elif judgement.counts:
+            seen.add(trial.key)
+        out.append(judgement)
+    return out
+
+
 def assess_resistance(
     indication: Indication,
     psychotherapy: Sequence[PsychotherapyTrial],
@@ -280,7 +306,9 @@ def assess_resistance(
     settings: ResistanceSettings = DEFAULT_RESISTANCE_SETTINGS,
 ) -> ResistanceAssessment:
     """Decide whether prior treatment shows resistance for the indication, trial by trial."""
-    med_judgements = [judge_medication(t, indication, settings) for t in medications]
+    med_judgements = _count_drugs_once(
+        medications, [judge_medication(t, indication, settings) for t in medications]
+    )
     if indication is Indication.PTSD:
         therapy_judgements = [judge_psychotherapy(t, settings) for t in psychotherapy]
         judgements = (*therapy_judgements, *med_judgements)
@@ -291,7 +319,8 @@ def assess_resistance(
         )
         resistant = failed >= required and therapy_ok
         explanation = (
-            f"{failed} adequate first-line trial(s) failed; {required} required"
+            f"{failed} adequate first-line trial(s) failed, each drug counted once; {required} "
+            "required"
             + (
                 " including a trauma-focused psychotherapy"
                 if settings.ptsd_require_psychotherapy
@@ -300,7 +329,8 @@ def assess_resistance(
             + f" - {'treatment-resistant' if resistant else 'resistance not shown'}."
         )
         source = (
-            f"{sources.VA_DOD_PTSD_CPG_2023}; {sources.ABDALLAH_2022}; {sources.ADEQUACY_RECALLED}"
+            f"{sources.VA_DOD_PTSD_CPG_2023}; {sources.ABDALLAH_2022}; "
+            f"{sources.ADEQUACY_RECALLED}; {sources.BRAND_NAMES_FDA}"
         )
     else:
         judgements = tuple(med_judgements)
@@ -308,12 +338,13 @@ def assess_resistance(
         required = settings.depression_min_failed_trials
         resistant = failed >= required
         explanation = (
-            f"{failed} adequate antidepressant trial(s) failed; {required} required for TRD - "
+            f"{failed} distinct antidepressant(s) failed an adequate trial (each drug counted "
+            f"once); {required} required for TRD - "
             f"{'treatment-resistant' if resistant else 'resistance not shown'}."
         )
         if psychotherapy:
             explanation += " Psychotherapy courses are not counted toward TRD."
-        source = f"{sources.TRD_DEFINITION}; {sources.ADEQUACY_RECALLED}"
+        source = f"{sources.TRD_DEFINITION}; {sources.ADEQUACY_RECALLED}; {sources.BRAND_NAMES_FDA}"
     return ResistanceAssessment(
         indication=indication,
         resistant=resistant,

@@ -75,6 +75,33 @@ ADJUSTED_BW: Final = (
 CANADIAN_KETAMINE_ECT_PROTOCOL: Final = (
     "Canadian ketamine-vs-ECT trial protocol, PMC7265624 (booster taper, step back on relapse)"
 )
+SEVERE_HYPOXAEMIA_RECALLED: Final = (
+    "Severe hypoxaemia SpO2 < 85% (sedation adverse-event definitions; clinical safety review, "
+    "issue 10) [RECALLED, unverified]"
+)
 CLINIC_POLICY: Final = "Clinic policy default (no published value; medical director to review)"
 CLINIC_SCOPE: Final = "KetaFlow clinic scope: protocol defined for PTSD and depression only"
 ENTRY_GUARD: Final = "Entry-error guard (not a clinical limit): beyond any real adult value"
+
+# Eligibility rules, second pass (issue 10, items 1-6)
+ICD10CM_2025: Final = "ICD-10-CM 2025 tabular list (CMS/NCHS, FY2025), chapter 5 (F01-F99)"
+SPRAVATO_REMS_FORM: Final = (
+    "Spravato REMS Patient Monitoring Form (concomitant benzodiazepines, non-benzodiazepine "
+    "sedative-hypnotics, psychostimulants, MAOIs; clinical.md s. 2.3)"
+)
+BRAND_NAMES_FDA: Final = (
+    "Brand and generic names: FDA Orange Book / DailyMed labels [RECALLED, unverified]"
+)
+ASHTON_BENZODIAZEPINE_EQUIVALENTS: Final = (
+    "Benzodiazepine equivalents: Ashton, Benzodiazepines: How They Work and How to Withdraw "
+    "(2002), approximate oral equivalents to diazepam 10 mg = lorazepam 1 mg "
+    "[RECALLED, unverified]"
+)
+NALTREXONE_WILLIAMS_2018: Final = (
+    "Williams et al. 2018, Am J Psychiatry 175:1205-1215 (naltrexone attenuated ketamine's "
+    "antidepressant effect; Yoon et al. 2019 found no attenuation) [RECALLED, unverified]"
+)
+CSSRS_NOT_DONE: Final = (
+    "Spravato label warning (suicidal thoughts and behaviours); C-SSRS screener, Posner et al. "
+    "2011: an unscreened risk is unknown, not low (this module's rule)"
+)

@@ -10,6 +10,7 @@ from django import forms
 
 from ketaflow.clinical import EndOrganSymptom, Indication
 from ketaflow.infusions.models import InfusionSession, SideEffect
+from ketaflow.web.forms import WEIGHT_HELP, weight_in_kg, weight_unit_field
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 
@@ -49,7 +50,16 @@ class ChecklistForm(VersionedForm):
         choices=InfusionSession.PregnancyTest.choices, required=False, label="Pregnancy test"
     )
     weight_kg = forms.DecimalField(
-        required=False, max_digits=5, decimal_places=1, label="Weight (kg)"
+        required=False,
+        max_digits=5,
+        decimal_places=1,
+        label="Weight",
+        help_text=WEIGHT_HELP,
+    )
+    weight_unit = weight_unit_field()
+    weight_change_confirmed = forms.BooleanField(
+        required=False,
+        label="Re-weighed: this weight is right although it differs from the last one",
     )
     weight_measured_on = forms.DateField(
         required=False, widget=DateInput(format="%Y-%m-%d"), label="Weight measured on"
@@ -57,6 +67,11 @@ class ChecklistForm(VersionedForm):
     height_cm = forms.DecimalField(
         required=False, max_digits=4, decimal_places=1, label="Height (cm)"
     )
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        weight_in_kg(self, data)
+        return data
 
 
 class DoseForm(VersionedForm):
@@ -100,7 +115,7 @@ class EventForm(forms.Form):
     note = forms.CharField(required=False, max_length=300)
 
 
-SYMPTOM_CHOICES = [(s.value, s.value.replace("_", " ").capitalize()) for s in EndOrganSymptom]
+SYMPTOM_CHOICES = [(s.value, s.label) for s in EndOrganSymptom]
 
 
 class VitalsForm(forms.Form):

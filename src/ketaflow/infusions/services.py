@@ -50,7 +50,12 @@ from ketaflow.clinical import (
     to_jsonable,
 )
 from ketaflow.clinical import Role as ClinicalRole
-from ketaflow.clinical.dosing import HEIGHT_CM_RANGE, SYRINGE_RESOLUTION_ML, WEIGHT_KG_RANGE
+from ketaflow.clinical.dosing import (
+    HEIGHT_CM_RANGE,
+    SYRINGE_RESOLUTION_ML,
+    WEIGHT_KG_RANGE,
+    weight_change_to_confirm,
+)
 from ketaflow.infusions.models import (
     Addendum,
     InfusionEvent,
@@ -427,7 +432,11 @@ def checklist_update(
     weight_kg: Decimal | None,
     weight_measured_on: dt.date | None,
     height_cm: Decimal | None,
+    weight_change_confirmed: bool = False,
+    weight_entered: str = "",
 ) -> InfusionSession:
+    """The pre-infusion checklist. A weight more than the clinic's percentage from the patient's
+    last recorded weight is refused until confirmed (``ketaflow.clinical.dosing``)."""
     user = _require_perm(actor, Perm.CHART_INFUSION)
     session = _locked_row(session)
     _require_unlocked(session)
@@ -448,6 +457,10 @@ def checklist_update(
             f"{weight_kg} kg is outside the plausible range "
             f"{WEIGHT_KG_RANGE[0]:g}-{WEIGHT_KG_RANGE[1]:g} kg",
         )
+    if weight_kg is not None and weight_kg != session.weight_kg:
+        question = weight_change_to_confirm(float(weight_kg), _last_recorded_weight_kg(session))
+        if question is not None and not weight_change_confirmed:
+            raise _refuse("weight_kg", question)
     if height_cm is not None and not HEIGHT_CM_RANGE[0] <= float(height_cm) <= HEIGHT_CM_RANGE[1]:
         raise _refuse(
             "height_cm",
@@ -494,9 +507,26 @@ def checklist_update(
         "checklist: changed "
         + (", ".join(sorted(changes)) or "nothing")
         + ("; dose cleared (weight or height changed)" if dose_cleared else ""),
-        detail={"changes": changes, "dose_cleared": dose_cleared},
+        detail={
+            "changes": changes,
+            "dose_cleared": dose_cleared,
+            "weight_entered": weight_entered,
+            "weight_change_confirmed": weight_change_confirmed,
+        },
     )
     return session
+
+
+def _last_recorded_weight_kg(session: InfusionSession) -> float | None:
+    """The patient's most recent weight recorded at another infusion."""
+    last = (
+        InfusionSession.objects.filter(patient_id=session.patient_id, weight_kg__isnull=False)
+        .exclude(pk=session.pk)
+        .order_by("-weight_measured_on", "-pk")
+        .values_list("weight_kg", flat=True)
+        .first()
+    )
+    return float(last) if last is not None else None
 
 
 @transaction.atomic

@@ -29,6 +29,7 @@ from ketaflow.assessments.services import parse_answers
 from ketaflow.audit.context import Actor
 from ketaflow.clinical import Action as MonitoringAction
 from ketaflow.clinical import Instrument
+from ketaflow.clinical.dosing import BAG_CONVENTION, KG_PER_LB
 from ketaflow.infusions import services
 from ketaflow.infusions.access import appointment_for_user, session_for_user
 from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
@@ -58,14 +59,7 @@ from ketaflow.web.forms import apply_validation_error
 
 FRAGMENT_HEADER = "X-KetaFlow-Fragment"
 
-ACTION_TEXT: dict[str, str] = {
-    MonitoringAction.RECHECK: "Recheck the vitals now",
-    MonitoringAction.PAUSE_INFUSION: "Pause the infusion",
-    MonitoringAction.STOP_INFUSION: "Stop the infusion",
-    MonitoringAction.SUPPORT_BREATHING: "Support breathing: stimulate, oxygen, airway",
-    MonitoringAction.CALL_PRESCRIBER: "Call the prescriber",
-    MonitoringAction.EMERGENCY_CARE: "Activate emergency care",
-}
+ACTION_TEXT: dict[str, str] = {action: action.label for action in MonitoringAction}
 
 # Fragments of the session page (ids ``frag-<name>``), each a template ``_<name>.html``.
 FRAGMENTS = (
@@ -168,6 +162,10 @@ def _page_context(
         "baseline": services.baseline_vitals(session),
         "plan": plan,
         "plan_warnings": plan.get("warnings", []) if isinstance(plan, dict) else [],
+        "bag_convention": BAG_CONVENTION,
+        "weight_lb": float(session.weight_kg) / KG_PER_LB
+        if session.weight_kg is not None
+        else None,
         "events": events,
         "delivered": delivered,
         "vitals_rows": _vitals_rows(session),
@@ -267,6 +265,8 @@ def _checklist(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
         weight_kg=c["weight_kg"],
         weight_measured_on=c["weight_measured_on"],
         height_cm=c["height_cm"],
+        weight_change_confirmed=c["weight_change_confirmed"],
+        weight_entered=c.get("weight_entered", ""),
     )
     return "Checklist saved."
 

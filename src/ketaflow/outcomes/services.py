@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ketaflow.accounts.models import Clinic
 from ketaflow.accounts.roles import Perm
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
@@ -170,6 +171,18 @@ def _weight_kg(patient: Patient, last: Course | None) -> Decimal:
 def first_proposed_on_or_after(rec: BoosterRecommendation, day: dt.date) -> dt.date | None:
     dates = sorted(dt.date.fromisoformat(v["on"]) for v in rec.schedule)
     return next((d for d in dates if d >= day), None)
+
+
+BOOSTER_DEFAULT_TIME = dt.time(9, 0)
+
+
+def default_booster_visit(rec: BoosterRecommendation, clinic: Clinic) -> tuple[dt.date, dt.time]:
+    """The visit the accept form offers: the first proposed day that is still ahead in the
+    clinic's time (today only while 09:00 there has not passed), at 09:00."""
+    now = timezone.localtime(timezone.now(), treatment.clinic_zone(clinic))
+    earliest = now.date() if now.time() < BOOSTER_DEFAULT_TIME else now.date() + dt.timedelta(1)
+    proposed = first_proposed_on_or_after(rec, earliest)
+    return proposed or earliest, BOOSTER_DEFAULT_TIME
 
 
 @transaction.atomic

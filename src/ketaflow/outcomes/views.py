@@ -3,7 +3,6 @@ outcome dashboard: access check, service, template. Every page and picture is au
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -77,11 +76,10 @@ def patient_trajectory(request: HttpRequest, patient_id: int) -> HttpResponse:
         else BoosterRecommendation.objects.none()
     )
     open_rec = next((r for r in recs if r.status == BoosterRecommendation.Status.OPEN), None)
-    today = clinic_today(patient.clinic)
     accept_form = None
     if open_rec is not None and user.may(Perm.PLAN_COURSE):
-        proposed = services.first_proposed_on_or_after(open_rec, today)
-        accept_form = AcceptForm(initial={"on": proposed or today, "at": dt.time(9, 0)})
+        on, at = services.default_booster_visit(open_rec, patient.clinic)
+        accept_form = AcceptForm(initial={"on": on, "at": at})
     return render(
         request,
         "outcomes/trajectory.html",

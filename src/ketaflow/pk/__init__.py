@@ -9,6 +9,8 @@ Plain NumPy/SciPy (no Django). Times are in minutes, concentrations in ng/mL, do
     240.3
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ketaflow.pk.models import (
     DEFAULT_IIV_CV,
     DEFAULT_MODEL,
@@ -26,7 +28,6 @@ from ketaflow.pk.models import (
     get_model,
 )
 from ketaflow.pk.occupancy import OCCUPANCY_LABEL, nmda_occupancy_estimate
-from ketaflow.pk.plotting import plot_population, plot_simulation
 from ketaflow.pk.population import (
     DEFAULT_PERCENTILES,
     PopulationResult,
@@ -35,6 +36,23 @@ from ketaflow.pk.population import (
 )
 from ketaflow.pk.regimen import MINUTES_PER_DAY, Bolus, Infusion, Regimen, plan_course
 from ketaflow.pk.simulate import PLASMA_KEY, SimulationResult, Summary, simulate, time_grid
+
+if TYPE_CHECKING:
+    from ketaflow.pk.plotting import plot_population, plot_simulation
+
+# The plots need matplotlib, which takes longer to import than the rest of the package: it is
+# imported on first use of a plot function, so that `ketaflow pk simulate` without --plot (and
+# `ketaflow --help`) never loads it.
+_LAZY = frozenset({"plot_population", "plot_simulation"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from ketaflow.pk import plotting
+
+        return getattr(plotting, name)
+    raise AttributeError(f"module 'ketaflow.pk' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_IIV_CV",

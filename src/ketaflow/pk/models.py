@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -138,6 +139,12 @@ class EffectSite:
 EFFECT_SITE_KEY = "effect_site_ng_per_ml"
 
 
+# Entry guards, not population limits (those are each model's StudyPopulation): no person weighs
+# less than 0.2 kg (an extremely preterm newborn) or more than 700 kg, or is older than 130.
+WEIGHT_KG_POSSIBLE: Final = (0.2, 700.0)
+AGE_YR_POSSIBLE: Final = 130.0
+
+
 @dataclass(frozen=True)
 class Covariates:
     """One patient. Weight is required; age only matters where a model uses it or for the
@@ -148,10 +155,18 @@ class Covariates:
     asian_race: bool = False
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.weight_kg) and self.weight_kg > 0):
-            raise ValueError(f"weight_kg must be a positive number, got {self.weight_kg}")
-        if self.age_yr is not None and not (math.isfinite(self.age_yr) and self.age_yr >= 0):
-            raise ValueError(f"age_yr must be zero or positive, got {self.age_yr}")
+        low, high = WEIGHT_KG_POSSIBLE
+        if not (math.isfinite(self.weight_kg) and low <= self.weight_kg <= high):
+            raise ValueError(
+                f"weight_kg must be a body weight between {low:g} and {high:g} kg, "
+                f"got {self.weight_kg:g}"
+            )
+        if self.age_yr is not None and not (
+            math.isfinite(self.age_yr) and 0 <= self.age_yr <= AGE_YR_POSSIBLE
+        ):
+            raise ValueError(
+                f"age_yr must be between 0 and {AGE_YR_POSSIBLE:g} years, got {self.age_yr:g}"
+            )
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,12 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from ketaflow.pk.models import CovariateArrays, OutOfPopulationWarning, PKModel
+from ketaflow.pk.models import (
+    WEIGHT_KG_POSSIBLE,
+    CovariateArrays,
+    OutOfPopulationWarning,
+    PKModel,
+)
 from ketaflow.pk.regimen import Regimen
 from ketaflow.pk.simulate import PLASMA_KEY, check_times, resolve_model
 from ketaflow.pk.solver import (
@@ -56,6 +61,12 @@ MIN_BLOCK_ROWS = 8  # never fewer: the per-block selection work is amortised ove
 PROGRESS_AUTO_ELEMENTS = 2_000_000_000  # show a progress bar by default above N x T of this
 
 
+# A weight CV above 2 (200 %) describes no adult population; it is a typing mistake (e.g. 20 for
+# 20 %) and would overflow the log-normal's sigma.
+MAX_WEIGHT_CV = 2.0
+MAX_THREADS = 256  # more worker threads than this is a typing mistake on any machine
+
+
 @dataclass(frozen=True)
 class WeightDistribution:
     """Body weight of the virtual patients: log-normal with this median and coefficient of
@@ -66,10 +77,16 @@ class WeightDistribution:
     cv: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.median_kg) and self.median_kg > 0):
-            raise ValueError(f"median weight must be positive, got {self.median_kg} kg")
-        if not (math.isfinite(self.cv) and self.cv >= 0):
-            raise ValueError(f"weight CV must be zero or positive, got {self.cv}")
+        low, high = WEIGHT_KG_POSSIBLE
+        if not (math.isfinite(self.median_kg) and low <= self.median_kg <= high):
+            raise ValueError(
+                f"median weight must be between {low:g} and {high:g} kg, got {self.median_kg:g}"
+            )
+        if not (math.isfinite(self.cv) and 0 <= self.cv <= MAX_WEIGHT_CV):
+            raise ValueError(
+                f"weight CV must be between 0 and {MAX_WEIGHT_CV:g} (a fraction, 0.2 = 20 %), "
+                f"got {self.cv:g}"
+            )
 
     def sample(self, n: int, rng: np.random.Generator) -> FloatArray:
         if self.cv == 0:
@@ -382,6 +399,8 @@ def simulate_population(
     times (own weight / this weight), e.g. a 0.5 mg/kg plan built for 70 kg.
     ``progress``: a tqdm bar on stderr; ``None`` shows it only for long runs.
     ``client``: a ``dask.distributed.Client``; time spans then run as tasks on its cluster."""
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
     if isinstance(n_subjects, bool) or n_subjects < 1:
         raise ValueError(f"population size must be at least 1, got {n_subjects}")
     if regimen.is_empty:

@@ -10,6 +10,7 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +18,29 @@ import numpy.typing as npt
 MINUTES_PER_DAY = 1440.0
 
 
+# Entry guard: no regimen gives more than 10 g of ketamine in one bolus or at more than 1 g/min;
+# anything larger is a typing mistake (and overflows the concentrations it would predict).
+MAX_BOLUS_MG: Final = 10_000.0
+MAX_RATE_MG_PER_MIN: Final = 1_000.0
+
+
+# Entry guard: ten years in minutes; a time beyond it is a unit mistake (and overflows the
+# exponentials of the solution).
+MAX_TIME_MIN: Final = 10 * 365.25 * 24 * 60
+
+
 def _finite(name: str, value: float) -> None:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}")
+
+
+def _time(name: str, value: float) -> None:
+    _finite(name, value)
+    if abs(value) > MAX_TIME_MIN:
+        raise ValueError(
+            f"{name} must lie within {MAX_TIME_MIN:,.0f} minutes (ten years), got {value:g}: "
+            "check the units"
+        )
 
 
 @dataclass(frozen=True)
@@ -31,13 +52,18 @@ class Infusion:
     rate_mg_per_min: float
 
     def __post_init__(self) -> None:
-        _finite("start_min", self.start_min)
-        _finite("duration_min", self.duration_min)
+        _time("start_min", self.start_min)
+        _time("duration_min", self.duration_min)
         _finite("rate_mg_per_min", self.rate_mg_per_min)
         if self.duration_min <= 0:
             raise ValueError(f"an infusion needs a positive duration, got {self.duration_min} min")
         if self.rate_mg_per_min < 0:
             raise ValueError(f"infusion rate must not be negative, got {self.rate_mg_per_min}")
+        if self.rate_mg_per_min > MAX_RATE_MG_PER_MIN:
+            raise ValueError(
+                f"infusion rate {self.rate_mg_per_min:g} mg/min is above the entry guard "
+                f"{MAX_RATE_MG_PER_MIN:g} mg/min: check the units"
+            )
 
     @property
     def end_min(self) -> float:
@@ -54,10 +80,15 @@ class Bolus:
     dose_mg: float
 
     def __post_init__(self) -> None:
-        _finite("time_min", self.time_min)
+        _time("time_min", self.time_min)
         _finite("dose_mg", self.dose_mg)
         if self.dose_mg < 0:
             raise ValueError(f"bolus dose must not be negative, got {self.dose_mg} mg")
+        if self.dose_mg > MAX_BOLUS_MG:
+            raise ValueError(
+                f"bolus dose {self.dose_mg:g} mg is above the entry guard {MAX_BOLUS_MG:g} mg: "
+                "check the units"
+            )
 
 
 @dataclass(frozen=True)

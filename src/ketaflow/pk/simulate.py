@@ -18,7 +18,7 @@ from ketaflow.pk.models import (
     to_arrays,
 )
 from ketaflow.pk.occupancy import nmda_occupancy_estimate
-from ketaflow.pk.regimen import Regimen
+from ketaflow.pk.regimen import MAX_TIME_MIN, Regimen
 from ketaflow.pk.solver import (
     ModalResponse,
     build_systems,
@@ -51,6 +51,11 @@ def check_times(time_min: Sequence[float] | FloatArray) -> FloatArray:
         raise ValueError("time points must be a non-empty list")
     if not np.all(np.isfinite(t)):
         raise ValueError("time points must be finite numbers")
+    if np.any(np.abs(t) > MAX_TIME_MIN):
+        raise ValueError(
+            f"time points must lie within {MAX_TIME_MIN:,.0f} minutes (ten years) of the first "
+            "dose: check the units"
+        )
     if np.any(np.diff(t) <= 0):
         raise ValueError("time points must be strictly increasing")
     return t

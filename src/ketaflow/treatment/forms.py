@@ -11,6 +11,7 @@ from ketaflow.accounts.roles import Perm
 from ketaflow.clinical import DRUG_LIBRARY
 from ketaflow.treatment.models import Chair, Course
 from ketaflow.treatment.services import LIBRARY_KEYS
+from ketaflow.web.forms import weight_in_kg, weight_unit_field
 
 
 class DateInput(forms.DateInput):
@@ -52,12 +53,21 @@ class CoursePlanForm(forms.Form):
         choices=Course.WeightBasis.choices, initial=Course.WeightBasis.ACTUAL
     )
     weight_kg = forms.DecimalField(
-        label="Weight (kg)",
+        label="Weight",
         max_digits=5,
         decimal_places=1,
         min_value=0,
-        help_text="The latest weight; each infusion doses on the weight of the day.",
+        help_text="The latest weight, in the unit chosen below (stored in kg); each infusion "
+        "doses on the weight of the day.",
     )
+    weight_unit = weight_unit_field()
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        weight_in_kg(self, data)
+        data.pop("weight_entered", None)  # the form shows the conversion; kg is what is kept
+        return data
+
     height_cm = forms.DecimalField(
         label="Height (cm)",
         max_digits=4,

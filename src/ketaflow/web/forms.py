@@ -3,9 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from ketaflow.clinical.dosing import WEIGHT_KG_RANGE, pounds_to_kg
+
+WEIGHT_HELP = "In the unit chosen below; stored in kg to 0.1 kg and shown in both."
+
+
+def weight_unit_field() -> forms.ChoiceField:
+    """The unit a weight is typed in (blank = kg, so older clients keep working)."""
+    return forms.ChoiceField(
+        choices=[("kg", "kg"), ("lb", "lb (pounds)")],
+        initial="kg",
+        required=False,
+        label="Weight unit",
+    )
+
+
+def weight_in_kg(form: forms.Form, data: dict[str, Any], field: str = "weight_kg") -> None:
+    """Turn ``data[field]``, typed in ``data["weight_unit"]`` (removed from ``data``), into kg
+    (to 0.1 kg, the stored resolution), note a weight typed in pounds in
+    ``data["weight_entered"]`` and refuse a weight outside the dosing module's entry guard,
+    naming the field."""
+    unit = data.pop("weight_unit", "")
+    weight = data.get(field)
+    if weight is None:
+        return
+    if unit == "lb":
+        try:
+            kg = pounds_to_kg(float(weight))
+        except ValueError as exc:
+            form.add_error(field, str(exc))
+            return
+        data[field] = Decimal(str(round(kg, 1)))
+        data["weight_entered"] = f"{weight} lb = {kg:.2f} kg"
+    low, high = WEIGHT_KG_RANGE
+    if not low <= float(data[field]) <= high:
+        form.add_error(
+            field, f"{data[field]} kg is outside the plausible range {low:g}-{high:g} kg"
+        )
 
 
 def apply_validation_error(
