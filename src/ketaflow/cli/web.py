@@ -80,7 +80,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if login.clinic != clinic:
             clinic = login.clinic
             print(f"{clinic}:")
-        print(f"  {login.role:<18} username {login.username:<17} password {login.password}")
+        print(f"  {login.role:<22} username {login.username:<17} password {login.password}")
     for login in result.logins:
         if login.totp_secret:
             print(

@@ -770,5 +770,27 @@ def demo_load() -> DemoResult:
         created_users += made
         logins += clinic_logins
         secrets.append(secret)
+    made, network = _network_admin()
+    created_users += made
+    logins += (network,)
     created_patients = Patient.objects.count() - patients_before  # every loader's patients
     return DemoResult(created_users, created_patients, logins, secrets[0])
+
+
+def _network_admin() -> tuple[int, DemoLogin]:
+    """The network's administrator: both clinics' set-up in the administration, no patient."""
+    username = "network"
+    made = 0
+    if not User.objects.filter(username=username).exists():
+        user = User(username=username, role=Role.NETWORK_ADMIN, clinic=None, first_name="Noor")
+        user.last_name = "Haddad-Lee"
+        user.set_password(DEMO_PASSWORD)
+        user.full_clean()
+        user.save()
+        made = 1
+    return made, DemoLogin(
+        role=Role.NETWORK_ADMIN.label,
+        username=username,
+        password=DEMO_PASSWORD,
+        clinic="Both clinics (administration only)",
+    )
