@@ -26,6 +26,10 @@ def test_demo_loads_once_and_prints_one_login_per_role(
     assert "http://127.0.0.1:8000/login/" in out
     for role in ("Medical director", "Prescriber", "Infusion nurse", "Front desk", "Patient"):
         assert role in out
+    for username in ("director", "patient", "harbor-director", "harbor-nurse", "harbor-patient"):
+        assert f" username {username} " in out
+    assert "Harbor Infusion Center:" in out
+    assert out.count("also enters a code from an authenticator app") == 2
     counts = (User.objects.count(), Patient.objects.count())
     assert main(["demo"]) == 0
     assert "nothing added" in capsys.readouterr().out

@@ -7,45 +7,15 @@ show another patient's name or record number."""
 
 from __future__ import annotations
 
-import itertools
-import re
 from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from ketaflow.accounts.models import User
 from ketaflow.patients.models import Patient
-from ketaflow.portal.middleware import SESSION_KEY
 from ketaflow.web.demo import demo_load
-
-_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-
-
-def _patterns(resolver: URLResolver, prefix: str = "") -> list[str]:
-    routes: list[str] = []
-    for entry in resolver.url_patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            if "admin" in route:
-                continue  # the admin is the director's alone (tested in test_access)
-            routes += _patterns(entry, route)
-        elif isinstance(entry, URLPattern):
-            routes.append(route)
-    return routes
-
-
-def _fill(route: str, ints: list[int], slugs: list[str]) -> list[str]:
-    params = _PARAM.findall(route)
-    choices = [ints if kind in ("int", "") else slugs for kind, _ in params]
-    urls = []
-    for values in itertools.product(*choices):
-        url = route
-        for value in values:
-            url = _PARAM.sub(str(value), url, count=1)
-        urls.append("/" + url.lstrip("^").rstrip("$"))
-    return urls
+from tests.web import sweep
 
 
 @pytest.mark.slow
@@ -56,11 +26,7 @@ def test_a_patient_sees_no_other_patient_by_any_url(db: None) -> None:
     others = Patient.objects.exclude(pk=own.pk)
     assert others.count() >= 10
     forbidden = [p.mrn for p in others] + [f"{p.given_name} {p.family_name}" for p in others]
-    client = Client()
-    client.force_login(me)
-    session = client.session
-    session[SESSION_KEY] = me.pk
-    session.save()
+    client = sweep.login(Client(), me)
     ints = list(range(1, 13))
     slugs = [
         "allergy",
@@ -77,10 +43,8 @@ def test_a_patient_sees_no_other_patient_by_any_url(db: None) -> None:
     ]
     checked = 0
     leaks: list[str] = []
-    for route in _patterns(get_resolver()):
-        if "logout" in route:
-            continue
-        for url in _fill(route, ints, slugs):
+    for route in sweep.patterns():
+        for url in sweep.fill(route, ints, slugs):
             response: Any = client.get(url)
             checked += 1
             if response.status_code != 200 or response.get("Content-Type", "").startswith("image/"):
@@ -100,10 +64,8 @@ def test_no_url_fails_for_any_staff_role(db: None, username: str) -> None:
     client = Client()
     client.force_login(User.objects.get(username=username))
     checked = 0
-    for route in _patterns(get_resolver()):
-        if "logout" in route:
-            continue
-        for url in _fill(route, list(range(1, 13)), ["allergy", "diagnosis", "pcl5", "csv"]):
+    for route in sweep.patterns():
+        for url in sweep.fill(route, list(range(1, 13)), ["allergy", "diagnosis", "pcl5", "csv"]):
             response: Any = client.get(url)
             assert response.status_code < 500, url
             checked += 1

@@ -32,7 +32,10 @@ class User(AbstractUser):
 
     ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in Role]
 
-    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="users", null=True)
+    # Blank only for the network administrator: clean() requires a clinic for everyone else.
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, related_name="users", null=True, blank=True
+    )
     role = models.CharField(max_length=32, choices=ROLE_CHOICES)
 
     class Meta:

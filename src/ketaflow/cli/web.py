@@ -77,13 +77,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("Demo clinic already loaded: nothing added.")
     port = os.environ.get("PORT", "8000")
     print(f"Log in at http://127.0.0.1:{port}/login/ as one of:")
+    clinic = None
     for login in result.logins:
-        print(f"  {login.role:<18} username {login.username:<11} password {login.password}")
-    print(
-        f"The patient also enters a code from an authenticator app set up with the secret "
-        f'{result.patient_totp_secret} (or: .venv/bin/python -c "import pyotp; '
-        f"print(pyotp.TOTP('{result.patient_totp_secret}').now())\")."
-    )
+        if login.clinic != clinic:
+            clinic = login.clinic
+            print(f"{clinic}:")
+        print(f"  {login.role:<22} username {login.username:<17} password {login.password}")
+    for login in result.logins:
+        if login.totp_secret:
+            print(
+                f"{login.username} also enters a code from an authenticator app set up with the "
+                f'secret {login.totp_secret} (or: .venv/bin/python -c "import pyotp; '
+                f"print(pyotp.TOTP('{login.totp_secret}').now())\")."
+            )
     return 0
 
 

@@ -65,11 +65,20 @@ def _event(
     )
 
 
+DEMO_VIAL_LOT = "KET-24A117"  # the Riverside demo's first delivered lot (ledger demo)
+
+
 def demo_session(
-    *, actor: Actor, appointment: Appointment, nurse: User, scenario: Scenario
+    *,
+    actor: Actor,
+    appointment: Appointment,
+    nurse: User,
+    scenario: Scenario,
+    vial_lot: str = DEMO_VIAL_LOT,
 ) -> InfusionSession:
-    """Chart ``appointment``'s infusion as ``nurse``; ``actor`` says who loads the demo (its
-    address and system name are kept on every audit entry)."""
+    """Chart ``appointment``'s infusion as ``nurse`` with a vial of ``vial_lot`` (a lot the
+    clinic's demo ledger received); ``actor`` says who loads the demo (its address and system
+    name are kept on every audit entry)."""
     if scenario not in ("complete", "running"):
         raise ValueError(f"scenario: {scenario!r} is not 'complete' or 'running'")
     charting = Actor(user=nurse, ip_address=actor.ip_address, system_name=actor.system_name)
@@ -114,7 +123,7 @@ def demo_session(
         actor=charting,
         session=session,
         expected_version=None,
-        vial_lot="KET-24A117",
+        vial_lot=vial_lot,
         vial_expires_on=timezone.localdate() + dt.timedelta(days=300),
         drawn_volume_ml=Decimal(repr(plan.drug_volume_ml)),
     )

@@ -20,13 +20,14 @@ from django.utils import timezone
 
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.audit.context import Actor
+from ketaflow.infusions.demo import DEMO_VIAL_LOT
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger import services
 from ketaflow.ledger.models import Inventory, LedgerEntry, Product, Vial
 from ketaflow.patients.models import Patient
 
 DEMO_NDC = "99999-0110-20"  # a demo code, not a real product's NDC
-DEMO_LOT = "KET-24A117"  # the lot the infusions demo records on its sessions
+DEMO_LOT = DEMO_VIAL_LOT  # the lot the infusions demo records on Riverside's sessions
 SECOND_LOT = "KET-24B203"
 DAYS = 30
 # Drawn volumes (mL) and residue left in the line (mg) of the demo days without a session.
@@ -35,6 +36,27 @@ RESIDUE_MG = [Decimal("0.5"), Decimal("0.8"), Decimal("0.4"), Decimal("1.1")]
 PAPER_NOTE = (
     "Demo day without an infusion session in KetaFlow: drawn for this patient; the amount "
     "given is from the paper infusion record."
+)
+
+
+@dataclass(frozen=True)
+class Supplies:
+    """Where a demo clinic's ketamine comes from: its two delivered lots (the first arrives on
+    the first day, the second two weeks later), their invoices and the supplier."""
+
+    lots: tuple[str, str]
+    invoices: tuple[str, str]
+    supplier_name: str
+    supplier_address: str
+    supplier_dea_number: str
+
+
+RIVERSIDE_SUPPLIES = Supplies(
+    lots=(DEMO_LOT, SECOND_LOT),
+    invoices=("INV-D-1001", "INV-D-1002"),
+    supplier_name="Demo Pharma Distribution",
+    supplier_address="200 Depot Way, Newark NJ",
+    supplier_dea_number="RD0000000",
 )
 
 
@@ -68,14 +90,22 @@ def _vial_for(clinic: Clinic, amount_mg: Decimal, lot: str | None = None) -> Via
 
 
 @transaction.atomic
-def load_demo(*, clinic: Clinic, today: dt.date, staff: dict[str, User]) -> LedgerDemo:
-    """Build the month once (idempotent: nothing is added when the clinic has ledger entries)."""
+def load_demo(
+    *,
+    clinic: Clinic,
+    today: dt.date,
+    staff: dict[str, User],
+    supplies: Supplies = RIVERSIDE_SUPPLIES,
+    days: int = DAYS,
+) -> LedgerDemo:
+    """Build ``days`` of history (a month by default) from ``supplies`` once (idempotent:
+    nothing is added when the clinic has ledger entries)."""
     if LedgerEntry.objects.filter(clinic=clinic).exists():
         return LedgerDemo(False, LedgerEntry.objects.filter(clinic=clinic).count())
     director, prescriber, nurse = staff["director"], staff["prescriber"], staff["nurse"]
     as_director = Actor(user=director, system_name="demo")
     as_nurse = Actor(user=nurse, system_name="demo")
-    start = today - dt.timedelta(days=DAYS)
+    start = today - dt.timedelta(days=days)
 
     # 21 CFR 1304.11(b): the initial inventory on the first day, zero counts if none on hand.
     services.inventory_take(
@@ -98,15 +128,15 @@ def load_demo(*, clinic: Clinic, today: dt.date, staff: dict[str, User]) -> Ledg
             volume_per_vial_ml=Decimal("20.000"),
         )
     deliveries = [
-        (start, DEMO_LOT, 6, "INV-D-1001"),
-        (start + dt.timedelta(days=14), SECOND_LOT, 4, "INV-D-1002"),
+        (start, supplies.lots[0], 6, supplies.invoices[0]),
+        (start + dt.timedelta(days=14), supplies.lots[1], 4, supplies.invoices[1]),
     ]
     patients = list(Patient.objects.filter(clinic=clinic).order_by("pk"))
     if not patients:
         raise ValueError("the demo ledger needs the clinic's demo patients")
     delivered = 0
     day_index = 0
-    for offset in range(DAYS):
+    for offset in range(days):
         day = start + dt.timedelta(days=offset)
         while delivered < len(deliveries) and deliveries[delivered][0] <= day:
             _, lot, vial_count, invoice = deliveries[delivered]
@@ -116,9 +146,9 @@ def load_demo(*, clinic: Clinic, today: dt.date, staff: dict[str, User]) -> Ledg
                 lot=lot,
                 expires_on=today + dt.timedelta(days=300),
                 vial_count=vial_count,
-                supplier_name="Demo Pharma Distribution",
-                supplier_address="200 Depot Way, Newark NJ",
-                supplier_dea_number="RD0000000",
+                supplier_name=supplies.supplier_name,
+                supplier_address=supplies.supplier_address,
+                supplier_dea_number=supplies.supplier_dea_number,
                 invoice_number=invoice,
                 at=_at(day, 8, 15),
             )

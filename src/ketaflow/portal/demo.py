@@ -37,15 +37,22 @@ class PortalDemo:
 
 
 @transaction.atomic
-def load_demo(*, clinic: Clinic, today: dt.date, staff: Mapping[str, User]) -> PortalDemo:
-    """Give the demo patient login ``patient`` a TOTP device with :data:`DEMO_TOTP_KEY`, the
+def load_demo(
+    *,
+    clinic: Clinic,
+    today: dt.date,
+    staff: Mapping[str, User],
+    username: str = DEMO_PATIENT_USERNAME,
+    totp_key: str = DEMO_TOTP_KEY,
+) -> PortalDemo:
+    """Give the clinic's demo patient login ``username`` a TOTP device with ``totp_key``, the
     measurement plan's due questionnaires plus two open ones, and raise one urgent task (a
     PHQ-9 with item 9 above 0, entered by the nurse in ``staff``) for another demo patient.
     Returns the secret and the otpauth URL for ``ketaflow demo`` to print."""
     now = timezone.now()
-    user = User.objects.get(username=DEMO_PATIENT_USERNAME, role=Role.PATIENT)
+    user = User.objects.get(username=username, role=Role.PATIENT)
     TotpDevice.objects.get_or_create(
-        user=user, defaults={"secret": DEMO_TOTP_KEY, "confirmed_at": now, "last_step": 0}
+        user=user, defaults={"secret": totp_key, "confirmed_at": now, "last_step": 0}
     )
     due_before = DueQuestionnaire.objects.count()
     plan_generate(now=now)
@@ -83,8 +90,8 @@ def load_demo(*, clinic: Clinic, today: dt.date, staff: Mapping[str, User]) -> P
         )
         tasks_created = UrgentTask.objects.filter(clinic=clinic).count()
     return PortalDemo(
-        totp_secret=DEMO_TOTP_KEY,
-        otpauth_uri=totp.provisioning_uri(DEMO_TOTP_KEY, DEMO_PATIENT_USERNAME),
+        totp_secret=totp_key,
+        otpauth_uri=totp.provisioning_uri(totp_key, username),
         due_created=due_created,
         urgent_tasks_created=tasks_created,
     )

@@ -1,4 +1,5 @@
-"""The demo clinic that ``ketaflow demo`` (and ``make run``) loads once.
+"""The demo clinics that ``ketaflow demo`` (and ``make run``) loads once: Riverside, with
+patients at every stage, and Harbor, a smaller second clinic to show that clinics are separate.
 
 Idempotent: people are found by username and patients by clinic, name and birth date, so running
 it again adds nothing. Patients are registered through the same services as in the web app, so
@@ -8,6 +9,7 @@ the demo's own writes are in the audit trail too. Refused in production mode.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -46,14 +48,16 @@ class DemoLogin:
     role: str
     username: str
     password: str
+    clinic: str = ""  # the clinic's name
+    totp_secret: str = ""  # a patient's second factor (any authenticator app)
 
 
 @dataclass(frozen=True)
 class DemoResult:
     created_users: int
     created_patients: int
-    logins: tuple[DemoLogin, ...]
-    patient_totp_secret: str  # the demo patient's second factor (any authenticator app)
+    logins: tuple[DemoLogin, ...]  # Riverside's first, then Harbor's
+    patient_totp_secret: str  # Riverside's demo patient's second factor
 
 
 _STAFF: list[dict[str, Any]] = [
@@ -334,6 +338,190 @@ def _patients(today: dt.date) -> list[dict[str, Any]]:
     ]
 
 
+_HARBOR_STAFF: list[dict[str, Any]] = [
+    {
+        "username": "harbor-director",
+        "first_name": "Hannah",
+        "last_name": "Brooks",
+        "role": Role.MEDICAL_DIRECTOR,
+        "credentials": [
+            ("licence", "MD", "MD-990071", "NJ"),
+            ("dea", "", "BB7654328", "US"),
+            ("acls", "", "ACLS-90311", "AHA"),
+        ],
+    },
+    {
+        "username": "harbor-prescriber",
+        "first_name": "Ines",
+        "last_name": "Costa",
+        "role": Role.PRESCRIBER,
+        "credentials": [
+            ("licence", "MD", "MD-990022", "NJ"),
+            ("dea", "", "BC2468135", "US"),
+            ("acls", "", "ACLS-90342", "AHA"),
+        ],
+    },
+    {
+        "username": "harbor-nurse",
+        "first_name": "Kenji",
+        "last_name": "Watanabe",
+        "role": Role.NURSE,
+        "credentials": [("licence", "RN", "RN-440187", "NJ"), ("acls", "", "ACLS-90377", "AHA")],
+    },
+    {
+        "username": "harbor-frontdesk",
+        "first_name": "Lucia",
+        "last_name": "Ferreira",
+        "role": Role.FRONT_DESK,
+        "credentials": [],
+    },
+]
+
+
+def _harbor_patients(today: dt.date) -> list[dict[str, Any]]:
+    """Fewer than Riverside's, one at each stage up to a signed infusion."""
+
+    def contact(given: str, family: str, phone: str, relationship: str) -> dict[str, str]:
+        return {
+            "emergency_contact_name": f"{given} {family}",
+            "emergency_contact_relationship": relationship,
+            "emergency_contact_phone": phone,
+            "escort_name": f"{given} {family}",
+            "escort_phone": phone,
+        }
+
+    return [
+        {
+            "username": None,
+            "stage": "registered",
+            "answers": {},
+            "data": {
+                "given_name": "Robin",
+                "family_name": "Ashby",
+                "date_of_birth": dt.date(1975, 6, 2),
+                "sex_at_birth": "unknown",
+                "phone": "+1 555 0100 901",
+                "emergency_contact_name": "Lee Ashby",
+                "emergency_contact_relationship": "partner",
+                "emergency_contact_phone": "+1 555 0100 902",
+            },
+            "records": [Diagnosis(code="F33.1", status="active")],
+        },
+        {
+            "username": None,
+            "stage": "assessed",
+            "answers": {"sleep_apnea_or_difficult_airway": True},
+            "data": {
+                "given_name": "Elena",
+                "family_name": "Novak",
+                "date_of_birth": dt.date(1984, 10, 9),
+                "sex_at_birth": "female",
+                "phone": "+1 555 0100 911",
+                **contact("Petr", "Novak", "+1 555 0100 912", "brother"),
+            },
+            "records": [
+                Diagnosis(code="F43.12", status="active"),
+                PsychotherapyTrial(modality="CPT", sessions_completed=12, outcome="no_response"),
+            ],
+        },
+        {
+            "username": None,
+            "stage": "booked",
+            "answers": {},
+            "data": {
+                "given_name": "Victor",
+                "family_name": "Huang",
+                "date_of_birth": dt.date(1978, 3, 3),
+                "sex_at_birth": "male",
+                "phone": "+1 555 0100 921",
+                **contact("Mei", "Huang", "+1 555 0100 922", "wife"),
+            },
+            "records": [
+                Diagnosis(code="F33.2", status="active"),
+                MedicationTrial(
+                    drug="Sertraline",
+                    dose_mg_per_day=Decimal(200),
+                    duration_weeks=Decimal(10),
+                    outcome="no_response",
+                    reason_stopped="ineffective",
+                ),
+                MedicationTrial(
+                    drug="Bupropion",
+                    dose_mg_per_day=Decimal(300),
+                    duration_weeks=Decimal(8),
+                    outcome="no_response",
+                    reason_stopped="ineffective",
+                ),
+            ],
+        },
+        {
+            "username": "harbor-patient",
+            "stage": "session_complete",
+            "answers": {},
+            "data": {
+                "given_name": "Grace",
+                "family_name": "Mbeki",
+                "date_of_birth": dt.date(1991, 7, 19),
+                "sex_at_birth": "female",
+                "email": "grace.mbeki@example.org",
+                "phone": "+1 555 0100 931",
+                **contact("Thabo", "Mbeki", "+1 555 0100 932", "brother"),
+            },
+            "records": [
+                Diagnosis(code="F43.12", status="active", onset_on=today - dt.timedelta(days=1500)),
+                PsychotherapyTrial(modality="PE", sessions_completed=12, outcome="partial"),
+                PsychotherapyTrial(modality="CPT", sessions_completed=12, outcome="no_response"),
+                MedicationTrial(
+                    drug="Sertraline",
+                    dose_mg_per_day=Decimal(200),
+                    duration_weeks=Decimal(12),
+                    outcome="no_response",
+                    reason_stopped="ineffective",
+                ),
+                MedicationTrial(
+                    drug="Paroxetine",
+                    dose_mg_per_day=Decimal(40),
+                    duration_weeks=Decimal(12),
+                    outcome="no_response",
+                    reason_stopped="ineffective",
+                ),
+            ],
+        },
+    ]
+
+
+HARBOR_TOTP_KEY = "KETAFLOWHARBORPATIENTTOTPSECRET2"  # Base32, 160 bits; public like Riverside's
+HARBOR_SUPPLIES = ledger_demo.Supplies(
+    lots=("HBR-25C044", "HBR-25C118"),
+    invoices=("HIC-7701", "HIC-7702"),
+    supplier_name="Bayside Medical Supply",
+    supplier_address="9 Pier Road, Baltimore MD",
+    supplier_dea_number="RB0000000",
+)
+
+
+@dataclass(frozen=True)
+class _ClinicSpec:
+    slug: str
+    name: str
+    address: str
+    staff: list[dict[str, Any]]
+    patients: Callable[[dt.date], list[dict[str, Any]]]  # given today
+    patient_username: str
+    totp_key: str
+    supplies: ledger_demo.Supplies
+    ledger_days: int
+    outcomes: bool  # Riverside's outcome histories
+
+
+_STAFF_KEYS = {
+    Role.MEDICAL_DIRECTOR: "director",
+    Role.PRESCRIBER: "prescriber",
+    Role.NURSE: "nurse",
+    Role.FRONT_DESK: "frontdesk",
+}
+
+
 def _ensure_user(clinic: Clinic, spec: dict[str, Any], today: dt.date) -> tuple[User, bool]:
     user, created = User.objects.get_or_create(
         username=spec["username"],
@@ -347,7 +535,9 @@ def _ensure_user(clinic: Clinic, spec: dict[str, Any], today: dt.date) -> tuple[
     if created:
         user.set_password(DEMO_PASSWORD)
         user.save()
-        for kind, licence_type, number, jurisdiction in spec.get("credentials", []):
+    for kind, licence_type, number, jurisdiction in spec.get("credentials", []):
+        # A credential kind the login lacks is added (an older demo gave some fewer).
+        if not Credential.objects.filter(user=user, kind=kind).exists():
             Credential.objects.create(
                 user=user,
                 kind=kind,
@@ -436,10 +626,13 @@ def _clinic_day(today: dt.date) -> dt.date:
     return today - dt.timedelta(days=max(0, today.weekday() - 4))
 
 
-def _treatment_stage(patient: Patient, stage: str, staff: dict[str, User], day: dt.date) -> None:
+def _treatment_stage(
+    patient: Patient, stage: str, staff: dict[str, User], day: dt.date, vial_lot: str
+) -> None:
     """Book an induction course from ``day`` and chart its first infusion to the stage:
     ``booked`` (nothing charted: a nurse can chart it live), ``session_running`` or
-    ``session_complete`` (signed and locked). Done once per patient."""
+    ``session_complete`` (signed and locked), with a vial of ``vial_lot``. Done once per
+    patient."""
     if stage not in ("booked", "session_running", "session_complete"):
         return
     if Course.objects.filter(patient=patient).exists():
@@ -457,46 +650,61 @@ def _treatment_stage(patient: Patient, stage: str, staff: dict[str, User], day: 
         "complete" if stage == "session_complete" else "running"
     )
     infusion_demo.demo_session(
-        actor=Actor.system("demo"), appointment=first, nurse=staff["nurse"], scenario=scenario
+        actor=Actor.system("demo"),
+        appointment=first,
+        nurse=staff["nurse"],
+        scenario=scenario,
+        vial_lot=vial_lot,
     )
 
 
-@transaction.atomic
-def demo_load() -> DemoResult:
-    if settings.PRODUCTION:
-        raise ValueError("the demo clinic is not loaded in production mode")
-    today = timezone.localdate()
+_CLINICS = (
+    _ClinicSpec(
+        slug="riverside",
+        name="Riverside Ketamine Clinic",
+        address="1 River Road, Albany NY",
+        staff=_STAFF,
+        patients=_patients,
+        patient_username=portal_demo.DEMO_PATIENT_USERNAME,
+        totp_key=portal_demo.DEMO_TOTP_KEY,
+        supplies=ledger_demo.RIVERSIDE_SUPPLIES,
+        ledger_days=ledger_demo.DAYS,
+        outcomes=True,
+    ),
+    _ClinicSpec(
+        slug="harbor",
+        name="Harbor Infusion Center",
+        address="",
+        staff=_HARBOR_STAFF,
+        patients=_harbor_patients,
+        patient_username="harbor-patient",
+        totp_key=HARBOR_TOTP_KEY,
+        supplies=HARBOR_SUPPLIES,
+        ledger_days=14,  # a little stock: one delivery, two weeks of infusion days
+        outcomes=False,
+    ),
+)
+
+
+def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogin, ...], str]:
+    """Load one demo clinic: staff with credentials, consent form, chairs and hours, the
+    patients at their stages, (Riverside) outcome histories, the portal and the ledger. Returns
+    the logins created, the clinic's demo logins and its patient's TOTP secret."""
     actor = Actor.system("demo")
     clinic, _ = Clinic.objects.get_or_create(
-        slug="riverside",
-        defaults={"name": "Riverside Ketamine Clinic", "address": "1 River Road, Albany NY"},
-    )
-    other, _ = Clinic.objects.get_or_create(
-        slug="harbor", defaults={"name": "Harbor Infusion Center"}
+        slug=spec.slug, defaults={"name": spec.name, "address": spec.address}
     )
     created_users = 0
-    patients_before = Patient.objects.count()
     staff: dict[str, User] = {}
-    for spec in _STAFF:
-        user, made = _ensure_user(clinic, spec, today)
-        staff[spec["username"]] = user
+    for person in spec.staff:
+        user, made = _ensure_user(clinic, person, today)
+        staff[_STAFF_KEYS[person["role"]]] = user
         created_users += made
     _consent_form(clinic, today)
     treatment_demo.load_demo(actor=actor, clinic=clinic, today=today)
     clinic_day = _clinic_day(today)
-    created_users += _ensure_user(
-        other,
-        {
-            "username": "harbor-prescriber",
-            "first_name": "Ines",
-            "last_name": "Costa",
-            "role": Role.PRESCRIBER,
-            "credentials": [("licence", "MD", "MD-990022", "NJ")],
-        },
-        today,
-    )[1]
-    for spec in _patients(today):
-        data = spec["data"]
+    for person in spec.patients(today):
+        data = person["data"]
         patient = Patient.objects.filter(
             clinic=clinic,
             given_name=data["given_name"],
@@ -505,13 +713,13 @@ def demo_load() -> DemoResult:
         ).first()
         if patient is None:
             patient = services.patient_register(actor=actor, clinic_id=clinic.pk, data=data)
-            for record in spec["records"]:
+            for record in person["records"]:
                 services.record_add(actor=actor, patient=patient, record=record)
-        if spec["username"]:
+        if person["username"]:
             user, made = _ensure_user(
                 clinic,
                 {
-                    "username": spec["username"],
+                    "username": person["username"],
                     "first_name": data["given_name"],
                     "last_name": data["family_name"],
                     "role": Role.PATIENT,
@@ -521,35 +729,68 @@ def demo_load() -> DemoResult:
             created_users += made
             if patient.user_id != user.pk:
                 services.patient_link_login(actor=actor, patient=patient, user_id=user.pk)
-        _candidacy_stage(patient, spec["stage"], spec["answers"], staff)
-        _treatment_stage(patient, spec["stage"], staff, clinic_day)
-    outcome_demo.load_demo(clinic=clinic, today=today, staff=staff)
-    portal = portal_demo.load_demo(clinic=clinic, today=today, staff=staff)
-    ledger_demo.load_demo(clinic=clinic, today=today, staff=staff)
-    if not Patient.objects.filter(clinic=other).exists():
-        services.patient_register(
-            actor=actor,
-            clinic_id=other.pk,
-            data={
-                "given_name": "Robin",
-                "family_name": "Ashby",
-                "date_of_birth": dt.date(1975, 6, 2),
-                "sex_at_birth": "unknown",
-                "phone": "+1 555 0100 901",
-                "emergency_contact_name": "Lee Ashby",
-                "emergency_contact_relationship": "partner",
-                "emergency_contact_phone": "+1 555 0100 902",
-            },
-        )
-    logins = tuple(
-        DemoLogin(Role(role).label, username, DEMO_PASSWORD)
-        for role, username in [
-            (Role.MEDICAL_DIRECTOR, "director"),
-            (Role.PRESCRIBER, "prescriber"),
-            (Role.NURSE, "nurse"),
-            (Role.FRONT_DESK, "frontdesk"),
-            (Role.PATIENT, "patient"),
-        ]
+        _candidacy_stage(patient, person["stage"], person["answers"], staff)
+        _treatment_stage(patient, person["stage"], staff, clinic_day, spec.supplies.lots[0])
+    if spec.outcomes:
+        outcome_demo.load_demo(clinic=clinic, today=today, staff=staff)
+    portal = portal_demo.load_demo(
+        clinic=clinic,
+        today=today,
+        staff=staff,
+        username=spec.patient_username,
+        totp_key=spec.totp_key,
     )
+    ledger_demo.load_demo(
+        clinic=clinic, today=today, staff=staff, supplies=spec.supplies, days=spec.ledger_days
+    )
+    staff_logins = [
+        DemoLogin(Role(person["role"]).label, person["username"], DEMO_PASSWORD, clinic.name)
+        for person in spec.staff
+    ]
+    patient_login = DemoLogin(
+        Role.PATIENT.label, spec.patient_username, DEMO_PASSWORD, clinic.name, portal.totp_secret
+    )
+    logins = (*staff_logins, patient_login)
+    return created_users, logins, portal.totp_secret
+
+
+@transaction.atomic
+def demo_load() -> DemoResult:
+    """Load the two demo clinics, Riverside (every stage, outcomes, a month of ledger) and
+    Harbor (a smaller second clinic, so that the separation between clinics can be seen)."""
+    if settings.PRODUCTION:
+        raise ValueError("the demo clinic is not loaded in production mode")
+    today = timezone.localdate()
+    patients_before = Patient.objects.count()
+    created_users = 0
+    logins: tuple[DemoLogin, ...] = ()
+    secrets: list[str] = []
+    for spec in _CLINICS:
+        made, clinic_logins, secret = _load_clinic(spec, today)
+        created_users += made
+        logins += clinic_logins
+        secrets.append(secret)
+    made, network = _network_admin()
+    created_users += made
+    logins += (network,)
     created_patients = Patient.objects.count() - patients_before  # every loader's patients
-    return DemoResult(created_users, created_patients, logins, portal.totp_secret)
+    return DemoResult(created_users, created_patients, logins, secrets[0])
+
+
+def _network_admin() -> tuple[int, DemoLogin]:
+    """The network's administrator: both clinics' set-up in the administration, no patient."""
+    username = "network"
+    made = 0
+    if not User.objects.filter(username=username).exists():
+        user = User(username=username, role=Role.NETWORK_ADMIN, clinic=None, first_name="Noor")
+        user.last_name = "Haddad-Lee"
+        user.set_password(DEMO_PASSWORD)
+        user.full_clean()
+        user.save()
+        made = 1
+    return made, DemoLogin(
+        role=Role.NETWORK_ADMIN.label,
+        username=username,
+        password=DEMO_PASSWORD,
+        clinic="Both clinics (administration only)",
+    )
