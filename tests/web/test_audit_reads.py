@@ -20,8 +20,9 @@ from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
 from ketaflow.web.demo import demo_load
 from tests.web.conftest import World
+from tests.web.sweep import fill as _fill
+from tests.web.sweep import patterns as _patterns
 from tests.web.test_access import url_for
-from tests.web.test_patient_isolation import _fill, _patterns
 from tests.web.test_portal import verified_client
 
 
