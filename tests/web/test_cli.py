@@ -129,3 +129,68 @@ def test_demo_is_refused_in_production(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "not loaded in production mode" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _run_with_database(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
+    environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="ketaflow.settings")
+    return subprocess.run(
+        [KETAFLOW, *args], capture_output=True, text=True, env=environ, check=False
+    )
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["ledger", "verify"]])
+@pytest.mark.parametrize("where", ["unmigrated", "unreachable"])
+def test_verify_on_a_database_it_cannot_use_is_one_line(
+    tmp_path: Path, command: list[str], where: str
+) -> None:
+    """Issue 10, item 21: tracebacks for `audit verify` and `ledger verify` on an unmigrated
+    database or an unreachable address."""
+    url = (
+        f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        if where == "unmigrated"
+        else "postgres://nobody:secret@127.0.0.1:1/nothing"
+    )
+    result = _run_with_database(url, *command)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "cannot use the database" in result.stderr
+
+
+def test_reconcile_of_a_day_in_the_future_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert _run_with_database(url, "manage", "migrate", "--verbosity", "0").returncode == 0
+    assert (
+        _run_with_database(
+            url,
+            "manage",
+            "shell",
+            "-c",
+            "from ketaflow.accounts.models import Clinic; "
+            "Clinic.objects.create(name='Riverside', slug='riverside')",
+        ).returncode
+        == 0
+    )
+    result = _run_with_database(
+        url, "ledger", "reconcile", "--clinic", "riverside", "--day", "9999-12-31"
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--day 9999-12-31 is in the future" in result.stderr
+
+
+def test_a_model_validation_error_is_one_line_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from django.core.exceptions import ValidationError
+
+    from ketaflow.cli import main, web
+
+    def refuse(args: object) -> int:
+        raise ValidationError({"clinic": ["This field cannot be blank."]})
+
+    monkeypatch.setattr(web, "cmd_demo", refuse)
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert err == "ketaflow demo: error: clinic: This field cannot be blank.\n"

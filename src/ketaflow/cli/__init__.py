@@ -73,7 +73,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"ketaflow {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        message = _django_message(exc)
+        if message is None:
+            raise
+        print(f"ketaflow {args.command}: error: {message}", file=sys.stderr)
+        return 2
     return code
+
+
+def _django_message(exc: Exception) -> str | None:
+    """One line for the errors of a command that uses the database: a model's validation error
+    naming each field, or a database that cannot be used (not migrated, not reachable); ``None``
+    for anything else. Django is only consulted if it is already loaded."""
+    if "django" not in sys.modules:
+        return None
+    from django.core.exceptions import ValidationError
+    from django.db import DatabaseError
+
+    if isinstance(exc, DatabaseError):
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return (
+            f"cannot use the database ({first}); is it migrated (ketaflow manage migrate) "
+            "and reachable (DATABASE_URL)?"
+        )
+    if not isinstance(exc, ValidationError):
+        return None
+    if hasattr(exc, "error_dict"):
+        return "; ".join(
+            f"{field}: {' '.join(errors)}" if field != "__all__" else " ".join(errors)
+            for field, errors in exc.message_dict.items()
+        )
+    return " ".join(exc.messages)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,15 +51,18 @@ def _day(text: str) -> dt.date:
 
 def cmd_ledger_reconcile(args: argparse.Namespace) -> int:
     _setup_django()
-    from django.utils import timezone
-
     from ketaflow.accounts.models import Clinic
     from ketaflow.ledger.services import reconcile_clinic
 
     clinic = Clinic.objects.filter(slug=args.clinic).first()
     if clinic is None:
         raise CliError(f"no clinic with the slug {args.clinic!r}")
-    day: dt.date = args.day or timezone.localdate()
+    from ketaflow.treatment.services import clinic_today
+
+    today = clinic_today(clinic)
+    day: dt.date = args.day or today
+    if day > today:
+        raise CliError(f"--day {day.isoformat()} is in the future (today is {today.isoformat()})")
     result = reconcile_clinic(clinic, day)
     print(
         f"{clinic.name}, end of {day.isoformat()}: received {result.total('received_mg')} mg "
