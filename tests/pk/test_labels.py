@@ -4,6 +4,7 @@ racemic-to-S-ketamine dose conversion, and where the population variability come
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from ketaflow.pk import (
     simulate_population,
     time_grid,
 )
+from ketaflow.pk.models import DEFAULT_MODEL
 from ketaflow.pk.plotting import population_figure, simulation_figure
 
 ADULT = Covariates(70.0, age_yr=30.0)
@@ -255,3 +257,37 @@ def test_cli_population_variability_source(
     assert code == 0
     assert f"variability: {source}" in out
     assert "plasma_ng_per_ml: Plasma " in out
+
+
+# ---- caution next to a prediction, and the pages that show one -----------------------------
+
+
+def test_measured_level_caution_by_site() -> None:
+    assert "venous" in get_model("domino").measured_level_caution
+    assert "run lower than arterial" in get_model("domino").measured_level_caution
+    assert "(Otto 2021)" in get_model("kamp").measured_level_caution
+    assert get_model("fanta").measured_level_caution.startswith("This model predicts venous")
+    assert "does not state whether" in get_model("hijazi").measured_level_caution
+    for model in MODELS.values():
+        assert "%" not in model.measured_level_caution  # pk.md cites no measured difference
+
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "ketaflow"
+
+
+def test_infusion_pk_caption_matches_the_model_it_plots() -> None:
+    """The session page's caption is written out (its view is not PK code); it must name what
+    infusions/charts.py plots: the default model's analyte, site and caution."""
+    charts = (SRC / "infusions" / "charts.py").read_text()
+    assert "get_model(DEFAULT_MODEL)" in charts
+    caption = (SRC / "infusions" / "templates" / "infusions" / "_pump.html").read_text()
+    model = get_model(DEFAULT_MODEL)
+    assert f"<strong>{model.prediction_label()}</strong>" in caption
+    assert model.measured_level_caution in caption
+    assert f"published {model.short_name} model" in caption
+
+
+def test_course_page_shows_label_caution_and_variability() -> None:
+    page = (SRC / "treatment" / "templates" / "treatment" / "course.html").read_text()
+    for name in ("prediction_label", "measured_level_caution", "variability_source"):
+        assert "{{ estimate.model." + name + " }}" in page

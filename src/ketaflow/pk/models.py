@@ -53,11 +53,10 @@ ANALYTE_NAMES: Final[Mapping[Drug, str]] = {
 """What the plasma prediction of a model of this drug measures (the analyte's name)."""
 
 VENOUS_CAUTION: Final = (
-    "Measured levels are usually from venous blood, which runs lower than arterial "
-    "predictions during and just after an infusion (pk.md §6: end-of-infusion arterial levels "
-    "about 20-40 % above venous)."
+    "venous blood levels run lower than arterial ones during and just after an infusion (Otto 2021)"
 )
-"""The caution shown wherever a prediction is compared with a measured level."""
+"""Why a measured (venous) level is not comparable with an arterial prediction (pk.md §2/§6;
+no number: the 20-40 % in pk.md §6 is the reference's own estimate, not a cited measurement)."""
 
 
 class FlowKind(Enum):
@@ -268,6 +267,21 @@ class PKModel:
         return (
             "sampling site not stated in the source" if site is Sampling.NOT_STATED else site.value
         )
+
+    @property
+    def measured_level_caution(self) -> str:
+        """What to bear in mind when comparing this prediction with a measured level."""
+        if self.sampling_site is Sampling.VENOUS:
+            return (
+                "This model predicts venous levels; a measured level from a vein is comparable, "
+                "an arterial one runs higher."
+            )
+        where = (
+            "This is an arterial prediction"
+            if self.sampling_site is Sampling.ARTERIAL
+            else "The source does not state whether it sampled arterial or venous blood"
+        )
+        return f"{where}; measured levels are usually venous, and {VENOUS_CAUTION}."
 
     def prediction_label(self, key: str = "plasma_ng_per_ml") -> str:
         """What one output predicts, e.g. "Plasma racemic ketamine (arterial), ng/mL"."""
