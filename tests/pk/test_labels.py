@@ -4,8 +4,10 @@ racemic-to-S-ketamine dose conversion, and where the population variability come
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ketaflow.cli import main
@@ -21,8 +23,9 @@ from ketaflow.pk import (
     simulate_population,
     time_grid,
 )
-from ketaflow.pk.models import DEFAULT_MODEL
+from ketaflow.pk.models import DEFAULT_MODEL, CovariateArrays
 from ketaflow.pk.plotting import population_figure, simulation_figure
+from ketaflow.pk.population import sample_parameters
 
 ADULT = Covariates(70.0, age_yr=30.0)
 RACEMIC_35_MG = Regimen.single_infusion(35.0, 40.0)
@@ -157,7 +160,7 @@ def test_population_converts_with_a_warning() -> None:
 
 def test_variability_source_per_model() -> None:
     assert get_model("domino").variability_source == "default 30 % CV, not published"
-    assert get_model("flint").variability_source == "default 30 % CV, not published"
+    assert get_model("flint").variability_source == "published (Flint 2017)"
     assert get_model("simons").variability_source == "published (Simons 2022)"
     assert get_model("fanta").variability_source == "published (Fanta 2015)"
     assert get_model("clements").variability_source == "default 30 % CV, not published"
@@ -167,6 +170,32 @@ def test_variability_source_per_model() -> None:
         assert model.variability_source.startswith(
             "published (" if model.iiv_published else "default 30 % CV"
         )
+
+
+def test_flint_uses_its_published_clearance_variability() -> None:
+    """Flint 2017 Table 3 (nlmixr2lib encoding, pk.md §1b): CV 40.2 % on CL, none elsewhere."""
+    flint = get_model("flint")
+    omega2 = flint.parameter("cl_l_per_min").iiv_omega2
+    assert omega2 is not None
+    assert omega2 == pytest.approx(math.log(1 + 0.402**2), rel=1e-12)
+    assert omega2 == pytest.approx(0.14965, abs=2e-4)  # nlmixr2lib's rounded arithmetic
+    for name in ("v1_l", "v2_l", "q2_l_per_min"):
+        assert flint.parameter(name).iiv_omega2 is None
+    rng = np.random.default_rng(5)
+    cov = CovariateArrays(np.full(20_000, 70.0), None, False)
+    sampled = sample_parameters(flint, cov, rng)
+    assert np.std(np.log(sampled["cl_l_per_min"])) == pytest.approx(math.sqrt(omega2), rel=0.03)
+    for name in ("v1_l", "v2_l", "q2_l_per_min"):
+        assert np.ptp(sampled[name]) == 0.0
+    result = simulate_population(
+        flint,
+        Regimen.single_infusion(35.0, 40.0).stated_as(Drug.ESKETAMINE),
+        time_grid(60, 10),
+        n_subjects=100,
+        weight=WeightDistribution(70.0),
+        age_yr=5.0,
+    )
+    assert result.as_dict()["variability_source"] == "published (Flint 2017)"
 
 
 def test_domino_citation_names_the_values_used() -> None:

@@ -1085,7 +1085,8 @@ PEREZ_RUIXO_2021 = PKModel(
     notes=("Fitted mainly on intranasal dosing; IV data from one study (28 mg).",),
 )
 
-_FLINT_SRC = f"{_PK_MD} §1a [code: nlmixr2lib Flint_2017_s_ketamine.R]"
+_FLINT_CODE = "nlmixr2lib Flint_2017_s_ketamine.R"
+_FLINT_SRC = f"{_PK_MD} §1a [code: {_FLINT_CODE}]"
 FLINT_2017 = _mammillary(
     key="flint",
     title="Flint 2017 S-ketamine (two compartments, PAEDIATRIC intensive care)",
@@ -1109,16 +1110,23 @@ FLINT_2017 = _mammillary(
     parameters=(
         Parameter("v1_l", 7.73, 1.0, f"V1 7.73 L/70 kg; {_FLINT_SRC}"),
         Parameter("v2_l", 545.0, 1.0, f"V2 545 L/70 kg; {_FLINT_SRC}"),
-        Parameter("cl_l_per_min", _per_hour(112.0), 0.75, f"CL 112 L/h/70 kg; {_FLINT_SRC}"),
+        Parameter(
+            "cl_l_per_min",
+            _per_hour(112.0),
+            0.75,
+            f"CL 112 L/h/70 kg; {_FLINT_SRC}",
+            math.log(1 + 0.402**2),
+            f"CV 40.2 % (Flint 2017 Table 3 as encoded in {_FLINT_CODE}; {_PK_MD} §1b: IIV CL "
+            "40 %); the paper estimated no variability on the other parameters",
+        ),
         Parameter("q2_l_per_min", _per_hour(196.0), 0.75, f"Q 196 L/h/70 kg; {_FLINT_SRC}"),
     ),
     covariate_description="volumes x weight/70, clearances x (weight/70)^0.75",
-    iiv_published=False,
+    iiv_published=True,
     notes=(
         "Paediatric model; extrapolating to adults is weak (pk.md §1a).",
-        f"{_PK_MD} gives no published inter-individual variability for Flint 2017 S-ketamine "
-        "(only for its S-norketamine clearance, not modelled here), so the population uses the "
-        f"default {DEFAULT_IIV_CV:.0%} CV, labelled as not published.",
+        "Published variability: only S-ketamine clearance (CV 40.2 %); the S-norketamine "
+        "clearance variability (CV 104 %, r = 0.506) belongs to a metabolite not modelled here.",
     ),
 )
 
