@@ -135,7 +135,7 @@ def test_out_of_population_warns_and_is_listed() -> None:
     with pytest.warns(OutOfPopulationWarning, match="simons: the patient weighs more than 93 kg"):
         result = simulate(
             get_model("simons"),
-            Regimen.single_infusion(20, 20),
+            Regimen.single_infusion(20, 20).stated_as(Drug.ESKETAMINE),
             Covariates(120.0, age_yr=25.0),
             [20.0],
         )

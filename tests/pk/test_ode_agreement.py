@@ -211,8 +211,10 @@ def test_closed_form_matches_ode(key: str) -> None:
     age = {"herd": 8.0, "hornik": 8.0, "flint": 5.0}.get(key, 30.0)
     weight = {"herd": 25.0, "hornik": 25.0, "flint": 18.0}.get(key, 70.0)
     cov = Covariates(weight_kg=weight, age_yr=age)
-    result = simulate(model, REGIMEN, cov, TIMES)
-    expected = reference_solution(model, model.individual_parameters(cov), REGIMEN, TIMES)
+    result = simulate(model, REGIMEN.stated_as(model.drug), cov, TIMES)
+    expected = reference_solution(
+        model, model.individual_parameters(cov), REGIMEN.stated_as(model.drug), TIMES
+    )
     actual = np.array([result[k] for k in result.analytes])
     assert_agrees(actual, expected)
 
@@ -221,8 +223,10 @@ def test_closed_form_matches_ode(key: str) -> None:
 def test_user_effect_site_matches_ode(key: str) -> None:
     model = MODELS[key].with_effect_site(0.2, "test value")
     cov = Covariates(weight_kg=82.0, age_yr=45.0)
-    result = simulate(model, REGIMEN, cov, TIMES)
-    expected = reference_solution(model, model.individual_parameters(cov), REGIMEN, TIMES)
+    result = simulate(model, REGIMEN.stated_as(model.drug), cov, TIMES)
+    expected = reference_solution(
+        model, model.individual_parameters(cov), REGIMEN.stated_as(model.drug), TIMES
+    )
     assert_agrees(np.array([result[k] for k in result.analytes]), expected)
 
 
@@ -231,7 +235,12 @@ def test_batched_population_subjects_match_ode(key: str) -> None:
     """Subjects of a sampled population (batched eigendecomposition) each match their ODE."""
     model = MODELS[key]
     response, weights, _ = population_response(
-        model, REGIMEN, n_subjects=40, weight=WeightDistribution(75.0, 0.15), seed=3, age_yr=30.0
+        model,
+        REGIMEN.stated_as(model.drug),
+        n_subjects=40,
+        weight=WeightDistribution(75.0, 0.15),
+        seed=3,
+        age_yr=30.0,
     )
     values = evaluate(response, TIMES)  # (n_out, N, T)
     # re-draw the same subjects' parameters with the same seed
@@ -244,6 +253,6 @@ def test_batched_population_subjects_match_ode(key: str) -> None:
     params = sample_parameters(model, CovariateArrays(w, np.full(40, 30.0), False), rng)
     for s in (0, 17, 39):
         p = {k: float(v[s]) for k, v in params.items()}
-        expected = reference_solution(model, p, REGIMEN, TIMES)
+        expected = reference_solution(model, p, REGIMEN.stated_as(model.drug), TIMES)
         assert_agrees(values[:, s, :], expected)
     assert to_arrays(Covariates(70.0)).weight_kg.shape == (1,)

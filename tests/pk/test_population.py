@@ -40,8 +40,10 @@ def test_bands_are_exact_percentiles(key: str) -> None:
         "seed": 5,
         "age_yr": 40.0,
     }
-    result = simulate_population(model, ZARATE, GRID, percentiles=pct, threads=2, **kwargs)
-    response, _, _ = population_response(model, ZARATE, **kwargs)
+    result = simulate_population(
+        model, ZARATE.stated_as(model.drug), GRID, percentiles=pct, threads=2, **kwargs
+    )
+    response, _, _ = population_response(model, ZARATE.stated_as(model.drug), **kwargs)
     everything = evaluate_time_major(response, GRID)  # (n_out, T, N)
     # the population path evaluates exp(l t0) * exp(l b dt) on regular blocks: rounding differs
     # from exp(l (t0 + b dt)) by ~1e-13, hence rtol 1e-11 rather than equality

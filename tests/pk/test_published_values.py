@@ -32,6 +32,8 @@ from ketaflow.pk.simulate import exact_auc
 
 ADULT = Covariates(weight_kg=70.0, age_yr=30.0)
 ZARATE = Regimen.single_infusion(dose_mg=0.5 * 70.0, over_min=40.0)  # 0.5 mg/kg over 40 min
+# Simons 2022 gave 20 mg S-ketamine over 20 min (pk.md §2)
+S_KETAMINE_20_MG = Regimen.single_infusion(20.0, 20.0).stated_as(Drug.ESKETAMINE)
 
 
 # ---- measured concentrations ---------------------------------------------------------------
@@ -41,9 +43,7 @@ def test_simons_2022_measured_arterial_peak() -> None:
     """20 mg S-ketamine IV over 20 min, arterial peak 273 (95 % CI 259-287) and 260 (251-269)
     ng/mL on two visits [pk.md §2, read: Simons thesis ch. 2 = Simons 2022]. Tolerance: inside
     the union of the two 95 % CIs, 251-287 ng/mL."""
-    result = simulate(
-        get_model("simons"), Regimen.single_infusion(20.0, 20.0), ADULT, time_grid(120.0, 0.1)
-    )
+    result = simulate(get_model("simons"), S_KETAMINE_20_MG, ADULT, time_grid(120.0, 0.1))
     cmax = result.summary().cmax_ng_per_ml
     assert 251.0 <= cmax <= 287.0
     assert result.summary().tmax_min == pytest.approx(20.0)
@@ -113,7 +113,9 @@ def test_pharmacotherapy_2022_auc(key: str) -> None:
 def test_reference_table_values(
     key: str, dose_mg: float, over_min: float, at_min: float, expected: float, rel: float
 ) -> None:
-    result = simulate(get_model(key), Regimen.single_infusion(dose_mg, over_min), ADULT, [at_min])
+    model = get_model(key)
+    regimen = Regimen.single_infusion(dose_mg, over_min).stated_as(model.drug)
+    result = simulate(model, regimen, ADULT, [at_min])
     assert float(result["plasma_ng_per_ml"][0]) == pytest.approx(expected, rel=rel)
 
 

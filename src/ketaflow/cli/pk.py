@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,9 @@ from ketaflow.pk import (
     MODELS,
     Bolus,
     Covariates,
+    Drug,
     OutOfPopulationWarning,
+    PKModel,
     Regimen,
     WeightDistribution,
     get_model,
@@ -26,6 +29,7 @@ from ketaflow.pk import (
     simulate_population,
     time_grid,
 )
+from ketaflow.pk.simulate import prediction_facts
 
 DEFAULT_TAIL_MIN = 360.0  # default grid runs this long after the last dose
 # Ten million virtual patients take minutes and about 10 GiB here (docs/performance-pk.md);
@@ -68,6 +72,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     dose.add_argument("--rate-mg-per-min", type=float, help="infusion rate (needs --over-min)")
     dose.add_argument("--over-min", type=float, help="infusion duration, minutes")
     dose.add_argument("--bolus-mg", type=float, help="a bolus at the start of every infusion, mg")
+    dose.add_argument(
+        "--dose-is-s-ketamine",
+        action="store_true",
+        help="the doses are S-ketamine (default: racemic ketamine, halved for an S-ketamine "
+        "model with a warning)",
+    )
     dose.add_argument("--infusions", type=int, default=1, help="number of infusions (default 1)")
     dose.add_argument("--every-days", type=float, help="days between infusion starts")
     dose.add_argument(
@@ -221,7 +231,13 @@ def _regimen(args: argparse.Namespace, weight_kg: float) -> Regimen:
         regimen = Regimen()
     if args.bolus_mg:
         regimen = regimen.plus(Regimen(boluses=tuple(Bolus(s, args.bolus_mg) for s in starts)))
-    return regimen
+    return regimen.stated_as(Drug.ESKETAMINE) if args.dose_is_s_ketamine else regimen
+
+
+def _describe(model: PKModel, keys: Iterable[str]) -> None:
+    """What the numbers predict: one line per output (analyte, sampling site, unit)."""
+    for key in keys:
+        print(f"{key}: {model.prediction_label(key)}")
 
 
 def _times(args: argparse.Namespace, regimen: Regimen) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -263,13 +279,19 @@ def _simulate(args: argparse.Namespace) -> int:
             data["nmda_occupancy_estimate"] = result.nmda_occupancy().tolist()
         data["summary"] = summary.as_dict()
         data["model"] = model.key
+        data.update(prediction_facts(result.model))
         data["warnings"] = list(result.warnings)
         print_json(data)
         return 0
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
     keys = result.analytes
-    print(f"{result.model.title}; {args.weight_kg:g} kg; total dose {regimen.total_dose_mg:.4g} mg")
+    given = result.regimen
+    print(
+        f"{result.model.title}; {args.weight_kg:g} kg; total dose {given.total_dose_mg:.4g} mg "
+        f"{given.drug.value}"
+    )
+    _describe(result.model, keys)
     if len(times) <= 60:
         print("time_min  " + "  ".join(keys))
         for k, t in enumerate(times):
@@ -326,6 +348,8 @@ def _population(args: argparse.Namespace) -> int:
     print(
         f"{result.model.title}; {result.n_subjects} virtual patients, median {args.weight_kg:g} kg"
     )
+    _describe(result.model, result.bands)
+    print(f"variability: {result.model.variability_source}")
     for key in result.bands:
         cmax = result.cmax_percentiles(key)
         text = ", ".join(f"{label} {value:.1f}" for label, value in cmax.items())

@@ -43,7 +43,20 @@ class Drug(Enum):
 class Sampling(Enum):
     ARTERIAL = "arterial"
     VENOUS = "venous"
-    NOT_STATED = "not stated in our reference"
+    NOT_STATED = "not stated in the source"
+
+
+ANALYTE_NAMES: Final[Mapping[Drug, str]] = {
+    Drug.RACEMIC_KETAMINE: "racemic ketamine",
+    Drug.ESKETAMINE: "S-ketamine",
+}
+"""What the plasma prediction of a model of this drug measures (the analyte's name)."""
+
+VENOUS_CAUTION: Final = (
+    "venous blood levels run lower than arterial ones during and just after an infusion (Otto 2021)"
+)
+"""Why a measured (venous) level is not comparable with an arterial prediction (pk.md §2/§6;
+no number: the 20-40 % in pk.md §6 is the reference's own estimate, not a cited measurement)."""
 
 
 class FlowKind(Enum):
@@ -238,6 +251,78 @@ class PKModel:
         """A copy with an effect compartment (e.g. a user-supplied ke0, labelled by ``source``)."""
         return dataclasses.replace(self, effect_site=EffectSite(ke0_per_min, source))
 
+    @property
+    def sampling_site(self) -> Sampling:
+        """Where the source sampled the blood this model predicts (arterial or venous)."""
+        return self.population.sampling
+
+    @property
+    def analyte(self) -> str:
+        """What the plasma prediction measures: racemic ketamine or S-ketamine."""
+        return ANALYTE_NAMES[self.drug]
+
+    @property
+    def sampling_description(self) -> str:
+        site = self.sampling_site
+        return (
+            "sampling site not stated in the source" if site is Sampling.NOT_STATED else site.value
+        )
+
+    @property
+    def measured_level_caution(self) -> str:
+        """What to bear in mind when comparing this prediction with a measured level."""
+        if self.sampling_site is Sampling.VENOUS:
+            return (
+                "This model predicts venous levels; a measured level from a vein is comparable, "
+                "an arterial one runs higher."
+            )
+        where = (
+            "This is an arterial prediction"
+            if self.sampling_site is Sampling.ARTERIAL
+            else "The source does not state whether it sampled arterial or venous blood"
+        )
+        return f"{where}; measured levels are usually venous, and {VENOUS_CAUTION}."
+
+    def prediction_label(self, key: str = "plasma_ng_per_ml") -> str:
+        """What one output predicts, e.g. "Plasma racemic ketamine (arterial), ng/mL"."""
+        if key == EFFECT_SITE_KEY:
+            what = f"Effect-site {self.analyte} (estimate)"
+        elif key == "plasma_ng_per_ml":
+            what = f"Plasma {self.analyte}"
+        else:
+            labels = {a.key: a.label for a in self.analytes}
+            name = labels.get(key, key.removesuffix("_ng_per_ml")).replace(", plasma", "")
+            what = f"Plasma {name}"
+        return f"{what} ({self.sampling_description}), ng/mL"
+
+    @property
+    def short_name(self) -> str:
+        """Author and year, e.g. "Domino 1984" (the start of the title)."""
+        words: list[str] = []
+        for word in self.title.split():
+            words.append(word)
+            if word.isdigit() and len(word) == 4:
+                break
+        return " ".join(words)
+
+    @property
+    def variability_source(self) -> str:
+        """Whether the population's inter-individual variability is published or our default."""
+        default = f"default {DEFAULT_IIV_CV:.0%} CV, not published".replace("%", " %")
+        if not self.iiv_published:
+            return default
+        stand_ins = [
+            p.name
+            for p in self.parameters
+            if p.iiv_omega2 is not None and "placeholder" in p.iiv_source
+        ]
+        text = f"published ({self.short_name})"
+        if stand_ins:
+            text += f"; placeholder {DEFAULT_IIV_CV:.0%} CV on {', '.join(stand_ins)}".replace(
+                "%", " %"
+            )
+        return text
+
     def typical_values(self) -> dict[str, float]:
         return {p.name: p.typical_value for p in self.parameters}
 
@@ -423,8 +508,11 @@ DOMINO_1984 = _mammillary(
         "subjects. Clin Pharmacol Ther 1984;36:645-653",
         doi=None,
         pmid=None,
-        parameters_from="STANPUMP constants as in opentiva/ketamine.py (Domino) and stanpumpR "
-        f"R/drugs_ketamine.R [{_PK_MD} §1a]. opentiva cites PMID 7198883, probably Domino 1982 "
+        parameters_from="values used: V1 0.063 L/kg; k10 0.4381, k12 0.5921, k13 0.5900, "
+        "k21 0.2470, k31 0.0146 /min (the 4-decimal STANPUMP constants of opentiva/ketamine.py "
+        "class Domino; stanpumpR R/drugs_ketamine.R and fus_anes tci/ketamine.py carry the same "
+        f"constants to 3 decimals) [{_PK_MD} §0/§1a, code, not checked against the paper]. "
+        "opentiva cites PMID 7198883, probably Domino 1982 "
         "[unverified], so no PMID is given here",
     ),
     population=StudyPopulation(
@@ -997,7 +1085,8 @@ PEREZ_RUIXO_2021 = PKModel(
     notes=("Fitted mainly on intranasal dosing; IV data from one study (28 mg).",),
 )
 
-_FLINT_SRC = f"{_PK_MD} §1a [code: nlmixr2lib Flint_2017_s_ketamine.R]"
+_FLINT_CODE = "nlmixr2lib Flint_2017_s_ketamine.R"
+_FLINT_SRC = f"{_PK_MD} §1a [code: {_FLINT_CODE}]"
 FLINT_2017 = _mammillary(
     key="flint",
     title="Flint 2017 S-ketamine (two compartments, PAEDIATRIC intensive care)",
@@ -1021,12 +1110,24 @@ FLINT_2017 = _mammillary(
     parameters=(
         Parameter("v1_l", 7.73, 1.0, f"V1 7.73 L/70 kg; {_FLINT_SRC}"),
         Parameter("v2_l", 545.0, 1.0, f"V2 545 L/70 kg; {_FLINT_SRC}"),
-        Parameter("cl_l_per_min", _per_hour(112.0), 0.75, f"CL 112 L/h/70 kg; {_FLINT_SRC}"),
+        Parameter(
+            "cl_l_per_min",
+            _per_hour(112.0),
+            0.75,
+            f"CL 112 L/h/70 kg; {_FLINT_SRC}",
+            math.log(1 + 0.402**2),
+            f"CV 40.2 % (Flint 2017 Table 3 as encoded in {_FLINT_CODE}; {_PK_MD} §1b: IIV CL "
+            "40 %); the paper estimated no variability on the other parameters",
+        ),
         Parameter("q2_l_per_min", _per_hour(196.0), 0.75, f"Q 196 L/h/70 kg; {_FLINT_SRC}"),
     ),
     covariate_description="volumes x weight/70, clearances x (weight/70)^0.75",
-    iiv_published=False,
-    notes=("Paediatric model; extrapolating to adults is weak (pk.md §1a).",),
+    iiv_published=True,
+    notes=(
+        "Paediatric model; extrapolating to adults is weak (pk.md §1a).",
+        "Published variability: only S-ketamine clearance (CV 40.2 %); the S-norketamine "
+        "clearance variability (CV 104 %, r = 0.506) belongs to a metabolite not modelled here.",
+    ),
 )
 
 

@@ -23,12 +23,6 @@ from ketaflow.pk.simulate import PLASMA_KEY, SimulationResult
 
 FloatArray = npt.NDArray[np.float64]
 
-_LABELS = {
-    "plasma_ng_per_ml": "plasma",
-    "effect_site_ng_per_ml": "effect site (estimate)",
-    "s_norketamine_ng_per_ml": "S-norketamine",
-}
-
 
 def _time_axis(time_min: FloatArray) -> tuple[FloatArray, float, str]:
     span = float(time_min[-1] - time_min[0])
@@ -64,14 +58,20 @@ def plot_simulation(
     result: SimulationResult, path: str | Path | None = None, *, occupancy: bool = False
 ) -> bytes:
     """Concentration curves of every analyte with the infusion periods shaded."""
+    return _png(simulation_figure(result, occupancy=occupancy), path)
+
+
+def simulation_figure(result: SimulationResult, *, occupancy: bool = False) -> Figure:
+    """The figure of :func:`plot_simulation`; its axes name the analyte and sampling site."""
     fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
     x, divisor, xlabel = _time_axis(result.time_min)
     _shade(ax, result.regimen, divisor)
     for key, values in result.concentrations.items():
-        ax.plot(x, values, lw=1.6 if key == PLASMA_KEY else 1.1, label=_LABELS.get(key, key))
+        label = result.model.prediction_label(key).removesuffix(", ng/mL")
+        ax.plot(x, values, lw=1.6 if key == PLASMA_KEY else 1.1, label=label)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("concentration (ng/mL)")
+    ax.set_ylabel(result.model.prediction_label(PLASMA_KEY), fontsize=8)
     ax.set_title(f"{result.model.title}, {result.covariates.weight_kg:g} kg", fontsize=9)
     ax.set_ylim(bottom=0)
     if occupancy:
@@ -80,13 +80,18 @@ def plot_simulation(
         twin.set_ylabel(OCCUPANCY_LABEL, fontsize=6)
         twin.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="upper right")
-    return _png(fig, path)
+    return fig
 
 
 def plot_population(
     result: PopulationResult, path: str | Path | None = None, *, analyte: str = PLASMA_KEY
 ) -> bytes:
     """The band between the lowest and highest percentile, the median, infusions shaded."""
+    return _png(population_figure(result, analyte=analyte), path)
+
+
+def population_figure(result: PopulationResult, *, analyte: str = PLASMA_KEY) -> Figure:
+    """The figure of :func:`plot_population`; its axes name the analyte and sampling site."""
     fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
     x, divisor, xlabel = _time_axis(result.time_min)
@@ -99,8 +104,8 @@ def plot_population(
     if 50.0 in result.percentiles:
         ax.plot(x, result.band(analyte, 50.0), color="tab:blue", lw=1.6, label="median")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"{_LABELS.get(analyte, analyte)} concentration (ng/mL)")
+    ax.set_ylabel(result.model.prediction_label(analyte), fontsize=8)
     ax.set_title(f"{result.model.title}: {result.n_subjects} virtual patients", fontsize=9)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="upper right")
-    return _png(fig, path)
+    return fig

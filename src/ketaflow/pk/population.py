@@ -39,7 +39,7 @@ from ketaflow.pk.models import (
     PKModel,
 )
 from ketaflow.pk.regimen import Regimen
-from ketaflow.pk.simulate import PLASMA_KEY, check_times, resolve_model
+from ketaflow.pk.simulate import PLASMA_KEY, check_times, prediction_facts, resolve_model
 from ketaflow.pk.solver import (
     EXP_FLOOR,
     ModalResponse,
@@ -315,6 +315,8 @@ class PopulationResult:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model.key,
+            **prediction_facts(self.model),
+            "variability_source": self.model.variability_source,
             "n": self.n_subjects,
             "seed": self.seed,
             "percentiles": list(self.percentiles),
@@ -410,6 +412,7 @@ def simulate_population(
     if pct.shape[0] == 0 or np.any((pct < 0) | (pct > 100)) or not np.all(np.isfinite(pct)):
         raise ValueError("percentiles must be between 0 and 100")
     model = resolve_model(model, ke0_per_min)
+    regimen, converted = regimen.for_model(model)
     response, weights, found = population_response(
         model,
         regimen,
@@ -422,6 +425,7 @@ def simulate_population(
     )
     for message in found:
         warnings.warn(message, OutOfPopulationWarning, stacklevel=2)
+    found = converted + found
     show = progress if progress is not None else n_subjects * t.shape[0] >= PROGRESS_AUTO_ELEMENTS
     bar = tqdm(
         total=int(t.shape[0]),

@@ -15,6 +15,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from ketaflow.pk.models import ANALYTE_NAMES, Drug, PKModel
+
 MINUTES_PER_DAY = 1440.0
 
 
@@ -104,10 +106,16 @@ class PiecewiseInput:
 
 @dataclass(frozen=True)
 class Regimen:
+    """Doses in mg of ``drug``: racemic ketamine unless stated as S-ketamine
+    (``drug=Drug.ESKETAMINE``); see :meth:`for_model`."""
+
     infusions: tuple[Infusion, ...] = ()
     boluses: tuple[Bolus, ...] = ()
+    drug: Drug = Drug.RACEMIC_KETAMINE
 
     def __post_init__(self) -> None:
+        if not isinstance(self.drug, Drug):
+            raise ValueError(f"drug must be one of {', '.join(d.name for d in Drug)}")
         object.__setattr__(
             self, "infusions", tuple(sorted(self.infusions, key=lambda i: i.start_min))
         )
@@ -146,8 +154,34 @@ class Regimen:
         )
         return cls(infusions=infusions)
 
+    def stated_as(self, drug: Drug) -> Regimen:
+        """The same doses, stated as mg of ``drug``."""
+        return Regimen(self.infusions, self.boluses, drug)
+
+    def for_model(self, model: PKModel) -> tuple[Regimen, list[str]]:
+        """The doses the model's analyte receives, with a warning when converted.
+
+        A racemic dose given to an S-ketamine model is halved (racemic ketamine is half
+        S-ketamine); a dose stated as S-ketamine cannot drive a racemic model."""
+        if self.drug is model.drug:
+            return self, []
+        if model.drug is Drug.ESKETAMINE and self.drug is Drug.RACEMIC_KETAMINE:
+            converted = self.scaled(0.5).stated_as(Drug.ESKETAMINE)
+            return converted, [
+                f"{model.key}: an S-ketamine model given a racemic ketamine dose; converted "
+                f"{self.total_dose_mg:g} mg racemic ketamine to {converted.total_dose_mg:g} mg "
+                "S-ketamine (half of a racemic dose is S-ketamine). State the dose as "
+                "S-ketamine (--dose-is-s-ketamine) if it is."
+            ]
+        raise ValueError(
+            f"dose: stated as {ANALYTE_NAMES[self.drug]}, but model {model.key} predicts "
+            f"{model.analyte}; choose an S-ketamine model or a racemic dose"
+        )
+
     def plus(self, other: Regimen) -> Regimen:
-        return Regimen(self.infusions + other.infusions, self.boluses + other.boluses)
+        if other.drug is not self.drug:
+            raise ValueError("dose: cannot combine racemic ketamine and S-ketamine doses")
+        return Regimen(self.infusions + other.infusions, self.boluses + other.boluses, self.drug)
 
     def shifted(self, by_min: float) -> Regimen:
         return Regimen(
@@ -156,6 +190,7 @@ class Regimen:
                 for i in self.infusions
             ),
             tuple(Bolus(b.time_min + by_min, b.dose_mg) for b in self.boluses),
+            self.drug,
         )
 
     def scaled(self, factor: float) -> Regimen:
@@ -168,6 +203,7 @@ class Regimen:
                 for i in self.infusions
             ),
             tuple(Bolus(b.time_min, b.dose_mg * factor) for b in self.boluses),
+            self.drug,
         )
 
     # ---- queries -------------------------------------------------------------------------

@@ -104,6 +104,15 @@ class Summary:
         }
 
 
+def prediction_facts(model: PKModel) -> dict[str, Any]:
+    """What a model's outputs predict, for JSON: sampling site, analyte, one label per output."""
+    return {
+        "sampling_site": model.sampling_site.value,
+        "analyte": model.analyte,
+        "labels": {key: model.prediction_label(key) for key in model.analyte_keys},
+    }
+
+
 def exact_auc(response: ModalResponse, start_min: float, end_min: float) -> FloatArray:
     """Exact integral of every output over [start, end], shape (n_out, N), in ng·min/mL."""
     inner = response.breaks_min[(response.breaks_min > start_min) & (response.breaks_min < end_min)]
@@ -227,14 +236,17 @@ def simulate(
 ) -> SimulationResult:
     """Exact plasma (and effect-site, metabolite) concentrations of one typical patient.
 
+    A racemic dose given to an S-ketamine model is halved, with a warning in
+    ``result.warnings`` (see :meth:`Regimen.for_model`); ``result.regimen`` is the dose given.
     Using a model outside its population emits :class:`OutOfPopulationWarning` and lists the
     reasons in ``result.warnings``."""
     if regimen.is_empty:
         raise ValueError("the regimen has no doses")
     t = check_times(time_min)
     model = resolve_model(model, ke0_per_min)
+    regimen, converted = regimen.for_model(model)
     cov = to_arrays(covariates)
-    found = model.check_population(cov)
+    found = converted + model.check_population(cov)
     systems = build_systems(model, model.scaled_parameters(cov))
     response = modal_response(systems, regimen.piecewise())
     values = evaluate(response, t)[:, 0, :]

@@ -59,10 +59,6 @@ class CourseEstimate:
         cmax = self.population.cmax_percentiles()
         return cmax["p5"], cmax["p95"]
 
-    @property
-    def variability_source(self) -> str:
-        return next((p.iiv_source for p in self.model.parameters if p.iiv_source), "")
-
 
 def _grid(starts_min: list[float]) -> npt.NDArray[np.float64]:
     end = starts_min[-1] + TAIL_MIN
