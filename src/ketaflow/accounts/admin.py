@@ -73,6 +73,7 @@ class UserAdmin(ClinicScopedAdmin[User], BaseUserAdmin[User]):
             response = super().user_change_password(request, id, form_url)
             if request.method == "POST" and response.status_code == 302:
                 target = self.get_object(request, id)
-                if target is not None and response.url != request.get_full_path():  # type: ignore[attr-defined]
+                # Django redirects to the same page on a conflicting submission: not a change.
+                if target is not None and response["Location"] != request.get_full_path():
                     user_password_set(actor=_actor(request), target=target)
         return response

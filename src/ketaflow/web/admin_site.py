@@ -95,6 +95,8 @@ class ClinicScopedAdmin(admin.ModelAdmin[M]):
         field: str = self.clinic_field
         clinic_id = _clinic_id(request)
 
+        # ``form`` is the class Django's admin built at run time; mypy cannot type a base
+        # chosen at run time, hence the ignore.
         class InTheDirectorsClinic(form):  # type: ignore[misc,valid-type]
             """The new record joins the director's clinic before it is validated, so that a
             clash with the clinic's own records (a chair's name, a consent version) is a form
