@@ -13,6 +13,7 @@ KETAFLOW_ENV selects the mode:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import secrets
@@ -172,6 +173,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "ketaflow.accounts",
     "ketaflow.audit",
     "ketaflow.patients",
@@ -193,10 +198,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "ketaflow.portal.middleware.PatientSecondFactorMiddleware",
+    "ketaflow.accounts.sessions.SessionLimitsMiddleware",
+    "ketaflow.portal.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last: answers with the lockout page when a password or code check locked the account or
+    # address during the request (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ketaflow.urls"
@@ -223,6 +233,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every password check (login, ledger witness, re-authentication) for a
+    # locked-out account or address before any password is compared (django-axes).
+    "axes.backends.AxesStandaloneBackend",
     "ketaflow.accounts.backends.PasswordOnlyBackend",
     "ketaflow.accounts.backends.RolePermissionBackend",
 ]
@@ -267,9 +280,38 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Guessing limits (django-axes, kept in the database): every password or code check (staff and
+# patient login, the second-factor step, the ledger witness, re-authentication) counts against
+# the account and against the client's address; at the limit either is refused for the cool-off,
+# even with the right password. The lockout page says the same whether the account exists.
+AXES_FAILURE_LIMIT = int(os.environ.get("KETAFLOW_LOCKOUT_FAILURES", "10"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("KETAFLOW_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "ketaflow.audit.context.client_ip"
+AXES_RESET_ON_SUCCESS = False  # a right password does not wipe the failures before it
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
+AXES_ENABLE_ADMIN = False  # not clinic-scoped: the director's lockout page shows their own
+AXES_DISABLE_ACCESS_LOG = True  # logins are in the audit trail
+AXES_VERBOSE = False
+
+# The second factor (django-otp: TOTP and single-use recovery codes). Required for every staff
+# login in production and, by default, everywhere; patients always need it.
+STAFF_SECOND_FACTOR_REQUIRED = (
+    PRODUCTION or os.environ.get("KETAFLOW_STAFF_SECOND_FACTOR", "required") != "optional"
+)
+OTP_TOTP_ISSUER = "KetaFlow"
+# django-otp's own throttle is off: the guessing limits above count every wrong code against the
+# account and the address, with one cool-off for passwords and codes alike.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_TOTP_SYNC = False  # no learnt drift: the one step of tolerance either way is the window
+OTP_STATIC_THROTTLE_FACTOR = 0
+
 # Sessions and cookies (HIPAA automatic logoff: 15 idle minutes by default).
 SESSION_COOKIE_AGE = int(os.environ.get("KETAFLOW_SESSION_IDLE_SECONDS", "900"))
 SESSION_SAVE_EVERY_REQUEST = True
+# The absolute lifetime of a login, however active (ketaflow.accounts.sessions): 12 hours.
+SESSION_ABSOLUTE_SECONDS = int(os.environ.get("KETAFLOW_SESSION_MAX_SECONDS", "43200"))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -343,4 +385,6 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "filters": ["one_line_client_errors"]}
     },
     "root": {"handlers": ["console"], "level": os.environ.get("KETAFLOW_LOG_LEVEL", "WARNING")},
+    # django-axes logs each failed attempt as a warning; the audit trail records them already.
+    "loggers": {"axes": {"level": "ERROR"}},
 }

@@ -23,5 +23,6 @@ urlpatterns = [
     path("ledger/", include("ketaflow.ledger.urls")),
     path("outcomes/", include("ketaflow.outcomes.urls")),
     path("portal/", include("ketaflow.portal.urls")),
+    path("account/", include("ketaflow.accounts.urls")),
     path("admin/", admin.site.urls),
 ]

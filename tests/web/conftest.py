@@ -145,17 +145,25 @@ def world(db: None) -> World:
     return build_world()
 
 
-def logged_in(user: User) -> Client:
-    """A test client logged in as ``user``; a patient's session has also passed the portal's
-    second-factor check (the check itself is tested in test_portal)."""
-    from ketaflow.portal.middleware import SESSION_KEY
+def pass_second_factor(client: Client, user: User) -> None:
+    """Mark ``client``'s session as past the second factor (django-otp), enrolling ``user``'s
+    authenticator first when they have none (the check itself is tested in test_signin and
+    test_portal)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
 
+    from ketaflow.accounts.second_factor import enrol_totp, new_secret, totp_device
+
+    device = totp_device(user) or enrol_totp(user=user, secret=new_secret(), last_t=0)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+def logged_in(user: User) -> Client:
+    """A test client logged in as ``user``, past the second factor."""
     c = Client()
     c.force_login(user)
-    if user.role == Role.PATIENT:
-        session = c.session
-        session[SESSION_KEY] = user.pk
-        session.save()
+    pass_second_factor(c, user)
     return c
 
 

@@ -28,9 +28,9 @@ from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntr
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.patients.models import Patient
 from ketaflow.patients.services import RECORD_KINDS
-from ketaflow.portal.middleware import SESSION_KEY
 from ketaflow.portal.models import DueQuestionnaire, UrgentTask
 from ketaflow.treatment.models import Appointment, Course
+from tests.web.conftest import pass_second_factor
 
 PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
@@ -65,12 +65,9 @@ def fill(route: str, ints: list[int], slugs: list[str]) -> list[str]:
 
 
 def login(client: Client, user: User) -> Client:
-    """Log ``user`` in; a patient has passed their second factor too."""
+    """Log ``user`` in, past the second factor."""
     client.force_login(user)
-    if user.role == "patient":
-        session = client.session
-        session[SESSION_KEY] = user.pk
-        session.save()
+    pass_second_factor(client, user)
     return client
 
 

@@ -8,12 +8,11 @@ from typing import Any
 
 import pyotp
 import pytest
-from django.utils import timezone
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from ketaflow.portal.models import TotpDevice
+from ketaflow.accounts.second_factor import enrol_totp
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 
@@ -77,9 +76,7 @@ def test_patient_sees_only_their_own_record(
     browser: webdriver.Chrome, live_server: Any, live_world: World
 ) -> None:
     secret = pyotp.random_base32()
-    TotpDevice.objects.create(
-        user=live_world.patient_user, secret=secret, confirmed_at=timezone.now()
-    )
+    enrol_totp(user=live_world.patient_user, secret=secret, last_t=0)
     login(browser, live_server.url, "patient")
     assert "/portal/verify/" in browser.current_url  # the password alone opens nothing
     browser.find_element(By.NAME, "code").send_keys(pyotp.TOTP(secret).now())

@@ -13,15 +13,15 @@ import pytest
 from django.apps import apps
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
+from ketaflow.accounts.second_factor import enrol_totp
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Patient
-from ketaflow.portal.models import Invitation, TotpDevice
+from ketaflow.portal.models import Invitation
 from ketaflow.portal.services import invitation_create
 from ketaflow.portal.usernames import derived_from_mrn, new_patient_username
 from ketaflow.treatment.models import Appointment, Course
@@ -213,14 +213,12 @@ def test_the_patient_learns_the_username_on_the_invitation_and_the_account_page(
     assert f'<strong id="username">{user.username}</strong>' in join
     assert world.other_patient.mrn not in join
     # Once enrolled: the portal's account page, for that patient only.
-    TotpDevice.objects.create(user=user, secret="JBSWY3DPEHPK3PXP", confirmed_at=timezone.now())
+    enrol_totp(user=user, secret="JBSWY3DPEHPK3PXP", last_t=0)
     account = logged_in(user).get(reverse("portal_account")).content.decode()
     assert f'<strong id="username">{user.username}</strong>' in account
     assert world.other_patient.mrn not in account
     assert "patient" not in re.findall(r'id="username">([^<]+)<', account)
-    TotpDevice.objects.create(
-        user=world.patient_user, secret="JBSWY3DPEHPK3PXP", confirmed_at=timezone.now()
-    )
+    enrol_totp(user=world.patient_user, secret="JBSWY3DPEHPK3PXP", last_t=0)
     mine = logged_in(world.patient_user).get(reverse("portal_account")).content.decode()
     assert '<strong id="username">patient</strong>' in mine
     assert user.username not in mine

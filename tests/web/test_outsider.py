@@ -25,12 +25,12 @@ from django.utils import timezone
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Role
+from ketaflow.accounts.second_factor import secret_of, totp_device
 from ketaflow.audit.models import AuditEntry
 from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger.models import LedgerEntry, Vial
 from ketaflow.patients.models import Patient
-from ketaflow.portal.models import TotpDevice
 from ketaflow.treatment.models import Appointment
 from ketaflow.web.demo import HARBOR_TOTP_KEY, demo_load
 from tests.web import sweep
@@ -236,7 +236,15 @@ def test_harbor_demo_has_full_staff_and_patients_at_their_stages(demo: Demo, db:
     assert signed.status == InfusionSession.Status.SIGNED
     portal = User.objects.get(username="harbor-patient")
     assert patients.get(user=portal) == signed.patient
-    assert TotpDevice.objects.get(user=portal).secret == HARBOR_TOTP_KEY
+    device = totp_device(portal)
+    assert device is not None
+    assert secret_of(device) == HARBOR_TOTP_KEY
+    # Every demo staff login is enrolled too, with the secret `ketaflow demo` prints.
+    for login in demo_load().logins:
+        user = User.objects.get(username=login.username)
+        enrolled = totp_device(user)
+        assert enrolled is not None, login.username
+        assert secret_of(enrolled) == login.totp_secret, login.username
     assert Vial.objects.filter(clinic=demo.harbor, lot="HBR-25C044").count() == 6
     # Idempotent: loading again adds nothing.
     counts = (User.objects.count(), Patient.objects.count(), LedgerEntry.objects.count())

@@ -17,10 +17,12 @@ from django.db import IntegrityError
 from django.test import Client
 from django.urls import URLPattern, reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
+from ketaflow.accounts.second_factor import enrol_totp, secret_of
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
@@ -37,7 +39,6 @@ from ketaflow.portal.models import (
     EmailOutbox,
     Invitation,
     PortalSettings,
-    TotpDevice,
     UrgentTask,
 )
 from ketaflow.portal.outbox import outbox_send
@@ -46,7 +47,7 @@ from ketaflow.portal.services import invitation_create, questionnaire_submit
 from ketaflow.treatment import services as treatment_services
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.treatment.models import Appointment, Chair, Course
-from tests.web.conftest import PASSWORD, World
+from tests.web.conftest import PASSWORD, World, pass_second_factor
 
 PHQ9_ITEM9 = [1, 1, 1, 1, 1, 1, 1, 1, 2]  # total 10, item 9 answered 2
 PHQ9_CALM = [0, 1, 0, 1, 0, 0, 1, 0, 0]
@@ -68,21 +69,15 @@ def staff_emails(world: World) -> None:
 
 def enrol(user: User, secret: str | None = None) -> str:
     secret = secret or pyotp.random_base32()
-    TotpDevice.objects.update_or_create(
-        user=user, defaults={"secret": secret, "confirmed_at": timezone.now(), "last_step": 0}
-    )
+    enrol_totp(user=user, secret=secret, last_t=0)
     return secret
 
 
 def verified_client(user: User) -> Client:
     """A patient logged in with the second factor passed."""
-    from ketaflow.portal.middleware import SESSION_KEY
-
     c = Client()
     c.force_login(user)
-    session = c.session
-    session[SESSION_KEY] = user.pk
-    session.save()
+    pass_second_factor(c, user)
     return c
 
 
@@ -230,13 +225,13 @@ def test_the_invitation_expires_and_works_once(world: World, settings: SettingsW
     )
     assert weak.status_code == 200
     assert "too short" in weak.content.decode()
-    assert not TotpDevice.objects.exists()
+    assert not TOTPDevice.objects.exists()
     # A wrong code is refused.
     wrong = c.post(
         created.path, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "code": "000000"}
     )
     assert wrong.status_code == 200
-    assert not TotpDevice.objects.exists()
+    assert not TOTPDevice.objects.exists()
     ok = c.post(
         created.path,
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "code": pyotp.TOTP(key).now()},
@@ -246,7 +241,7 @@ def test_the_invitation_expires_and_works_once(world: World, settings: SettingsW
     assert c.get(reverse("portal_home")).status_code == 200
     user = User.objects.get(username=created.username)
     assert user.check_password(NEW_PASSWORD)
-    assert TotpDevice.objects.get(user=user).secret == key
+    assert secret_of(TOTPDevice.objects.get(user=user)) == key
     # Single use: the link is gone, for anyone.
     assert Client().get(created.path).status_code == 404
     assert (
@@ -307,24 +302,49 @@ def test_a_patient_login_requires_the_totp_code(world: World) -> None:
     assert other.get(reverse("portal_home")).status_code == 302
 
 
-def test_too_many_wrong_codes_log_the_patient_out(world: World) -> None:
-    enrol(world.patient_user)
-    c = Client()
-    c.post(reverse("login"), {"username": "patient", "password": PASSWORD})
-    for _ in range(5):
-        last = c.post(reverse("portal_verify"), {"code": "000000"})
-    assert last.status_code == 302
-    assert last["Location"] == reverse("login")
+def test_wrong_codes_persist_across_password_logins_and_lock_the_account(world: World) -> None:
+    """The code's failure limit lives in the database, per account and address: a new password
+    login does not reset it (10 wrong codes over two logins lock the account for the cool-off,
+    then even the right password and the right code are refused)."""
+    secret = enrol(world.patient_user)
+    for _ in range(2):
+        c = Client()
+        assert (
+            c.post(reverse("login"), {"username": "patient", "password": PASSWORD}).status_code
+            == 302
+        )
+        for _ in range(5):
+            last = c.post(reverse("portal_verify"), {"code": "000000"})
+    assert last.status_code == 429  # the tenth: the lockout page, and the session is ended
+    assert "Too many failed attempts" in last.content.decode()
     assert c.get(reverse("portal_home")).status_code == 302
     assert (
-        AuditEntry.objects.filter(action="login_failed", object_type="second_factor").count() == 5
+        AuditEntry.objects.filter(action="login_failed", object_type="second_factor").count() == 10
     )
+    # Locked: the right password is refused with the lockout page, which names no account.
+    again = Client()
+    refused = again.post(reverse("login"), {"username": "patient", "password": PASSWORD})
+    assert refused.status_code == 429
+    assert "Too many failed attempts" in refused.content.decode()
+    assert again.get(reverse("portal_home")).status_code == 302
+    # A session logged in before the lockout cannot pass with the right code either.
+    before = Client()
+    before.force_login(world.patient_user)
+    right = before.post(reverse("portal_verify"), {"code": pyotp.TOTP(secret).now()})
+    assert right.status_code == 302
+    assert right["Location"] == reverse("login")
+    assert before.get(reverse("portal_home")).status_code == 302
+    lockout = AuditEntry.objects.filter(object_type="lockout", action="denied")
+    assert lockout.exists()
+    assert lockout.first().clinic_id == world.clinic.pk  # type: ignore[union-attr]
 
 
-def test_staff_logins_are_unchanged(world: World) -> None:
+def test_staff_need_their_own_second_factor(world: World) -> None:
     c = Client()
     c.post(reverse("login"), {"username": "nurse", "password": PASSWORD})
-    assert c.get(reverse("patient_list")).status_code == 200
+    blocked = c.get(reverse("patient_list"))
+    assert blocked.status_code == 302
+    assert blocked["Location"].startswith(reverse("account_enrol"))
 
 
 # ---- isolation: every portal URL with another patient's ids ----------------------------------
@@ -833,7 +853,7 @@ def test_the_demo_helper_gives_the_patient_a_fixed_totp_and_one_open_task(world:
     result = load_demo(clinic=world.clinic, today=timezone.localdate(), staff=world.staff())
     assert result.totp_secret == DEMO_TOTP_KEY
     assert result.otpauth_uri.startswith("otpauth://totp/KetaFlow:patient?secret=")
-    assert TotpDevice.objects.get(user=world.patient_user).secret == DEMO_TOTP_KEY
+    assert secret_of(TOTPDevice.objects.get(user=world.patient_user)) == DEMO_TOTP_KEY
     assert result.due_created >= 2
     assert result.urgent_tasks_created == 1
     assert UrgentTask.objects.filter(clinic=world.clinic, acknowledged_at=None).count() == 1
@@ -844,9 +864,12 @@ def test_the_demo_helper_gives_the_patient_a_fixed_totp_and_one_open_task(world:
 def test_a_patient_login_without_a_second_factor_opens_nothing(world: World) -> None:
     """A patient account made outside an invitation (e.g. in the admin) has no TOTP device:
     its password alone reaches no page, not even the patient's own chart."""
-    assert not TotpDevice.objects.filter(user=world.patient_user).exists()
+    assert not TOTPDevice.objects.filter(user=world.patient_user).exists()
     client = Client()
-    assert client.login(username="patient", password=PASSWORD)
+    assert (
+        client.post(reverse("login"), {"username": "patient", "password": PASSWORD}).status_code
+        == 302
+    )
     for url in (
         reverse("portal_home"),
         reverse("patient_chart", args=[world.patient.pk]),

@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 
+import pyotp
 import pytest
+
+from ketaflow.web.demo import demo_staff_secret
 
 pytestmark = pytest.mark.xdist_group("proxy")
 
@@ -214,6 +217,18 @@ def test_login_over_https_through_the_proxy_audits_the_client(stack: Stack) -> N
     assert response.status == 302, "the HTTPS login passes CSRF behind the proxy"
     assert response.headers["Location"] == "/"
     assert stack.cookies.get("sessionid")
+    # Production requires the second factor: the password alone reaches no patient page.
+    response, _ = stack.request("GET", "/patients/")
+    assert response.status == 302
+    assert response.headers["Location"].startswith("/account/verify/")
+    response, page = stack.request("GET", "/account/verify/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None
+    code = pyotp.TOTP(demo_staff_secret("nurse")).now()
+    response, _ = stack.request(
+        "POST", "/account/verify/", {"csrfmiddlewaretoken": token.group(1), "code": code}
+    )
+    assert response.status == 302, "the code passes CSRF over HTTPS too"
     response, page = stack.request("GET", "/patients/", headers={"X-Forwarded-For": "203.0.113.9"})
     assert response.status == 200
     assert "no-store" in (response.headers["Cache-Control"] or "")

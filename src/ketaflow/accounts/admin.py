@@ -77,3 +77,13 @@ class UserAdmin(ClinicScopedAdmin[User], BaseUserAdmin[User]):
                 if target is not None and response["Location"] != request.get_full_path():
                     user_password_set(actor=_actor(request), target=target)
         return response
+
+
+# django-otp registers its devices in the administration, unscoped by clinic and showing keys:
+# second factors are managed on the sign-in pages instead (ketaflow.accounts.views).
+for _model in ("otp_totp.TOTPDevice", "otp_static.StaticDevice"):
+    from django.apps import apps as _apps
+
+    _cls = _apps.get_model(_model)
+    if admin.site.is_registered(_cls):
+        admin.site.unregister(_cls)

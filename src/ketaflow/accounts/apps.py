@@ -10,3 +10,5 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         import_module("ketaflow.accounts.signals")  # login, logout and failed-login audit
+        import_module("ketaflow.accounts.signin")  # lockouts audited
+        import_module("ketaflow.accounts.sessions")  # each login's session recorded

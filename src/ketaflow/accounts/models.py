@@ -125,3 +125,25 @@ class Credential(models.Model):
 
     def is_current(self, on: dt.date) -> bool:
         return self.expires_on >= on and (self.issued_on is None or self.issued_on <= on)
+
+
+class UserSession(models.Model):
+    """One login's session, so that a person sees their own sessions and ends the others, and
+    so that a session ends at its absolute lifetime whatever its activity
+    (``ketaflow.accounts.sessions``). ``sid`` is kept in the session itself: it survives the
+    new session keys of the login and the second factor."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    sid = models.CharField(max_length=64, unique=True)
+    session_key = models.CharField(max_length=40, blank=True)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"session of user {self.user_id} since {self.started_at:%Y-%m-%d %H:%M}"

@@ -109,14 +109,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if login.clinic != clinic:
             clinic = login.clinic
             print(f"{clinic}:")
-        print(f"  {login.role:<22} username {login.username:<17} password {login.password}")
-    for login in result.logins:
-        if login.totp_secret:
-            print(
-                f"{login.username} also enters a code from an authenticator app set up with the "
-                f'secret {login.totp_secret} (or: .venv/bin/python -c "import pyotp; '
-                f"print(pyotp.TOTP('{login.totp_secret}').now())\")."
-            )
+        print(
+            f"  {login.role:<22} username {login.username:<17} password {login.password}"
+            f"  TOTP secret {login.totp_secret}"
+        )
+    print(
+        "Each login also enters a code from an authenticator app set up with its TOTP secret "
+        "(or: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")."
+    )
     return 0
 
 

@@ -32,6 +32,7 @@ from django.utils import timezone
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
+from ketaflow.accounts.signin import is_locked_request
 from ketaflow.audit.chain import GENESIS, VerifyResult, verify_chain
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
@@ -272,7 +273,14 @@ def witness_verify(
     same clinic whose role may witness a waste and whose credentials are current today."""
     if not username.strip() or not password:
         raise _refuse(field_name, "the witness signs with their own username and password")
-    witness = authenticate(request, username=username.strip(), password=password)
+    # The password check counts against the witness's account and the address like a login
+    # (django-axes, ketaflow.accounts.signin): no guessing a colleague's password here either.
+    # Without a request (a command, the demo) only the account's limit applies.
+    checked = request if request is not None else HttpRequest()
+    witness = authenticate(checked, username=username.strip(), password=password)
+    if is_locked_request(checked):
+        checked.axes_locked_out = False  # type: ignore[attr-defined]  # the form says it
+        raise _refuse(field_name, "the witness's sign-in is paused after too many failed attempts")
     if not isinstance(witness, User):
         raise _refuse(field_name, "the witness's username or password is wrong")
     if witness.pk == user.pk:

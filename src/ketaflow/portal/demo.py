@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from ketaflow.accounts import second_factor
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Role
 from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
 from ketaflow.patients.models import Patient
 from ketaflow.portal import totp
-from ketaflow.portal.models import DueQuestionnaire, TotpDevice, UrgentTask
+from ketaflow.portal.models import DueQuestionnaire, UrgentTask
 from ketaflow.portal.plan import plan_generate
 
 DEMO_PATIENT_USERNAME = "patient"
@@ -51,9 +52,8 @@ def load_demo(
     Returns the secret and the otpauth URL for ``ketaflow demo`` to print."""
     now = timezone.now()
     user = User.objects.get(username=username, role=Role.PATIENT)
-    TotpDevice.objects.get_or_create(
-        user=user, defaults={"secret": totp_key, "confirmed_at": now, "last_step": 0}
-    )
+    if not second_factor.has_second_factor(user):
+        second_factor.enrol_totp(user=user, secret=totp_key, last_t=0)
     due_before = DueQuestionnaire.objects.count()
     plan_generate(now=now)
     patient = Patient.objects.get(user=user, clinic=clinic)

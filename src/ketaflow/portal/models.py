@@ -137,22 +137,6 @@ class Invitation(models.Model):
         return f"Invitation #{self.pk} for patient {self.patient_id}"
 
 
-class TotpDevice(models.Model):
-    """A patient's authenticator app (RFC 6238 TOTP, 30-second steps, 6 digits)."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device"
-    )
-    secret = models.CharField(max_length=64)
-    confirmed_at = models.DateTimeField()
-    last_step = models.BigIntegerField(
-        default=0, help_text="The last accepted time step: a code is accepted once."
-    )
-
-    def __str__(self) -> str:
-        return f"TOTP device of user {self.user_id}"
-
-
 class DueQuestionnaire(models.Model):
     """One questionnaire the measurement plan asks of a patient at one time point."""
 

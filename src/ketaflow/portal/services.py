@@ -14,6 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from ketaflow.accounts import second_factor
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
 from ketaflow.assessments.models import InstrumentResponse
@@ -22,7 +23,6 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record, entries_naming_patient
 from ketaflow.patients.models import Patient
 from ketaflow.patients.services import patient_link_login
-from ketaflow.portal import totp
 from ketaflow.portal.access import token_hash
 from ketaflow.portal.config import portal_settings
 from ketaflow.portal.models import (
@@ -30,20 +30,13 @@ from ketaflow.portal.models import (
     EmailOutbox,
     Invitation,
     ResponseComment,
-    TotpDevice,
     UrgentTask,
 )
 from ketaflow.portal.outbox import INVITATION_BODY, INVITATION_SUBJECT, absolute, enqueue
 from ketaflow.portal.safety import review_terms_matched, urgent_task_raise
 from ketaflow.portal.usernames import derived_from_mrn, new_patient_username
 
-# Failed second-factor codes in one session before it is logged out (brute-force guard: 5 tries
-# of 3 valid codes in 10^6 is a 1.5e-5 chance per session).
-MAX_CODE_FAILURES = 5
-
-
-def has_second_factor(user: User) -> bool:
-    return TotpDevice.objects.filter(user=user).exists()
+has_second_factor = second_factor.has_second_factor
 
 
 def patient_username(patient: Patient) -> str:
@@ -147,15 +140,13 @@ def invitation_accept(
         raise ValidationError({"code": "This invitation has expired or has already been used."})
     user = locked.user
     validate_password(password, user=user)
-    step = totp.matching_step(secret, code)
+    step = second_factor.code_matches(secret, code)
     if step is None:
         raise ValidationError({"code": "That code does not match: enter the current 6 digits."})
     user.set_password(password)
     user.is_active = True
     user.save()
-    TotpDevice.objects.update_or_create(
-        user=user, defaults={"secret": secret, "confirmed_at": now, "last_step": step}
-    )
+    second_factor.enrol_totp(user=user, secret=secret, last_t=step)
     locked.used_at = now
     locked.save(update_fields=["used_at"])
     audit_record(
@@ -167,35 +158,6 @@ def invitation_accept(
         summary="portal invitation accepted: password set and two-step sign-in enrolled",
     )
     return user
-
-
-@transaction.atomic
-def second_factor_verify(*, actor: Actor, user: User, code: str) -> bool:
-    """Check a TOTP code for ``user`` (each time step is accepted once); audited either way."""
-    device = TotpDevice.objects.select_for_update().filter(user=user).first()
-    step = totp.matching_step(device.secret, code) if device is not None else None
-    patient_id = Patient.objects.filter(user=user).values_list("pk", flat=True).first()
-    if device is None or step is None or step <= device.last_step:
-        audit_record(
-            actor=actor,
-            action=Action.LOGIN_FAILED,
-            object_type="second_factor",
-            object_id=user.pk,
-            patient_id=patient_id,
-            summary="second-factor code refused",
-        )
-        return False
-    device.last_step = step
-    device.save(update_fields=["last_step"])
-    audit_record(
-        actor=actor,
-        action=Action.LOGIN,
-        object_type="second_factor",
-        object_id=user.pk,
-        patient_id=patient_id,
-        summary="second factor verified",
-    )
-    return True
 
 
 def page_viewed(*, actor: Actor, patient: Patient, page: str) -> None:

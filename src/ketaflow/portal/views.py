@@ -12,8 +12,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ketaflow.accounts.roles import Perm
+from ketaflow.accounts.second_factor import code_check, second_factor_login
+from ketaflow.accounts.signin import LockedOut
 from ketaflow.audit.context import Actor, client_ip
 from ketaflow.audit.services import audit_shown
 from ketaflow.clinical import ClinicalInputError
@@ -35,7 +38,7 @@ from ketaflow.portal.access import (
 from ketaflow.portal.charts import score_charts
 from ketaflow.portal.config import portal_settings
 from ketaflow.portal.forms import AcknowledgeForm, JoinForm, QuestionnaireForm, VerifyForm
-from ketaflow.portal.middleware import SESSION_KEY
+from ketaflow.portal.middleware import second_factor_passed
 from ketaflow.portal.models import DueQuestionnaire
 from ketaflow.portal.plan import open_due
 from ketaflow.portal.questionnaires import PORTAL_QUESTIONNAIRES, Questionnaire, questionnaire
@@ -44,7 +47,6 @@ from ketaflow.treatment.models import Appointment
 from ketaflow.web.auth import request_user
 
 _JOIN_SESSION = "portal_join"
-_FAILURES_SESSION = "portal_code_failures"
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -271,7 +273,7 @@ def portal_join(request: HttpRequest, token: str) -> HttpResponse:
         else:
             request.session.pop(_JOIN_SESSION, None)
             login(request, user, backend="ketaflow.accounts.backends.PasswordOnlyBackend")
-            request.session[SESSION_KEY] = user.pk
+            second_factor_login(request, TOTPDevice.objects.get(user=user, confirmed=True))
             messages.success(request, "Welcome. Your password and sign-in code are set.")
             return redirect("portal_home")
     return render(
@@ -298,7 +300,7 @@ def portal_verify(request: HttpRequest) -> HttpResponse:
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         next_url = ""
-    if request.session.get(SESSION_KEY) == user.pk:
+    if second_factor_passed(request):
         return redirect(next_url or "portal_home")
     if not services.has_second_factor(user):
         # No password alone opens a patient's record: enrolment happens only through the
@@ -306,19 +308,23 @@ def portal_verify(request: HttpRequest) -> HttpResponse:
         return render(request, "portal/no_second_factor.html", status=403)
     form = VerifyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if services.second_factor_verify(
-            actor=_actor(request), user=user, code=form.cleaned_data["code"]
-        ):
-            request.session.cycle_key()
-            request.session[SESSION_KEY] = user.pk
-            request.session.pop(_FAILURES_SESSION, None)
-            return redirect(next_url or "portal_home")
-        failures = int(request.session.get(_FAILURES_SESSION, 0)) + 1
-        request.session[_FAILURES_SESSION] = failures
-        if failures >= services.MAX_CODE_FAILURES:
+        # Wrong codes count against the account and address in the database (guessing limits,
+        # ketaflow.accounts.signin): a new password login does not reset them.
+        try:
+            device = code_check(
+                request=request,
+                user=user,
+                code=form.cleaned_data["code"],
+                purpose="portal sign-in",
+                recovery=False,
+            )
+        except LockedOut as exc:
             logout(request)
-            messages.error(request, "Too many wrong codes: sign in again.")
+            messages.error(request, str(exc))
             return redirect("login")
+        if device is not None:
+            second_factor_login(request, device)
+            return redirect(next_url or "portal_home")
         form.add_error("code", "That code does not match: enter the current 6 digits.")
     return render(request, "portal/verify.html", {"form": form, "next": next_url})
 

@@ -10,6 +10,7 @@ from ketaflow.accounts.roles import Perm, Role
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import audit_shown
 from ketaflow.portal.access import tasks_for_user
+from ketaflow.portal.middleware import second_factor_needed
 from ketaflow.portal.models import UrgentTask
 
 
@@ -47,7 +48,7 @@ class UrgentBanner:
 def navigation(request: HttpRequest) -> dict[str, Any]:
     """Which navigation links the logged-in user's role may follow."""
     user = getattr(request, "user", None)
-    if not isinstance(user, User):
+    if not isinstance(user, User) or second_factor_needed(request):
         return {"nav": {}}
     return {
         "nav": {
@@ -58,6 +59,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "admin": user.may(Perm.MANAGE_STAFF) or user.may(Perm.MANAGE_NETWORK),
             "ledger": user.may(Perm.LEDGER_VIEW),
             "outcomes": user.may(Perm.VIEW_OUTCOMES_DASHBOARD),
+            "signins": user.may(Perm.MANAGE_STAFF) and user.clinic_id is not None,
+            "security": user.role != Role.PATIENT,
         }
     }
 
@@ -66,7 +69,8 @@ def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
     """Open urgent tasks of the user's clinic, for the banner on every staff page (staff whose
     role views clinical data only), and whether the user may invite patients to the portal."""
     user = getattr(request, "user", None)
-    if not isinstance(user, User) or user.role == Role.PATIENT:
+    if not isinstance(user, User) or user.role == Role.PATIENT or second_factor_needed(request):
+        # Nothing of a patient before the second factor (the code and enrolment pages).
         return {"urgent_tasks": [], "urgent_task_count": 0, "urgent_nav": False}
     may_invite = user.may(Perm.INVITE_PATIENT)
     if not user.may(Perm.VIEW_CLINICAL):

@@ -8,7 +8,9 @@ the demo's own writes are in the audit trail too. Refused in production mode.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ketaflow.accounts import second_factor
 from ketaflow.accounts.models import Clinic, Credential, User
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
@@ -49,7 +52,7 @@ class DemoLogin:
     username: str
     password: str
     clinic: str = ""  # the clinic's name
-    totp_secret: str = ""  # a patient's second factor (any authenticator app)
+    totp_secret: str = ""  # the login's second factor (any authenticator app)
 
 
 @dataclass(frozen=True)
@@ -522,6 +525,21 @@ _STAFF_KEYS = {
 }
 
 
+def demo_staff_secret(username: str) -> str:
+    """The public TOTP secret of a demo staff login (derived from its name; demo databases
+    only, printed by ``ketaflow demo`` like the patient's)."""
+    digest = hashlib.sha256(f"ketaflow-demo-staff:{username}".encode()).digest()[:20]
+    return base64.b32encode(digest).decode()
+
+
+def _enrol_staff(user: User) -> str:
+    """Enrol a demo staff login's second factor once; its secret."""
+    secret = demo_staff_secret(user.username)
+    if not second_factor.has_second_factor(user):
+        second_factor.enrol_totp(user=user, secret=secret, last_t=0)
+    return secret
+
+
 def _ensure_user(clinic: Clinic, spec: dict[str, Any], today: dt.date) -> tuple[User, bool]:
     user, created = User.objects.get_or_create(
         username=spec["username"],
@@ -698,6 +716,7 @@ def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogi
     staff: dict[str, User] = {}
     for person in spec.staff:
         user, made = _ensure_user(clinic, person, today)
+        _enrol_staff(user)
         staff[_STAFF_KEYS[person["role"]]] = user
         created_users += made
     _consent_form(clinic, today)
@@ -744,7 +763,13 @@ def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogi
         clinic=clinic, today=today, staff=staff, supplies=spec.supplies, days=spec.ledger_days
     )
     staff_logins = [
-        DemoLogin(Role(person["role"]).label, person["username"], DEMO_PASSWORD, clinic.name)
+        DemoLogin(
+            Role(person["role"]).label,
+            person["username"],
+            DEMO_PASSWORD,
+            clinic.name,
+            demo_staff_secret(person["username"]),
+        )
         for person in spec.staff
     ]
     patient_login = DemoLogin(
@@ -793,4 +818,5 @@ def _network_admin() -> tuple[int, DemoLogin]:
         username=username,
         password=DEMO_PASSWORD,
         clinic="Both clinics (administration only)",
+        totp_secret=_enrol_staff(User.objects.get(username=username)),
     )
