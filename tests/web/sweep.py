@@ -94,6 +94,7 @@ def clinic_ids(clinic: Clinic) -> dict[str, list[int]]:
         "due_id": _pks(DueQuestionnaire.objects.filter(**mine)),
         "response_id": _pks(InstrumentResponse.objects.filter(**mine)),
         "task_id": _pks(UrgentTask.objects.filter(clinic=clinic)),
+        "user_id": _pks(User.objects.filter(clinic=clinic)),
     }
 
 

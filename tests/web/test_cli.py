@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 
 from ketaflow.accounts.models import User
+from ketaflow.accounts.second_factor import secret_of, totp_device
 from ketaflow.audit.db import drop_triggers
 from ketaflow.cli import main
 from ketaflow.patients.models import Patient
@@ -29,7 +30,15 @@ def test_demo_loads_once_and_prints_one_login_per_role(
     for username in ("director", "patient", "harbor-director", "harbor-nurse", "harbor-patient"):
         assert f" username {username} " in out
     assert "Harbor Infusion Center:" in out
-    assert out.count("also enters a code from an authenticator app") == 2
+    # Every login's line carries its TOTP secret: the patients' and each enrolled member of staff.
+    for line in out.splitlines():
+        if " username " in line:
+            secret = line.split("TOTP secret ")[1].strip()
+            user = User.objects.get(username=line.split(" username ")[1].split()[0])
+            device = totp_device(user)
+            assert device is not None, line
+            assert secret_of(device) == secret, line
+    assert "also enters a code from an authenticator app" in out
     counts = (User.objects.count(), Patient.objects.count())
     assert main(["demo"]) == 0
     assert "nothing added" in capsys.readouterr().out
