@@ -235,7 +235,7 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # First: refuses every password check (login, ledger witness, re-authentication) for a
     # locked-out account or address before any password is compared (django-axes).
-    "axes.backends.AxesStandaloneBackend",
+    "ketaflow.accounts.backends.LockoutBackend",
     "ketaflow.accounts.backends.PasswordOnlyBackend",
     "ketaflow.accounts.backends.RolePermissionBackend",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import BaseBackend, ModelBackend
 
 from ketaflow.accounts.roles import Perm
@@ -30,6 +31,17 @@ def may_administer(user_obj: Any) -> bool:
         and may is not None
         and (may(Perm.MANAGE_STAFF) or may(Perm.MANAGE_NETWORK))
     )
+
+
+class LockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
+    """django-axes's check, first of the backends: refuses every password check of a locked-out
+    account or address (``ketaflow.accounts.signin``); grants no permission."""
+
+    def has_perm(self, user_obj: Any, perm: str, obj: Any = None) -> bool:
+        return False
+
+    def has_module_perms(self, user_obj: Any, app_label: str) -> bool:
+        return False
 
 
 class PasswordOnlyBackend(ModelBackend):
