@@ -13,6 +13,7 @@ from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.clinical import Instrument, score, to_jsonable
+from ketaflow.clinical.instruments import suicide_risk
 from ketaflow.patients.models import Patient
 from ketaflow.portal.safety import response_flagged
 
@@ -52,10 +53,7 @@ def response_record(
     code = Instrument(instrument)
     result = score(code, list(answers))
     total = Decimal(str(result.total))
-    risk = getattr(result, "risk", None)
-    flag = bool(getattr(result, "suicide_risk_flag", False)) or (
-        risk is not None and str(risk) in ("moderate", "high")
-    )
+    flag, risk = suicide_risk(result)
     response = InstrumentResponse(
         patient=patient,
         instrument=code.value,
@@ -63,7 +61,7 @@ def response_record(
         total=total,
         result=to_jsonable(result),
         suicide_risk_flag=flag,
-        risk_level=str(risk) if risk is not None else "",
+        risk_level=risk.value if risk is not None else "",
         taken_at=taken_at or timezone.now(),
         source=source,
         entered_by=actor.user,
