@@ -232,8 +232,11 @@ def _update_cmax(
 
 
 def _interpolate(stats: FloatArray, n_q: int, frac: FloatArray) -> FloatArray:
+    """Between the floor and ceil order statistics as ``numpy.percentile`` does (its lerp,
+    from the nearer end), so the bands equal it bit for bit."""
     v_lo, v_hi = stats[:, :n_q], stats[:, n_q:]
-    band: FloatArray = (v_lo + frac * (v_hi - v_lo)).T
+    diff = v_hi - v_lo
+    band: FloatArray = np.where(frac >= 0.5, v_hi - diff * (1 - frac), v_lo + diff * frac).T
     return band
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ketaflow.pk.solver import EXP_FLOOR, ModalResponse, interval_index
+from ketaflow.pk.solver import EXP_FLOOR, ModalResponse, evaluate_time_major, interval_index
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -339,23 +339,22 @@ def rank_groups(uniq: IntArray) -> list[tuple[int, ...]]:
     return [tuple(g) for g in groups]
 
 
-def chain_values(response: ModalResponse, time_min: FloatArray, rows: int) -> FloatArray | None:
-    """Every subject's outputs at every point computed as the population path does, shape
-    (n_out, T, N), or None if some block is not on a chain. For tests and error measurement
-    (it holds the whole matrix)."""
+def chain_values(response: ModalResponse, time_min: FloatArray, rows: int) -> FloatArray:
+    """Every subject's outputs at every point, computed as the population path computes them
+    (recurrence on chains, ``exp`` per point elsewhere), shape (n_out, T, N). For tests and
+    error measurement: it holds the whole matrix."""
     plan = plan_blocks(response, time_min, rows)
     n_out = len(response.output_keys)
-    n = response.n_subjects
-    out = np.empty((n_out, time_min.shape[0], n), dtype=np.float64)
-    everyone = np.arange(n)
+    out = np.empty((n_out, time_min.shape[0], response.n_subjects), dtype=np.float64)
     chain: Chain | None = None
     for k in range(plan.n_blocks):
+        where = slice(k * rows, min((k + 1) * rows, time_min.shape[0]))
         if plan.chain_start[k] < 0:
-            return None
+            out[:, where] = evaluate_time_major(response, time_min[where])
+            continue
         if chain is None or chain.anchor != plan.chain_start[k]:
             chain = Chain(response, plan, time_min, k)
         chain.advance_to(k)
-        count = chain.count(k)
         for j in range(n_out):
-            out[j, k * rows : k * rows + count] = chain.values(j, count, everyone)
+            out[j, where] = chain.values(j, chain.count(k))
     return out
