@@ -65,7 +65,7 @@ def test_recurrence_agrees_with_exp_per_point(
 ) -> None:
     """The rounding the recurrence accumulates, measured against exp per point and bounded."""
     response = _response(key, regimen, n)
-    rows = block_rows(n)
+    rows = block_rows(n, grid)
     plan = plan_blocks(response, grid, rows)
     chained = sum(1 for c in plan.chain_start if c >= 0)
     assert chained >= plan.n_blocks - 2 * len(regimen.infusions) - 1  # the fast path is used
@@ -137,7 +137,7 @@ def test_bands_are_exact_order_statistics_of_the_fast_values(key: str) -> None:
     kwargs: dict[str, Any] = {"n_subjects": 800, "weight": WeightDistribution(70.0, 0.2), "seed": 4}
     result = simulate_population(model, regimen, grid, percentiles=pct, threads=2, **kwargs)
     response, _, _ = population_response(model, regimen, **kwargs)
-    everything = chain_values(response, grid, block_rows(800))
+    everything = chain_values(response, grid, block_rows(800, grid))
     for j, out in enumerate(response.output_keys):
         expected = np.percentile(everything[j], pct, axis=1)
         np.testing.assert_array_equal(result.bands[out], expected)

@@ -64,6 +64,7 @@ DEFAULT_PERCENTILES = (5.0, 50.0, 95.0)
 SUBJECT_CHUNK = 50_000  # subjects per eigendecomposition batch (bounds the temporaries)
 BLOCK_BYTES = 1 << 22  # about 4 MiB of concentrations per evaluated block
 BLOCK_ROWS = 32  # time points per block (fewer for large populations, see BLOCK_BYTES)
+BLOCK_SPAN_MIN = 16.0 / 3.0  # aim for blocks this long (32 points of a 10-s grid)
 MIN_BLOCK_ROWS = 8  # never fewer: the per-block selection work is amortised over the rows
 PROGRESS_AUTO_ELEMENTS = 2_000_000_000  # show a progress bar by default above N x T of this
 
@@ -140,10 +141,15 @@ def _quantile_plan(n: int, percentiles: FloatArray) -> tuple[IntArray, IntArray,
     return lo, hi, h - lo
 
 
-def block_rows(n_subjects: int) -> int:
-    """Time points per block: a function of the population size only, so the blocks (and the
-    rounding of every value) are the same however the grid is split over threads."""
-    return max(MIN_BLOCK_ROWS, min(BLOCK_ROWS, BLOCK_BYTES // (8 * n_subjects)))
+def block_rows(n_subjects: int, time_min: FloatArray) -> int:
+    """Time points per block: about :data:`BLOCK_SPAN_MIN` of the grid's mean step (values
+    move little within a block, so few subjects are candidates for a rank), at most
+    :data:`BLOCK_BYTES` of values. A function of the population size and the grid only, so the
+    blocks (and the rounding of every value) are the same however the grid is split."""
+    n_times = time_min.shape[0]
+    step = float(time_min[-1] - time_min[0]) / (n_times - 1) if n_times > 1 else 0.0
+    by_span = round(BLOCK_SPAN_MIN / step) if step > 0 else BLOCK_ROWS
+    return max(MIN_BLOCK_ROWS, min(BLOCK_ROWS, BLOCK_BYTES // (8 * n_subjects), by_span))
 
 
 def evaluate_span(
@@ -163,7 +169,7 @@ def evaluate_span(
     n = response.n_subjects
     n_out = len(response.output_keys)
     stop = time_min.shape[0] if stop is None else stop
-    plan = plan if plan is not None else plan_blocks(response, time_min, block_rows(n))
+    plan = plan if plan is not None else plan_blocks(response, time_min, block_rows(n, time_min))
     rows = plan.rows
     if start % rows:
         raise ValueError(f"a span must start on a block boundary (a multiple of {rows})")
@@ -406,7 +412,7 @@ def simulate_population(
     found = converted + found
     show = progress if progress is not None else n_subjects * t.shape[0] >= PROGRESS_AUTO_ELEMENTS
     bar = _Progress(show, int(t.shape[0]), f"{model.key} x {n_subjects}")
-    plan = plan_blocks(response, t, block_rows(n_subjects))
+    plan = plan_blocks(response, t, block_rows(n_subjects, t))
     try:
         if client is not None:
             results = _run_dask(client, response, t, pct, plan, bar)
