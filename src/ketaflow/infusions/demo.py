@@ -16,6 +16,7 @@ from typing import Literal
 from django.utils import timezone
 
 from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
 from ketaflow.clinical import Instrument
 from ketaflow.infusions import services
@@ -53,7 +54,13 @@ def _vitals(
 
 
 def _event(
-    actor: Actor, session: InfusionSession, kind: str, at: dt.datetime, rate: str | None = None
+    actor: Actor,
+    session: InfusionSession,
+    kind: str,
+    at: dt.datetime,
+    rate: str | None = None,
+    reason: str = "",
+    note: str = "",
 ) -> None:
     services.event_record(
         actor=actor,
@@ -62,7 +69,20 @@ def _event(
         client_uuid=uuid.uuid4(),
         at=at,
         rate_ml_per_h=Decimal(rate) if rate is not None else None,
+        reason=reason,
+        note=note,
     )
+
+
+def _prescriber_of(nurse: User) -> User | None:
+    """The clinic's first active prescriber (else its medical director), for the demo's
+    decision and co-signature."""
+    staff = User.objects.filter(clinic=nurse.clinic, is_active=True)
+    for role in (Role.PRESCRIBER, Role.MEDICAL_DIRECTOR):
+        found = staff.filter(role=role).order_by("pk").first()
+        if found is not None:
+            return found
+    return None
 
 
 DEMO_VIAL_LOT = "KET-24A117"  # the Riverside demo's first delivered lot (ledger demo)
@@ -136,7 +156,14 @@ def demo_session(
     _vitals(charting, session, start + dt.timedelta(minutes=20), (148, 92), 88)
     # The critical reading: SBP >= 180 (clinic policy, clinical.md s. 4.2) -> pause, recheck.
     _vitals(charting, session, start + dt.timedelta(minutes=28), (184, 112), 96)
-    _event(charting, session, "pause", start + dt.timedelta(minutes=29))
+    _event(
+        charting,
+        session,
+        "pause",
+        start + dt.timedelta(minutes=29),
+        reason="vitals",
+        note="BP 184/112; prescriber called to the chair",
+    )
     services.side_effect_record(
         actor=charting,
         session=session,
@@ -147,6 +174,16 @@ def demo_session(
         note="Asymptomatic; paused, prescriber called, rechecked.",
     )
     _vitals(charting, session, start + dt.timedelta(minutes=35), (152, 90), 84)
+    prescriber = _prescriber_of(nurse)
+    deciding = Actor(user=prescriber, ip_address=actor.ip_address, system_name=actor.system_name)
+    services.decision_record(
+        actor=deciding,
+        session=session,
+        decision="resume",
+        note="Asymptomatic, no headache or chest pain; recheck 152/90. Resume, vitals every 5 min.",
+        client_uuid=uuid.uuid4(),
+        at=start + dt.timedelta(minutes=35, seconds=30),
+    )
     _event(charting, session, "resume", start + dt.timedelta(minutes=36))
     _vitals(charting, session, start + dt.timedelta(minutes=45), (146, 88), 82)
     services.screening_record(
@@ -166,5 +203,7 @@ def demo_session(
         instructions_given=True,
     )
     services.session_sign(actor=charting, session=session)
+    # The critical reading makes the note need the prescriber's co-signature.
+    services.session_cosign(actor=deciding, session=session)
     session.refresh_from_db()
     return session
