@@ -250,8 +250,7 @@ def _gates_context(
     until = session.discharged_at or now
     return {
         "baseline_problem": gates.baseline_problem(session, base),
-        "baseline_overridden": base is not None
-        and session.baseline_override_vitals_id == base.pk,
+        "baseline_overridden": base is not None and session.baseline_override_vitals_id == base.pk,
         "override_form": bound.get("override-baseline") or BaselineOverrideForm(),
         "awaiting_decision": gates.awaiting_decision(session, vitals)
         if session.status in services.INFUSING
