@@ -338,7 +338,7 @@ def test_an_early_stop_needs_a_reason_and_a_confirmation(world: World, client_fo
 
 
 def test_a_stop_at_the_planned_dose_needs_no_reason(world: World) -> None:
-    session, t0 = running_session(world)
+    session, _t0 = running_session(world)
     session_start = timezone.now() - dt.timedelta(minutes=50)
     InfusionEvent.objects.filter(session=session).update(at=session_start)
     InfusionSession.objects.filter(pk=session.pk).update(started_at=session_start)
@@ -431,7 +431,8 @@ def test_a_note_without_critical_readings_is_locked_by_the_nurse(world: World) -
     discharge(world, session)
     services.session_sign(actor=nurse_actor(world), session=session)
     session.refresh_from_db()
-    assert session.locked and session.cosigned_by is None
+    assert session.locked
+    assert session.cosigned_by is None
 
 
 def test_a_critical_note_waits_for_the_prescribers_cosignature(
@@ -464,7 +465,8 @@ def test_a_critical_note_waits_for_the_prescribers_cosignature(
     assert "Awaiting the prescriber" in page.content.decode()
     assert client_for(world.prescriber).post(url, {"confirm": "on"}).status_code == 302
     session.refresh_from_db()
-    assert session.locked and session.status == InfusionSession.Status.SIGNED
+    assert session.locked
+    assert session.status == InfusionSession.Status.SIGNED
     assert session.cosigned_by == world.prescriber
     assert lock.lock_problem(session) == ""
     # The seal covers the co-signature.
