@@ -515,9 +515,7 @@ HANDLERS: dict[str, Handler] = {
     "event": Handler(
         EventForm, _event, ("status", "pump", "vitals", "scores", "discharge"), anchor="frag-pump"
     ),
-    "vitals": Handler(
-        VitalsForm, _vitals, ("status", "checklist", "vitals"), anchor="frag-vitals"
-    ),
+    "vitals": Handler(VitalsForm, _vitals, ("status", "checklist", "vitals"), anchor="frag-vitals"),
     "correct": Handler(CorrectionForm, _correct, ("status", "vitals"), anchor="frag-vitals"),
     "screening": Handler(
         ScreeningForm, _screening, ("status", "checklist"), anchor="frag-checklist"
