@@ -1338,7 +1338,7 @@ def _check_event_gates(
         waiting = gates.awaiting_decision(session, effective_vitals(session))
         if waiting is not None:
             raise _refuse(
-                "kind",
+                NON_FIELD_ERRORS,
                 f"resume: the reading {gates.reading_text(waiting)} needs a prescriber's "
                 "decision to resume, recorded in this session",
             )

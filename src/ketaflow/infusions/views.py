@@ -236,6 +236,8 @@ def _page_context(
         "fragments": FRAGMENTS,
     }
     context.update(_gates_context(session, vitals, bound, now))
+    if session.status == InfusionSession.Status.COSIGN:
+        context["may_chart"] = False  # signed by the nurse: nothing changes until co-signed
     return context
 
 
@@ -494,7 +496,9 @@ def _discharge(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
 
 
 def _sign(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
-    services.session_sign(actor=actor, session=session)
+    signed = services.session_sign(actor=actor, session=session)
+    if signed.status == InfusionSession.Status.COSIGN:
+        return "Infusion note signed; it waits for the prescriber's co-signature."
     return "Infusion note signed and locked."
 
 
