@@ -1,8 +1,10 @@
 """Demo infusion sessions, charted through the services exactly as a nurse would.
 
-``demo_session(scenario="complete")`` charts a whole infusion that ends signed and locked, with a
-critical blood-pressure reading, a pause, side effect, CADSS and Aldrete; ``"running"`` leaves a
-session mid-infusion. The appointment's patient needs a signed candidacy and a current consent
+``demo_session(scenario="complete")`` charts a whole infusion that ends signed and locked: a
+critical baseline overridden by the prescriber, a critical blood-pressure reading (the
+prescribers' urgent task), a pause with its reason, the prescriber's decision to resume, side
+effect, CADSS and Aldrete, discharge after the observation time, the nurse's signature and the
+prescriber's co-signature; ``"running"`` leaves a session mid-infusion. The appointment's patient needs a signed candidacy and a current consent
 (the demo clinic sets those up); the nurse needs current credentials.
 """
 
@@ -119,7 +121,21 @@ def demo_session(
         weight_measured_on=timezone.localdate(),
         height_cm=course.height_cm if course.height_cm is not None else Decimal(170),
     )
-    _vitals(charting, session, start - dt.timedelta(minutes=10), (124, 78), 74)
+    prescriber = _prescriber_of(nurse)
+    deciding = Actor(user=prescriber, ip_address=actor.ip_address, system_name=actor.system_name)
+    if scenario == "complete":
+        # A baseline at the critical limit (heart rate 124, anxious on arrival): the start
+        # waits for the prescriber's override.
+        _vitals(charting, session, start - dt.timedelta(minutes=12), (138, 86), 124)
+        services.baseline_override(
+            actor=deciding,
+            session=session,
+            reason="Anxious on arrival, sinus rhythm, no chest pain; settles with reassurance. "
+            "Start at the planned rate, vitals every 5 min.",
+            at=start - dt.timedelta(minutes=5),
+        )
+    else:
+        _vitals(charting, session, start - dt.timedelta(minutes=10), (124, 78), 74)
     for instrument, answers in (
         (Instrument.PCL5, _PCL5),
         (Instrument.PHQ9, _PHQ9),
@@ -174,8 +190,6 @@ def demo_session(
         note="Asymptomatic; paused, prescriber called, rechecked.",
     )
     _vitals(charting, session, start + dt.timedelta(minutes=35), (152, 90), 84)
-    prescriber = _prescriber_of(nurse)
-    deciding = Actor(user=prescriber, ip_address=actor.ip_address, system_name=actor.system_name)
     services.decision_record(
         actor=deciding,
         session=session,

@@ -1391,7 +1391,9 @@ def _observation_problem(session: InfusionSession, now: dt.datetime) -> str:
 
 
 @transaction.atomic
-def baseline_override(*, actor: Actor, session: InfusionSession, reason: str) -> InfusionSession:
+def baseline_override(
+    *, actor: Actor, session: InfusionSession, reason: str, at: dt.datetime | None = None
+) -> InfusionSession:
     """A prescriber allows the start over a baseline reading at or above the critical limits,
     with a reason (audited; the note then needs the prescriber's co-signature)."""
     user = _require_perm(actor, Perm.ORDER_INFUSION)
@@ -1411,7 +1413,11 @@ def baseline_override(*, actor: Actor, session: InfusionSession, reason: str) ->
         raise _refuse(NON_FIELD_ERRORS, "credentials: " + "; ".join(check.problems))
     session.baseline_override_vitals = base
     session.baseline_override_by = user
-    session.baseline_override_at = timezone.now()
+    at = at or timezone.now()
+    _check_time("at", at, infusion_policy())
+    if at < base.measured_at:
+        raise _refuse("at", "the override is made after the reading it is about")
+    session.baseline_override_at = at
     session.baseline_override_reason = reason.strip()
     _bump(session, user)
     session.full_clean()

@@ -253,6 +253,7 @@ def _gates_context(
     return {
         "baseline_problem": gates.baseline_problem(session, base),
         "baseline_overridden": base is not None and session.baseline_override_vitals_id == base.pk,
+        "baseline_text": gates.reading_text(base) if base is not None else "",
         "override_form": bound.get("override-baseline") or BaselineOverrideForm(),
         "awaiting_decision": gates.awaiting_decision(session, vitals)
         if session.status in services.INFUSING
