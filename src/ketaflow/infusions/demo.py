@@ -4,8 +4,9 @@
 critical baseline overridden by the prescriber, a critical blood-pressure reading (the
 prescribers' urgent task), a pause with its reason, the prescriber's decision to resume, side
 effect, CADSS and Aldrete, discharge after the observation time, the nurse's signature and the
-prescriber's co-signature; ``"running"`` leaves a session mid-infusion. The appointment's patient needs a signed candidacy and a current consent
-(the demo clinic sets those up); the nurse needs current credentials.
+prescriber's co-signature; ``"running"`` leaves a session mid-infusion. The appointment's
+patient needs a signed candidacy and a current consent (the demo clinic sets those up); the
+nurse and the clinic's prescriber need current credentials.
 """
 
 from __future__ import annotations
