@@ -17,7 +17,9 @@ Definitions (selection of data; every outcome cut-point is in ``ketaflow.clinica
   response criterion was first met to the day the loss rule was met (event), or to the latest
   score (censored), on the patient's whole series of that measure; responders only.
 - **Adverse events per infusion**: side effects recorded in the infusion sessions (started) of
-  the cohort's courses, per 100 started infusions, by type.
+  the cohort's courses, and their critical and emergency readings after the start (the adverse
+  events the chair records, a reading later corrected excepted), per 100 started infusions, by
+  type.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from ketaflow.clinical import (
 )
 from ketaflow.clinical import kaplan_meier as km_estimate
 from ketaflow.clinical.common import choices
-from ketaflow.infusions.models import InfusionSession, SideEffect
+from ketaflow.infusions.models import AdverseEvent, InfusionSession, SideEffect
 from ketaflow.outcomes.selectors import (
     INFUSION_STATUSES,
     Point,
@@ -278,6 +280,12 @@ def _survival(courses: Iterable[Course]) -> tuple[KaplanMeier, frozenset[int], f
     return km_estimate(observations), frozenset(events), frozenset(censored)
 
 
+READING_LABELS: Final = {
+    "reading_critical": "Critical reading at the chair",
+    "reading_emergency": "Emergency reading at the chair",
+}
+
+
 def _adverse(courses: list[Course]) -> tuple[int, frozenset[int], tuple[AdverseRow, ...]]:
     sessions = InfusionSession.objects.filter(
         appointment__course__in=courses, started_at__isnull=False
@@ -291,7 +299,12 @@ def _adverse(courses: list[Course]) -> tuple[int, frozenset[int], tuple[AdverseR
     ):
         counts[kind] += 1
         who[kind].add(patient_id)
-    labels = dict(SideEffect.Kind.choices)
+    for level, patient_id in AdverseEvent.objects.filter(
+        session__in=sessions, reading__corrections__isnull=True
+    ).values_list("level", "session__patient_id"):
+        counts[f"reading_{level}"] += 1
+        who[f"reading_{level}"].add(patient_id)
+    labels = {**dict(SideEffect.Kind.choices), **READING_LABELS}
     rows = tuple(
         AdverseRow(
             kind=kind,

@@ -224,6 +224,11 @@ class UrgentTask(models.Model):
         REFERRED = "referred", "Referred for urgent psychiatric care"
         NO_CONTACT = "no_contact", "Could not reach the patient; escalated"
         OTHER = "other", "Other (describe)"
+        CHAIR_DECISION = "chair_decision", "Assessed at the infusion chair; decision recorded"
+
+    class Kind(models.TextChoices):
+        SUICIDE_RISK = "suicide_risk", "Suicide risk"
+        INFUSION_READING = "infusion_reading", "Critical reading during an infusion"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="urgent_tasks")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="urgent_tasks")
@@ -238,6 +243,14 @@ class UrgentTask(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     action_taken = models.CharField(max_length=24, choices=Action.choices, blank=True)
     action_note = models.TextField(blank=True)
+    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.SUICIDE_RISK)
+    infusion_session = models.ForeignKey(
+        "infusions.InfusionSession",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="urgent_tasks",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -74,9 +74,13 @@ def urgent_task_raise(
     patient: Patient,
     reasons: Sequence[str],
     response: InstrumentResponse | None = None,
+    kind: str = UrgentTask.Kind.SUICIDE_RISK,
+    infusion_session_id: int | None = None,
+    notify: Perm = Perm.ACKNOWLEDGE_URGENT,
 ) -> UrgentTask:
     """Open an urgent task (or add reasons to the open task of the same response), queue the
-    clinicians' email notice, and audit it, all in the caller's transaction."""
+    clinicians' email notice, and audit it, all in the caller's transaction. ``notify`` is the
+    permission of the staff emailed (a critical reading at the chair: the prescribers)."""
     existing = (
         UrgentTask.objects.select_for_update()
         .filter(response=response, acknowledged_at__isnull=True)
@@ -97,11 +101,16 @@ def urgent_task_raise(
         )
         return existing
     task = UrgentTask(
-        clinic_id=patient.clinic_id, patient=patient, response=response, reasons=list(reasons)
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        response=response,
+        reasons=list(reasons),
+        kind=kind,
+        infusion_session_id=infusion_session_id,
     )
     task.full_clean()
     task.save()
-    recipients = [u.email for u in clinicians_of(patient.clinic_id) if u.email]
+    recipients = [u.email for u in clinicians_of(patient.clinic_id) if u.email and u.may(notify)]
     for address in recipients:
         enqueue_urgent(address)
     audit_record(

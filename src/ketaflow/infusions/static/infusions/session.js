@@ -94,7 +94,9 @@
         state.textContent = "saved";
       } else if (entry.state === "refused") {
         state.className = "refused";
-        state.textContent = "not saved: " + entry.message;
+        // The refusal itself is in the message line once; the queue only says it was refused.
+        state.textContent = "not saved";
+        state.title = entry.message;
       } else if (entry.state === "sending") {
         state.className = "waiting";
         state.textContent = "sending…";
