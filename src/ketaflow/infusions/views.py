@@ -33,6 +33,7 @@ from ketaflow.clinical.dosing import BAG_CONVENTION, KG_PER_LB
 from ketaflow.infusions import services
 from ketaflow.infusions.access import appointment_for_user, session_for_user
 from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
+from ketaflow.infusions.flowsheet import flowsheet
 from ketaflow.infusions.forms import (
     ALDRETE_ITEMS,
     AddendumForm,
@@ -55,6 +56,7 @@ from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from ketaflow.infusions.policy import infusion_policy
 from ketaflow.patients.access import patients_for_user
 from ketaflow.treatment.models import Appointment
+from ketaflow.treatment.services import clinic_zone
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -591,7 +593,12 @@ def discharge_instructions(request: HttpRequest, session_id: int) -> HttpRespons
     return render(
         request,
         "infusions/instructions.html",
-        {"session": session, "patient": session.patient, "today": timezone.localdate()},
+        {
+            "session": session,
+            "patient": session.patient,
+            "clinic": session.patient.clinic,
+            "today": timezone.localdate(timezone=clinic_zone(session.patient.clinic)),
+        },
     )
 
 
@@ -667,3 +674,17 @@ def open_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 def _show_refusal(form: forms.Form, exc: ValidationError) -> None:
     apply_validation_error(form, exc, prefixes={"version": "Form out of date"})
+
+
+@login_required
+@require_GET
+def flowsheet_page(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The printable infusion flowsheet (one page per session), read like the session page."""
+    actor = _actor(request)
+    session = session_for_user(
+        request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
+    )
+    services.session_viewed(actor=actor, session=session, what="printable flowsheet")
+    response = render(request, "infusions/flowsheet.html", flowsheet(session, timezone.now()))
+    response["Cache-Control"] = "no-store"
+    return response
