@@ -114,6 +114,8 @@ def test_the_flowsheet_shows_the_whole_infusion_in_the_clinic_time(
     assert f"started {started:%H:%M}" in text
     new_york = timezone.localtime(session.started_at, ZoneInfo("America/New_York"))
     assert f"started {new_york:%H:%M}" not in text
+    assert session.discharged_at is not None
+    assert session.ended_at is not None
     observed = int((session.discharged_at - session.ended_at).total_seconds() // 60)
     assert f"observed {observed} min after the infusion stopped" in text
     for code in RAW_CODES:
@@ -135,9 +137,7 @@ def test_the_flowsheet_shows_the_whole_infusion_in_the_clinic_time(
 )
 def test_who_prints_the_flowsheet(world: World, client_for: Any, who: str, status: int) -> None:
     session = open_session(world)
-    response = client_for(getattr(world, who)).get(
-        reverse("infusion_flowsheet", args=[session.pk])
-    )
+    response = client_for(getattr(world, who)).get(reverse("infusion_flowsheet", args=[session.pk]))
     assert response.status_code == status
     if status != 200:
         assert b"Anders" not in response.content
@@ -191,9 +191,7 @@ def test_discharge_is_refused_until_the_clinic_has_a_phone_number(world: World) 
     assert session.status == InfusionSession.Status.DISCHARGED
 
 
-def test_the_discharge_refusal_names_the_setting_on_the_page(
-    world: World, client_for: Any
-) -> None:
+def test_the_discharge_refusal_names_the_setting_on_the_page(world: World, client_for: Any) -> None:
     Clinic.objects.filter(pk=world.clinic.pk).update(phone="")
     session = _stopped_with_aldrete(world)
     response = client_for(world.nurse).post(
