@@ -53,6 +53,7 @@ from ketaflow.infusions.forms import (
 )
 from ketaflow.infusions.lock import lock_problem
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
+from ketaflow.infusions.offline import replay_check
 from ketaflow.infusions.policy import infusion_policy
 from ketaflow.patients.access import patients_for_user
 from ketaflow.treatment.models import Appointment
@@ -507,6 +508,7 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
     ok = False
     if form.is_valid():
         try:
+            replay_check(actor=actor, session=session, queued_by=request.POST.get("queued_by", ""))
             message = handler.run(actor, session, form)
         except ValidationError as exc:
             _show_refusal(form, exc)
