@@ -96,26 +96,32 @@ def test_every_printable_page_prints_only_its_patient(
         browser.set_window_size(1024, 1366)
 
 
-@pytest.mark.parametrize("width", [390, 1024, 1366])
-def test_the_flowsheet_on_screen(
-    browser: webdriver.Chrome, live_server: Any, live_world: World, width: int
+@pytest.mark.parametrize(
+    ("width", "who"), [(390, "nurse"), (1024, "prescriber"), (1366, "director")]
+)
+def test_the_flowsheet_and_discharge_sheet_on_screen(
+    browser: webdriver.Chrome, live_server: Any, live_world: World, width: int, who: str
 ) -> None:
     session = charted(live_world)
-    login(browser, live_server.url, "prescriber")
+    login(browser, live_server.url, who)
     browser.set_window_size(width, 1100)
     try:
         browser.get(live_server.url + reverse("infusion_session", args=[session.pk]))
         link = browser.find_element(By.ID, "flowsheet-link")
-        assert link.get_attribute("href") or "".endswith(
-            reverse("infusion_flowsheet", args=[session.pk])
-        )
-        browser.get(link.get_attribute("href") or "")
-        wait_text(browser, "#fs-dose", "LOT-42")
-        overflow = browser.execute_script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;"
-        )
-        _shot(browser, f"flowsheet-{width}")
-        assert overflow <= 0, overflow
+        href = link.get_attribute("href") or ""
+        assert href.endswith(reverse("infusion_flowsheet", args=[session.pk]))
+        for name, url in (
+            ("flowsheet", href),
+            ("instructions", reverse("infusion_instructions", args=[session.pk])),
+        ):
+            browser.get(url if url.startswith("http") else live_server.url + url)
+            wait_text(browser, "main", "Anders")
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollWidth"
+                " - document.documentElement.clientWidth;"
+            )
+            _shot(browser, f"{name}-{who}-{width}")
+            assert overflow <= 0, (name, overflow)
         assert csp_violations(browser) == []
     finally:
         browser.set_window_size(1024, 1366)
