@@ -687,6 +687,4 @@ def flowsheet_page(request: HttpRequest, session_id: int) -> HttpResponse:
         request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
     )
     services.session_viewed(actor=actor, session=session, what="printable flowsheet")
-    response = render(request, "infusions/flowsheet.html", flowsheet(session, timezone.now()))
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, "infusions/flowsheet.html", flowsheet(session, timezone.now()))
