@@ -1155,6 +1155,7 @@ def session_discharge(
         errors["instructions_given"] = [
             "give the written discharge instructions (no driving until the next day)"
         ]
+    errors.update(clinic_phone_problem(session))
     if errors:
         raise ValidationError(errors)
     session.escort_present = True
@@ -1487,3 +1488,16 @@ def session_cosign(*, actor: Actor, session: InfusionSession) -> InfusionSession
         detail={AUDIT_KEY: digest},
     )
     return session
+
+
+CLINIC_PHONE_REQUIRED = (
+    "the clinic's phone number is not set: the medical director sets it in Administration > "
+    "Clinic (Phone) before the first discharge, because the discharge sheet tells the patient "
+    "to call it"
+)
+
+
+def clinic_phone_problem(session: InfusionSession) -> dict[str, list[str]]:
+    """The refusal when the session's clinic has no phone number for the discharge sheet."""
+    clinic = Patient.objects.select_related("clinic").get(pk=session.patient_id).clinic
+    return {} if clinic.phone.strip() else {"clinic_phone": [CLINIC_PHONE_REQUIRED]}

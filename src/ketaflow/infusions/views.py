@@ -33,6 +33,7 @@ from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
 from ketaflow.infusions import gates, services
 from ketaflow.infusions.access import appointment_for_user, session_for_user
 from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
+from ketaflow.infusions.flowsheet import flowsheet
 from ketaflow.infusions.forms import (
     ALDRETE_ITEMS,
     AddendumForm,
@@ -55,9 +56,11 @@ from ketaflow.infusions.forms import (
 )
 from ketaflow.infusions.lock import lock_problem
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
+from ketaflow.infusions.offline import replay_check
 from ketaflow.infusions.policy import infusion_policy
 from ketaflow.patients.access import patients_for_user
 from ketaflow.treatment.models import Appointment
+from ketaflow.treatment.services import clinic_zone
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -586,6 +589,7 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
     ok = False
     if form.is_valid():
         try:
+            replay_check(actor=actor, session=session, queued_by=request.POST.get("queued_by", ""))
             message = handler.run(actor, session, form)
         except ValidationError as exc:
             _show_refusal(form, exc)
@@ -674,7 +678,12 @@ def discharge_instructions(request: HttpRequest, session_id: int) -> HttpRespons
     return render(
         request,
         "infusions/instructions.html",
-        {"session": session, "patient": session.patient, "today": timezone.localdate()},
+        {
+            "session": session,
+            "patient": session.patient,
+            "clinic": session.patient.clinic,
+            "today": timezone.localdate(timezone=clinic_zone(session.patient.clinic)),
+        },
     )
 
 
@@ -750,3 +759,15 @@ def open_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 def _show_refusal(form: forms.Form, exc: ValidationError) -> None:
     apply_validation_error(form, exc, prefixes={"version": "Form out of date"})
+
+
+@login_required
+@require_GET
+def flowsheet_page(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The printable infusion flowsheet (one page per session), read like the session page."""
+    actor = _actor(request)
+    session = session_for_user(
+        request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
+    )
+    services.session_viewed(actor=actor, session=session, what="printable flowsheet")
+    return render(request, "infusions/flowsheet.html", flowsheet(session, timezone.now()))
