@@ -41,7 +41,8 @@ def charted(world: World) -> InfusionSession:
     """A whole infusion: started 70 min ago, a critical reading with chest pain, a pause with
     its reason, resume, stop, a side effect, Aldrete 10, discharge and the nurse's signature."""
     session = prepare(world)
-    t0 = timezone.now() - dt.timedelta(minutes=70)
+    # Stopped long enough ago for the clinic's observation time (80 min by default).
+    t0 = timezone.now() - dt.timedelta(minutes=140)
     event(world, session, "start", t0)
     baseline(
         world,
@@ -57,10 +58,28 @@ def charted(world: World) -> InfusionSession:
         kind="pause",
         client_uuid=uuid.uuid4(),
         at=t0 + dt.timedelta(minutes=11),
+        reason="vitals",
         note="blood pressure 186/112 with chest pain",
     )
+    prescriber = Actor(user=world.prescriber)
+    services.decision_record(  # a critical reading: resuming needs the prescriber's decision
+        actor=prescriber,
+        session=session,
+        decision="resume",
+        note="pain settled, pressure falling",
+        client_uuid=uuid.uuid4(),
+        at=t0 + dt.timedelta(minutes=18),
+    )
     event(world, session, "resume", t0 + dt.timedelta(minutes=20))
-    event(world, session, "stop", t0 + dt.timedelta(minutes=45))
+    services.event_record(
+        actor=nurse_actor(world),
+        session=session,
+        kind="stop",
+        client_uuid=uuid.uuid4(),
+        at=t0 + dt.timedelta(minutes=45),
+        reason="prescriber",
+        confirm_early_stop=True,
+    )
     actor = nurse_actor(world)
     services.side_effect_record(
         actor=actor, session=session, client_uuid=uuid.uuid4(), kind="nausea", severity="mild"
@@ -76,6 +95,7 @@ def charted(world: World) -> InfusionSession:
         instructions_given=True,
     )
     services.session_sign(actor=actor, session=session)
+    services.session_cosign(actor=prescriber, session=session)  # the critical reading
     session.refresh_from_db()
     return session
 
@@ -153,7 +173,7 @@ def test_printing_the_flowsheet_is_an_audited_read(world: World, client_for: Any
 
 def _stopped_with_aldrete(world: World) -> InfusionSession:
     session = prepare(world)
-    t0 = timezone.now() - dt.timedelta(minutes=60)
+    t0 = timezone.now() - dt.timedelta(minutes=130)
     event(world, session, "start", t0)
     event(world, session, "stop", t0 + dt.timedelta(minutes=40))
     services.screening_record(
