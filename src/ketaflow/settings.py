@@ -224,6 +224,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "ketaflow.web.context.navigation",
                 "ketaflow.web.context.urgent_tasks",
+                "ketaflow.web.context.idle_logoff",
             ],
         },
     }

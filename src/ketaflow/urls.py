@@ -14,7 +14,7 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", web_views.SignOutView.as_view(), name="logout"),
     path("patients/", include("ketaflow.patients.urls")),
     path("audit/", include("ketaflow.audit.urls")),
     path("infusions/", include("ketaflow.infusions.urls")),

@@ -71,7 +71,7 @@ def patient_data(given: str, family: str, **extra: Any) -> dict[str, Any]:
 
 def build_world() -> World:
     today = timezone.localdate()
-    clinic = Clinic.objects.create(name="Test Clinic", slug="test")
+    clinic = Clinic.objects.create(name="Test Clinic", slug="test", phone="+1 555 0100 100")
     other = Clinic.objects.create(name="Other Clinic", slug="other")
     director = make_user(clinic, "director", Role.MEDICAL_DIRECTOR, is_staff=True)
     prescriber = make_user(clinic, "prescriber", Role.PRESCRIBER, first_name="Dana")

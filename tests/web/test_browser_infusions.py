@@ -6,9 +6,11 @@ back. Screenshots go to var/screenshots/; the strict CSP holds throughout."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -80,10 +82,71 @@ def press(browser: webdriver.Chrome, kind: str, status: str) -> None:
     wait_text(browser, "#session-status", status)
 
 
+def session_url(browser: webdriver.Chrome) -> tuple[str, str]:
+    """The live server's address and the session page's path, from the page shown."""
+    url = browser.current_url.split("#")[0]
+    path = "/infusions/" + url.split("/infusions/", 1)[1]
+    return url.split("/infusions/", 1)[0], path
+
+
+def as_user(browser: webdriver.Chrome, username: str) -> None:
+    """Log in as ``username`` on the same tablet and come back to the session page."""
+    base, path = session_url(browser)
+    login(browser, base, username)
+    browser.get(base + path)
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "infusion"))
+    browser.execute_script("window.__ketaflowMarker = 'still here';")
+
+
+def pause_with_reason(browser: webdriver.Chrome, reason: str, note: str = "") -> None:
+    form = browser.find_element(By.ID, "btn-pause").find_element(By.XPATH, "./ancestor::form")
+    Select(form.find_element(By.NAME, "reason")).select_by_value(reason)
+    if note:
+        fill(form, {"note": note})
+    press(browser, "pause", "Paused")
+
+
+def prescriber_decides(browser: webdriver.Chrome, note: str) -> None:
+    """The prescriber, called to the chair, records the decision to resume; the nurse logs in
+    again."""
+    as_user(browser, "prescriber")
+    form = browser.find_element(By.ID, "decision-form")
+    Select(form.find_element(By.NAME, "decision")).select_by_value("resume")
+    fill(form, {"note": note})
+    submit(form)
+    wait_text(browser, "#flash", "Prescriber's decision recorded")
+    shot(browser, "gates-decision-recorded")
+    as_user(browser, "nurse")
+
+
+def stop_early(browser: webdriver.Chrome, reason: str, note: str) -> None:
+    form = browser.find_element(By.ID, "btn-stop").find_element(By.XPATH, "./ancestor::form")
+    Select(form.find_element(By.NAME, "reason")).select_by_value(reason)
+    fill(form, {"note": note})
+    click(form.find_element(By.NAME, "confirm_early_stop"))
+    press(browser, "stop", "Stopped")
+
+
+def observation_passes(minutes: int = 90) -> None:
+    """The clock moves on: the infusion's times move ``minutes`` into the past (no sleeps)."""
+    from ketaflow.infusions.models import PrescriberDecision
+
+    shift = dt.timedelta(minutes=minutes)
+    session = InfusionSession.objects.get(status=InfusionSession.Status.RECOVERY)
+    InfusionSession.objects.filter(pk=session.pk).update(
+        started_at=F("started_at") - shift, ended_at=F("ended_at") - shift
+    )
+    session.events.update(at=F("at") - shift)
+    session.vitals.update(measured_at=F("measured_at") - shift)
+    PrescriberDecision.objects.filter(session=session).update(at=F("at") - shift)
+
+
 def chart_infusion_to_lock(browser: webdriver.Chrome) -> None:
     """From an open session page to a signed, locked note, as a nurse on a tablet: checklist,
     pre-infusion questionnaires, baseline vitals, dose (0.5 mg/kg at 70 kg), vial, start, a
-    critical blood pressure and its alert, pause, resume, stop, Aldrete, discharge, sign."""
+    critical blood pressure and its alert, pause (with its reason), resume after the
+    prescriber's decision, an early stop (reason, confirmed), Aldrete, discharge after the
+    observation time, the nurse's signature and the prescriber's co-signature."""
 
     checklist = form_in(browser, "checklist", "checklist")
     click(checklist.find_element(By.NAME, "fasting_confirmed"))
@@ -132,11 +195,13 @@ def chart_infusion_to_lock(browser: webdriver.Chrome) -> None:
     browser.execute_script("window.scrollTo(0, 0);")
     shot(browser, "infusion-critical-alert-top")
 
-    press(browser, "pause", "Paused")
+    pause_with_reason(browser, "vitals", "BP 182/112")
     vitals(browser, "128", "80", "84", "98")
     wait_text(browser, "#flowsheet", "128/80")
+    wait_text(browser, "#decision-needed", "Prescriber's decision needed")
+    prescriber_decides(browser, "Asymptomatic; recheck 128/80. Resume.")
     press(browser, "resume", "Running")
-    press(browser, "stop", "Stopped")
+    stop_early(browser, "patient_request", "Asked to stop")
     assert browser.find_element(By.CSS_SELECTOR, "#frag-pump img").get_attribute("src")
     aldrete = form_in(browser, "scores", "aldrete")
     for select in aldrete.find_elements(By.TAG_NAME, "select"):
@@ -147,10 +212,22 @@ def chart_infusion_to_lock(browser: webdriver.Chrome) -> None:
     click(discharge.find_element(By.NAME, "escort_present"))
     click(discharge.find_element(By.NAME, "instructions_given"))
     submit(discharge)
+    wait_text(browser, "#flash", "observation")
+    observation_passes()
+    as_user(browser, "nurse")
+    discharge = form_in(browser, "discharge", "discharge")
+    click(discharge.find_element(By.NAME, "escort_present"))
+    click(discharge.find_element(By.NAME, "instructions_given"))
+    submit(discharge)
     wait_text(browser, "#session-status", "Discharged")
     sign = form_in(browser, "discharge", "sign")
     click(sign.find_element(By.NAME, "confirm"))
     submit(sign)
+    wait_text(browser, "#session-status", "awaiting the prescriber's co-signature")
+    as_user(browser, "prescriber")
+    cosign = form_in(browser, "discharge", "cosign")
+    click(cosign.find_element(By.NAME, "confirm"))
+    submit(cosign)
     wait_text(browser, "#locked-note", "locked")
     assert not_reloaded(browser)
     shot(browser, "infusion-signed")
@@ -204,9 +281,12 @@ def test_start_is_refused_with_the_missing_items(
     login(browser, live_server.url, "nurse")
     open_session(browser, live_server.url)
     click(browser.find_element(By.ID, "btn-start"))
-    refusal = wait_text(browser, "#frag-pump .error-summary", "Cannot start the infusion")
+    refusal = wait_text(browser, "#flash", "Cannot start the infusion")
     for item in ("fasting: not confirmed", "escort: not confirmed", "baseline vitals", "dose"):
         assert item in refusal.text
+    # Once: the pump card does not repeat it, the tablet's queue only says "not saved".
+    assert "Cannot start" not in frag(browser, "pump").text
+    assert "Cannot start" not in browser.find_element(By.ID, "pending").text
     assert not_reloaded(browser)
     assert not InfusionSession.objects.get().events.exists()
     shot(browser, "infusion-start-refused")

@@ -187,8 +187,18 @@ def prepare(world: World, skip: str = "") -> InfusionSession:
 
 
 def event(
-    world: World, session: InfusionSession, kind: str, at: dt.datetime, rate: str | None = None
+    world: World,
+    session: InfusionSession,
+    kind: str,
+    at: dt.datetime,
+    rate: str | None = None,
+    **extra: Any,
 ) -> InfusionEvent:
+    """A pump event; a pause or stop gives a reason (and confirms an early stop) unless
+    ``extra`` says otherwise."""
+    if kind in ("pause", "stop"):
+        extra.setdefault("reason", "patient_request")
+        extra.setdefault("confirm_early_stop", True)
     return services.event_record(
         actor=nurse_actor(world),
         session=session,
@@ -196,6 +206,7 @@ def event(
         client_uuid=uuid.uuid4(),
         at=at,
         rate_ml_per_h=Decimal(rate) if rate is not None else None,
+        **extra,
     )
 
 
@@ -552,7 +563,8 @@ def test_a_critical_blood_pressure_raises_an_alert_with_the_action(
 
 def test_a_late_entry_keeps_the_phase_of_its_time(world: World) -> None:
     session = prepare(world)
-    t0 = timezone.now() - dt.timedelta(minutes=60)
+    # Stopped long enough ago for the clinic's minimum observation (80 min by default).
+    t0 = timezone.now() - dt.timedelta(minutes=130)
     event(world, session, "start", t0)
     event(world, session, "stop", t0 + dt.timedelta(minutes=40))
     session.refresh_from_db()
@@ -680,7 +692,8 @@ def test_a_stale_checklist_form_names_who_changed_it(world: World, client_for: A
 
 def run_to_stop(world: World) -> InfusionSession:
     session = prepare(world)
-    t0 = timezone.now() - dt.timedelta(minutes=60)
+    # Stopped long enough ago for the clinic's minimum observation (80 min by default).
+    t0 = timezone.now() - dt.timedelta(minutes=130)
     event(world, session, "start", t0)
     event(world, session, "stop", t0 + dt.timedelta(minutes=40))
     session.refresh_from_db()

@@ -334,13 +334,13 @@ def test_the_director_resets_a_staff_members_second_factor(world: World, client_
 
 
 def test_existing_patient_secrets_move_to_django_otp(world: World) -> None:
-    """Migration portal/0003 turns each portal secret into a django-otp device with the same
+    """Migration portal/0004 turns each portal secret into a django-otp device with the same
     key: the patient's app keeps working."""
     from importlib import import_module
 
     from django.apps import apps
 
-    migration = import_module("ketaflow.portal.migrations.0003_totp_devices_to_django_otp")
+    migration = import_module("ketaflow.portal.migrations.0004_totp_devices_to_django_otp")
     secret = pyotp.random_base32()
 
     class Old:

@@ -1,9 +1,12 @@
 """Demo infusion sessions, charted through the services exactly as a nurse would.
 
-``demo_session(scenario="complete")`` charts a whole infusion that ends signed and locked, with a
-critical blood-pressure reading, a pause, side effect, CADSS and Aldrete; ``"running"`` leaves a
-session mid-infusion. The appointment's patient needs a signed candidacy and a current consent
-(the demo clinic sets those up); the nurse needs current credentials.
+``demo_session(scenario="complete")`` charts a whole infusion that ends signed and locked: a
+critical baseline overridden by the prescriber, a critical blood-pressure reading (the
+prescribers' urgent task), a pause with its reason, the prescriber's decision to resume, side
+effect, CADSS and Aldrete, discharge after the observation time, the nurse's signature and the
+prescriber's co-signature; ``"running"`` leaves a session mid-infusion. The appointment's
+patient needs a signed candidacy and a current consent (the demo clinic sets those up); the
+nurse and the clinic's prescriber need current credentials.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Literal
 from django.utils import timezone
 
 from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
 from ketaflow.clinical import Instrument
 from ketaflow.infusions import services
@@ -53,7 +57,13 @@ def _vitals(
 
 
 def _event(
-    actor: Actor, session: InfusionSession, kind: str, at: dt.datetime, rate: str | None = None
+    actor: Actor,
+    session: InfusionSession,
+    kind: str,
+    at: dt.datetime,
+    rate: str | None = None,
+    reason: str = "",
+    note: str = "",
 ) -> None:
     services.event_record(
         actor=actor,
@@ -62,7 +72,20 @@ def _event(
         client_uuid=uuid.uuid4(),
         at=at,
         rate_ml_per_h=Decimal(rate) if rate is not None else None,
+        reason=reason,
+        note=note,
     )
+
+
+def _prescriber_of(nurse: User) -> User | None:
+    """The clinic's first active prescriber (else its medical director), for the demo's
+    decision and co-signature."""
+    staff = User.objects.filter(clinic=nurse.clinic, is_active=True)
+    for role in (Role.PRESCRIBER, Role.MEDICAL_DIRECTOR):
+        found = staff.filter(role=role).order_by("pk").first()
+        if found is not None:
+            return found
+    return None
 
 
 DEMO_VIAL_LOT = "KET-24A117"  # the Riverside demo's first delivered lot (ledger demo)
@@ -99,7 +122,21 @@ def demo_session(
         weight_measured_on=timezone.localdate(),
         height_cm=course.height_cm if course.height_cm is not None else Decimal(170),
     )
-    _vitals(charting, session, start - dt.timedelta(minutes=10), (124, 78), 74)
+    prescriber = _prescriber_of(nurse)
+    deciding = Actor(user=prescriber, ip_address=actor.ip_address, system_name=actor.system_name)
+    if scenario == "complete":
+        # A baseline at the critical limit (heart rate 124, anxious on arrival): the start
+        # waits for the prescriber's override.
+        _vitals(charting, session, start - dt.timedelta(minutes=12), (138, 86), 124)
+        services.baseline_override(
+            actor=deciding,
+            session=session,
+            reason="Anxious on arrival, sinus rhythm, no chest pain; settles with reassurance. "
+            "Start at the planned rate, vitals every 5 min.",
+            at=start - dt.timedelta(minutes=5),
+        )
+    else:
+        _vitals(charting, session, start - dt.timedelta(minutes=10), (124, 78), 74)
     for instrument, answers in (
         (Instrument.PCL5, _PCL5),
         (Instrument.PHQ9, _PHQ9),
@@ -136,7 +173,14 @@ def demo_session(
     _vitals(charting, session, start + dt.timedelta(minutes=20), (148, 92), 88)
     # The critical reading: SBP >= 180 (clinic policy, clinical.md s. 4.2) -> pause, recheck.
     _vitals(charting, session, start + dt.timedelta(minutes=28), (184, 112), 96)
-    _event(charting, session, "pause", start + dt.timedelta(minutes=29))
+    _event(
+        charting,
+        session,
+        "pause",
+        start + dt.timedelta(minutes=29),
+        reason="vitals",
+        note="BP 184/112; prescriber called to the chair",
+    )
     services.side_effect_record(
         actor=charting,
         session=session,
@@ -147,6 +191,14 @@ def demo_session(
         note="Asymptomatic; paused, prescriber called, rechecked.",
     )
     _vitals(charting, session, start + dt.timedelta(minutes=35), (152, 90), 84)
+    services.decision_record(
+        actor=deciding,
+        session=session,
+        decision="resume",
+        note="Asymptomatic, no headache or chest pain; recheck 152/90. Resume, vitals every 5 min.",
+        client_uuid=uuid.uuid4(),
+        at=start + dt.timedelta(minutes=35, seconds=30),
+    )
     _event(charting, session, "resume", start + dt.timedelta(minutes=36))
     _vitals(charting, session, start + dt.timedelta(minutes=45), (146, 88), 82)
     services.screening_record(
@@ -166,5 +218,7 @@ def demo_session(
         instructions_given=True,
     )
     services.session_sign(actor=charting, session=session)
+    # The critical reading makes the note need the prescriber's co-signature.
+    services.session_cosign(actor=deciding, session=session)
     session.refresh_from_db()
     return session

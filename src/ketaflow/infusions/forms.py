@@ -8,8 +8,9 @@ from typing import Any
 
 from django import forms
 
-from ketaflow.clinical import EndOrganSymptom, Indication
-from ketaflow.infusions.models import InfusionSession, SideEffect
+from ketaflow.clinical import EndOrganSymptom, Indication, WeightBasis
+from ketaflow.clinical.common import choices
+from ketaflow.infusions.models import InfusionEvent, InfusionSession, PrescriberDecision, SideEffect
 from ketaflow.web.forms import WEIGHT_HELP, weight_in_kg, weight_unit_field
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
@@ -75,12 +76,8 @@ class ChecklistForm(VersionedForm):
 
 
 class DoseForm(VersionedForm):
-    indication = forms.ChoiceField(
-        choices=[
-            (i.value, i.value.upper() if i is Indication.PTSD else "Depression") for i in Indication
-        ]
-    )
-    weight_basis = forms.ChoiceField(choices=InfusionSession.WeightBasis.choices)
+    indication = forms.ChoiceField(choices=choices(Indication))
+    weight_basis = forms.ChoiceField(choices=choices(WeightBasis))
     dose_mg_per_kg = forms.DecimalField(max_digits=5, decimal_places=3, label="Dose (mg/kg)")
     vial_concentration_mg_per_ml = forms.DecimalField(
         max_digits=6, decimal_places=2, label="Vial concentration (mg/mL)"
@@ -113,6 +110,10 @@ class EventForm(forms.Form):
         required=False, max_digits=7, decimal_places=2, label="Pump rate (mL/h)"
     )
     note = forms.CharField(required=False, max_length=300)
+    reason = forms.ChoiceField(choices=InfusionEvent.Reason.choices, required=False, label="Reason")
+    confirm_early_stop = forms.BooleanField(
+        required=False, label="Confirm: stop before the planned dose has been given"
+    )
 
 
 SYMPTOM_CHOICES = [(s.value, s.label) for s in EndOrganSymptom]
@@ -220,3 +221,26 @@ class SignForm(forms.Form):
 class AddendumForm(forms.Form):
     client_uuid = _uuid_field()
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Addendum")
+
+
+class BaselineOverrideForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Prescriber's reason to start over this baseline",
+    )
+
+
+class DecisionForm(forms.Form):
+    client_uuid = _uuid_field()
+    decision = forms.ChoiceField(
+        choices=PrescriberDecision.Decision.choices, label="Prescriber's decision"
+    )
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), label="What you assessed and decided"
+    )
+
+
+class CosignForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I have reviewed this infusion record, its readings and overrides, and co-sign it"
+    )

@@ -5,7 +5,8 @@ stopped by that, and its vitals, pump events and side effects are plain rows (ap
 ORM only). Database triggers would not do here: the session row itself legitimately changes
 until the moment it is signed, and a trigger is dropped with one statement by whoever owns the
 database. So the lock takes a hash of the note's content as stored (the session's recorded
-fields, every vitals entry, pump event and side effect; not the addenda, which are written after
+fields, every vitals entry, pump event, side effect and prescriber's decision, and the
+co-signature; not the addenda, which are written after
 signing by design) and keeps it twice: on the session (``lock_hash``, for the note page) and in
 the signing's audit entry, which the audit chain and its off-database checkpoints vouch for.
 :func:`lock_problem` recomputes it; the note page and ``ketaflow audit verify`` report a change.
@@ -24,7 +25,13 @@ from typing import Any
 from django.db import models
 
 from ketaflow.audit.models import AuditEntry
-from ketaflow.infusions.models import InfusionEvent, InfusionSession, SideEffect, VitalsEntry
+from ketaflow.infusions.models import (
+    InfusionEvent,
+    InfusionSession,
+    PrescriberDecision,
+    SideEffect,
+    VitalsEntry,
+)
 
 # Session fields that change without changing what the note says (bookkeeping), and the seal.
 _NOT_CONTENT = {"version", "updated_by_id", "updated_at", "lock_hash"}
@@ -57,14 +64,40 @@ def _rows(objects: Iterable[models.Model], skip: Iterable[str] = ()) -> list[dic
     ]
 
 
+# Fields added after notes were first sealed (issue 11: the baseline override, the co-signature,
+# the reason of a pause or stop). They enter the hash only when they hold something, so a note
+# sealed before they existed keeps its hash, and a co-signature or reason is covered.
+_ADDED_LATER = {
+    "baseline_override_vitals_id",
+    "baseline_override_by_id",
+    "baseline_override_at",
+    "baseline_override_reason",
+    "cosigned_by_id",
+    "cosigned_at",
+    "reason",
+}
+
+
+def _without_empty_additions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in row.items() if not (k in _ADDED_LATER and v in (None, ""))}
+        for row in rows
+    ]
+
+
 def note_content_hash(session: InfusionSession) -> str:
     """SHA-256 of the note as the database holds it (read it fresh before hashing)."""
-    content = {
-        "session": _rows([session], _NOT_CONTENT)[0],
+    content: dict[str, Any] = {
+        "session": _without_empty_additions(_rows([session], _NOT_CONTENT))[0],
         "vitals": _rows(VitalsEntry.objects.filter(session=session).order_by("pk")),
-        "events": _rows(InfusionEvent.objects.filter(session=session).order_by("pk")),
+        "events": _without_empty_additions(
+            _rows(InfusionEvent.objects.filter(session=session).order_by("pk"))
+        ),
         "side_effects": _rows(SideEffect.objects.filter(session=session).order_by("pk")),
     }
+    decisions = _rows(PrescriberDecision.objects.filter(session=session).order_by("pk"))
+    if decisions:
+        content["decisions"] = decisions
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -19,6 +19,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from ketaflow.clinical import Indication as ClinicalIndication
+from ketaflow.clinical import WeightBasis as ClinicalWeightBasis
+from ketaflow.clinical.common import choices
+from ketaflow.clinical.pump import PumpEventKind
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment
 
@@ -52,6 +56,7 @@ class InfusionSession(models.Model):
         RECOVERY = "recovery", "Recovery"
         DISCHARGED = "discharged", "Discharged"
         SIGNED = "signed", "Signed and locked"
+        COSIGN = "cosign", "Signed by the nurse; awaiting the prescriber's co-signature"
 
     class PregnancyTest(models.TextChoices):
         NOT_DONE = "", "Not recorded"
@@ -59,14 +64,9 @@ class InfusionSession(models.Model):
         POSITIVE = "positive", "Positive"
         NOT_APPLICABLE = "not_applicable", "Not applicable"
 
-    class Indication(models.TextChoices):
-        PTSD = "ptsd", "PTSD"
-        DEPRESSION = "depression", "Treatment-resistant depression"
-
-    class WeightBasis(models.TextChoices):
-        ACTUAL = "actual", "Actual body weight"
-        IDEAL = "ideal", "Ideal body weight (Devine)"
-        ADJUSTED = "adjusted", "Adjusted body weight"
+    # Defined once, in ketaflow.clinical; the field choices are built from them.
+    Indication = ClinicalIndication
+    WeightBasis = ClinicalWeightBasis
 
     appointment = models.OneToOneField(
         Appointment, on_delete=models.PROTECT, related_name="infusion_session"
@@ -102,8 +102,8 @@ class InfusionSession(models.Model):
     risk_acknowledgement = models.TextField(blank=True)
 
     # The order the dose is computed from, and the computed plan (ketaflow.clinical.plan_infusion).
-    indication = models.CharField(max_length=16, choices=Indication.choices, blank=True)
-    weight_basis = models.CharField(max_length=16, choices=WeightBasis.choices, blank=True)
+    indication = models.CharField(max_length=16, choices=choices(ClinicalIndication), blank=True)
+    weight_basis = models.CharField(max_length=16, choices=choices(ClinicalWeightBasis), blank=True)
     dose_mg_per_kg = models.DecimalField(max_digits=5, decimal_places=3, null=True, blank=True)
     vial_concentration_mg_per_ml = models.DecimalField(
         max_digits=6, decimal_places=2, null=True, blank=True
@@ -166,6 +166,23 @@ class InfusionSession(models.Model):
         help_text="SHA-256 of the note as signed (ketaflow.infusions.lock).",
     )
 
+    # A prescriber's override of a baseline reading at or above the critical limits (it names the
+    # reading it overrides: a later baseline needs its own).
+    baseline_override_vitals = models.ForeignKey(
+        "VitalsEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    baseline_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    baseline_override_at = models.DateTimeField(null=True, blank=True)
+    baseline_override_reason = models.TextField(blank=True)
+    # The prescriber's co-signature (a session with a critical or emergency reading or an
+    # override): the note is locked when it is given.
+    cosigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cosigned_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -181,15 +198,20 @@ class InfusionSession(models.Model):
 
 
 class InfusionEvent(AppendOnly):
-    class Kind(models.TextChoices):
-        START = "start", "Start"
-        RATE_CHANGE = "rate_change", "Rate change"
-        PAUSE = "pause", "Pause"
-        RESUME = "resume", "Resume"
-        STOP = "stop", "Stop"
+    # The pump events, defined once in ketaflow.clinical.pump (rate_segments).
+    Kind = PumpEventKind
+
+    class Reason(models.TextChoices):
+        NONE = "", "—"
+        PATIENT_REQUEST = "patient_request", "Patient's request"
+        VITALS = "vitals", "Vital signs out of range"
+        SIDE_EFFECT = "side_effect", "Side effect (nausea, dissociation, anxiety ...)"
+        PRESCRIBER = "prescriber", "Prescriber's order"
+        EQUIPMENT = "equipment", "Pump, line or cannula problem"
+        OTHER = "other", "Other (describe)"
 
     session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=choices(PumpEventKind))
     at = models.DateTimeField()
     rate_ml_per_h = models.DecimalField(
         max_digits=7,
@@ -202,6 +224,12 @@ class InfusionEvent(AppendOnly):
     note = models.CharField(max_length=300, blank=True)
     client_uuid = models.UUIDField(default=uuid.uuid4, unique=True)
     recorded_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(
+        max_length=24,
+        choices=Reason.choices,
+        blank=True,
+        help_text="Why the infusion was paused or stopped before the planned dose.",
+    )
 
     class Meta:
         ordering = ["at", "pk"]
@@ -324,3 +352,49 @@ class Addendum(AppendOnly):
 
     def __str__(self) -> str:
         return f"Addendum by {self.author} at {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
+
+
+class PrescriberDecision(AppendOnly):
+    """A prescriber's decision on a critical or emergency reading during the infusion; resuming a
+    pump paused after such a reading needs one recorded after it."""
+
+    class Decision(models.TextChoices):
+        RESUME = "resume", "Resume the infusion"
+        STOP = "stop", "Do not resume: stop the infusion"
+
+    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="decisions")
+    reading = models.ForeignKey(VitalsEntry, on_delete=models.PROTECT, related_name="decisions")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    note = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    client_uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} at {timezone.localtime(self.at):%H:%M}"
+
+
+class AdverseEvent(AppendOnly):
+    """A critical or emergency reading during or after the infusion, counted by the outcomes
+    dashboard beside the side effects (written with the reading, in its transaction)."""
+
+    session = models.ForeignKey(
+        InfusionSession, on_delete=models.PROTECT, related_name="adverse_events"
+    )
+    reading = models.OneToOneField(
+        VitalsEntry, on_delete=models.PROTECT, related_name="adverse_event"
+    )
+    level = models.CharField(max_length=16)
+    summary = models.CharField(max_length=300)
+    at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Adverse event ({self.level}) at {timezone.localtime(self.at):%H:%M}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -47,6 +46,7 @@ from ketaflow.clinical import (
     WeightBasis,
     assess_vitals,
     plan_infusion,
+    pump,
     to_jsonable,
 )
 from ketaflow.clinical import Role as ClinicalRole
@@ -54,18 +54,24 @@ from ketaflow.clinical.dosing import (
     HEIGHT_CM_RANGE,
     SYRINGE_RESOLUTION_ML,
     WEIGHT_KG_RANGE,
+    max_pump_rate_ml_per_h,
     weight_change_to_confirm,
 )
+from ketaflow.infusions import gates
 from ketaflow.infusions.lock import AUDIT_KEY, seal
 from ketaflow.infusions.models import (
     Addendum,
+    AdverseEvent,
     InfusionEvent,
     InfusionSession,
+    PrescriberDecision,
     SideEffect,
     VitalsEntry,
 )
 from ketaflow.infusions.policy import InfusionPolicy, infusion_policy
 from ketaflow.patients.models import Patient
+from ketaflow.portal.models import UrgentTask
+from ketaflow.portal.safety import urgent_task_acknowledge, urgent_task_raise
 from ketaflow.treatment.models import Appointment
 
 Status = InfusionSession.Status
@@ -120,6 +126,12 @@ def _locked_row(session: InfusionSession) -> InfusionSession:
 
 
 def _require_unlocked(session: InfusionSession) -> None:
+    if session.status == Status.COSIGN:
+        raise _refuse(
+            NON_FIELD_ERRORS,
+            "signed: the nurse signed this note; it waits for the prescriber's co-signature "
+            "and can no longer change",
+        )
     if session.locked:
         signer = session.signed_by.get_full_name() if session.signed_by else "?"
         when = (
@@ -295,8 +307,11 @@ def start_problems(session: InfusionSession, user: User | None) -> list[str]:
             f"weight: measured on {session.weight_measured_on.isoformat()}, more than "
             f"{policy.weight_valid_days} day(s) ago (clinic setting); weigh the patient"
         )
-    if baseline_vitals(session) is None:
+    base = baseline_vitals(session)
+    if base is None:
         problems.append("baseline vitals: not recorded")
+    elif gates.baseline_problem(session, base):
+        problems.append(gates.baseline_problem(session, base))
     responses = pre_infusion_responses(session)
     for instrument in PRE_INFUSION_INSTRUMENTS:
         if instrument.value not in responses:
@@ -319,11 +334,7 @@ def start_problems(session: InfusionSession, user: User | None) -> list[str]:
     return problems
 
 
-@dataclass(frozen=True)
-class Delivered:
-    volume_ml: float
-    dose_mg: float
-    running_min: float
+Delivered = pump.Delivered
 
 
 def delivered_from_events(
@@ -331,43 +342,10 @@ def delivered_from_events(
     final_concentration_mg_per_ml: float,
     until: dt.datetime | None = None,
 ) -> Delivered:
-    """Volume and dose given: the integral of the pump rate over the running time.
-
-    ``mL = sum(rate_ml_per_h x running hours)``, ``mg = mL x final concentration``; computed in
-    exact rational arithmetic and converted to float once at the end (nothing rounded). A pump
-    still running is counted up to ``until``.
-    """
-    volume = Fraction(0)
-    seconds_running = Fraction(0)
-    rate: Fraction | None = None
-    running = False
-    last: dt.datetime | None = None
-    for kind, at, event_rate in events:
-        if running and last is not None and rate is not None:
-            span = Fraction((at - last).total_seconds())
-            volume += rate * span / 3600
-            seconds_running += span
-        if kind == Kind.START:
-            running, rate = True, Fraction(event_rate) if event_rate is not None else None
-        elif kind == Kind.RATE_CHANGE and event_rate is not None:
-            rate = Fraction(event_rate)
-        elif kind == Kind.PAUSE:
-            running = False
-        elif kind == Kind.RESUME:
-            running = True
-            if event_rate is not None:
-                rate = Fraction(event_rate)
-        elif kind == Kind.STOP:
-            running = False
-        last = at
-    if running and last is not None and rate is not None and until is not None and until > last:
-        span = Fraction((until - last).total_seconds())
-        volume += rate * span / 3600
-        seconds_running += span
-    dose = volume * Fraction(final_concentration_mg_per_ml)
-    return Delivered(
-        volume_ml=float(volume), dose_mg=float(dose), running_min=float(seconds_running / 60)
-    )
+    """Volume and dose given: the integral of the pump rate over the running time
+    (``ketaflow.clinical.pump``: ``rate_segments`` and ``delivered``). A pump still running is
+    counted up to ``until``."""
+    return pump.delivered(pump.rate_segments(events), final_concentration_mg_per_ml, until)
 
 
 def session_delivered(session: InfusionSession, until: dt.datetime | None = None) -> Delivered:
@@ -632,8 +610,8 @@ def dose_compute(
     """Compute dose, volumes and pump rate with the drug library's guardrails.
 
     A hard-limit breach is refused with the library's message. A soft-limit breach needs an
-    override reason from a user whose role the drug library allows (and who holds
-    ``OVERRIDE_SOFT_LIMIT``); the plan is stored exactly as computed.
+    override reason from a user whose role the drug library allows (``ketaflow.clinical``
+    decides it; ``OVERRIDE_SOFT_LIMIT`` follows it); the plan is stored exactly as computed.
     """
     user = _require_perm(actor, Perm.CHART_INFUSION)
     session = _locked_row(session)
@@ -671,11 +649,6 @@ def dose_compute(
         raise _refuse("override_reason", str(exc)) from None
     except ClinicalInputError as exc:
         raise _refuse(NON_FIELD_ERRORS, str(exc)) from None
-    if plan.soft_limit_breaches and not user.may(Perm.OVERRIDE_SOFT_LIMIT):
-        raise _refuse(
-            "override_reason",
-            f"your role ({user.role_enum.label}) may not override soft limits",
-        )
     session.indication = indication
     session.weight_basis = weight_basis
     session.dose_mg_per_kg = dose_mg_per_kg
@@ -771,10 +744,7 @@ def _max_rate_ml_per_h(session: InfusionSession) -> Fraction | None:
     """Running the whole bag faster than the drug library's hard minimum duration is refused
     (ketaflow.clinical.dosing: 30 min, Ketalar label warning on rapid IV administration)."""
     entry = DRUG_LIBRARY[Indication(session.indication)]
-    hard_min = entry.duration_min_limits.hard_min
-    if hard_min is None or not session.total_volume_ml:
-        return None
-    return Fraction(session.total_volume_ml) / (Fraction(hard_min) / 60)
+    return max_pump_rate_ml_per_h(entry, session.total_volume_ml or 0.0)
 
 
 Row = TypeVar("Row", InfusionEvent, VitalsEntry, SideEffect, Addendum)
@@ -812,9 +782,13 @@ def event_record(
     at: dt.datetime | None = None,
     rate_ml_per_h: Decimal | None = None,
     note: str = "",
+    reason: str = "",
+    confirm_early_stop: bool = False,
 ) -> InfusionEvent:
     """Start, rate change, pause, resume or stop, at ``at`` (default now). A repeated
-    ``client_uuid`` returns the stored event and changes nothing."""
+    ``client_uuid`` returns the stored event and changes nothing. A pause, and a stop before the
+    planned dose, need a ``reason`` (and the ``note`` for "other"); an early stop needs
+    ``confirm_early_stop``; resuming after a critical reading needs the prescriber's decision."""
     user = _require_perm(actor, Perm.CHART_INFUSION)
     session = _locked_row(session)
     existing = _find_duplicate(InfusionEvent, session, client_uuid)
@@ -848,6 +822,7 @@ def event_record(
             )
         if rate_ml_per_h is None and session.rate_ml_per_h is not None:
             rate_ml_per_h = Decimal(repr(session.rate_ml_per_h))
+    _check_event_gates(session, kind, at, reason, note, confirm_early_stop)
     if kind in (Kind.START, Kind.RATE_CHANGE) and rate_ml_per_h is None:
         raise _refuse("rate_ml_per_h", f"give the pump rate in mL/h for the {label}")
     if kind in (Kind.PAUSE, Kind.STOP) and rate_ml_per_h is not None:
@@ -870,6 +845,7 @@ def event_record(
         by=user,
         note=note.strip(),
         client_uuid=client_uuid,
+        reason=reason if kind in (Kind.PAUSE, Kind.STOP) else "",
     )
     event.full_clean(validate_unique=False)
     event, created = _save_once(event, InfusionEvent, session)
@@ -892,10 +868,16 @@ def event_record(
         session,
         f"infusion {label} at {timezone.localtime(at):%H:%M:%S}"
         + (f", {rate_ml_per_h} mL/h" if rate_ml_per_h is not None else "")
+        + (f"; reason: {event.get_reason_display()}" if event.reason else "")
         + f"; delivered {delivered.dose_mg!r} mg so far",
         object_type="infusion_event",
         object_id=event.pk,
-        detail={"client_uuid": str(client_uuid), "delivered_dose_mg": delivered.dose_mg},
+        detail={
+            "client_uuid": str(client_uuid),
+            "delivered_dose_mg": delivered.dose_mg,
+            "reason": event.reason,
+            "note": event.note,
+        },
     )
     return event
 
@@ -1018,6 +1000,8 @@ def vitals_record(
     elif entry.phase == Phase.BASELINE:
         _to_checklist(session)
         session.save(update_fields=["status", "updated_at"])
+    if entry.phase != Phase.BASELINE and gates.is_urgent(entry):
+        _reading_escalate(actor, session, entry)
     _audit(
         actor,
         Action.CREATE,
@@ -1134,9 +1118,11 @@ def session_discharge(
     expected_version: int | None,
     escort_present: bool,
     instructions_given: bool,
+    now: dt.datetime | None = None,
 ) -> InfusionSession:
-    """Discharge needs the newest modified Aldrete at or above the clinic's minimum (9), the
-    escort present and the written instructions given (clinical.md s. 4.5)."""
+    """Discharge needs the clinic's minimum observation time since the stop (``gates``), the
+    newest modified Aldrete at or above the clinic's minimum (9), the escort present and the
+    written instructions given (clinical.md s. 4.5)."""
     user = _require_perm(actor, Perm.CHART_INFUSION)
     session = _locked_row(session)
     _require_unlocked(session)
@@ -1148,7 +1134,11 @@ def session_discharge(
             f"{session.get_status_display().lower()})",
         )
     policy = infusion_policy()
+    now = now or timezone.now()
     errors: dict[str, list[str]] = {}
+    observation = _observation_problem(session, now)
+    if observation:
+        errors[NON_FIELD_ERRORS] = [observation]
     aldrete = latest_aldrete(session)
     if aldrete is None:
         errors["aldrete"] = ["record a modified Aldrete score after the infusion"]
@@ -1165,11 +1155,12 @@ def session_discharge(
         errors["instructions_given"] = [
             "give the written discharge instructions (no driving until the next day)"
         ]
+    errors.update(clinic_phone_problem(session))
     if errors:
         raise ValidationError(errors)
     session.escort_present = True
     session.instructions_given = True
-    session.discharged_at = timezone.now()
+    session.discharged_at = now
     session.discharged_by = user
     session.status = Status.DISCHARGED
     _bump(session, user)
@@ -1179,15 +1170,18 @@ def session_discharge(
         actor,
         Action.UPDATE,
         session,
-        f"discharged (modified Aldrete {aldrete.total.normalize() if aldrete else '?'})",
+        f"discharged (modified Aldrete {aldrete.total.normalize() if aldrete else '?'})"
+        + f"; observed {gates.observed_min(session, now) or 0:.0f} min after the stop",
     )
     return session
 
 
 @transaction.atomic
 def session_sign(*, actor: Actor, session: InfusionSession) -> InfusionSession:
-    """The nurse signs the infusion note; it is then locked. Needs SIGN_INFUSION_NOTE and a
-    current licence and life-support certificate (the ADMINISTER credentials)."""
+    """The nurse signs the infusion note; it is then locked, unless it needs the prescriber's
+    co-signature (``gates.cosign_reasons``): then it waits for :func:`session_cosign`. Needs
+    SIGN_INFUSION_NOTE and a current licence and life-support certificate (the ADMINISTER
+    credentials)."""
     user = _require_perm(actor, Perm.SIGN_INFUSION_NOTE)
     session = _locked_row(session)
     _require_unlocked(session)
@@ -1202,6 +1196,21 @@ def session_sign(*, actor: Actor, session: InfusionSession) -> InfusionSession:
         raise _refuse(NON_FIELD_ERRORS, "credentials: " + "; ".join(check.problems))
     session.signed_by = user
     session.signed_at = timezone.now()
+    cosign = gates.cosign_reasons(session, effective_vitals(session))
+    if cosign:
+        session.status = Status.COSIGN
+        _bump(session, user)
+        session.full_clean()
+        session.save()
+        _audit(
+            actor,
+            Action.UPDATE,
+            session,
+            "signed the infusion note; awaiting the prescriber's co-signature: "
+            + "; ".join(cosign),
+            detail={"cosign_reasons": cosign},
+        )
+        return session
     session.locked = True
     session.status = Status.SIGNED
     _bump(session, user)
@@ -1247,3 +1256,248 @@ def addendum_add(
             object_id=addendum.pk,
         )
     return addendum
+
+
+# ---- the chair's gates (issue 11 items 3, 4, 6, 7; the rules in ``gates``) ------------------
+
+
+def _check_event_gates(
+    session: InfusionSession,
+    kind: str,
+    at: dt.datetime,
+    reason: str,
+    note: str,
+    confirm_early_stop: bool,
+) -> None:
+    """Reasons for a pause and an early stop, the early stop's confirmation, and the
+    prescriber's decision before resuming after a critical reading."""
+    if reason and reason not in InfusionEvent.Reason.values:
+        raise _refuse("reason", f"{reason!r} is not one of the listed reasons")
+    if reason and kind not in (Kind.PAUSE, Kind.STOP):
+        raise _refuse("reason", "only a pause or a stop has a reason")
+    needs_reason = kind == Kind.PAUSE
+    if kind == Kind.STOP:
+        delivered = session_delivered(session, until=at)
+        if gates.stop_is_early(session, delivered.volume_ml):
+            needs_reason = True
+            if reason and not confirm_early_stop:
+                raise _refuse(
+                    "confirm_early_stop",
+                    f"{delivered.dose_mg:.2f} mg of the planned {session.dose_mg or 0:.2f} mg "
+                    "given: confirm that the infusion stops before the planned dose",
+                )
+    if needs_reason and not reason:
+        what = "the pause" if kind == Kind.PAUSE else "stopping before the planned dose"
+        raise _refuse("reason", f"choose the reason for {what}")
+    if needs_reason and reason == InfusionEvent.Reason.OTHER and not note.strip():
+        raise _refuse("note", "describe the reason (you chose other)")
+    if kind == Kind.RESUME:
+        waiting = gates.awaiting_decision(session, effective_vitals(session))
+        if waiting is not None:
+            raise _refuse(
+                NON_FIELD_ERRORS,
+                f"resume: the reading {gates.reading_text(waiting)} needs a prescriber's "
+                "decision to resume, recorded in this session",
+            )
+
+
+def _reading_escalate(actor: Actor, session: InfusionSession, entry: VitalsEntry) -> None:
+    """A critical or emergency reading after the start: an urgent task for the clinic's
+    prescribers (banner on every staff page, email through the outbox) and an adverse event,
+    in the reading's transaction."""
+    text = gates.reading_text(entry)
+    urgent_task_raise(
+        actor=actor,
+        patient=session.patient,
+        reasons=[f"infusion chair: {text}; prescriber's decision needed"],
+        kind=UrgentTask.Kind.INFUSION_READING,
+        infusion_session_id=session.pk,
+        notify=Perm.ORDER_INFUSION,
+    )
+    adverse = AdverseEvent(
+        session=session,
+        reading=entry,
+        level=entry.level,
+        summary=f"{entry.get_phase_display()}: {text}"[:300],
+        at=entry.measured_at,
+    )
+    adverse.full_clean()
+    adverse.save()
+    _audit(
+        actor,
+        Action.CREATE,
+        session,
+        f"adverse event recorded: {entry.level} reading {text}",
+        object_type="adverse_event",
+        object_id=adverse.pk,
+        detail={"vitals_entry": entry.pk, "level": entry.level},
+    )
+
+
+def _observation_problem(session: InfusionSession, now: dt.datetime) -> str:
+    until = gates.observation_until(session)
+    if until is None or now >= until:
+        return ""
+    stopped = timezone.localtime(session.ended_at) if session.ended_at else None
+    return (
+        f"observation: the infusion stopped at {stopped:%H:%M}; the clinic observes for at least "
+        f"{gates.observation_min(session)} min after the stop (Recovery time setting; Spravato "
+        f"label: at least 2 h after the dose); discharge from "
+        f"{timezone.localtime(until):%H:%M}"
+    )
+
+
+@transaction.atomic
+def baseline_override(
+    *, actor: Actor, session: InfusionSession, reason: str, at: dt.datetime | None = None
+) -> InfusionSession:
+    """A prescriber allows the start over a baseline reading at or above the critical limits,
+    with a reason (audited; the note then needs the prescriber's co-signature)."""
+    user = _require_perm(actor, Perm.ORDER_INFUSION)
+    session = _locked_row(session)
+    _require_unlocked(session)
+    if session.status not in BEFORE_START:
+        raise _refuse(NON_FIELD_ERRORS, "the infusion has already started")
+    base = baseline_vitals(session)
+    if base is None or not gates.is_urgent(base):
+        raise _refuse(
+            NON_FIELD_ERRORS, "there is no baseline reading at or above the critical limits"
+        )
+    if not reason.strip():
+        raise _refuse("reason", "write why the infusion may start over this reading")
+    check = credential_check(user, ClinicalAct.ORDER, on=timezone.localdate())
+    if not check.ok:
+        raise _refuse(NON_FIELD_ERRORS, "credentials: " + "; ".join(check.problems))
+    session.baseline_override_vitals = base
+    session.baseline_override_by = user
+    at = at or timezone.now()
+    _check_time("at", at, infusion_policy())
+    if at < base.measured_at:
+        raise _refuse("at", "the override is made after the reading it is about")
+    session.baseline_override_at = at
+    session.baseline_override_reason = reason.strip()
+    _bump(session, user)
+    session.full_clean()
+    session.save()
+    _audit(
+        actor,
+        Action.UPDATE,
+        session,
+        f"overrode the critical baseline {gates.reading_text(base)}: {reason.strip()}",
+        detail={"vitals_entry": base.pk, "reason": reason.strip()},
+    )
+    return session
+
+
+@transaction.atomic
+def decision_record(
+    *,
+    actor: Actor,
+    session: InfusionSession,
+    decision: str,
+    note: str,
+    client_uuid: uuid.UUID,
+    at: dt.datetime | None = None,
+) -> PrescriberDecision:
+    """The prescriber's decision on the newest critical or emergency reading of the infusion;
+    it acknowledges the reading's open urgent task with the same words."""
+    user = _require_perm(actor, Perm.ORDER_INFUSION)
+    session = _locked_row(session)
+    existing = PrescriberDecision.objects.filter(client_uuid=client_uuid).first()
+    if existing is not None:
+        if existing.session_id != session.pk:
+            raise _refuse("client_uuid", "this entry identifier belongs to another session")
+        return existing
+    _require_unlocked(session)
+    if session.status not in INFUSING:
+        raise _refuse(NON_FIELD_ERRORS, "a decision on a reading is made while the infusion runs")
+    readings = gates.urgent_readings(effective_vitals(session))
+    if not readings:
+        raise _refuse(NON_FIELD_ERRORS, "there is no critical or emergency reading to decide on")
+    if decision not in PrescriberDecision.Decision.values:
+        raise _refuse("decision", "choose the decision")
+    if not note.strip():
+        raise _refuse("note", "write what you assessed and what you decided")
+    at = at or timezone.now()
+    _check_time("at", at, infusion_policy())
+    reading = max(readings, key=lambda v: (v.measured_at, v.pk))
+    if at < reading.measured_at:
+        raise _refuse("at", "the decision is made after the reading it is about")
+    row = PrescriberDecision(
+        session=session,
+        reading=reading,
+        decision=decision,
+        note=note.strip(),
+        by=user,
+        at=at,
+        client_uuid=client_uuid,
+    )
+    row.full_clean(validate_unique=False)
+    row.save()
+    _audit(
+        actor,
+        Action.CREATE,
+        session,
+        f"prescriber's decision on {gates.reading_text(reading)}: {row.get_decision_display()}",
+        object_type="prescriber_decision",
+        object_id=row.pk,
+        detail={"vitals_entry": reading.pk, "decision": decision, "note": row.note},
+    )
+    for task in UrgentTask.objects.filter(
+        infusion_session_id=session.pk, acknowledged_at__isnull=True
+    ):
+        urgent_task_acknowledge(
+            actor=actor,
+            task=task,
+            action_taken=UrgentTask.Action.CHAIR_DECISION,
+            note=f"{row.get_decision_display()}: {row.note}",
+        )
+    return row
+
+
+@transaction.atomic
+def session_cosign(*, actor: Actor, session: InfusionSession) -> InfusionSession:
+    """The prescriber co-signs a note the nurse signed (a critical or emergency reading or an
+    override); the note is then locked and sealed, the co-signature inside the seal."""
+    user = _require_perm(actor, Perm.ORDER_INFUSION)
+    session = _locked_row(session)
+    if session.status != Status.COSIGN:
+        raise _refuse(
+            NON_FIELD_ERRORS,
+            "co-sign: the note must be signed by the nurse and wait for a co-signature (it is "
+            f"{session.get_status_display().lower()})",
+        )
+    if session.signed_by_id == user.pk:
+        raise _refuse(NON_FIELD_ERRORS, "co-sign: a second clinician co-signs, not the signer")
+    check = credential_check(user, ClinicalAct.SIGN, on=timezone.localdate())
+    if not check.ok:
+        raise _refuse(NON_FIELD_ERRORS, "credentials: " + "; ".join(check.problems))
+    session.cosigned_by = user
+    session.cosigned_at = timezone.now()
+    session.locked = True
+    session.status = Status.SIGNED
+    _bump(session, user)
+    session.full_clean()
+    session.save()
+    digest = seal(session)
+    _audit(
+        actor,
+        Action.UPDATE,
+        session,
+        "co-signed and locked the infusion note",
+        detail={AUDIT_KEY: digest},
+    )
+    return session
+
+
+CLINIC_PHONE_REQUIRED = (
+    "the clinic's phone number is not set: the medical director sets it in Administration > "
+    "Clinic (Phone) before the first discharge, because the discharge sheet tells the patient "
+    "to call it"
+)
+
+
+def clinic_phone_problem(session: InfusionSession) -> dict[str, list[str]]:
+    """The refusal when the session's clinic has no phone number for the discharge sheet."""
+    clinic = Patient.objects.select_related("clinic").get(pk=session.patient_id).clinic
+    return {} if clinic.phone.strip() else {"clinic_phone": [CLINIC_PHONE_REQUIRED]}

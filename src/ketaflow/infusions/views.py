@@ -29,17 +29,21 @@ from ketaflow.assessments.services import parse_answers
 from ketaflow.audit.context import Actor
 from ketaflow.clinical import Action as MonitoringAction
 from ketaflow.clinical import Instrument
-from ketaflow.clinical.dosing import BAG_CONVENTION, KG_PER_LB
-from ketaflow.infusions import services
+from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
+from ketaflow.infusions import gates, services
 from ketaflow.infusions.access import appointment_for_user, session_for_user
 from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
+from ketaflow.infusions.flowsheet import flowsheet
 from ketaflow.infusions.forms import (
     ALDRETE_ITEMS,
     AddendumForm,
     AldreteForm,
+    BaselineOverrideForm,
     CadssForm,
     ChecklistForm,
     CorrectionForm,
+    CosignForm,
+    DecisionForm,
     DischargeForm,
     DoseForm,
     EventForm,
@@ -51,10 +55,12 @@ from ketaflow.infusions.forms import (
     VitalsForm,
 )
 from ketaflow.infusions.lock import lock_problem
-from ketaflow.infusions.models import InfusionSession, VitalsEntry
+from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
+from ketaflow.infusions.offline import replay_check
 from ketaflow.infusions.policy import infusion_policy
 from ketaflow.patients.access import patients_for_user
 from ketaflow.treatment.models import Appointment
+from ketaflow.treatment.services import clinic_zone
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -165,7 +171,7 @@ def _page_context(
         "plan": plan,
         "plan_warnings": plan.get("warnings", []) if isinstance(plan, dict) else [],
         "bag_convention": BAG_CONVENTION,
-        "weight_lb": float(session.weight_kg) / KG_PER_LB
+        "weight_lb": kg_to_pounds(float(session.weight_kg))
         if session.weight_kg is not None
         else None,
         "events": events,
@@ -232,7 +238,42 @@ def _page_context(
         "addendum_form": form("addendum", AddendumForm),
         "fragments": FRAGMENTS,
     }
+    context.update(_gates_context(session, vitals, bound, now))
+    if session.status == InfusionSession.Status.COSIGN:
+        context["may_chart"] = False  # signed by the nurse: nothing changes until co-signed
     return context
+
+
+def _gates_context(
+    session: InfusionSession,
+    vitals: list[VitalsEntry],
+    bound: dict[str, forms.Form],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """What the chair's gates decide, for the page (issue 11 items 3, 4, 6, 7)."""
+    base = services.baseline_vitals(session)
+    until = session.discharged_at or now
+    return {
+        "baseline_problem": gates.baseline_problem(session, base),
+        "baseline_overridden": base is not None and session.baseline_override_vitals_id == base.pk,
+        "baseline_text": gates.reading_text(base) if base is not None else "",
+        "override_form": bound.get("override-baseline") or BaselineOverrideForm(),
+        "awaiting_decision": gates.awaiting_decision(session, vitals)
+        if session.status in services.INFUSING
+        else None,
+        "urgent_readings": gates.urgent_readings(vitals),
+        "decisions": list(session.decisions.select_related("by", "reading")),
+        "decision_form": bound.get("decision") or DecisionForm(),
+        "observation_min": gates.observation_min(session),
+        "observation_until": gates.observation_until(session),
+        "observed_min": gates.observed_min(session, until),
+        "cosign_reasons": gates.cosign_reasons(session, vitals),
+        "cosign_form": bound.get("cosign") or CosignForm(),
+        "reason_choices": [("", "Choose a reason")]
+        + [(v, label) for v, label in InfusionEvent.Reason.choices if v],
+        "stop_early": session.status in services.INFUSING
+        and gates.stop_is_early(session, services.session_delivered(session, until=now).volume_ml),
+    }
 
 
 @login_required
@@ -313,8 +354,32 @@ def _event(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
         at=_when(c, "at"),
         rate_ml_per_h=c["rate_ml_per_h"],
         note=c["note"],
+        reason=c.get("reason") or "",
+        confirm_early_stop=bool(c.get("confirm_early_stop")),
     )
     return f"{event.get_kind_display()} recorded at {timezone.localtime(event.at):%H:%M:%S}."
+
+
+def _override_baseline(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    services.baseline_override(actor=actor, session=session, reason=form.cleaned_data["reason"])
+    return "Baseline override recorded; the infusion may start."
+
+
+def _decision(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    row = services.decision_record(
+        actor=actor,
+        session=session,
+        decision=c["decision"],
+        note=c["note"],
+        client_uuid=c["client_uuid"],
+    )
+    return f"Prescriber's decision recorded: {row.get_decision_display()}."
+
+
+def _cosign(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    services.session_cosign(actor=actor, session=session)
+    return "Infusion note co-signed and locked."
 
 
 def _vitals_common(c: dict[str, Any]) -> dict[str, Any]:
@@ -435,7 +500,9 @@ def _discharge(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
 
 
 def _sign(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
-    services.session_sign(actor=actor, session=session)
+    signed = services.session_sign(actor=actor, session=session)
+    if signed.status == InfusionSession.Status.COSIGN:
+        return "Infusion note signed; it waits for the prescriber's co-signature."
     return "Infusion note signed and locked."
 
 
@@ -456,7 +523,7 @@ HANDLERS: dict[str, Handler] = {
     "event": Handler(
         EventForm, _event, ("status", "pump", "vitals", "scores", "discharge"), anchor="frag-pump"
     ),
-    "vitals": Handler(VitalsForm, _vitals, ("status", "vitals"), anchor="frag-vitals"),
+    "vitals": Handler(VitalsForm, _vitals, ("status", "checklist", "vitals"), anchor="frag-vitals"),
     "correct": Handler(CorrectionForm, _correct, ("status", "vitals"), anchor="frag-vitals"),
     "screening": Handler(
         ScreeningForm, _screening, ("status", "checklist"), anchor="frag-checklist"
@@ -480,6 +547,23 @@ HANDLERS: dict[str, Handler] = {
         SignForm, _sign, FRAGMENTS, need=Perm.SIGN_INFUSION_NOTE, anchor="frag-discharge"
     ),
     "addendum": Handler(AddendumForm, _addendum, ("addenda",), anchor="frag-addenda"),
+    "override-baseline": Handler(
+        BaselineOverrideForm,
+        _override_baseline,
+        ("status", "checklist", "pump"),
+        need=Perm.ORDER_INFUSION,
+        anchor="frag-checklist",
+    ),
+    "decision": Handler(
+        DecisionForm,
+        _decision,
+        ("status", "pump", "vitals"),
+        need=Perm.ORDER_INFUSION,
+        anchor="frag-pump",
+    ),
+    "cosign": Handler(
+        CosignForm, _cosign, FRAGMENTS, need=Perm.ORDER_INFUSION, anchor="frag-discharge"
+    ),
 }
 
 
@@ -505,6 +589,7 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
     ok = False
     if form.is_valid():
         try:
+            replay_check(actor=actor, session=session, queued_by=request.POST.get("queued_by", ""))
             message = handler.run(actor, session, form)
         except ValidationError as exc:
             _show_refusal(form, exc)
@@ -522,7 +607,8 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
         if not ok:  # a successful write is audited by its service; a refusal shows the page
             services.session_viewed(actor=actor, session=session, what=f"{action} refused")
         if not ok and action == "event":
-            context["event_errors"] = errors
+            # The flash line carries the refusal once (session.js); the card does not repeat it.
+            context["event_errors"] = []
         names = handler.fragments if ok else tuple(dict.fromkeys(("status", *handler.fragments)))
         return JsonResponse(
             {
@@ -542,8 +628,9 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
         return redirect(reverse("infusion_session", args=[session.pk]) + f"#{handler.anchor}")
     context = _page_context(request, session, {bound_key: form})
     if action == "event":
-        context["event_errors"] = errors
-    messages.error(request, "Not saved: " + "; ".join(errors))
+        context["event_errors"] = errors  # shown once, in the pump card
+    else:
+        messages.error(request, "Not saved: " + "; ".join(errors))
     services.session_viewed(actor=actor, session=session, what="session page after a refusal")
     return render(request, "infusions/session.html", context, status=400)
 
@@ -591,7 +678,12 @@ def discharge_instructions(request: HttpRequest, session_id: int) -> HttpRespons
     return render(
         request,
         "infusions/instructions.html",
-        {"session": session, "patient": session.patient, "today": timezone.localdate()},
+        {
+            "session": session,
+            "patient": session.patient,
+            "clinic": session.patient.clinic,
+            "today": timezone.localdate(timezone=clinic_zone(session.patient.clinic)),
+        },
     )
 
 
@@ -667,3 +759,15 @@ def open_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 def _show_refusal(form: forms.Form, exc: ValidationError) -> None:
     apply_validation_error(form, exc, prefixes={"version": "Form out of date"})
+
+
+@login_required
+@require_GET
+def flowsheet_page(request: HttpRequest, session_id: int) -> HttpResponse:
+    """The printable infusion flowsheet (one page per session), read like the session page."""
+    actor = _actor(request)
+    session = session_for_user(
+        request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
+    )
+    services.session_viewed(actor=actor, session=session, what="printable flowsheet")
+    return render(request, "infusions/flowsheet.html", flowsheet(session, timezone.now()))

@@ -17,7 +17,9 @@ Definitions (selection of data; every outcome cut-point is in ``ketaflow.clinica
   response criterion was first met to the day the loss rule was met (event), or to the latest
   score (censored), on the patient's whole series of that measure; responders only.
 - **Adverse events per infusion**: side effects recorded in the infusion sessions (started) of
-  the cohort's courses, per 100 started infusions, by type.
+  the cohort's courses, and their critical and emergency readings after the start (the adverse
+  events the chair records, a reading later corrected excepted), per 100 started infusions, by
+  type.
 """
 
 from __future__ import annotations
@@ -33,9 +35,17 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from ketaflow.assessments.models import InstrumentResponse
-from ketaflow.clinical import KaplanMeier, Measure, Observation, ScorePoint, assess_outcome
+from ketaflow.clinical import (
+    Indication,
+    KaplanMeier,
+    Measure,
+    Observation,
+    ScorePoint,
+    assess_outcome,
+)
 from ketaflow.clinical import kaplan_meier as km_estimate
-from ketaflow.infusions.models import InfusionSession, SideEffect
+from ketaflow.clinical.common import choices
+from ketaflow.infusions.models import AdverseEvent, InfusionSession, SideEffect
 from ketaflow.outcomes.selectors import (
     INFUSION_STATUSES,
     Point,
@@ -56,7 +66,7 @@ END_OF_INDUCTION_WINDOW_DAYS: Final[int] = getattr(
     settings, "OUTCOMES_END_OF_INDUCTION_WINDOW_DAYS", 7
 )
 MEASURE_FOR: Final[dict[str, Measure]] = {"ptsd": Measure.PCL5, "depression": Measure.PHQ9}
-INDICATIONS: Final = (("ptsd", "PTSD"), ("depression", "Treatment-resistant depression"))
+INDICATIONS: Final = tuple(choices(Indication))
 
 
 @dataclass(frozen=True)
@@ -270,6 +280,12 @@ def _survival(courses: Iterable[Course]) -> tuple[KaplanMeier, frozenset[int], f
     return km_estimate(observations), frozenset(events), frozenset(censored)
 
 
+READING_LABELS: Final = {
+    "reading_critical": "Critical reading at the chair",
+    "reading_emergency": "Emergency reading at the chair",
+}
+
+
 def _adverse(courses: list[Course]) -> tuple[int, frozenset[int], tuple[AdverseRow, ...]]:
     sessions = InfusionSession.objects.filter(
         appointment__course__in=courses, started_at__isnull=False
@@ -283,7 +299,12 @@ def _adverse(courses: list[Course]) -> tuple[int, frozenset[int], tuple[AdverseR
     ):
         counts[kind] += 1
         who[kind].add(patient_id)
-    labels = dict(SideEffect.Kind.choices)
+    for level, patient_id in AdverseEvent.objects.filter(
+        session__in=sessions, reading__corrections__isnull=True
+    ).values_list("level", "session__patient_id"):
+        counts[f"reading_{level}"] += 1
+        who[f"reading_{level}"].add(patient_id)
+    labels = {**dict(SideEffect.Kind.choices), **READING_LABELS}
     rows = tuple(
         AdverseRow(
             kind=kind,

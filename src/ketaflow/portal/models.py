@@ -15,6 +15,8 @@ from django.db import models
 
 from ketaflow.accounts.models import Clinic
 from ketaflow.assessments.models import InstrumentResponse
+from ketaflow.clinical import Instrument
+from ketaflow.clinical.common import choices
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Course
 
@@ -151,7 +153,7 @@ class DueQuestionnaire(models.Model):
     course = models.ForeignKey(
         Course, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    instrument = models.CharField(max_length=16, choices=InstrumentResponse.InstrumentCode.choices)
+    instrument = models.CharField(max_length=16, choices=choices(Instrument))
     timepoint = models.CharField(
         max_length=32, help_text="pre-1, post-first, post-last, week-3, ... (unique per course)"
     )
@@ -206,6 +208,11 @@ class UrgentTask(models.Model):
         REFERRED = "referred", "Referred for urgent psychiatric care"
         NO_CONTACT = "no_contact", "Could not reach the patient; escalated"
         OTHER = "other", "Other (describe)"
+        CHAIR_DECISION = "chair_decision", "Assessed at the infusion chair; decision recorded"
+
+    class Kind(models.TextChoices):
+        SUICIDE_RISK = "suicide_risk", "Suicide risk"
+        INFUSION_READING = "infusion_reading", "Critical reading during an infusion"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="urgent_tasks")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="urgent_tasks")
@@ -220,6 +227,14 @@ class UrgentTask(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     action_taken = models.CharField(max_length=24, choices=Action.choices, blank=True)
     action_note = models.TextField(blank=True)
+    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.SUICIDE_RISK)
+    infusion_session = models.ForeignKey(
+        "infusions.InfusionSession",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="urgent_tasks",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -24,6 +24,7 @@ from ketaflow.accounts.roles import Perm, Role
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
+from ketaflow.clinical.instruments import PHQ9_SUICIDE_ITEM
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
 from ketaflow.portal.outbox import enqueue_urgent
@@ -50,9 +51,10 @@ def flag_reasons(response: InstrumentResponse) -> list[str]:
     if not response.suicide_risk_flag:
         return []
     if response.instrument == Code.PHQ9:
-        item9 = int(response.answers[8])
+        item9 = int(response.answers[PHQ9_SUICIDE_ITEM - 1])
         return [
-            f"PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered {item9}"
+            f"PHQ-9 item {PHQ9_SUICIDE_ITEM} (thoughts of being better off dead or of self-harm) "
+            f"answered {item9}"
         ]
     if response.instrument == Code.CSSRS:
         return [f"C-SSRS screener: {response.risk_level} risk"]
@@ -72,9 +74,13 @@ def urgent_task_raise(
     patient: Patient,
     reasons: Sequence[str],
     response: InstrumentResponse | None = None,
+    kind: str = UrgentTask.Kind.SUICIDE_RISK,
+    infusion_session_id: int | None = None,
+    notify: Perm = Perm.ACKNOWLEDGE_URGENT,
 ) -> UrgentTask:
     """Open an urgent task (or add reasons to the open task of the same response), queue the
-    clinicians' email notice, and audit it, all in the caller's transaction."""
+    clinicians' email notice, and audit it, all in the caller's transaction. ``notify`` is the
+    permission of the staff emailed (a critical reading at the chair: the prescribers)."""
     existing = (
         UrgentTask.objects.select_for_update()
         .filter(response=response, acknowledged_at__isnull=True)
@@ -95,11 +101,16 @@ def urgent_task_raise(
         )
         return existing
     task = UrgentTask(
-        clinic_id=patient.clinic_id, patient=patient, response=response, reasons=list(reasons)
+        clinic_id=patient.clinic_id,
+        patient=patient,
+        response=response,
+        reasons=list(reasons),
+        kind=kind,
+        infusion_session_id=infusion_session_id,
     )
     task.full_clean()
     task.save()
-    recipients = [u.email for u in clinicians_of(patient.clinic_id) if u.email]
+    recipients = [u.email for u in clinicians_of(patient.clinic_id) if u.email and u.may(notify)]
     for address in recipients:
         enqueue_urgent(address)
     audit_record(

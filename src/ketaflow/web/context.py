@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from ketaflow.accounts.models import User
@@ -88,3 +89,9 @@ def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
         "urgent_nav": True,
         "may_invite_patients": may_invite,
     }
+
+
+def idle_logoff(request: HttpRequest) -> dict[str, Any]:
+    """The automatic log-off time (the session's idle age), for signout.js on every page: it
+    warns before it and clears what the browser kept for the user when it comes."""
+    return {"idle_seconds": settings.SESSION_COOKIE_AGE}

@@ -515,6 +515,7 @@ class _ClinicSpec:
     supplies: ledger_demo.Supplies
     ledger_days: int
     outcomes: bool  # Riverside's outcome histories
+    phone: str = ""  # printed on the discharge sheet; required before the first discharge
 
 
 _STAFF_KEYS = {
@@ -688,6 +689,7 @@ _CLINICS = (
         supplies=ledger_demo.RIVERSIDE_SUPPLIES,
         ledger_days=ledger_demo.DAYS,
         outcomes=True,
+        phone="+1 555 0100 100",
     ),
     _ClinicSpec(
         slug="harbor",
@@ -700,6 +702,7 @@ _CLINICS = (
         supplies=HARBOR_SUPPLIES,
         ledger_days=14,  # a little stock: one delivery, two weeks of infusion days
         outcomes=False,
+        phone="+1 555 0199 100",
     ),
 )
 
@@ -712,6 +715,9 @@ def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogi
     clinic, _ = Clinic.objects.get_or_create(
         slug=spec.slug, defaults={"name": spec.name, "address": spec.address}
     )
+    if spec.phone and not clinic.phone:
+        clinic.phone = spec.phone
+        clinic.save(update_fields=["phone"])
     created_users = 0
     staff: dict[str, User] = {}
     for person in spec.staff:

@@ -7,6 +7,7 @@
  * while offline or on a failed request it stays there and is retried, and the page says per
  * entry "saved" or "not yet saved - will retry". The server stores each UUID once, so a retry of
  * an entry that did arrive is harmless. Without JavaScript the forms post and redirect as usual.
+ * The queue belongs to the logged-in user (see KEY below); logging out clears it (signout.js).
  */
 (function () {
   "use strict";
@@ -15,7 +16,13 @@
   if (!root || !window.fetch || !window.localStorage) {
     return;
   }
-  var KEY = "ketaflow.infusion." + root.getAttribute("data-session") + ".queue";
+  // The queue is kept per user and session: an entry carries the user it was queued under
+  // ("queued_by"), and the server refuses it from anyone else. signout.js clears it at log-out.
+  var USER = root.getAttribute("data-user") || "";
+  if (!USER) {
+    return;
+  }
+  var KEY = "ketaflow.queue." + USER + "." + root.getAttribute("data-session");
   var RETRY_MS = 5000;
   var box = document.getElementById("pending");
   var list = document.getElementById("pending-list");
@@ -94,7 +101,9 @@
         state.textContent = "saved";
       } else if (entry.state === "refused") {
         state.className = "refused";
-        state.textContent = "not saved: " + entry.message;
+        // The refusal itself is in the message line once; the queue only says it was refused.
+        state.textContent = "not saved";
+        state.title = entry.message;
       } else if (entry.state === "sending") {
         state.className = "waiting";
         state.textContent = "sending…";
@@ -128,6 +137,9 @@
       credentials: "same-origin",
       headers: { "X-KetaFlow-Fragment": "1", "X-CSRFToken": csrf() }
     }).then(function (response) {
+      if (!response.redirected) {  // an answer of the logged-in session (not the login page)
+        document.dispatchEvent(new CustomEvent("ketaflow:server-contact"));
+      }
       return response.json().then(function (json) {
         return { status: response.status, json: json };
       }, function () {
@@ -242,6 +254,7 @@
     if (!uuidInput || !uuidInput.value) {
       pairs.push(["client_uuid", id]);
     }
+    pairs.push(["queued_by", USER]);
     var queue = load();
     if (!queue.some(function (e) { return e.id === id; })) {
       queue.push({

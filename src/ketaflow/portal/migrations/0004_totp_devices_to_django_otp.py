@@ -49,7 +49,7 @@ def backwards(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0002_patient_usernames_not_mrn"),
+        ("portal", "0003_urgent_task_kind_and_infusion_session"),
         ("otp_totp", "0003_add_timestamps"),
     ]
 

@@ -1,0 +1,166 @@
+"""The infusion chair's gates in Debian's headless Chromium at tablet sizes (768x1024 upright,
+1024x768 on its side): a critical baseline refuses the start naming the reading, a prescriber
+overrides it with a reason, the nurse starts; a critical reading raises the prescribers' urgent
+task (the banner on their pages), the nurse pauses with a reason, resume waits for the
+prescriber's decision; an early stop with its reason and confirmation; discharge refused before
+the observation time, then allowed; the nurse signs and the prescriber co-signs. The clock moves
+by moving the infusion's times (no sleeps). Screenshots go to var/screenshots/ (and, with
+KETAFLOW_SHOTS=dir, to that directory at 390, 1024 and 1366 px wide)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.wait import WebDriverWait
+
+from ketaflow.infusions.models import InfusionSession
+from ketaflow.portal.models import UrgentTask
+from tests.web.browser import csp_violations, login, shot, wait_text
+from tests.web.conftest import World
+from tests.web.test_browser_infusions import (
+    as_user,
+    click,
+    fill,
+    form_in,
+    frag,
+    observation_passes,
+    pause_with_reason,
+    prescriber_decides,
+    press,
+    stop_early,
+    submit,
+    vitals,
+)
+from tests.web.test_infusions import prepare
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+def widths(browser: webdriver.Chrome, name: str) -> None:
+    """Screenshots at 390, 1024 and 1366 px wide into $KETAFLOW_SHOTS (when set), full height."""
+    target = os.environ.get("KETAFLOW_SHOTS")
+    if not target:
+        return
+    Path(target).mkdir(parents=True, exist_ok=True)
+    size = browser.get_window_size()
+    for width in (390, 1024, 1366):
+        browser.set_window_size(width, 900)
+        height = browser.execute_script("return document.documentElement.scrollHeight;")
+        browser.set_window_size(width, min(int(height) + 100, 6000))
+        browser.save_screenshot(str(Path(target) / f"{name}-{width}.png"))
+    browser.set_window_size(size["width"], size["height"])
+
+
+def test_the_gates_at_the_chair_on_a_tablet(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    base = live_server.url
+    browser.set_window_size(768, 1024)
+    session = prepare(live_world, skip="baseline vitals")
+    login(browser, base, "nurse")
+    browser.get(f"{base}/infusions/{session.pk}/")
+    browser.execute_script("window.__ketaflowMarker = 'still here';")
+
+    # A baseline at or above the critical limits: the start is refused once, naming it.
+    vitals(browser, "185", "115", "80", "98")
+    wait_text(browser, "#start-missing", "baseline vitals: 185/115")
+    click(browser.find_element(By.ID, "btn-start"))
+    flash = wait_text(browser, "#flash", "Cannot start the infusion")
+    assert "185/115" in flash.text
+    assert flash.text.count("Not saved") == 1
+    assert "Cannot start" not in frag(browser, "pump").text
+    assert browser.find_elements(By.ID, "override-form") == []  # the nurse may not override
+    shot(browser, "gates-baseline-refused")
+    widths(browser, "nurse-baseline-refused")
+
+    # The prescriber overrides with a reason; the nurse starts.
+    as_user(browser, "prescriber")
+    form = browser.find_element(By.ID, "override-form")
+    fill(form, {"reason": "Anxious on arrival; 178/108 after rest. Start, vitals every 5 min."})
+    submit(form)
+    wait_text(browser, "#flash", "Baseline override recorded")
+    wait_text(browser, "#baseline-override", "overridden by")
+    widths(browser, "prescriber-baseline-overridden")
+    as_user(browser, "nurse")
+    press(browser, "start", "Running")
+
+    # On its side (1024x768): a critical reading raises the prescribers' task.
+    browser.set_window_size(1024, 768)
+    vitals(browser, "186", "114", "96", "97")
+    wait_text(browser, "#alert-banner", "CRITICAL")
+    shot(browser, "gates-critical-1024x768")
+    # (At this size the sticky alert and the tablet's queue cover the pump buttons: issue 11
+    # item 5, fixed on its own branch; the rest runs upright.)
+    browser.set_window_size(768, 1024)
+    task = UrgentTask.objects.get(kind=UrgentTask.Kind.INFUSION_READING)
+    assert "186/114" in task.reasons[0]
+    pause_with_reason(browser, "vitals", "BP 186/114")
+    wait_text(browser, "#decision-needed", "Prescriber's decision needed")
+    click(browser.find_element(By.ID, "btn-resume"))
+    wait_text(browser, "#flash", "needs a prescriber's decision")
+    assert InfusionSession.objects.get().status == InfusionSession.Status.PAUSED
+    widths(browser, "nurse-decision-needed")
+
+    # The prescriber sees the urgent task on every page, then decides at the chair.
+    login(browser, base, "prescriber")
+    banner = wait_text(browser, "#urgent-banner", "186/114")
+    assert "infusion chair" in banner.text
+    widths(browser, "prescriber-urgent-banner")
+    browser.get(f"{base}/infusions/{session.pk}/")
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "infusion"))
+    prescriber_decides(browser, "No headache or chest pain; recheck 150/92. Resume.")
+    task.refresh_from_db()
+    assert task.acknowledged_by == live_world.prescriber
+    press(browser, "resume", "Running")
+
+    # An early stop asks for its reason and a confirmation; the reason is in the events table.
+    stop_early(browser, "side_effect", "Nausea despite ondansetron")
+    wait_text(browser, "#events", "Nausea despite ondansetron")
+    aldrete = form_in(browser, "scores", "aldrete")
+    for select in aldrete.find_elements(By.TAG_NAME, "select"):
+        Select(select).select_by_value("2")
+    submit(aldrete)
+    wait_text(browser, "#aldrete-list", "10 of 10")
+
+    # Discharge is refused before the observation time, then allowed.
+    discharge = form_in(browser, "discharge", "discharge")
+    click(discharge.find_element(By.NAME, "escort_present"))
+    click(discharge.find_element(By.NAME, "instructions_given"))
+    submit(discharge)
+    wait_text(browser, "#flash", "observation")
+    wait_text(browser, "#observation", "discharge from")
+    widths(browser, "nurse-discharge-refused")
+    observation_passes()
+    as_user(browser, "nurse")
+    discharge = form_in(browser, "discharge", "discharge")
+    click(discharge.find_element(By.NAME, "escort_present"))
+    click(discharge.find_element(By.NAME, "instructions_given"))
+    submit(discharge)
+    wait_text(browser, "#session-status", "Discharged")
+
+    # The nurse signs first; the note waits for the prescriber's co-signature.
+    sign = form_in(browser, "discharge", "sign")
+    click(sign.find_element(By.NAME, "confirm"))
+    submit(sign)
+    wait_text(browser, "#cosign", "Awaiting the prescriber's co-signature")
+    assert not InfusionSession.objects.get().locked
+    widths(browser, "nurse-awaiting-cosign")
+    as_user(browser, "prescriber")
+    cosign = form_in(browser, "discharge", "cosign")
+    click(cosign.find_element(By.NAME, "confirm"))
+    submit(cosign)
+    wait_text(browser, "#locked-note", "locked")
+    wait_text(browser, "#cosign", "Co-signed by")
+    shot(browser, "gates-cosigned")
+    widths(browser, "prescriber-cosigned")
+    final = InfusionSession.objects.get()
+    assert final.locked
+    assert final.cosigned_by == live_world.prescriber
+    assert final.baseline_override_by == live_world.prescriber
+    assert csp_violations(browser) == []

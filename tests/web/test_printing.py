@@ -1,0 +1,238 @@
+"""Printing: the printable infusion flowsheet (one page per session: vitals table and chart,
+events, dose, vial and lot, side effects, Aldrete, discharge and signatures; clinic time, no raw
+codes; access as for the session; audited as a read) and the discharge sheet (the clinic's
+phone number, required before the first discharge, and the crisis line). The print-media check
+of every printable page (no other patient on paper) is in test_browser_printing.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from ketaflow.accounts.models import Clinic
+from ketaflow.audit.context import Actor
+from ketaflow.audit.models import AuditEntry
+from ketaflow.clinical import Instrument
+from ketaflow.infusions import services
+from ketaflow.infusions.models import InfusionSession
+from tests.web.conftest import World
+from tests.web.test_infusions import baseline, event, nurse_actor, open_session, prepare
+
+RAW_CODES = (
+    "pause_infusion",
+    "call_prescriber",
+    "chest_pain",
+    "severe_headache",
+    "emergency_care",
+    "rate_change",
+    "ptsd",
+)
+
+
+def charted(world: World) -> InfusionSession:
+    """A whole infusion: started 70 min ago, a critical reading with chest pain, a pause with
+    its reason, resume, stop, a side effect, Aldrete 10, discharge and the nurse's signature."""
+    session = prepare(world)
+    # Stopped long enough ago for the clinic's observation time (80 min by default).
+    t0 = timezone.now() - dt.timedelta(minutes=140)
+    event(world, session, "start", t0)
+    baseline(
+        world,
+        session,
+        systolic_mmhg=186,
+        diastolic_mmhg=112,
+        symptoms=["chest_pain"],
+        measured_at=t0 + dt.timedelta(minutes=10, seconds=30),
+    )
+    services.event_record(
+        actor=nurse_actor(world),
+        session=session,
+        kind="pause",
+        client_uuid=uuid.uuid4(),
+        at=t0 + dt.timedelta(minutes=11),
+        reason="vitals",
+        note="blood pressure 186/112 with chest pain",
+    )
+    prescriber = Actor(user=world.prescriber)
+    services.decision_record(  # a critical reading: resuming needs the prescriber's decision
+        actor=prescriber,
+        session=session,
+        decision="resume",
+        note="pain settled, pressure falling",
+        client_uuid=uuid.uuid4(),
+        at=t0 + dt.timedelta(minutes=18),
+    )
+    event(world, session, "resume", t0 + dt.timedelta(minutes=20))
+    services.event_record(
+        actor=nurse_actor(world),
+        session=session,
+        kind="stop",
+        client_uuid=uuid.uuid4(),
+        at=t0 + dt.timedelta(minutes=45),
+        reason="prescriber",
+        confirm_early_stop=True,
+    )
+    actor = nurse_actor(world)
+    services.side_effect_record(
+        actor=actor, session=session, client_uuid=uuid.uuid4(), kind="nausea", severity="mild"
+    )
+    services.screening_record(
+        actor=actor, session=session, instrument=Instrument.ALDRETE, answers=[2] * 5
+    )
+    services.session_discharge(
+        actor=actor,
+        session=session,
+        expected_version=None,
+        escort_present=True,
+        instructions_given=True,
+    )
+    services.session_sign(actor=actor, session=session)
+    services.session_cosign(actor=prescriber, session=session)  # the critical reading
+    session.refresh_from_db()
+    return session
+
+
+def test_the_flowsheet_shows_the_whole_infusion_in_the_clinic_time(
+    world: World, client_for: Any
+) -> None:
+    Clinic.objects.filter(pk=world.clinic.pk).update(time_zone="Asia/Tokyo")
+    session = charted(world)
+    response = client_for(world.nurse).get(reverse("infusion_flowsheet", args=[session.pk]))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    text = re.sub(r"<[^>]+>", " ", html)
+    for expected in (
+        "Ketamine infusion flowsheet",
+        "Anders",
+        session.patient.mrn,
+        "LOT-42",  # vial and lot
+        "35.00 mg",  # the dose
+        "150.0 mL/h",
+        "Emergency: Chest pain",  # the level and symptom in words
+        "Call the prescriber",
+        "blood pressure 186/112 with chest pain",  # the pause's reason
+        "Nausea",
+        "10 of 10",  # Aldrete
+        "escort present, written instructions given",
+        "the note is locked",
+        "Asia/Tokyo",
+        "+1 555 0100 100",
+    ):
+        assert expected in text, expected
+    assert "<svg" in html  # the vitals chart
+    tokyo = ZoneInfo("Asia/Tokyo")
+    started = timezone.localtime(session.started_at, tokyo)
+    assert f"started {started:%H:%M}" in text
+    new_york = timezone.localtime(session.started_at, ZoneInfo("America/New_York"))
+    assert f"started {new_york:%H:%M}" not in text
+    assert session.discharged_at is not None
+    assert session.ended_at is not None
+    observed = int((session.discharged_at - session.ended_at).total_seconds() // 60)
+    assert f"observed {observed} min after the infusion stopped" in text
+    for code in RAW_CODES:
+        assert code not in text, code
+    assert "style=" not in html
+    assert "<script>" not in html
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("nurse", 200),
+        ("prescriber", 200),
+        ("director", 200),
+        ("frontdesk", 403),
+        ("patient_user", 404),
+        ("foreign_prescriber", 404),
+    ],
+)
+def test_who_prints_the_flowsheet(world: World, client_for: Any, who: str, status: int) -> None:
+    session = open_session(world)
+    response = client_for(getattr(world, who)).get(reverse("infusion_flowsheet", args=[session.pk]))
+    assert response.status_code == status
+    if status != 200:
+        assert b"Anders" not in response.content
+
+
+def test_printing_the_flowsheet_is_an_audited_read(world: World, client_for: Any) -> None:
+    session = open_session(world)
+    client_for(world.prescriber).get(reverse("infusion_flowsheet", args=[session.pk]))
+    entry = AuditEntry.objects.filter(actor=world.prescriber, action="view").latest("seq")
+    assert entry.patient_id == world.patient.pk
+    assert "printable flowsheet" in entry.summary
+
+
+def _stopped_with_aldrete(world: World) -> InfusionSession:
+    session = prepare(world)
+    t0 = timezone.now() - dt.timedelta(minutes=130)
+    event(world, session, "start", t0)
+    event(world, session, "stop", t0 + dt.timedelta(minutes=40))
+    services.screening_record(
+        actor=nurse_actor(world), session=session, instrument=Instrument.ALDRETE, answers=[2] * 5
+    )
+    session.refresh_from_db()
+    return session
+
+
+def test_discharge_is_refused_until_the_clinic_has_a_phone_number(world: World) -> None:
+    Clinic.objects.filter(pk=world.clinic.pk).update(phone="  ")
+    session = _stopped_with_aldrete(world)
+    with pytest.raises(ValidationError) as exc:
+        services.session_discharge(
+            actor=Actor(user=world.nurse),
+            session=session,
+            expected_version=None,
+            escort_present=True,
+            instructions_given=True,
+        )
+    assert list(exc.value.message_dict) == ["clinic_phone"]
+    assert "clinic's phone number is not set" in exc.value.message_dict["clinic_phone"][0]
+    assert "Administration > Clinic" in exc.value.message_dict["clinic_phone"][0]
+    session.refresh_from_db()
+    assert session.discharged_at is None
+    Clinic.objects.filter(pk=world.clinic.pk).update(phone="+1 555 0100 999")
+    services.session_discharge(
+        actor=Actor(user=world.nurse),
+        session=session,
+        expected_version=None,
+        escort_present=True,
+        instructions_given=True,
+    )
+    session.refresh_from_db()
+    assert session.status == InfusionSession.Status.DISCHARGED
+
+
+def test_the_discharge_refusal_names_the_setting_on_the_page(world: World, client_for: Any) -> None:
+    Clinic.objects.filter(pk=world.clinic.pk).update(phone="")
+    session = _stopped_with_aldrete(world)
+    response = client_for(world.nurse).post(
+        reverse("infusion_action", args=[session.pk, "discharge"]),
+        {"version": session.version, "escort_present": "on", "instructions_given": "on"},
+        HTTP_X_KETAFLOW_FRAGMENT="1",
+    )
+    assert response.status_code == 400
+    assert "clinic phone: the clinic's phone number is not set" in response.json()["message"]
+
+
+def test_the_discharge_sheet_carries_the_clinic_phone_and_the_crisis_line(
+    world: World, client_for: Any
+) -> None:
+    session = open_session(world)
+    html = (
+        client_for(world.nurse)
+        .get(reverse("infusion_instructions", args=[session.pk]))
+        .content.decode()
+    )
+    assert "+1 555 0100 100" in html
+    assert "Test Clinic" in html
+    assert "988" in html
+    assert "Suicide &amp; Crisis Lifeline" in html
