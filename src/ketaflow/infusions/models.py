@@ -187,6 +187,7 @@ class InfusionEvent(AppendOnly):
         PAUSE = "pause", "Pause"
         RESUME = "resume", "Resume"
         STOP = "stop", "Stop"
+        COMPLETE = "complete", "Complete (bag infused)"
 
     session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -25,10 +25,7 @@ class InfusionPolicy:
     pregnancy_test_max_age: int = 55
     # Modified Aldrete: discharge at 9 or more of 10 (Aldrete 1995; clinical.md s. 4.5).
     aldrete_discharge_minimum: int = 9
-    # Vitals schedule shown on the page: every 10 min during, every 15 min after
-    # (Riva-Posse 2018; clinical.md s. 4.1).
-    vitals_every_min_during: int = 10
-    vitals_every_min_after: int = 15
+    # The vitals schedule is the clinic's (treatment.models.ScheduleSettings).
     # Clock skew accepted for a time entered on a tablet (clinic policy): a time up to this many
     # minutes ahead of the server is taken as "now"-ish, further ahead is refused.
     future_skew_min: int = 2
