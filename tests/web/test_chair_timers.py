@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from ketaflow.audit.context import Actor
 from ketaflow.infusions import services
 from ketaflow.infusions.models import InfusionEvent, InfusionSession
 from ketaflow.infusions.timers import bag_state, next_vitals_due, reached_at
@@ -397,3 +398,37 @@ def test_a_timer_refresh_returns_every_card_to_staff_of_the_clinic_only(
         response = client_for(who).get(url, **FRAGMENT)
         assert response.status_code in (403, 404)
         assert b"Anders" not in response.content
+
+
+# ---- the demo --------------------------------------------------------------------------------
+
+
+def test_demo_times_agree_with_the_appointment(world: World) -> None:
+    """A 09:00 appointment whose infusion ran 04:49-05:36 is refused: the demo books the
+    appointment where the infusion is charted, 15 min before the pump starts."""
+    from ketaflow.infusions.demo import demo_session
+    from tests.web.test_infusions import make_appointment
+
+    actor = Actor.system("demo")
+    now = timezone.now()
+    for patient, scenario in ((world.patient, "complete"), (world.other_patient, "running")):
+        appointment = make_appointment(world, patient)
+        appointment.starts_at = now - dt.timedelta(hours=9)  # far from when it is charted
+        appointment.ends_at = appointment.starts_at + dt.timedelta(hours=3)
+        appointment.save()
+        session = demo_session(
+            actor=actor,
+            appointment=appointment,
+            nurse=world.nurse,
+            scenario=scenario,  # type: ignore[arg-type]
+        )
+        appointment.refresh_from_db()
+        assert session.started_at == appointment.starts_at + minutes(15)
+        assert appointment.starts_at.minute % 5 == 0
+        assert appointment.ends_at - appointment.starts_at == dt.timedelta(hours=3)
+    bag = services.session_bag(session, timezone.now())
+    due = services.session_vitals_due(session, timezone.now())
+    assert bag is not None
+    assert bag.expected_end is not None
+    assert due is not None
+    assert due.phase == "during"
