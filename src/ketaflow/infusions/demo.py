@@ -25,6 +25,7 @@ from ketaflow.clinical import Instrument
 from ketaflow.infusions import services
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.treatment.models import Appointment
+from ketaflow.treatment.services import clinic_zone
 
 Scenario = Literal["complete", "running"]
 
@@ -88,6 +89,39 @@ def _prescriber_of(nurse: User) -> User | None:
     return None
 
 
+# Chair time before the pump starts: checklist, questionnaires, baseline vitals, dose and vial.
+CHAIR_PREPARATION = dt.timedelta(minutes=15)
+# The complete demo infusion: stopped 47 min after its start, discharged after the clinic's
+# observation time (80 min by default): 127 minutes from the start to the discharge.
+COMPLETE_SPAN = dt.timedelta(minutes=130)
+RUNNING_FOR = dt.timedelta(minutes=20)
+
+
+def demo_start(appointment: Appointment, scenario: Scenario, now: dt.datetime) -> dt.datetime:
+    """When the demo pump starts: 15 min after the appointment time when that fits the
+    scenario now (a complete infusion over within the last 3 h; a running one started 15 to
+    30 min ago). Otherwise the appointment moves to where the infusion is charted (3 h ago,
+    or 20 min ago), on the 5-minute grid of the clinic's clock, so that the appointment's time
+    and the infusion's times agree in the clinic's time zone (a 09:00 appointment whose
+    infusion ran 04:49-05:36 did not)."""
+    planned = appointment.starts_at + CHAIR_PREPARATION
+    if scenario == "complete":
+        fits = now - dt.timedelta(hours=3) <= planned <= now - COMPLETE_SPAN
+        wanted = now - dt.timedelta(hours=3)
+    else:
+        fits = now - dt.timedelta(minutes=30) <= planned <= now - dt.timedelta(minutes=15)
+        wanted = now - RUNNING_FOR
+    if fits:
+        return planned
+    zone = clinic_zone(appointment.patient.clinic)
+    local = wanted.astimezone(zone)
+    booked = local.replace(minute=local.minute - local.minute % 5, second=0) - CHAIR_PREPARATION
+    length = appointment.ends_at - appointment.starts_at
+    Appointment.objects.filter(pk=appointment.pk).update(starts_at=booked, ends_at=booked + length)
+    appointment.refresh_from_db()
+    return appointment.starts_at + CHAIR_PREPARATION
+
+
 DEMO_VIAL_LOT = "KET-24A117"  # the Riverside demo's first delivered lot (ledger demo)
 
 
@@ -105,9 +139,7 @@ def demo_session(
     if scenario not in ("complete", "running"):
         raise ValueError(f"scenario: {scenario!r} is not 'complete' or 'running'")
     charting = Actor(user=nurse, ip_address=actor.ip_address, system_name=actor.system_name)
-    now = timezone.now().replace(microsecond=0)
-    # Times in the past: a complete session began 3 h ago, a running one 20 min ago.
-    start = now - (dt.timedelta(hours=3) if scenario == "complete" else dt.timedelta(minutes=20))
+    start = demo_start(appointment, scenario, timezone.now().replace(microsecond=0))
     session = services.session_open(actor=charting, appointment=appointment)
     course = appointment.course
     weight_kg = course.weight_kg if course.weight_kg is not None else Decimal(72)
@@ -168,6 +200,11 @@ def demo_session(
     _event(charting, session, "start", start, rate)
     _vitals(charting, session, start + dt.timedelta(minutes=10), (132, 84), 82)
     if scenario == "running":
+        # Readings every 10 min while it runs; the next one is due (or overdue) on the page.
+        minute = 20
+        while start + dt.timedelta(minutes=minute + 1) < timezone.now():
+            _vitals(charting, session, start + dt.timedelta(minutes=minute), (134, 84), 80)
+            minute += 10
         session.refresh_from_db()
         return session
     _vitals(charting, session, start + dt.timedelta(minutes=20), (148, 92), 88)

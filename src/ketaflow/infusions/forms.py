@@ -101,7 +101,7 @@ class VialForm(VersionedForm):
 
 class EventForm(forms.Form):
     kind = forms.ChoiceField(
-        choices=[(k, k) for k in ("start", "rate_change", "pause", "resume", "stop")],
+        choices=[(k, k) for k in ("start", "rate_change", "pause", "resume", "stop", "complete")],
         widget=forms.HiddenInput,
     )
     client_uuid = _uuid_field()
@@ -143,6 +143,12 @@ class VitalsForm(forms.Form):
 
 class CorrectionForm(VitalsForm):
     corrects = forms.IntegerField(widget=forms.HiddenInput)
+    measured_at = forms.DateTimeField(
+        required=False,
+        input_formats=DATETIME_FORMATS,
+        widget=DateTimeInput(format="%Y-%m-%dT%H:%M:%S", attrs={"step": "1"}),
+        label="Measured at (to the second)",
+    )
     correction_reason = forms.CharField(max_length=300, label="Reason for the correction")
 
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
@@ -69,10 +69,12 @@ from ketaflow.infusions.models import (
     VitalsEntry,
 )
 from ketaflow.infusions.policy import InfusionPolicy, infusion_policy
+from ketaflow.infusions.timers import BagState, VitalsDue, bag_state, next_vitals_due
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
 from ketaflow.portal.safety import urgent_task_acknowledge, urgent_task_raise
 from ketaflow.treatment.models import Appointment
+from ketaflow.treatment.services import local, schedule_settings
 
 Status = InfusionSession.Status
 Kind = InfusionEvent.Kind
@@ -97,6 +99,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     Kind.PAUSE: (frozenset({Status.RUNNING}), Status.PAUSED),
     Kind.RESUME: (frozenset({Status.PAUSED}), Status.RUNNING),
     Kind.STOP: (INFUSING, Status.STOPPED),
+    Kind.COMPLETE: (INFUSING, Status.STOPPED),
 }
 
 
@@ -350,7 +353,128 @@ def delivered_from_events(
 
 def session_delivered(session: InfusionSession, until: dt.datetime | None = None) -> Delivered:
     events = [(e.kind, e.at, e.rate_ml_per_h) for e in session.events.all()]
-    return delivered_from_events(events, session.final_concentration_mg_per_ml or 0.0, until)
+    delivered = delivered_from_events(events, session.final_concentration_mg_per_ml or 0.0, until)
+    return _capped_at_bag(session, events, delivered, until)
+
+
+PumpEvent = tuple[str, dt.datetime, Decimal | None]
+_RATE_SETTING = (Kind.START, Kind.RATE_CHANGE, Kind.RESUME)
+
+
+def _pump_rate_now(events: Sequence[PumpEvent]) -> float | None:
+    """The rate the pump runs at after the last event (``None`` when paused or stopped)."""
+    if not events or events[-1][0] not in _RATE_SETTING:
+        return None
+    rates = [rate for kind, _, rate in events if kind in _RATE_SETTING and rate is not None]
+    return float(rates[-1]) if rates else None
+
+
+def _bag_of(
+    session: InfusionSession, events: Sequence[PumpEvent], now: dt.datetime | None
+) -> BagState | None:
+    if not session.total_volume_ml:
+        return None
+    knots = [
+        (at, delivered_from_events(events[: index + 1], 1.0).volume_ml)
+        for index, (_, at, _) in enumerate(events)
+    ]
+    rate = _pump_rate_now(events)
+    if rate is not None and now is not None and now > events[-1][1]:
+        knots.append((now, delivered_from_events(events, 1.0, until=now).volume_ml))
+    return bag_state(
+        vtbi_ml=float(session.total_volume_ml),
+        knots=knots,
+        running_rate_ml_per_h=rate,
+        now=now or timezone.now(),
+    )
+
+
+def session_bag(session: InfusionSession, now: dt.datetime) -> BagState | None:
+    """The volume to be infused (the plan's total volume) against what the pump events delivered
+    by ``now``: remaining volume and time, expected end, or when the bag was fully infused.
+    ``None`` before the dose is computed."""
+    events = [(e.kind, e.at, e.rate_ml_per_h) for e in session.events.all()]
+    return _bag_of(session, events, now)
+
+
+def _capped_at_bag(
+    session: InfusionSession,
+    events: Sequence[PumpEvent],
+    delivered: Delivered,
+    until: dt.datetime | None,
+) -> Delivered:
+    """Never more than the bag: a pump left running past the volume to be infused delivered
+    the bag and no more (the ledger's "given" is this)."""
+    vtbi = session.total_volume_ml
+    if not vtbi or delivered.volume_ml <= vtbi:
+        return delivered
+    bag = _bag_of(session, events, until)
+    if bag is None or bag.complete_at is None:
+        return delivered
+    end = bag.complete_at
+    before = [e for e in events if e[1] <= end]
+    at_end = delivered_from_events(before, 1.0, until=end)
+    dose = Fraction(vtbi) * Fraction(session.final_concentration_mg_per_ml or 0.0)
+    return Delivered(volume_ml=vtbi, dose_mg=float(dose), running_min=at_end.running_min)
+
+
+def _clinic_time(session: InfusionSession, at: dt.datetime, fmt: str = "%H:%M:%S") -> str:
+    return local(session.patient.clinic, at).strftime(fmt)
+
+
+def _completion_at(session: InfusionSession, now: dt.datetime) -> dt.datetime:
+    """When the bag was fully infused; refused while it has not been."""
+    bag = session_bag(session, now)
+    if bag is None:
+        raise _refuse("kind", "compute the dose first: it fixes the volume to be infused")
+    if bag.complete_at is None:
+        end = (
+            f"; expected at {_clinic_time(session, bag.expected_end)}"
+            if bag.expected_end is not None
+            else ""
+        )
+        raise _refuse(
+            "kind",
+            f"the bag is not yet infused: {bag.delivered_ml:.1f} of {bag.vtbi_ml:g} mL delivered"
+            + end,
+        )
+    return bag.complete_at
+
+
+def _refuse_after_bag(session: InfusionSession, kind: str, at: dt.datetime) -> None:
+    """Once the volume to be infused is delivered the pump has nothing left to run: a pause,
+    rate change or stop after that instant is refused; the nurse confirms completion."""
+    bag = session_bag(session, at)
+    # A second's grace: the pump's own end and a stop pressed on it are the same moment.
+    if (
+        bag is not None
+        and bag.complete_at is not None
+        and bag.complete_at + dt.timedelta(seconds=1) < at
+    ):
+        raise _refuse(
+            "kind",
+            f"cannot {Kind(kind).label.lower()}: the bag's {bag.vtbi_ml:g} mL were infused at "
+            f"{_clinic_time(session, bag.complete_at)}; confirm completion instead",
+        )
+
+
+def session_vitals_due(session: InfusionSession, now: dt.datetime) -> VitalsDue | None:
+    """When the next vitals reading is due under the clinic's monitoring schedule
+    (``ScheduleSettings``): during the infusion (running or paused) from its start, after it
+    until discharge from its end; ``None`` before the start and after discharge."""
+    settings = schedule_settings(session.patient.clinic)
+    phase: Literal["during", "recovery"] | None = None
+    began: dt.datetime | None = None
+    interval = settings.vitals_every_min_during
+    if session.status in INFUSING:
+        phase, began = "during", session.started_at
+    elif session.status in AFTER_STOP:
+        phase, began = "recovery", session.ended_at
+        interval = settings.vitals_every_min_recovery
+    readings = [v.measured_at for v in effective_vitals(session) if v.phase != Phase.BASELINE]
+    return next_vitals_due(
+        phase=phase, phase_began_at=began, readings_at=readings, interval_min=interval, now=now
+    )
 
 
 # ---- writes ---------------------------------------------------------------------------------
@@ -806,6 +930,14 @@ def event_record(
             f"cannot {label} while the session is {session.get_status_display().lower()}",
         )
     at = at or timezone.now()
+    if kind == Kind.COMPLETE:
+        at = _completion_at(session, at)
+        note = note or (
+            f"volume to be infused ({session.total_volume_ml:g} mL) delivered; confirmed at "
+            f"{_clinic_time(session, timezone.now())}"
+        )
+    elif kind != Kind.START:
+        _refuse_after_bag(session, kind, at)
     _check_time("at", at, policy)
     last = session.events.order_by("-at", "-pk").first()
     if last is not None and at < last.at:
@@ -825,7 +957,7 @@ def event_record(
     _check_event_gates(session, kind, at, reason, note, confirm_early_stop)
     if kind in (Kind.START, Kind.RATE_CHANGE) and rate_ml_per_h is None:
         raise _refuse("rate_ml_per_h", f"give the pump rate in mL/h for the {label}")
-    if kind in (Kind.PAUSE, Kind.STOP) and rate_ml_per_h is not None:
+    if kind in (Kind.PAUSE, Kind.STOP, Kind.COMPLETE) and rate_ml_per_h is not None:
         raise _refuse("rate_ml_per_h", f"a {label} has no rate; leave it empty")
     if rate_ml_per_h is not None:
         if rate_ml_per_h <= 0:
@@ -855,7 +987,7 @@ def event_record(
     if kind == Kind.START:
         session.started_at = at
         session.started_by = user
-    if kind == Kind.STOP:
+    if kind in (Kind.STOP, Kind.COMPLETE):
         session.ended_at = at
     delivered = session_delivered(session)
     session.delivered_volume_ml = delivered.volume_ml
@@ -934,7 +1066,8 @@ def vitals_record(
         return existing
     _require_unlocked(session)
     policy = infusion_policy()
-    measured_at = measured_at or timezone.now()
+    if measured_at is None:
+        measured_at = corrects.measured_at if corrects is not None else timezone.now()
     _check_time("measured_at", measured_at, policy)
     if corrects is not None:
         if corrects.session_id != session.pk:
