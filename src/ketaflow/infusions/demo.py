@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Literal
 
 from django.utils import timezone
@@ -139,7 +139,8 @@ def demo_session(
         final_volume_ml=Decimal(100),
         duration_min=course.duration_min,
     )
-    drawn_ml = Decimal(repr(plan.drug_volume_ml))
+    # Drawn up to the next syringe mark (0.01 mL): never short; the rest is wasted, witnessed.
+    drawn_ml = Decimal(repr(plan.drug_volume_ml_exact)).quantize(Decimal("0.01"), ROUND_UP)
     stock.vial_pick(
         actor=charting,
         session=session,
