@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Literal
 
 from django.utils import timezone
@@ -22,10 +22,12 @@ from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
 from ketaflow.clinical import Instrument
-from ketaflow.infusions import services
+from ketaflow.infusions import services, stock
 from ketaflow.infusions.models import InfusionSession
+from ketaflow.ledger.models import Vial
+from ketaflow.ledger.services import live_session_draw
 from ketaflow.treatment.models import Appointment
-from ketaflow.treatment.services import clinic_zone
+from ketaflow.treatment.services import clinic_today, clinic_zone
 
 Scenario = Literal["complete", "running"]
 
@@ -122,6 +124,21 @@ def demo_start(appointment: Appointment, scenario: Scenario, now: dt.datetime) -
     return appointment.starts_at + CHAIR_PREPARATION
 
 
+DEMO_STRENGTH = Decimal(10)  # mg/mL, the demo ledger's product
+
+
+def _demo_vial(session: InfusionSession, lot: str, drawn_ml: Decimal) -> Vial:
+    """The open vial of ``lot`` if it holds enough, else the next sealed one (first in, first
+    out), else any vial in stock that holds enough."""
+    clinic = session.patient.clinic
+    vials = stock.stock_on_hand(clinic, on=clinic_today(clinic))
+    for vial in sorted(vials, key=lambda v: (v.lot != lot, v.status != "open", v.label)):
+        strength = vial.product.concentration_mg_per_ml
+        if strength == DEMO_STRENGTH and vial.in_vial_mg >= drawn_ml * strength:
+            return vial
+    raise ValueError("the demo clinic's stock holds no vial to draw the dose from")
+
+
 DEMO_VIAL_LOT = "KET-24A117"  # the Riverside demo's first delivered lot (ledger demo)
 
 
@@ -132,10 +149,12 @@ def demo_session(
     nurse: User,
     scenario: Scenario,
     vial_lot: str = DEMO_VIAL_LOT,
+    witness: User | None = None,
 ) -> InfusionSession:
     """Chart ``appointment``'s infusion as ``nurse`` with a vial of ``vial_lot`` (a lot the
-    clinic's demo ledger received); ``actor`` says who loads the demo (its address and system
-    name are kept on every audit entry)."""
+    clinic's demo ledger received, picked from the clinic's stock); ``actor`` says who loads the
+    demo (its address and system name are kept on every audit entry). With a ``witness``, a
+    complete session's remainder is wasted in the ledger after the infusion."""
     if scenario not in ("complete", "running"):
         raise ValueError(f"scenario: {scenario!r} is not 'complete' or 'running'")
     charting = Actor(user=nurse, ip_address=actor.ip_address, system_name=actor.system_name)
@@ -184,17 +203,19 @@ def demo_session(
         indication=course.indication,
         weight_basis=course.weight_basis,
         dose_mg_per_kg=course.dose_mg_per_kg,
-        vial_concentration_mg_per_ml=Decimal(10),
+        vial_concentration_mg_per_ml=DEMO_STRENGTH,
         final_volume_ml=Decimal(100),
         duration_min=course.duration_min,
     )
-    services.vial_record(
+    # Drawn up to the next syringe mark (0.01 mL): never short; the rest is wasted, witnessed.
+    drawn_ml = Decimal(repr(plan.drug_volume_ml_exact)).quantize(Decimal("0.01"), ROUND_UP)
+    stock.vial_pick(
         actor=charting,
         session=session,
         expected_version=None,
-        vial_lot=vial_lot,
-        vial_expires_on=timezone.localdate() + dt.timedelta(days=300),
-        drawn_volume_ml=Decimal(repr(plan.drug_volume_ml)),
+        vial_id=_demo_vial(session, vial_lot, drawn_ml).pk,
+        drawn_volume_ml=drawn_ml,
+        at=start - dt.timedelta(minutes=5),
     )
     rate = repr(plan.rate_ml_per_h)
     _event(charting, session, "start", start, rate)
@@ -247,6 +268,17 @@ def demo_session(
     services.screening_record(
         actor=charting, session=session, instrument=Instrument.ALDRETE, answers=[2, 2, 2, 2, 2]
     )
+    draw = live_session_draw(session)
+    if witness is not None and draw is not None:
+        session.refresh_from_db()
+        stock._waste_remainder(
+            actor=charting,
+            session=session,
+            draw=draw,
+            witness=witness,
+            reason=stock.DEFAULT_WASTE_REASON,
+            at=start + dt.timedelta(minutes=52),
+        )
     services.session_discharge(
         actor=charting,
         session=session,

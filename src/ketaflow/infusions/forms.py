@@ -94,9 +94,28 @@ class DoseForm(VersionedForm):
 
 
 class VialForm(VersionedForm):
-    vial_lot = forms.CharField(max_length=40, label="Vial lot")
-    vial_expires_on = forms.DateField(widget=DateInput(format="%Y-%m-%d"), label="Vial expires on")
+    """The vial from the clinic's stock (the page sets the choices; the service checks the
+    pick), the volume drawn, and after the start why the vial is corrected."""
+
+    vial = forms.IntegerField(widget=forms.Select, label="Vial from stock")
     drawn_volume_ml = forms.DecimalField(max_digits=6, decimal_places=2, label="Drawn volume (mL)")
+    reason = forms.CharField(
+        max_length=300, required=False, label="Why the vial is corrected (after the start)"
+    )
+
+    def offer(self, choices: list[tuple[int | str, str]]) -> VialForm:
+        self.fields["vial"].widget.choices = [("", "Pick a vial"), *choices]
+        return self
+
+
+class WasteForm(forms.Form):
+    """The remainder of the session's draw wasted: the witness signs with their own password."""
+
+    witness_username = forms.CharField(max_length=150, label="Witness username")
+    witness_password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}), label="Witness password"
+    )
+    reason = forms.CharField(max_length=300, label="Reason")
 
 
 class EventForm(forms.Form):

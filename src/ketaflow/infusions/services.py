@@ -52,7 +52,6 @@ from ketaflow.clinical import (
 from ketaflow.clinical import Role as ClinicalRole
 from ketaflow.clinical.dosing import (
     HEIGHT_CM_RANGE,
-    SYRINGE_RESOLUTION_ML,
     WEIGHT_KG_RANGE,
     max_pump_rate_ml_per_h,
     weight_change_to_confirm,
@@ -70,6 +69,7 @@ from ketaflow.infusions.models import (
 )
 from ketaflow.infusions.policy import InfusionPolicy, infusion_policy
 from ketaflow.infusions.timers import BagState, VitalsDue, bag_state, next_vitals_due
+from ketaflow.ledger.services import live_session_draw
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
 from ketaflow.portal.safety import urgent_task_acknowledge, urgent_task_raise
@@ -326,8 +326,8 @@ def start_problems(session: InfusionSession, user: User | None) -> list[str]:
         )
     if session.plan is None:
         problems.append("dose: not computed")
-    if not session.vial_lot or session.drawn_volume_ml is None:
-        problems.append("vial: lot and drawn volume not recorded")
+    if live_session_draw(session) is None:
+        problems.append("vial: not picked from the clinic's stock and drawn")
     if user is None:
         problems.append("credentials: a person must start the infusion")
     else:
@@ -810,58 +810,6 @@ def dose_compute(
         detail={"plan": session.plan},
     )
     return plan
-
-
-@transaction.atomic
-def vial_record(
-    *,
-    actor: Actor,
-    session: InfusionSession,
-    expected_version: int | None,
-    vial_lot: str,
-    vial_expires_on: dt.date,
-    drawn_volume_ml: Decimal,
-) -> InfusionSession:
-    user = _require_perm(actor, Perm.CHART_INFUSION)
-    session = _locked_row(session)
-    _require_unlocked(session)
-    _check_version(session, expected_version)
-    if session.status not in BEFORE_START:
-        raise _refuse(
-            NON_FIELD_ERRORS, "vial: the infusion has started; the vial can no longer change"
-        )
-    if session.drug_volume_ml_exact is None:
-        raise _refuse(NON_FIELD_ERRORS, "vial: compute the dose first")
-    if not vial_lot.strip():
-        raise _refuse("vial_lot", "give the lot number printed on the vial")
-    if vial_expires_on < timezone.localdate():
-        raise _refuse("vial_expires_on", f"the vial expired on {vial_expires_on.isoformat()}")
-    # Syringe resolution 0.01 mL (ketaflow.clinical.dosing.SYRINGE_RESOLUTION_ML): the drawn
-    # volume must match the computed drug volume to it.
-    difference = abs(Fraction(drawn_volume_ml) - Fraction(session.drug_volume_ml_exact))
-    if difference > Fraction(SYRINGE_RESOLUTION_ML):
-        raise _refuse(
-            "drawn_volume_ml",
-            f"{drawn_volume_ml} mL differs from the computed drug volume "
-            f"{session.drug_volume_ml} mL by more than the syringe resolution 0.01 mL; "
-            "redraw, or recompute the dose",
-        )
-    session.vial_lot = vial_lot.strip()
-    session.vial_expires_on = vial_expires_on
-    session.drawn_volume_ml = drawn_volume_ml
-    session.vial_recorded_by = user
-    _to_checklist(session)
-    _bump(session, user)
-    session.full_clean()
-    session.save()
-    _audit(
-        actor,
-        Action.UPDATE,
-        session,
-        f"vial lot {session.vial_lot}, drawn {drawn_volume_ml} mL",
-        detail={"lot": session.vial_lot, "expires_on": vial_expires_on.isoformat()},
-    )
-    return session
 
 
 def _max_rate_ml_per_h(session: InfusionSession) -> Fraction | None:

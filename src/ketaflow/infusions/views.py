@@ -30,7 +30,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.clinical import Action as MonitoringAction
 from ketaflow.clinical import Instrument
 from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
-from ketaflow.infusions import gates, services
+from ketaflow.infusions import gates, services, stock
 from ketaflow.infusions.access import appointment_for_user, session_for_user
 from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
 from ketaflow.infusions.flowsheet import flowsheet
@@ -53,6 +53,7 @@ from ketaflow.infusions.forms import (
     SignForm,
     VialForm,
     VitalsForm,
+    WasteForm,
 )
 from ketaflow.infusions.lock import lock_problem
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
@@ -60,7 +61,7 @@ from ketaflow.infusions.offline import replay_check
 from ketaflow.infusions.policy import infusion_policy
 from ketaflow.patients.access import patients_for_user
 from ketaflow.treatment.models import Appointment
-from ketaflow.treatment.services import clinic_zone, schedule_settings
+from ketaflow.treatment.services import clinic_today, clinic_zone, schedule_settings
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -117,6 +118,33 @@ def _vitals_rows(session: InfusionSession) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _vial_context(
+    session: InfusionSession, bound: dict[str, forms.Form], version: dict[str, Any]
+) -> dict[str, Any]:
+    """The vial card: the standing draw from stock, the clinic's vials to pick from, and the
+    waste of the remainder once the infusion has ended."""
+    card = stock.session_vial(session)
+    vials = stock.stock_on_hand(session.patient.clinic, on=clinic_today(session.patient.clinic))
+    form = bound.get("vial") or VialForm(
+        initial={
+            **version,
+            "vial": card.draw.vial_id if card.draw is not None else None,
+            "drawn_volume_ml": session.drawn_volume_ml or session.drug_volume_ml,
+        }
+    )
+    if isinstance(form, VialForm):
+        form.offer([(v.pk, stock.vial_choice_label(v)) for v in vials])
+    return {
+        "vial_card": card,
+        "vial_form": form,
+        "vial_correctable": session.status in stock.CORRECTABLE
+        and card.draw is not None
+        and not card.dispositions,
+        "waste_form": bound.get("waste")
+        or WasteForm(initial={"reason": stock.DEFAULT_WASTE_REASON}),
+    }
 
 
 def _page_context(
@@ -208,16 +236,7 @@ def _page_context(
             },
         ),
         "dose_form": form("dose", DoseForm, dose_initial),
-        "vial_form": form(
-            "vial",
-            VialForm,
-            {
-                **version,
-                "vial_lot": session.vial_lot,
-                "vial_expires_on": session.vial_expires_on,
-                "drawn_volume_ml": session.drawn_volume_ml,
-            },
-        ),
+        **_vial_context(session, bound, version),
         "start_form": form(
             "start", EventForm, {"kind": "start", "rate_ml_per_h": session.rate_ml_per_h}
         ),
@@ -365,15 +384,32 @@ def _dose(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
 
 def _vial(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
     c = form.cleaned_data
-    services.vial_record(
+    entry = stock.vial_pick(
         actor=actor,
         session=session,
         expected_version=c["version"],
-        vial_lot=c["vial_lot"],
-        vial_expires_on=c["vial_expires_on"],
+        vial_id=c["vial"],
         drawn_volume_ml=c["drawn_volume_ml"],
+        reason=c["reason"],
     )
-    return "Vial recorded."
+    return (
+        f"Vial {entry.vial.label} (lot {entry.vial.lot}) drawn: {entry.quantity_mg} mg, "
+        f"ledger entry #{entry.seq}."
+    )
+
+
+def _waste(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    entries = stock.remainder_waste(
+        actor=actor,
+        session=session,
+        witness_username=c["witness_username"],
+        witness_password=c["witness_password"],
+        reason=c["reason"],
+    )
+    return "Recorded in the ledger: " + "; ".join(
+        f"{e.get_kind_display().lower()} {e.quantity_mg} mg (#{e.seq})" for e in entries
+    )
 
 
 def _event(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
@@ -568,6 +604,7 @@ HANDLERS: dict[str, Handler] = {
     "checklist": Handler(ChecklistForm, _checklist, _VERSIONED, anchor="frag-checklist"),
     "dose": Handler(DoseForm, _dose, (*_VERSIONED, "pump"), anchor="frag-dose"),
     "vial": Handler(VialForm, _vial, _VERSIONED, anchor="frag-dose"),
+    "waste": Handler(WasteForm, _waste, ("status", "dose"), anchor="frag-dose"),
     "event": Handler(
         EventForm, _event, ("status", "pump", "vitals", "scores", "discharge"), anchor="frag-pump"
     ),
