@@ -176,7 +176,7 @@ def _sessions(modality: PsychotherapyModality, name: str) -> SettingSpec:
         source=_SESSIONS_SOURCE,
         evidence=Evidence.RECALLED,
         integer=True,
-        rules=_RESISTANCE_RULES,
+        rules=("resistance.ptsd.",),  # psychotherapy counts for PTSD only
     )
 
 
@@ -569,6 +569,7 @@ class ClinicalSettings:
     resistance: ResistanceSettings
     drug_library: Mapping[Indication, DrugLibraryEntry]
     monitoring: MonitoringSettings
+    adjusted_bw_factor: float
     weight_change_confirm_percent: float
     values: Mapping[str, float | None]  # every key's effective value
 
@@ -655,6 +656,7 @@ def build_settings(overrides: Mapping[str, float | None] | None = None) -> Clini
         resistance=resistance,
         drug_library=library,
         monitoring=_monitoring(v),
+        adjusted_bw_factor=_required(v, "dosing.adjusted_bw_factor"),
         weight_change_confirm_percent=_required(v, "dosing.weight_change_confirm_percent"),
         values=v,
     )

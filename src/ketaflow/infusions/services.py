@@ -30,7 +30,6 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
 from ketaflow.clinical import (
-    DRUG_LIBRARY,
     AlertLevel,
     ClinicalInputError,
     EndOrganSymptom,
@@ -50,12 +49,14 @@ from ketaflow.clinical import (
     to_jsonable,
 )
 from ketaflow.clinical import Role as ClinicalRole
+from ketaflow.clinical.clinic_settings import ClinicalSettings
 from ketaflow.clinical.dosing import (
     HEIGHT_CM_RANGE,
     SYRINGE_RESOLUTION_ML,
     WEIGHT_KG_RANGE,
     weight_change_to_confirm,
 )
+from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.infusions.lock import AUDIT_KEY, seal
 from ketaflow.infusions.models import (
     Addendum,
@@ -167,6 +168,11 @@ def _check_time(field: str, at: dt.datetime, policy: InfusionPolicy) -> None:
             f"{timezone.localtime(at):%Y-%m-%d %H:%M} is more than "
             f"{policy.late_entry_max_hours} h ago; record it as an addendum",
         )
+
+
+def _settings(session: InfusionSession) -> ClinicalSettings:
+    """The clinic's clinical settings (dose limits, vital-sign alarms, weight check)."""
+    return clinical_settings_for(session.patient.clinic)
 
 
 def _audit(
@@ -463,7 +469,11 @@ def checklist_update(
             f"{WEIGHT_KG_RANGE[0]:g}-{WEIGHT_KG_RANGE[1]:g} kg",
         )
     if weight_kg is not None and weight_kg != session.weight_kg:
-        question = weight_change_to_confirm(float(weight_kg), _last_recorded_weight_kg(session))
+        question = weight_change_to_confirm(
+            float(weight_kg),
+            _last_recorded_weight_kg(session),
+            confirm_percent=_settings(session).weight_change_confirm_percent,
+        )
         if question is not None and not weight_change_confirmed:
             raise _refuse("weight_kg", question)
     if height_cm is not None and not HEIGHT_CM_RANGE[0] <= float(height_cm) <= HEIGHT_CM_RANGE[1]:
@@ -645,7 +655,7 @@ def dose_compute(
         )
     if session.weight_kg is None:
         raise _refuse("weight_kg", "record today's weight in the checklist first")
-    entry = DRUG_LIBRARY[Indication(indication)]
+    entry = _settings(session).drug_library[Indication(indication)]
     override: Override | None = None
     reason = override_reason.strip()
     if reason:
@@ -770,7 +780,7 @@ def vial_record(
 def _max_rate_ml_per_h(session: InfusionSession) -> Fraction | None:
     """Running the whole bag faster than the drug library's hard minimum duration is refused
     (ketaflow.clinical.dosing: 30 min, Ketalar label warning on rapid IV administration)."""
-    entry = DRUG_LIBRARY[Indication(session.indication)]
+    entry = _settings(session).drug_library[Indication(session.indication)]
     hard_min = entry.duration_min_limits.hard_min
     if hard_min is None or not session.total_volume_ml:
         return None
@@ -993,7 +1003,12 @@ def vitals_record(
         base = _readings(baseline)
     readings = _readings(entry)
     try:
-        assessment = assess_vitals(readings, baseline=base, symptoms=symptom_set)
+        assessment = assess_vitals(
+            readings,
+            baseline=base,
+            symptoms=symptom_set,
+            settings=_settings(session).monitoring,
+        )
     except ImpossibleValueError as exc:
         message = str(exc)
         field = next(

@@ -47,6 +47,7 @@ from ketaflow.clinical import (
 )
 from ketaflow.clinical import sources as clinical_sources
 from ketaflow.clinical.dosing import WEIGHT_KG_RANGE
+from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import (
     Appointment,
@@ -217,7 +218,12 @@ def basis_weight_kg(
         basis = (
             ideal
             if weight_basis == Course.WeightBasis.IDEAL
-            else adjusted_body_weight_kg(weight_kg, height_cm, sex)
+            else adjusted_body_weight_kg(
+                weight_kg,
+                height_cm,
+                sex,
+                factor=clinical_settings_for(patient.clinic).adjusted_bw_factor,
+            )
         )
     except ClinicalInputError as exc:
         raise ValidationError({"height_cm": str(exc)}) from None
@@ -239,7 +245,7 @@ def dose_check(
 ) -> DoseCheck:
     """Refuse (ValidationError naming the field) a dose, total dose or duration outside the
     drug library's hard limits; return the soft-limit breaches as warnings."""
-    entry = DRUG_LIBRARY[indication]
+    entry = clinical_settings_for(patient.clinic).drug_library[indication]
     basis, notes = basis_weight_kg(
         patient=patient, weight_basis=weight_basis, weight_kg=weight_kg, height_cm=height_cm
     )
