@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from ketaflow.clinical.clinic_settings import ClinicSettingError, SettingSpec
+from ketaflow.clinicsettings.selectors import anchor_for
 
 
 class SettingForm(forms.Form):
@@ -14,6 +15,7 @@ class SettingForm(forms.Form):
     action = forms.ChoiceField(choices=[("save", "Save"), ("sign", "Save and sign")])
 
     def __init__(self, *args: Any, spec: SettingSpec, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", anchor_for(spec.key) + "-%s")
         super().__init__(*args, **kwargs)
         self.spec = spec
         field = self.fields["value"]
