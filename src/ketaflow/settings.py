@@ -55,7 +55,33 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-TRUSTED_PROXY = os.environ.get("KETAFLOW_TRUSTED_PROXY", "0") == "1"
+
+def _trusted_proxy() -> str:
+    """The address of the reverse proxy in front of ``ketaflow serve`` (e.g. ``127.0.0.1``), or
+    "" without one. Only a request from that address may set the client's address and scheme
+    (``X-Forwarded-For``, ``X-Forwarded-Proto``); waitress drops those headers from anyone else,
+    so a client cannot forge its audited address or pretend to have used HTTPS."""
+    value = os.environ.get("KETAFLOW_TRUSTED_PROXY", "").strip()
+    if value in ("", "0"):
+        return ""
+    if value == "1":
+        raise ImproperlyConfigured(
+            "KETAFLOW_TRUSTED_PROXY is the reverse proxy's address (for example 127.0.0.1), not 1"
+        )
+    import ipaddress
+
+    if value != "localhost":
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ImproperlyConfigured(
+                "KETAFLOW_TRUSTED_PROXY must be one IP address (the reverse proxy's), "
+                f"not {value!r}"
+            ) from None
+    return value
+
+
+TRUSTED_PROXY = _trusted_proxy()
 
 _hosts = [h.strip() for h in os.environ.get("KETAFLOW_ALLOWED_HOSTS", "").split(",") if h.strip()]
 if PRODUCTION and not _hosts:
@@ -71,7 +97,15 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time, taken at the start of the transaction: the audit chain and the
     # controlled-substance ledger append under this lock.
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    # Write-ahead logging: readers never block the writer and the writer never blocks readers,
+    # so a long read (an ``audit verify`` of a large trail) no longer makes page views, which
+    # write their audit entries, fail on "database is locked". A writer waits up to the
+    # timeout for another writer.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL",
+    }
 
 
 def _derived_audit_key(secret_key: str) -> str:
@@ -155,6 +189,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ketaflow.web.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -244,7 +279,9 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_SSL_REDIRECT = PRODUCTION and os.environ.get("KETAFLOW_SSL_REDIRECT", "1") == "1"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+# The scheme comes from the WSGI server: ``ketaflow serve`` trusts X-Forwarded-Proto only from
+# KETAFLOW_TRUSTED_PROXY and sets ``wsgi.url_scheme`` from it, so Django needs no header of its own.
+SECURE_PROXY_SSL_HEADER = None
 SECURE_HSTS_SECONDS = 31536000 if PRODUCTION else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -302,6 +339,9 @@ OUTBOX_RETRY_MAX_SECONDS = 3600
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"one_line_client_errors": {"()": "ketaflow.web.logs.OneLineClientErrors"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["one_line_client_errors"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("KETAFLOW_LOG_LEVEL", "WARNING")},
 }

@@ -220,9 +220,7 @@ def audit_chains() -> list[Chain]:
 def audit_verify_chain(chain: Chain, *, chunk_size: int = 2000) -> VerifyResult:
     """Verify one chain, streaming its entries in sequence order."""
     head = AuditHead.objects.filter(chain=chain.key).first()
-    entries: Iterator[AuditEntry] = (
-        AuditEntry.objects.filter(chain.entries).order_by("seq").iterator(chunk_size=chunk_size)
-    )
+    entries = _in_chunks(AuditEntry.objects.filter(chain.entries), chunk_size)
     result = verify_chain(
         _with_links_checked(entries),
         _key(),
@@ -232,6 +230,20 @@ def audit_verify_chain(chain: Chain, *, chunk_size: int = 2000) -> VerifyResult:
     if result.ok:
         return replace(result, chain=chain.key)
     return replace(result, chain=chain.key, message=f"{chain.label}: {result.message}")
+
+
+def _in_chunks(entries: QuerySet[AuditEntry], chunk_size: int) -> Iterator[AuditEntry]:
+    """The entries in sequence order, read ``chunk_size`` at a time by sequence number: each
+    chunk is a query of its own, so a verification of a long trail holds no read open for its
+    whole length (page views keep writing their audit entries meanwhile)."""
+    chunk = list(entries.order_by("seq", "pk")[:chunk_size])
+    while chunk:
+        yield from chunk
+        if len(chunk) < chunk_size:
+            return
+        last = chunk[-1]  # by (seq, pk): a forged entry repeating a number is not skipped
+        after = Q(seq__gt=last.seq) | Q(seq=last.seq, pk__gt=last.pk)
+        chunk = list(entries.filter(after).order_by("seq", "pk")[:chunk_size])
 
 
 def _with_links_checked(entries: Iterator[AuditEntry]) -> Iterator[AuditEntry]:

@@ -39,6 +39,25 @@ def _port(text: str) -> int:
     return port
 
 
+def proxy_options(trusted_proxy: str) -> dict[str, Any]:
+    """Waitress's options for a reverse proxy at ``trusted_proxy`` (none when "").
+
+    Only a request from that address may set the client's address (the last hop of
+    X-Forwarded-For, the one the proxy appended) and the scheme (X-Forwarded-Proto); from any other
+    peer waitress removes those headers. So Django sees the real client in ``REMOTE_ADDR`` and
+    ``https`` in ``wsgi.url_scheme``: CSRF accepts the HTTPS login, HSTS is sent, the HTTPS
+    redirect does not loop and the audit records the client's address."""
+    if not trusted_proxy:
+        return {"clear_untrusted_proxy_headers": True}
+    return {
+        "trusted_proxy": trusted_proxy,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+        "clear_untrusted_proxy_headers": True,
+        "log_untrusted_proxy_headers": True,
+    }
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _setup_django()
     from django.conf import settings
@@ -54,9 +73,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ketaflow.wsgi import application
 
     url = f"http://{args.host}:{args.port}/"
-    print(f"KetaFlow is serving on {url}  (mode: {settings.ENV}; Ctrl-C stops)", flush=True)
+    behind = f"; behind the proxy at {settings.TRUSTED_PROXY}" if settings.TRUSTED_PROXY else ""
+    print(f"KetaFlow is serving on {url}  (mode: {settings.ENV}{behind}; Ctrl-C stops)", flush=True)
     try:
-        serve(application, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+        serve(
+            application,
+            host=args.host,
+            port=args.port,
+            threads=args.threads,
+            _quiet=True,
+            **proxy_options(settings.TRUSTED_PROXY),
+        )
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     return 0
