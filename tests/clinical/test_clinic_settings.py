@@ -181,3 +181,15 @@ def test_settings_for_a_rule() -> None:
         "eligibility.bp_hard_stop_systolic_mmhg",
         "eligibility.bp_hard_stop_diastolic_mmhg",
     }
+
+
+def test_every_rule_a_setting_names_exists() -> None:
+    """A setting's rule prefixes match rule ids the eligibility rules produce."""
+    import inspect
+
+    from ketaflow.clinical import eligibility
+
+    text = inspect.getsource(eligibility)
+    for s in cs.REGISTRY:
+        for prefix in s.rules:
+            assert f'"{prefix}' in text or f'f"{prefix.split(".")[0]}.' in text, (s.key, prefix)

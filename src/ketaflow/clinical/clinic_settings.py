@@ -534,7 +534,7 @@ def _eligibility_specs() -> tuple[SettingSpec, ...]:
             source=f"{sources.WESTPORT_CLINIC}: recent MI or stroke within 6 months",
             evidence=Evidence.SECONDARY,
             integer=True,
-            rules=("cardiovascular.",),
+            rules=("cardiovascular.bp_rise_hazard",),
         ),
     )
 

@@ -11,7 +11,7 @@ from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
-from ketaflow.clinical.clinic_settings import ClinicSettingError, build_settings, spec
+from ketaflow.clinical.clinic_settings import SPECS, ClinicSettingError, build_settings, spec
 from ketaflow.clinicsettings.models import ClinicSetting
 
 
@@ -30,7 +30,8 @@ def _check(clinic: Clinic, key: str, value: float | None) -> float | None:
     """The value if the registry allows it and it fits the clinic's other settings."""
     try:
         checked = spec(key).check(value)
-        overrides = dict(ClinicSetting.objects.filter(clinic=clinic).values_list("key", "value"))
+        stored = ClinicSetting.objects.filter(clinic=clinic, key__in=list(SPECS))
+        overrides = dict(stored.values_list("key", "value"))
         build_settings({**overrides, key: checked})
     except ClinicSettingError as exc:
         raise ValidationError({"value": str(exc)}) from None
