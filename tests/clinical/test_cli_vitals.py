@@ -129,11 +129,27 @@ def test_help_lists_every_symptom_of_the_core() -> None:
         ["score", "phq9", "--answers", "1,1,1,1,1,1,1,1,0"],
         ["dose", "--help"],
         ["pk", "simulate", "--weight-kg", "70", "--dose-mg-per-kg", "0.5", "--over-min", "40"],
+        ["pk", "population", "--help"],
+        [
+            "pk",
+            "population",
+            "--model",
+            "domino",
+            "--n",
+            "2000",
+            "--weight-kg",
+            "70",
+            "--dose-mg-per-kg",
+            "0.5",
+            "--over-min",
+            "40",
+        ],
     ],
 )
 def test_commands_import_neither_django_nor_matplotlib_nor_dask(argv: list[str]) -> None:
-    """Issue 10, item 20: `--help`, score, dose, vitals and pk simulate without --plot start
-    fast: the web framework, the plotting library and the cluster scheduler stay unloaded."""
+    """Issue 10, items 20 and 22: `--help`, score, dose, vitals, pk simulate and pk population
+    without --plot start fast: the web framework, the plotting library and the cluster
+    scheduler stay unloaded."""
     code = (
         "import sys\n"
         "from ketaflow.cli import main\n"

@@ -22,7 +22,8 @@ from ketaflow.pk import (
     time_grid,
 )
 from ketaflow.pk import population as population_module
-from ketaflow.pk.population import exact_order_statistics, population_response
+from ketaflow.pk.population import population_response
+from ketaflow.pk.recurrence import exact_order_statistics
 from ketaflow.pk.solver import evaluate_time_major
 
 ZARATE = Regimen.single_infusion(35.0, 40.0)

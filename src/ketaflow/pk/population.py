@@ -5,11 +5,14 @@ subjects. Concentrations are then evaluated in blocks of time points across *all
 every percentile at every time point is exact (an order statistic of all N values, interpolated
 linearly as ``numpy.percentile`` does), while memory holds only the coefficients and one block.
 
-Speed: on a regular grid a block is evaluated from a table of exp(lambda b dt) (no exponential
-per point), and the exact selection partitions only the few subjects that can hold a given rank
-in the block (see :func:`exact_order_statistics`), instead of all N per time point. Time spans
-run on threads (NumPy releases the GIL), or as tasks on a Dask cluster with the same call
-(``client=``).
+Speed: on a uniform grid inside one input interval the terms are carried from block to block
+and point to point by recurrence (no exponential per point), and each subject's bounds over a
+block pick the few subjects that can hold a wanted rank; only those are evaluated and
+partitioned (see :mod:`ketaflow.pk.recurrence`). Other blocks are evaluated with ``exp`` per point
+and selected by :func:`exact_order_statistics`. Either way every band value is an exact order
+statistic of all subjects' values. Time spans run on threads (NumPy releases the GIL), or as
+tasks on a Dask cluster with the same call (``client=``); blocks are aligned on the whole grid,
+so the result is the same, bit for bit, whatever the number of threads or tasks.
 
 Variability: log-normal exp(eta) on each parameter with the source's variance (and covariance)
 where it gives one; models whose source gives none use the stated default
@@ -30,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from tqdm import tqdm
 
 from ketaflow.pk.models import (
     WEIGHT_KG_POSSIBLE,
@@ -38,14 +40,20 @@ from ketaflow.pk.models import (
     OutOfPopulationWarning,
     PKModel,
 )
+from ketaflow.pk.recurrence import (
+    BlockPlan,
+    Brackets,
+    Chain,
+    exact_order_statistics,
+    plan_blocks,
+    select_from_bounds,
+)
 from ketaflow.pk.regimen import Regimen
 from ketaflow.pk.simulate import PLASMA_KEY, check_times, prediction_facts, resolve_model
 from ketaflow.pk.solver import (
-    EXP_FLOOR,
     ModalResponse,
     build_systems,
     evaluate_time_major,
-    interval_index,
     modal_response,
 )
 
@@ -56,7 +64,7 @@ DEFAULT_PERCENTILES = (5.0, 50.0, 95.0)
 SUBJECT_CHUNK = 50_000  # subjects per eigendecomposition batch (bounds the temporaries)
 BLOCK_BYTES = 1 << 22  # about 4 MiB of concentrations per evaluated block
 BLOCK_ROWS = 32  # time points per block (fewer for large populations, see BLOCK_BYTES)
-DEAD_MODE_NG_PER_ML = 1e-250  # modes contributing less than this are skipped (decayed)
+BLOCK_SPAN_MIN = 16.0 / 3.0  # aim for blocks this long (32 points of a 10-s grid)
 MIN_BLOCK_ROWS = 8  # never fewer: the per-block selection work is amortised over the rows
 PROGRESS_AUTO_ELEMENTS = 2_000_000_000  # show a progress bar by default above N x T of this
 
@@ -133,114 +141,15 @@ def _quantile_plan(n: int, percentiles: FloatArray) -> tuple[IntArray, IntArray,
     return lo, hi, h - lo
 
 
-Brackets = dict[tuple[int, ...], tuple[float, float]]
-
-
-def _rank_groups(uniq: IntArray) -> list[tuple[int, ...]]:
-    """Adjacent ranks (the floor/ceil pair of one percentile) share one candidate set."""
-    groups: list[list[int]] = []
-    for r in uniq.tolist():
-        if groups and r - groups[-1][-1] <= 1:
-            groups[-1].append(r)
-        else:
-            groups.append([r])
-    return [tuple(g) for g in groups]
-
-
-def exact_order_statistics(
-    block: FloatArray, ranks: IntArray, hint: Brackets | None = None
-) -> tuple[FloatArray, Brackets]:
-    """The ``ranks``-th smallest value of every row of ``block`` (B times x N subjects), exactly.
-
-    Rank order within a row is unchanged by dividing the row by a positive number, so each row
-    is divided by its mean; a subject's normalised value then moves little across the block.
-    With lo_s and hi_s the subject's smallest and largest normalised value in the block, take
-    any a <= A (the r1-th smallest lo) and b >= B (the r2-th smallest hi): every row's r1..r2-th
-    order statistics lie in [a, b]. Subjects with hi_s < a are below them in every row, those
-    with lo_s > b above, so only the remaining candidates are partitioned, on the original
-    values: the result is exact. ``hint`` (the previous block's normalised brackets, returned
-    by the last call) gives a and b without selecting A and B; it is used only after counting
-    confirms a <= A and b >= B, otherwise A and B are selected. Rows that cannot be normalised
-    (a mean that is not positive) use a plain partition. Returns (values, brackets)."""
-    n_rows, n = block.shape
-    uniq = np.unique(ranks)
-    scale = block.mean(axis=1)
-    if n < 64 or not np.all(np.isfinite(scale) & (scale > 0)):
-        part: FloatArray = np.partition(block, uniq, axis=1)
-        return np.ascontiguousarray(part[:, ranks]), {}
-    inv = 1.0 / scale
-    normalised = block * inv[:, None]
-    lo_s = normalised.min(axis=0)
-    hi_s = normalised.max(axis=0)
-    out = np.empty((n_rows, ranks.shape[0]), dtype=np.float64)
-    brackets: Brackets = {}
-    exact_a: FloatArray | None = None
-    exact_b: FloatArray | None = None
-    for group in _rank_groups(uniq):
-        r1, r2 = group[0], group[-1]
-        guess = hint.get(group) if hint else None
-        if guess is not None and not (
-            np.count_nonzero(lo_s < guess[0]) <= r1 and np.count_nonzero(hi_s <= guess[1]) > r2
-        ):
-            guess = None
-        if guess is None:
-            if exact_a is None or exact_b is None:
-                exact_a = np.partition(lo_s, uniq)
-                exact_b = np.partition(hi_s, uniq)
-            a, b = float(exact_a[r1]), float(exact_b[r2])
-        else:
-            a, b = guess
-        below = int(np.count_nonzero(hi_s < a))
-        candidates = np.flatnonzero((hi_s >= a) & (lo_s <= b))
-        sub = block[:, candidates]
-        local = np.asarray(group, dtype=np.intp) - below
-        sub.partition(local, axis=1)
-        for r, r_local in zip(group, local.tolist(), strict=True):
-            out[:, ranks == r] = sub[:, r_local][:, None]
-        # next block's guess: this block's normalised range, widened by its own width
-        seen = sub[:, local] * inv[:, None]
-        low, high = float(seen.min()), float(seen.max())
-        width = (high - low) + 5e-3 * max(abs(low), abs(high))
-        brackets[group] = (low - width, high + width)
-    return out, brackets
-
-
-class _RegularBlocks:
-    """Fast exact evaluation of blocks of B equally spaced times inside one input interval:
-    exp(lambda (tau0 + b dt)) = exp(lambda tau0) * table[b], with the table computed once.
-    Used only where a block's offsets match the table's to rounding level."""
-
-    def __init__(self, offsets_min: FloatArray, response: ModalResponse) -> None:
-        self.offsets_min = offsets_min
-        lam = response.eigenvalues_per_min  # (n, N)
-        self.table = np.exp(offsets_min[None, :, None] * lam[:, None, :])  # (n, B, N)
-
-    def matches(self, t: FloatArray) -> bool:
-        if t.shape[0] != self.offsets_min.shape[0]:
-            return False
-        scale = 1e-12 * max(1.0, float(np.max(np.abs(t))))
-        return bool(np.all(np.abs((t - t[0]) - self.offsets_min) <= scale))
-
-    def evaluate(self, response: ModalResponse, m: int, tau0: float) -> FloatArray:
-        lam = response.eigenvalues_per_min
-        n_out = len(response.output_keys)
-        rows = self.offsets_min.shape[0]
-        out = np.empty((n_out, rows, response.n_subjects), dtype=np.float64)
-        work = np.empty((rows, response.n_subjects), dtype=np.float64)
-        start = np.exp(np.maximum(lam * tau0, EXP_FLOOR))  # (n, N)
-        for j in range(n_out):
-            coef = response.amplitude[m, j] * start  # (n, N): each mode at the block's start
-            # a mode whose every term is below DEAD_MODE_NG_PER_ML is left out (decayed)
-            live = [i for i in range(lam.shape[0]) if np.max(np.abs(coef[i])) > DEAD_MODE_NG_PER_ML]
-            if not live:
-                out[j] = response.offset[m, j]
-                continue
-            np.multiply(self.table[live[0]], coef[live[0]], out=out[j])
-            for i in live[1:]:
-                np.multiply(self.table[i], coef[i], out=work)
-                out[j] += work
-            out[j] += response.offset[m, j]
-        return out
+def block_rows(n_subjects: int, time_min: FloatArray) -> int:
+    """Time points per block: about :data:`BLOCK_SPAN_MIN` of the grid's mean step (values
+    move little within a block, so few subjects are candidates for a rank), at most
+    :data:`BLOCK_BYTES` of values. A function of the population size and the grid only, so the
+    blocks (and the rounding of every value) are the same however the grid is split."""
+    n_times = time_min.shape[0]
+    step = float(time_min[-1] - time_min[0]) / (n_times - 1) if n_times > 1 else 0.0
+    by_span = round(BLOCK_SPAN_MIN / step) if step > 0 else BLOCK_ROWS
+    return max(MIN_BLOCK_ROWS, min(BLOCK_ROWS, BLOCK_BYTES // (8 * n_subjects), by_span))
 
 
 def evaluate_span(
@@ -248,40 +157,93 @@ def evaluate_span(
     time_min: FloatArray,
     percentiles: FloatArray,
     progress: Callable[[int], object] | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    plan: BlockPlan | None = None,
 ) -> SpanResult:
-    """Exact percentile bands and per-subject Cmax/Tmax for a span of time points."""
+    """Exact percentile bands and per-subject Cmax/Tmax for points ``start:stop`` of the grid
+    ``time_min`` (``start`` on a block boundary). Blocks on a uniform grid inside one input
+    interval use the recurrence and bounds of :mod:`ketaflow.pk.recurrence`; others are
+    evaluated with ``exp`` per point and selected by :func:`exact_order_statistics`."""
     n = response.n_subjects
     n_out = len(response.output_keys)
+    stop = time_min.shape[0] if stop is None else stop
+    plan = plan if plan is not None else plan_blocks(response, time_min, block_rows(n, time_min))
+    rows = plan.rows
+    if start % rows:
+        raise ValueError(f"a span must start on a block boundary (a multiple of {rows})")
     lo, hi, frac = _quantile_plan(n, percentiles)
     ranks = np.concatenate((lo, hi))
     n_q = percentiles.shape[0]
-    rows = max(MIN_BLOCK_ROWS, min(BLOCK_ROWS, BLOCK_BYTES // (8 * n)))
-    bands = np.empty((n_out, n_q, time_min.shape[0]), dtype=np.float64)
+    bands = np.empty((n_out, n_q, stop - start), dtype=np.float64)
     cmax = np.full((n_out, n), -np.inf)
     tmax = np.zeros((n_out, n))
-    regular = _RegularBlocks(time_min[:rows] - time_min[0], response)
-    breaks = response.breaks_min
     hints: list[Brackets] = [{} for _ in range(n_out)]
-    for b0 in range(0, time_min.shape[0], rows):
-        t = time_min[b0 : b0 + rows]
-        idx = interval_index(breaks, t[[0, -1]])
-        if idx[0] == idx[-1] and idx[0] >= 0 and regular.matches(t):
-            y = regular.evaluate(response, int(idx[0]), float(t[0] - breaks[idx[0]]))
-        else:
+    slopes = [0.0] * n_out
+    chain: Chain | None = None
+    for k in range(start // rows, -(-stop // rows)):
+        b0 = k * rows
+        t = time_min[b0 : min(b0 + rows, stop)]
+        where = slice(b0 - start, b0 - start + t.shape[0])
+        if plan.chain_start[k] < 0:
             y = evaluate_time_major(response, t)  # (n_out, B, N)
-        for j in range(n_out):
-            yj = y[j]
-            block_max = yj.max(axis=0)
-            better = np.flatnonzero(block_max > cmax[j])
-            if better.shape[0]:
-                cmax[j, better] = block_max[better]
-                tmax[j, better] = t[yj[:, better].argmax(axis=0)]
-            stats, hints[j] = exact_order_statistics(yj, ranks, hints[j])
-            v_lo, v_hi = stats[:, :n_q], stats[:, n_q:]
-            bands[j, :, b0 : b0 + t.shape[0]] = (v_lo + frac * (v_hi - v_lo)).T
+            for j in range(n_out):
+                _update_cmax(cmax[j], tmax[j], y[j], t, np.arange(n))
+                stats, hints[j] = exact_order_statistics(y[j], ranks, hints[j])
+                bands[j, :, where] = _interpolate(stats, n_q, frac)
+        else:
+            if chain is None or chain.anchor != plan.chain_start[k]:
+                chain = Chain(response, plan, time_min, k)
+            chain.advance_to(k)
+            count = t.shape[0]
+            for j in range(n_out):
+                low, high = chain.bounds(j, count, slopes[j])
+                # the undivided values are at most high * max(1, exp(slope (count - 1)))
+                grown = high * math.exp(slopes[j] * (count - 1))
+                better = np.flatnonzero(np.maximum(high, grown, out=grown) > cmax[j])
+                values = _Values(chain, j, count, everyone=better.shape[0] > n // 4)
+                if better.shape[0]:
+                    _update_cmax(cmax[j], tmax[j], values(better), t, better)
+                stats, hints[j], slopes[j] = select_from_bounds(low, high, ranks, values, hints[j])
+                bands[j, :, where] = _interpolate(stats, n_q, frac)
         if progress is not None:
             progress(int(t.shape[0]))
     return SpanResult(bands, cmax, tmax)
+
+
+class _Values:
+    """Values of a chain block for subsets of subjects; of everyone at once when most are
+    wanted (both the Cmax update and the selection then slice one evaluation)."""
+
+    def __init__(self, chain: Chain, j: int, count: int, *, everyone: bool) -> None:
+        self.chain, self.j, self.count = chain, j, count
+        self.all = chain.values(j, count) if everyone else None
+
+    def __call__(self, subjects: IntArray) -> FloatArray:
+        if self.all is not None:
+            return np.ascontiguousarray(self.all[:, subjects])
+        return self.chain.values(self.j, self.count, subjects)
+
+
+def _update_cmax(
+    cmax: FloatArray, tmax: FloatArray, y: FloatArray, t: FloatArray, subjects: IntArray
+) -> None:
+    """Raise the running maximum of ``subjects`` (first time of a maximum kept on ties)."""
+    block_max = y.max(axis=0)
+    better = np.flatnonzero(block_max > cmax[subjects])
+    if better.shape[0]:
+        cmax[subjects[better]] = block_max[better]
+        tmax[subjects[better]] = t[y[:, better].argmax(axis=0)]
+
+
+def _interpolate(stats: FloatArray, n_q: int, frac: FloatArray) -> FloatArray:
+    """Between the floor and ceil order statistics as ``numpy.percentile`` does (its lerp,
+    from the nearer end), so the bands equal it bit for bit."""
+    v_lo, v_hi = stats[:, :n_q], stats[:, n_q:]
+    diff = v_hi - v_lo
+    band: FloatArray = np.where(frac >= 0.5, v_hi - diff * (1 - frac), v_lo + diff * frac).T
+    return band
 
 
 def _label(p: float) -> str:
@@ -373,9 +335,31 @@ def population_response(
     return response, weights, found
 
 
-def _spans(n_times: int, n_spans: int) -> list[tuple[int, int]]:
-    edges = np.linspace(0, n_times, n_spans + 1).round().astype(int)
+def _spans(n_times: int, n_spans: int, rows: int) -> list[tuple[int, int]]:
+    """``n_spans`` nearly equal spans of the grid, each starting on a block boundary."""
+    n_blocks = -(-n_times // rows)
+    edges = np.linspace(0, n_blocks, n_spans + 1).round().astype(int) * rows
+    edges[-1] = n_times
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
+
+
+class _Progress:
+    """A tqdm bar on stderr when shown; nothing at all (tqdm not even imported) otherwise."""
+
+    def __init__(self, show: bool, total: int, desc: str) -> None:
+        self._bar: Any = None
+        if show:
+            from tqdm import tqdm  # imported only when a bar is shown (start-up time)
+
+            self._bar = tqdm(total=total, unit="time points", file=sys.stderr, desc=desc)
+
+    def update(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def simulate_population(
@@ -427,22 +411,20 @@ def simulate_population(
         warnings.warn(message, OutOfPopulationWarning, stacklevel=2)
     found = converted + found
     show = progress if progress is not None else n_subjects * t.shape[0] >= PROGRESS_AUTO_ELEMENTS
-    bar = tqdm(
-        total=int(t.shape[0]),
-        unit="time points",
-        file=sys.stderr,
-        disable=not show,
-        desc=f"{model.key} x {n_subjects}",
-    )
+    bar = _Progress(show, int(t.shape[0]), f"{model.key} x {n_subjects}")
+    plan = plan_blocks(response, t, block_rows(n_subjects, t))
     try:
         if client is not None:
-            results = _run_dask(client, response, t, pct, bar)
+            results = _run_dask(client, response, t, pct, plan, bar)
         else:
             workers = threads if threads is not None else min(os.cpu_count() or 1, 8)
-            spans = _spans(t.shape[0], max(1, workers))
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            spans = _spans(t.shape[0], workers, plan.rows)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = [
-                    pool.submit(evaluate_span, response, t[a:b], pct, bar.update) for a, b in spans
+                    pool.submit(
+                        evaluate_span, response, t, pct, bar.update, start=a, stop=b, plan=plan
+                    )
+                    for a, b in spans
                 ]
                 results = [(a, b, f.result()) for (a, b), f in zip(spans, futures, strict=True)]
     finally:
@@ -451,13 +433,19 @@ def simulate_population(
 
 
 def _run_dask(
-    client: Any, response: ModalResponse, t: FloatArray, pct: FloatArray, bar: tqdm[Any]
+    client: Any,
+    response: ModalResponse,
+    t: FloatArray,
+    pct: FloatArray,
+    plan: BlockPlan,
+    bar: _Progress,
 ) -> list[tuple[int, int, SpanResult]]:
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    spans = _spans(t.shape[0], 2 * n_workers)
+    spans = _spans(t.shape[0], 2 * n_workers, plan.rows)
     shared = client.scatter(response, broadcast=True)
     futures = {
-        client.submit(evaluate_span, shared, t[a:b], pct, pure=False): (a, b) for a, b in spans
+        client.submit(evaluate_span, shared, t, pct, start=a, stop=b, plan=plan, pure=False): (a, b)
+        for a, b in spans
     }
     results: list[tuple[int, int, SpanResult]] = []
     for future, (a, b) in futures.items():
