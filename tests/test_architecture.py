@@ -1,8 +1,16 @@
 """The clinic's knowledge (ketaflow.clinical) and the pharmacokinetic engine (ketaflow.pk) are
-plain Python: importing them must not import Django, directly or through anything they import."""
+plain Python: importing them must not import Django, directly or through anything they import.
+The Django apps call them and never copy them (the second half of this file)."""
 
+import ast
+import enum
+import importlib
+import inspect
+import pkgutil
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +29,255 @@ def test_plain_package_imports_no_django(package: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "", f"{package} imports Django modules: {out}"
+
+
+# ---- The Django apps call the core and never copy it (issue 10 item 19) ----------------------
+#
+# The checks below read the apps' source (every module of src/ketaflow/*/ except clinical, pk and
+# migrations; demo data is exempt from the number checks) and fail on the shapes the known copies
+# had: an enumeration of the core defined again as Django choices, a core code list compared
+# against in an app, a loop over pump events that branches on their kind, drug-library limits
+# compared in an app, a dict of numbers keyed by instrument, a clinical number in a named
+# constant or setting default.
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "ketaflow"
+
+
+def _app_modules(*, include_demo: bool = True) -> list[Path]:
+    return sorted(
+        path
+        for path in SRC.glob("*/**/*.py")
+        if path.relative_to(SRC).parts[0] not in ("clinical", "pk")
+        and "migrations" not in path.parts
+        and (include_demo or path.name != "demo.py")
+    )
+
+
+def _core_enums() -> list[type[enum.StrEnum]]:
+    import ketaflow.clinical
+
+    found: list[type[enum.StrEnum]] = []
+    for info in pkgutil.walk_packages(ketaflow.clinical.__path__, "ketaflow.clinical."):
+        module = importlib.import_module(info.name)
+        for obj in vars(module).values():
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, enum.StrEnum)
+                and obj.__module__ == module.__name__
+            ):
+                found.append(obj)
+    return found
+
+
+def _where(path: Path, node: ast.AST) -> str:
+    return f"{path.relative_to(SRC.parent)}:{getattr(node, 'lineno', 0)}"
+
+
+def test_django_choices_are_built_from_the_core_enumerations() -> None:
+    from ketaflow.accounts import roles
+    from ketaflow.accounts.models import User
+    from ketaflow.assessments.models import InstrumentResponse
+    from ketaflow.clinical import Indication, Instrument, Role, WeightBasis
+    from ketaflow.clinical.common import choices
+    from ketaflow.clinical.pump import PumpEventKind
+    from ketaflow.infusions.models import InfusionEvent, InfusionSession
+    from ketaflow.treatment.models import Course
+
+    expected = [
+        (User, "role", Role),
+        (Course, "indication", Indication),
+        (Course, "weight_basis", WeightBasis),
+        (InfusionSession, "indication", Indication),
+        (InfusionSession, "weight_basis", WeightBasis),
+        (InfusionEvent, "kind", PumpEventKind),
+        (InstrumentResponse, "instrument", Instrument),
+    ]
+    for model, name, enumeration in expected:
+        field = model._meta.get_field(name)
+        assert list(getattr(field, "choices", None) or []) == choices(enumeration), name
+    # The names the apps use are the core's classes, not copies.
+    assert roles.Role is Role
+    assert Course.WeightBasis is WeightBasis
+    assert InfusionSession.WeightBasis is WeightBasis
+    assert InfusionSession.Indication is Indication
+    assert InfusionEvent.Kind is PumpEventKind
+    assert InstrumentResponse.InstrumentCode is Instrument
+
+
+def test_no_model_field_copies_a_core_enumeration() -> None:
+    """A field whose codes are exactly a core enumeration's has the core's choices, labels too."""
+    from django.apps import apps
+
+    from ketaflow.clinical.common import choices
+
+    by_values = {frozenset(m.value for m in e): e for e in _core_enums() if len(e) > 1}
+    copies = []
+    for model in apps.get_models():
+        if not model.__module__.startswith("ketaflow."):
+            continue
+        for field in model._meta.get_fields():
+            field_choices = getattr(field, "choices", None)
+            if not field_choices:
+                continue
+            values = frozenset(str(value) for value, _ in field_choices if value != "")
+            enumeration = by_values.get(values)
+            if enumeration is not None:
+                core = choices(enumeration)
+                if [c for c in field_choices if c[0] != ""] != core:
+                    copies.append(f"{model.__name__}.{field.name} copies {enumeration.__name__}")
+    assert copies == []
+
+
+# Comparisons against a list of core codes in an app that are presentation only, with the reason.
+_CODE_LIST_ALLOWED = {
+    # Which of the page's forms shows a refused pump event again (the start and rate-change forms
+    # have a rate input); the rule that these kinds need a rate is the core's.
+    ("infusions/views.py", frozenset({"start", "rate_change"})),
+}
+
+
+def test_apps_do_not_decide_on_lists_of_core_codes() -> None:
+    """``str(risk) in ("moderate", "high")``, ``event.kind in ("start", "resume")``: a rule on
+    the core's codes decided again in an app (the C-SSRS flag and the chart's bands were)."""
+    enums = [frozenset(m.value for m in e) for e in _core_enums()]
+    found = []
+    for path in _app_modules(include_demo=False):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            for side in (node.left, *node.comparators):
+                if not isinstance(side, ast.Tuple | ast.List | ast.Set) or len(side.elts) < 2:
+                    continue
+                if not all(
+                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in side.elts
+                ):
+                    continue
+                codes = frozenset(str(e.value) for e in side.elts)  # type: ignore[attr-defined]
+                rel = str(path.relative_to(SRC))
+                if any(codes <= values for values in enums) and (rel, codes) not in (
+                    _CODE_LIST_ALLOWED
+                ):
+                    found.append(f"{_where(path, node)} {sorted(codes)}")
+    assert found == []
+
+
+def test_pump_arithmetic_is_rate_segments_in_the_core() -> None:
+    """No app loops over pump events branching on their kind (the ledger's delivered dose and the
+    PK curve each did); they call ``ketaflow.clinical.pump.rate_segments``."""
+    from ketaflow.clinical.pump import PumpEventKind
+
+    values = {k.value for k in PumpEventKind}
+    names = {k.name for k in PumpEventKind}
+
+    def is_kind(node: ast.AST) -> bool:
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return any(is_kind(e) for e in node.elts)
+        return (isinstance(node, ast.Constant) and node.value in values) or (
+            isinstance(node, ast.Attribute) and node.attr in names
+        )
+
+    found = []
+    for path in _app_modules():
+        for loop in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(loop, ast.For | ast.While):
+                continue
+            for statement in loop.body:
+                for node in ast.walk(statement):
+                    if isinstance(node, ast.Compare) and any(
+                        is_kind(side) for side in (node.left, *node.comparators)
+                    ):
+                        found.append(_where(path, node))
+    assert found == []
+    for module in ("infusions/services.py", "infusions/charts.py"):
+        assert "pump.rate_segments(" in (SRC / module).read_text(), module
+
+
+def test_apps_neither_compare_drug_library_limits_nor_pick_the_weight_formula() -> None:
+    """``treatment/services.py`` had its own ``_breach`` (limits compared again) and its own
+    choice between the Devine formulas (without the height warning)."""
+    limit_attrs = {"hard_min", "hard_max", "soft_min", "soft_max"}
+    formulas = {"ideal_body_weight_kg", "adjusted_body_weight_kg"}
+    found = []
+    for path in _app_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in limit_attrs:
+                found.append(f"{_where(path, node)} reads .{node.attr}")
+            if isinstance(node, ast.Name | ast.alias):
+                name = node.id if isinstance(node, ast.Name) else node.name
+                if name in formulas:
+                    found.append(f"{_where(path, node)} uses {name}")
+    assert found == []
+
+
+_CLINICAL_NAME = re.compile(
+    r"score|total|cut_?point|threshold|limit|dose|(^|_)mg(_|$)|(^|_)kg(_|$)|(^|_)age(_|$)|"
+    r"aldrete|phq|pcl|gad|cssrs|risk|discharge|spo2|mmhg|bpm|weight_kg|height_cm|(^|_)rate(_|$)|"
+    r"minimum|maximum|vitals_every",
+    re.IGNORECASE,
+)
+
+
+def _literal_numbers(node: ast.AST | None) -> list[object]:
+    """The numbers of a literal (a number, or a tuple/list/set/dict of literals), else []."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return [value] if ok and value not in (0, 1) else []
+    if isinstance(node, ast.UnaryOp):
+        return _literal_numbers(node.operand)
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return [n for e in node.elts for n in _literal_numbers(e)]
+    if isinstance(node, ast.Dict):
+        return [n for v in node.values for n in _literal_numbers(v)]
+    return []
+
+
+def test_no_clinical_numbers_in_the_apps() -> None:
+    """A named constant or setting default of a clinical kind is never a number in an app
+    (``MAX_TOTAL = {"pcl5": 80, ...}``, ``aldrete_discharge_minimum: int = 9``); nor is a dict of
+    numbers keyed by instrument. The number lives in ketaflow.clinical, with its source."""
+    from ketaflow.clinical import Instrument
+
+    instruments = {i.value for i in Instrument}
+    found = []
+    for path in _app_modules(include_demo=False):
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[ast.expr] = []
+            value: ast.expr | None = None
+            if isinstance(node, ast.Assign):
+                targets, value = list(node.targets), node.value
+            elif isinstance(node, ast.AnnAssign):
+                targets, value = [node.target], node.value
+            for target in targets:
+                name = (
+                    target.id
+                    if isinstance(target, ast.Name)
+                    else target.attr
+                    if isinstance(target, ast.Attribute)
+                    else ""
+                )
+                numbers = _literal_numbers(value)
+                if name and _CLINICAL_NAME.search(name) and numbers:
+                    found.append(f"{_where(path, node)} {name} = {numbers}")
+            if isinstance(node, ast.Dict):
+                keyed = any(
+                    (isinstance(k, ast.Constant) and k.value in instruments)
+                    or (isinstance(k, ast.Attribute) and k.attr.lower() in instruments)
+                    for k in node.keys
+                    if k is not None
+                )
+                if keyed and any(_literal_numbers(v) for v in node.values):
+                    found.append(f"{_where(path, node)} numbers keyed by instrument")
+    assert found == []
+
+
+def test_who_may_override_a_soft_limit_is_decided_once() -> None:
+    from ketaflow.accounts.roles import ROLE_PERMISSIONS, Perm
+    from ketaflow.clinical.dosing import DRUG_LIBRARY, SOFT_LIMIT_OVERRIDE_ROLES
+
+    granted = {
+        role for role, perms in ROLE_PERMISSIONS.items() if Perm.OVERRIDE_SOFT_LIMIT in perms
+    }
+    assert granted == set(SOFT_LIMIT_OVERRIDE_ROLES)
+    for entry in DRUG_LIBRARY.values():
+        assert entry.override_roles == SOFT_LIMIT_OVERRIDE_ROLES

@@ -347,3 +347,48 @@ def test_weight_change_to_confirm(weight_kg: float, last_kg: float | None, asks:
     assert (question is not None) is asks
     if question:
         assert "Re-weigh and confirm" in question
+
+
+def test_basis_weight_names_the_field_at_fault() -> None:
+    with pytest.raises(ClinicalInputError) as no_height:
+        dosing.basis_weight(70.0, WeightBasis.IDEAL, None, Sex.FEMALE)
+    assert no_height.value.field == "height_cm"
+    with pytest.raises(ClinicalInputError) as no_sex:
+        dosing.basis_weight(70.0, WeightBasis.ADJUSTED, 170.0, None)
+    assert no_sex.value.field == "sex"
+    assert "female and male" in str(no_sex.value)
+    with pytest.raises(ClinicalInputError) as weight:
+        dosing.basis_weight(700.0, WeightBasis.ACTUAL, None, None)
+    assert weight.value.field == "weight_kg"
+    assert dosing.basis_weight(70.0, WeightBasis.ACTUAL, None, None) == (70.0, [])
+
+
+def test_basis_weight_warns_below_the_devine_height() -> None:
+    basis, warnings = dosing.basis_weight(50.0, WeightBasis.IDEAL, 150.0, Sex.FEMALE)
+    assert basis == pytest.approx(45.5 - 2.3 * 2.4 / 2.54)
+    assert any("below 152.4 cm" in w for w in warnings)
+
+
+def test_check_limit_names_the_unit_of_the_limit() -> None:
+    limits = dosing.KETAMINE_PTSD.dose_mg_per_kg_limits
+    assert dosing.check_limit("Dose", 1.5, limits) == (
+        "Dose 1.5 mg/kg is above the hard maximum 1 mg/kg",
+        None,
+    )
+    assert dosing.check_limit("Dose", 0.75, limits) == (
+        None,
+        "Dose 0.75 mg/kg is above the soft maximum 0.5 mg/kg",
+    )
+    assert dosing.check_limit("Dose", 0.5, limits) == (None, None)
+
+
+def test_max_pump_rate_is_the_bag_over_the_hard_minimum_duration() -> None:
+    # 100 mL over the 30-min hard minimum = 200 mL/h.
+    assert dosing.max_pump_rate_ml_per_h(dosing.KETAMINE_PTSD, 100.0) == 200
+    assert dosing.max_pump_rate_ml_per_h(dosing.KETAMINE_PTSD, 0.0) is None
+
+
+def test_only_the_override_roles_may_override() -> None:
+    assert {Role.PRESCRIBER, Role.MEDICAL_DIRECTOR} == dosing.SOFT_LIMIT_OVERRIDE_ROLES
+    for entry in dosing.DRUG_LIBRARY.values():
+        assert entry.override_roles == dosing.SOFT_LIMIT_OVERRIDE_ROLES

@@ -370,3 +370,32 @@ def test_parse_ratings_refuses_empty() -> None:
 def _untyped(values: list[Any]) -> Any:
     """Hand the scoring functions a value the type checker would refuse (as JSON input can)."""
     return values
+
+
+def test_full_scale_is_the_item_count_times_the_top_rating() -> None:
+    # PCL-5 0-80, PHQ-9 0-27, GAD-7 0-21, CAPS-5 0-80, MADRS 0-60, modified Aldrete 0-10.
+    assert dict(ins.FULL_SCALE) == {
+        Instrument.PCL5: 80,
+        Instrument.PHQ9: 27,
+        Instrument.GAD7: 21,
+        Instrument.CAPS5: 80,
+        Instrument.MADRS: 60,
+        Instrument.ALDRETE: 10,
+    }
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers", "flag", "risk"),
+    [
+        (Instrument.PHQ9, [0] * 8 + [1], True, None),
+        (Instrument.PHQ9, [3] * 8 + [0], False, None),
+        (Instrument.CSSRS, [True, False, False, False, False, False], False, "low"),
+        (Instrument.CSSRS, [True, True, True, False, False, False], True, "moderate"),
+        (Instrument.CSSRS, [True, True, True, True, False, False], True, "high"),
+        (Instrument.GAD7, [3] * 7, False, None),
+    ],
+)
+def test_the_suicide_risk_flag_is_decided_once(
+    instrument: Instrument, answers: list[int], flag: bool, risk: str | None
+) -> None:
+    assert ins.suicide_risk(ins.score(instrument, answers)) == (flag, risk)

@@ -536,13 +536,11 @@ def _fresh_database_url(tmp_path: Path) -> tuple[str, Any]:
     return f"postgres://{user}@{host}:{port}/{name}", drop
 
 
-def test_every_append_only_table_refuses_update_and_delete_after_all_migrations(
-    db: None, tmp_path: Path
-) -> None:
-    """Runs every migration on a new database of this suite's kind (SQLite, or PostgreSQL
-    under scripts/test-postgres.sh), then, for each registered append-only table, inserts a row
-    and checks that UPDATE and DELETE are refused, and that every trigger is in the catalogue.
-    Before migration ledger/0004 this failed on SQLite for ledger_ledgerentry (0003 rebuilt it)."""
+def run_on_fresh_database(
+    tmp_path: Path, script: str, *, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run a Python ``script`` in a new process on a new, empty database of this suite's kind
+    (removed afterwards)."""
     url, drop = _fresh_database_url(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
     env.update(
@@ -552,16 +550,26 @@ def test_every_append_only_table_refuses_update_and_delete_after_all_migrations(
         DJANGO_SETTINGS_MODULE="ketaflow.settings",
     )
     try:
-        result = subprocess.run(
-            [sys.executable, "-c", _TRIGGER_CHECK],
+        return subprocess.run(
+            [sys.executable, "-c", script],
             capture_output=True,
             text=True,
             env=env,
             check=False,
-            timeout=300,
+            timeout=timeout,
         )
     finally:
         drop()
+
+
+def test_every_append_only_table_refuses_update_and_delete_after_all_migrations(
+    db: None, tmp_path: Path
+) -> None:
+    """Runs every migration on a new database of this suite's kind (SQLite, or PostgreSQL
+    under scripts/test-postgres.sh), then, for each registered append-only table, inserts a row
+    and checks that UPDATE and DELETE are refused, and that every trigger is in the catalogue.
+    Before migration ledger/0004 this failed on SQLite for ledger_ledgerentry (0003 rebuilt it)."""
+    result = run_on_fresh_database(tmp_path, _TRIGGER_CHECK, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"checked {len(registered_tables())}" in result.stdout
 

@@ -17,6 +17,7 @@ from ketaflow.accounts.models import Credential, User
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.candidacy.models import CandidacyAssessment
+from ketaflow.clinical import Sex, WeightBasis, dosing
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Patient
 from ketaflow.treatment import services
@@ -180,10 +181,33 @@ def test_planning_checks_role_and_credentials(clinic_ready: World) -> None:
 def test_ideal_body_weight_needs_height_and_is_computed(clinic_ready: World) -> None:
     with pytest.raises(ValidationError) as refused:
         plan(clinic_ready, weight_basis=Course.WeightBasis.IDEAL)
-    assert "need the height" in refused.value.message_dict["height_cm"][0]
+    assert "needs height_cm and sex" in refused.value.message_dict["height_cm"][0]
     course = plan(clinic_ready, weight_basis=Course.WeightBasis.IDEAL, height_cm=Decimal(168))
     # Devine 1974, female: 45.5 kg + 2.3 kg per inch over 60 in; 168 cm = 6.14 in over.
     assert services.course_dose(course).basis_weight_kg == pytest.approx(59.63, abs=0.01)
+    assert not any("152.4" in w for w in course.planning_warnings)
+
+
+def test_planning_warns_below_the_devine_height_as_the_core_does(clinic_ready: World) -> None:
+    """The planning page used a copy of the weight-basis rule without the core's warning that
+    Devine is not validated below 152.4 cm; it now calls the core, so the warning is there."""
+    course = plan(clinic_ready, weight_basis=Course.WeightBasis.IDEAL, height_cm=Decimal(150))
+    _, core_warnings = dosing.basis_weight(72.5, WeightBasis.IDEAL, 150.0, Sex.FEMALE)
+    assert any("below 152.4 cm" in w for w in core_warnings)
+    for warning in core_warnings:
+        assert warning in course.planning_warnings
+
+
+def test_a_sex_the_devine_formula_lacks_is_refused_on_the_weight_basis(
+    clinic_ready: World,
+) -> None:
+    patient = clinic_ready.patient
+    patient.sex_at_birth = Patient.SexAtBirth.INTERSEX
+    patient.save()
+    with pytest.raises(ValidationError) as refused:
+        plan(clinic_ready, weight_basis=Course.WeightBasis.ADJUSTED, height_cm=Decimal(168))
+    assert "female and male" in refused.value.message_dict["weight_basis"][0]
+    assert plan(clinic_ready).weight_basis == "actual"
 
 
 def test_the_start_date_may_not_be_in_the_past(clinic_ready: World) -> None:

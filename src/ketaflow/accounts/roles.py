@@ -9,34 +9,12 @@ from __future__ import annotations
 
 import enum
 
+from ketaflow.clinical.common import ROLE_LABELS, Role
+from ketaflow.clinical.dosing import SOFT_LIMIT_OVERRIDE_ROLES
 
-class Role(enum.StrEnum):
-    MEDICAL_DIRECTOR = "medical_director"
-    PRESCRIBER = "prescriber"
-    NURSE = "nurse"
-    FRONT_DESK = "front_desk"
-    PATIENT = "patient"
-    # Works across the clinics of a network, in the administration only: no clinic of its own
-    # and no access to any patient's record.
-    NETWORK_ADMIN = "network_admin"
+# The roles are defined once, in ketaflow.clinical (labels included); this table grants them.
+__all__ = ["CLINIC_ROLES", "OWN_RECORD_PERMS", "ROLE_LABELS", "ROLE_PERMISSIONS", "Perm", "Role"]
 
-    @property
-    def label(self) -> str:
-        return ROLE_LABELS[self]
-
-    @property
-    def is_staff_role(self) -> bool:
-        return self is not Role.PATIENT
-
-
-ROLE_LABELS: dict[Role, str] = {
-    Role.MEDICAL_DIRECTOR: "Medical director",
-    Role.PRESCRIBER: "Prescriber",
-    Role.NURSE: "Infusion nurse",
-    Role.FRONT_DESK: "Front desk",
-    Role.PATIENT: "Patient",
-    Role.NETWORK_ADMIN: "Network administrator",
-}
 
 # The roles of a clinic's own staff (each belongs to one clinic): what a clinic's medical
 # director may give in the administration. A network administrator belongs to no clinic.
@@ -116,7 +94,7 @@ _LEDGER_WORK = {
     Perm.LEDGER_REPORT_LOSS,
 }
 
-ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+_ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.MEDICAL_DIRECTOR: frozenset(
         _CLINICAL_READ
         | _INFUSION_DAY
@@ -133,7 +111,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.PLAN_COURSE,
             Perm.SIGN_CANDIDACY,
             Perm.ORDER_INFUSION,
-            Perm.OVERRIDE_SOFT_LIMIT,
             Perm.ADMINISTER,
             Perm.WITNESS_WASTE,
             Perm.LEDGER_DESTROY,
@@ -157,7 +134,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.EXPORT_CHART,
             Perm.SIGN_CANDIDACY,
             Perm.ORDER_INFUSION,
-            Perm.OVERRIDE_SOFT_LIMIT,
             Perm.ADMINISTER,
             Perm.WITNESS_WASTE,
             Perm.LEDGER_DESTROY,
@@ -190,6 +166,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     ),
     Role.PATIENT: frozenset({Perm.VIEW_OWN_RECORD}),
     Role.NETWORK_ADMIN: frozenset({Perm.MANAGE_NETWORK}),
+}
+
+
+# Who may override a drug-library soft limit is decided once, in ketaflow.clinical.dosing
+# (SOFT_LIMIT_OVERRIDE_ROLES); the permission follows it.
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    role: perms | ({Perm.OVERRIDE_SOFT_LIMIT} if role in SOFT_LIMIT_OVERRIDE_ROLES else set())
+    for role, perms in _ROLE_PERMISSIONS.items()
 }
 
 

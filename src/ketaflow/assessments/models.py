@@ -10,26 +10,21 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from ketaflow.clinical import Instrument
+from ketaflow.clinical.common import choices
 from ketaflow.patients.models import Patient
 
 
 class InstrumentResponse(models.Model):
-    class InstrumentCode(models.TextChoices):
-        PCL5 = "pcl5", "PCL-5"
-        PHQ9 = "phq9", "PHQ-9"
-        GAD7 = "gad7", "GAD-7"
-        CSSRS = "cssrs", "C-SSRS screener"
-        CAPS5 = "caps5", "CAPS-5"
-        MADRS = "madrs", "MADRS"
-        CADSS = "cadss", "CADSS"
-        ALDRETE = "aldrete", "Modified Aldrete"
+    # Defined once, in ketaflow.clinical; the field choices are built from it.
+    InstrumentCode = Instrument
 
     class Source(models.TextChoices):
         CLINIC = "clinic", "In clinic"
         PORTAL = "portal", "Patient portal"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="responses")
-    instrument = models.CharField(max_length=16, choices=InstrumentCode.choices)
+    instrument = models.CharField(max_length=16, choices=choices(Instrument))
     answers = models.JSONField(help_text="Item answers in order, as entered.")
     total = models.DecimalField(max_digits=6, decimal_places=1)
     result = models.JSONField(help_text="The full scoring result from ketaflow.clinical.")

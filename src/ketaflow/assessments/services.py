@@ -13,6 +13,7 @@ from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.clinical import Instrument, score, to_jsonable
+from ketaflow.clinical.instruments import parse_yes_no, suicide_risk
 from ketaflow.patients.models import Patient
 from ketaflow.portal.safety import response_flagged
 
@@ -20,13 +21,8 @@ from ketaflow.portal.safety import response_flagged
 def parse_answers(instrument: Instrument, text: str) -> list[int] | list[bool]:
     """Answers as typed in a form: ``"0,1,2"`` (ratings) or ``"y,n,..."`` (C-SSRS)."""
     items = [item.strip().lower() for item in text.replace(" ", ",").split(",") if item.strip()]
-    if instrument is Instrument.CSSRS:
-        flags: list[bool] = []
-        for number, item in enumerate(items, start=1):
-            if item not in ("y", "n", "yes", "no"):
-                raise ValueError(f"answers: item {number} must be y or n, not {item!r}")
-            flags.append(item.startswith("y"))
-        return flags
+    if instrument is Instrument.CSSRS:  # y/yes/n/no, as ketaflow.clinical reads them
+        return [parse_yes_no(item, what=f"answers: item {n}") for n, item in enumerate(items, 1)]
     ratings: list[int] = []
     for number, item in enumerate(items, start=1):
         if not item.lstrip("-").isdigit():
@@ -52,10 +48,7 @@ def response_record(
     code = Instrument(instrument)
     result = score(code, list(answers))
     total = Decimal(str(result.total))
-    risk = getattr(result, "risk", None)
-    flag = bool(getattr(result, "suicide_risk_flag", False)) or (
-        risk is not None and str(risk) in ("moderate", "high")
-    )
+    flag, risk = suicide_risk(result)
     response = InstrumentResponse(
         patient=patient,
         instrument=code.value,
@@ -63,7 +56,7 @@ def response_record(
         total=total,
         result=to_jsonable(result),
         suicide_risk_flag=flag,
-        risk_level=str(risk) if risk is not None else "",
+        risk_level=risk.value if risk is not None else "",
         taken_at=taken_at or timezone.now(),
         source=source,
         entered_by=actor.user,

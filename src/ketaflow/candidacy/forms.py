@@ -10,7 +10,8 @@ from ketaflow.candidacy.intake import (
     PSYCHIATRIC_FLAGS,
     SUBSTANCE_FLAGS,
 )
-from ketaflow.clinical import ImpossibleValueError, VitalSign
+from ketaflow.clinical import ImpossibleValueError, Sex, SuicideRisk, VitalSign
+from ketaflow.clinical.common import choices
 from ketaflow.clinical.dosing import HEIGHT_CM_RANGE
 from ketaflow.clinical.monitoring import check_possible
 from ketaflow.web.forms import WEIGHT_HELP, weight_in_kg, weight_unit_field
@@ -45,7 +46,7 @@ class IntakeForm(forms.Form):
     from the registry and are shown beside the form, not asked again."""
 
     sex = forms.ChoiceField(
-        choices=[("female", "Female"), ("male", "Male")],
+        choices=choices(Sex),
         help_text="Sex used for pregnancy rules and ideal body weight.",
     )
     pregnant = forms.ChoiceField(choices=_TRI, label="Pregnant")
@@ -66,7 +67,7 @@ class IntakeForm(forms.Form):
     heart_rate_bpm = forms.IntegerField(label="Heart rate (/min)", required=False)
     cssrs_risk = forms.ChoiceField(
         label="C-SSRS screener risk at consultation",
-        choices=[("", "Not done"), ("low", "Low"), ("moderate", "Moderate"), ("high", "High")],
+        choices=[("", "Not done"), *choices(SuicideRisk)],
         required=False,
     )
 

@@ -7,16 +7,16 @@ from django.conf import settings
 from django.db import models
 
 from ketaflow.accounts.models import Clinic
+from ketaflow.clinical import Decision as ClinicalDecision
+from ketaflow.clinical.common import choices
 from ketaflow.patients.models import Patient
 
 
 class CandidacyAssessment(models.Model):
     """One assessment of one intake. Immutable once signed; a new intake is a new assessment."""
 
-    class Decision(models.TextChoices):
-        ELIGIBLE = "eligible", "Eligible"
-        NEEDS_REVIEW = "needs_review", "Needs review"
-        NOT_ELIGIBLE = "not_eligible", "Not eligible"
+    # Defined once, in ketaflow.clinical; the field choices are built from it.
+    Decision = ClinicalDecision
 
     class Status(models.TextChoices):
         ASSESSED = "assessed", "Assessed, awaiting sign-off"
@@ -29,7 +29,7 @@ class CandidacyAssessment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     intake = models.JSONField(help_text="The structured intake, as ketaflow.clinical reads it.")
-    decision = models.CharField(max_length=16, choices=Decision.choices)
+    decision = models.CharField(max_length=16, choices=choices(ClinicalDecision))
     indications = models.JSONField(default=list)
     findings = models.JSONField(default=list, help_text="tier, rule id, message and source")
     resistance = models.JSONField(default=list)

@@ -18,14 +18,11 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.candidacy.intake import build_intake
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
-from ketaflow.clinical import SuicideRisk, assess_eligibility, intake_from_dict, to_jsonable
+from ketaflow.clinical import assess_eligibility, intake_from_dict, to_jsonable
+from ketaflow.clinical.instruments import URGENT_SUICIDE_RISKS
 from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.patients.models import Patient
 from ketaflow.portal.safety import urgent_task_raise
-
-# A C-SSRS screener at these levels opens the urgent safety pathway, as the same answer does in
-# the portal or a clinic questionnaire (portal/safety.py; Posner 2011, clinical.md s. 3 and 5).
-URGENT_CSSRS_RISKS = frozenset({SuicideRisk.MODERATE, SuicideRisk.HIGH})
 
 
 def _person(actor: Actor) -> Any:
@@ -69,7 +66,7 @@ def candidacy_assess(
         patient_id=patient.pk,
         summary=f"assessed candidacy: {result.summary}"[:300],
     )
-    if clinical_intake.cssrs_risk in URGENT_CSSRS_RISKS:
+    if clinical_intake.cssrs_risk in URGENT_SUICIDE_RISKS:
         urgent_task_raise(
             actor=actor,
             patient=patient,

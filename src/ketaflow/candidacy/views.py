@@ -22,6 +22,7 @@ from ketaflow.candidacy.forms import ConsentRecordForm, ConsentWithdrawForm, Int
 from ketaflow.candidacy.intake import registry_part
 from ketaflow.candidacy.models import CandidacyAssessment, Consent
 from ketaflow.candidacy.selectors import current_consent_for
+from ketaflow.clinical import Sex
 from ketaflow.clinicsettings.selectors import (
     SettingState,
     setting_states_by_key,
@@ -48,8 +49,12 @@ def _initial(patient: Patient) -> dict[str, Any]:
             flat.update(intake.get(section) or {})
         flat.update(intake.get("vitals") or {})
         return flat
-    sex = patient.sex_at_birth if patient.sex_at_birth in ("female", "male") else None
-    return {"sex": sex, "pregnant": "unknown", "breastfeeding": "unknown"}
+    sex = Sex.of(patient.sex_at_birth)
+    return {
+        "sex": sex.value if sex is not None else None,
+        "pregnant": "unknown",
+        "breastfeeding": "unknown",
+    }
 
 
 @login_required

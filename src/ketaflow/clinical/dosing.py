@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from fractions import Fraction
 from types import MappingProxyType
 from typing import Final
 
@@ -29,6 +30,19 @@ class WeightBasis(StrEnum):
     ACTUAL = "actual"
     IDEAL = "ideal"  # Devine 1974
     ADJUSTED = "adjusted"  # IBW + 0.4 x (actual - IBW)
+
+    @property
+    def label(self) -> str:
+        return WEIGHT_BASIS_LABELS[self]
+
+
+WEIGHT_BASIS_LABELS: Final[Mapping[WeightBasis, str]] = MappingProxyType(
+    {
+        WeightBasis.ACTUAL: "Actual body weight",
+        WeightBasis.IDEAL: "Ideal body weight (Devine)",
+        WeightBasis.ADJUSTED: "Adjusted body weight",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -55,16 +69,17 @@ class LimitSet:
             )
 
 
-def _check(name: str, value: float, limits: LimitSet) -> tuple[str | None, str | None]:
-    """Return (hard breach message, soft breach message) for one quantity."""
+def check_limit(name: str, value: float, limits: LimitSet) -> tuple[str | None, str | None]:
+    """Return (hard breach message, soft breach message) of ``value`` against ``limits``."""
+    unit = limits.unit
     if limits.hard_min is not None and value < limits.hard_min:
-        return f"{name} {value:g} {limits.unit} is below the hard minimum {limits.hard_min:g}", None
+        return f"{name} {value:g} {unit} is below the hard minimum {limits.hard_min:g} {unit}", None
     if limits.hard_max is not None and value > limits.hard_max:
-        return f"{name} {value:g} {limits.unit} is above the hard maximum {limits.hard_max:g}", None
+        return f"{name} {value:g} {unit} is above the hard maximum {limits.hard_max:g} {unit}", None
     if limits.soft_min is not None and value < limits.soft_min:
-        return None, f"{name} {value:g} {limits.unit} is below the soft minimum {limits.soft_min:g}"
+        return None, f"{name} {value:g} {unit} is below the soft minimum {limits.soft_min:g} {unit}"
     if limits.soft_max is not None and value > limits.soft_max:
-        return None, f"{name} {value:g} {limits.unit} is above the soft maximum {limits.soft_max:g}"
+        return None, f"{name} {value:g} {unit} is above the soft maximum {limits.soft_max:g} {unit}"
     return None, None
 
 
@@ -92,7 +107,7 @@ class DrugLibraryEntry:
             ("default duration", self.default_duration_min, self.duration_min_limits),
         )
         for name, value, limits in checks:
-            hard, soft = _check(name, value, limits)
+            hard, soft = check_limit(name, value, limits)
             if hard or soft:
                 raise ClinicalInputError(f"drug library entry {self.drug}: {hard or soft}")
 
@@ -126,7 +141,9 @@ _DURATION_MIN_LIMITS: Final = LimitSet(
 # Ketalar label: the 100 mg/mL strength must be diluted before IV use [SECONDARY: droracle];
 # the 50 mg/mL strength may be given IV, so a final concentration above 50 mg/mL is refused.
 _MAX_FINAL_CONCENTRATION_MG_PER_ML: Final = 50.0
-_OVERRIDE_ROLES: Final = frozenset({Role.PRESCRIBER, Role.MEDICAL_DIRECTOR})  # clinic policy
+# Who may override a soft limit (clinic policy). The one place this is decided: the drug library
+# entries carry it and the accounts app grants its OVERRIDE_SOFT_LIMIT permission from it.
+SOFT_LIMIT_OVERRIDE_ROLES: Final = frozenset({Role.PRESCRIBER, Role.MEDICAL_DIRECTOR})
 
 KETAMINE_PTSD: Final = DrugLibraryEntry(
     drug="ketamine hydrochloride (racemic)",
@@ -137,7 +154,7 @@ KETAMINE_PTSD: Final = DrugLibraryEntry(
     total_dose_mg_limits=_TOTAL_DOSE_MG_LIMITS,
     duration_min_limits=_DURATION_MIN_LIMITS,
     max_final_concentration_mg_per_ml=_MAX_FINAL_CONCENTRATION_MG_PER_ML,
-    override_roles=_OVERRIDE_ROLES,
+    override_roles=SOFT_LIMIT_OVERRIDE_ROLES,
     sources=MappingProxyType(
         {
             "default": f"{sources.FEDER_2014}; {sources.FEDER_2021}",
@@ -156,7 +173,7 @@ KETAMINE_DEPRESSION: Final = DrugLibraryEntry(
     total_dose_mg_limits=_TOTAL_DOSE_MG_LIMITS,
     duration_min_limits=_DURATION_MIN_LIMITS,
     max_final_concentration_mg_per_ml=_MAX_FINAL_CONCENTRATION_MG_PER_ML,
-    override_roles=_OVERRIDE_ROLES,
+    override_roles=SOFT_LIMIT_OVERRIDE_ROLES,
     sources=MappingProxyType(
         {
             "default": f"{sources.MURROUGH_2013}; {sources.ELEKT_D_2023}",
@@ -208,6 +225,15 @@ PUMP_RATE_RESOLUTION_ML_PER_H: Final = Decimal("0.1")
 SYRINGE_RESOLUTION_ML: Final = Decimal("0.01")
 
 
+def max_pump_rate_ml_per_h(entry: DrugLibraryEntry, total_volume_ml: float) -> Fraction | None:
+    """The fastest the bag may run: its whole volume over the drug library's hard minimum
+    duration (``mL/h = mL / (min / 60)``, exact). ``None`` when the entry has no minimum."""
+    hard_min = entry.duration_min_limits.hard_min
+    if hard_min is None or not total_volume_ml:
+        return None
+    return Fraction(total_volume_ml) / (Fraction(hard_min) / 60)
+
+
 def pounds_to_kg(weight_lb: float) -> float:
     """A weight typed in pounds, in kilograms (exact factor; the caller shows both)."""
     if isinstance(weight_lb, bool) or not isinstance(weight_lb, int | float):
@@ -215,6 +241,11 @@ def pounds_to_kg(weight_lb: float) -> float:
     if not math.isfinite(weight_lb) or weight_lb <= 0:
         raise ClinicalInputError(f"weight_lb: {weight_lb!r} must be a positive finite number")
     return weight_lb * KG_PER_LB
+
+
+def kg_to_pounds(weight_kg: float) -> float:
+    """A weight in kilograms, in pounds (exact factor), to show beside the kilograms."""
+    return weight_kg / KG_PER_LB
 
 
 def weight_change_to_confirm(
@@ -230,7 +261,7 @@ def weight_change_to_confirm(
     change = (weight_kg - last_weight_kg) / last_weight_kg * 100.0
     if abs(change) <= confirm_percent:
         return None
-    pounds = weight_kg / KG_PER_LB
+    pounds = kg_to_pounds(weight_kg)
     return (
         f"{weight_kg:g} kg is {abs(change):.0f} % {'above' if change > 0 else 'below'} the last "
         f"recorded weight {last_weight_kg:g} kg (more than {confirm_percent:g} %). Was it weighed "
@@ -308,11 +339,11 @@ class InfusionPlan:
 
 def _require_range(name: str, value: float, bounds: tuple[float, float]) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ClinicalInputError(f"{name}: {value!r} is not a finite number")
+        raise ClinicalInputError(f"{name}: {value!r} is not a finite number", field=name)
     low, high = bounds
     if not low <= value <= high:
         raise ClinicalInputError(
-            f"{name}: {value:g} is outside the plausible entry range {low:g}-{high:g}"
+            f"{name}: {value:g} is outside the plausible entry range {low:g}-{high:g}", field=name
         )
 
 
@@ -327,39 +358,67 @@ def _display(value: float, resolution: Decimal) -> float:
     return float(Decimal(repr(value)).quantize(resolution, rounding=ROUND_HALF_EVEN))
 
 
+def basis_weight(
+    weight_kg: float,
+    weight_basis: WeightBasis,
+    height_cm: float | None,
+    sex: Sex | None,
+    *,
+    adjusted_bw_factor: float = ADJUSTED_BW_FACTOR,
+) -> tuple[float, list[str]]:
+    """The weight the mg/kg dose multiplies, with warnings about the formula's limits.
+
+    Raises :class:`ClinicalInputError` with ``field`` set (``weight_kg``, ``height_cm``, ``sex``).
+    """
+    _require_range("weight_kg", weight_kg, WEIGHT_KG_RANGE)
+    if weight_basis is WeightBasis.ACTUAL:
+        return float(weight_kg), []
+    if height_cm is None:
+        raise ClinicalInputError(
+            f"weight basis {weight_basis.value} needs height_cm and sex (Devine formula)",
+            field="height_cm",
+        )
+    if sex is None:
+        raise ClinicalInputError(
+            f"weight basis {weight_basis.value} needs height_cm and sex (Devine formula): the "
+            "formula has equations only for female and male sex at birth; use actual weight",
+            field="sex",
+        )
+    warnings: list[str] = []
+    ibw = ideal_body_weight_kg(height_cm, sex)
+    if height_cm < DEVINE_BASE_HEIGHT_CM:
+        warnings.append(
+            f"Height {height_cm:g} cm is below 152.4 cm, where the Devine formula is not "
+            "validated; it was extrapolated, not clamped."
+        )
+    if weight_basis is WeightBasis.IDEAL:
+        if ibw > weight_kg:
+            warnings.append(
+                f"Ideal body weight {ibw:.2f} kg is above actual weight {weight_kg:g} kg: "
+                "the dose is higher than on actual weight."
+            )
+        return ibw, warnings
+    adjusted = ibw + adjusted_bw_factor * (weight_kg - ibw)
+    if weight_kg < ibw:
+        warnings.append(
+            f"Adjusted body weight is meant for patients above ideal weight; actual "
+            f"{weight_kg:g} kg is below ideal {ibw:.2f} kg, so adjusted {adjusted:.2f} kg "
+            "is above actual weight."
+        )
+    return adjusted, warnings
+
+
 def weight_basis_kg(
     request: InfusionRequest, *, adjusted_bw_factor: float = ADJUSTED_BW_FACTOR
 ) -> tuple[float, list[str]]:
     """The weight the dose is based on, with warnings about the formula's limits."""
-    _require_range("weight_kg", request.weight_kg, WEIGHT_KG_RANGE)
-    if request.weight_basis is WeightBasis.ACTUAL:
-        return float(request.weight_kg), []
-    if request.height_cm is None or request.sex is None:
-        raise ClinicalInputError(
-            f"weight basis {request.weight_basis.value} needs height_cm and sex (Devine formula)"
-        )
-    warnings: list[str] = []
-    ibw = ideal_body_weight_kg(request.height_cm, request.sex)
-    if request.height_cm < DEVINE_BASE_HEIGHT_CM:
-        warnings.append(
-            f"Height {request.height_cm:g} cm is below 152.4 cm, where the Devine formula is not "
-            "validated; it was extrapolated, not clamped."
-        )
-    if request.weight_basis is WeightBasis.IDEAL:
-        if ibw > request.weight_kg:
-            warnings.append(
-                f"Ideal body weight {ibw:.2f} kg is above actual weight {request.weight_kg:g} kg: "
-                "the dose is higher than on actual weight."
-            )
-        return ibw, warnings
-    adjusted = ibw + adjusted_bw_factor * (request.weight_kg - ibw)
-    if request.weight_kg < ibw:
-        warnings.append(
-            f"Adjusted body weight is meant for patients above ideal weight; actual "
-            f"{request.weight_kg:g} kg is below ideal {ibw:.2f} kg, so adjusted {adjusted:.2f} kg "
-            "is above actual weight."
-        )
-    return adjusted, warnings
+    return basis_weight(
+        request.weight_kg,
+        request.weight_basis,
+        request.height_cm,
+        request.sex,
+        adjusted_bw_factor=adjusted_bw_factor,
+    )
 
 
 def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = None) -> InfusionPlan:
@@ -404,11 +463,11 @@ def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = Non
     final_concentration = dose_mg / request.final_volume_ml
 
     checks = [
-        _check("dose", request.dose_mg_per_kg, entry.dose_mg_per_kg_limits),
-        _check("total dose", dose_mg, entry.total_dose_mg_limits),
+        check_limit("dose", request.dose_mg_per_kg, entry.dose_mg_per_kg_limits),
+        check_limit("total dose", dose_mg, entry.total_dose_mg_limits),
     ]
     if request.duration_min is not None:
-        checks.append(_check("duration", request.duration_min, entry.duration_min_limits))
+        checks.append(check_limit("duration", request.duration_min, entry.duration_min_limits))
     hard = [h for h, _ in checks if h is not None]
     if final_concentration > entry.max_final_concentration_mg_per_ml:
         hard.append(

@@ -54,6 +54,10 @@ class Decision(StrEnum):
     NEEDS_REVIEW = "needs_review"
     NOT_ELIGIBLE = "not_eligible"
 
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 
 class ClinicalInputError(ValueError):
-    """An input is missing, malformed or outside its allowed range (an entry error)."""
+    """An input is missing, malformed or outside its allowed range (an entry error).
+
+    ``field`` names the input at fault when one does (``weight_kg``, ``height_cm``, ``sex``), so a
+    form can show the message next to it."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ImpossibleValueError(ClinicalInputError):

@@ -47,7 +47,7 @@ _LABELS: Final[Mapping[Instrument, str]] = MappingProxyType(
         Instrument.CAPS5: "CAPS-5",
         Instrument.MADRS: "MADRS",
         Instrument.CADSS: "CADSS",
-        Instrument.ALDRETE: "modified Aldrete",
+        Instrument.ALDRETE: "Modified Aldrete",
     }
 )
 
@@ -175,8 +175,18 @@ class SuicideRisk(StrEnum):
     MODERATE = "moderate"
     HIGH = "high"
 
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
 
 _RISK_ORDER: Final = (SuicideRisk.LOW, SuicideRisk.MODERATE, SuicideRisk.HIGH)
+# A C-SSRS screener at these levels raises the suicide-risk flag and opens the urgent safety
+# pathway, wherever it is answered (consultation, clinic, portal; Posner 2011, clinical.md s. 3, 5).
+URGENT_SUICIDE_RISKS: Final = frozenset({SuicideRisk.MODERATE, SuicideRisk.HIGH})
+# PHQ-9 item 9 (thoughts of being better off dead or of self-harm) rated above 0 raises the
+# suicide-risk flag (Kroenke 2001; clinical.md s. 5).
+PHQ9_SUICIDE_ITEM: Final = 9
 
 
 @dataclass(frozen=True)
@@ -405,7 +415,7 @@ def score_phq9(answers: Sequence[int]) -> Phq9Result:
     total = sum(items)
     severity = _band(total, PHQ9_BANDS)
     # Item 9 any score > 0 -> suicide risk assessment, e.g. C-SSRS (Kroenke 2001; clinical.md s. 5).
-    flag = items[8] > 0
+    flag = items[PHQ9_SUICIDE_ITEM - 1] > 0
     return Phq9Result(
         instrument=Instrument.PHQ9,
         total=total,
@@ -415,8 +425,9 @@ def score_phq9(answers: Sequence[int]) -> Phq9Result:
         explanation=(
             f"Total {total} of 27: {severity.value} (bands 0-4, 5-9, 10-14, 15-19, 20-27).",
             (
-                f"Item 9 rated {items[8]}: suicide-risk flag raised; a clinician must complete a "
-                "suicide risk assessment (e.g. C-SSRS) before anything else."
+                f"Item 9 rated {items[PHQ9_SUICIDE_ITEM - 1]}: suicide-risk flag raised; a "
+                "clinician must complete a suicide risk assessment (e.g. C-SSRS) before anything "
+                "else."
                 if flag
                 else "Item 9 rated 0: no suicide-risk flag."
             ),
@@ -625,3 +636,27 @@ def score(
     if instrument is Instrument.CADSS:
         return score_cadss(answers, cadss_version)
     return score_aldrete(answers, settings)
+
+
+# The full scale of each instrument's total (the most it can score), from its item ranges above.
+# C-SSRS has no total scale (its total counts "yes" answers); CADSS depends on the version.
+FULL_SCALE: Final[Mapping[Instrument, int]] = MappingProxyType(
+    {
+        Instrument.PCL5: PCL5_ITEMS.max_total,  # 80
+        Instrument.PHQ9: PHQ9_ITEMS.max_total,  # 27
+        Instrument.GAD7: GAD7_ITEMS.max_total,  # 21
+        Instrument.CAPS5: CAPS5_ITEMS.max_total,  # 80
+        Instrument.MADRS: MADRS_ITEMS.max_total,  # 60
+        Instrument.ALDRETE: ALDRETE_ITEMS.max_total,  # 10
+    }
+)
+
+
+def suicide_risk(result: ScoreResult) -> tuple[bool, SuicideRisk | None]:
+    """Whether a scored response raises the suicide-risk flag, and the C-SSRS triage level if it
+    has one: PHQ-9 by item 9, the C-SSRS screener at moderate or high risk."""
+    if isinstance(result, CssrsResult):
+        return result.risk in URGENT_SUICIDE_RISKS, result.risk
+    if isinstance(result, Phq9Result):
+        return result.suicide_risk_flag, None
+    return False, None

@@ -602,3 +602,13 @@ def assess_vitals(
 def _above_abnormal(a: VitalAssessment, settings: MonitoringSettings) -> bool:
     t = settings.thresholds[a.sign]
     return t.abnormal_above is not None and a.value > t.abnormal_above
+
+
+# The vitals schedule of an infusion day: every 10 min during the infusion, every 15 min after it
+# (Riva-Posse 2018; clinical.md s. 4.1).
+VITALS_EVERY_MIN_DURING: Final = 10
+VITALS_EVERY_MIN_AFTER: Final = 15
+# Pregnancy test on the day, where it applies (clinical.md s. 3: pregnancy is a contraindication;
+# trial registries require a test). Clinic policy: anyone not recorded male at birth aged 12 to 55
+# inclusive, wider than WHO's reproductive age 15-49.
+PREGNANCY_TEST_AGES: Final = (12, 55)

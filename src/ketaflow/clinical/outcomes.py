@@ -19,6 +19,7 @@ from typing import Final
 from ketaflow.clinical import sources
 from ketaflow.clinical.common import Indication
 from ketaflow.clinical.errors import ClinicalInputError
+from ketaflow.clinical.instruments import FULL_SCALE, Instrument
 
 
 class Measure(StrEnum):
@@ -33,8 +34,8 @@ class Measure(StrEnum):
 
     @property
     def max_score(self) -> int:
-        # PCL-5 0-80, CAPS-5 0-80 (Weathers), PHQ-9 0-27 (Kroenke 2001), MADRS 0-60 (1979).
-        return {Measure.PCL5: 80, Measure.CAPS5: 80, Measure.PHQ9: 27, Measure.MADRS: 60}[self]
+        # The instrument's full scale (ketaflow.clinical.instruments.FULL_SCALE).
+        return FULL_SCALE[Instrument(self.value)]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class MeasureRules:
     # Loss of response: reduction falls below this percentage on ``consecutive`` measurements.
     loss_below_reduction_percent: float
     sources: str
+
+    def response_at_or_below(self, baseline: int) -> float | None:
+        """The score that meets the response criterion from ``baseline`` (a reduction of
+        ``response_reduction_percent``); ``None`` for a baseline of 0 (no percent change)."""
+        if baseline == 0:
+            return None
+        return baseline * (1 - self.response_reduction_percent / 100)
 
 
 def _default_rules() -> Mapping[Measure, MeasureRules]:

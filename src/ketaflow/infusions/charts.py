@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from dataclasses import dataclass
-from fractions import Fraction
 
 from django.utils import timezone
 
+from ketaflow.clinical import pump
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
 from ketaflow.pk import (
     Covariates,
@@ -116,16 +116,9 @@ def vitals_chart(
             )
         )
     running: list[Band] = []
-    started: dt.datetime | None = None
-    for event in events:
-        if event.kind in ("start", "resume") and started is None:
-            started = event.at
-        elif event.kind in ("pause", "stop") and started is not None:
-            running.append(Band(x(started), round(x(event.at) - x(started), 1)))
-            started = None
-    if started is not None:
-        end = min(now, t1)
-        running.append(Band(x(started), round(max(x(end) - x(started), 0), 1)))
+    for began, ended in pump.running_periods(pump.rate_segments(_pump_events(events))):
+        end = ended if ended is not None else min(now, t1)
+        running.append(Band(x(began), round(max(x(end) - x(began), 0), 1)))
     steps = 6
     x_ticks = [
         Tick(
@@ -150,44 +143,39 @@ def vitals_chart(
     )
 
 
+def _pump_events(events: list[InfusionEvent]) -> list[pump.PumpEvent]:
+    return [(e.kind, e.at, e.rate_ml_per_h) for e in events]
+
+
 def delivered_regimen(session: InfusionSession, now: dt.datetime) -> Regimen | None:
     """The recorded pump events as a ketaflow.pk regimen (minutes from the start, mg/min).
 
-    ``mg/min = rate_ml_per_h x final concentration / 60``. A pump still running is counted up
-    to ``now``: the curve shows what has been given so far, never more.
+    The segments come from ``ketaflow.clinical.pump.rate_segments``; ``mg/min`` from
+    ``pump.mg_per_min``. A pump still running is counted up to ``now``: the curve shows what has
+    been given so far, never more.
     """
     events = list(session.events.all())
     conc = session.final_concentration_mg_per_ml
     if not events or conc is None:
         return None
     t0 = events[0].at
-    changes: list[tuple[float, float]] = []
-    rate: Fraction | None = None
-    running = False
-    for event in events:
-        if event.kind == "start":
-            running, rate = True, Fraction(event.rate_ml_per_h or 0)
-        elif event.kind == "rate_change" and event.rate_ml_per_h is not None:
-            rate = Fraction(event.rate_ml_per_h)
-        elif event.kind == "resume":
-            running = True
-            if event.rate_ml_per_h is not None:
-                rate = Fraction(event.rate_ml_per_h)
-        elif event.kind in ("pause", "stop"):
-            running = False
-        mg_per_min = float(rate * Fraction(conc) / 60) if running and rate is not None else 0.0
-        minute = (event.at - t0).total_seconds() / 60
-        if changes and changes[-1][0] == minute:
-            changes[-1] = (minute, mg_per_min)
-        else:
-            changes.append((minute, mg_per_min))
-    if changes[-1][1] != 0:
-        minute = (now - t0).total_seconds() / 60
-        if minute <= changes[-1][0]:
-            return None
-        changes.append((minute, 0.0))
-    if all(rate_ == 0 for _, rate_ in changes):
+    segments = pump.rate_segments(_pump_events(events))
+    if not segments or (segments[-1].end is None and now <= segments[-1].start):
         return None
+
+    def minute(at: dt.datetime) -> float:
+        return (at - t0).total_seconds() / 60
+
+    changes: list[tuple[float, float]] = []
+    if segments[0].start > t0:
+        changes.append((0.0, 0.0))
+    for segment in segments:
+        begin, rate = minute(segment.start), pump.mg_per_min(segment.rate_ml_per_h, conc)
+        if changes and changes[-1][0] == begin:
+            changes[-1] = (begin, rate)
+        else:
+            changes.append((begin, rate))
+        changes.append((minute(segment.end if segment.end is not None else now), 0.0))
     return Regimen.from_rate_changes(changes)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from django import forms
 
-from ketaflow.clinical import EndOrganSymptom, Indication
+from ketaflow.clinical import EndOrganSymptom, Indication, WeightBasis
+from ketaflow.clinical.common import choices
 from ketaflow.infusions.models import InfusionSession, SideEffect
 from ketaflow.web.forms import WEIGHT_HELP, weight_in_kg, weight_unit_field
 
@@ -75,12 +76,8 @@ class ChecklistForm(VersionedForm):
 
 
 class DoseForm(VersionedForm):
-    indication = forms.ChoiceField(
-        choices=[
-            (i.value, i.value.upper() if i is Indication.PTSD else "Depression") for i in Indication
-        ]
-    )
-    weight_basis = forms.ChoiceField(choices=InfusionSession.WeightBasis.choices)
+    indication = forms.ChoiceField(choices=choices(Indication))
+    weight_basis = forms.ChoiceField(choices=choices(WeightBasis))
     dose_mg_per_kg = forms.DecimalField(max_digits=5, decimal_places=3, label="Dose (mg/kg)")
     vial_concentration_mg_per_ml = forms.DecimalField(
         max_digits=6, decimal_places=2, label="Vial concentration (mg/mL)"

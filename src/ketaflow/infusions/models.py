@@ -19,6 +19,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from ketaflow.clinical import Indication as ClinicalIndication
+from ketaflow.clinical import WeightBasis as ClinicalWeightBasis
+from ketaflow.clinical.common import choices
+from ketaflow.clinical.pump import PumpEventKind
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment
 
@@ -59,14 +63,9 @@ class InfusionSession(models.Model):
         POSITIVE = "positive", "Positive"
         NOT_APPLICABLE = "not_applicable", "Not applicable"
 
-    class Indication(models.TextChoices):
-        PTSD = "ptsd", "PTSD"
-        DEPRESSION = "depression", "Treatment-resistant depression"
-
-    class WeightBasis(models.TextChoices):
-        ACTUAL = "actual", "Actual body weight"
-        IDEAL = "ideal", "Ideal body weight (Devine)"
-        ADJUSTED = "adjusted", "Adjusted body weight"
+    # Defined once, in ketaflow.clinical; the field choices are built from them.
+    Indication = ClinicalIndication
+    WeightBasis = ClinicalWeightBasis
 
     appointment = models.OneToOneField(
         Appointment, on_delete=models.PROTECT, related_name="infusion_session"
@@ -102,8 +101,8 @@ class InfusionSession(models.Model):
     risk_acknowledgement = models.TextField(blank=True)
 
     # The order the dose is computed from, and the computed plan (ketaflow.clinical.plan_infusion).
-    indication = models.CharField(max_length=16, choices=Indication.choices, blank=True)
-    weight_basis = models.CharField(max_length=16, choices=WeightBasis.choices, blank=True)
+    indication = models.CharField(max_length=16, choices=choices(ClinicalIndication), blank=True)
+    weight_basis = models.CharField(max_length=16, choices=choices(ClinicalWeightBasis), blank=True)
     dose_mg_per_kg = models.DecimalField(max_digits=5, decimal_places=3, null=True, blank=True)
     vial_concentration_mg_per_ml = models.DecimalField(
         max_digits=6, decimal_places=2, null=True, blank=True
@@ -181,15 +180,11 @@ class InfusionSession(models.Model):
 
 
 class InfusionEvent(AppendOnly):
-    class Kind(models.TextChoices):
-        START = "start", "Start"
-        RATE_CHANGE = "rate_change", "Rate change"
-        PAUSE = "pause", "Pause"
-        RESUME = "resume", "Resume"
-        STOP = "stop", "Stop"
+    # The pump events, defined once in ketaflow.clinical.pump (rate_segments).
+    Kind = PumpEventKind
 
     session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=choices(PumpEventKind))
     at = models.DateTimeField()
     rate_ml_per_h = models.DecimalField(
         max_digits=7,

@@ -11,6 +11,13 @@ from typing import Any
 
 from django.conf import settings
 
+from ketaflow.clinical.instruments import DEFAULT_INSTRUMENT_SETTINGS
+from ketaflow.clinical.monitoring import (
+    PREGNANCY_TEST_AGES,
+    VITALS_EVERY_MIN_AFTER,
+    VITALS_EVERY_MIN_DURING,
+)
+
 
 @dataclass(frozen=True)
 class InfusionPolicy:
@@ -21,14 +28,14 @@ class InfusionPolicy:
     # registries require a test). Clinic policy: anyone not recorded male at birth (female,
     # intersex, not disclosed) aged 12 to 55 inclusive, wider than WHO's reproductive age 15-49.
     pregnancy_test_sexes: tuple[str, ...] = ("female", "intersex", "unknown")
-    pregnancy_test_min_age: int = 12
-    pregnancy_test_max_age: int = 55
+    pregnancy_test_min_age: int = PREGNANCY_TEST_AGES[0]
+    pregnancy_test_max_age: int = PREGNANCY_TEST_AGES[1]
     # Modified Aldrete: discharge at 9 or more of 10 (Aldrete 1995; clinical.md s. 4.5).
-    aldrete_discharge_minimum: int = 9
+    aldrete_discharge_minimum: int = DEFAULT_INSTRUMENT_SETTINGS.aldrete_discharge_minimum
     # Vitals schedule shown on the page: every 10 min during, every 15 min after
     # (Riva-Posse 2018; clinical.md s. 4.1).
-    vitals_every_min_during: int = 10
-    vitals_every_min_after: int = 15
+    vitals_every_min_during: int = VITALS_EVERY_MIN_DURING
+    vitals_every_min_after: int = VITALS_EVERY_MIN_AFTER
     # Clock skew accepted for a time entered on a tablet (clinic policy): a time up to this many
     # minutes ahead of the server is taken as "now"-ish, further ahead is refused.
     future_skew_min: int = 2

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -46,6 +45,7 @@ from ketaflow.clinical import (
     WeightBasis,
     assess_vitals,
     plan_infusion,
+    pump,
     to_jsonable,
 )
 from ketaflow.clinical import Role as ClinicalRole
@@ -54,6 +54,7 @@ from ketaflow.clinical.dosing import (
     HEIGHT_CM_RANGE,
     SYRINGE_RESOLUTION_ML,
     WEIGHT_KG_RANGE,
+    max_pump_rate_ml_per_h,
     weight_change_to_confirm,
 )
 from ketaflow.clinicsettings.selectors import clinical_settings_for
@@ -325,11 +326,7 @@ def start_problems(session: InfusionSession, user: User | None) -> list[str]:
     return problems
 
 
-@dataclass(frozen=True)
-class Delivered:
-    volume_ml: float
-    dose_mg: float
-    running_min: float
+Delivered = pump.Delivered
 
 
 def delivered_from_events(
@@ -337,43 +334,10 @@ def delivered_from_events(
     final_concentration_mg_per_ml: float,
     until: dt.datetime | None = None,
 ) -> Delivered:
-    """Volume and dose given: the integral of the pump rate over the running time.
-
-    ``mL = sum(rate_ml_per_h x running hours)``, ``mg = mL x final concentration``; computed in
-    exact rational arithmetic and converted to float once at the end (nothing rounded). A pump
-    still running is counted up to ``until``.
-    """
-    volume = Fraction(0)
-    seconds_running = Fraction(0)
-    rate: Fraction | None = None
-    running = False
-    last: dt.datetime | None = None
-    for kind, at, event_rate in events:
-        if running and last is not None and rate is not None:
-            span = Fraction((at - last).total_seconds())
-            volume += rate * span / 3600
-            seconds_running += span
-        if kind == Kind.START:
-            running, rate = True, Fraction(event_rate) if event_rate is not None else None
-        elif kind == Kind.RATE_CHANGE and event_rate is not None:
-            rate = Fraction(event_rate)
-        elif kind == Kind.PAUSE:
-            running = False
-        elif kind == Kind.RESUME:
-            running = True
-            if event_rate is not None:
-                rate = Fraction(event_rate)
-        elif kind == Kind.STOP:
-            running = False
-        last = at
-    if running and last is not None and rate is not None and until is not None and until > last:
-        span = Fraction((until - last).total_seconds())
-        volume += rate * span / 3600
-        seconds_running += span
-    dose = volume * Fraction(final_concentration_mg_per_ml)
-    return Delivered(
-        volume_ml=float(volume), dose_mg=float(dose), running_min=float(seconds_running / 60)
-    )
+    """Volume and dose given: the integral of the pump rate over the running time
+    (``ketaflow.clinical.pump``: ``rate_segments`` and ``delivered``). A pump still running is
+    counted up to ``until``."""
+    return pump.delivered(pump.rate_segments(events), final_concentration_mg_per_ml, until)
 
 
 def session_delivered(session: InfusionSession, until: dt.datetime | None = None) -> Delivered:
@@ -642,8 +606,8 @@ def dose_compute(
     """Compute dose, volumes and pump rate with the drug library's guardrails.
 
     A hard-limit breach is refused with the library's message. A soft-limit breach needs an
-    override reason from a user whose role the drug library allows (and who holds
-    ``OVERRIDE_SOFT_LIMIT``); the plan is stored exactly as computed.
+    override reason from a user whose role the drug library allows (``ketaflow.clinical``
+    decides it; ``OVERRIDE_SOFT_LIMIT`` follows it); the plan is stored exactly as computed.
     """
     user = _require_perm(actor, Perm.CHART_INFUSION)
     session = _locked_row(session)
@@ -681,11 +645,6 @@ def dose_compute(
         raise _refuse("override_reason", str(exc)) from None
     except ClinicalInputError as exc:
         raise _refuse(NON_FIELD_ERRORS, str(exc)) from None
-    if plan.soft_limit_breaches and not user.may(Perm.OVERRIDE_SOFT_LIMIT):
-        raise _refuse(
-            "override_reason",
-            f"your role ({user.role_enum.label}) may not override soft limits",
-        )
     session.indication = indication
     session.weight_basis = weight_basis
     session.dose_mg_per_kg = dose_mg_per_kg
@@ -781,10 +740,7 @@ def _max_rate_ml_per_h(session: InfusionSession) -> Fraction | None:
     """Running the whole bag faster than the drug library's hard minimum duration is refused
     (ketaflow.clinical.dosing: 30 min, Ketalar label warning on rapid IV administration)."""
     entry = _settings(session).drug_library[Indication(session.indication)]
-    hard_min = entry.duration_min_limits.hard_min
-    if hard_min is None or not session.total_volume_ml:
-        return None
-    return Fraction(session.total_volume_ml) / (Fraction(hard_min) / 60)
+    return max_pump_rate_ml_per_h(entry, session.total_volume_ml or 0.0)
 
 
 Row = TypeVar("Row", InfusionEvent, VitalsEntry, SideEffect, Addendum)

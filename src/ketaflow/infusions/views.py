@@ -29,7 +29,7 @@ from ketaflow.assessments.services import parse_answers
 from ketaflow.audit.context import Actor
 from ketaflow.clinical import Action as MonitoringAction
 from ketaflow.clinical import Instrument
-from ketaflow.clinical.dosing import BAG_CONVENTION, KG_PER_LB
+from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
 from ketaflow.infusions import services
 from ketaflow.infusions.access import appointment_for_user, session_for_user
 from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
@@ -165,7 +165,7 @@ def _page_context(
         "plan": plan,
         "plan_warnings": plan.get("warnings", []) if isinstance(plan, dict) else [],
         "bag_convention": BAG_CONVENTION,
-        "weight_lb": float(session.weight_kg) / KG_PER_LB
+        "weight_lb": kg_to_pounds(float(session.weight_kg))
         if session.weight_kg is not None
         else None,
         "events": events,

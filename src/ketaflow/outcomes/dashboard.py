@@ -33,8 +33,16 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from ketaflow.assessments.models import InstrumentResponse
-from ketaflow.clinical import KaplanMeier, Measure, Observation, ScorePoint, assess_outcome
+from ketaflow.clinical import (
+    Indication,
+    KaplanMeier,
+    Measure,
+    Observation,
+    ScorePoint,
+    assess_outcome,
+)
 from ketaflow.clinical import kaplan_meier as km_estimate
+from ketaflow.clinical.common import choices
 from ketaflow.infusions.models import InfusionSession, SideEffect
 from ketaflow.outcomes.selectors import (
     INFUSION_STATUSES,
@@ -56,7 +64,7 @@ END_OF_INDUCTION_WINDOW_DAYS: Final[int] = getattr(
     settings, "OUTCOMES_END_OF_INDUCTION_WINDOW_DAYS", 7
 )
 MEASURE_FOR: Final[dict[str, Measure]] = {"ptsd": Measure.PCL5, "depression": Measure.PHQ9}
-INDICATIONS: Final = (("ptsd", "PTSD"), ("depression", "Treatment-resistant depression"))
+INDICATIONS: Final = tuple(choices(Indication))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ketaflow.clinical import (
     ScorePoint,
     assess_outcome,
 )
+from ketaflow.clinical.instruments import FULL_SCALE
 from ketaflow.clinical.outcomes import DEFAULT_OUTCOME_SETTINGS
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.models import Patient
@@ -46,8 +47,8 @@ ALWAYS: Final = (Code.PCL5, Code.PHQ9, Code.GAD7)
 WHEN_PRESENT: Final = (Code.CAPS5, Code.MADRS)
 # The measures that have outcome rules in ketaflow.clinical (GAD-7 has none there).
 RULED: Final[dict[str, Measure]] = {m.value: m for m in Measure}
-# GAD-7 total 0-21 (Spitzer et al. 2006; clinical.md s. 5).
-MAX_SCORES: Final[dict[str, int]] = {**{m.value: m.max_score for m in Measure}, Code.GAD7: 21}
+# Each instrument's full scale, from ketaflow.clinical.
+MAX_SCORES: Final[dict[str, int]] = {i.value: top for i, top in FULL_SCALE.items()}
 # Appointments whose day is an infusion day: those that hold a chair (booked to completed).
 INFUSION_STATUSES: Final = (
     Appointment.Status.BOOKED,
@@ -253,9 +254,7 @@ def measure_trajectory(
         since = max(result.responded_on, induction_last or result.responded_on)
         until = result.lost_on or result.latest.on
         weeks = round(max((until - since).days, 0) / 7, 1)
-    response_score = (
-        baseline.score * (1 - rules.response_reduction_percent / 100) if baseline.score else None
-    )
+    response_score = rules.response_at_or_below(baseline.score)
     return MeasureTrajectory(
         code=code,
         label=label,

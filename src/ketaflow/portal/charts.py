@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from ketaflow.assessments.models import InstrumentResponse
+from ketaflow.clinical import Instrument
+from ketaflow.clinical.instruments import FULL_SCALE
 
 WIDTH, HEIGHT = 340, 170
 LEFT, RIGHT, TOP, BOTTOM = 34, 10, 10, 26
-# Full scale of each total (clinical.md s. 5): PCL-5 0-80, PHQ-9 0-27, GAD-7 0-21.
-MAX_TOTAL: dict[str, int] = {"pcl5": 80, "phq9": 27, "gad7": 21}
+# Full scale of each total, from ketaflow.clinical (PCL-5 0-80, PHQ-9 0-27, GAD-7 0-21).
+MAX_TOTAL: dict[str, int] = {
+    i.value: FULL_SCALE[i] for i in (Instrument.PCL5, Instrument.PHQ9, Instrument.GAD7)
+}
 LABEL: dict[str, str] = {
     "pcl5": "PCL-5 (PTSD symptoms)",
     "phq9": "PHQ-9 (depression)",

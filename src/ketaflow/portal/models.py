@@ -15,6 +15,8 @@ from django.db import models
 
 from ketaflow.accounts.models import Clinic
 from ketaflow.assessments.models import InstrumentResponse
+from ketaflow.clinical import Instrument
+from ketaflow.clinical.common import choices
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Course
 
@@ -167,7 +169,7 @@ class DueQuestionnaire(models.Model):
     course = models.ForeignKey(
         Course, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    instrument = models.CharField(max_length=16, choices=InstrumentResponse.InstrumentCode.choices)
+    instrument = models.CharField(max_length=16, choices=choices(Instrument))
     timepoint = models.CharField(
         max_length=32, help_text="pre-1, post-first, post-last, week-3, ... (unique per course)"
     )

@@ -24,6 +24,7 @@ from ketaflow.accounts.roles import Perm, Role
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
+from ketaflow.clinical.instruments import PHQ9_SUICIDE_ITEM
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
 from ketaflow.portal.outbox import enqueue_urgent
@@ -50,9 +51,10 @@ def flag_reasons(response: InstrumentResponse) -> list[str]:
     if not response.suicide_risk_flag:
         return []
     if response.instrument == Code.PHQ9:
-        item9 = int(response.answers[8])
+        item9 = int(response.answers[PHQ9_SUICIDE_ITEM - 1])
         return [
-            f"PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered {item9}"
+            f"PHQ-9 item {PHQ9_SUICIDE_ITEM} (thoughts of being better off dead or of self-harm) "
+            f"answered {item9}"
         ]
     if response.instrument == Code.CSSRS:
         return [f"C-SSRS screener: {response.risk_level} risk"]

@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
-from ketaflow.clinical import DRUG_LIBRARY
+from ketaflow.clinical import DRUG_LIBRARY, WeightBasis
+from ketaflow.clinical.common import choices
 from ketaflow.treatment.models import Chair, Course
 from ketaflow.treatment.services import LIBRARY_KEYS
 from ketaflow.web.forms import weight_in_kg, weight_unit_field
@@ -22,19 +23,15 @@ class TimeInput(forms.TimeInput):
     input_type = "time"
 
 
-INDICATION_LABELS = {"ptsd": "PTSD", "depression": "treatment-resistant depression"}
-
-
 def _library_choices() -> list[tuple[str, str]]:
     choices = []
     for key, indication in LIBRARY_KEYS.items():
         entry = DRUG_LIBRARY[indication]
-        label = INDICATION_LABELS.get(indication.value, indication.value)
         choices.append(
             (
                 key,
-                f"{entry.drug} for {label} (default {entry.default_dose_mg_per_kg:g} mg/kg over "
-                f"{entry.default_duration_min:g} min)",
+                f"{entry.drug} for {indication.label} (default "
+                f"{entry.default_dose_mg_per_kg:g} mg/kg over {entry.default_duration_min:g} min)",
             )
         )
     return choices
@@ -50,7 +47,7 @@ class CoursePlanForm(forms.Form):
         label="Infusion duration (min)", max_digits=5, decimal_places=1, min_value=0
     )
     weight_basis = forms.ChoiceField(
-        choices=Course.WeightBasis.choices, initial=Course.WeightBasis.ACTUAL
+        choices=choices(WeightBasis), initial=Course.WeightBasis.ACTUAL
     )
     weight_kg = forms.DecimalField(
         label="Weight",

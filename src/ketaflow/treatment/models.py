@@ -10,6 +10,9 @@ from django.db import models
 
 from ketaflow.accounts.models import Clinic
 from ketaflow.candidacy.models import CandidacyAssessment
+from ketaflow.clinical import Indication
+from ketaflow.clinical import WeightBasis as ClinicalWeightBasis
+from ketaflow.clinical.common import choices
 from ketaflow.patients.models import Patient
 
 # Chair time after the infusion ends, for recovery and discharge checks. The Spravato label asks
@@ -104,17 +107,15 @@ class Course(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
 
-    class WeightBasis(models.TextChoices):
-        ACTUAL = "actual", "Actual body weight"
-        IDEAL = "ideal", "Ideal body weight (Devine)"
-        ADJUSTED = "adjusted", "Adjusted body weight"
+    # Defined once, in ketaflow.clinical; the field choices are built from it.
+    WeightBasis = ClinicalWeightBasis
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
     candidacy = models.ForeignKey(
         CandidacyAssessment, on_delete=models.PROTECT, related_name="courses"
     )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.INDUCTION)
-    indication = models.CharField(max_length=16, help_text="ptsd or depression")
+    indication = models.CharField(max_length=16, choices=choices(Indication))
     drug_library_key = models.CharField(
         max_length=40, help_text="The drug library entry the course doses from."
     )
@@ -124,7 +125,7 @@ class Course(models.Model):
     duration_min = models.DecimalField(
         max_digits=5, decimal_places=1, validators=[MinValueValidator(0)]
     )
-    weight_basis = models.CharField(max_length=16, choices=WeightBasis.choices)
+    weight_basis = models.CharField(max_length=16, choices=choices(ClinicalWeightBasis))
     pattern = models.CharField(max_length=16, choices=Pattern.choices)
     infusions_planned = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(24)]
@@ -165,6 +166,12 @@ class Course(models.Model):
 
     class Meta:
         ordering = ["-start_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(indication__in=[i.value for i in Indication]),
+                name="course_indication_valid",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} course for {self.patient} from {self.start_on}"

@@ -39,14 +39,12 @@ from ketaflow.clinical import (
     Indication,
     InductionPlan,
     InductionSettings,
-    LimitSet,
     Sex,
-    adjusted_body_weight_kg,
-    ideal_body_weight_kg,
+    WeightBasis,
     plan_induction,
 )
 from ketaflow.clinical import sources as clinical_sources
-from ketaflow.clinical.dosing import WEIGHT_KG_RANGE
+from ketaflow.clinical.dosing import basis_weight, check_limit
 from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import (
@@ -162,20 +160,6 @@ def schedule_preview(
         raise ValidationError({"start_on": str(exc)}) from None
 
 
-def _breach(name: str, value: float, limits: LimitSet) -> tuple[str | None, str | None]:
-    """(hard breach, soft breach) of ``value`` against a drug-library limit set."""
-    unit = limits.unit
-    if limits.hard_min is not None and value < limits.hard_min:
-        return f"{name} {value:g} {unit} is below the hard minimum {limits.hard_min:g} {unit}", None
-    if limits.hard_max is not None and value > limits.hard_max:
-        return f"{name} {value:g} {unit} is above the hard maximum {limits.hard_max:g} {unit}", None
-    if limits.soft_min is not None and value < limits.soft_min:
-        return None, f"{name} {value:g} {unit} is below the soft minimum {limits.soft_min:g} {unit}"
-    if limits.soft_max is not None and value > limits.soft_max:
-        return None, f"{name} {value:g} {unit} is above the soft maximum {limits.soft_max:g} {unit}"
-    return None, None
-
-
 @dataclass(frozen=True)
 class DoseCheck:
     """The planned dose against the drug library: the weight it is based on, the dose in mg,
@@ -191,46 +175,27 @@ class DoseCheck:
 def basis_weight_kg(
     *, patient: Patient, weight_basis: str, weight_kg: float, height_cm: float | None
 ) -> tuple[float, list[str]]:
-    """The weight the mg/kg dose multiplies, or a ValidationError naming the field."""
-    low, high = WEIGHT_KG_RANGE
-    if not low <= weight_kg <= high:
-        raise ValidationError(
-            {"weight_kg": f"Weight {weight_kg:g} kg is outside the entry range {low:g}-{high:g}."}
-        )
-    if weight_basis == Course.WeightBasis.ACTUAL:
-        return weight_kg, []
-    if weight_basis not in Course.WeightBasis.values:
-        raise ValidationError({"weight_basis": f"Unknown weight basis {weight_basis!r}."})
-    if height_cm is None:
-        raise ValidationError(
-            {"height_cm": "Ideal and adjusted body weight need the height (Devine formula)."}
-        )
-    if patient.sex_at_birth not in (Sex.FEMALE.value, Sex.MALE.value):
-        raise ValidationError(
-            {
-                "weight_basis": "The Devine formula has equations only for female and male sex "
-                "at birth; use actual body weight."
-            }
-        )
-    sex = Sex(patient.sex_at_birth)
+    """The weight the mg/kg dose multiplies (``ketaflow.clinical.dosing.basis_weight``, with its
+    warnings), or a ValidationError naming the field."""
     try:
-        ideal = ideal_body_weight_kg(height_cm, sex)
-        basis = (
-            ideal
-            if weight_basis == Course.WeightBasis.IDEAL
-            else adjusted_body_weight_kg(
-                weight_kg,
-                height_cm,
-                sex,
-                factor=clinical_settings_for(patient.clinic).adjusted_bw_factor,
-            )
+        basis_enum = WeightBasis(weight_basis)
+    except ValueError:
+        raise ValidationError({"weight_basis": f"Unknown weight basis {weight_basis!r}."}) from None
+    sex = Sex.of(patient.sex_at_birth)
+    try:
+        basis, warnings = basis_weight(
+            weight_kg,
+            basis_enum,
+            height_cm,
+            sex,
+            adjusted_bw_factor=clinical_settings_for(patient.clinic).adjusted_bw_factor,
         )
     except ClinicalInputError as exc:
-        raise ValidationError({"height_cm": str(exc)}) from None
-    notes = [f"{Course.WeightBasis(weight_basis).label}: {basis:.1f} kg (actual {weight_kg:g} kg)."]
-    if basis > weight_kg:
-        notes.append("The basis weight is above the actual weight, so the dose is higher.")
-    return basis, notes
+        field = exc.field if exc.field in ("weight_kg", "height_cm") else "weight_basis"
+        raise ValidationError({field: str(exc)}) from None
+    if basis_enum is WeightBasis.ACTUAL:
+        return basis, warnings
+    return basis, [f"{basis_enum.label}: {basis:.1f} kg (actual {weight_kg:g} kg).", *warnings]
 
 
 def dose_check(
@@ -251,9 +216,11 @@ def dose_check(
     )
     dose_mg = basis * dose_mg_per_kg
     checks = {
-        "dose_mg_per_kg": _breach("Dose", dose_mg_per_kg, entry.dose_mg_per_kg_limits),
-        "duration_min": _breach("Duration", duration_min, entry.duration_min_limits),
-        "weight_kg": _breach(f"Total dose at {basis:.1f} kg", dose_mg, entry.total_dose_mg_limits),
+        "dose_mg_per_kg": check_limit("Dose", dose_mg_per_kg, entry.dose_mg_per_kg_limits),
+        "duration_min": check_limit("Duration", duration_min, entry.duration_min_limits),
+        "weight_kg": check_limit(
+            f"Total dose at {basis:.1f} kg", dose_mg, entry.total_dose_mg_limits
+        ),
     }
     hard = {field: [h] for field, (h, _) in checks.items() if h is not None}
     if hard:
