@@ -182,6 +182,7 @@ INSTALLED_APPS = [
     "ketaflow.ledger",
     "ketaflow.portal",
     "ketaflow.outcomes",
+    "ketaflow.clinicsettings",
     "ketaflow.web",
 ]
 

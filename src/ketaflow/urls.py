@@ -23,5 +23,6 @@ urlpatterns = [
     path("ledger/", include("ketaflow.ledger.urls")),
     path("outcomes/", include("ketaflow.outcomes.urls")),
     path("portal/", include("ketaflow.portal.urls")),
+    path("settings/clinical/", include("ketaflow.clinicsettings.urls")),
     path("admin/", admin.site.urls),
 ]

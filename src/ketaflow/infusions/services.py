@@ -29,7 +29,6 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
 from ketaflow.clinical import (
-    DRUG_LIBRARY,
     AlertLevel,
     ClinicalInputError,
     EndOrganSymptom,
@@ -50,12 +49,14 @@ from ketaflow.clinical import (
     to_jsonable,
 )
 from ketaflow.clinical import Role as ClinicalRole
+from ketaflow.clinical.clinic_settings import ClinicalSettings
 from ketaflow.clinical.dosing import (
     HEIGHT_CM_RANGE,
     WEIGHT_KG_RANGE,
     max_pump_rate_ml_per_h,
     weight_change_to_confirm,
 )
+from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.infusions import gates
 from ketaflow.infusions.lock import AUDIT_KEY, seal
 from ketaflow.infusions.models import (
@@ -182,6 +183,11 @@ def _check_time(field: str, at: dt.datetime, policy: InfusionPolicy) -> None:
             f"{timezone.localtime(at):%Y-%m-%d %H:%M} is more than "
             f"{policy.late_entry_max_hours} h ago; record it as an addendum",
         )
+
+
+def _settings(session: InfusionSession) -> ClinicalSettings:
+    """The clinic's clinical settings (dose limits, vital-sign alarms, weight check)."""
+    return clinical_settings_for(session.patient.clinic)
 
 
 def _audit(
@@ -565,7 +571,11 @@ def checklist_update(
             f"{WEIGHT_KG_RANGE[0]:g}-{WEIGHT_KG_RANGE[1]:g} kg",
         )
     if weight_kg is not None and weight_kg != session.weight_kg:
-        question = weight_change_to_confirm(float(weight_kg), _last_recorded_weight_kg(session))
+        question = weight_change_to_confirm(
+            float(weight_kg),
+            _last_recorded_weight_kg(session),
+            confirm_percent=_settings(session).weight_change_confirm_percent,
+        )
         if question is not None and not weight_change_confirmed:
             raise _refuse("weight_kg", question)
     if height_cm is not None and not HEIGHT_CM_RANGE[0] <= float(height_cm) <= HEIGHT_CM_RANGE[1]:
@@ -747,7 +757,7 @@ def dose_compute(
         )
     if session.weight_kg is None:
         raise _refuse("weight_kg", "record today's weight in the checklist first")
-    entry = DRUG_LIBRARY[Indication(indication)]
+    entry = _settings(session).drug_library[Indication(indication)]
     override: Override | None = None
     reason = override_reason.strip()
     if reason:
@@ -815,7 +825,7 @@ def dose_compute(
 def _max_rate_ml_per_h(session: InfusionSession) -> Fraction | None:
     """Running the whole bag faster than the drug library's hard minimum duration is refused
     (ketaflow.clinical.dosing: 30 min, Ketalar label warning on rapid IV administration)."""
-    entry = DRUG_LIBRARY[Indication(session.indication)]
+    entry = _settings(session).drug_library[Indication(session.indication)]
     return max_pump_rate_ml_per_h(entry, session.total_volume_ml or 0.0)
 
 
@@ -1056,7 +1066,12 @@ def vitals_record(
         base = _readings(baseline)
     readings = _readings(entry)
     try:
-        assessment = assess_vitals(readings, baseline=base, symptoms=symptom_set)
+        assessment = assess_vitals(
+            readings,
+            baseline=base,
+            symptoms=symptom_set,
+            settings=_settings(session).monitoring,
+        )
     except ImpossibleValueError as exc:
         message = str(exc)
         field = next(

@@ -24,6 +24,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.candidacy import services as candidacy_services
 from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
 from ketaflow.candidacy.selectors import signed_candidacy_for
+from ketaflow.clinicsettings import demo as settings_demo
 from ketaflow.infusions import demo as infusion_demo
 from ketaflow.ledger import demo as ledger_demo
 from ketaflow.outcomes import demo as outcome_demo
@@ -708,6 +709,8 @@ def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogi
         staff[_STAFF_KEYS[person["role"]]] = user
         created_users += made
     _consent_form(clinic, today)
+    if spec.outcomes:  # Riverside: some settings signed; Harbor: all still awaiting sign-off
+        settings_demo.load_demo(clinic=clinic, director=staff["director"])
     treatment_demo.load_demo(actor=actor, clinic=clinic, today=today)
     clinic_day = _clinic_day(today)
     stages: list[tuple[Patient, str]] = []
