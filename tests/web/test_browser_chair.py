@@ -17,6 +17,7 @@ import pytest
 from django.utils import timezone
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from ketaflow.infusions.models import InfusionSession
 from tests.web.browser import chromium, csp_violations, login, wait_text
@@ -27,7 +28,8 @@ from tests.web.test_chair_timers import reading, running
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 SHOTS = Path(tempfile.gettempdir()) / "shots-timers"
-SIZES = ((390, 844), (768, 1024), (1024, 768), (1366, 900))
+# The phone last: the pause at that size really goes through (and then stays paused).
+SIZES = ((768, 1024), (1024, 768), (1366, 900), (390, 844))
 CONTROLS = ("btn-pause", "btn-rate_change", "btn-stop")
 
 UNCOVERED = """
@@ -83,13 +85,16 @@ def test_pump_controls_stay_visible_and_clickable_with_an_alert(
                     inside, uncovered, hit = browser.execute_script(UNCOVERED, control)
                     assert inside, (width, where, control)
                     assert uncovered, (width, where, control, hit)
-            # Clickable for real: the pause goes through at this size (then resume).
+            # Clickable for real: the pause goes through at this size; resuming after the
+            # critical reading waits for the prescriber's decision (the gate says so).
             if width == 390:
                 browser.execute_script("window.scrollTo(0, document.body.scrollHeight);")
+                Select(browser.find_element(By.ID, "id_reason_pause")).select_by_value("vitals")
                 browser.find_element(By.ID, "btn-pause").click()
                 wait_text(browser, "#session-status", "Paused")
                 browser.find_element(By.ID, "btn-resume").click()
-                wait_text(browser, "#session-status", "Running")
+                wait_text(browser, "#flash", "prescriber's decision")
+                shoot(browser, "controls-390-paused")
             assert csp_violations(browser) == []
 
 
@@ -100,7 +105,7 @@ def test_an_emergency_is_never_confirmed_in_green(live_server: Any, live_world: 
         browser.get(f"{live_server.url}/infusions/{session.pk}/")
         form = browser.find_element(By.ID, "vitals-form")
         browser.execute_script(
-            "arguments[0].scrollIntoView({block: 'center'});",
+            "arguments[0].scrollIntoView({block: 'end'});",
             form.find_element(By.CSS_SELECTOR, "input[value=chest_pain]"),
         )
         form.find_element(By.CSS_SELECTOR, "input[value=chest_pain]").click()

@@ -37,8 +37,9 @@ def fill(form: WebElement, values: dict[str, str]) -> None:
 
 
 def click(element: WebElement) -> None:
-    """Click after centring the element: the sticky status bar covers the top of the page."""
-    element.parent.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    """Click after scrolling the element to the bottom of the screen: the sticky bar (status,
+    alert, pump controls, confirmation) covers the top of the page."""
+    element.parent.execute_script("arguments[0].scrollIntoView({block: 'end'});", element)
     element.click()
 
 

@@ -331,7 +331,9 @@ def test_an_old_refusal_goes_away_with_the_next_save(world: World, client_for: A
     client = client_for(world.nurse)
     refused = post(client, session, "event", {"kind": "start", "client_uuid": str(uuid.uuid4())})
     assert not refused["ok"]
-    assert "Cannot start" in refused["fragments"]["pump"]
+    # The refusal is shown once, on the flash line (session.js), not repeated in the pump card.
+    assert "Cannot start" in refused["message"]
+    assert "Cannot start" not in refused["fragments"]["pump"]
     saved = post(client, session, "vitals", vitals_data(122))
     assert saved["ok"]
     assert "Cannot start" not in saved["fragments"]["pump"]
@@ -407,8 +409,9 @@ def test_demo_times_agree_with_the_appointment(world: World) -> None:
     """A 09:00 appointment whose infusion ran 04:49-05:36 is refused: the demo books the
     appointment where the infusion is charted, 15 min before the pump starts."""
     from ketaflow.infusions.demo import demo_session
-    from tests.web.test_infusions import make_appointment
+    from tests.web.test_infusions import make_appointment, stock_vial
 
+    stock_vial(world)  # the demo draws the vial from the clinic's ledger stock
     actor = Actor.system("demo")
     now = timezone.now()
     for patient, scenario in ((world.patient, "complete"), (world.other_patient, "running")):
