@@ -56,7 +56,6 @@ from tests.web.test_ledger import (
     complete_session,
     draw,
     raw,
-    ready,  # noqa: F401  (autouse: the patient may be drawn for)
     receive,
     waste,
 )
