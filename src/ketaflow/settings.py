@@ -187,6 +187,7 @@ INSTALLED_APPS = [
     "ketaflow.ledger",
     "ketaflow.portal",
     "ketaflow.outcomes",
+    "ketaflow.clinicsettings",
     "ketaflow.web",
 ]
 

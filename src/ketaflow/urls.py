@@ -24,5 +24,6 @@ urlpatterns = [
     path("outcomes/", include("ketaflow.outcomes.urls")),
     path("portal/", include("ketaflow.portal.urls")),
     path("account/", include("ketaflow.accounts.urls")),
+    path("settings/clinical/", include("ketaflow.clinicsettings.urls")),
     path("admin/", admin.site.urls),
 ]

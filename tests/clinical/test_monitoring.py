@@ -5,6 +5,7 @@ emergency (Yip 2022)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -179,7 +180,9 @@ def test_emergency_never_lists_recheck_before_stop() -> None:
         (139, 120, A),  # +15.8%
         (100, 120, A),  # -16.7%: a fall is flagged too
         (136, 115, A),  # +18.3%
-        (138, 115, C),  # +20% rise -> critical (SOP 20-30%, safer end) even below 140
+        (138, 115, A),  # +20% rise: abnormal, recheck (critical from 30%, issue 10 item 10)
+        (149, 115, A),  # +29.6%: below 30%, abnormal
+        (150, 115, C),  # +30.4% rise -> critical, pause (SOPs 20-30% [RECALLED]) even below 140
     ],
 )
 def test_change_from_baseline(value: float, baseline: float, level: AlertLevel) -> None:
@@ -275,3 +278,36 @@ def test_every_value_is_refused_or_classified(sign: VitalSign, value: float) -> 
     assert (result.level is AlertLevel.NORMAL) == (result.actions == ())
     if result.level is AlertLevel.CRITICAL:
         assert Action.CALL_PRESCRIBER in result.actions
+
+
+def test_rise_of_24_mmhg_from_a_normal_baseline_is_not_critical_by_default() -> None:
+    """Issue 10 item 10: 120/80 -> 144/84 (+24 mmHg, +20%) is abnormal, recheck, not "critical,
+    pause". Infusions raise BP transiently (Riva-Posse 2018; Vankawala 2021, clinical.md s. 4.1)
+    and Yip 2022 (clinical.md s. 2.2) treats an asymptomatic rise as urgency; the only rise rule
+    seen, "pause at 20-30% above baseline", is [RECALLED, unverified] (s. 4.2): the default is
+    its 30% end, the absolute 180/110 and end-organ symptoms still escalate."""
+    result = mo.assess_vitals({SBP: 144, DBP: 84}, baseline={SBP: 120, DBP: 80})
+    assert result.level is A
+    assert result.actions == (Action.RECHECK,)
+    assert Action.PAUSE_INFUSION not in result.actions
+
+
+def test_rise_of_24_mmhg_is_critical_when_the_clinic_chose_20_percent_or_20_mmhg() -> None:
+    """The same reading is "critical, pause" when the clinic chose the 20% end of the recalled
+    SOP range, or an absolute rise of 20 mmHg (clinic settings)."""
+    base = mo.DEFAULT_MONITORING_SETTINGS.changes[SBP]
+    for change in (
+        dataclasses.replace(base, critical_rise_percent=20.0),
+        dataclasses.replace(base, critical_rise_percent=None, critical_rise_mmhg=20.0),
+    ):
+        chosen = mo.MonitoringSettings(changes={SBP: change, DBP: change})
+        result = mo.assess_vitals(
+            {SBP: 144, DBP: 84}, baseline={SBP: 120, DBP: 80}, settings=chosen
+        )
+        assert result.level is C
+        assert result.actions[0] is Action.PAUSE_INFUSION
+        assert "baseline 120" in " ".join(result.reasons)
+    # 19 mmHg is below an absolute 20 mmHg rule: abnormal only.
+    only_mmhg = dataclasses.replace(base, critical_rise_percent=None, critical_rise_mmhg=20.0)
+    chosen = mo.MonitoringSettings(changes={SBP: only_mmhg, DBP: only_mmhg})
+    assert mo.classify_vital(SBP, 139, baseline=120, settings=chosen).level is A

@@ -99,6 +99,12 @@ def clinic_ids(clinic: Clinic) -> dict[str, list[int]]:
 
 
 REPORTS = ("administration", "ledger", "discrepancies")
+# Clinical settings are addressed by key, not by record: a sample, one of each kind.
+SETTING_KEYS = (
+    "dosing.adjusted_bw_factor",
+    "monitoring.bp_rise_critical_percent",
+    "resistance.ptsd_dose.sertraline",
+)
 INSTRUMENTS = ("phq9", "pcl5", "gad7", "cssrs")
 
 
@@ -137,6 +143,9 @@ def _route_urls(route: str, ids: dict[str, list[int]], clinic: Clinic) -> Iterat
             yield url(instrument=instrument)
     elif names == ["token"]:
         yield url(token="no-such-token")
+    elif names == ["key"]:  # a clinical setting: each clinic has its own value of every key
+        for key in SETTING_KEYS:
+            yield url(key=key)
     elif len(names) == 1:
         for value in ids[names[0]]:
             yield url(**{names[0]: value})
@@ -158,6 +167,7 @@ def clinic_urls(clinic: Clinic, routes: Iterable[str]) -> tuple[list[str], list[
             continue
         for url in _route_urls(route, ids, clinic):
             record = "?vial=" in url or "?inventory=" in url or "/reports/" not in url
+            record = record and not url.startswith("/settings/clinical/")
             (named if record and "/answer/" not in url and "/join/" not in url else others).append(
                 url
             )

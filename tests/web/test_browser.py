@@ -111,3 +111,26 @@ def test_director_administration_works_under_the_csp(
     wait_text(browser, "body", "Add another Credential")
     shot(browser, "director-admin-user")
     assert csp_violations(browser) == []
+
+
+def test_director_signs_a_clinical_setting_under_the_csp(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    """Issue 10 item 7: from the navigation to a signed setting; a value out of bounds is
+    refused naming the setting and its allowed range."""
+    login(browser, live_server.url, "director")
+    browser.find_element(By.LINK_TEXT, "Clinical settings").click()
+    wait_text(browser, "#pending-summary", "awaiting your sign-off")
+    card = "#setting-dosing-adjusted-bw-factor"
+    box = browser.find_element(By.CSS_SELECTOR, f"{card} input[name=value]")
+    box.clear()
+    box.send_keys("0.9")
+    browser.find_element(By.CSS_SELECTOR, f"{card} button[value=sign]").click()
+    wait_text(browser, f"{card} .error-summary", "0.9 is outside the allowed range 0.2-0.5")
+    box = browser.find_element(By.CSS_SELECTOR, f"{card} input[name=value]")
+    box.clear()
+    box.send_keys("0.4")
+    browser.find_element(By.CSS_SELECTOR, f"{card} button[value=sign]").click()
+    wait_text(browser, f"{card} .ok", "signed by director on")
+    shot(browser, "director-clinical-settings")
+    assert csp_violations(browser) == []

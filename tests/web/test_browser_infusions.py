@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from django.db.models import F
-from django.utils import timezone
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -21,7 +20,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
-from tests.web.test_infusions import make_appointment
+from tests.web.test_infusions import make_appointment, stock_vial
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -38,8 +37,9 @@ def fill(form: WebElement, values: dict[str, str]) -> None:
 
 
 def click(element: WebElement) -> None:
-    """Click after centring the element: the sticky status bar covers the top of the page."""
-    element.parent.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    """Click after scrolling the element to the bottom of the screen: the sticky bar (status,
+    alert, pump controls, confirmation) covers the top of the page."""
+    element.parent.execute_script("arguments[0].scrollIntoView({block: 'end'});", element)
     element.click()
 
 
@@ -175,12 +175,11 @@ def chart_infusion_to_lock(browser: webdriver.Chrome) -> None:
     assert "150.0 mL/h" in panel.text
     assert "3.5 mL" in panel.text
     vial = form_in(browser, "dose", "vial")
-    fill(vial, {"vial_lot": "LOT-7", "drawn_volume_ml": "3.50"})
-    expiry = (timezone.localdate().replace(year=timezone.localdate().year + 1)).isoformat()
-    browser.execute_script(
-        "arguments[0].value = arguments[1];", vial.find_element(By.NAME, "vial_expires_on"), expiry
-    )
+    # The vial is picked from the clinic's stock (the first offered), never typed.
+    Select(vial.find_element(By.NAME, "vial")).select_by_index(1)
+    fill(vial, {"drawn_volume_ml": "3.50"})
     submit(vial)
+    wait_text(browser, "#vial-drawn", "from stock")
     wait_text(browser, "#start-ready", "may start")
     shot(browser, "infusion-ready")
 
@@ -237,6 +236,7 @@ def test_a_nurse_charts_a_whole_infusion_without_a_reload(
     browser: webdriver.Chrome, live_server: Any, live_world: World
 ) -> None:
     make_appointment(live_world)
+    stock_vial(live_world)
     login(browser, live_server.url, "nurse")
     open_session(browser, live_server.url)
     base = live_server.url

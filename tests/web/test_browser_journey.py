@@ -23,6 +23,7 @@ from ketaflow.treatment.models import Appointment, Course
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_infusions import chart_infusion_to_lock
+from tests.web.test_infusions import stock_vial
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -38,6 +39,7 @@ def clinic_ready(live_world: World) -> World:
         body="Ketamine is not approved for PTSD; its risks include a rise in blood pressure.",
         effective_on=timezone.localdate(),
     )
+    stock_vial(live_world)  # the ledger's stock the infusion's vial is picked from
     return live_world
 
 

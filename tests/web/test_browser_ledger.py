@@ -22,6 +22,7 @@ from ketaflow.ledger import services
 from ketaflow.ledger.models import DiscrepancyCase, LedgerEntry, Product, Vial
 from tests.web.browser import csp_violations, login, shot
 from tests.web.conftest import PASSWORD, World, build_world
+from tests.web.test_infusions import make_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -37,6 +38,7 @@ def live_world(live_db: None) -> World:
         concentration_mg_per_ml=Decimal(50),
         volume_per_vial_ml=Decimal(10),
     )
+    make_ready(world, world.patient)  # ketamine is drawn only for a signed, consented patient
     return world
 
 

@@ -21,9 +21,11 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
 from ketaflow.clinical import Instrument
-from ketaflow.infusions import services
+from ketaflow.infusions import services, stock
 from ketaflow.infusions.demo import demo_session
 from ketaflow.infusions.models import AppendOnlyError, InfusionEvent, InfusionSession, VitalsEntry
+from ketaflow.ledger import services as ledger
+from ketaflow.ledger.models import LedgerEntry, Product, Vial
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment, Chair, Course
 from tests.web.conftest import World
@@ -31,8 +33,8 @@ from tests.web.conftest import World
 FRAGMENT = {"HTTP_X_KETAFLOW_FRAGMENT": "1"}
 
 
-def make_appointment(world: World, patient: Patient | None = None) -> Appointment:
-    patient = patient or world.patient
+def make_ready(world: World, patient: Patient) -> CandidacyAssessment:
+    """A signed candidacy decision and a current consent for ``patient``."""
     today = timezone.localdate()
     candidacy = CandidacyAssessment.objects.create(
         patient=patient,
@@ -59,6 +61,14 @@ def make_appointment(world: World, patient: Patient | None = None) -> Appointmen
         witness=world.nurse,
         recorded_by=world.nurse,
     )
+    return candidacy
+
+
+def make_appointment(world: World, patient: Patient | None = None) -> Appointment:
+    patient = patient or world.patient
+    today = timezone.localdate()
+    candidacy = make_ready(world, patient)
+    clinic = patient.clinic
     course = Course.objects.create(
         patient=patient,
         candidacy=candidacy,
@@ -135,17 +145,42 @@ def compute_dose(
     )
 
 
+def stock_vial(
+    world: World, *, conc: str = "10", lot: str = "LOT-42", expires_in_days: int = 200
+) -> Vial:
+    """A vial of ``conc`` mg/mL x 20 mL received into the clinic's ledger stock."""
+    actor = Actor(user=world.nurse)
+    clinic = world.nurse.clinic
+    assert clinic is not None
+    product = Product.objects.filter(clinic=clinic, concentration_mg_per_ml=conc).first()
+    if product is None:
+        product = ledger.product_create(
+            actor=actor,
+            clinic=clinic,
+            name="Ketamine HCl",
+            ndc=f"0000-{conc}-20",
+            concentration_mg_per_ml=Decimal(conc),
+            volume_per_vial_ml=Decimal(20),
+        )
+    receipt = ledger.stock_receive(
+        actor=actor,
+        product=product,
+        lot=lot,
+        expires_on=timezone.localdate() + dt.timedelta(days=expires_in_days),
+        vial_count=1,
+        supplier_name="Supplier Inc",
+        supplier_address="1 Depot Rd",
+        supplier_dea_number="RS0000000",
+        invoice_number="INV-1",
+    )
+    return receipt.vials.select_related("product").get()
+
+
 def prepare(world: World, skip: str = "") -> InfusionSession:
     """A session with everything before the start complete, except ``skip``."""
     session = open_session(world)
     actor = nurse_actor(world)
     today = timezone.localdate()
-    if skip == "candidacy":
-        CandidacyAssessment.objects.filter(patient=session.patient).update(
-            status=CandidacyAssessment.Status.SUPERSEDED
-        )
-    if skip == "consent":
-        Consent.objects.filter(patient=session.patient).update(withdrawn_at=timezone.now())
     services.checklist_update(
         actor=actor,
         session=session,
@@ -172,14 +207,19 @@ def prepare(world: World, skip: str = "") -> InfusionSession:
         compute_dose(world, session)
     if skip not in ("dose", "vial"):
         session.refresh_from_db()
-        services.vial_record(
+        stock.vial_pick(
             actor=actor,
             session=session,
             expected_version=session.version,
-            vial_lot="LOT-42",
-            vial_expires_on=today + dt.timedelta(days=200),
+            vial_id=stock_vial(world).pk,
             drawn_volume_ml=Decimal("3.50"),
         )
+    if skip == "candidacy":
+        CandidacyAssessment.objects.filter(patient=session.patient).update(
+            status=CandidacyAssessment.Status.SUPERSEDED
+        )
+    if skip == "consent":
+        Consent.objects.filter(patient=session.patient).update(withdrawn_at=timezone.now())
     if skip == "credentials":
         Credential.objects.filter(user=world.nurse).update(expires_on=today - dt.timedelta(days=1))
     session.refresh_from_db()
@@ -413,12 +453,11 @@ def test_the_drawn_volume_must_match_the_dose(world: World) -> None:
     compute_dose(world, session)
     session.refresh_from_db()
     with pytest.raises(ValidationError) as exc:
-        services.vial_record(
+        stock.vial_pick(
             actor=nurse_actor(world),
             session=session,
             expected_version=session.version,
-            vial_lot="L1",
-            vial_expires_on=timezone.localdate() + dt.timedelta(days=10),
+            vial_id=stock_vial(world).pk,
             drawn_volume_ml=Decimal("5.00"),
         )
     assert (
@@ -1056,10 +1095,26 @@ def test_the_chart_lists_infusion_sessions(world: World, client_for: Any) -> Non
 
 def test_demo_complete_and_running(world: World) -> None:
     actor = Actor.system("demo")
+    vial = stock_vial(world, lot="KET-24A117")
     complete = demo_session(
-        actor=actor, appointment=make_appointment(world), nurse=world.nurse, scenario="complete"
+        actor=actor,
+        appointment=make_appointment(world),
+        nurse=world.nurse,
+        scenario="complete",
+        witness=world.prescriber,
     )
     assert complete.locked
+    # The vial came from stock, drawn before the start; given and the rest wasted, witnessed.
+    kinds = list(
+        LedgerEntry.objects.filter(session=complete).order_by("seq").values_list("kind", "vial")
+    )
+    assert kinds[:2] == [("drawn", vial.pk), ("administered", vial.pk)]
+    assert kinds[2:] in ([], [("wasted", vial.pk)])
+    draw = LedgerEntry.objects.get(session=complete, kind="drawn")
+    assert ledger.draw_remaining_mg(draw) == 0
+    assert complete.started_at is not None
+    assert draw.at < complete.started_at
+    assert complete.vial_lot == "KET-24A117"
     assert complete.vitals.filter(level="critical").exists()
     assert complete.events.filter(kind="pause").exists()
     running = demo_session(

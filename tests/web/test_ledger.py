@@ -40,7 +40,7 @@ from ketaflow.ledger.models import (
     Vial,
 )
 from tests.web.conftest import PASSWORD, World, build_world
-from tests.web.test_infusions import make_appointment
+from tests.web.test_infusions import make_appointment, make_ready
 
 Kind = LedgerEntry.Kind
 CONTENT_MG = Decimal("500.000")  # 50 mg/mL x 10 mL
@@ -115,8 +115,24 @@ def raw(sql: str, params: list[Any]) -> None:
         cursor.execute(sql, params)
 
 
+@pytest.fixture(autouse=True)
+def ready(request: pytest.FixtureRequest) -> None:
+    """Ketamine is drawn only for a patient with a signed candidacy and a current consent."""
+    if "world" in request.fixturenames:
+        world = request.getfixturevalue("world")
+        make_ready(world, world.patient)
+
+
+def session_draw(session: InfusionSession) -> LedgerEntry:
+    d = services.live_session_draw(session)
+    assert d is not None
+    return d
+
+
 def complete_session(world: World) -> InfusionSession:
-    """A whole charted infusion (the infusions demo): lot KET-24A117 at 10 mg/mL."""
+    """A whole charted infusion (the infusions demo): a vial of lot KET-24A117 at 10 mg/mL
+    received into stock and drawn for the session; given and waste not yet recorded."""
+    receive(world, lot="KET-24A117", conc="10")
     return demo_session(
         actor=Actor.system("tests"),
         appointment=make_appointment(world),
@@ -153,9 +169,7 @@ def test_a_session_draw_is_given_what_the_infusion_record_says_and_the_rest_wast
     world: World,
 ) -> None:
     session = complete_session(world)
-    stock = receive(world, lot="KET-24A117", conc="10")
-    assert session.drawn_volume_ml is not None
-    d = draw(world, stock.vials[0], str(session.drawn_volume_ml), session=session)
+    d = session_draw(session)
     assert d.quantity_mg == Decimal("36.000")
     assert d.patient_id == world.patient.pk
     given = services.administration_record(actor=nurse(world), draw=d)
@@ -163,15 +177,14 @@ def test_a_session_draw_is_given_what_the_infusion_record_says_and_the_rest_wast
     assert (given.session_id, given.draw_id, given.amount_mg) == (session.pk, d.pk, Decimal(0))
     checks = services.session_checks(world.clinic)
     assert [c.problems for c in checks] == [[]]
-    result = services.reconcile_vial(stock.fresh(0))
+    result = services.reconcile_vial(Vial.objects.get(pk=d.vial_id))
     assert result.balanced, result.problems
     assert result.given_mg == given.quantity_mg
 
 
 def test_the_amount_given_for_a_session_is_never_typed(world: World) -> None:
     session = complete_session(world)
-    stock = receive(world, lot="KET-24A117", conc="10")
-    d = draw(world, stock.vials[0], "3.60", session=session)
+    d = session_draw(session)
     with pytest.raises(ValidationError) as exc:
         services.administration_record(actor=nurse(world), draw=d, amount_mg=Decimal(30))
     assert "comes from the infusion record" in refusal(exc)
@@ -191,8 +204,7 @@ def test_a_draw_must_match_the_infusion_records_lot_and_volume(world: World) -> 
 
 def test_reconciliation_flags_a_session_whose_record_changed(world: World) -> None:
     session = complete_session(world)
-    stock = receive(world, lot="KET-24A117", conc="10")
-    d = draw(world, stock.vials[0], "3.60", session=session)
+    d = session_draw(session)
     services.administration_record(actor=nurse(world), draw=d)
     InfusionSession.objects.filter(pk=session.pk).update(delivered_dose_mg=35.25)
     [check] = services.session_checks(world.clinic)
@@ -415,11 +427,15 @@ def test_ledger_verify_command(
 def test_ledger_reconcile_command(
     world: World, stock: Stock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _grow(world, stock)
     assert main(["ledger", "reconcile", "--clinic", "test"]) == 0
     out = capsys.readouterr().out
-    assert "received 1500.000 mg" in out
-    assert "balanced: 3 vials" in out
+    assert "balanced: 3 vials, 0 sessions in which ketamine was given, 0 draws without" in out
+    _grow(world, stock)  # two draws for no session and no paper infusion record
+    assert main(["ledger", "reconcile", "--clinic", "test"]) == 1
+    captured = capsys.readouterr()
+    assert "received 1500.000 mg" in captured.out
+    assert "draw #4 (50.000 mg from vial K" in captured.err
+    assert "a draw without a session" in captured.err
     assert main(["ledger", "reconcile", "--clinic", "nowhere"]) == 2
 
 
@@ -664,7 +680,6 @@ def test_the_inventory_is_frozen_and_estimates_only_open_vials(
 
 
 def test_the_demo_month_reconciles_to_the_milligram(world: World) -> None:
-    complete_session(world)
     staff = {"director": world.director, "prescriber": world.prescriber, "nurse": world.nurse}
     today = timezone.localdate()
     first = load_demo(clinic=world.clinic, today=today, staff=staff)
@@ -672,6 +687,14 @@ def test_the_demo_month_reconciles_to_the_milligram(world: World) -> None:
     assert first.entries > 40
     assert load_demo(clinic=world.clinic, today=today, staff=staff) == type(first)(
         False, first.entries
+    )
+    # The demo's infusion picks its vial from that stock and wastes the remainder, witnessed.
+    demo_session(
+        actor=Actor.system("tests"),
+        appointment=make_appointment(world),
+        nurse=world.nurse,
+        scenario="complete",
+        witness=world.prescriber,
     )
     for offset in range(31):
         day = today - dt.timedelta(days=offset)
@@ -712,6 +735,7 @@ def test_two_nurses_drawing_at_once_cannot_overdraw(live_db: None) -> None:
     exactly one succeeds. SQLite serialises writers (IMMEDIATE transactions): the second draw
     starts after the first commits and sees its balance."""
     world = build_world()
+    make_ready(world, world.patient)
     stock = receive(world, count=1)
     vial = stock.vials[0]
     outcomes: list[str] = []
@@ -965,9 +989,17 @@ def test_receive_draw_and_witnessed_waste_over_http(world: World, client_for: An
     assert response.status_code == 302
     assert Vial.objects.filter(lot="LOT-9").count() == 2
     vial = stock.vials[0]
-    response = c.post(
-        reverse("ledger_draw", args=[vial.pk]), {"patient": world.patient.pk, "volume_ml": "2"}
-    )
+    url = reverse("ledger_draw", args=[vial.pk])
+    # Only a patient with candidacy, consent and an infusion appointment today is offered.
+    response = c.post(url, {"patient": world.patient.pk, "volume_ml": "2"})
+    assert response.status_code == 200
+    assert b"Select a valid choice" in response.content
+    make_appointment(world)
+    assert b"Berg, Bruno" not in c.get(url).content
+    response = c.post(url, {"patient": world.other_patient.pk, "volume_ml": "2"})
+    assert b"Select a valid choice" in response.content
+    assert b"Anders, Alice" in c.get(url).content
+    response = c.post(url, {"patient": world.patient.pk, "volume_ml": "2"})
     assert response.status_code == 302
     d = LedgerEntry.objects.get(kind=Kind.DRAWN)
     form = {"draw": d.pk, "amount_mg": "100", "reason": "not needed"}
@@ -1051,8 +1083,7 @@ def test_an_infusion_record_above_the_draw_within_the_syringe_resolution(
     """The drawn volume is read to 0.01 mL (SYRINGE_RESOLUTION_ML): at 10 mg/mL the infusion
     record may say up to 0.1 mg more than was drawn; then the whole draw is what was given."""
     session = complete_session(world)
-    stock = receive(world, lot="KET-24A117", conc="10")
-    d = draw(world, stock.vials[0], "3.60", session=session)
+    d = session_draw(session)
     InfusionSession.objects.filter(pk=session.pk).update(delivered_dose_mg=delivered)
     if not accepted:
         with pytest.raises(ValidationError, match=r"36\.110 mg given is more than the 36\.000 mg"):

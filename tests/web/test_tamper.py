@@ -50,7 +50,23 @@ from ketaflow.ledger.verify import ledger_check
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Allergy
 from tests.web.conftest import World
-from tests.web.test_ledger import Stock, complete_session, draw, raw, receive, waste
+from tests.web.test_infusions import make_ready
+from tests.web.test_ledger import (
+    Stock,
+    complete_session,
+    draw,
+    raw,
+    receive,
+    waste,
+)
+
+
+@pytest.fixture(autouse=True)
+def _patient_drawable(request: pytest.FixtureRequest) -> None:
+    """Ketamine is drawn only for a patient with a signed candidacy and a current consent."""
+    if "world" in request.fixturenames:
+        world = request.getfixturevalue("world")
+        make_ready(world, world.patient)
 
 
 @pytest.fixture

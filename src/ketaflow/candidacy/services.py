@@ -20,6 +20,7 @@ from ketaflow.candidacy.intake import build_intake
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
 from ketaflow.clinical import assess_eligibility, intake_from_dict, to_jsonable
 from ketaflow.clinical.instruments import URGENT_SUICIDE_RISKS
+from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.patients.models import Patient
 from ketaflow.portal.safety import urgent_task_raise
 
@@ -40,7 +41,7 @@ def candidacy_assess(
     user = _person(actor)
     intake = build_intake(patient, answers, today=timezone.localdate())
     clinical_intake = intake_from_dict(intake)
-    result = assess_eligibility(clinical_intake)
+    result = assess_eligibility(clinical_intake, clinical_settings_for(patient.clinic).eligibility)
     data: Any = to_jsonable(result)
     CandidacyAssessment.objects.filter(
         patient=patient, status=CandidacyAssessment.Status.ASSESSED

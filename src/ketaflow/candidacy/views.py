@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
@@ -22,6 +23,11 @@ from ketaflow.candidacy.intake import registry_part
 from ketaflow.candidacy.models import CandidacyAssessment, Consent
 from ketaflow.candidacy.selectors import current_consent_for
 from ketaflow.clinical import Sex
+from ketaflow.clinicsettings.selectors import (
+    SettingState,
+    setting_states_by_key,
+    settings_for_rule,
+)
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.access import patient_for_user
 from ketaflow.patients.models import Patient
@@ -90,6 +96,7 @@ def candidacy_detail(request: HttpRequest, assessment_id: int) -> HttpResponse:
     assessment = candidacy_for_user(user, assessment_id, need=Perm.VIEW_CLINICAL, actor=actor)
     services.candidacy_viewed(actor=actor, assessment=assessment)
     check = credential_check(user, ClinicalAct.SIGN, on=timezone.localdate())
+    states = setting_states_by_key(assessment.patient.clinic)
     return render(
         request,
         "candidacy/detail.html",
@@ -99,12 +106,32 @@ def candidacy_detail(request: HttpRequest, assessment_id: int) -> HttpResponse:
             "sign_form": SignForm(),
             "may_sign": user.may(Perm.SIGN_CANDIDACY),
             "credential_problems": check.problems if user.may(Perm.SIGN_CANDIDACY) else (),
-            "tiers": _tier_groups(assessment.findings),
+            "tiers": _tier_groups(_with_settings(assessment.findings, states)),
+            "resistance": [
+                {**r, "settings": settings_for_rule(states, f"resistance.{r.get('indication')}.")}
+                for r in assessment.resistance
+            ],
         },
     )
 
 
-def _tier_groups(findings: list[dict[str, str]]) -> list[tuple[str, str, list[dict[str, str]]]]:
+def _with_settings(
+    findings: list[dict[str, str]], states: Mapping[str, SettingState]
+) -> list[dict[str, Any]]:
+    """Each finding with the clinic settings its rule uses (value and sign-off); treatment
+    resistance findings show theirs in the resistance section."""
+    return [
+        {
+            **f,
+            "settings": []
+            if f.get("rule_id", "").startswith("resistance.")
+            else settings_for_rule(states, f.get("rule_id", "")),
+        }
+        for f in findings
+    ]
+
+
+def _tier_groups(findings: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
     labels = [("hard_stop", "Hard stops"), ("caution", "Cautions"), ("info", "Information")]
     return [(tier, label, [f for f in findings if f.get("tier") == tier]) for tier, label in labels]
 

@@ -71,7 +71,10 @@ def cmd_ledger_reconcile(args: argparse.Namespace) -> int:
         f"lost {result.total('lost_mg')} + on hand {result.total('on_hand_mg')} mg"
     )
     if result.balanced:
-        print(f"balanced: {len(result.vials)} vials, {len(result.sessions)} sessions checked")
+        print(
+            f"balanced: {len(result.vials)} vials, {len(result.sessions)} sessions in which "
+            f"ketamine was given, {len(result.unlinked_draws)} draws without a session checked"
+        )
         return 0
     for problem in result.problems:
         print(f"NOT BALANCED: {problem}", file=sys.stderr)

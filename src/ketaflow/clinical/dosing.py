@@ -97,6 +97,9 @@ class DrugLibraryEntry:
     max_final_concentration_mg_per_ml: float
     override_roles: frozenset[Role]
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Adjusted body weight = IBW + factor x (actual - IBW); a clinic setting (Pai & Paloucek 2000
+    # 0.4 [RECALLED, unverified]).
+    adjusted_bw_factor: float = 0.4
 
     def __post_init__(self) -> None:
         checks = (
@@ -197,7 +200,7 @@ KG_PER_LB: Final = 0.45359237  # exact by definition (international pound, 1959)
 # recorded weight is confirmed before it is used (a 110 typed in pounds for a 50 kg patient is a
 # 120 % change). A clinic setting; the medical director reviews it.
 WEIGHT_CHANGE_CONFIRM_PERCENT: Final = 10.0
-ADJUSTED_BW_FACTOR: Final = 0.4  # Pai & Paloucek 2000 [RECALLED, unverified]
+ADJUSTED_BW_FACTOR: Final = KETAMINE_PTSD.adjusted_bw_factor  # Pai & Paloucek 2000 [RECALLED]
 # The preparation (issue 10, item 14): what a clinic can actually hang. A value outside these is a
 # typing mistake (a 500 mg/mL vial, a 100,000 mL bag), refused naming the field.
 # Ketalar prescribing information: ketamine HCl injection is supplied as 10, 50 and 100 mg/mL
@@ -274,11 +277,14 @@ def ideal_body_weight_kg(height_cm: float, sex: Sex) -> float:
     return DEVINE_BASE_KG[sex] + DEVINE_KG_PER_INCH * inches_over_60
 
 
-def adjusted_body_weight_kg(weight_kg: float, height_cm: float, sex: Sex) -> float:
-    """IBW + 0.4 x (actual - IBW) (Pai & Paloucek 2000 [RECALLED, unverified])."""
+def adjusted_body_weight_kg(
+    weight_kg: float, height_cm: float, sex: Sex, *, factor: float = ADJUSTED_BW_FACTOR
+) -> float:
+    """IBW + factor x (actual - IBW); the factor is a clinic setting (default 0.4, Pai &
+    Paloucek 2000 [RECALLED, unverified])."""
     _require_range("weight_kg", weight_kg, WEIGHT_KG_RANGE)
     ibw = ideal_body_weight_kg(height_cm, sex)
-    return ibw + ADJUSTED_BW_FACTOR * (weight_kg - ibw)
+    return ibw + factor * (weight_kg - ibw)
 
 
 @dataclass(frozen=True)
@@ -353,7 +359,12 @@ def _display(value: float, resolution: Decimal) -> float:
 
 
 def basis_weight(
-    weight_kg: float, weight_basis: WeightBasis, height_cm: float | None, sex: Sex | None
+    weight_kg: float,
+    weight_basis: WeightBasis,
+    height_cm: float | None,
+    sex: Sex | None,
+    *,
+    adjusted_bw_factor: float = ADJUSTED_BW_FACTOR,
 ) -> tuple[float, list[str]]:
     """The weight the mg/kg dose multiplies, with warnings about the formula's limits.
 
@@ -387,7 +398,7 @@ def basis_weight(
                 "the dose is higher than on actual weight."
             )
         return ibw, warnings
-    adjusted = ibw + ADJUSTED_BW_FACTOR * (weight_kg - ibw)
+    adjusted = ibw + adjusted_bw_factor * (weight_kg - ibw)
     if weight_kg < ibw:
         warnings.append(
             f"Adjusted body weight is meant for patients above ideal weight; actual "
@@ -397,9 +408,17 @@ def basis_weight(
     return adjusted, warnings
 
 
-def weight_basis_kg(request: InfusionRequest) -> tuple[float, list[str]]:
+def weight_basis_kg(
+    request: InfusionRequest, *, adjusted_bw_factor: float = ADJUSTED_BW_FACTOR
+) -> tuple[float, list[str]]:
     """The weight the dose is based on, with warnings about the formula's limits."""
-    return basis_weight(request.weight_kg, request.weight_basis, request.height_cm, request.sex)
+    return basis_weight(
+        request.weight_kg,
+        request.weight_basis,
+        request.height_cm,
+        request.sex,
+        adjusted_bw_factor=adjusted_bw_factor,
+    )
 
 
 def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = None) -> InfusionPlan:
@@ -428,7 +447,7 @@ def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = Non
         )
     _require_range("final_volume_ml", request.final_volume_ml, FINAL_VOLUME_ML_RANGE)
 
-    basis_kg, warnings = weight_basis_kg(request)
+    basis_kg, warnings = weight_basis_kg(request, adjusted_bw_factor=entry.adjusted_bw_factor)
     if basis_kg <= 0:
         raise ClinicalInputError(
             f"{request.weight_basis.value} body weight is {basis_kg:.2f} kg (not positive) for "

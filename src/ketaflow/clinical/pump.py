@@ -39,6 +39,9 @@ class PumpEventKind(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     STOP = "stop"
+    # The bag's volume to be infused reached: a stop recorded at the computed instant and
+    # confirmed by the nurse (the pump's own end of infusion).
+    COMPLETE = "complete"
 
     @property
     def label(self) -> str:
@@ -51,6 +54,7 @@ _KIND_LABELS: dict[PumpEventKind, str] = {
     PumpEventKind.PAUSE: "Pause",
     PumpEventKind.RESUME: "Resume",
     PumpEventKind.STOP: "Stop",
+    PumpEventKind.COMPLETE: "Complete (bag infused)",
 }
 
 Rate = Decimal | Fraction | float | int
@@ -163,9 +167,9 @@ def rate_segments(events: Iterable[PumpEvent]) -> tuple[RateSegment, ...]:
                 raise ClinicalInputError(f"{where}: the pump resumes only when paused")
             state, since = "running", at
             rate = value if value is not None else rate
-        else:  # STOP
+        else:  # STOP or COMPLETE (the bag infused): the pump ends
             if value is not None:
-                raise ClinicalInputError(f"{where}: a stop has no rate")
+                raise ClinicalInputError(f"{where}: a {kind.value} has no rate")
             if state == "running":
                 close(at)
             state, since = "stopped", None

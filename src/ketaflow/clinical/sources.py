@@ -79,6 +79,11 @@ SEVERE_HYPOXAEMIA_RECALLED: Final = (
     "Severe hypoxaemia SpO2 < 85% (sedation adverse-event definitions; clinical safety review, "
     "issue 10) [RECALLED, unverified]"
 )
+BP_RISE_FROM_BASELINE: Final = (
+    "Rise from baseline: SOPs pause at 20-30% above baseline (clinical.md s. 4.2) "
+    "[RECALLED, unverified]; transient infusion rises (Riva-Posse 2018; Vankawala 2021, "
+    "Front Psychiatry) are urgency, not emergency, without end-organ symptoms (Yip 2022)"
+)
 CLINIC_POLICY: Final = "Clinic policy default (no published value; medical director to review)"
 CLINIC_SCOPE: Final = "KetaFlow clinic scope: protocol defined for PTSD and depression only"
 ENTRY_GUARD: Final = "Entry-error guard (not a clinical limit): beyond any real adult value"

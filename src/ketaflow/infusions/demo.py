@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Literal
 
 from django.utils import timezone
@@ -22,9 +22,12 @@ from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
 from ketaflow.clinical import Instrument
-from ketaflow.infusions import services
+from ketaflow.infusions import services, stock
 from ketaflow.infusions.models import InfusionSession
+from ketaflow.ledger.models import Vial
+from ketaflow.ledger.services import live_session_draw
 from ketaflow.treatment.models import Appointment
+from ketaflow.treatment.services import clinic_today, clinic_zone
 
 Scenario = Literal["complete", "running"]
 
@@ -88,6 +91,54 @@ def _prescriber_of(nurse: User) -> User | None:
     return None
 
 
+# Chair time before the pump starts: checklist, questionnaires, baseline vitals, dose and vial.
+CHAIR_PREPARATION = dt.timedelta(minutes=15)
+# The complete demo infusion: stopped 47 min after its start, discharged after the clinic's
+# observation time (80 min by default): 127 minutes from the start to the discharge.
+COMPLETE_SPAN = dt.timedelta(minutes=130)
+RUNNING_FOR = dt.timedelta(minutes=20)
+
+
+def demo_start(appointment: Appointment, scenario: Scenario, now: dt.datetime) -> dt.datetime:
+    """When the demo pump starts: 15 min after the appointment time when that fits the
+    scenario now (a complete infusion over within the last 3 h; a running one started 15 to
+    30 min ago). Otherwise the appointment moves to where the infusion is charted (3 h ago,
+    or 20 min ago), on the 5-minute grid of the clinic's clock, so that the appointment's time
+    and the infusion's times agree in the clinic's time zone (a 09:00 appointment whose
+    infusion ran 04:49-05:36 did not)."""
+    planned = appointment.starts_at + CHAIR_PREPARATION
+    if scenario == "complete":
+        fits = now - dt.timedelta(hours=3) <= planned <= now - COMPLETE_SPAN
+        wanted = now - dt.timedelta(hours=3)
+    else:
+        fits = now - dt.timedelta(minutes=30) <= planned <= now - dt.timedelta(minutes=15)
+        wanted = now - RUNNING_FOR
+    if fits:
+        return planned
+    zone = clinic_zone(appointment.patient.clinic)
+    local = wanted.astimezone(zone)
+    booked = local.replace(minute=local.minute - local.minute % 5, second=0) - CHAIR_PREPARATION
+    length = appointment.ends_at - appointment.starts_at
+    Appointment.objects.filter(pk=appointment.pk).update(starts_at=booked, ends_at=booked + length)
+    appointment.refresh_from_db()
+    return appointment.starts_at + CHAIR_PREPARATION
+
+
+DEMO_STRENGTH = Decimal(10)  # mg/mL, the demo ledger's product
+
+
+def _demo_vial(session: InfusionSession, lot: str, drawn_ml: Decimal) -> Vial:
+    """The open vial of ``lot`` if it holds enough, else the next sealed one (first in, first
+    out), else any vial in stock that holds enough."""
+    clinic = session.patient.clinic
+    vials = stock.stock_on_hand(clinic, on=clinic_today(clinic))
+    for vial in sorted(vials, key=lambda v: (v.lot != lot, v.status != "open", v.label)):
+        strength = vial.product.concentration_mg_per_ml
+        if strength == DEMO_STRENGTH and vial.in_vial_mg >= drawn_ml * strength:
+            return vial
+    raise ValueError("the demo clinic's stock holds no vial to draw the dose from")
+
+
 DEMO_VIAL_LOT = "KET-24A117"  # the Riverside demo's first delivered lot (ledger demo)
 
 
@@ -98,16 +149,16 @@ def demo_session(
     nurse: User,
     scenario: Scenario,
     vial_lot: str = DEMO_VIAL_LOT,
+    witness: User | None = None,
 ) -> InfusionSession:
     """Chart ``appointment``'s infusion as ``nurse`` with a vial of ``vial_lot`` (a lot the
-    clinic's demo ledger received); ``actor`` says who loads the demo (its address and system
-    name are kept on every audit entry)."""
+    clinic's demo ledger received, picked from the clinic's stock); ``actor`` says who loads the
+    demo (its address and system name are kept on every audit entry). With a ``witness``, a
+    complete session's remainder is wasted in the ledger after the infusion."""
     if scenario not in ("complete", "running"):
         raise ValueError(f"scenario: {scenario!r} is not 'complete' or 'running'")
     charting = Actor(user=nurse, ip_address=actor.ip_address, system_name=actor.system_name)
-    now = timezone.now().replace(microsecond=0)
-    # Times in the past: a complete session began 3 h ago, a running one 20 min ago.
-    start = now - (dt.timedelta(hours=3) if scenario == "complete" else dt.timedelta(minutes=20))
+    start = demo_start(appointment, scenario, timezone.now().replace(microsecond=0))
     session = services.session_open(actor=charting, appointment=appointment)
     course = appointment.course
     weight_kg = course.weight_kg if course.weight_kg is not None else Decimal(72)
@@ -152,22 +203,29 @@ def demo_session(
         indication=course.indication,
         weight_basis=course.weight_basis,
         dose_mg_per_kg=course.dose_mg_per_kg,
-        vial_concentration_mg_per_ml=Decimal(10),
+        vial_concentration_mg_per_ml=DEMO_STRENGTH,
         final_volume_ml=Decimal(100),
         duration_min=course.duration_min,
     )
-    services.vial_record(
+    # Drawn up to the next syringe mark (0.01 mL): never short; the rest is wasted, witnessed.
+    drawn_ml = Decimal(repr(plan.drug_volume_ml_exact)).quantize(Decimal("0.01"), ROUND_UP)
+    stock.vial_pick(
         actor=charting,
         session=session,
         expected_version=None,
-        vial_lot=vial_lot,
-        vial_expires_on=timezone.localdate() + dt.timedelta(days=300),
-        drawn_volume_ml=Decimal(repr(plan.drug_volume_ml)),
+        vial_id=_demo_vial(session, vial_lot, drawn_ml).pk,
+        drawn_volume_ml=drawn_ml,
+        at=start - dt.timedelta(minutes=5),
     )
     rate = repr(plan.rate_ml_per_h)
     _event(charting, session, "start", start, rate)
     _vitals(charting, session, start + dt.timedelta(minutes=10), (132, 84), 82)
     if scenario == "running":
+        # Readings every 10 min while it runs; the next one is due (or overdue) on the page.
+        minute = 20
+        while start + dt.timedelta(minutes=minute + 1) < timezone.now():
+            _vitals(charting, session, start + dt.timedelta(minutes=minute), (134, 84), 80)
+            minute += 10
         session.refresh_from_db()
         return session
     _vitals(charting, session, start + dt.timedelta(minutes=20), (148, 92), 88)
@@ -210,6 +268,17 @@ def demo_session(
     services.screening_record(
         actor=charting, session=session, instrument=Instrument.ALDRETE, answers=[2, 2, 2, 2, 2]
     )
+    draw = live_session_draw(session)
+    if witness is not None and draw is not None:
+        session.refresh_from_db()
+        stock._waste_remainder(
+            actor=charting,
+            session=session,
+            draw=draw,
+            witness=witness,
+            reason=stock.DEFAULT_WASTE_REASON,
+            at=start + dt.timedelta(minutes=52),
+        )
     services.session_discharge(
         actor=charting,
         session=session,

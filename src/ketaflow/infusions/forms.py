@@ -94,14 +94,33 @@ class DoseForm(VersionedForm):
 
 
 class VialForm(VersionedForm):
-    vial_lot = forms.CharField(max_length=40, label="Vial lot")
-    vial_expires_on = forms.DateField(widget=DateInput(format="%Y-%m-%d"), label="Vial expires on")
+    """The vial from the clinic's stock (the page sets the choices; the service checks the
+    pick), the volume drawn, and after the start why the vial is corrected."""
+
+    vial = forms.IntegerField(widget=forms.Select, label="Vial from stock")
     drawn_volume_ml = forms.DecimalField(max_digits=6, decimal_places=2, label="Drawn volume (mL)")
+    reason = forms.CharField(
+        max_length=300, required=False, label="Why the vial is corrected (after the start)"
+    )
+
+    def offer(self, choices: list[tuple[int | str, str]]) -> VialForm:
+        self.fields["vial"].widget.choices = [("", "Pick a vial"), *choices]
+        return self
+
+
+class WasteForm(forms.Form):
+    """The remainder of the session's draw wasted: the witness signs with their own password."""
+
+    witness_username = forms.CharField(max_length=150, label="Witness username")
+    witness_password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}), label="Witness password"
+    )
+    reason = forms.CharField(max_length=300, label="Reason")
 
 
 class EventForm(forms.Form):
     kind = forms.ChoiceField(
-        choices=[(k, k) for k in ("start", "rate_change", "pause", "resume", "stop")],
+        choices=[(k, k) for k in ("start", "rate_change", "pause", "resume", "stop", "complete")],
         widget=forms.HiddenInput,
     )
     client_uuid = _uuid_field()
@@ -143,6 +162,12 @@ class VitalsForm(forms.Form):
 
 class CorrectionForm(VitalsForm):
     corrects = forms.IntegerField(widget=forms.HiddenInput)
+    measured_at = forms.DateTimeField(
+        required=False,
+        input_formats=DATETIME_FORMATS,
+        widget=DateTimeInput(format="%Y-%m-%dT%H:%M:%S", attrs={"step": "1"}),
+        label="Measured at (to the second)",
+    )
     correction_reason = forms.CharField(max_length=300, label="Reason for the correction")
 
 

@@ -12,11 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from ketaflow.clinical.instruments import DEFAULT_INSTRUMENT_SETTINGS
-from ketaflow.clinical.monitoring import (
-    PREGNANCY_TEST_AGES,
-    VITALS_EVERY_MIN_AFTER,
-    VITALS_EVERY_MIN_DURING,
-)
+from ketaflow.clinical.monitoring import PREGNANCY_TEST_AGES
 
 
 @dataclass(frozen=True)
@@ -32,10 +28,7 @@ class InfusionPolicy:
     pregnancy_test_max_age: int = PREGNANCY_TEST_AGES[1]
     # Modified Aldrete: discharge at 9 or more of 10 (Aldrete 1995; clinical.md s. 4.5).
     aldrete_discharge_minimum: int = DEFAULT_INSTRUMENT_SETTINGS.aldrete_discharge_minimum
-    # Vitals schedule shown on the page: every 10 min during, every 15 min after
-    # (Riva-Posse 2018; clinical.md s. 4.1).
-    vitals_every_min_during: int = VITALS_EVERY_MIN_DURING
-    vitals_every_min_after: int = VITALS_EVERY_MIN_AFTER
+    # The vitals schedule is the clinic's (treatment.models.ScheduleSettings).
     # Clock skew accepted for a time entered on a tablet (clinic policy): a time up to this many
     # minutes ahead of the server is taken as "now"-ish, further ahead is refused.
     future_skew_min: int = 2

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
@@ -29,7 +29,6 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
 from ketaflow.clinical import (
-    DRUG_LIBRARY,
     AlertLevel,
     ClinicalInputError,
     EndOrganSymptom,
@@ -50,13 +49,14 @@ from ketaflow.clinical import (
     to_jsonable,
 )
 from ketaflow.clinical import Role as ClinicalRole
+from ketaflow.clinical.clinic_settings import ClinicalSettings
 from ketaflow.clinical.dosing import (
     HEIGHT_CM_RANGE,
-    SYRINGE_RESOLUTION_ML,
     WEIGHT_KG_RANGE,
     max_pump_rate_ml_per_h,
     weight_change_to_confirm,
 )
+from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.infusions import gates
 from ketaflow.infusions.lock import AUDIT_KEY, seal
 from ketaflow.infusions.models import (
@@ -69,10 +69,13 @@ from ketaflow.infusions.models import (
     VitalsEntry,
 )
 from ketaflow.infusions.policy import InfusionPolicy, infusion_policy
+from ketaflow.infusions.timers import BagState, VitalsDue, bag_state, next_vitals_due
+from ketaflow.ledger.services import live_session_draw
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
 from ketaflow.portal.safety import urgent_task_acknowledge, urgent_task_raise
 from ketaflow.treatment.models import Appointment
+from ketaflow.treatment.services import local, schedule_settings
 
 Status = InfusionSession.Status
 Kind = InfusionEvent.Kind
@@ -97,6 +100,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     Kind.PAUSE: (frozenset({Status.RUNNING}), Status.PAUSED),
     Kind.RESUME: (frozenset({Status.PAUSED}), Status.RUNNING),
     Kind.STOP: (INFUSING, Status.STOPPED),
+    Kind.COMPLETE: (INFUSING, Status.STOPPED),
 }
 
 
@@ -179,6 +183,11 @@ def _check_time(field: str, at: dt.datetime, policy: InfusionPolicy) -> None:
             f"{timezone.localtime(at):%Y-%m-%d %H:%M} is more than "
             f"{policy.late_entry_max_hours} h ago; record it as an addendum",
         )
+
+
+def _settings(session: InfusionSession) -> ClinicalSettings:
+    """The clinic's clinical settings (dose limits, vital-sign alarms, weight check)."""
+    return clinical_settings_for(session.patient.clinic)
 
 
 def _audit(
@@ -323,8 +332,8 @@ def start_problems(session: InfusionSession, user: User | None) -> list[str]:
         )
     if session.plan is None:
         problems.append("dose: not computed")
-    if not session.vial_lot or session.drawn_volume_ml is None:
-        problems.append("vial: lot and drawn volume not recorded")
+    if live_session_draw(session) is None:
+        problems.append("vial: not picked from the clinic's stock and drawn")
     if user is None:
         problems.append("credentials: a person must start the infusion")
     else:
@@ -350,7 +359,128 @@ def delivered_from_events(
 
 def session_delivered(session: InfusionSession, until: dt.datetime | None = None) -> Delivered:
     events = [(e.kind, e.at, e.rate_ml_per_h) for e in session.events.all()]
-    return delivered_from_events(events, session.final_concentration_mg_per_ml or 0.0, until)
+    delivered = delivered_from_events(events, session.final_concentration_mg_per_ml or 0.0, until)
+    return _capped_at_bag(session, events, delivered, until)
+
+
+PumpEvent = tuple[str, dt.datetime, Decimal | None]
+_RATE_SETTING = (Kind.START, Kind.RATE_CHANGE, Kind.RESUME)
+
+
+def _pump_rate_now(events: Sequence[PumpEvent]) -> float | None:
+    """The rate the pump runs at after the last event (``None`` when paused or stopped)."""
+    if not events or events[-1][0] not in _RATE_SETTING:
+        return None
+    rates = [rate for kind, _, rate in events if kind in _RATE_SETTING and rate is not None]
+    return float(rates[-1]) if rates else None
+
+
+def _bag_of(
+    session: InfusionSession, events: Sequence[PumpEvent], now: dt.datetime | None
+) -> BagState | None:
+    if not session.total_volume_ml:
+        return None
+    knots = [
+        (at, delivered_from_events(events[: index + 1], 1.0).volume_ml)
+        for index, (_, at, _) in enumerate(events)
+    ]
+    rate = _pump_rate_now(events)
+    if rate is not None and now is not None and now > events[-1][1]:
+        knots.append((now, delivered_from_events(events, 1.0, until=now).volume_ml))
+    return bag_state(
+        vtbi_ml=float(session.total_volume_ml),
+        knots=knots,
+        running_rate_ml_per_h=rate,
+        now=now or timezone.now(),
+    )
+
+
+def session_bag(session: InfusionSession, now: dt.datetime) -> BagState | None:
+    """The volume to be infused (the plan's total volume) against what the pump events delivered
+    by ``now``: remaining volume and time, expected end, or when the bag was fully infused.
+    ``None`` before the dose is computed."""
+    events = [(e.kind, e.at, e.rate_ml_per_h) for e in session.events.all()]
+    return _bag_of(session, events, now)
+
+
+def _capped_at_bag(
+    session: InfusionSession,
+    events: Sequence[PumpEvent],
+    delivered: Delivered,
+    until: dt.datetime | None,
+) -> Delivered:
+    """Never more than the bag: a pump left running past the volume to be infused delivered
+    the bag and no more (the ledger's "given" is this)."""
+    vtbi = session.total_volume_ml
+    if not vtbi or delivered.volume_ml <= vtbi:
+        return delivered
+    bag = _bag_of(session, events, until)
+    if bag is None or bag.complete_at is None:
+        return delivered
+    end = bag.complete_at
+    before = [e for e in events if e[1] <= end]
+    at_end = delivered_from_events(before, 1.0, until=end)
+    dose = Fraction(vtbi) * Fraction(session.final_concentration_mg_per_ml or 0.0)
+    return Delivered(volume_ml=vtbi, dose_mg=float(dose), running_min=at_end.running_min)
+
+
+def _clinic_time(session: InfusionSession, at: dt.datetime, fmt: str = "%H:%M:%S") -> str:
+    return local(session.patient.clinic, at).strftime(fmt)
+
+
+def _completion_at(session: InfusionSession, now: dt.datetime) -> dt.datetime:
+    """When the bag was fully infused; refused while it has not been."""
+    bag = session_bag(session, now)
+    if bag is None:
+        raise _refuse("kind", "compute the dose first: it fixes the volume to be infused")
+    if bag.complete_at is None:
+        end = (
+            f"; expected at {_clinic_time(session, bag.expected_end)}"
+            if bag.expected_end is not None
+            else ""
+        )
+        raise _refuse(
+            "kind",
+            f"the bag is not yet infused: {bag.delivered_ml:.1f} of {bag.vtbi_ml:g} mL delivered"
+            + end,
+        )
+    return bag.complete_at
+
+
+def _refuse_after_bag(session: InfusionSession, kind: str, at: dt.datetime) -> None:
+    """Once the volume to be infused is delivered the pump has nothing left to run: a pause,
+    rate change or stop after that instant is refused; the nurse confirms completion."""
+    bag = session_bag(session, at)
+    # A second's grace: the pump's own end and a stop pressed on it are the same moment.
+    if (
+        bag is not None
+        and bag.complete_at is not None
+        and bag.complete_at + dt.timedelta(seconds=1) < at
+    ):
+        raise _refuse(
+            "kind",
+            f"cannot {Kind(kind).label.lower()}: the bag's {bag.vtbi_ml:g} mL were infused at "
+            f"{_clinic_time(session, bag.complete_at)}; confirm completion instead",
+        )
+
+
+def session_vitals_due(session: InfusionSession, now: dt.datetime) -> VitalsDue | None:
+    """When the next vitals reading is due under the clinic's monitoring schedule
+    (``ScheduleSettings``): during the infusion (running or paused) from its start, after it
+    until discharge from its end; ``None`` before the start and after discharge."""
+    settings = schedule_settings(session.patient.clinic)
+    phase: Literal["during", "recovery"] | None = None
+    began: dt.datetime | None = None
+    interval = settings.vitals_every_min_during
+    if session.status in INFUSING:
+        phase, began = "during", session.started_at
+    elif session.status in AFTER_STOP:
+        phase, began = "recovery", session.ended_at
+        interval = settings.vitals_every_min_recovery
+    readings = [v.measured_at for v in effective_vitals(session) if v.phase != Phase.BASELINE]
+    return next_vitals_due(
+        phase=phase, phase_began_at=began, readings_at=readings, interval_min=interval, now=now
+    )
 
 
 # ---- writes ---------------------------------------------------------------------------------
@@ -441,7 +571,11 @@ def checklist_update(
             f"{WEIGHT_KG_RANGE[0]:g}-{WEIGHT_KG_RANGE[1]:g} kg",
         )
     if weight_kg is not None and weight_kg != session.weight_kg:
-        question = weight_change_to_confirm(float(weight_kg), _last_recorded_weight_kg(session))
+        question = weight_change_to_confirm(
+            float(weight_kg),
+            _last_recorded_weight_kg(session),
+            confirm_percent=_settings(session).weight_change_confirm_percent,
+        )
         if question is not None and not weight_change_confirmed:
             raise _refuse("weight_kg", question)
     if height_cm is not None and not HEIGHT_CM_RANGE[0] <= float(height_cm) <= HEIGHT_CM_RANGE[1]:
@@ -623,7 +757,7 @@ def dose_compute(
         )
     if session.weight_kg is None:
         raise _refuse("weight_kg", "record today's weight in the checklist first")
-    entry = DRUG_LIBRARY[Indication(indication)]
+    entry = _settings(session).drug_library[Indication(indication)]
     override: Override | None = None
     reason = override_reason.strip()
     if reason:
@@ -688,62 +822,10 @@ def dose_compute(
     return plan
 
 
-@transaction.atomic
-def vial_record(
-    *,
-    actor: Actor,
-    session: InfusionSession,
-    expected_version: int | None,
-    vial_lot: str,
-    vial_expires_on: dt.date,
-    drawn_volume_ml: Decimal,
-) -> InfusionSession:
-    user = _require_perm(actor, Perm.CHART_INFUSION)
-    session = _locked_row(session)
-    _require_unlocked(session)
-    _check_version(session, expected_version)
-    if session.status not in BEFORE_START:
-        raise _refuse(
-            NON_FIELD_ERRORS, "vial: the infusion has started; the vial can no longer change"
-        )
-    if session.drug_volume_ml_exact is None:
-        raise _refuse(NON_FIELD_ERRORS, "vial: compute the dose first")
-    if not vial_lot.strip():
-        raise _refuse("vial_lot", "give the lot number printed on the vial")
-    if vial_expires_on < timezone.localdate():
-        raise _refuse("vial_expires_on", f"the vial expired on {vial_expires_on.isoformat()}")
-    # Syringe resolution 0.01 mL (ketaflow.clinical.dosing.SYRINGE_RESOLUTION_ML): the drawn
-    # volume must match the computed drug volume to it.
-    difference = abs(Fraction(drawn_volume_ml) - Fraction(session.drug_volume_ml_exact))
-    if difference > Fraction(SYRINGE_RESOLUTION_ML):
-        raise _refuse(
-            "drawn_volume_ml",
-            f"{drawn_volume_ml} mL differs from the computed drug volume "
-            f"{session.drug_volume_ml} mL by more than the syringe resolution 0.01 mL; "
-            "redraw, or recompute the dose",
-        )
-    session.vial_lot = vial_lot.strip()
-    session.vial_expires_on = vial_expires_on
-    session.drawn_volume_ml = drawn_volume_ml
-    session.vial_recorded_by = user
-    _to_checklist(session)
-    _bump(session, user)
-    session.full_clean()
-    session.save()
-    _audit(
-        actor,
-        Action.UPDATE,
-        session,
-        f"vial lot {session.vial_lot}, drawn {drawn_volume_ml} mL",
-        detail={"lot": session.vial_lot, "expires_on": vial_expires_on.isoformat()},
-    )
-    return session
-
-
 def _max_rate_ml_per_h(session: InfusionSession) -> Fraction | None:
     """Running the whole bag faster than the drug library's hard minimum duration is refused
     (ketaflow.clinical.dosing: 30 min, Ketalar label warning on rapid IV administration)."""
-    entry = DRUG_LIBRARY[Indication(session.indication)]
+    entry = _settings(session).drug_library[Indication(session.indication)]
     return max_pump_rate_ml_per_h(entry, session.total_volume_ml or 0.0)
 
 
@@ -806,6 +888,14 @@ def event_record(
             f"cannot {label} while the session is {session.get_status_display().lower()}",
         )
     at = at or timezone.now()
+    if kind == Kind.COMPLETE:
+        at = _completion_at(session, at)
+        note = note or (
+            f"volume to be infused ({session.total_volume_ml:g} mL) delivered; confirmed at "
+            f"{_clinic_time(session, timezone.now())}"
+        )
+    elif kind != Kind.START:
+        _refuse_after_bag(session, kind, at)
     _check_time("at", at, policy)
     last = session.events.order_by("-at", "-pk").first()
     if last is not None and at < last.at:
@@ -825,7 +915,7 @@ def event_record(
     _check_event_gates(session, kind, at, reason, note, confirm_early_stop)
     if kind in (Kind.START, Kind.RATE_CHANGE) and rate_ml_per_h is None:
         raise _refuse("rate_ml_per_h", f"give the pump rate in mL/h for the {label}")
-    if kind in (Kind.PAUSE, Kind.STOP) and rate_ml_per_h is not None:
+    if kind in (Kind.PAUSE, Kind.STOP, Kind.COMPLETE) and rate_ml_per_h is not None:
         raise _refuse("rate_ml_per_h", f"a {label} has no rate; leave it empty")
     if rate_ml_per_h is not None:
         if rate_ml_per_h <= 0:
@@ -855,7 +945,7 @@ def event_record(
     if kind == Kind.START:
         session.started_at = at
         session.started_by = user
-    if kind == Kind.STOP:
+    if kind in (Kind.STOP, Kind.COMPLETE):
         session.ended_at = at
     delivered = session_delivered(session)
     session.delivered_volume_ml = delivered.volume_ml
@@ -934,7 +1024,8 @@ def vitals_record(
         return existing
     _require_unlocked(session)
     policy = infusion_policy()
-    measured_at = measured_at or timezone.now()
+    if measured_at is None:
+        measured_at = corrects.measured_at if corrects is not None else timezone.now()
     _check_time("measured_at", measured_at, policy)
     if corrects is not None:
         if corrects.session_id != session.pk:
@@ -975,7 +1066,12 @@ def vitals_record(
         base = _readings(baseline)
     readings = _readings(entry)
     try:
-        assessment = assess_vitals(readings, baseline=base, symptoms=symptom_set)
+        assessment = assess_vitals(
+            readings,
+            baseline=base,
+            symptoms=symptom_set,
+            settings=_settings(session).monitoring,
+        )
     except ImpossibleValueError as exc:
         message = str(exc)
         field = next(

@@ -30,7 +30,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.clinical import Action as MonitoringAction
 from ketaflow.clinical import Instrument
 from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
-from ketaflow.infusions import gates, services
+from ketaflow.infusions import gates, services, stock
 from ketaflow.infusions.access import appointment_for_user, session_for_user
 from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
 from ketaflow.infusions.flowsheet import flowsheet
@@ -53,6 +53,7 @@ from ketaflow.infusions.forms import (
     SignForm,
     VialForm,
     VitalsForm,
+    WasteForm,
 )
 from ketaflow.infusions.lock import lock_problem
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
@@ -60,7 +61,7 @@ from ketaflow.infusions.offline import replay_check
 from ketaflow.infusions.policy import infusion_policy
 from ketaflow.patients.access import patients_for_user
 from ketaflow.treatment.models import Appointment
-from ketaflow.treatment.services import clinic_zone
+from ketaflow.treatment.services import clinic_today, clinic_zone, schedule_settings
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -71,6 +72,7 @@ ACTION_TEXT: dict[str, str] = {action: action.label for action in MonitoringActi
 # Fragments of the session page (ids ``frag-<name>``), each a template ``_<name>.html``.
 FRAGMENTS = (
     "status",
+    "controls",
     "checklist",
     "dose",
     "pump",
@@ -118,6 +120,33 @@ def _vitals_rows(session: InfusionSession) -> list[dict[str, Any]]:
     return rows
 
 
+def _vial_context(
+    session: InfusionSession, bound: dict[str, forms.Form], version: dict[str, Any]
+) -> dict[str, Any]:
+    """The vial card: the standing draw from stock, the clinic's vials to pick from, and the
+    waste of the remainder once the infusion has ended."""
+    card = stock.session_vial(session)
+    vials = stock.stock_on_hand(session.patient.clinic, on=clinic_today(session.patient.clinic))
+    form = bound.get("vial") or VialForm(
+        initial={
+            **version,
+            "vial": card.draw.vial_id if card.draw is not None else None,
+            "drawn_volume_ml": session.drawn_volume_ml or session.drug_volume_ml,
+        }
+    )
+    if isinstance(form, VialForm):
+        form.offer([(v.pk, stock.vial_choice_label(v)) for v in vials])
+    return {
+        "vial_card": card,
+        "vial_form": form,
+        "vial_correctable": session.status in stock.CORRECTABLE
+        and card.draw is not None
+        and not card.dispositions,
+        "waste_form": bound.get("waste")
+        or WasteForm(initial={"reason": stock.DEFAULT_WASTE_REASON}),
+    }
+
+
 def _page_context(
     request: HttpRequest, session: InfusionSession, bound: dict[str, forms.Form] | None = None
 ) -> dict[str, Any]:
@@ -135,6 +164,7 @@ def _page_context(
     vitals = services.effective_vitals(session)
     alert = services.active_alert(session)
     delivered = services.session_delivered(session, until=now)
+    bag = services.session_bag(session, now)
     plan = session.plan or {}
     today = timezone.localdate()
     dose_initial: dict[str, Any] = {
@@ -176,6 +206,12 @@ def _page_context(
         else None,
         "events": events,
         "delivered": delivered,
+        "now": now,
+        "clinic_tz": session.patient.clinic.time_zone,
+        "bag": bag,
+        "bag_done": bag is not None and bag.complete and session.status in services.INFUSING,
+        "vitals_due": services.session_vitals_due(session, now),
+        "schedule": schedule_settings(session.patient.clinic),
         "vitals_rows": _vitals_rows(session),
         "alert": alert,
         "alert_actions": [ACTION_TEXT.get(a, a) for a in alert.actions] if alert else [],
@@ -200,16 +236,7 @@ def _page_context(
             },
         ),
         "dose_form": form("dose", DoseForm, dose_initial),
-        "vial_form": form(
-            "vial",
-            VialForm,
-            {
-                **version,
-                "vial_lot": session.vial_lot,
-                "vial_expires_on": session.vial_expires_on,
-                "drawn_volume_ml": session.drawn_volume_ml,
-            },
-        ),
+        **_vial_context(session, bound, version),
         "start_form": form(
             "start", EventForm, {"kind": "start", "rate_ml_per_h": session.rate_ml_per_h}
         ),
@@ -217,6 +244,7 @@ def _page_context(
         "pause_form": EventForm(initial={"kind": "pause"}),
         "resume_form": EventForm(initial={"kind": "resume"}),
         "stop_form": EventForm(initial={"kind": "stop"}),
+        "complete_form": EventForm(initial={"kind": "complete"}),
         "event_errors": bound.get("event"),
         "vitals_form": form("vitals", VitalsForm),
         "correction_form": bound.get("correct"),
@@ -284,7 +312,30 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
         request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
     )
     services.session_viewed(actor=actor, session=session, what="session page")
+    if _wants_fragments(request):  # session.js: a timer came due; every card, fresh
+        context = _page_context(request, session)
+        return JsonResponse({"ok": True, **_fragments_json(request, context)})
     return render(request, "infusions/session.html", _page_context(request, session))
+
+
+def _fragments_json(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """Every card of the page rendered from one context (one read of the session at one
+    ``now``), so no card can show an older state than another."""
+    return {
+        "version": context["session"].version,
+        "fragments": {
+            name: render_to_string(f"infusions/_{name}.html", context, request)
+            for name in FRAGMENTS
+        },
+    }
+
+
+def _tier(action: str, session: InfusionSession, form: forms.Form) -> str:
+    """The alert tier of a saved vitals entry (its confirmation takes the tier's colour)."""
+    if action not in ("vitals", "correct"):
+        return ""
+    entry = session.vitals.filter(client_uuid=form.cleaned_data["client_uuid"]).first()
+    return entry.level if entry is not None else ""
 
 
 @dataclass(frozen=True)
@@ -333,15 +384,32 @@ def _dose(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
 
 def _vial(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
     c = form.cleaned_data
-    services.vial_record(
+    entry = stock.vial_pick(
         actor=actor,
         session=session,
         expected_version=c["version"],
-        vial_lot=c["vial_lot"],
-        vial_expires_on=c["vial_expires_on"],
+        vial_id=c["vial"],
         drawn_volume_ml=c["drawn_volume_ml"],
+        reason=c["reason"],
     )
-    return "Vial recorded."
+    return (
+        f"Vial {entry.vial.label} (lot {entry.vial.lot}) drawn: {entry.quantity_mg} mg, "
+        f"ledger entry #{entry.seq}."
+    )
+
+
+def _waste(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
+    c = form.cleaned_data
+    entries = stock.remainder_waste(
+        actor=actor,
+        session=session,
+        witness_username=c["witness_username"],
+        witness_password=c["witness_password"],
+        reason=c["reason"],
+    )
+    return "Recorded in the ledger: " + "; ".join(
+        f"{e.get_kind_display().lower()} {e.quantity_mg} mg (#{e.seq})" for e in entries
+    )
 
 
 def _event(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
@@ -414,14 +482,30 @@ def _correct(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
     original = session.vitals.filter(pk=c["corrects"]).first()
     if original is None:
         raise ValidationError({"corrects": ["no such vitals entry in this session"]})
+    # A correction is of the original reading: its time is the original's to the second
+    # unless the nurse gives another (never the time the correction was typed).
     entry = services.vitals_record(
         actor=actor,
         session=session,
         corrects=original,
         correction_reason=c["correction_reason"],
-        **_vitals_common(c),
+        **{**_vitals_common(c), "measured_at": _correction_time(c, original)},
     )
     return "Correction saved; the original stays in the record. " + _vitals_message(entry)
+
+
+def _correction_time(c: dict[str, Any], original: VitalsEntry) -> dt.datetime:
+    """The time the form shows is the original's cut to the second or the minute (a
+    datetime-local input): unchanged, the correction keeps the original's exact time, so it
+    sorts where the original did and the newest reading stays the newest."""
+    given = c.get("measured_at")
+    exact = original.measured_at
+    if not isinstance(given, dt.datetime) or given in (
+        exact.replace(microsecond=0),
+        exact.replace(second=0, microsecond=0),
+    ):
+        return exact
+    return given
 
 
 def _parse(instrument: Instrument, text: str) -> list[int] | list[bool]:
@@ -520,6 +604,7 @@ HANDLERS: dict[str, Handler] = {
     "checklist": Handler(ChecklistForm, _checklist, _VERSIONED, anchor="frag-checklist"),
     "dose": Handler(DoseForm, _dose, (*_VERSIONED, "pump"), anchor="frag-dose"),
     "vial": Handler(VialForm, _vial, _VERSIONED, anchor="frag-dose"),
+    "waste": Handler(WasteForm, _waste, ("status", "dose"), anchor="frag-dose"),
     "event": Handler(
         EventForm, _event, ("status", "pump", "vitals", "scores", "discharge"), anchor="frag-pump"
     ),
@@ -609,17 +694,13 @@ def session_action(request: HttpRequest, session_id: int, action: str) -> HttpRe
         if not ok and action == "event":
             # The flash line carries the refusal once (session.js); the card does not repeat it.
             context["event_errors"] = []
-        names = handler.fragments if ok else tuple(dict.fromkeys(("status", *handler.fragments)))
         return JsonResponse(
             {
                 "ok": ok,
                 "message": message or "Not saved: " + "; ".join(errors),
                 "errors": errors,
-                "version": context["session"].version,
-                "fragments": {
-                    name: render_to_string(f"infusions/_{name}.html", context, request)
-                    for name in names
-                },
+                "tier": _tier(action, session, form) if ok else "",
+                **_fragments_json(request, context),
             },
             status=200 if ok else 400,
         )
@@ -734,12 +815,31 @@ def today(request: HttpRequest) -> HttpResponse:
         appointment_ids=[a.pk for a in appointments],
         patient_ids=[a.patient_id for a in appointments],
     )
-    rows = [{"appointment": a, "session": sessions.get(a.pk)} for a in appointments]
+    now = timezone.now()
+    rows = [_today_row(a, sessions.get(a.pk), now) for a in appointments]
     return render(
         request,
         "infusions/today.html",
-        {"rows": rows, "day": day, "may_open": user.may(Perm.CHART_INFUSION)},
+        {"rows": rows, "day": day, "may_open": user.may(Perm.CHART_INFUSION), "now": now},
     )
+
+
+def _today_row(
+    appointment: Appointment, session: InfusionSession | None, now: dt.datetime
+) -> dict[str, Any]:
+    """One line of Today's infusions: a running infusion's expected end (or when its bag was
+    infused) and, while the patient is monitored, when the next vitals are due."""
+    row: dict[str, Any] = {
+        "appointment": appointment,
+        "session": session,
+        "clinic_tz": appointment.patient.clinic.time_zone,
+    }
+    if session is not None:
+        row["bag"] = (
+            services.session_bag(session, now) if session.status in services.INFUSING else None
+        )
+        row["vitals_due"] = services.session_vitals_due(session, now)
+    return row
 
 
 @login_required

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.audit.context import Actor
+from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
 from ketaflow.infusions.demo import DEMO_VIAL_LOT
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger import services
@@ -131,9 +132,13 @@ def load_demo(
         (start, supplies.lots[0], 6, supplies.invoices[0]),
         (start + dt.timedelta(days=14), supplies.lots[1], 4, supplies.invoices[1]),
     ]
-    patients = list(Patient.objects.filter(clinic=clinic).order_by("pk"))
+    patients = [
+        p
+        for p in Patient.objects.filter(clinic=clinic).order_by("pk")
+        if signed_candidacy_for(p) is not None and current_consent_for(p) is not None
+    ]
     if not patients:
-        raise ValueError("the demo ledger needs the clinic's demo patients")
+        raise ValueError("the demo ledger needs demo patients with candidacy and consent")
     delivered = 0
     day_index = 0
     for offset in range(days):

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -36,6 +37,7 @@ from ketaflow.accounts.signin import is_locked_request
 from ketaflow.audit.chain import GENESIS, VerifyResult, verify_chain
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
+from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
 from ketaflow.clinical.dosing import SYRINGE_RESOLUTION_ML
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger.chain import ledger_entry_hash, ledger_key
@@ -478,6 +480,10 @@ def draw_record(
     _same_clinic(user, patient.clinic_id, "The patient")
     if not volume_ml.is_finite() or volume_ml <= 0:
         raise _refuse("volume_ml", "give the drawn volume in mL")
+    if signed_candidacy_for(patient) is None:
+        raise _refuse("patient", "no signed candidacy decision: ketamine is not drawn for them")
+    if current_consent_for(patient) is None:
+        raise _refuse("patient", "no current informed consent: ketamine is not drawn for them")
     if session is not None:
         if session.patient_id != patient.pk:
             raise _refuse("session", "the infusion session is another patient's")
@@ -521,6 +527,36 @@ def draw_record(
             summary=f"drew {volume_ml} mL ({_mg_text(amount)} mg) from vial {locked.label}",
         )
     return entry
+
+
+def live_session_draw(session: InfusionSession) -> LedgerEntry | None:
+    """The session's draw from stock that stands (not reversed by a correction), if any."""
+    draws = LedgerEntry.objects.filter(session=session, kind=Kind.DRAWN).select_related(
+        "vial", "vial__product"
+    )
+    live = _live(draws.order_by("-seq"))
+    return live[0] if live else None
+
+
+def session_draw_reverse(*, actor: Actor, draw: LedgerEntry, reason: str) -> LedgerEntry:
+    """Reverse a session's draw at the chair, when the nurse picked another vial: allowed to the
+    person who may draw (not only the medical director) while nothing of the draw is recorded as
+    given or wasted; a new entry names the draw and says why, nothing is edited."""
+    user = _person(actor, Perm.LEDGER_DRAW)
+    _same_clinic(user, draw.clinic_id, "The draw")
+    if draw.kind != Kind.DRAWN or draw.session_id is None:
+        raise _refuse("vial", "only an infusion session's draw is corrected at the chair")
+    if draw.corrections.exists():
+        raise _refuse("vial", f"draw #{draw.seq} is already corrected")
+    if _live(draw.dispositions.all()):
+        raise _refuse(
+            "vial",
+            f"the administration or waste of draw #{draw.seq} is recorded; the medical "
+            "director corrects those in the ledger first",
+        )
+    if not reason.strip():
+        raise _refuse("reason", "say why the vial is corrected")
+    return _reverse(actor=actor, user=user, entry=draw, reason=reason, at=None)
 
 
 def syringe_tolerance_mg(vial: Vial) -> Decimal:
@@ -923,6 +959,13 @@ def entry_correct(
         raise _refuse(NON_FIELD_ERRORS, f"entry #{entry.seq} is already corrected")
     if entry.kind == Kind.DRAWN and _live(entry.dispositions.all()):
         raise _refuse(NON_FIELD_ERRORS, "correct the administration and waste of this draw first")
+    return _reverse(actor=actor, user=user, entry=entry, reason=reason, at=at)
+
+
+def _reverse(
+    *, actor: Actor, user: User, entry: LedgerEntry, reason: str, at: dt.datetime | None
+) -> LedgerEntry:
+    """The reversing entry of ``entry`` (checked by the caller), and the vial back in stock."""
     with transaction.atomic():
         locked = _lock_vial(entry.vial)
         correction = _append(
@@ -1350,59 +1393,144 @@ def reconcile_vial(vial: Vial, *, until: dt.datetime | None = None) -> VialRecon
 
 @dataclass
 class SessionCheck:
-    draw: LedgerEntry
+    """One infusion session in which ketamine was given (or that has a draw): its draws from
+    stock, what the ledger records as given and wasted, what its infusion record says was
+    delivered, and what does not reconcile."""
+
     session: InfusionSession
+    draws: list[LedgerEntry]
+    drawn_mg: Decimal
     recorded_given_mg: Decimal
+    wasted_mg: Decimal
     infusion_given_mg: Decimal | None
     remaining_mg: Decimal
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def draw(self) -> LedgerEntry | None:
+        return self.draws[0] if self.draws else None
+
+
+@dataclass
+class DrawCheck:
+    """A draw for a patient that names no infusion session."""
+
+    draw: LedgerEntry
+    given_mg: Decimal
+    remaining_mg: Decimal
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _disposed_mg(draw: LedgerEntry, kind: str) -> Decimal:
+    return sum((e.quantity_mg for e in _live(draw.dispositions.filter(kind=kind))), ZERO)
+
+
+def _session_check(
+    session: InfusionSession, draws: list[LedgerEntry], until: dt.datetime
+) -> SessionCheck:
+    given = sum((_disposed_mg(d, Kind.ADMINISTERED) for d in draws), ZERO)
+    drawn = sum((d.quantity_mg for d in draws), ZERO)
+    check = SessionCheck(
+        session=session,
+        draws=draws,
+        drawn_mg=drawn,
+        recorded_given_mg=given,
+        wasted_mg=sum((_disposed_mg(d, Kind.WASTED) for d in draws), ZERO),
+        infusion_given_mg=session_given_mg(session),
+        remaining_mg=sum((draw_remaining_mg(d) for d in draws), ZERO),
+    )
+    infusion = check.infusion_given_mg
+    name = f"session {session.pk}"
+    if not draws:
+        check.problems.append(
+            f"{name}: {infusion} mg given per the infusion record, but no draw from the "
+            "ledger's stock names the session"
+        )
+        return check
+    tolerance = sum((syringe_tolerance_mg(d.vial) for d in draws), ZERO)
+    if infusion is not None and infusion > drawn + tolerance:
+        check.problems.append(
+            f"{name}: given more than drawn: the infusion record says {infusion} mg delivered, "
+            f"{_mg_text(drawn)} mg was drawn"
+        )
+    finished = session.ended_at is not None and session.ended_at <= until
+    within_syringe = (
+        infusion is not None and given == drawn and given < infusion <= given + tolerance
+    )
+    if finished and within_syringe:
+        check.notes.append(
+            f"{name}: the infusion record says {infusion} mg, "
+            f"{_mg_text(given)} mg was drawn and given (within the syringe resolution)"
+        )
+    elif finished and infusion != given:
+        check.problems.append(
+            f"{name}: the ledger records {_mg_text(given)} mg given, the "
+            f"infusion record {infusion} mg delivered"
+        )
+    if finished and check.remaining_mg != 0:
+        seqs = ", ".join(f"#{d.seq}" for d in draws)
+        check.problems.append(
+            f"{name}: {_mg_text(check.remaining_mg)} mg of draw {seqs} "
+            "is not accounted for (given or wasted)"
+        )
+    return check
+
 
 def session_checks(clinic: Clinic, *, until: dt.datetime | None = None) -> list[SessionCheck]:
-    """What each session was given per the ledger against what its infusion record says was
-    delivered; and every finished session's draw fully accounted for (given + wasted)."""
+    """Every session of the clinic in which ketamine was given (its infusion started and its
+    record says more than 0 mg delivered), and every session with a draw from stock, by
+    ``until``: a session without a draw, given more than drawn, what the ledger records as
+    given against what the infusion record says was delivered, and every finished session's
+    draw fully accounted for (given + wasted)."""
+    until = until or timezone.now()
     draws = LedgerEntry.objects.filter(
-        clinic=clinic, kind=Kind.DRAWN, session__isnull=False
-    ).select_related("session", "vial", "vial__product")
-    if until is not None:
-        draws = draws.filter(at__lte=until)
-    checks: list[SessionCheck] = []
-    for draw in draws.order_by("seq"):
-        if draw.corrections.exists() or draw.session is None:
-            continue
-        session = draw.session
-        given = sum(
-            (e.quantity_mg for e in _live(draw.dispositions.filter(kind=Kind.ADMINISTERED))), ZERO
+        clinic=clinic, kind=Kind.DRAWN, session__isnull=False, at__lte=until
+    ).select_related("vial", "vial__product")
+    by_session: dict[int, list[LedgerEntry]] = {}
+    for d in _live(draws.order_by("seq")):
+        if d.session_id is not None:
+            by_session.setdefault(d.session_id, []).append(d)
+    given = InfusionSession.objects.filter(
+        patient__clinic=clinic,
+        started_at__isnull=False,
+        started_at__lte=until,
+        delivered_dose_mg__gt=0,
+    ).values_list("pk", flat=True)
+    sessions = InfusionSession.objects.filter(pk__in={*given, *by_session}).select_related(
+        "patient"
+    )
+    return [
+        _session_check(s, by_session.get(s.pk, []), until)
+        for s in sessions.order_by("started_at", "pk")
+    ]
+
+
+def draws_without_session(clinic: Clinic, *, until: dt.datetime | None = None) -> list[DrawCheck]:
+    """Every draw (not reversed) that names no infusion session. One given per a paper infusion
+    record (the ledger's way for an infusion charted outside KetaFlow) and fully accounted for
+    is noted; any other is a problem."""
+    until = until or timezone.now()
+    draws = LedgerEntry.objects.filter(
+        clinic=clinic, kind=Kind.DRAWN, session__isnull=True, at__lte=until
+    ).select_related("vial", "patient")
+    checks: list[DrawCheck] = []
+    for d in _live(draws.order_by("seq")):
+        check = DrawCheck(
+            draw=d, given_mg=_disposed_mg(d, Kind.ADMINISTERED), remaining_mg=draw_remaining_mg(d)
         )
-        check = SessionCheck(
-            draw=draw,
-            session=session,
-            recorded_given_mg=given,
-            infusion_given_mg=session_given_mg(session),
-            remaining_mg=draw_remaining_mg(draw),
-        )
-        finished = session.ended_at is not None
-        infusion = check.infusion_given_mg
-        within_syringe = (
-            infusion is not None
-            and given == draw.quantity_mg
-            and given < infusion <= given + syringe_tolerance_mg(draw.vial)
-        )
-        if finished and within_syringe:
-            check.notes.append(
-                f"session {session.pk}: the infusion record says {infusion} mg, "
-                f"{_mg_text(given)} mg was drawn and given (within the syringe resolution)"
-            )
-        elif finished and infusion != given:
+        name = f"draw #{d.seq} ({_mg_text(d.quantity_mg)} mg from vial {d.vial.label})"
+        if check.given_mg == 0:
             check.problems.append(
-                f"session {session.pk}: the ledger records {_mg_text(given)} mg given, the "
-                f"infusion record {check.infusion_given_mg} mg delivered"
+                f"{name}: a draw without a session: no infusion session names it and no "
+                "paper infusion record is recorded for it"
             )
-        if finished and check.remaining_mg != 0:
+        else:
+            check.notes.append(f"{name}: given per the paper infusion record, no session")
+        if check.remaining_mg != 0:
             check.problems.append(
-                f"session {session.pk}: {_mg_text(check.remaining_mg)} mg of draw #{draw.seq} "
-                "is not accounted for (given or wasted)"
+                f"{name}: {_mg_text(check.remaining_mg)} mg is not accounted for (given or wasted)"
             )
         checks.append(check)
     return checks
@@ -1415,24 +1543,34 @@ class ClinicReconciliation:
     until: dt.datetime
     vials: list[VialReconciliation]
     sessions: list[SessionCheck]
+    unlinked_draws: list[DrawCheck] = field(default_factory=list)
 
     def total(self, attribute: str) -> Decimal:
         return sum((getattr(v, attribute) for v in self.vials), ZERO)
 
     @property
     def problems(self) -> list[str]:
-        return [p for v in self.vials for p in v.problems] + [
-            p for s in self.sessions for p in s.problems
-        ]
+        return (
+            [p for v in self.vials for p in v.problems]
+            + [p for s in self.sessions for p in s.problems]
+            + [p for d in self.unlinked_draws for p in d.problems]
+        )
 
     @property
     def balanced(self) -> bool:
         return not self.problems
 
+    @property
+    def patient_ids(self) -> list[int]:
+        """Every patient the reconciliation shows (for the audit entry of a page showing it)."""
+        ids = [s.session.patient_id for s in self.sessions]
+        ids += [d.draw.patient_id for d in self.unlinked_draws if d.draw.patient_id is not None]
+        return list(dict.fromkeys(ids))
+
 
 def reconcile_clinic(clinic: Clinic, day: dt.date) -> ClinicReconciliation:
     """Where every milligram of the clinic's stock was at the end of ``day`` (clinic time)."""
-    tz = timezone.get_current_timezone()
+    tz = ZoneInfo(clinic.time_zone)
     until = dt.datetime.combine(day, dt.time.max).replace(tzinfo=tz)
     vials = Vial.objects.filter(clinic=clinic, receipt__received_at__lte=until).select_related(
         "product"
@@ -1444,6 +1582,7 @@ def reconcile_clinic(clinic: Clinic, day: dt.date) -> ClinicReconciliation:
         until=until,
         vials=[reconcile_vial(v, until=None if today_open else until) for v in vials],
         sessions=session_checks(clinic, until=until),
+        unlinked_draws=draws_without_session(clinic, until=until),
     )
 
 

@@ -17,8 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
-from ketaflow.infusions.models import InfusionSession
-from ketaflow.ledger import reports, services
+from ketaflow.ledger import reports, selectors, services
 from ketaflow.ledger.access import (
     case_for_user,
     count_for_user,
@@ -50,7 +49,7 @@ from ketaflow.ledger.models import (
     Receipt,
     Vial,
 )
-from ketaflow.patients.access import patients_for_user
+from ketaflow.treatment.services import clinic_today
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -235,13 +234,10 @@ def vial_detail(request: HttpRequest, vial_id: int) -> HttpResponse:
 def draw(request: HttpRequest, vial_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     vial = vial_for_user(user, vial_id, need=Perm.LEDGER_DRAW, actor=actor)
-    patients = patients_for_user(user).order_by("family_name", "given_name")
-    sessions = (
-        InfusionSession.objects.filter(patient__in=patients, vial_lot=vial.lot)
-        .select_related("patient")
-        .order_by("-created_at")[:50]
-    )
-    session_qs = InfusionSession.objects.filter(pk__in=[s.pk for s in sessions])
+    day = clinic_today(vial.clinic)
+    patients = selectors.draw_patients(user, day)
+    session_qs = selectors.draw_sessions(user, day, vial.lot)
+    sessions = list(session_qs)
     form = DrawForm(request.POST or None, patients=patients, sessions=session_qs)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -755,7 +751,7 @@ def reconcile(request: HttpRequest) -> HttpResponse:
     services.ledger_viewed(
         actor=actor,
         what=f"reconciliation of {day.isoformat()}",
-        patient_ids=[c.session.patient_id for c in result.sessions],
+        patient_ids=result.patient_ids,
     )
     return render(request, "ledger/reconcile.html", {"result": result, "day": day})
 

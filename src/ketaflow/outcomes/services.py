@@ -27,7 +27,6 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.candidacy.selectors import signed_candidacy_for
 from ketaflow.clinical import (
-    DRUG_LIBRARY,
     BoosterPlan,
     ClinicalInputError,
     Indication,
@@ -35,6 +34,7 @@ from ketaflow.clinical import (
     plan_boosters,
     step_back_on_loss,
 )
+from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.outcomes.selectors import RULED, Trajectory, trajectory
 from ketaflow.patients.models import Patient
@@ -216,7 +216,7 @@ def recommendation_accept(
         .first()
     )
     indication = _indication_for(rec, last)
-    entry = DRUG_LIBRARY[indication]
+    entry = clinical_settings_for(patient.clinic).drug_library[indication]
     same = last is not None and last.indication == indication.value
     course = treatment.course_plan(
         actor=actor,

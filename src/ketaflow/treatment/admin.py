@@ -18,5 +18,11 @@ class OpeningHoursAdmin(ClinicScopedAdmin[OpeningHours]):
 
 @admin.register(ScheduleSettings)
 class ScheduleSettingsAdmin(ClinicScopedAdmin[ScheduleSettings]):
-    list_display = ["clinic", "recovery_min", "max_patients_per_nurse"]
+    list_display = [
+        "clinic",
+        "recovery_min",
+        "max_patients_per_nurse",
+        "vitals_every_min_during",
+        "vitals_every_min_recovery",
+    ]
     one_per_clinic = True

@@ -13,6 +13,7 @@ from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.clinical import Indication
 from ketaflow.clinical import WeightBasis as ClinicalWeightBasis
 from ketaflow.clinical.common import choices
+from ketaflow.clinical.monitoring import VITALS_EVERY_MIN_AFTER, VITALS_EVERY_MIN_DURING
 from ketaflow.patients.models import Patient
 
 # Chair time after the infusion ends, for recovery and discharge checks. The Spravato label asks
@@ -25,6 +26,13 @@ RECOVERY_MIN_DEFAULT: Final = 80
 # continuous monitoring by an ACLS-trained clinician): one nurse looks after at most 2 infusing or
 # recovering patients at the same time. Medical director to review.
 MAX_PATIENTS_PER_NURSE_DEFAULT: Final = 2
+# Vitals during the infusion and after it, until discharge: Riva-Posse et al. 2018 (684
+# infusions, 0.5 mg/kg over 40 min) took blood pressure every 10 min during and every 15 min
+# after (clinical.md s. 4.1 [READ]); Szarmach 2020 every 15 min. clinical.md's suggested default
+# is every 5-10 min during and every 15 min after. The shorter published interval is the safer
+# default; a clinic may shorten it (never lengthen it beyond 15 and 30 min).
+VITALS_EVERY_MIN_DURING_DEFAULT: Final = VITALS_EVERY_MIN_DURING
+VITALS_EVERY_MIN_RECOVERY_DEFAULT: Final = VITALS_EVERY_MIN_AFTER
 
 
 class ScheduleSettings(models.Model):
@@ -44,6 +52,19 @@ class ScheduleSettings(models.Model):
         default=MAX_PATIENTS_PER_NURSE_DEFAULT,
         validators=[MinValueValidator(1), MaxValueValidator(8)],
         help_text="Clinic policy: how many patients one nurse may have in chairs at the same time.",
+    )
+    vitals_every_min_during = models.PositiveSmallIntegerField(
+        "Vitals during the infusion, every (min)",
+        default=VITALS_EVERY_MIN_DURING_DEFAULT,
+        validators=[MinValueValidator(5), MaxValueValidator(15)],
+        help_text="Default 10 min (Riva-Posse 2018). The session page and Today's infusions "
+        "show when the next reading is due and flag an overdue one.",
+    )
+    vitals_every_min_recovery = models.PositiveSmallIntegerField(
+        "Vitals after the infusion, every (min)",
+        default=VITALS_EVERY_MIN_RECOVERY_DEFAULT,
+        validators=[MinValueValidator(5), MaxValueValidator(30)],
+        help_text="Default 15 min (Riva-Posse 2018), until discharge.",
     )
 
     class Meta:

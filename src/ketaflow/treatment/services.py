@@ -45,6 +45,7 @@ from ketaflow.clinical import (
 )
 from ketaflow.clinical import sources as clinical_sources
 from ketaflow.clinical.dosing import basis_weight, check_limit
+from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import (
     Appointment,
@@ -182,7 +183,13 @@ def basis_weight_kg(
         raise ValidationError({"weight_basis": f"Unknown weight basis {weight_basis!r}."}) from None
     sex = Sex.of(patient.sex_at_birth)
     try:
-        basis, warnings = basis_weight(weight_kg, basis_enum, height_cm, sex)
+        basis, warnings = basis_weight(
+            weight_kg,
+            basis_enum,
+            height_cm,
+            sex,
+            adjusted_bw_factor=clinical_settings_for(patient.clinic).adjusted_bw_factor,
+        )
     except ClinicalInputError as exc:
         field = exc.field if exc.field in ("weight_kg", "height_cm") else "weight_basis"
         raise ValidationError({field: str(exc)}) from None
@@ -203,7 +210,7 @@ def dose_check(
 ) -> DoseCheck:
     """Refuse (ValidationError naming the field) a dose, total dose or duration outside the
     drug library's hard limits; return the soft-limit breaches as warnings."""
-    entry = DRUG_LIBRARY[indication]
+    entry = clinical_settings_for(patient.clinic).drug_library[indication]
     basis, notes = basis_weight_kg(
         patient=patient, weight_basis=weight_basis, weight_kg=weight_kg, height_cm=height_cm
     )

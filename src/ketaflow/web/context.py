@@ -58,6 +58,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "infusions": user.may(Perm.CHART_INFUSION),
             "audit": user.may(Perm.VIEW_AUDIT_TRAIL),
             "admin": user.may(Perm.MANAGE_STAFF) or user.may(Perm.MANAGE_NETWORK),
+            "clinical_settings": user.may(Perm.MANAGE_STAFF) and user.clinic_id is not None,
             "ledger": user.may(Perm.LEDGER_VIEW),
             "outcomes": user.may(Perm.VIEW_OUTCOMES_DASHBOARD),
             "signins": user.may(Perm.MANAGE_STAFF) and user.clinic_id is not None,

@@ -27,6 +27,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.candidacy import services as candidacy_services
 from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
 from ketaflow.candidacy.selectors import signed_candidacy_for
+from ketaflow.clinicsettings import demo as settings_demo
 from ketaflow.infusions import demo as infusion_demo
 from ketaflow.ledger import demo as ledger_demo
 from ketaflow.outcomes import demo as outcome_demo
@@ -674,6 +675,7 @@ def _treatment_stage(
         nurse=staff["nurse"],
         scenario=scenario,
         vial_lot=vial_lot,
+        witness=staff["prescriber"],
     )
 
 
@@ -726,8 +728,11 @@ def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogi
         staff[_STAFF_KEYS[person["role"]]] = user
         created_users += made
     _consent_form(clinic, today)
+    if spec.outcomes:  # Riverside: some settings signed; Harbor: all still awaiting sign-off
+        settings_demo.load_demo(clinic=clinic, director=staff["director"])
     treatment_demo.load_demo(actor=actor, clinic=clinic, today=today)
     clinic_day = _clinic_day(today)
+    stages: list[tuple[Patient, str]] = []
     for person in spec.patients(today):
         data = person["data"]
         patient = Patient.objects.filter(
@@ -755,7 +760,13 @@ def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogi
             if patient.user_id != user.pk:
                 services.patient_link_login(actor=actor, patient=patient, user_id=user.pk)
         _candidacy_stage(patient, person["stage"], person["answers"], staff)
-        _treatment_stage(patient, person["stage"], staff, clinic_day, spec.supplies.lots[0])
+        stages.append((patient, person["stage"]))
+    # The ledger's history first: the infusions below pick their vials from its stock.
+    ledger_demo.load_demo(
+        clinic=clinic, today=today, staff=staff, supplies=spec.supplies, days=spec.ledger_days
+    )
+    for patient, stage in stages:
+        _treatment_stage(patient, stage, staff, clinic_day, spec.supplies.lots[0])
     if spec.outcomes:
         outcome_demo.load_demo(clinic=clinic, today=today, staff=staff)
     portal = portal_demo.load_demo(
@@ -764,9 +775,6 @@ def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogi
         staff=staff,
         username=spec.patient_username,
         totp_key=spec.totp_key,
-    )
-    ledger_demo.load_demo(
-        clinic=clinic, today=today, staff=staff, supplies=spec.supplies, days=spec.ledger_days
     )
     staff_logins = [
         DemoLogin(

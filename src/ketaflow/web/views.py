@@ -9,7 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from ketaflow.accounts.credentials import ACT_PERM, ClinicalAct, credential_check
-from ketaflow.accounts.roles import ROLE_PERMISSIONS, Role
+from ketaflow.accounts.roles import ROLE_PERMISSIONS, Perm, Role
+from ketaflow.clinicsettings.selectors import setting_states
 from ketaflow.web.auth import request_user
 
 
@@ -28,6 +29,11 @@ def home(request: HttpRequest) -> HttpResponse:
             "perms": sorted(p.value.replace("_", " ") for p in ROLE_PERMISSIONS[user.role_enum]),
             "credentials": user.credentials.all(),
             "today": today,
+            "settings_pending": (
+                sum(1 for s in setting_states(user.clinic) if s.needs_sign_off)
+                if user.may(Perm.MANAGE_STAFF) and user.clinic is not None
+                else None
+            ),
         },
     )
 

@@ -118,10 +118,11 @@
     box.hidden = items.length === 0;
   }
 
-  function say(text, bad) {
+  // A confirmation takes the colour of the tier the server reports (an EMERGENCY is never green).
+  function say(text, bad, tier) {
     if (flash) {
       flash.textContent = text;
-      flash.className = bad ? "flash bad" : "flash ok";
+      flash.className = "flash " + (tier ? "tier-" + tier : (bad ? "bad" : "ok"));
     }
   }
 
@@ -148,19 +149,69 @@
     });
   }
 
-  function apply(fragments, force) {
+  // What someone is typing in a form of ``target`` (every field, the hidden version too, so a
+  // form opened at an older version is still refused as stale), to put back after the card is
+  // replaced by the server's state.
+  function typed(target) {
+    var active = document.activeElement;
+    if (!active || !target.contains(active) || !active.form ||
+        !/^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) {
+      return null;
+    }
+    var values = [];
+    Array.prototype.forEach.call(active.form.elements, function (el) {
+      if (el.name && el.name !== "csrfmiddlewaretoken") {
+        values.push({ name: el.name, value: el.value, checked: el.checked, box: el.type === "checkbox" || el.type === "radio" });
+      }
+    });
+    return { action: active.form.getAttribute("action"), focus: active.name, values: values };
+  }
+
+  function retype(target, kept) {
+    var form = null;
+    Array.prototype.forEach.call(target.querySelectorAll("form"), function (f) {
+      if (f.getAttribute("action") === kept.action) {
+        form = f;
+      }
+    });
+    if (!form) {
+      return;
+    }
+    kept.values.forEach(function (v) {
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (el.name !== v.name) {
+          return;
+        }
+        if (v.box) {
+          if (el.value === v.value) {
+            el.checked = v.checked;
+          }
+        } else {
+          el.value = v.value;
+        }
+      });
+    });
+    var focus = form.elements.namedItem(kept.focus);
+    if (focus && focus.focus) {
+      focus.focus();
+    }
+  }
+
+  // Every card is replaced by the server's state from one response (one read, one clock), so
+  // no card can contradict another; what someone is typing is kept.
+  function apply(fragments) {
     Object.keys(fragments || {}).forEach(function (name) {
       var target = document.getElementById("frag-" + name);
       if (!target) {
         return;
       }
-      var active = document.activeElement;
-      var typing = active && target.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName);
-      if (typing && !force) {
-        return;  // do not wipe what someone is typing; the next update brings it
-      }
+      var kept = typed(target);
       target.innerHTML = fragments[name];
+      if (kept) {
+        retype(target, kept);
+      }
     });
+    clocks();
   }
 
   function scheduleRetry() {
@@ -201,13 +252,13 @@
       var json = result.json;
       if (json && json.ok) {
         finish(entry, "saved");
-        apply(json.fragments, false);
-        say(json.message, false);
+        apply(json.fragments);
+        say(json.message, false, json.tier);
         flush();
       } else if (json && result.status === 400) {
         finish(entry, "refused", json.message);
         if (live[entry.id]) {
-          apply(json.fragments, true);
+          apply(json.fragments);
         }
         say(json.message, true);
         flush();
@@ -289,8 +340,8 @@
         button.disabled = false;
       }
       if (result.json) {
-        apply(result.json.fragments, true);
-        say(result.json.message, !result.json.ok);
+        apply(result.json.fragments);
+        say(result.json.message, !result.json.ok, result.json.tier);
       } else {
         say("Not saved (server " + result.status + "); try again.", true);
       }
@@ -315,7 +366,77 @@
     }
   });
 
+  // ---- the chair's clocks: the server decides what is due; the page counts down to it and,
+  // when a due time or the bag's end passes, asks the server for every card again.
+  var skew = 0;          // server clock minus this tablet's clock, from the page's data-now
+  var tick = null;
+  var refreshAt = null;
+  var refreshing = false;
+
+  function refresh() {
+    if (refreshing) {
+      return;
+    }
+    refreshing = true;
+    fetch(root.getAttribute("data-url"), {
+      credentials: "same-origin",
+      headers: { "X-KetaFlow-Fragment": "1" }
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (json) {
+      refreshing = false;
+      if (json && json.fragments) {
+        apply(json.fragments);
+      }
+    }, function () {
+      refreshing = false;
+    });
+  }
+
+  function clocks() {
+    var due = document.getElementById("vitals-due");
+    var end = document.getElementById("bag-left");
+    if (due && due.getAttribute("data-now")) {
+      skew = Date.parse(due.getAttribute("data-now")) - Date.now();
+    }
+    var next = [];
+    if (due && due.getAttribute("data-due")) {
+      next.push(Date.parse(due.getAttribute("data-due")));
+    }
+    if (end && end.getAttribute("data-end")) {
+      next.push(Date.parse(end.getAttribute("data-end")));
+    }
+    var now = Date.now() + skew;
+    next = next.filter(function (t) {
+      return t > now;  // a time already past is shown as the server decided it
+    });
+    refreshAt = next.length ? Math.min.apply(null, next) : null;
+    count();
+    if (tick === null) {
+      tick = window.setInterval(count, 15000);
+    }
+  }
+
+  function count() {
+    var now = Date.now() + skew;
+    var due = document.getElementById("vitals-due");
+    if (due && due.getAttribute("data-due")) {
+      var minutes = (Date.parse(due.getAttribute("data-due")) - now) / 60000;
+      var text = due.querySelector(".countdown");
+      var overdue = minutes < 0;
+      if (text) {
+        text.textContent = overdue ? "(overdue by " + Math.floor(-minutes) + " min)" : "(in " + Math.ceil(minutes) + " min)";
+      }
+      due.classList.toggle("is-overdue", overdue);
+    }
+    if (refreshAt !== null && now >= refreshAt + 1000) {
+      refreshAt = null;
+      refresh();
+    }
+  }
+
   window.addEventListener("online", flush);
+  clocks();
   // Entries left "sending" by a closed page are retried like any other.
   store(load().map(function (e) {
     e.state = "waiting";

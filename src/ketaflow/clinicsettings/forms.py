@@ -1,0 +1,41 @@
+"""The form of one clinical setting: its value (blank turns an optional rule off)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ketaflow.clinical.clinic_settings import ClinicSettingError, SettingSpec
+from ketaflow.clinicsettings.selectors import anchor_for
+
+
+class SettingForm(forms.Form):
+    value = forms.CharField(required=False, max_length=20, strip=True)
+    action = forms.ChoiceField(choices=[("save", "Save"), ("sign", "Save and sign")])
+
+    def __init__(self, *args: Any, spec: SettingSpec, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", anchor_for(spec.key) + "-%s")
+        super().__init__(*args, **kwargs)
+        self.spec = spec
+        field = self.fields["value"]
+        field.label = spec.label
+        field.help_text = f"{spec.minimum:g}-{spec.maximum:g} {spec.unit}".strip() + (
+            "; leave blank to turn this rule off" if spec.may_be_off else ""
+        )
+
+    def clean_value(self) -> float | None:
+        text: str = self.cleaned_data["value"]
+        if not text:
+            value: float | None = None
+        else:
+            try:
+                value = float(text.replace(",", "."))
+            except ValueError:
+                raise forms.ValidationError(
+                    f"{self.spec.label}: {text!r} is not a number"
+                ) from None
+        try:
+            return self.spec.check(value)
+        except ClinicSettingError as exc:
+            raise forms.ValidationError(str(exc)) from None
