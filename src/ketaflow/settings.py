@@ -188,6 +188,7 @@ INSTALLED_APPS = [
     "ketaflow.portal",
     "ketaflow.outcomes",
     "ketaflow.clinicsettings",
+    "ketaflow.backup",
     "ketaflow.web",
 ]
 
@@ -378,6 +379,15 @@ PORTAL_REMINDER_INTERVAL_HOURS = float(os.environ.get("KETAFLOW_REMINDER_INTERVA
 WORKER_INTERVAL_SECONDS = float(os.environ.get("KETAFLOW_WORKER_INTERVAL_SECONDS", "30"))
 OUTBOX_RETRY_BASE_SECONDS = 60
 OUTBOX_RETRY_MAX_SECONDS = 3600
+
+# Encrypted backups (ketaflow.backup): their own key, never the secret or audit key. The worker
+# writes one every KETAFLOW_BACKUP_INTERVAL_HOURS (0: none) into KETAFLOW_BACKUP_DIR and keeps the
+# newest KETAFLOW_BACKUP_KEEP; without a key it writes none (and `ketaflow check` says so).
+BACKUP_KEY = os.environ.get("KETAFLOW_BACKUP_KEY", "")
+BACKUP_KEY_FILE = os.environ.get("KETAFLOW_BACKUP_KEY_FILE", "")
+BACKUP_DIR = os.environ.get("KETAFLOW_BACKUP_DIR", str(VAR_DIR / "backups"))
+BACKUP_INTERVAL_HOURS = float(os.environ.get("KETAFLOW_BACKUP_INTERVAL_HOURS", "24"))
+BACKUP_KEEP = int(os.environ.get("KETAFLOW_BACKUP_KEEP", "14"))
 
 LOGGING = {
     "version": 1,
