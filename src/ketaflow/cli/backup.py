@@ -183,3 +183,44 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     verify.add_argument("file", metavar="FILE")
     _add_key_file(verify)
     verify.set_defaults(handler=cmd_verify)
+    register_upgrade(subparsers)
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    _setup_django()
+    from ketaflow.backup.upgrade import upgrade
+    from ketaflow.cli.web import checkpoint_file
+
+    path = checkpoint_file(args.checkpoints)
+    if args.backup is not None:
+        from ketaflow.backup.keys import backup_key
+        from ketaflow.backup.schedule import backup_recorded
+
+        run = backup_recorded(Path(args.backup), backup_key(args.key_file))
+        print(f"backed up {run.rows} rows to {run.file} before the upgrade")
+    applied = upgrade(path)
+    against = f"; checkpoints in {path} match" if path else ""
+    print(f"chains verified before migrating{against}")
+    if applied:
+        print(f"applied {len(applied)} migrations: {', '.join(applied)}")
+    else:
+        print("no migrations to apply")
+    print(f"chains verified after migrating{against}")
+    return 0
+
+
+def register_upgrade(subparsers: argparse._SubParsersAction[Any]) -> None:
+    from ketaflow.cli.web import add_checkpoints_argument
+
+    upgrade = subparsers.add_parser(
+        "upgrade",
+        help="check the chains, migrate the database, check them again",
+        description="Verify every audit chain, the sealed notes and the ledger (against the "
+        "checkpoints), apply the migrations, and verify again. Refused, with exit 2 and one "
+        "line and nothing migrated, when the check before fails. --backup FILE takes an "
+        "encrypted backup first.",
+    )
+    add_checkpoints_argument(upgrade)
+    upgrade.add_argument("--backup", metavar="FILE", default=None, help="back up to FILE first")
+    _add_key_file(upgrade)
+    upgrade.set_defaults(handler=cmd_upgrade)
