@@ -184,6 +184,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     _add_key_file(verify)
     verify.set_defaults(handler=cmd_verify)
     register_upgrade(subparsers)
+    register_check(subparsers)
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -224,3 +225,29 @@ def register_upgrade(subparsers: argparse._SubParsersAction[Any]) -> None:
     upgrade.add_argument("--backup", metavar="FILE", default=None, help="back up to FILE first")
     _add_key_file(upgrade)
     upgrade.set_defaults(handler=cmd_upgrade)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    _setup_django()
+    from ketaflow.backup.health import deployment_findings
+
+    findings = deployment_findings()
+    for finding in findings:
+        print(finding.line())
+    if findings:
+        print(f"{len(findings)} findings", file=sys.stderr)
+        return 1
+    print("no findings: ready for production")
+    return 0
+
+
+def register_check(subparsers: argparse._SubParsersAction[Any]) -> None:
+    check = subparsers.add_parser(
+        "check",
+        help="Django's deployment checks and KetaFlow's own, one line per finding",
+        description="Run Django's deployment checks and KetaFlow's own: production mode, keys "
+        "set and separate (secret, audit, backup), HTTPS enforced, the staff second factor "
+        "required, backups configured and recent, every clinic's phone number set. One line "
+        "per finding; exit 1 when there is any, 0 when there is none.",
+    )
+    check.set_defaults(handler=cmd_check)

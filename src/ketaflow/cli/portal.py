@@ -34,6 +34,7 @@ _CHECKPOINTED: dict[str, tuple[int, str]] = {}
 def worker_pass() -> str:
     """One pass of the timed work; returns a one-line summary."""
     from ketaflow.audit.checkpoints import checkpoint_moved, configured_file
+    from ketaflow.backup.schedule import heartbeat
     from ketaflow.portal.outbox import outbox_send
     from ketaflow.portal.plan import plan_generate, reminders_queue
 
@@ -42,6 +43,7 @@ def worker_pass() -> str:
     sent = outbox_send()
     path = configured_file()
     checkpoints = len(checkpoint_moved(path, _CHECKPOINTED)) if path is not None else 0
+    heartbeat()
     return (
         f"due questionnaires: {plan.created} new, {plan.updated} moved, {plan.expired} expired; "
         f"reminders queued: {reminders}; emails sent: {sent.sent}, failed: {sent.failed}; "
