@@ -227,6 +227,7 @@ TEMPLATES = [
                 "ketaflow.web.context.navigation",
                 "ketaflow.web.context.urgent_tasks",
                 "ketaflow.web.context.idle_logoff",
+                "ketaflow.backup.context.backup_warning",
             ],
         },
     }

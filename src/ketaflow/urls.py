@@ -26,5 +26,6 @@ urlpatterns = [
     path("portal/", include("ketaflow.portal.urls")),
     path("account/", include("ketaflow.accounts.urls")),
     path("settings/clinical/", include("ketaflow.clinicsettings.urls")),
+    path("backups/", include("ketaflow.backup.urls")),
     path("admin/", admin.site.urls),
 ]

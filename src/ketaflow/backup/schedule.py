@@ -4,6 +4,7 @@ state the director's page, ``/healthz`` and ``ketaflow check`` read."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +18,14 @@ WORKER = "worker"
 SUFFIX = ".kfbackup"
 # An hour's grace after the interval before a backup counts as overdue.
 GRACE = dt.timedelta(hours=1)
+# A failed scheduled backup is tried again after this long.
+RETRY = dt.timedelta(minutes=15)
+log = logging.getLogger("ketaflow.backup")
 
 
-def backup_recorded(path: Path, key: bytes) -> BackupRun:
+def backup_recorded(path: Path, key: bytes, *, now: dt.datetime | None = None) -> BackupRun:
     """Make a backup at ``path`` and record it (a failure is recorded too, then raised)."""
-    now = timezone.now()
+    now = now or timezone.now()
     try:
         manifest = backup_create(path, key)
     except (BackupError, OSError) as exc:
@@ -42,22 +46,38 @@ def interval() -> dt.timedelta | None:
     return dt.timedelta(hours=hours) if hours > 0 else None
 
 
-def scheduled_backup(key: bytes, *, now: dt.datetime | None = None) -> BackupRun | None:
+def scheduled_backup(*, now: dt.datetime | None = None) -> str:
     """The worker's pass: a backup into ``KETAFLOW_BACKUP_DIR`` when the last good one is older
-    than the interval, then only the newest ``KETAFLOW_BACKUP_KEEP`` files are kept."""
+    than the interval (a failure is retried after ``RETRY``), then only the newest
+    ``KETAFLOW_BACKUP_KEEP`` files are kept. Returns what happened, in a few words; a failure is
+    recorded (the director's page, ``/healthz`` and ``ketaflow check`` show it), not raised."""
+    from ketaflow.backup.keys import backup_key, configured
+
     every = interval()
     if every is None:
-        return None
+        return "off"
     now = now or timezone.now()
     last = last_good_backup()
     if last is not None and now - last.at < every:
-        return None
+        return "not due"
+    if BackupRun.objects.filter(ok=False, at__gt=now - RETRY).exists():
+        return "failed; retrying later"
+    if not configured():
+        return "due, but no backup key is set"
     folder = Path(settings.BACKUP_DIR)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    name = f"ketaflow-{now.astimezone(dt.UTC):%Y%m%dT%H%M%S%fZ}{SUFFIX}"
-    run = backup_recorded(folder / name, key)
+    path = folder / f"ketaflow-{now.astimezone(dt.UTC):%Y%m%dT%H%M%S%fZ}{SUFFIX}"
+    try:
+        key = backup_key()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run = backup_recorded(path, key, now=now)
+    except (BackupError, OSError) as exc:
+        # backup_recorded has recorded a failure of the backup itself; record the others.
+        if not BackupRun.objects.filter(ok=False, at=now).exists():
+            BackupRun.objects.create(at=now, file=str(path), ok=False, message=str(exc)[:500])
+        log.error("scheduled backup failed: %s", exc)
+        return "failed"
     prune(folder, keep=int(settings.BACKUP_KEEP))
-    return run
+    return f"made ({run.rows} rows)"
 
 
 def prune(folder: Path, *, keep: int) -> list[Path]:
@@ -71,6 +91,10 @@ def prune(folder: Path, *, keep: int) -> list[Path]:
 
 def last_good_backup() -> BackupRun | None:
     return BackupRun.objects.filter(ok=True).order_by("-at").first()
+
+
+def recent_runs(limit: int = 10) -> list[BackupRun]:
+    return list(BackupRun.objects.order_by("-at")[:limit])
 
 
 def heartbeat(name: str = WORKER) -> None:
