@@ -34,7 +34,6 @@ from typing import Any, BinaryIO
 
 from django.apps import apps
 from django.core.management.color import no_style
-from django.core.serializers import sort_dependencies
 from django.db import connection, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
@@ -75,14 +74,35 @@ class Manifest:
 
 
 def backed_up_models() -> list[type[models.Model]]:
-    """Every concrete table the app has, parents before the rows that refer to them."""
-    by_app: dict[Any, list[type[models.Model]]] = {}
-    for model in apps.get_models(include_auto_created=True):
-        meta = model._meta
-        if meta.proxy or not meta.managed or meta.db_table in SKIPPED_TABLES:
-            continue
-        by_app.setdefault(apps.get_app_config(meta.app_label), []).append(model)
-    ordered = sort_dependencies(list(by_app.items()), allow_cycles=True)
+    """Every concrete table the app has, each after the tables its foreign keys point to (a
+    cycle, e.g. a row pointing to another of its table, is left to the database's deferred
+    foreign-key checks)."""
+    wanted = [
+        model
+        for model in apps.get_models(include_auto_created=True)
+        if not model._meta.proxy
+        and model._meta.managed
+        and model._meta.db_table not in SKIPPED_TABLES
+    ]
+    members = set(wanted)
+    ordered: list[type[models.Model]] = []
+    placed: set[type[models.Model]] = set()
+    visiting: set[type[models.Model]] = set()
+
+    def place(model: type[models.Model]) -> None:
+        if model in placed or model in visiting:
+            return
+        visiting.add(model)
+        for f in model._meta.concrete_fields:
+            target = f.related_model if f.is_relation else None
+            if isinstance(target, type) and target in members:
+                place(target)
+        visiting.discard(model)
+        placed.add(model)
+        ordered.append(model)
+
+    for model in sorted(wanted, key=lambda m: m._meta.db_table):
+        place(model)
     return ordered
 
 
