@@ -301,7 +301,7 @@ def test_a_hard_stop_is_recorded_as_not_a_candidate_with_a_letter(
     assert 'id="decline-form"' not in page
     assert "Active psychosis: ketamine may worsen it." in page
     letter = c.get(reverse("candidacy_letter", args=[assessment.pk])).content.decode()
-    assert "Dear Dr Ruth Mendel" in letter
+    assert "To: Dr Ruth Mendel" in letter
     assert "is not a candidate for ketamine infusion treatment" in letter
     assert "Active psychosis: ketamine may worsen it." in letter
     assert AuditEntry.objects.filter(object_type="candidacy_letter", action="view").exists()
