@@ -129,8 +129,8 @@ def _route_urls(route: str, ids: dict[str, list[int]], clinic: Clinic) -> Iterat
         for session_id, action in itertools.product(ids["session_id"], HANDLERS):
             yield url(session_id=session_id, action=action)
     elif names == ["session_id", "instrument"]:  # a questionnaire at the chair, item by item
-        for session_id, instrument in itertools.product(ids["session_id"], CHAIR_INSTRUMENTS):
-            yield url(session_id=session_id, instrument=instrument.value)
+        for session_id, chair in itertools.product(ids["session_id"], CHAIR_INSTRUMENTS):
+            yield url(session_id=session_id, instrument=chair.value)
     elif names == ["session_id", "entry_id"]:
         for entry in VitalsEntry.objects.filter(session__patient__clinic=clinic).order_by("pk"):
             yield url(session_id=entry.session_id, entry_id=entry.pk)
