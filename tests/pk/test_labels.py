@@ -317,6 +317,10 @@ def test_infusion_pk_caption_matches_the_model_it_plots() -> None:
 
 
 def test_course_page_shows_label_caution_and_variability() -> None:
-    page = (SRC / "treatment" / "templates" / "treatment" / "course.html").read_text()
+    pages = SRC / "treatment" / "templates" / "treatment"
+    # The course page and the planning page's preview share the estimate's caption.
+    assert '{% include "treatment/_estimate.html"' in (pages / "course.html").read_text()
+    assert '{% include "treatment/_estimate.html"' in (pages / "plan.html").read_text()
+    page = (pages / "_estimate.html").read_text()
     for name in ("prediction_label", "measured_level_caution", "variability_source"):
         assert "{{ estimate.model." + name + " }}" in page

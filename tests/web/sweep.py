@@ -23,6 +23,7 @@ from ketaflow.accounts.models import Clinic, Credential, User
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.candidacy.models import CandidacyAssessment, Consent
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
+from ketaflow.infusions.questionnaires import CHAIR_INSTRUMENTS
 from ketaflow.infusions.views import HANDLERS
 from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntry, Receipt, Vial
 from ketaflow.outcomes.models import BoosterRecommendation
@@ -127,6 +128,9 @@ def _route_urls(route: str, ids: dict[str, list[int]], clinic: Clinic) -> Iterat
     elif names == ["session_id", "action"]:
         for session_id, action in itertools.product(ids["session_id"], HANDLERS):
             yield url(session_id=session_id, action=action)
+    elif names == ["session_id", "instrument"]:  # a questionnaire at the chair, item by item
+        for session_id, chair in itertools.product(ids["session_id"], CHAIR_INSTRUMENTS):
+            yield url(session_id=session_id, instrument=chair.value)
     elif names == ["session_id", "entry_id"]:
         for entry in VitalsEntry.objects.filter(session__patient__clinic=clinic).order_by("pk"):
             yield url(session_id=entry.session_id, entry_id=entry.pk)

@@ -84,7 +84,7 @@ def test_from_consultation_to_a_locked_infusion_note(
     decision = browser.find_element(By.ID, "decision").text
     assert "Eligible" in decision
     assert "treatment-resistant" in browser.find_element(By.ID, "resistance").text
-    assert "Only a prescriber or the medical director may sign" in body(browser)
+    assert "Only a prescriber or the medical director may decide a candidacy" in body(browser)
     assert browser.find_elements(By.CSS_SELECTOR, "#sign button") == []
     shot(browser, "journey-1-decision")
     assessment = CandidacyAssessment.objects.get(patient=patient)
@@ -160,7 +160,9 @@ def test_a_hard_stop_cannot_be_signed_past(
     assessment = CandidacyAssessment.objects.get(patient=world.patient)
     browser.get(f"{base}/candidacy/{assessment.pk}/")
     assert "A hard stop cannot be signed past" in browser.find_element(By.ID, "sign").text
-    assert browser.find_elements(By.CSS_SELECTOR, "#sign button") == []
+    # Nothing signs past it; the one decision left is "not a candidate", with its reason.
+    assert browser.find_elements(By.CSS_SELECTOR, "#sign form[action$='/sign/']") == []
+    assert browser.find_elements(By.CSS_SELECTOR, "#decline-form button")
     shot(browser, "journey-hard-stop")
     assessment.refresh_from_db()
     assert assessment.status == "assessed"

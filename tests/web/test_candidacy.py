@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ketaflow.accounts.models import Credential
+from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEntry
 from ketaflow.candidacy.intake import MEDICAL_FLAGS, PSYCHIATRIC_FLAGS, SUBSTANCE_FLAGS
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
 from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
-from tests.web.conftest import World
+from tests.web.conftest import World, make_user
 
 
 def intake_post(**overrides: Any) -> dict[str, Any]:
@@ -264,3 +265,84 @@ def test_candidacy_pages_are_audited(world: World, client_for: Any) -> None:
         "consent",
         "candidacy_intake",
     }
+
+
+def test_a_hard_stop_is_recorded_as_not_a_candidate_with_a_letter(
+    world: World, client_for: Any
+) -> None:
+    assessment = assess(client_for(world.nurse), world, active_psychosis="on")
+    c = client_for(world.prescriber)
+    detail = reverse("candidacy_detail", args=[assessment.pk])
+    page = c.get(detail).content.decode()
+    assert "awaiting the prescriber&#x27;s decision" in page
+    assert 'id="decline-form"' in page
+    decline = reverse("candidacy_decline", args=[assessment.pk])
+    # The reason is required and named.
+    response = c.post(decline, {"reason": "too short"}, follow=True)
+    assert "Reason: write at least 20 characters" in response.content.decode()
+    response = c.post(decline, {"reason": ""}, follow=True)
+    assert "Reason: write at least 20 characters" in response.content.decode()
+    assessment.refresh_from_db()
+    assert assessment.status == "assessed"
+    response = c.post(
+        decline,
+        {"reason": "Active psychosis: ketamine may worsen it.", "referrer": "Dr Ruth Mendel"},
+    )
+    assert response["Location"] == reverse("candidacy_letter", args=[assessment.pk])
+    assessment.refresh_from_db()
+    assert assessment.status == "declined"
+    assert assessment.signed_by == world.prescriber
+    assert signed_candidacy_for(world.patient) is None
+    entry = AuditEntry.objects.filter(object_type="candidacy", action="update").latest("pk")
+    assert entry.summary == "decided: not a candidate"
+    # The heading follows the decision; nothing is left to sign.
+    page = c.get(detail).content.decode()
+    assert "<h2>Not a candidate</h2>" in page
+    assert 'id="decline-form"' not in page
+    assert "Active psychosis: ketamine may worsen it." in page
+    letter = c.get(reverse("candidacy_letter", args=[assessment.pk])).content.decode()
+    assert "To: Dr Ruth Mendel" in letter
+    assert "is not a candidate for ketamine infusion treatment" in letter
+    assert "Active psychosis: ketamine may worsen it." in letter
+    assert AuditEntry.objects.filter(object_type="candidacy_letter", action="view").exists()
+    # Decided once: a second decision is refused.
+    again = c.post(decline, {"reason": "x" * 30}, follow=True).content.decode()
+    assert "This assessment is not a candidate." in again
+
+
+def test_the_heading_follows_the_signed_decision(world: World, client_for: Any) -> None:
+    assessment = assess(client_for(world.nurse), world, sleep_apnea_or_difficult_airway="on")
+    c = client_for(world.prescriber)
+    c.post(
+        reverse("candidacy_sign", args=[assessment.pk]),
+        {"review_note": "Apnoea: capnography and airway cart at the chair."},
+    )
+    page = c.get(reverse("candidacy_detail", args=[assessment.pk])).content.decode()
+    assert "<h2>Candidate: cautions reviewed</h2>" in page
+    assert "<h2>Needs review</h2>" not in page
+    # A signed assessment has no letter.
+    assert c.get(reverse("candidacy_letter", args=[assessment.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("who", ["nurse", "frontdesk", "patient_user", "foreign"])
+def test_only_the_clinics_prescribers_decide_not_a_candidate(
+    world: World, client_for: Any, who: str
+) -> None:
+    assessment = assess(client_for(world.nurse), world, active_psychosis="on")
+    user = {
+        "nurse": world.nurse,
+        "frontdesk": world.frontdesk,
+        "patient_user": world.patient_user,
+        "foreign": make_user(world.other_clinic, "foreign-director", Role.MEDICAL_DIRECTOR),
+    }[who]
+    c = client_for(user)
+    response = c.post(reverse("candidacy_decline", args=[assessment.pk]), {"reason": "x" * 40})
+    assert response.status_code == (404 if who == "foreign" else 403)
+    assessment.refresh_from_db()
+    assert assessment.status == "assessed"
+    director = client_for(world.director)
+    director.post(reverse("candidacy_decline", args=[assessment.pk]), {"reason": "y" * 40})
+    letter = reverse("candidacy_letter", args=[assessment.pk])
+    assert director.get(letter).status_code == 200
+    assert c.get(letter).status_code == (404 if who == "foreign" else 403)
+    assert Client().get(letter).status_code == 302

@@ -948,6 +948,8 @@ def url_for(name: str, session: InfusionSession) -> str:
         params["action"] = "vitals"
     if "entry_id" in pattern:
         params["entry_id"] = 1
+    if "instrument" in pattern:
+        params["instrument"] = "phq9"
     return reverse(name, kwargs=params)
 
 

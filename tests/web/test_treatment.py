@@ -20,8 +20,10 @@ from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.clinical import Sex, WeightBasis, dosing
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Patient
+from ketaflow.pk.plotting import population_days_figure
 from ketaflow.treatment import services
 from ketaflow.treatment.demo import demo_course, load_demo
+from ketaflow.treatment.estimate import course_estimate
 from ketaflow.treatment.models import (
     RECOVERY_MIN_DEFAULT,
     Appointment,
@@ -583,7 +585,19 @@ def test_prescriber_plans_a_course_in_the_browser_form(
     assert 'id="preview"' in preview
     assert f"Mon {next_monday():%Y-%m-%d}" in preview
     assert "36.25 mg" in preview
+    # The predicted concentration before saving: both pictures drawn into the page, one row
+    # per infusion with its peak and the level before it, and the preview audited.
+    assert 'id="preview-concentration"' in preview
+    assert preview.count('src="data:image/png;base64,') == 2
+    assert preview.count("<tr><td>") >= 6
+    assert "500 virtual patients" in preview
+    assert AuditEntry.objects.filter(
+        patient_id=clinic_ready.patient.pk, summary__contains="predicted concentration"
+    ).exists()
     assert not Course.objects.exists()
+    # A preview with a refused dose shows no picture.
+    refused = c.post(url, {**form, "dose_mg_per_kg": "2", "preview": "1"}).content.decode()
+    assert 'id="preview-concentration"' not in refused
     saved = c.post(url, {**form, "save": "1"})
     course = Course.objects.get()
     assert saved["Location"] == reverse("course_detail", args=[course.pk])
@@ -683,6 +697,24 @@ def test_the_concentration_picture_is_a_png(
     assert "no-store" in response["Cache-Control"]
     assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(response.content) > 10_000
+
+
+def test_the_course_picture_has_one_panel_per_infusion_day(
+    booked: tuple[World, Course, list[Appointment]],
+) -> None:
+    _, course, _ = booked
+    estimate = course_estimate(course)
+    days = estimate.days()
+    assert [d for d, _ in days] == list(estimate.starts_day)
+    assert len(days) == course.infusions_planned
+    for _, window in days:
+        # A peak after each start, well above the level the nights leave before the next one.
+        assert window.peak_low_ng_per_ml <= window.peak_ng_per_ml <= window.peak_high_ng_per_ml
+        assert window.before_ng_per_ml < window.peak_ng_per_ml / 10
+    figure = population_days_figure(estimate.population, estimate.starts_min)
+    visible = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(visible) == course.infusions_planned
+    assert visible[1].get_title().startswith(f"Infusion 2, day {estimate.starts_day[1]}: peak")
 
 
 def test_the_chair_board_pages_between_days(

@@ -136,6 +136,23 @@ class SignForm(forms.Form):
     )
 
 
+class DeclineForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Why the patient is not a candidate",
+        help_text="At least 20 characters; the letter to the referrer quotes it.",
+        required=False,
+        max_length=4000,
+    )
+    referrer = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Referred by (the letter's addressee)",
+        help_text="Name and practice of the referring clinician; leave empty for a letter "
+        "addressed to the referring clinician.",
+    )
+
+
 class ConsentRecordForm(forms.Form):
     signed_name = forms.CharField(max_length=200, label="Patient's full name, typed by the patient")
     understood = forms.BooleanField(

@@ -21,6 +21,7 @@ class CandidacyAssessment(models.Model):
     class Status(models.TextChoices):
         ASSESSED = "assessed", "Assessed, awaiting sign-off"
         SIGNED = "signed", "Signed"
+        DECLINED = "declined", "Not a candidate"
         SUPERSEDED = "superseded", "Superseded"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="candidacies")
@@ -42,6 +43,12 @@ class CandidacyAssessment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     signed_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.TextField(
+        blank=True, help_text="Why the prescriber decided the patient is not a candidate."
+    )
+    referrer = models.CharField(
+        max_length=300, blank=True, help_text="Who referred the patient: the letter's addressee."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -55,10 +62,34 @@ class CandidacyAssessment(models.Model):
                 condition=~models.Q(status="signed", decision="not_eligible"),
                 name="candidacy_hard_stop_never_signed",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(status="declined")
+                | (
+                    models.Q(signed_by__isnull=False)
+                    & models.Q(signed_at__isnull=False)
+                    & ~models.Q(decline_reason="")
+                ),
+                name="candidacy_declined_has_reason",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.patient}: {self.get_decision_display()} ({self.get_status_display()})"
+
+    @property
+    def heading(self) -> str:
+        """The page's heading, following the decision: what was decided once it is signed."""
+        if self.status == self.Status.DECLINED:
+            return "Not a candidate"
+        if self.status == self.Status.SIGNED:
+            return (
+                "Candidate: cautions reviewed"
+                if self.decision == self.Decision.NEEDS_REVIEW
+                else "Candidate"
+            )
+        if self.status == self.Status.SUPERSEDED:
+            return f"Superseded ({self.get_decision_display().lower()})"
+        return f"{self.get_decision_display()}: awaiting the prescriber's decision"
 
     @property
     def has_hard_stop(self) -> bool:

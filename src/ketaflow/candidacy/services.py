@@ -77,23 +77,68 @@ def candidacy_assess(
     return assessment
 
 
+def _deciding(actor: Actor, assessment: CandidacyAssessment, what: str) -> tuple[Any, Any]:
+    """The prescriber deciding ``assessment`` (locked): the role, a current licence and an
+    assessment still awaiting its decision, or the refusal naming which."""
+    user = _person(actor)
+    assessment = CandidacyAssessment.objects.select_for_update().get(pk=assessment.pk)
+    if not user.may(Perm.SIGN_CANDIDACY):
+        raise PermissionDenied(f"The role {user.role_enum.label} may not {what} a candidacy.")
+    check = credential_check(user, ClinicalAct.SIGN, on=timezone.localdate())
+    if not check.ok:
+        raise ValidationError({"__all__": f"Cannot {what}: {'; '.join(check.problems)}."})
+    if assessment.status != CandidacyAssessment.Status.ASSESSED:
+        raise ValidationError(
+            {"__all__": f"This assessment is {assessment.get_status_display().lower()}."}
+        )
+    return user, assessment
+
+
+DECLINE_REASON_MIN = 20
+
+
+@transaction.atomic
+def candidacy_decline(
+    *, actor: Actor, assessment: CandidacyAssessment, reason: str, referrer: str = ""
+) -> CandidacyAssessment:
+    """Record the prescriber's decision that the patient is not a candidate, with the reason
+    (the letter to the referrer says it). Any assessment awaiting its decision may be declined,
+    a hard stop included; the same role and licence as signing."""
+    user, assessment = _deciding(actor, assessment, "decide")
+    reason = reason.strip()
+    if len(reason) < DECLINE_REASON_MIN:
+        raise ValidationError(
+            {
+                "reason": f"Reason: write at least {DECLINE_REASON_MIN} characters on why the "
+                "patient is not a candidate (the letter to the referrer quotes it)."
+            }
+        )
+    assessment.status = CandidacyAssessment.Status.DECLINED
+    assessment.decline_reason = reason
+    assessment.referrer = referrer.strip()
+    assessment.signed_by = user
+    assessment.signed_at = timezone.now()
+    assessment.full_clean()
+    assessment.save()
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="candidacy",
+        object_id=assessment.pk,
+        patient_id=assessment.patient_id,
+        summary="decided: not a candidate",
+        detail={"reason": reason, "referrer": assessment.referrer},
+    )
+    return assessment
+
+
 @transaction.atomic
 def candidacy_sign(
     *, actor: Actor, assessment: CandidacyAssessment, review_note: str
 ) -> CandidacyAssessment:
     """Sign a candidacy decision. A hard stop cannot be signed; cautions need a written review;
     only a prescriber or the medical director with a current licence may sign."""
-    user = _person(actor)
-    assessment = CandidacyAssessment.objects.select_for_update().get(pk=assessment.pk)
-    if not user.may(Perm.SIGN_CANDIDACY):
-        raise PermissionDenied(f"The role {user.role_enum.label} may not sign a candidacy.")
-    check = credential_check(user, ClinicalAct.SIGN, on=timezone.localdate())
-    if not check.ok:
-        raise ValidationError({"__all__": f"Cannot sign: {'; '.join(check.problems)}."})
-    if assessment.status != CandidacyAssessment.Status.ASSESSED:
-        raise ValidationError(
-            {"__all__": f"This assessment is {assessment.get_status_display().lower()}."}
-        )
+    user, assessment = _deciding(actor, assessment, "sign")
     if assessment.decision == CandidacyAssessment.Decision.NOT_ELIGIBLE:
         stops = [f["message"] for f in assessment.findings if f.get("tier") == "hard_stop"]
         raise ValidationError({"__all__": "A hard stop cannot be signed past: " + " ".join(stops)})
@@ -213,6 +258,17 @@ def candidacy_viewed(*, actor: Actor, assessment: CandidacyAssessment) -> None:
         object_id=assessment.pk,
         patient_id=assessment.patient_id,
         summary="viewed candidacy decision",
+    )
+
+
+def candidacy_letter_viewed(*, actor: Actor, assessment: CandidacyAssessment) -> None:
+    audit_record(
+        actor=actor,
+        action=Action.VIEW,
+        object_type="candidacy_letter",
+        object_id=assessment.pk,
+        patient_id=assessment.patient_id,
+        summary="viewed the not-a-candidate letter to the referrer",
     )
 
 

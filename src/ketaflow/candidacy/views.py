@@ -8,17 +8,23 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.candidacy import services
 from ketaflow.candidacy.access import candidacy_for_user, consent_for_user
-from ketaflow.candidacy.forms import ConsentRecordForm, ConsentWithdrawForm, IntakeForm, SignForm
+from ketaflow.candidacy.forms import (
+    ConsentRecordForm,
+    ConsentWithdrawForm,
+    DeclineForm,
+    IntakeForm,
+    SignForm,
+)
 from ketaflow.candidacy.intake import registry_part
 from ketaflow.candidacy.models import CandidacyAssessment, Consent
 from ketaflow.candidacy.selectors import current_consent_for
@@ -104,6 +110,7 @@ def candidacy_detail(request: HttpRequest, assessment_id: int) -> HttpResponse:
             "assessment": assessment,
             "patient": assessment.patient,
             "sign_form": SignForm(),
+            "decline_form": DeclineForm(),
             "may_sign": user.may(Perm.SIGN_CANDIDACY),
             "credential_problems": check.problems if user.may(Perm.SIGN_CANDIDACY) else (),
             "tiers": _tier_groups(_with_settings(assessment.findings, states)),
@@ -155,6 +162,53 @@ def candidacy_sign(request: HttpRequest, assessment_id: int) -> HttpResponse:
     else:
         messages.success(request, "Candidacy decision signed.")
     return redirect("candidacy_detail", assessment_id=assessment.pk)
+
+
+@login_required
+@require_POST
+def candidacy_decline(request: HttpRequest, assessment_id: int) -> HttpResponse:
+    """Record "not a candidate" with its reason; then the letter to the referrer."""
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    assessment = candidacy_for_user(user, assessment_id, need=Perm.SIGN_CANDIDACY, actor=actor)
+    form = DeclineForm(request.POST)
+    form.is_valid()  # both fields are optional text; the service names the rule a reason breaks
+    try:
+        services.candidacy_decline(
+            actor=actor,
+            assessment=assessment,
+            reason=form.cleaned_data.get("reason", ""),
+            referrer=form.cleaned_data.get("referrer", ""),
+        )
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("candidacy_detail", assessment_id=assessment.pk)
+    messages.success(request, "Recorded: not a candidate. The letter to the referrer is below.")
+    return redirect("candidacy_letter", assessment_id=assessment.pk)
+
+
+@login_required
+@require_GET
+def candidacy_letter(request: HttpRequest, assessment_id: int) -> HttpResponse:
+    """The printable letter to the referrer of a patient who is not a candidate."""
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    assessment = candidacy_for_user(user, assessment_id, need=Perm.SIGN_CANDIDACY, actor=actor)
+    if assessment.status != CandidacyAssessment.Status.DECLINED:
+        raise Http404("No letter: this assessment was not decided as not a candidate.")
+    services.candidacy_letter_viewed(actor=actor, assessment=assessment)
+    return render(
+        request,
+        "candidacy/letter.html",
+        {
+            "assessment": assessment,
+            "patient": assessment.patient,
+            "clinic": assessment.patient.clinic,
+            "stops": [f for f in assessment.findings if f.get("tier") == "hard_stop"],
+        },
+    )
 
 
 @login_required

@@ -17,6 +17,11 @@ urlpatterns = [
         views.discharge_instructions,
         name="infusion_instructions",
     ),
+    path(
+        "<int:session_id>/questionnaire/<slug:instrument>/",
+        views.questionnaire_page,
+        name="infusion_questionnaire",
+    ),
     path("<int:session_id>/flowsheet/", views.flowsheet_page, name="infusion_flowsheet"),
     path("<int:session_id>/delivered-pk.png", views.delivered_pk, name="infusion_pk"),
 ]

@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm, Role
@@ -59,6 +59,7 @@ from ketaflow.infusions.lock import lock_problem
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
 from ketaflow.infusions.offline import replay_check
 from ketaflow.infusions.policy import infusion_policy
+from ketaflow.infusions.questionnaires import CHAIR_INSTRUMENTS, ItemsForm, preview, sheet
 from ketaflow.patients.access import patients_for_user
 from ketaflow.treatment.models import Appointment
 from ketaflow.treatment.services import clinic_today, clinic_zone, schedule_settings
@@ -871,3 +872,57 @@ def flowsheet_page(request: HttpRequest, session_id: int) -> HttpResponse:
     )
     services.session_viewed(actor=actor, session=session, what="printable flowsheet")
     return render(request, "infusions/flowsheet.html", flowsheet(session, timezone.now()))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def questionnaire_page(request: HttpRequest, session_id: int, instrument: str) -> HttpResponse:
+    """A questionnaire at the chair item by item: a plain radio-button form posting to the same
+    service as every other answer (``screening_record``), so a flag raises the urgent task.
+    ``questionnaire.js`` adds digits and arrows and the live total; a request it marks as a
+    preview only scores the answers (nothing is recorded)."""
+    chosen = next((i for i in CHAIR_INSTRUMENTS if i.value == instrument), None)
+    if chosen is None:
+        raise Http404("No such questionnaire at the chair.")
+    actor = _actor(request)
+    session = session_for_user(
+        request_user(request), session_id, need=Perm.CHART_INFUSION, actor=actor
+    )
+    the_sheet = sheet(chosen)
+    form = ItemsForm(the_sheet, request.POST or None)
+    back = reverse("infusion_session", args=[session.pk]) + (
+        "#frag-scores" if chosen is Instrument.CADSS else "#frag-checklist"
+    )
+    if request.method == "POST" and request.headers.get("X-KetaFlow-Preview") == "1":
+        found = preview(the_sheet, form.answers() if form.is_valid() else None)
+        return JsonResponse({"total": found.total, "complete": found.complete, "flag": found.flag})
+    if request.method == "POST" and form.is_valid():
+        try:
+            response = services.screening_record(
+                actor=actor, session=session, instrument=chosen, answers=form.answers()
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc, prefixes={"answers": chosen.label})
+        else:
+            flag = (
+                " Suicide-risk flag: a prescriber must acknowledge."
+                if response.suicide_risk_flag
+                else ""
+            )
+            messages.success(
+                request, f"{chosen.label} recorded: total {response.total.normalize()}.{flag}"
+            )
+            return redirect(back)
+    services.session_viewed(actor=actor, session=session, what=f"{chosen.label} item by item")
+    return render(
+        request,
+        "infusions/questionnaire.html",
+        {
+            "session": session,
+            "patient": session.patient,
+            "form": form,
+            "sheet": the_sheet,
+            "back": back,
+        },
+        status=400 if form.is_bound else 200,
+    )

@@ -38,12 +38,20 @@ from ketaflow.pk.regimen import MINUTES_PER_DAY, Bolus, Infusion, Regimen, plan_
 from ketaflow.pk.simulate import PLASMA_KEY, SimulationResult, Summary, simulate, time_grid
 
 if TYPE_CHECKING:
-    from ketaflow.pk.plotting import plot_population, plot_simulation
+    from ketaflow.pk.plotting import (
+        DayWindow,
+        day_windows,
+        plot_population,
+        plot_population_days,
+        plot_simulation,
+    )
 
 # The plots need matplotlib, which takes longer to import than the rest of the package: it is
 # imported on first use of a plot function, so that `ketaflow pk simulate` without --plot (and
 # `ketaflow --help`) never loads it.
-_LAZY = frozenset({"plot_population", "plot_simulation"})
+_LAZY = frozenset(
+    {"DayWindow", "day_windows", "plot_population", "plot_population_days", "plot_simulation"}
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -66,6 +74,7 @@ __all__ = [
     "Bolus",
     "Citation",
     "Covariates",
+    "DayWindow",
     "Drug",
     "EffectSite",
     "Infusion",
@@ -79,10 +88,12 @@ __all__ = [
     "StudyPopulation",
     "Summary",
     "WeightDistribution",
+    "day_windows",
     "get_model",
     "nmda_occupancy_estimate",
     "plan_course",
     "plot_population",
+    "plot_population_days",
     "plot_simulation",
     "simulate",
     "simulate_population",

@@ -8,6 +8,8 @@ one is given.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -108,4 +110,121 @@ def population_figure(result: PopulationResult, *, analyte: str = PLASMA_KEY) ->
     ax.set_title(f"{result.model.title}: {result.n_subjects} virtual patients", fontsize=9)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    """One infusion day of a course: the median curve's peak after that infusion's start and
+    the median level just before it starts (the trough left by the infusions before it)."""
+
+    start_min: float
+    peak_ng_per_ml: float
+    peak_low_ng_per_ml: float
+    peak_high_ng_per_ml: float
+    before_ng_per_ml: float
+
+
+def day_windows(
+    result: PopulationResult,
+    starts_min: Sequence[float],
+    *,
+    after_min: float = 8 * 60.0,
+    analyte: str = PLASMA_KEY,
+) -> list[DayWindow]:
+    """Peak and trough per infusion, read off the population band (median, lowest and highest
+    percentile at the median's peak) within ``after_min`` of each start."""
+    t = result.time_min
+    median = result.band(analyte, 50.0)
+    low, high = result.bands[analyte][0], result.bands[analyte][-1]
+    windows = []
+    for start in starts_min:
+        inside = np.flatnonzero((t >= start) & (t <= start + after_min))
+        before = np.flatnonzero(t <= start)
+        at = int(inside[np.argmax(median[inside])]) if inside.size else 0
+        windows.append(
+            DayWindow(
+                start_min=float(start),
+                peak_ng_per_ml=float(median[at]),
+                peak_low_ng_per_ml=float(low[at]),
+                peak_high_ng_per_ml=float(high[at]),
+                before_ng_per_ml=float(median[before[-1]]) if before.size else 0.0,
+            )
+        )
+    return windows
+
+
+def plot_population_days(
+    result: PopulationResult,
+    starts_min: Sequence[float],
+    path: str | Path | None = None,
+    *,
+    before_min: float = 60.0,
+    after_min: float = 8 * 60.0,
+    analyte: str = PLASMA_KEY,
+) -> bytes:
+    """One small panel per infusion day (the nights between left out), sharing one
+    concentration axis: the band, the median, the infusion shaded, the peak marked and the
+    level before the infusion written in each panel's title."""
+    return _png(
+        population_days_figure(
+            result, starts_min, before_min=before_min, after_min=after_min, analyte=analyte
+        ),
+        path,
+    )
+
+
+def population_days_figure(
+    result: PopulationResult,
+    starts_min: Sequence[float],
+    *,
+    before_min: float = 60.0,
+    after_min: float = 8 * 60.0,
+    analyte: str = PLASMA_KEY,
+) -> Figure:
+    n = max(1, len(starts_min))
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(8, 1.2 + 2.3 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False)
+    t = result.time_min
+    band = result.bands[analyte]
+    median = result.band(analyte, 50.0)
+    periods = result.regimen.dosing_periods_min()
+    windows = day_windows(result, starts_min, after_min=after_min, analyte=analyte)
+    first_day = starts_min[0] if starts_min else 0.0
+    for index, ax in enumerate(axes.flat):
+        if index >= len(starts_min):
+            ax.set_visible(False)
+            continue
+        start, window = starts_min[index], windows[index]
+        keep = (t >= start - before_min) & (t <= start + after_min)
+        hours = (t[keep] - start) / 60.0
+        for p_start, p_end in periods:
+            if start - before_min <= p_start <= start + after_min:
+                ax.axvspan(
+                    (p_start - start) / 60.0, (p_end - start) / 60.0, color="tab:orange", alpha=0.2
+                )
+        ax.fill_between(hours, band[0][keep], band[-1][keep], color="tab:blue", alpha=0.25)
+        ax.plot(hours, median[keep], color="tab:blue", lw=1.4)
+        peak_h = (t[keep][int(np.argmax(median[keep]))] - start) / 60.0
+        ax.plot([peak_h], [window.peak_ng_per_ml], marker="v", color="tab:red", ms=5)
+        day = round((start - first_day) / 1440.0)
+        ax.set_title(
+            f"Infusion {index + 1}, day {day}: peak {window.peak_ng_per_ml:.0f}, "
+            f"before {window.before_ng_per_ml:.0f}",
+            fontsize=7.5,
+        )
+        ax.tick_params(labelsize=7)
+        ax.set_xlim(-before_min / 60.0, after_min / 60.0)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3, lw=0.5)
+    low, high = result.percentiles[0], result.percentiles[-1]
+    fig.supxlabel("hours from the start of each infusion", fontsize=8)
+    fig.supylabel(result.model.prediction_label(analyte), fontsize=7)
+    fig.suptitle(
+        f"{result.model.title}: {result.n_subjects} virtual patients\n"
+        f"median and {low:g}th-{high:g}th percentile band (ng/mL); infusion shaded; peak marked",
+        fontsize=8,
+    )
     return fig

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -18,13 +19,16 @@ import numpy.typing as npt
 
 from ketaflow.pk import (
     DEFAULT_MODEL,
+    DayWindow,
     OutOfPopulationWarning,
     PKModel,
     PopulationResult,
     WeightDistribution,
+    day_windows,
     get_model,
     plan_course,
     plot_population,
+    plot_population_days,
     simulate_population,
 )
 from ketaflow.treatment.models import Course
@@ -59,6 +63,16 @@ class CourseEstimate:
         cmax = self.population.cmax_percentiles()
         return cmax["p5"], cmax["p95"]
 
+    @property
+    def starts_min(self) -> list[float]:
+        return [day * 1440.0 for day in self.starts_day]
+
+    def days(self) -> list[tuple[int, DayWindow]]:
+        """Each infusion's day (0 = the first) with its peak and the level before it."""
+        return list(
+            zip(self.starts_day, day_windows(self.population, self.starts_min), strict=True)
+        )
+
 
 def _grid(starts_min: list[float]) -> npt.NDArray[np.float64]:
     end = starts_min[-1] + TAIL_MIN
@@ -72,14 +86,33 @@ def course_estimate(course: Course, *, first_only: bool = False) -> CourseEstima
     """Simulate the planned course (day 0 = the first planned infusion), or only its first
     infusion over the hours after it (``first_only``)."""
     dose = course_dose(course)
-    dates = [dt.date.fromisoformat(d) for d in course.planned_dates]
+    return plan_estimate(
+        dose_mg=dose.dose_mg,
+        basis_weight_kg=dose.basis_weight_kg,
+        duration_min=float(course.duration_min),
+        weight_kg=float(course.weight_kg or 0),
+        dates=[dt.date.fromisoformat(d) for d in course.planned_dates],
+        age_on=course.patient.age_on,
+        first_only=first_only,
+    )
+
+
+def plan_estimate(
+    *,
+    dose_mg: float,
+    basis_weight_kg: float,
+    duration_min: float,
+    weight_kg: float,
+    dates: list[dt.date],
+    age_on: Callable[[dt.date], int | float],
+    first_only: bool = False,
+) -> CourseEstimate:
+    """The same estimate for a plan not saved yet (the planning page's preview)."""
     if first_only:
         dates = dates[:1]
     starts_day = tuple((d - dates[0]).days for d in dates)
     starts_min = [day * 1440.0 for day in starts_day]
-    regimen = plan_course(
-        dose_mg=dose.dose_mg, over_min=float(course.duration_min), starts_min=starts_min
-    )
+    regimen = plan_course(dose_mg=dose_mg, over_min=duration_min, starts_min=starts_min)
     grid = np.arange(0.0, FIRST_INFUSION_WINDOW_MIN + 1.0, 1.0) if first_only else _grid(starts_min)
     model = get_model(DEFAULT_MODEL)
     with warnings.catch_warnings(record=True) as caught:
@@ -89,9 +122,9 @@ def course_estimate(course: Course, *, first_only: bool = False) -> CourseEstima
             regimen,
             grid,
             n_subjects=POPULATION_SIZE,
-            weight=WeightDistribution(median_kg=float(course.weight_kg or 0)),
+            weight=WeightDistribution(median_kg=weight_kg),
             seed=SEED,
-            age_yr=float(course.patient.age_on(dates[0])),
+            age_yr=float(age_on(dates[0])),
             progress=False,
             threads=1,
         )
@@ -99,12 +132,16 @@ def course_estimate(course: Course, *, first_only: bool = False) -> CourseEstima
     return CourseEstimate(
         model=model,
         population=population,
-        dose_mg=dose.dose_mg,
-        basis_weight_kg=dose.basis_weight_kg,
+        dose_mg=dose_mg,
+        basis_weight_kg=basis_weight_kg,
         starts_day=starts_day,
         warnings=tuple(dict.fromkeys([*found, *population.warnings])),
     )
 
 
 def course_estimate_png(estimate: CourseEstimate) -> bytes:
+    """The course as one panel per infusion day (the nights left out); a single infusion (or
+    the close-up of the first) as one curve."""
+    if len(estimate.starts_day) > 1:
+        return plot_population_days(estimate.population, estimate.starts_min)
     return plot_population(estimate.population)

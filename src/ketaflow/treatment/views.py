@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import math
 from typing import Any
@@ -17,6 +18,7 @@ from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.candidacy.selectors import signed_candidacy_for
 from ketaflow.patients.access import patient_for_user
+from ketaflow.patients.models import Patient
 from ketaflow.patients.services import form_viewed
 from ketaflow.treatment import services
 from ketaflow.treatment.access import (
@@ -26,7 +28,12 @@ from ketaflow.treatment.access import (
     courses_for_user,
     schedule_for_user,
 )
-from ketaflow.treatment.estimate import POPULATION_SIZE, course_estimate, course_estimate_png
+from ketaflow.treatment.estimate import (
+    POPULATION_SIZE,
+    course_estimate,
+    course_estimate_png,
+    plan_estimate,
+)
 from ketaflow.treatment.forms import (
     BoardDayForm,
     BookForm,
@@ -67,6 +74,7 @@ def course_plan(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = CoursePlanForm(request.POST or None, initial=initial)
     preview = None
     dose = None
+    estimate: dict[str, Any] | None = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -86,6 +94,8 @@ def course_plan(request: HttpRequest, patient_id: int) -> HttpResponse:
                     infusions_planned=data["infusions_planned"],
                     start_on=data["start_on"],
                 )
+                if preview.dates:
+                    estimate = _preview_estimate(patient, data, dose, list(preview.dates))
             else:
                 course = services.course_plan(
                     actor=actor,
@@ -100,11 +110,12 @@ def course_plan(request: HttpRequest, patient_id: int) -> HttpResponse:
             if preview is None:
                 messages.success(request, "Course planned: check the dates, then book them.")
                 return redirect("course_detail", course_id=course.pk)
-    if request.method == "GET":
+    if request.method == "GET" or estimate is not None:
         form_viewed(
             actor=actor,
             patient=patient,
-            what="a new course plan",
+            what="a new course plan"
+            + (", its dates, dose and predicted concentration" if estimate else ""),
             object_type="course",
             object_id="",
         )
@@ -117,9 +128,37 @@ def course_plan(request: HttpRequest, patient_id: int) -> HttpResponse:
             "candidacy": candidacy,
             "preview": preview,
             "dose": dose,
+            "estimate": estimate,
+            "n": POPULATION_SIZE,
             "open_weekdays": services.open_weekdays(clinic),
         },
     )
+
+
+def _png_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _preview_estimate(
+    patient: Patient, data: dict[str, Any], dose: services.DoseCheck, dates: list[dt.date]
+) -> dict[str, Any]:
+    """The predicted concentration of a plan not saved yet, drawn into the page (the CSP
+    allows data: images): the course per infusion day and the first infusion close up."""
+    common: dict[str, Any] = {
+        "dose_mg": dose.dose_mg,
+        "basis_weight_kg": dose.basis_weight_kg,
+        "duration_min": float(data["duration_min"]),
+        "weight_kg": float(data["weight_kg"]),
+        "dates": dates,
+        "age_on": patient.age_on,
+    }
+    course = plan_estimate(**common)
+    first = plan_estimate(**common, first_only=True)
+    return {
+        "course": course,
+        "course_png": _png_uri(course_estimate_png(course)),
+        "first_png": _png_uri(course_estimate_png(first)),
+    }
 
 
 # ---- the course ----------------------------------------------------------------------------

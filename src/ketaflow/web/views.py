@@ -9,31 +9,41 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from ketaflow.accounts.credentials import ACT_PERM, ClinicalAct, credential_check
-from ketaflow.accounts.roles import ROLE_PERMISSIONS, Perm, Role
-from ketaflow.clinicsettings.selectors import setting_states
+from ketaflow.accounts.roles import Role
+from ketaflow.audit.context import Actor
+from ketaflow.audit.services import audit_shown
+from ketaflow.treatment.services import clinic_today
 from ketaflow.web.auth import request_user
+from ketaflow.web.selectors import worklists_for
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """Each role's home page: what is waiting for this person today, one click from its page."""
     user = request_user(request)
     if user.role == Role.PATIENT:
         return redirect("portal_home")
-    today = timezone.localdate()
+    today = clinic_today(user.clinic) if user.clinic is not None else timezone.localdate()
     checks = [credential_check(user, act, on=today) for act in ClinicalAct]
+    worklists = worklists_for(user)
+    shown = sorted({pid for w in worklists for pid in w.patient_ids})
+    if shown:
+        audit_shown(
+            actor=Actor.from_request(request),
+            object_type="worklists",
+            patients=shown,
+            summary=f"shown the home page's worklists: {len(shown)} patient(s)",
+            detail={"worklists": {w.key: len(w.items) for w in worklists}},
+        )
     return render(
         request,
         "web/home.html",
         {
             "checks": [c for c in checks if user.may(ACT_PERM[c.act])],
-            "perms": sorted(p.value.replace("_", " ") for p in ROLE_PERMISSIONS[user.role_enum]),
             "credentials": user.credentials.all(),
             "today": today,
-            "settings_pending": (
-                sum(1 for s in setting_states(user.clinic) if s.needs_sign_off)
-                if user.may(Perm.MANAGE_STAFF) and user.clinic is not None
-                else None
-            ),
+            "worklists": worklists,
+            "clinic_tz": user.clinic.time_zone if user.clinic is not None else None,
         },
     )
 

@@ -1,0 +1,77 @@
+"""Candidacy decisions and the course plan's preview in Chromium at a phone's, a tablet's and a
+laptop's width: a hard stop recorded as not a candidate, its letter, and the predicted
+concentration of a plan before it is saved. The strict CSP holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from ketaflow.candidacy.models import CandidacyAssessment
+from tests.web.browser import csp_violations, login, wait_text
+from tests.web.conftest import World
+from tests.web.test_browser_treatment import ready_world
+from tests.web.test_browser_worklists import _at_widths
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+__all__ = ["ready_world"]  # the fixture, used by name
+
+
+def test_hard_stop_not_a_candidate_letter_and_plan_preview(
+    browser: webdriver.Chrome, live_server: Any, ready_world: World
+) -> None:
+    world, base = ready_world, live_server.url
+    stop = CandidacyAssessment.objects.create(
+        patient=world.other_patient,
+        created_by=world.prescriber,
+        intake={"weight_kg": 70.0},
+        decision=CandidacyAssessment.Decision.NOT_ELIGIBLE,
+        indications=["ptsd"],
+        resistance=[
+            {
+                "indication": "ptsd",
+                "resistant": False,
+                "explanation": "No adequate trial recorded.",
+                "judgements": [],
+                "source": "",
+            }
+        ],
+        findings=[
+            {
+                "tier": "hard_stop",
+                "rule_id": "psychiatric.psychosis",
+                "message": "Active psychosis: ketamine may worsen it.",
+                "source": "",
+            }
+        ],
+        summary="Not eligible: a hard stop.",
+    )
+    login(browser, base, "prescriber")
+    browser.get(f"{base}/candidacy/{stop.pk}/")
+    assert "awaiting the prescriber" in browser.find_element(By.CSS_SELECTOR, "#decision h2").text
+    _at_widths(browser, "candidacy-hard-stop")
+    browser.find_element(By.ID, "id_reason").send_keys(
+        "Active psychosis: ketamine may worsen it; reassess when it has resolved."
+    )
+    browser.find_element(By.ID, "id_referrer").send_keys("Dr Ruth Mendel, Eastside Practice")
+    browser.find_element(By.CSS_SELECTOR, "#decline-form button[type=submit]").click()
+    wait_text(browser, "#letter", "To: Dr Ruth Mendel, Eastside Practice")
+    _at_widths(browser, "candidacy-letter")
+    assert csp_violations(browser) == []
+    browser.get(f"{base}/candidacy/{stop.pk}/")
+    assert browser.find_element(By.CSS_SELECTOR, "#decision h2").text == "Not a candidate"
+
+    browser.get(f"{base}/treatment/patients/{world.patient.pk}/plan/")
+    browser.find_element(By.CSS_SELECTOR, "button[name=preview]").click()
+    section = browser.find_element(By.ID, "preview-concentration")
+    plots = section.find_elements(By.CSS_SELECTOR, "img.pk-plot")
+    assert len(plots) == 2
+    for plot in plots:
+        assert browser.execute_script("return arguments[0].naturalWidth", plot) == 880
+    browser.execute_script("arguments[0].scrollIntoView()", section)
+    _at_widths(browser, "plan-preview")
+    assert csp_violations(browser) == []

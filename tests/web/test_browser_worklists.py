@@ -1,0 +1,55 @@
+"""The home page's worklists in Chromium at a phone's, a tablet's and a laptop's width: each
+item is one click from its page, and the strict CSP holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
+
+from ketaflow.infusions.models import InfusionSession
+from ketaflow.portal.models import UrgentTask
+from tests.web.browser import csp_violations, login, shot
+from tests.web.conftest import World
+from tests.web.test_worklists import _assessed, _session
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+WIDTHS = (390, 1024, 1366)
+
+
+def _at_widths(browser: webdriver.Chrome, name: str) -> None:
+    for width in WIDTHS:
+        browser.set_window_size(width, 900)
+        shot(browser, f"{name}-{width}")
+        # Nothing wider than the window: no sideways scrolling on a phone.
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+
+
+def test_each_role_sees_its_worklists_and_follows_one(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    world = live_world
+    candidacy = _assessed(world, world.other_patient, "needs_review")
+    _session(
+        world,
+        world.patient,
+        InfusionSession.Status.RUNNING,
+        started_at=timezone.now() - dt.timedelta(minutes=50),
+    )
+    UrgentTask.objects.create(clinic=world.clinic, patient=world.patient, reasons=["PHQ-9 item 9"])
+    for username in ("prescriber", "nurse", "frontdesk", "director"):
+        login(browser, live_server.url, username)
+        browser.get(f"{live_server.url}/")
+        assert browser.find_elements(By.CSS_SELECTOR, ".worklist")
+        _at_widths(browser, f"worklists-{username}")
+        assert csp_violations(browser) == []
+    login(browser, live_server.url, "prescriber")
+    browser.get(f"{live_server.url}/")
+    browser.find_element(By.CSS_SELECTOR, "#worklist-candidacies li a").click()
+    WebDriverWait(browser, 10).until(lambda d: f"/candidacy/{candidacy.pk}/" in d.current_url)
