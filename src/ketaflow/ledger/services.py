@@ -530,6 +530,10 @@ def draw_record(
     _same_clinic(user, patient.clinic_id, "The patient")
     if not volume_ml.is_finite() or volume_ml <= 0:
         raise _refuse("volume_ml", "give the drawn volume in mL")
+    if not patient.active:
+        raise _refuse(
+            "patient", f"{patient.mrn} is an inactive record: ketamine is not drawn for it"
+        )
     if signed_candidacy_for(patient) is None:
         raise _refuse("patient", "no signed candidacy decision: ketamine is not drawn for them")
     if current_consent_for(patient) is None:
