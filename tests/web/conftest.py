@@ -4,6 +4,7 @@ portal login), and a prescriber and patient of another clinic."""
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -60,7 +61,8 @@ def patient_data(given: str, family: str, **extra: Any) -> dict[str, Any]:
         "family_name": family,
         "date_of_birth": dt.date(1985, 3, 14),
         "sex_at_birth": "female",
-        "phone": "+1 555 0100 123",
+        # One phone per person: the registry warns of a second record with the same phone.
+        "phone": f"+1 555 {zlib.crc32(f'{given} {family}'.encode()) % 10**7:07d}",
         "emergency_contact_name": "Pat Contact",
         "emergency_contact_relationship": "friend",
         "emergency_contact_phone": "+1 555 0100 124",

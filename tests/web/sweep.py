@@ -87,6 +87,7 @@ def clinic_ids(clinic: Clinic) -> dict[str, list[int]]:
         "assessment_id": _pks(CandidacyAssessment.objects.filter(**mine)),
         "consent_id": _pks(Consent.objects.filter(**mine)),
         "vial_id": _pks(Vial.objects.filter(clinic=clinic)),
+        "receipt_id": _pks(Receipt.objects.filter(clinic=clinic)),
         "entry_id": _pks(LedgerEntry.objects.filter(clinic=clinic)),
         "count_id": _pks(Count.objects.filter(clinic=clinic)),
         "case_id": _pks(DiscrepancyCase.objects.filter(clinic=clinic)),

@@ -96,7 +96,7 @@ def test_nurse_receives_stock(
             "id_vial_count": "3",
             "id_supplier_name": "Cardinal Demo",
             "id_supplier_address": "9 Supply Ave, Albany NY",
-            "id_supplier_dea_number": "RC1234567",
+            "id_supplier_dea_number": "RC1234563",
             "id_invoice_number": "INV-5531",
         },
     )

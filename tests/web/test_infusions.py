@@ -25,7 +25,7 @@ from ketaflow.infusions import services, stock
 from ketaflow.infusions.demo import demo_session
 from ketaflow.infusions.models import AppendOnlyError, InfusionEvent, InfusionSession, VitalsEntry
 from ketaflow.ledger import services as ledger
-from ketaflow.ledger.models import LedgerEntry, Product, Vial
+from ketaflow.ledger.models import LedgerEntry, Product, Receipt, Vial
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment, Chair, Course
 from tests.web.conftest import World
@@ -171,7 +171,7 @@ def stock_vial(
         supplier_name="Supplier Inc",
         supplier_address="1 Depot Rd",
         supplier_dea_number="RS0000000",
-        invoice_number="INV-1",
+        invoice_number=f"INV-{Receipt.objects.count() + 1}",
     )
     return receipt.vials.select_related("product").get()
 

@@ -37,6 +37,7 @@ from ketaflow.ledger.models import (
     InventoryLine,
     LedgerEntry,
     Product,
+    Receipt,
     Vial,
 )
 from tests.web.conftest import PASSWORD, World, build_world
@@ -76,7 +77,7 @@ def receive(world: World, *, lot: str = "LOT-1", count: int = 3, conc: str = "50
         supplier_name="Supplier Inc",
         supplier_address="1 Depot Rd",
         supplier_dea_number="RS0000000",
-        invoice_number="INV-1",
+        invoice_number=f"INV-{Receipt.objects.count() + 1}",
     )
     return Stock(product, list(receipt.vials.order_by("label")))
 

@@ -17,6 +17,7 @@ EXPECTED: dict[Role, set[Perm]] = {
         P.VIEW_OWN_RECORD,
         P.VIEW_AUDIT_TRAIL,
         P.MANAGE_STAFF,
+        P.MANAGE_REGISTRY,
         P.MANAGE_NETWORK,
         P.LEDGER_RESOLVE,
         P.LEDGER_CORRECT,

@@ -42,6 +42,7 @@ class Perm(enum.StrEnum):
     # Oversight.
     VIEW_AUDIT_TRAIL = "view_audit_trail"
     MANAGE_STAFF = "manage_staff"  # the own clinic's set-up: staff, consent texts, chairs, hours
+    MANAGE_REGISTRY = "manage_registry"  # merge duplicate patients, deactivate records
     MANAGE_NETWORK = "manage_network"  # every clinic's set-up (network administrator only)
     # Clinical acts that later capabilities need (they also require current credentials).
     SIGN_CANDIDACY = "sign_candidacy"
@@ -108,6 +109,7 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.EXPORT_CHART,
             Perm.VIEW_AUDIT_TRAIL,
             Perm.MANAGE_STAFF,
+            Perm.MANAGE_REGISTRY,
             Perm.PLAN_COURSE,
             Perm.SIGN_CANDIDACY,
             Perm.ORDER_INFUSION,

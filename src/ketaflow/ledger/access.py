@@ -1,5 +1,5 @@
-"""The one access check per kind of ledger record (vial, entry, case, count, inventory) and for
-the clinic's ledger as a whole.
+"""The one access check per kind of ledger record (vial, entry, receipt, case, count, inventory)
+and for the clinic's ledger as a whole.
 
 - not logged in, a patient, or no clinic: 404 (the ledger does not exist for them);
 - a record of another clinic: 404, so that identifiers reveal nothing;
@@ -19,7 +19,7 @@ from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm, Role
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
-from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntry, Vial
+from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntry, Receipt, Vial
 
 M = TypeVar("M", bound=Model)
 
@@ -101,3 +101,10 @@ def inventory_for_user(
     user: User, inventory_id: int, *, need: Perm, actor: Actor | None = None
 ) -> Inventory:
     return _one(user, Inventory.objects.all(), inventory_id, need, actor, "ledger_inventory")
+
+
+def receipt_for_user(
+    user: User, receipt_id: int, *, need: Perm, actor: Actor | None = None
+) -> Receipt:
+    qs = Receipt.objects.select_related("product", "received_by")
+    return _one(user, qs, receipt_id, need, actor, "ledger_receipt")

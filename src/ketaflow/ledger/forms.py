@@ -77,6 +77,18 @@ class ReceiveForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["product"] = forms.ModelChoiceField(queryset=products)
         self.order_fields(["product"])
+        if self.data.get(DUPLICATE_INVOICE_FIELD):
+            self.ask_duplicate_confirmation()
+
+    def ask_duplicate_confirmation(self) -> None:
+        """Offer the explicit confirmation once the invoice was found already received."""
+        self.fields[DUPLICATE_INVOICE_FIELD] = forms.BooleanField(
+            required=False,
+            label="Receive anyway: this is a further delivery on an invoice already received",
+        )
+
+
+DUPLICATE_INVOICE_FIELD = "duplicate_invoice_confirmed"
 
 
 class DrawForm(forms.Form):
@@ -178,6 +190,11 @@ class CountForm(StockLinesForm):
     shift = forms.ChoiceField(choices=Count.Shift.choices)
     note = forms.CharField(max_length=300, required=False)
 
+    def __init__(self, *args: Any, second_counter: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if second_counter:
+            self.fields.update(_witness_fields("second_counter", "Second counter"))
+
 
 class InventoryForm(StockLinesForm):
     kind = forms.ChoiceField(choices=Inventory.Kind.choices)
@@ -199,6 +216,14 @@ class PaperAdministrationForm(forms.Form):
     """The amount given from a draw that has no infusion session in KetaFlow."""
 
     amount_mg = _mg_field("Amount given (mg), per the paper infusion record")
+
+
+class ReceiptReverseForm(forms.Form):
+    reason = forms.CharField(max_length=300, label="Why the whole receipt is reversed")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.update(_witness_fields("witness", "Witness"))
 
 
 class CorrectForm(forms.Form):

@@ -135,6 +135,7 @@ class Vial(models.Model):
         DESTROYED = "destroyed", "Destroyed"
         LOST = "lost", "Lost or stolen"
         EXPIRED = "expired", "Expired (awaiting destruction)"
+        REVERSED = "reversed", "Receipt reversed"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="ledger_vials")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="vials")
@@ -168,6 +169,26 @@ class Vial(models.Model):
     @property
     def on_hand_mg(self) -> Decimal:
         return self.in_vial_mg + self.drawn_pending_mg
+
+
+class LedgerSettings(models.Model):
+    """A clinic's ledger policy (set up by its medical director in the administration). A clinic
+    without a row uses the defaults."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.CASCADE, related_name="ledger_settings")
+    second_counter_required = models.BooleanField(
+        "Counts need a second counter",
+        default=False,
+        help_text="When on, every stock count is signed by a second credentialed person with "
+        "their own username and password, like a witness.",
+    )
+
+    class Meta:
+        verbose_name = "ledger settings"
+        verbose_name_plural = "ledger settings"
+
+    def __str__(self) -> str:
+        return f"Ledger settings of {self.clinic}"
 
 
 class LedgerHead(models.Model):
@@ -367,6 +388,14 @@ class Count(Frozen):
     shift = models.CharField(max_length=16, choices=Shift.choices)
     counted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    second_counter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The second person who counted, signing with their own credentials.",
     )
     note = models.CharField(max_length=300, blank=True)
 

@@ -31,14 +31,19 @@ def _day_appointments(user: User, day: dt.date) -> QuerySet[Appointment]:
 
 def draw_patients(user: User, day: dt.date) -> QuerySet[Patient]:
     """The patients ketamine may be drawn for on ``day``: this clinic's, with a signed candidacy
-    decision, a current informed consent and an infusion appointment that day."""
+    decision, a current informed consent and an infusion appointment that day; active records
+    only."""
     booked = {a.patient_id for a in _day_appointments(user, day)}
     ready = [
         p.pk
         for p in Patient.objects.filter(pk__in=booked)
         if signed_candidacy_for(p) is not None and current_consent_for(p) is not None
     ]
-    return patients_for_user(user).filter(pk__in=ready).order_by("family_name", "given_name")
+    return (
+        patients_for_user(user)
+        .filter(pk__in=ready, active=True)
+        .order_by("family_name", "given_name")
+    )
 
 
 def draw_sessions(user: User, day: dt.date, lot: str) -> QuerySet[InfusionSession]:

@@ -38,7 +38,9 @@ from ketaflow.audit.chain import GENESIS, VerifyResult, verify_chain
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
+from ketaflow.clinical.dea import dea_number_normalised
 from ketaflow.clinical.dosing import SYRINGE_RESOLUTION_ML
+from ketaflow.clinical.errors import ClinicalInputError
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger.chain import ledger_entry_hash, ledger_key
 from ketaflow.ledger.models import (
@@ -49,6 +51,7 @@ from ketaflow.ledger.models import (
     InventoryLine,
     LedgerEntry,
     LedgerHead,
+    LedgerSettings,
     Product,
     Receipt,
     Vial,
@@ -269,12 +272,13 @@ def witness_verify(
     request: HttpRequest | None = None,
     field_name: str = "witness_username",
     not_also: Iterable[User] = (),
+    who: str = "witness",
 ) -> User:
     """The witness, who signs at the time with their own username and password (checked with
     Django's ``authenticate``; the password is never stored). A second, different person of the
     same clinic whose role may witness a waste and whose credentials are current today."""
     if not username.strip() or not password:
-        raise _refuse(field_name, "the witness signs with their own username and password")
+        raise _refuse(field_name, f"the {who} signs with their own username and password")
     # The password check counts against the witness's account and the address like a login
     # (django-axes, ketaflow.accounts.signin): no guessing a colleague's password here either.
     # Without a request (a command, the demo) only the account's limit applies.
@@ -282,18 +286,18 @@ def witness_verify(
     witness = authenticate(checked, username=username.strip(), password=password)
     if is_locked_request(checked):
         checked.axes_locked_out = False  # type: ignore[attr-defined]  # the form says it
-        raise _refuse(field_name, "the witness's sign-in is paused after too many failed attempts")
+        raise _refuse(field_name, f"the {who}'s sign-in is paused after too many failed attempts")
     if not isinstance(witness, User):
-        raise _refuse(field_name, "the witness's username or password is wrong")
+        raise _refuse(field_name, f"the {who}'s username or password is wrong")
     if witness.pk == user.pk:
-        raise _refuse(field_name, "the witness must be a second person, not the one recording")
+        raise _refuse(field_name, f"the {who} must be a second person, not the one recording")
     if any(witness.pk == other.pk for other in not_also):
-        raise _refuse(field_name, "each witness must be a different person")
+        raise _refuse(field_name, f"each {who} must be a different person")
     if witness.clinic_id != user.clinic_id:
-        raise _refuse(field_name, "the witness must be a member of staff of this clinic")
+        raise _refuse(field_name, f"the {who} must be a member of staff of this clinic")
     check = credential_check(witness, ClinicalAct.WITNESS, on=on)
     if not check.ok:
-        raise _refuse(field_name, "the witness may not witness: " + "; ".join(check.problems))
+        raise _refuse(field_name, f"the {who} may not witness: " + "; ".join(check.problems))
     return witness
 
 
@@ -373,6 +377,21 @@ def _next_labels(clinic: Clinic, count: int, year: int) -> list[str]:
     return [f"{prefix}{n:04d}" for n in range(start, start + count)]
 
 
+def same_invoice_receipts(
+    *, clinic_id: int, supplier_name: str, supplier_dea_number: str, invoice_number: str
+) -> list[Receipt]:
+    """The clinic's receipts of the same invoice number (letter case and surrounding spaces
+    aside) from the same supplier (the same DEA number or the same name)."""
+    return list(
+        Receipt.objects.filter(clinic_id=clinic_id, invoice_number__iexact=invoice_number.strip())
+        .filter(
+            Q(supplier_dea_number__iexact=supplier_dea_number.strip())
+            | Q(supplier_name__iexact=supplier_name.strip())
+        )
+        .order_by("received_at", "pk")
+    )
+
+
 @transaction.atomic
 def stock_receive(
     *,
@@ -387,20 +406,49 @@ def stock_receive(
     invoice_number: str,
     note: str = "",
     at: dt.datetime | None = None,
+    duplicate_invoice_confirmed: bool = False,
 ) -> Receipt:
     """Receive ``vial_count`` sealed vials against an invoice: each vial gets its own label and
-    a ``received`` entry of its labelled content (concentration × volume, exact)."""
+    a ``received`` entry of its labelled content (concentration × volume, exact).
+
+    The supplier's DEA number must have the DEA's shape and check digit
+    (:mod:`ketaflow.clinical.dea`). An invoice of the same supplier already received is refused
+    (code ``duplicate_invoice``) unless ``duplicate_invoice_confirmed`` (a further delivery on
+    the same invoice); the audit entry then names the earlier receipts."""
     user = _person(actor, Perm.LEDGER_RECEIVE)
     _same_clinic(user, product.clinic_id, "The product")
     received_at = _now(at)
     if expires_on <= timezone.localtime(received_at).date():
         raise _refuse("expires_on", f"the stock expired on {expires_on.isoformat()}")
+    try:
+        dea_number = dea_number_normalised(supplier_dea_number)
+    except ClinicalInputError as exc:
+        raise _refuse("supplier_dea_number", str(exc)) from None
+    earlier = same_invoice_receipts(
+        clinic_id=product.clinic_id,
+        supplier_name=supplier_name,
+        supplier_dea_number=dea_number,
+        invoice_number=invoice_number,
+    )
+    if earlier and not duplicate_invoice_confirmed:
+        first = earlier[0]
+        raise ValidationError(
+            {
+                "invoice_number": ValidationError(
+                    f"invoice {first.invoice_number} from {first.supplier_name} was already "
+                    f"received on {timezone.localtime(first.received_at):%Y-%m-%d} "
+                    f"({first.vial_count} vials, lot {first.lot}): confirm that this is a "
+                    "further delivery on the same invoice to receive it",
+                    code="duplicate_invoice",
+                )
+            }
+        )
     receipt = Receipt(
         clinic_id=product.clinic_id,
         product=product,
         supplier_name=supplier_name.strip(),
         supplier_address=supplier_address.strip(),
-        supplier_dea_number=supplier_dea_number.strip(),
+        supplier_dea_number=dea_number,
         invoice_number=invoice_number.strip(),
         lot=lot.strip(),
         expires_on=expires_on,
@@ -416,8 +464,10 @@ def stock_receive(
         action=Action.CREATE,
         object_type="ledger_receipt",
         object_id=receipt.pk,
-        summary=f"received {vial_count} vials of {product.name}, invoice {invoice_number}",
-        detail={"receipt": receipt_snapshot(receipt)},
+        summary=f"received {vial_count} vials of {product.name}, invoice {invoice_number}"
+        + (" (invoice already received: confirmed)" if earlier else ""),
+        detail={"receipt": receipt_snapshot(receipt)}
+        | ({"duplicate_invoice_of": [r.pk for r in earlier]} if earlier else {}),
     )
     content = product.content_mg
     year = timezone.localtime(received_at).year
@@ -480,6 +530,10 @@ def draw_record(
     _same_clinic(user, patient.clinic_id, "The patient")
     if not volume_ml.is_finite() or volume_ml <= 0:
         raise _refuse("volume_ml", "give the drawn volume in mL")
+    if not patient.active:
+        raise _refuse(
+            "patient", f"{patient.mrn} is an inactive record: ketamine is not drawn for it"
+        )
     if signed_candidacy_for(patient) is None:
         raise _refuse("patient", "no signed candidacy decision: ketamine is not drawn for them")
     if current_consent_for(patient) is None:
@@ -993,6 +1047,115 @@ def _reverse(
     return correction
 
 
+def receipt_reversal_problems(receipt: Receipt) -> list[str]:
+    """Why ``receipt`` cannot be reversed as a whole (empty: it can): a vial of it was drawn
+    from, or has any entry after its receipt (waste, destruction, loss, a count adjustment, a
+    correction), or the receipt is already reversed."""
+    problems: list[str] = []
+    vials = Vial.objects.filter(receipt=receipt).order_by("pk")
+    if not vials.exists():
+        return [f"receipt {receipt.pk} has no vials"]
+    for vial in vials:
+        kinds = list(
+            LedgerEntry.objects.filter(vial=vial).order_by("seq").values_list("kind", flat=True)
+        )
+        later = kinds[1:]
+        if vial.status == Status.REVERSED:
+            problems.append(f"vial {vial.label} is already reversed")
+        elif not kinds or kinds[0] != Kind.RECEIVED:
+            problems.append(f"vial {vial.label} has no receipt entry")
+        elif Kind.DRAWN in later:
+            problems.append(f"vial {vial.label} was drawn from")
+        elif later:
+            shown = ", ".join(sorted({Kind(k).label.lower() for k in later}))
+            problems.append(f"vial {vial.label} has later entries ({shown})")
+    return problems
+
+
+def receipt_reverse(
+    *,
+    actor: Actor,
+    receipt: Receipt,
+    reason: str,
+    witness_username: str,
+    witness_password: str,
+    request: HttpRequest | None = None,
+    at: dt.datetime | None = None,
+) -> list[LedgerEntry]:
+    """Reverse a whole receipt (entered twice, the wrong product, a delivery sent back) as one
+    witnessed action: one correction entry per vial, each naming the vial's receipt entry, the
+    reason and the witness, in one transaction; every vial leaves stock (``reversed``). Refused
+    if any vial of the receipt was drawn from or has any later entry: those are corrected first,
+    entry by entry. The witness signs with their own password, through :func:`witness_verify`
+    (its guessing limit included)."""
+    user = _person(actor, Perm.LEDGER_CORRECT)
+    _same_clinic(user, receipt.clinic_id, "The receipt")
+    if not reason.strip():
+        raise _refuse("reason", "say why the receipt is reversed")
+    problems = receipt_reversal_problems(receipt)
+    if problems:
+        raise _refuse(NON_FIELD_ERRORS, "the receipt cannot be reversed: " + "; ".join(problems))
+    day = timezone.localtime(_now(at)).date()
+    # Checked before the transaction, so that a failed witness log-in stays in the audit trail.
+    witness = witness_verify(
+        user=user, username=witness_username, password=witness_password, on=day, request=request
+    )
+    with transaction.atomic():
+        vials = list(
+            Vial.objects.select_for_update()
+            .select_related("product", "clinic")
+            .filter(receipt=receipt)
+            .order_by("pk")
+        )
+        problems = receipt_reversal_problems(receipt)  # again, under the vials' locks
+        if problems:
+            raise _refuse(
+                NON_FIELD_ERRORS, "the receipt cannot be reversed: " + "; ".join(problems)
+            )
+        corrections: list[LedgerEntry] = []
+        for vial in vials:
+            received = LedgerEntry.objects.get(vial=vial, kind=Kind.RECEIVED)
+            corrections.append(
+                _append(
+                    actor=actor,
+                    user=user,
+                    vial=vial,
+                    kind=Kind.CORRECTION,
+                    quantity_mg=received.quantity_mg,
+                    amount_mg=-received.amount_mg,
+                    volume_ml=received.volume_ml,
+                    witness=witness,
+                    corrects=received,
+                    reason=reason.strip(),
+                    at=at,
+                    summary=f"reversed the receipt of vial {vial.label} (#{received.seq}), "
+                    f"witness {witness.get_username()}",
+                )
+            )
+            vial.status = Status.REVERSED
+            vial.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action=Action.UPDATE,
+            object_type="ledger_receipt",
+            object_id=receipt.pk,
+            summary=f"reversed the receipt of invoice {receipt.invoice_number} "
+            f"({len(vials)} vials), witness {witness.get_username()}",
+            detail={
+                "reason": reason.strip(),
+                "witness": witness.get_username(),
+                "ledger_seqs": [c.seq for c in corrections],
+            },
+        )
+    return corrections
+
+
+def ledger_settings_for(clinic_id: int) -> LedgerSettings:
+    """The clinic's ledger settings (the defaults when it has none)."""
+    found = LedgerSettings.objects.filter(clinic_id=clinic_id).first()
+    return found if found is not None else LedgerSettings(clinic_id=clinic_id)
+
+
 # ---- counts and discrepancies ---------------------------------------------------------------
 
 
@@ -1044,7 +1207,6 @@ def _check_lines(stock: list[Vial], lines: Sequence[CountInput]) -> dict[int, Co
     return by_vial
 
 
-@transaction.atomic
 def count_record(
     *,
     actor: Actor,
@@ -1053,14 +1215,64 @@ def count_record(
     lines: Sequence[CountInput],
     note: str = "",
     at: dt.datetime | None = None,
+    second_counter_username: str = "",
+    second_counter_password: str = "",
+    request: HttpRequest | None = None,
 ) -> Count:
-    """A count of every vial in stock against the ledger; each difference opens a case."""
+    """A count of every vial in stock against the ledger; each difference opens a case.
+
+    A second counter signs with their own username and password (checked like a witness, with
+    its guessing limit) when given, and must when the clinic's ledger settings ask for one."""
     user = _person(actor, Perm.LEDGER_COUNT)
     _same_clinic(user, clinic.pk, "The clinic")
     when = _now(at)
+    second: User | None = None
+    required = ledger_settings_for(clinic.pk).second_counter_required
+    if required or second_counter_username.strip():
+        # Checked before the transaction, so that a failed log-in stays in the audit trail.
+        second = witness_verify(
+            user=user,
+            username=second_counter_username,
+            password=second_counter_password,
+            on=timezone.localtime(when).date(),
+            request=request,
+            field_name="second_counter_username",
+            who="second counter",
+        )
+    return _count(
+        actor=actor,
+        user=user,
+        clinic=clinic,
+        shift=shift,
+        lines=lines,
+        note=note,
+        when=when,
+        second=second,
+    )
+
+
+@transaction.atomic
+def _count(
+    *,
+    actor: Actor,
+    user: User,
+    clinic: Clinic,
+    shift: str,
+    lines: Sequence[CountInput],
+    note: str,
+    when: dt.datetime,
+    second: User | None,
+) -> Count:
     stock = _stock_locked(clinic.pk)
     by_vial = _check_lines(stock, lines)
-    count = Count(clinic=clinic, at=when, shift=shift, counted_by=user, note=note.strip())
+    count = Count(
+        clinic=clinic,
+        at=when,
+        shift=shift,
+        counted_by=user,
+        second_counter=second,
+        note=note.strip(),
+    )
     count.full_clean()
     count.save()
     opened = 0
@@ -1109,8 +1321,10 @@ def count_record(
         object_type="ledger_count",
         object_id=count.pk,
         summary=f"count of {len(stock)} vials ({count.get_shift_display()}): "
-        f"{opened} discrepancies",
-        detail={"lines": count_lines_snapshot(count)},
+        f"{opened} discrepancies"
+        + (f", second counter {second.get_username()}" if second is not None else ""),
+        detail={"lines": count_lines_snapshot(count)}
+        | ({"second_counter": second.get_username()} if second is not None else {}),
     )
     return count
 

@@ -6,6 +6,9 @@ urlpatterns = [
     path("", views.ledger_home, name="ledger_home"),
     path("receive/", views.receive, name="ledger_receive"),
     path("products/new/", views.product_new, name="ledger_product_new"),
+    path(
+        "receipts/<int:receipt_id>/reverse/", views.receipt_reverse, name="ledger_receipt_reverse"
+    ),
     path("vials/<int:vial_id>/", views.vial_detail, name="ledger_vial"),
     path("vials/<int:vial_id>/draw/", views.draw, name="ledger_draw"),
     path("vials/<int:vial_id>/waste/", views.waste, name="ledger_waste"),

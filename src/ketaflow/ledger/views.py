@@ -24,10 +24,12 @@ from ketaflow.ledger.access import (
     entry_for_user,
     inventory_for_user,
     ledger_for_user,
+    receipt_for_user,
     vial_for_user,
     vials_for_user,
 )
 from ketaflow.ledger.forms import (
+    DUPLICATE_INVOICE_FIELD,
     CorrectForm,
     CountForm,
     DestroyForm,
@@ -36,6 +38,7 @@ from ketaflow.ledger.forms import (
     LossForm,
     PaperAdministrationForm,
     ProductForm,
+    ReceiptReverseForm,
     ReceiveForm,
     ResolveForm,
     WasteForm,
@@ -168,8 +171,11 @@ def receive(request: HttpRequest) -> HttpResponse:
                 supplier_dea_number=data["supplier_dea_number"],
                 invoice_number=data["invoice_number"],
                 note=data["note"],
+                duplicate_invoice_confirmed=bool(data.get(DUPLICATE_INVOICE_FIELD)),
             )
         except ValidationError as exc:
+            if any(e.code == "duplicate_invoice" for e in exc.error_dict.get("invoice_number", [])):
+                form.ask_duplicate_confirmation()
             apply_validation_error(form, exc)
         else:
             labels = ", ".join(receipt.vials.order_by("label").values_list("label", flat=True))
@@ -186,7 +192,60 @@ def receive(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "receipts": Receipt.objects.filter(clinic=clinic).select_related("product")[:20],
+            "reversed": set(
+                Vial.objects.filter(clinic=clinic, status=Vial.Status.REVERSED).values_list(
+                    "receipt_id", flat=True
+                )
+            ),
+            "may_reverse": user.may(Perm.LEDGER_CORRECT),
             "has_products": products.exists(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def receipt_reverse(request: HttpRequest, receipt_id: int) -> HttpResponse:
+    user, actor = _ctx(request)
+    receipt = receipt_for_user(user, receipt_id, need=Perm.LEDGER_CORRECT, actor=actor)
+    form = ReceiptReverseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            corrections = services.receipt_reverse(
+                actor=actor,
+                receipt=receipt,
+                reason=data["reason"],
+                witness_username=data["witness_username"],
+                witness_password=data["witness_password"],
+                request=request,
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Receipt of invoice {receipt.invoice_number} reversed: {len(corrections)} "
+                f"vials, entries #{corrections[0].seq} to #{corrections[-1].seq}, witnessed by "
+                f"{corrections[0].witness_username}.",
+            )
+            return redirect("ledger_receive")
+    services.ledger_viewed(
+        actor=actor,
+        what=f"reverse receipt {receipt.pk}",
+        object_type="ledger_receipt",
+        object_id=receipt.pk,
+    )
+    return render(
+        request,
+        "ledger/receipt_reverse.html",
+        {
+            "form": form,
+            "receipt": receipt,
+            "vials": receipt.vials.order_by("label"),
+            "problems": services.receipt_reversal_problems(receipt),
+            "witness_note": "The witness is a second, credentialed member of staff who checks "
+            "the vials of this receipt now and signs with their own username and password.",
         },
     )
 
@@ -506,7 +565,8 @@ def count_new(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_COUNT, actor=actor)
     vials = _in_stock(user)
-    form = CountForm(request.POST or None, vials=vials)
+    second = services.ledger_settings_for(clinic.pk).second_counter_required
+    form = CountForm(request.POST or None, vials=vials, second_counter=second)
     if request.method == "POST" and form.is_valid():
         lines = [
             services.CountInput(
@@ -523,6 +583,9 @@ def count_new(request: HttpRequest) -> HttpResponse:
                 shift=form.cleaned_data["shift"],
                 lines=lines,
                 note=form.cleaned_data["note"],
+                second_counter_username=form.cleaned_data.get("second_counter_username", ""),
+                second_counter_password=form.cleaned_data.get("second_counter_password", ""),
+                request=request,
             )
         except ValidationError as exc:
             apply_validation_error(form, exc)
@@ -536,7 +599,11 @@ def count_new(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Count saved: every vial matches the ledger.")
             return redirect("ledger_count", count_id=count.pk)
     services.ledger_viewed(actor=actor, what="count form")
-    return render(request, "ledger/count_form.html", {"form": form, "title": "Count the stock"})
+    return render(
+        request,
+        "ledger/count_form.html",
+        {"form": form, "title": "Count the stock", "second_counter": second},
+    )
 
 
 @login_required

@@ -13,6 +13,7 @@ scores keeps them.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -206,7 +207,8 @@ def _patient(clinic: Clinic, spec: DemoPatient, today: dt.date, actor: Actor) ->
         "family_name": spec.family,
         "date_of_birth": spec.born,
         "sex_at_birth": spec.sex,
-        "phone": "+1 555 0100 400",
+        # One phone per person (the registry warns of two records with one phone).
+        "phone": f"+1 555 04{zlib.crc32(f'{spec.given} {spec.family}'.encode()) % 10**5:05d}",
         "emergency_contact_name": f"Sam {spec.family}",
         "emergency_contact_relationship": "partner",
         "emergency_contact_phone": "+1 555 0100 401",

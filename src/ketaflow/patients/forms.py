@@ -31,11 +31,28 @@ def _date_widgets(model: type[Any]) -> dict[str, forms.Widget]:
     }
 
 
+REGISTER_ANYWAY_FIELD = "register_anyway_reason"
+
+
 class PatientForm(forms.ModelForm[Patient]):
     class Meta:
         model = Patient
         fields = _PATIENT_FIELDS
         widgets = _date_widgets(Patient)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if REGISTER_ANYWAY_FIELD in self.data:
+            self.ask_register_anyway()
+
+    def ask_register_anyway(self) -> None:
+        """Offer "register anyway" once a possible duplicate was found: an explicit reason."""
+        self.fields[REGISTER_ANYWAY_FIELD] = forms.CharField(
+            required=False,
+            max_length=300,
+            label="Register anyway: why this is another person or needs its own record",
+            help_text="Leave empty and open the existing record instead if it is this person.",
+        )
 
 
 def _record_form(model: type[PatientRecord], fields: list[str]) -> type[forms.ModelForm[Any]]:
@@ -92,3 +109,21 @@ class RemoveForm(forms.Form):
 
 class PatientSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search")
+    inactive = forms.BooleanField(required=False, label="Include inactive records")
+
+
+class MergeForm(forms.Form):
+    duplicate = forms.CharField(
+        max_length=20,
+        label="Record number (MRN) of the duplicate",
+        help_text="Its records move to this record; it becomes inactive, merged into this one.",
+    )
+    reason = forms.CharField(max_length=300, label="Why these are the same person")
+    confirm = forms.BooleanField(
+        label="I have checked that both records are the same person (name, date of birth, "
+        "contact details)"
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=300)

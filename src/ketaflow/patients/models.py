@@ -95,6 +95,18 @@ class Patient(models.Model):
         max_length=150, blank=True, help_text="Adult who takes the patient home after infusions."
     )
     escort_phone = models.CharField(max_length=30, blank=True)
+    # An inactive record leaves the lists and is not booked or drawn for; it stays readable.
+    active = models.BooleanField(default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deactivation_reason = models.CharField(max_length=300, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_duplicates",
+        help_text="The record this duplicate was merged into (its records moved there).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -128,6 +140,34 @@ class Patient(models.Model):
         if bool(self.escort_name) != bool(self.escort_phone):
             field = "escort_phone" if self.escort_name else "escort_name"
             raise ValidationError({field: "Give both the escort's name and phone, or neither."})
+
+
+class RegistrySettings(models.Model):
+    """A clinic's registry conventions (set up by its medical director in the administration).
+    A clinic without a row uses the defaults."""
+
+    class SlashDates(models.TextChoices):
+        MONTH_FIRST = "mdy", "Month first: 03/14/1980"
+        DAY_FIRST = "dmy", "Day first: 14/03/1980"
+
+    clinic = models.OneToOneField(
+        Clinic, on_delete=models.CASCADE, related_name="registry_settings"
+    )
+    slash_dates = models.CharField(
+        "Dates typed with slashes",
+        max_length=3,
+        choices=SlashDates.choices,
+        default=SlashDates.MONTH_FIRST,
+        help_text="How the front desk types a date of birth with slashes in the patient search. "
+        "1980-03-14 is always year-month-day and 14.03.1980 always day.month.year.",
+    )
+
+    class Meta:
+        verbose_name = "registry settings"
+        verbose_name_plural = "registry settings"
+
+    def __str__(self) -> str:
+        return f"Registry settings of {self.clinic}"
 
 
 class PatientRecord(models.Model):

@@ -17,6 +17,9 @@ urlpatterns = [
         )
         for fmt in ("pdf", "json")
     ),
+    path("<int:patient_id>/merge/", views.patient_merge, name="patient_merge"),
+    path("<int:patient_id>/deactivate/", views.patient_deactivate, name="patient_deactivate"),
+    path("<int:patient_id>/reactivate/", views.patient_reactivate, name="patient_reactivate"),
     path("<int:patient_id>/notes/new/", views.note_new, name="note_new"),
     path("<int:patient_id>/<slug:kind>/new/", views.record_new, name="record_new"),
     path("<int:patient_id>/<slug:kind>/<int:record_id>/", views.record_edit, name="record_edit"),

@@ -19,12 +19,16 @@ from ketaflow.patients import services
 from ketaflow.patients.access import patient_for_user, patients_for_user
 from ketaflow.patients.forms import (
     RECORD_FORMS,
+    REGISTER_ANYWAY_FIELD,
+    MergeForm,
     NoteForm,
     PatientForm,
     PatientSearchForm,
+    ReasonForm,
     RemoveForm,
 )
 from ketaflow.patients.models import ClinicalNote, Patient, PatientRecord
+from ketaflow.patients.search import NotADate, typed_date
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -45,17 +49,29 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Your role may not list patients.")
     form = PatientSearchForm(request.GET)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    include_inactive = bool(form.cleaned_data.get("inactive")) if form.is_valid() else False
     patients = patients_for_user(user)
+    if not include_inactive:
+        patients = patients.filter(active=True)
+    hints: list[str] = []
     if query:
-        terms = query.split()
-        for term in terms:
-            patients = patients.filter(
+        day_first = services.slashes_day_first(user.clinic_id) if user.clinic_id else False
+        for term in query.split():
+            match = (
                 Q(given_name__icontains=term)
                 | Q(family_name__icontains=term)
                 | Q(preferred_name__icontains=term)
                 | Q(mrn__iexact=term)
                 | Q(phone__icontains=term)
             )
+            try:
+                born = typed_date(term, slashes_day_first=day_first)
+            except NotADate as exc:
+                hints.append(str(exc))
+            else:
+                if born is not None:
+                    match = Q(date_of_birth=born)
+            patients = patients.filter(match)
     shown = list(patients[:PAGE_SIZE])
     services.patient_list_viewed(
         actor=Actor.from_request(request), query=query, patient_ids=[p.pk for p in shown]
@@ -67,6 +83,8 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "patients": shown,
             "query": query,
+            "hints": hints,
+            "include_inactive": include_inactive,
             "truncated": len(shown) == PAGE_SIZE,
             "may_register": user.may(Perm.REGISTER_PATIENT),
         },
@@ -80,17 +98,32 @@ def patient_new(request: HttpRequest) -> HttpResponse:
     if not user.may(Perm.REGISTER_PATIENT) or user.clinic_id is None:
         raise PermissionDenied("Your role may not register patients.")
     form = PatientForm(request.POST or None)
+    duplicates: list[services.PossibleDuplicate] = []
     if request.method == "POST" and form.is_valid():
+        actor = Actor.from_request(request)
         try:
             patient = services.patient_register(
-                actor=Actor.from_request(request), clinic_id=user.clinic_id, data=form.cleaned_data
+                actor=actor,
+                clinic_id=user.clinic_id,
+                data=form.cleaned_data,
+                register_anyway_reason=form.cleaned_data.get(REGISTER_ANYWAY_FIELD) or "",
             )
         except ValidationError as exc:
+            if any(e.code == services.DUPLICATE_CODE for e in exc.error_dict.get("__all__", [])):
+                form.ask_register_anyway()
+                duplicates = services.possible_duplicates(
+                    clinic_id=user.clinic_id, data=form.cleaned_data
+                )
+                services.duplicates_shown(actor=actor, duplicates=duplicates)
             apply_validation_error(form, exc)
         else:
             messages.success(request, f"Registered {patient.display_name} ({patient.mrn}).")
             return redirect("patient_chart", patient_id=patient.pk)
-    return render(request, "patients/form.html", {"form": form, "title": "Register a patient"})
+    return render(
+        request,
+        "patients/form.html",
+        {"form": form, "title": "Register a patient", "duplicates": duplicates},
+    )
 
 
 @login_required
@@ -110,6 +143,9 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
         "may_write_note": user.may(Perm.WRITE_NOTE),
         "may_export": user.may(Perm.EXPORT_CHART),
         "may_view_access_history": user.may(Perm.VIEW_AUDIT_TRAIL),
+        "may_manage_registry": user.may(Perm.MANAGE_REGISTRY),
+        "reason_form": ReasonForm(),
+        "merged_duplicates": patient.merged_duplicates.all(),
     }
     if clinical:
         sections += [
@@ -312,3 +348,70 @@ def patient_record(request: HttpRequest, patient_id: int, file_format: str) -> H
         actor=actor, patient=patient, file_format=file_format, for_the_patient=False
     )
     return record_download(patient, data, file_format)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_merge(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The medical director merges a duplicate (by its record number) into this record."""
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    keep = patient_for_user(user, patient_id, need=Perm.MANAGE_REGISTRY, actor=actor)
+    form = MergeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        mrn = form.cleaned_data["duplicate"].strip()
+        duplicate = patients_for_user(user).filter(mrn__iexact=mrn).first()
+        if duplicate is None:
+            form.add_error("duplicate", f"No patient of this clinic has the record number {mrn}.")
+        else:
+            try:
+                services.patient_merge(
+                    actor=actor, keep=keep, duplicate=duplicate, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as exc:
+                apply_validation_error(form, exc)
+            else:
+                messages.success(
+                    request, f"Merged {duplicate.mrn} into {keep.mrn}: its records are here now."
+                )
+                return redirect("patient_chart", patient_id=keep.pk)
+    services.form_viewed(
+        actor=actor, patient=keep, what="a merge", object_type="patient", object_id=keep.pk
+    )
+    return render(
+        request,
+        "patients/form.html",
+        {"form": form, "patient": keep, "title": f"Merge a duplicate into {keep.display_name}"},
+    )
+
+
+def _activation(request: HttpRequest, patient_id: int, *, activate: bool) -> HttpResponse:
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(user, patient_id, need=Perm.MANAGE_REGISTRY, actor=actor)
+    if request.method != "POST":  # the form is on the chart
+        return redirect("patient_chart", patient_id=patient.pk)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Reason: say why.")
+        return redirect("patient_chart", patient_id=patient.pk)
+    change = services.patient_reactivate if activate else services.patient_deactivate
+    try:
+        change(actor=actor, patient=patient, reason=form.cleaned_data["reason"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Record reactivated." if activate else "Record deactivated.")
+    return redirect("patient_chart", patient_id=patient.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_deactivate(request: HttpRequest, patient_id: int) -> HttpResponse:
+    return _activation(request, patient_id, activate=False)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def patient_reactivate(request: HttpRequest, patient_id: int) -> HttpResponse:
+    return _activation(request, patient_id, activate=True)

@@ -291,6 +291,10 @@ def course_plan(
         ]
     elif candidacy is not None and candidacy.pk != signed.pk:
         errors["candidacy"] = ["This is not the patient's current signed candidacy decision."]
+    if not patient.active:
+        errors.setdefault("candidacy", []).append(
+            f"{patient.mrn} is an inactive record: no course is planned for it."
+        )
     today = clinic_today(clinic)
     if not user.may(Perm.PLAN_COURSE):
         errors[NON_FIELD_ERRORS] = [f"The role {user.role_enum.label} may not plan a course."]
@@ -636,6 +640,8 @@ def course_book(
     has an appointment then, the nurse already has the clinic's maximum of patients at once, or
     infusions are closer than the course's minimum spacing."""
     user = _person(actor)
+    if not course.patient.active:
+        raise BookingRefused([f"{course.patient.mrn} is an inactive record: it is not booked."])
     _lock_clinic(course.patient.clinic)
     reasons = _refusals(course=course, slots=slots, exclude_ids=set(), allow_past=allow_past)
     if reasons:
@@ -738,6 +744,8 @@ def appointment_reschedule(
     _person(actor)
     text = _require_reason(reason)
     _require_changeable(appointment, "rescheduled")
+    if not appointment.patient.active:
+        raise BookingRefused([f"{appointment.patient.mrn} is an inactive record: not rebooked."])
     course = appointment.course
     clinic = appointment.patient.clinic
     _lock_clinic(clinic)
