@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -208,6 +209,23 @@ def test_today_shows_each_running_infusions_expected_end(world: World, client_fo
     html = client_for(world.nurse).get(reverse("infusion_today")).content.decode()
     assert timezone.localtime(bag.expected_end).strftime("%H:%M") in html
     assert "of 100 mL left" in html
+
+
+def test_the_chair_board_shows_each_running_infusions_expected_end(
+    world: World, client_for: Any
+) -> None:
+    session = running(world, 10)
+    bag = services.session_bag(session, timezone.now())
+    assert bag is not None
+    assert bag.expected_end is not None
+    end = timezone.localtime(bag.expected_end, ZoneInfo(world.clinic.time_zone))
+    expected = f"Expected end {end:%H:%M}"
+    for user in (world.nurse, world.frontdesk):
+        html = client_for(user).get(reverse("chair_board")).content.decode()
+        assert expected in html
+    event(world, session, "stop", timezone.now())
+    html = client_for(world.nurse).get(reverse("chair_board")).content.decode()
+    assert "Expected end" not in html
 
 
 # ---- the vitals schedule ----------------------------------------------------------------------

@@ -6,8 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LogoutView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
+from ketaflow.accounts.clinictime import active_today, clinic_today
 from ketaflow.accounts.credentials import ACT_PERM, ClinicalAct, credential_check
 from ketaflow.accounts.roles import ROLE_PERMISSIONS, Perm, Role
 from ketaflow.clinicsettings.selectors import setting_states
@@ -19,7 +19,7 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     if user.role == Role.PATIENT:
         return redirect("portal_home")
-    today = timezone.localdate()
+    today = clinic_today(user.clinic) if user.clinic is not None else active_today()
     checks = [credential_check(user, act, on=today) for act in ClinicalAct]
     return render(
         request,
