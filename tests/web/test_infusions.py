@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.models import Credential, User
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
@@ -180,7 +181,7 @@ def prepare(world: World, skip: str = "") -> InfusionSession:
     """A session with everything before the start complete, except ``skip``."""
     session = open_session(world)
     actor = nurse_actor(world)
-    today = timezone.localdate()
+    today = clinic_today(session.patient.clinic)  # the weight of the clinic's day
     services.checklist_update(
         actor=actor,
         session=session,

@@ -23,7 +23,7 @@ from django.utils import timezone
 from ketaflow.accounts.clinictime import clinic_local, clinic_today
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm
+from ketaflow.accounts.roles import Perm, refusal
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
@@ -77,6 +77,7 @@ from ketaflow.portal.models import UrgentTask
 from ketaflow.portal.safety import urgent_task_acknowledge, urgent_task_raise
 from ketaflow.treatment.models import Appointment
 from ketaflow.treatment.services import local, schedule_settings
+from ketaflow.web.templatetags.display import mg, score
 
 Status = InfusionSession.Status
 Kind = InfusionEvent.Kind
@@ -120,7 +121,7 @@ def _require_perm(actor: Actor, perm: Perm) -> User:
     if not user.may(perm):
         raise _refuse(
             NON_FIELD_ERRORS,
-            f"your role ({user.role_enum.label}) may not {perm.value.replace('_', ' ')}",
+            refusal(user.role, perm).rstrip("."),
         )
     return user
 
@@ -317,8 +318,14 @@ def start_problems(session: InfusionSession, user: User | None) -> list[str]:
         problems.append("weight: today's weight (kg) and when it was measured are not recorded")
     elif (today - session.weight_measured_on).days > policy.weight_valid_days:
         problems.append(
-            f"weight: measured on {session.weight_measured_on.isoformat()}, more than "
-            f"{policy.weight_valid_days} day(s) ago (clinic setting); weigh the patient"
+            f"weight: measured on {session.weight_measured_on.isoformat()}; "
+            + (
+                "the clinic wants the weight of the day of the infusion"
+                if policy.weight_valid_days == 0
+                else f"the clinic accepts a weight up to {policy.weight_valid_days} "
+                f"day{'s' if policy.weight_valid_days != 1 else ''} old"
+            )
+            + " (clinic setting); weigh the patient"
         )
     base = baseline_vitals(session)
     if base is None:
@@ -964,7 +971,7 @@ def event_record(
         f"infusion {label} at {clinic_local(session.patient.clinic, at):%H:%M:%S}"
         + (f", {rate_ml_per_h} mL/h" if rate_ml_per_h is not None else "")
         + (f"; reason: {event.get_reason_display()}" if event.reason else "")
-        + f"; delivered {delivered.dose_mg!r} mg so far",
+        + f"; delivered {mg(delivered.dose_mg)} so far",
         object_type="infusion_event",
         object_id=event.pk,
         detail={
@@ -1245,7 +1252,7 @@ def session_discharge(
         errors["aldrete"] = ["record a modified Aldrete score after the infusion"]
     elif aldrete.total < policy.aldrete_discharge_minimum:
         errors["aldrete"] = [
-            f"modified Aldrete {aldrete.total.normalize()} is below "
+            f"modified Aldrete {score(aldrete.total)} is below "
             f"{policy.aldrete_discharge_minimum} (Aldrete 1995); keep observing and re-score"
         ]
     if not escort_present:
@@ -1271,7 +1278,7 @@ def session_discharge(
         actor,
         Action.UPDATE,
         session,
-        f"discharged (modified Aldrete {aldrete.total.normalize() if aldrete else '?'})"
+        f"discharged (modified Aldrete {score(aldrete.total) if aldrete else '?'})"
         + f"; observed {gates.observed_min(session, now) or 0:.0f} min after the stop",
     )
     return session

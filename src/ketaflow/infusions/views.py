@@ -65,6 +65,7 @@ from ketaflow.treatment.models import Appointment
 from ketaflow.treatment.services import clinic_today, clinic_zone, schedule_settings
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
+from ketaflow.web.templatetags.display import score
 
 FRAGMENT_HEADER = "X-KetaFlow-Fragment"
 
@@ -528,7 +529,7 @@ def _screening(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
     flag = (
         " Suicide-risk flag: a prescriber must acknowledge." if response.suicide_risk_flag else ""
     )
-    return f"{instrument.label} recorded: total {response.total.normalize()}.{flag}"
+    return f"{instrument.label} recorded: total {score(response.total)}.{flag}"
 
 
 def _acknowledge(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
@@ -543,7 +544,7 @@ def _cadss(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
         instrument=Instrument.CADSS,
         answers=_parse(Instrument.CADSS, form.cleaned_data["answers"]),
     )
-    return f"CADSS recorded: total {response.total.normalize()}."
+    return f"CADSS recorded: total {score(response.total)}."
 
 
 def _aldrete(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
@@ -551,7 +552,7 @@ def _aldrete(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
     response = services.screening_record(
         actor=actor, session=session, instrument=Instrument.ALDRETE, answers=answers
     )
-    return f"Modified Aldrete recorded: {response.total.normalize()} of 10."
+    return f"Modified Aldrete recorded: {score(response.total)} of 10."
 
 
 def _side_effect(actor: Actor, session: InfusionSession, form: forms.Form) -> str:

@@ -33,7 +33,7 @@ from django.utils import timezone
 from ketaflow.accounts.clinictime import clinic_day, clinic_local, clinic_zone
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import Clinic, User
-from ketaflow.accounts.roles import Perm
+from ketaflow.accounts.roles import Perm, refusal
 from ketaflow.accounts.signin import is_locked_request
 from ketaflow.audit.chain import GENESIS, VerifyResult, verify_chain
 from ketaflow.audit.context import Actor
@@ -103,7 +103,7 @@ def _person(actor: Actor, perm: Perm) -> User:
     if user is None:
         raise PermissionDenied("A person must make ledger entries.")
     if not user.may(perm) or user.clinic_id is None:
-        raise PermissionDenied(f"Your role may not {perm.value.replace('_', ' ')}.")
+        raise PermissionDenied(refusal(user.role, perm))
     return user
 
 

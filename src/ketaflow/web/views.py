@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 
 from ketaflow.accounts.clinictime import active_today, clinic_today
 from ketaflow.accounts.credentials import ACT_PERM, ClinicalAct, credential_check
-from ketaflow.accounts.roles import ROLE_PERMISSIONS, Perm, Role
+from ketaflow.accounts.roles import Perm, Role
 from ketaflow.clinicsettings.selectors import setting_states
 from ketaflow.web.auth import request_user
 
@@ -26,7 +26,6 @@ def home(request: HttpRequest) -> HttpResponse:
         "web/home.html",
         {
             "checks": [c for c in checks if user.may(ACT_PERM[c.act])],
-            "perms": sorted(p.value.replace("_", " ") for p in ROLE_PERMISSIONS[user.role_enum]),
             "credentials": user.credentials.all(),
             "today": today,
             "settings_pending": (
