@@ -114,6 +114,14 @@ def label(value: object) -> str:
     return _core_labels().get(text) or code_words(text)
 
 
+@register.filter
+def labels(values: object) -> str:
+    """Codes in words, joined: ``["chest_pain", "headache"]`` -> "Chest pain, Headache"."""
+    if not isinstance(values, list | tuple | set | frozenset):
+        return label(values)
+    return ", ".join(label(v) for v in values)
+
+
 def _decimal(value: object) -> Decimal | None:
     if value is None or value == "" or isinstance(value, bool):
         return None
