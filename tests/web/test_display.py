@@ -128,18 +128,3 @@ def test_progress_report_tables_wrap_inside_the_page() -> None:
     width, height = table.wrap(FRAME_WIDTH, 10_000)
     assert width <= FRAME_WIDTH + 0.01
     assert height > 60  # the long cells wrapped onto several lines instead of running off
-
-
-def test_ledger_report_tables_wrap_inside_the_page() -> None:
-    from reportlab.lib.pagesizes import landscape, letter
-    from reportlab.lib.units import inch
-    from reportlab.platypus import Table
-
-    from ketaflow.ledger.reports import Report, pdf_story
-
-    report = Report(name="x", title="T", subtitle=[], headers=["A", "B", "C"])
-    report.rows.append(["x" * 400, "y", "z"])
-    table = next(f for f in pdf_story(report) if isinstance(f, Table))
-    room = landscape(letter)[0] - 0.8 * inch
-    width, _ = table.wrap(room, 10_000)
-    assert width <= room + 0.01

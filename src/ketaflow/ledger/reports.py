@@ -348,8 +348,7 @@ def pdf_story(report: Report) -> list[object]:
     data += [[Paragraph(pdf_text(v), cell) for v in row] for row in report.rows]
     if not report.rows:
         data.append([Paragraph("No entries.", cell)] + [""] * (len(report.headers) - 1))
-    width = landscape(letter)[0] - 0.8 * inch  # the page less its margins
-    table = Table(data, colWidths=[width / len(report.headers)] * len(report.headers), repeatRows=1)
+    table = Table(data, repeatRows=1)
     table.setStyle(
         TableStyle(
             [
