@@ -281,3 +281,26 @@ def test_who_may_override_a_soft_limit_is_decided_once() -> None:
     assert granted == set(SOFT_LIMIT_OVERRIDE_ROLES)
     for entry in DRUG_LIBRARY.values():
         assert entry.override_roles == SOFT_LIMIT_OVERRIDE_ROLES
+
+
+# ---- Clinic time (issue 14 item 2) --------------------------------------------------------------
+
+
+def test_days_and_wall_clocks_come_from_the_clinic_time_helper() -> None:
+    """``timezone.localdate()``/``localtime(value)`` without a zone, and the current zone, give
+    the server's (or whichever the request activated): a day or a time a person reads comes
+    from ``accounts/clinictime.py`` with the clinic whose day it is."""
+    found: list[str] = []
+    for path in _app_modules():
+        if path.name == "clinictime.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            name = node.func.attr
+            zoned = len(node.args) >= 2 or any(k.arg == "timezone" for k in node.keywords)
+            if name in ("localdate", "localtime") and not zoned:
+                found.append(f"{_where(path, node)} timezone.{name}() without the clinic's zone")
+            elif name == "get_current_timezone":
+                found.append(f"{_where(path, node)} the server's or request's zone")
+    assert not found, "\n".join(found)

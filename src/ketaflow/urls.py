@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from ketaflow.backup import views as backup_views
 from ketaflow.web import views as web_views
@@ -8,6 +10,8 @@ from ketaflow.web import views as web_views
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("healthz", backup_views.healthz, name="healthz"),
+    # Pages link the icon (base.html); the administration's pages and browsers ask for this.
+    path("favicon.ico", RedirectView.as_view(url=static("ketaflow/favicon.svg")), name="favicon"),
     path(
         "login/",
         auth_views.LoginView.as_view(

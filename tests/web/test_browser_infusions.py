@@ -171,7 +171,7 @@ def chart_infusion_to_lock(browser: webdriver.Chrome) -> None:
     dose = form_in(browser, "dose", "dose")
     fill(dose, {"vial_concentration_mg_per_ml": "10", "final_volume_ml": "100"})
     submit(dose)
-    panel = wait_text(browser, "#dose-panel", "35.00 mg")
+    panel = wait_text(browser, "#dose-panel", "35.0 mg")
     assert "150.0 mL/h" in panel.text
     assert "3.5 mL" in panel.text
     vial = form_in(browser, "dose", "vial")

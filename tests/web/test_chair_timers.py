@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -210,6 +211,23 @@ def test_today_shows_each_running_infusions_expected_end(world: World, client_fo
     assert "of 100 mL left" in html
 
 
+def test_the_chair_board_shows_each_running_infusions_expected_end(
+    world: World, client_for: Any
+) -> None:
+    session = running(world, 10)
+    bag = services.session_bag(session, timezone.now())
+    assert bag is not None
+    assert bag.expected_end is not None
+    end = timezone.localtime(bag.expected_end, ZoneInfo(world.clinic.time_zone))
+    expected = f"Expected end {end:%H:%M}"
+    for user in (world.nurse, world.frontdesk):
+        html = client_for(user).get(reverse("chair_board")).content.decode()
+        assert expected in html
+    event(world, session, "stop", timezone.now())
+    html = client_for(world.nurse).get(reverse("chair_board")).content.decode()
+    assert "Expected end" not in html
+
+
 # ---- the vitals schedule ----------------------------------------------------------------------
 
 
@@ -356,7 +374,7 @@ def test_the_status_bar_and_the_pump_card_agree(world: World, client_for: Any) -
     answer = post(client_for(world.nurse), session, "vitals", vitals_data(124))
     status, pump = answer["fragments"]["status"], answer["fragments"]["pump"]
     shown = status.split("delivered ", 1)[1].split(" mg", 1)[0]
-    assert f"<strong>{shown} mg</strong>" in pump
+    assert f">{shown} mg<" in pump  # to 0.1 mg in both (the pump card: exact one click away)
 
 
 def test_a_correction_keeps_its_seconds_and_its_place(world: World, client_for: Any) -> None:

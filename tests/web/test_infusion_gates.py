@@ -116,7 +116,7 @@ def test_a_prescriber_overrides_with_a_reason_then_the_nurse_starts(world: World
     session = critical_baseline_session(world)
     with pytest.raises(ValidationError) as exc:
         services.baseline_override(actor=nurse_actor(world), session=session, reason="ok")
-    assert "may not order infusion" in refusal(exc)
+    assert "Infusion nurse cannot order an infusion" in refusal(exc)
     with pytest.raises(ValidationError) as exc:
         services.baseline_override(actor=prescriber(world), session=session, reason="  ")
     assert "reason" in exc.value.message_dict

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.models import Credential, User
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
@@ -183,7 +184,7 @@ def prepare(
     stock when ``vial`` is false: the dose is computed, nothing drawn)."""
     session = open_session(world)
     actor = nurse_actor(world)
-    today = timezone.localdate()
+    today = clinic_today(session.patient.clinic)  # the weight of the clinic's day
     services.checklist_update(
         actor=actor,
         session=session,

@@ -188,7 +188,7 @@ def test_gad7_has_no_outcome_rule_and_says_so() -> None:
         "gad7", _series((14, 8, 7, 6, 6, 5)), first_infusion=None, induction_last=None
     )
     assert m.status is Status.NO_RULES
-    assert "no response or remission rule" in m.explanation
+    assert "No response or remission rule" in m.explanation
 
 
 def test_trajectory_from_the_database_has_infusion_days(ready: World) -> None:

@@ -115,7 +115,7 @@ def test_the_flowsheet_shows_the_whole_infusion_in_the_clinic_time(
         "Anders",
         session.patient.mrn,
         "LOT-42",  # vial and lot
-        "35.00 mg",  # the dose
+        "35.0 mg",  # the dose (to 0.1 mg)
         "150.0 mL/h",
         "Emergency: Chest pain",  # the level and symptom in words
         "Call the prescriber",

@@ -584,7 +584,8 @@ def test_prescriber_plans_a_course_in_the_browser_form(
     preview = c.post(url, {**form, "preview": "1"}).content.decode()
     assert 'id="preview"' in preview
     assert f"Mon {next_monday():%Y-%m-%d}" in preview
-    assert "36.25 mg" in preview
+    assert "36.3 mg" in preview  # to 0.1 mg, the exact figure one click away
+    assert "exact: 36.25 mg" in preview
     # The predicted concentration before saving: both pictures drawn into the page, one row
     # per infusion with its peak and the level before it, and the preview audited.
     assert 'id="preview-concentration"' in preview
@@ -674,7 +675,7 @@ def test_clinical_staff_see_the_dose_and_the_concentration_estimate(
     c = client_for(world.nurse)
     detail = c.get(reverse("course_detail", args=[course.pk])).content.decode()
     assert "0.5 mg/kg over 40 min" in detail
-    assert "36.25 mg per infusion" in detail
+    assert "36.3 mg</summary>exact: 36.25 mg</details> per infusion" in detail
     assert reverse("course_concentration", args=[course.pk]) in detail
     assert "An estimate from a published pharmacokinetic model" in detail
     assert "500 virtual patients" in detail

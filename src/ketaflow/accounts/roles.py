@@ -13,7 +13,16 @@ from ketaflow.clinical.common import ROLE_LABELS, Role
 from ketaflow.clinical.dosing import SOFT_LIMIT_OVERRIDE_ROLES
 
 # The roles are defined once, in ketaflow.clinical (labels included); this table grants them.
-__all__ = ["CLINIC_ROLES", "OWN_RECORD_PERMS", "ROLE_LABELS", "ROLE_PERMISSIONS", "Perm", "Role"]
+__all__ = [
+    "CLINIC_ROLES",
+    "OWN_RECORD_PERMS",
+    "PERM_ACTIONS",
+    "ROLE_LABELS",
+    "ROLE_PERMISSIONS",
+    "Perm",
+    "Role",
+    "refusal",
+]
 
 
 # The roles of a clinic's own staff (each belongs to one clinic): what a clinic's medical
@@ -185,3 +194,53 @@ def has_perm(role: Role | str, perm: Perm) -> bool:
 
 # What a patient may do with their own record (and nothing with anyone else's).
 OWN_RECORD_PERMS: frozenset[Perm] = frozenset({Perm.VIEW_DEMOGRAPHICS, Perm.VIEW_CLINICAL})
+
+
+# What each permission lets a person do, as a refusal says it ("Front desk cannot open clinical
+# notes"): no permission code reaches a page.
+PERM_ACTIONS: dict[Perm, str] = {
+    Perm.LIST_PATIENTS: "list the clinic's patients",
+    Perm.VIEW_DEMOGRAPHICS: "see patients' details",
+    Perm.EDIT_DEMOGRAPHICS: "change patients' details",
+    Perm.REGISTER_PATIENT: "register patients",
+    Perm.VIEW_CLINICAL: "open clinical notes",
+    Perm.EDIT_CLINICAL: "change clinical records",
+    Perm.WRITE_NOTE: "write clinical notes",
+    Perm.EXPORT_CHART: "export a patient's chart",
+    Perm.VIEW_OWN_RECORD: "see this record",
+    Perm.VIEW_AUDIT_TRAIL: "read the audit trail",
+    Perm.MANAGE_STAFF: "change the clinic's set-up",
+    Perm.MANAGE_NETWORK: "change the network's clinics",
+    Perm.SIGN_CANDIDACY: "sign a candidacy decision",
+    Perm.ORDER_INFUSION: "order an infusion",
+    Perm.OVERRIDE_SOFT_LIMIT: "override a dose limit",
+    Perm.ADMINISTER: "give ketamine",
+    Perm.WITNESS_WASTE: "witness a waste",
+    Perm.VIEW_SCHEDULE: "see the chair board",
+    Perm.BOOK_APPOINTMENT: "book appointments",
+    Perm.PLAN_COURSE: "plan a course",
+    Perm.RECORD_CONSENT: "record a consent",
+    Perm.CHART_INFUSION: "chart an infusion",
+    Perm.SIGN_INFUSION_NOTE: "sign an infusion note",
+    Perm.LEDGER_VIEW: "open the controlled-substance ledger",
+    Perm.LEDGER_RECEIVE: "receive stock",
+    Perm.LEDGER_DRAW: "draw or waste ketamine",
+    Perm.LEDGER_COUNT: "count the stock",
+    Perm.LEDGER_REPORT_LOSS: "report a loss",
+    Perm.LEDGER_DESTROY: "destroy stock",
+    Perm.LEDGER_INVENTORY: "take an inventory",
+    Perm.LEDGER_RESOLVE: "resolve a count discrepancy",
+    Perm.LEDGER_CORRECT: "correct a ledger entry",
+    Perm.VIEW_OUTCOMES_DASHBOARD: "see the outcomes dashboard",
+    Perm.INVITE_PATIENT: "invite a patient to the portal",
+    Perm.ACKNOWLEDGE_URGENT: "acknowledge an urgent safety task",
+}
+
+
+def refusal(role: str | Role, perm: Perm) -> str:
+    """A refusal in words: "Front desk cannot open clinical notes."."""
+    try:
+        who = ROLE_LABELS[Role(role)]
+    except ValueError:
+        who = "This account"
+    return f"{who} cannot {PERM_ACTIONS[perm]}."

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.clinical import Instrument
 from ketaflow.clinical.common import choices
 from ketaflow.patients.models import Patient
@@ -50,4 +51,5 @@ class InstrumentResponse(models.Model):
         indexes = [models.Index(fields=["patient", "instrument", "taken_at"], name="resp_pt_instr")]
 
     def __str__(self) -> str:
-        return f"{self.get_instrument_display()} {self.total} on {self.taken_at:%Y-%m-%d}"
+        local_at = clinic_local(self.patient.clinic, self.taken_at)
+        return f"{self.get_instrument_display()} {self.total} on {local_at:%Y-%m-%d}"

@@ -28,6 +28,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ketaflow.accounts.clinictime import active_local
+
 
 class AppendOnly(models.Model):
     """Rows are added, never changed or removed (the database refuses it too)."""
@@ -110,7 +112,8 @@ class AuditEntry(AppendOnly):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.at:%Y-%m-%d %H:%M} {self.actor_username} {self.action}"
+        local_at = active_local(self.at)
+        return f"#{self.seq} {local_at:%Y-%m-%d %H:%M} {self.actor_username} {self.action}"
 
 
 class AuditEntryPatient(AppendOnly):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.accounts.models import Clinic
 from ketaflow.clinical import Decision as ClinicalDecision
 from ketaflow.clinical.common import choices
@@ -142,4 +143,5 @@ class Consent(models.Model):
         ordering = ["-accepted_at"]
 
     def __str__(self) -> str:
-        return f"{self.patient} accepted {self.form} on {self.accepted_at:%Y-%m-%d}"
+        local_at = clinic_local(self.patient.clinic, self.accepted_at)
+        return f"{self.patient} accepted {self.form} on {local_at:%Y-%m-%d}"

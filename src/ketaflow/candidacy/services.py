@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
@@ -39,7 +40,7 @@ def candidacy_assess(
     of the patient are superseded. A moderate or high C-SSRS risk raises the urgent safety task
     in the same transaction. Raises ValueError naming the intake field on bad input."""
     user = _person(actor)
-    intake = build_intake(patient, answers, today=timezone.localdate())
+    intake = build_intake(patient, answers, today=clinic_today(patient.clinic))
     clinical_intake = intake_from_dict(intake)
     result = assess_eligibility(clinical_intake, clinical_settings_for(patient.clinic).eligibility)
     data: Any = to_jsonable(result)
@@ -84,7 +85,7 @@ def _deciding(actor: Actor, assessment: CandidacyAssessment, what: str) -> tuple
     assessment = CandidacyAssessment.objects.select_for_update().get(pk=assessment.pk)
     if not user.may(Perm.SIGN_CANDIDACY):
         raise PermissionDenied(f"The role {user.role_enum.label} may not {what} a candidacy.")
-    check = credential_check(user, ClinicalAct.SIGN, on=timezone.localdate())
+    check = credential_check(user, ClinicalAct.SIGN, on=clinic_today(assessment.patient.clinic))
     if not check.ok:
         raise ValidationError({"__all__": f"Cannot {what}: {'; '.join(check.problems)}."})
     if assessment.status != CandidacyAssessment.Status.ASSESSED:
@@ -175,7 +176,9 @@ def consent_form_current(patient: Patient) -> ConsentForm | None:
     """The clinic's newest consent form in effect today."""
     return (
         ConsentForm.objects.filter(
-            clinic_id=patient.clinic_id, retired=False, effective_on__lte=timezone.localdate()
+            clinic_id=patient.clinic_id,
+            retired=False,
+            effective_on__lte=clinic_today(patient.clinic),
         )
         .order_by("-effective_on")
         .first()

@@ -10,9 +10,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
@@ -101,7 +101,7 @@ def candidacy_detail(request: HttpRequest, assessment_id: int) -> HttpResponse:
     actor = Actor.from_request(request)
     assessment = candidacy_for_user(user, assessment_id, need=Perm.VIEW_CLINICAL, actor=actor)
     services.candidacy_viewed(actor=actor, assessment=assessment)
-    check = credential_check(user, ClinicalAct.SIGN, on=timezone.localdate())
+    check = credential_check(user, ClinicalAct.SIGN, on=clinic_today(assessment.patient.clinic))
     states = setting_states_by_key(assessment.patient.clinic)
     return render(
         request,

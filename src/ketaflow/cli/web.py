@@ -97,13 +97,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = demo_load()
     if result.created_users or result.created_patients:
         print(
-            f"Demo clinic loaded: {result.created_users} logins and "
-            f"{result.created_patients} patients created."
+            f"Demo clinic loaded: {result.created_patients} patients and "
+            f"{result.created_users} accounts created."
         )
     else:
         print("Demo clinic already loaded: nothing added.")
     port = os.environ.get("PORT", "8000")
-    print(f"Log in at http://127.0.0.1:{port}/login/ as one of:")
+    # The count said is the count listed (issue 14 item 11).
+    print(f"Log in at http://127.0.0.1:{port}/login/ as one of these {len(result.logins)} logins:")
     clinic = None
     for login in result.logins:
         if login.clinic != clinic:

@@ -7,8 +7,7 @@ import datetime as dt
 import warnings
 from dataclasses import dataclass
 
-from django.utils import timezone
-
+from ketaflow.accounts.clinictime import clinic_local, clinic_today
 from ketaflow.clinical import pump
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
 from ketaflow.pk import (
@@ -120,10 +119,11 @@ def vitals_chart(
         end = ended if ended is not None else min(now, t1)
         running.append(Band(x(began), round(max(x(end) - x(began), 0), 1)))
     steps = 6
+    clinic = entries[0].session.patient.clinic
     x_ticks = [
         Tick(
             x(t0 + dt.timedelta(seconds=span * i / steps)),
-            timezone.localtime(t0 + dt.timedelta(seconds=span * i / steps)).strftime("%H:%M"),
+            clinic_local(clinic, t0 + dt.timedelta(seconds=span * i / steps)).strftime("%H:%M"),
         )
         for i in range(steps + 1)
     ]
@@ -183,7 +183,7 @@ def delivered_pk_png(session: InfusionSession, now: dt.datetime) -> bytes | None
     regimen = delivered_regimen(session, now)
     if regimen is None or session.weight_kg is None:
         return None
-    age = session.patient.age_on(timezone.localdate())
+    age = session.patient.age_on(clinic_today(session.patient.clinic))
     covariates = Covariates(weight_kg=float(session.weight_kg), age_yr=float(age))
     with warnings.catch_warnings():
         # A patient outside the model's study population is still plotted; the reasons are in

@@ -170,7 +170,7 @@ def demo_session(
         escort_confirmed=True,
         pregnancy_test="negative" if session.patient.sex_at_birth != "male" else "not_applicable",
         weight_kg=weight_kg,
-        weight_measured_on=timezone.localdate(),
+        weight_measured_on=clinic_today(session.patient.clinic),
         height_cm=course.height_cm if course.height_cm is not None else Decimal(170),
     )
     prescriber = _prescriber_of(nurse)

@@ -21,8 +21,7 @@ import datetime as dt
 from collections.abc import Sequence
 from fractions import Fraction
 
-from django.utils import timezone
-
+from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.clinical import AlertLevel
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
 from ketaflow.treatment.models import RECOVERY_MIN_DEFAULT, ScheduleSettings
@@ -37,9 +36,10 @@ def is_urgent(entry: VitalsEntry) -> bool:
 
 def reading_text(entry: VitalsEntry) -> str:
     """The reading in one line: '185/115, HR 80, SpO2 98% at 07:40 (CRITICAL)'."""
+    local_at = clinic_local(entry.session.patient.clinic, entry.measured_at)
     return (
         f"{entry.systolic_mmhg}/{entry.diastolic_mmhg}, HR {entry.heart_rate_bpm}, "
-        f"SpO2 {entry.spo2_percent}% at {timezone.localtime(entry.measured_at):%H:%M} "
+        f"SpO2 {entry.spo2_percent}% at {local_at:%H:%M} "
         f"({entry.level.upper()})"
     )
 

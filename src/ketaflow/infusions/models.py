@@ -17,8 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.utils import timezone
 
+from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.clinical import Indication as ClinicalIndication
 from ketaflow.clinical import WeightBasis as ClinicalWeightBasis
 from ketaflow.clinical.common import choices
@@ -235,7 +235,8 @@ class InfusionEvent(AppendOnly):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} at {timezone.localtime(self.at):%H:%M:%S}"
+        local_at = clinic_local(self.session.patient.clinic, self.at)
+        return f"{self.get_kind_display()} at {local_at:%H:%M:%S}"
 
 
 class VitalsEntry(AppendOnly):
@@ -279,7 +280,7 @@ class VitalsEntry(AppendOnly):
 
     def __str__(self) -> str:
         return (
-            f"{timezone.localtime(self.measured_at):%H:%M} "
+            f"{clinic_local(self.session.patient.clinic, self.measured_at):%H:%M} "
             f"BP {self.systolic_mmhg}/{self.diastolic_mmhg} "
             f"HR {self.heart_rate_bpm} SpO2 {self.spo2_percent}"
         )
@@ -351,7 +352,8 @@ class Addendum(AppendOnly):
         verbose_name_plural = "addenda"
 
     def __str__(self) -> str:
-        return f"Addendum by {self.author} at {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
+        local_at = clinic_local(self.session.patient.clinic, self.at)
+        return f"Addendum by {self.author} at {local_at:%Y-%m-%d %H:%M}"
 
 
 class PrescriberDecision(AppendOnly):
@@ -375,7 +377,8 @@ class PrescriberDecision(AppendOnly):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.get_decision_display()} at {timezone.localtime(self.at):%H:%M}"
+        local_at = clinic_local(self.session.patient.clinic, self.at)
+        return f"{self.get_decision_display()} at {local_at:%H:%M}"
 
 
 class AdverseEvent(AppendOnly):
@@ -397,4 +400,5 @@ class AdverseEvent(AppendOnly):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"Adverse event ({self.level}) at {timezone.localtime(self.at):%H:%M}"
+        local_at = clinic_local(self.session.patient.clinic, self.at)
+        return f"Adverse event ({self.level}) at {local_at:%H:%M}"

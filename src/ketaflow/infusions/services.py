@@ -20,9 +20,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ketaflow.accounts.clinictime import clinic_local, clinic_today
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm
+from ketaflow.accounts.roles import Perm, refusal
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
@@ -76,6 +77,7 @@ from ketaflow.portal.models import UrgentTask
 from ketaflow.portal.safety import urgent_task_acknowledge, urgent_task_raise
 from ketaflow.treatment.models import Appointment
 from ketaflow.treatment.services import local, schedule_settings
+from ketaflow.web.templatetags.display import mg, score
 
 Status = InfusionSession.Status
 Kind = InfusionEvent.Kind
@@ -119,7 +121,7 @@ def _require_perm(actor: Actor, perm: Perm) -> User:
     if not user.may(perm):
         raise _refuse(
             NON_FIELD_ERRORS,
-            f"your role ({user.role_enum.label}) may not {perm.value.replace('_', ' ')}",
+            refusal(user.role, perm).rstrip("."),
         )
     return user
 
@@ -139,7 +141,7 @@ def _require_unlocked(session: InfusionSession) -> None:
     if session.locked:
         signer = session.signed_by.get_full_name() if session.signed_by else "?"
         when = (
-            timezone.localtime(session.signed_at).strftime("%Y-%m-%d %H:%M")
+            clinic_local(session.patient.clinic, session.signed_at).strftime("%Y-%m-%d %H:%M")
             if session.signed_at
             else "?"
         )
@@ -154,7 +156,7 @@ def _check_version(session: InfusionSession, expected_version: int | None) -> No
     if expected_version is not None and expected_version != session.version:
         who = session.updated_by
         name = (who.get_full_name() or who.get_username()) if who else "someone else"
-        when = timezone.localtime(session.updated_at).strftime("%H:%M:%S")
+        when = clinic_local(session.patient.clinic, session.updated_at).strftime("%H:%M:%S")
         raise _refuse(
             "version",
             f"changed by {name} at {when} since you opened this form; reload to see the "
@@ -167,20 +169,23 @@ def _bump(session: InfusionSession, user: User) -> None:
     session.updated_by = user
 
 
-def _check_time(field: str, at: dt.datetime, policy: InfusionPolicy) -> None:
+def _check_time(
+    session: InfusionSession, field: str, at: dt.datetime, policy: InfusionPolicy
+) -> None:
+    clinic = session.patient.clinic
     now = timezone.now()
     if timezone.is_naive(at):
         raise _refuse(field, "give the time with its time zone")
     if at > now + dt.timedelta(minutes=policy.future_skew_min):
         raise _refuse(
             field,
-            f"{timezone.localtime(at):%H:%M:%S} is in the future (more than "
+            f"{clinic_local(clinic, at):%H:%M:%S} is in the future (more than "
             f"{policy.future_skew_min} min ahead of the clinic clock)",
         )
     if at < now - dt.timedelta(hours=policy.late_entry_max_hours):
         raise _refuse(
             field,
-            f"{timezone.localtime(at):%Y-%m-%d %H:%M} is more than "
+            f"{clinic_local(clinic, at):%Y-%m-%d %H:%M} is more than "
             f"{policy.late_entry_max_hours} h ago; record it as an addendum",
         )
 
@@ -287,7 +292,7 @@ def risk_flags(session: InfusionSession) -> list[str]:
 def start_problems(session: InfusionSession, user: User | None) -> list[str]:
     """Everything that still keeps the infusion from starting, each naming the item."""
     policy = infusion_policy()
-    today = timezone.localdate()
+    today = clinic_today(session.patient.clinic)
     problems: list[str] = []
     patient = session.patient
     if signed_candidacy_for(patient) is None:
@@ -313,8 +318,14 @@ def start_problems(session: InfusionSession, user: User | None) -> list[str]:
         problems.append("weight: today's weight (kg) and when it was measured are not recorded")
     elif (today - session.weight_measured_on).days > policy.weight_valid_days:
         problems.append(
-            f"weight: measured on {session.weight_measured_on.isoformat()}, more than "
-            f"{policy.weight_valid_days} day(s) ago (clinic setting); weigh the patient"
+            f"weight: measured on {session.weight_measured_on.isoformat()}; "
+            + (
+                "the clinic wants the weight of the day of the infusion"
+                if policy.weight_valid_days == 0
+                else f"the clinic accepts a weight up to {policy.weight_valid_days} "
+                f"day{'s' if policy.weight_valid_days != 1 else ''} old"
+            )
+            + " (clinic setting); weigh the patient"
         )
     base = baseline_vitals(session)
     if base is None:
@@ -558,7 +569,7 @@ def checklist_update(
         raise _refuse(
             NON_FIELD_ERRORS, "checklist: the infusion has started; it can no longer change"
         )
-    today = timezone.localdate()
+    today = clinic_today(session.patient.clinic)
     if weight_kg is not None and weight_measured_on is None:
         raise _refuse("weight_measured_on", "give the date the weight was measured")
     if weight_measured_on is not None and weight_measured_on > today:
@@ -896,13 +907,14 @@ def event_record(
         )
     elif kind != Kind.START:
         _refuse_after_bag(session, kind, at)
-    _check_time("at", at, policy)
+    _check_time(session, "at", at, policy)
     last = session.events.order_by("-at", "-pk").first()
     if last is not None and at < last.at:
+        local_at = clinic_local(session.patient.clinic, last.at)
         raise _refuse(
             "at",
-            f"{timezone.localtime(at):%H:%M:%S} is before the last event "
-            f"({last.get_kind_display().lower()} at {timezone.localtime(last.at):%H:%M:%S})",
+            f"{clinic_local(session.patient.clinic, at):%H:%M:%S} is before the last event "
+            f"({last.get_kind_display().lower()} at {local_at:%H:%M:%S})",
         )
     if kind == Kind.START:
         problems = start_problems(session, user)
@@ -956,10 +968,10 @@ def event_record(
         actor,
         Action.CREATE,
         session,
-        f"infusion {label} at {timezone.localtime(at):%H:%M:%S}"
+        f"infusion {label} at {clinic_local(session.patient.clinic, at):%H:%M:%S}"
         + (f", {rate_ml_per_h} mL/h" if rate_ml_per_h is not None else "")
         + (f"; reason: {event.get_reason_display()}" if event.reason else "")
-        + f"; delivered {delivered.dose_mg!r} mg so far",
+        + f"; delivered {mg(delivered.dose_mg)} so far",
         object_type="infusion_event",
         object_id=event.pk,
         detail={
@@ -1026,7 +1038,7 @@ def vitals_record(
     policy = infusion_policy()
     if measured_at is None:
         measured_at = corrects.measured_at if corrects is not None else timezone.now()
-    _check_time("measured_at", measured_at, policy)
+    _check_time(session, "measured_at", measured_at, policy)
     if corrects is not None:
         if corrects.session_id != session.pk:
             raise _refuse("corrects", "the corrected entry belongs to another session")
@@ -1150,7 +1162,7 @@ def side_effect_record(
     _require_unlocked(session)
     policy = infusion_policy()
     onset_at = onset_at or timezone.now()
-    _check_time("onset_at", onset_at, policy)
+    _check_time(session, "onset_at", onset_at, policy)
     if kind == SideEffect.Kind.OTHER and not other_description.strip():
         raise _refuse("other_description", "describe the side effect")
     treated = bool(medication.strip())
@@ -1162,7 +1174,7 @@ def side_effect_record(
         if not route:
             raise _refuse("route", "give the route of the medication")
         given_at = given_at or timezone.now()
-        _check_time("given_at", given_at, policy)
+        _check_time(session, "given_at", given_at, policy)
         if given_at < onset_at:
             raise _refuse("given_at", "the medication was given before the side effect began")
     elif dose_amount is not None or dose_unit.strip() or route or given_at:
@@ -1240,7 +1252,7 @@ def session_discharge(
         errors["aldrete"] = ["record a modified Aldrete score after the infusion"]
     elif aldrete.total < policy.aldrete_discharge_minimum:
         errors["aldrete"] = [
-            f"modified Aldrete {aldrete.total.normalize()} is below "
+            f"modified Aldrete {score(aldrete.total)} is below "
             f"{policy.aldrete_discharge_minimum} (Aldrete 1995); keep observing and re-score"
         ]
     if not escort_present:
@@ -1266,7 +1278,7 @@ def session_discharge(
         actor,
         Action.UPDATE,
         session,
-        f"discharged (modified Aldrete {aldrete.total.normalize() if aldrete else '?'})"
+        f"discharged (modified Aldrete {score(aldrete.total) if aldrete else '?'})"
         + f"; observed {gates.observed_min(session, now) or 0:.0f} min after the stop",
     )
     return session
@@ -1287,7 +1299,7 @@ def session_sign(*, actor: Actor, session: InfusionSession) -> InfusionSession:
             f"sign: the patient must be discharged first (the session is "
             f"{session.get_status_display().lower()})",
         )
-    check = credential_check(user, ClinicalAct.ADMINISTER, on=timezone.localdate())
+    check = credential_check(user, ClinicalAct.ADMINISTER, on=clinic_today(session.patient.clinic))
     if not check.ok:
         raise _refuse(NON_FIELD_ERRORS, "credentials: " + "; ".join(check.problems))
     session.signed_by = user
@@ -1434,12 +1446,12 @@ def _observation_problem(session: InfusionSession, now: dt.datetime) -> str:
     until = gates.observation_until(session)
     if until is None or now >= until:
         return ""
-    stopped = timezone.localtime(session.ended_at) if session.ended_at else None
+    stopped = clinic_local(session.patient.clinic, session.ended_at) if session.ended_at else None
     return (
         f"observation: the infusion stopped at {stopped:%H:%M}; the clinic observes for at least "
         f"{gates.observation_min(session)} min after the stop (Recovery time setting; Spravato "
         f"label: at least 2 h after the dose); discharge from "
-        f"{timezone.localtime(until):%H:%M}"
+        f"{clinic_local(session.patient.clinic, until):%H:%M}"
     )
 
 
@@ -1461,13 +1473,13 @@ def baseline_override(
         )
     if not reason.strip():
         raise _refuse("reason", "write why the infusion may start over this reading")
-    check = credential_check(user, ClinicalAct.ORDER, on=timezone.localdate())
+    check = credential_check(user, ClinicalAct.ORDER, on=clinic_today(session.patient.clinic))
     if not check.ok:
         raise _refuse(NON_FIELD_ERRORS, "credentials: " + "; ".join(check.problems))
     session.baseline_override_vitals = base
     session.baseline_override_by = user
     at = at or timezone.now()
-    _check_time("at", at, infusion_policy())
+    _check_time(session, "at", at, infusion_policy())
     if at < base.measured_at:
         raise _refuse("at", "the override is made after the reading it is about")
     session.baseline_override_at = at
@@ -1515,7 +1527,7 @@ def decision_record(
     if not note.strip():
         raise _refuse("note", "write what you assessed and what you decided")
     at = at or timezone.now()
-    _check_time("at", at, infusion_policy())
+    _check_time(session, "at", at, infusion_policy())
     reading = max(readings, key=lambda v: (v.measured_at, v.pk))
     if at < reading.measured_at:
         raise _refuse("at", "the decision is made after the reading it is about")
@@ -1565,7 +1577,7 @@ def session_cosign(*, actor: Actor, session: InfusionSession) -> InfusionSession
         )
     if session.signed_by_id == user.pk:
         raise _refuse(NON_FIELD_ERRORS, "co-sign: a second clinician co-signs, not the signer")
-    check = credential_check(user, ClinicalAct.SIGN, on=timezone.localdate())
+    check = credential_check(user, ClinicalAct.SIGN, on=clinic_today(session.patient.clinic))
     if not check.ok:
         raise _refuse(NON_FIELD_ERRORS, "credentials: " + "; ".join(check.problems))
     session.cosigned_by = user

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm, Role
 from ketaflow.assessments.services import parse_answers
@@ -65,6 +66,7 @@ from ketaflow.treatment.models import Appointment
 from ketaflow.treatment.services import clinic_today, clinic_zone, schedule_settings
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
+from ketaflow.web.templatetags.display import score
 
 FRAGMENT_HEADER = "X-KetaFlow-Fragment"
 
@@ -167,7 +169,7 @@ def _page_context(
     delivered = services.session_delivered(session, until=now)
     bag = services.session_bag(session, now)
     plan = session.plan or {}
-    today = timezone.localdate()
+    today = clinic_today(session.patient.clinic)
     dose_initial: dict[str, Any] = {
         **version,
         "indication": session.indication or session.appointment.course.indication,
@@ -426,7 +428,8 @@ def _event(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
         reason=c.get("reason") or "",
         confirm_early_stop=bool(c.get("confirm_early_stop")),
     )
-    return f"{event.get_kind_display()} recorded at {timezone.localtime(event.at):%H:%M:%S}."
+    local_at = clinic_local(session.patient.clinic, event.at)
+    return f"{event.get_kind_display()} recorded at {local_at:%H:%M:%S}."
 
 
 def _override_baseline(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
@@ -527,7 +530,7 @@ def _screening(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
     flag = (
         " Suicide-risk flag: a prescriber must acknowledge." if response.suicide_risk_flag else ""
     )
-    return f"{instrument.label} recorded: total {response.total.normalize()}.{flag}"
+    return f"{instrument.label} recorded: total {score(response.total)}.{flag}"
 
 
 def _acknowledge(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
@@ -542,7 +545,7 @@ def _cadss(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
         instrument=Instrument.CADSS,
         answers=_parse(Instrument.CADSS, form.cleaned_data["answers"]),
     )
-    return f"CADSS recorded: total {response.total.normalize()}."
+    return f"CADSS recorded: total {score(response.total)}."
 
 
 def _aldrete(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
@@ -550,7 +553,7 @@ def _aldrete(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
     response = services.screening_record(
         actor=actor, session=session, instrument=Instrument.ALDRETE, answers=answers
     )
-    return f"Modified Aldrete recorded: {response.total.normalize()} of 10."
+    return f"Modified Aldrete recorded: {score(response.total)} of 10."
 
 
 def _side_effect(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
@@ -736,7 +739,7 @@ def correction_form(request: HttpRequest, session_id: int, entry_id: int) -> Htt
             "spo2_percent": entry.spo2_percent,
             "respiratory_rate_per_min": entry.respiratory_rate_per_min,
             "symptoms": entry.symptoms,
-            "measured_at": timezone.localtime(entry.measured_at),
+            "measured_at": clinic_local(session.patient.clinic, entry.measured_at),
         }
     )
     services.session_viewed(
@@ -764,7 +767,7 @@ def discharge_instructions(request: HttpRequest, session_id: int) -> HttpRespons
             "session": session,
             "patient": session.patient,
             "clinic": session.patient.clinic,
-            "today": timezone.localdate(timezone=clinic_zone(session.patient.clinic)),
+            "today": clinic_today(session.patient.clinic),
         },
     )
 
@@ -796,8 +799,10 @@ def _today_user(request: HttpRequest) -> User:
 @require_GET
 def today(request: HttpRequest) -> HttpResponse:
     user = _today_user(request)
-    day = timezone.localdate()
-    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    if user.clinic is None:
+        raise PermissionDenied("Only a clinic's staff see its infusions.")
+    day = clinic_today(user.clinic)
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=clinic_zone(user.clinic))
     appointments = list(
         Appointment.objects.filter(
             patient__in=patients_for_user(user),

@@ -16,7 +16,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from ketaflow.accounts.models import Clinic, User
-from ketaflow.accounts.roles import Perm, Role
+from ketaflow.accounts.roles import Perm, Role, refusal
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntry, Receipt, Vial
@@ -47,7 +47,7 @@ def _require(
         object_id=object_id,
         summary=f"denied: {need.value}",
     )
-    raise PermissionDenied(f"Your role may not {need.value.replace('_', ' ')}.")
+    raise PermissionDenied(refusal(user.role, need))
 
 
 def ledger_for_user(user: User, *, need: Perm, actor: Actor | None = None) -> Clinic:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from ketaflow.accounts.clinictime import clinic_zone
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.audit.context import Actor
 from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
@@ -67,8 +68,9 @@ class LedgerDemo:
     entries: int
 
 
-def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+def _at(clinic: Clinic, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    """``hour:minute`` on the clinic's wall clock (inside its opening hours)."""
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=clinic_zone(clinic))
 
 
 def _stock_line(vial: Vial, *, short_ml: Decimal = Decimal(0)) -> services.CountInput:
@@ -116,7 +118,7 @@ def load_demo(
         timing=Inventory.Timing.OPENING,
         lines=[],
         note="Initial inventory: no controlled substances on hand (zero count).",
-        at=_at(start, 7, 30),
+        at=_at(clinic, start, 7, 30),
     )
     product = Product.objects.filter(clinic=clinic, ndc=DEMO_NDC).first()
     if product is None:
@@ -155,7 +157,7 @@ def load_demo(
                 supplier_address=supplies.supplier_address,
                 supplier_dea_number=supplies.supplier_dea_number,
                 invoice_number=invoice,
-                at=_at(day, 8, 15),
+                at=_at(clinic, day, 8, 15),
             )
             delivered += 1
         if day.weekday() not in (0, 2, 4):  # infusion days: Monday, Wednesday, Friday
@@ -170,10 +172,13 @@ def load_demo(
             volume_ml=volume,
             patient=patient,
             note=PAPER_NOTE,
-            at=_at(day, 9, 40),
+            at=_at(clinic, day, 9, 40),
         )
         services.administration_record(
-            actor=as_nurse, draw=draw, amount_mg=draw.quantity_mg - residue, at=_at(day, 10, 30)
+            actor=as_nurse,
+            draw=draw,
+            amount_mg=draw.quantity_mg - residue,
+            at=_at(clinic, day, 10, 30),
         )
         services._waste(
             actor=as_nurse,
@@ -183,7 +188,7 @@ def load_demo(
             reason="residue in the bag and line after the infusion",
             witness=prescriber,
             draw=draw,
-            at=_at(day, 10, 35),
+            at=_at(clinic, day, 10, 35),
         )
         stock = services.IN_STOCK
         vials = list(Vial.objects.filter(clinic=clinic, status__in=stock).select_related("product"))
@@ -195,7 +200,7 @@ def load_demo(
             short -= take
             lines.append(_stock_line(vial, short_ml=take))
         count = services.count_record(
-            actor=as_nurse, clinic=clinic, shift="closing", lines=lines, at=_at(day, 17, 30)
+            actor=as_nurse, clinic=clinic, shift="closing", lines=lines, at=_at(clinic, day, 17, 30)
         )
         for case in count.lines.filter(case__isnull=False).select_related("case"):
             services.case_resolve(
@@ -205,7 +210,7 @@ def load_demo(
                 reason="Recounted with the nurse next morning: 2 mg (0.2 mL) short in the open "
                 "vial; no sign of diversion, attributed to loss at the stopper on repeated "
                 "punctures. Ledger adjusted; draw technique reviewed with staff.",
-                at=_at(day + dt.timedelta(days=1), 8, 5),
+                at=_at(clinic, day + dt.timedelta(days=1), 8, 5),
             )
         day_index += 1
     _sessions(clinic, as_nurse, nurse, prescriber)

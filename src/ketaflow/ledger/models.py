@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.accounts.models import Clinic
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.models import Patient
@@ -403,7 +404,8 @@ class Count(Frozen):
         ordering = ["-at", "-pk"]
 
     def __str__(self) -> str:
-        return f"Count {self.pk} ({self.get_shift_display()}) at {self.at:%Y-%m-%d %H:%M}"
+        local_at = clinic_local(self.clinic, self.at)
+        return f"Count {self.pk} ({self.get_shift_display()}) at {local_at:%Y-%m-%d %H:%M}"
 
 
 class CountLine(Frozen):
@@ -454,9 +456,8 @@ class Inventory(Frozen):
         verbose_name_plural = "inventories"
 
     def __str__(self) -> str:
-        return (
-            f"{self.get_kind_display()} of {self.taken_at:%Y-%m-%d} ({self.get_timing_display()})"
-        )
+        local_at = clinic_local(self.clinic, self.taken_at)
+        return f"{self.get_kind_display()} of {local_at:%Y-%m-%d} ({self.get_timing_display()})"
 
 
 class InventoryLine(Frozen):

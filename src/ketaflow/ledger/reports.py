@@ -11,6 +11,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -20,6 +21,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from ketaflow.accounts.clinictime import clinic_zone
 from ketaflow.accounts.models import Clinic
 from ketaflow.ledger.models import DiscrepancyCase, Inventory, LedgerEntry, Vial
 from ketaflow.patients.models import Patient
@@ -34,14 +36,19 @@ class Report:
     headers: list[str]
     rows: list[list[str]] = field(default_factory=list)
     patient_ids: list[int] = field(default_factory=list)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    def __post_init__(self) -> None:
+        self.subtitle.append(f"Times in {self.zone.key}")
 
 
 def _mg(value: Decimal | None) -> str:
     return "" if value is None else f"{value:f}"
 
 
-def _when(value: dt.datetime | None) -> str:
-    return "" if value is None else f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
+def _when(value: dt.datetime | None, zone: ZoneInfo) -> str:
+    """An instant on the clinic's wall clock (the report says its zone)."""
+    return "" if value is None else f"{timezone.localtime(value, zone):%Y-%m-%d %H:%M}"
 
 
 def _address(patient: Patient) -> str:
@@ -69,7 +76,7 @@ def _person(username: str, user: object) -> str:
 
 
 def administration_record(clinic: Clinic, start: dt.date, end: dt.date) -> Report:
-    tz = timezone.get_current_timezone()
+    tz = zone = clinic_zone(clinic)
     since = dt.datetime.combine(start, dt.time.min).replace(tzinfo=tz)
     until = dt.datetime.combine(end, dt.time.max).replace(tzinfo=tz)
     entries = (
@@ -78,6 +85,7 @@ def administration_record(clinic: Clinic, start: dt.date, end: dt.date) -> Repor
         .order_by("at", "seq")
     )
     report = Report(
+        zone=zone,
         name="administration",
         title="Dispensing and administration record (ketamine, Schedule III)",
         subtitle=[
@@ -107,7 +115,7 @@ def administration_record(clinic: Clinic, start: dt.date, end: dt.date) -> Repor
             record = f"Correction of #{e.corrects.seq}: {e.reason}"
         report.rows.append(
             [
-                _when(e.at),
+                _when(e.at, zone),
                 f"#{e.seq}",
                 record,
                 f"{e.patient.family_name}, {e.patient.given_name} (MRN {e.patient.mrn})",
@@ -128,10 +136,11 @@ def administration_record(clinic: Clinic, start: dt.date, end: dt.date) -> Repor
 def full_ledger(clinic: Clinic, start: dt.date, end: dt.date) -> Report:
     """Every entry: receipts, draws, administrations, wastes, destructions, losses, adjustments
     and corrections, with the running balance of each vial."""
-    tz = timezone.get_current_timezone()
+    tz = zone = clinic_zone(clinic)
     since = dt.datetime.combine(start, dt.time.min).replace(tzinfo=tz)
     until = dt.datetime.combine(end, dt.time.max).replace(tzinfo=tz)
     report = Report(
+        zone=zone,
         name="ledger",
         title="Controlled-substance ledger (all entries)",
         subtitle=[f"{clinic.name}", f"{start.isoformat()} to {end.isoformat()}"],
@@ -157,7 +166,7 @@ def full_ledger(clinic: Clinic, start: dt.date, end: dt.date) -> Report:
             kind = f"Correction of #{e.corrects.seq}"
         report.rows.append(
             [
-                _when(e.at),
+                _when(e.at, zone),
                 f"#{e.seq}",
                 f"{e.vial.label} / {e.vial.lot}",
                 kind,
@@ -177,7 +186,9 @@ def full_ledger(clinic: Clinic, start: dt.date, end: dt.date) -> Report:
 
 
 def vial_history(vial: Vial) -> Report:
+    zone = clinic_zone(vial.clinic)
     report = Report(
+        zone=zone,
         name="vial",
         title=f"Vial {vial.label}: history",
         subtitle=[
@@ -207,7 +218,7 @@ def vial_history(vial: Vial) -> Report:
             kind = f"Correction of #{e.corrects.seq}"
         report.rows.append(
             [
-                _when(e.at),
+                _when(e.at, zone),
                 f"#{e.seq}",
                 kind,
                 _mg(e.quantity_mg),
@@ -226,11 +237,14 @@ def vial_history(vial: Vial) -> Report:
 
 
 def inventory_report(inventory: Inventory) -> Report:
+    zone = clinic_zone(inventory.clinic)
     report = Report(
+        zone=zone,
         name="inventory",
         title=f"{inventory.get_kind_display()} of {inventory.clinic.name}",
         subtitle=[
-            f"Taken {_when(inventory.taken_at)} at the {inventory.get_timing_display().lower()} "
+            f"Taken {_when(inventory.taken_at, zone)} "
+            f"at the {inventory.get_timing_display().lower()} "
             f"by {inventory.taken_by.get_full_name() or inventory.taken_by.get_username()} "
             "(21 CFR 1304.11(a): the record says opening or close of business)",
             "Sealed vials counted exactly; open Schedule III vials may be estimated "
@@ -268,7 +282,9 @@ def inventory_report(inventory: Inventory) -> Report:
 
 
 def discrepancy_history(clinic: Clinic) -> Report:
+    zone = clinic_zone(clinic)
     report = Report(
+        zone=zone,
         name="discrepancies",
         title="Count discrepancies",
         subtitle=[
@@ -293,7 +309,7 @@ def discrepancy_history(clinic: Clinic) -> Report:
     for case in cases.order_by("opened_at", "pk"):
         report.rows.append(
             [
-                _when(case.opened_at),
+                _when(case.opened_at, zone),
                 str(case.pk),
                 case.vial.label,
                 _mg(case.expected_mg),
@@ -302,7 +318,7 @@ def discrepancy_history(clinic: Clinic) -> Report:
                 case.get_status_display(),
                 case.get_outcome_display() if case.outcome else "",
                 case.resolved_by.get_username() if case.resolved_by else "",
-                _when(case.resolved_at),
+                _when(case.resolved_at, zone),
                 case.resolution_reason,
             ]
         )
@@ -324,7 +340,9 @@ def pdf_story(report: Report) -> list[object]:
     body = styles["BodyText"]
     story: list[object] = [Paragraph(pdf_text(report.title), styles["Heading2"])]
     story += [Paragraph(pdf_text(line), body) for line in report.subtitle]
-    story.append(Paragraph(pdf_text(f"Printed {_when(timezone.now())} from KetaFlow"), body))
+    story.append(
+        Paragraph(pdf_text(f"Printed {_when(timezone.now(), report.zone)} from KetaFlow"), body)
+    )
     story.append(Spacer(1, 8))
     data = [[Paragraph(pdf_text(h), head) for h in report.headers]]
     data += [[Paragraph(pdf_text(v), cell) for v in row] for row in report.rows]

@@ -30,9 +30,10 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ketaflow.accounts.clinictime import clinic_day, clinic_local, clinic_zone
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import Clinic, User
-from ketaflow.accounts.roles import Perm
+from ketaflow.accounts.roles import Perm, refusal
 from ketaflow.accounts.signin import is_locked_request
 from ketaflow.audit.chain import GENESIS, VerifyResult, verify_chain
 from ketaflow.audit.context import Actor
@@ -105,7 +106,7 @@ def _person(actor: Actor, perm: Perm) -> User:
     if user is None:
         raise PermissionDenied("A person must make ledger entries.")
     if not user.may(perm) or user.clinic_id is None:
-        raise PermissionDenied(f"Your role may not {perm.value.replace('_', ' ')}.")
+        raise PermissionDenied(refusal(user.role, perm))
     return user
 
 
@@ -418,7 +419,7 @@ def stock_receive(
     user = _person(actor, Perm.LEDGER_RECEIVE)
     _same_clinic(user, product.clinic_id, "The product")
     received_at = _now(at)
-    if expires_on <= timezone.localtime(received_at).date():
+    if expires_on <= clinic_day(product.clinic, received_at):
         raise _refuse("expires_on", f"the stock expired on {expires_on.isoformat()}")
     try:
         dea_number = dea_number_normalised(supplier_dea_number)
@@ -470,7 +471,7 @@ def stock_receive(
         | ({"duplicate_invoice_of": [r.pk for r in earlier]} if earlier else {}),
     )
     content = product.content_mg
-    year = timezone.localtime(received_at).year
+    year = clinic_local(product.clinic, received_at).year
     for label in _next_labels(product.clinic, vial_count, year):
         vial = Vial(
             clinic_id=product.clinic_id,
@@ -561,7 +562,7 @@ def draw_record(
         locked = _lock_vial(vial)
         if locked.status not in (Status.SEALED, Status.OPEN):
             raise _refuse("vial", f"vial {locked.label} is {locked.get_status_display().lower()}")
-        day = timezone.localtime(_now(at)).date()
+        day = clinic_day(locked.clinic, _now(at))
         if locked.expires_on < day:
             raise _refuse("vial", f"vial {locked.label} expired on {locked.expires_on}")
         amount = quantise_mg(volume_ml * locked.product.concentration_mg_per_ml)
@@ -722,7 +723,7 @@ def waste_record(
     amount = _exact_mg("amount_mg", amount_mg)
     if not reason.strip():
         raise _refuse("reason", "say why the drug is wasted")
-    day = timezone.localtime(_now(at)).date()
+    day = clinic_day(vial.clinic, _now(at))
     # Checked before the transaction, so that a failed witness log-in stays in the audit trail.
     witness = witness_verify(
         user=user,
@@ -757,7 +758,7 @@ def _waste(
     """The waste entry, for a witness already authenticated by the caller (the waste form; the
     demo loader, acting for its own demo staff). The witness rules other than the password are
     checked again here."""
-    day = timezone.localtime(_now(at)).date()
+    day = clinic_day(vial.clinic, _now(at))
     if witness.pk == user.pk or witness.clinic_id != user.clinic_id:
         raise _refuse("witness_username", "the witness must be a second person of this clinic")
     check = credential_check(witness, ClinicalAct.WITNESS, on=day)
@@ -835,7 +836,7 @@ def destruction_record(
         if not text.strip():
             raise _refuse(name, "this is part of the DEA Form 41 record")
     when = _now(at)
-    day = timezone.localtime(when).date()
+    day = clinic_day(vial.clinic, when)
     first = witness_verify(
         user=user,
         username=witnesses[0][0],
@@ -947,7 +948,7 @@ def loss_record(
     when = _now(at)
     if discovered_at > when:
         raise _refuse("discovered_at", "the discovery cannot be in the future")
-    tz = timezone.get_current_timezone()
+    tz = clinic_zone(vial.clinic)
     deadline = notify_deadline(discovered_at, tz)
     with transaction.atomic():
         locked = _lock_vial(vial)
@@ -1312,7 +1313,7 @@ def _count(
                 summary=f"discrepancy on vial {vial.label}: counted {_mg_text(counted)} mg, "
                 f"ledger {_mg_text(vial.in_vial_mg)} mg",
             )
-        if vial.status != Status.EXPIRED and vial.expires_on < timezone.localtime(when).date():
+        if vial.status != Status.EXPIRED and vial.expires_on < clinic_day(clinic, when):
             vial.status = Status.EXPIRED  # set aside for destruction
             vial.save(update_fields=["status"])
     audit_record(
@@ -1474,7 +1475,7 @@ def biennial_due(clinic: Clinic) -> dt.date | None:
     last = Inventory.objects.filter(clinic=clinic).order_by("-taken_at").first()
     if last is None:
         return None
-    taken = timezone.localtime(last.taken_at).date()
+    taken = clinic_day(clinic, last.taken_at)
     try:
         return taken.replace(year=taken.year + 2)
     except ValueError:  # 29 February: the earlier of the two possible dates

@@ -87,7 +87,7 @@ def _stock_lines(form: CountForm | InventoryForm) -> list[dict[str, Any]]:
 def ledger_home(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_VIEW, actor=actor)
-    today = timezone.localdate()
+    today = clinic_today(clinic)
     vials = _in_stock(user)
     open_cases = DiscrepancyCase.objects.filter(
         clinic=clinic, status=DiscrepancyCase.Status.OPEN
@@ -730,7 +730,7 @@ def _date_param(request: HttpRequest, name: str, default: dt.date) -> dt.date:
 def reports_index(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_VIEW, actor=actor)
-    today = timezone.localdate()
+    today = clinic_today(clinic)
     services.ledger_viewed(actor=actor, what="reports")
     return render(
         request,
@@ -749,7 +749,7 @@ def reports_index(request: HttpRequest) -> HttpResponse:
 def report(request: HttpRequest, name: str) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_VIEW, actor=actor)
-    today = timezone.localdate()
+    today = clinic_today(clinic)
     start = _date_param(request, "start", today - dt.timedelta(days=31))
     end = _date_param(request, "end", today)
     query = f"start={start.isoformat()}&end={end.isoformat()}"
@@ -813,7 +813,7 @@ def _int_param(request: HttpRequest, name: str) -> int:
 def reconcile(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_VIEW, actor=actor)
-    day = _date_param(request, "day", timezone.localdate())
+    day = _date_param(request, "day", clinic_today(clinic))
     result = services.reconcile_clinic(clinic, day)
     services.ledger_viewed(
         actor=actor,

@@ -16,7 +16,15 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from ketaflow.accounts.models import User
 from ketaflow.assessments.models import InstrumentResponse
@@ -47,11 +55,26 @@ def _p(text: object, style: ParagraphStyle) -> Paragraph:
     return Paragraph(pdf_text(text), style)
 
 
+FRAME_WIDTH = A4[0] - 2 * MARGIN
+CELL = ParagraphStyle("cell", fontName="Helvetica", fontSize=8, leading=10)
+HEAD = ParagraphStyle("head", parent=CELL, fontName="Helvetica-Bold")
+
+
 def _table(
     header: list[str], rows: list[list[Any]], widths: list[float | None] | None = None
 ) -> Table:
+    """A table that fits the page: every cell is a paragraph that wraps inside its column, and
+    the columns without a set width share what the others leave of the frame."""
     empty: list[Any] = ["none recorded", *[""] * (len(header) - 1)]
-    table = Table([header, *(rows or [empty])], colWidths=widths, repeatRows=1)
+    given = widths or [None] * len(header)
+    free = FRAME_WIDTH - sum(w for w in given if w is not None)
+    share = free / max(1, sum(1 for w in given if w is None))
+    columns = [w if w is not None else share for w in given]
+    data = [[_p(h, HEAD) for h in header]]
+    data += [
+        [v if isinstance(v, Flowable) else _p(v, CELL) for v in row] for row in rows or [empty]
+    ]
+    table = Table(data, colWidths=columns, repeatRows=1)
     table.setStyle(GRID)
     return table
 
@@ -223,8 +246,15 @@ def progress_report_pdf(patient: Patient, *, generated_by: User) -> tuple[bytes,
         canvas.saveState()
         canvas.setFont("Helvetica", 7)
         canvas.setFillColor(colors.HexColor("#5b6b75"))
+        page = f"page {doc.page}"
+        room = FRAME_WIDTH - canvas.stringWidth(page, "Helvetica", 7) - 4 * mm
+        size = 7.0
+        while size > 4 and canvas.stringWidth(footer, "Helvetica", size) > room:
+            size -= 0.25  # a long name or role: the footer shrinks rather than runs off the page
+        canvas.setFont("Helvetica", size)
         canvas.drawString(MARGIN, 9 * mm, footer)
-        canvas.drawRightString(A4[0] - MARGIN, 9 * mm, f"page {doc.page}")
+        canvas.setFont("Helvetica", 7)
+        canvas.drawRightString(A4[0] - MARGIN, 9 * mm, page)
         canvas.restoreState()
 
     buffer = io.BytesIO()

@@ -218,7 +218,7 @@ def measure_trajectory(
             points,
             baseline,
             Status.NO_RULES,
-            f"ketaflow.clinical defines no response or remission rule for {label}; the scores "
+            f"No response or remission rule is defined for {label}; the scores "
             f"are shown against the baseline of {baseline.score} only.",
             None,
             None,

@@ -11,9 +11,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from ketaflow.accounts.clinictime import active_today
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
@@ -210,7 +210,7 @@ def _dashboard_user(request: HttpRequest) -> tuple[User, Actor]:
 
 def _filters(request: HttpRequest, user: User) -> tuple[DashboardFilterForm, dash.Filters]:
     form = DashboardFilterForm(request.GET or None)
-    today = clinic_today(user.clinic) if user.clinic is not None else timezone.localdate()
+    today = clinic_today(user.clinic) if user.clinic is not None else active_today()
     if form.is_bound and form.is_valid():
         return form, dash.Filters(
             indication=form.cleaned_data["indication"] or None,

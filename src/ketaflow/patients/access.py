@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import OWN_RECORD_PERMS, Perm, Role
+from ketaflow.accounts.roles import OWN_RECORD_PERMS, Perm, Role, refusal
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.patients.models import Patient
@@ -53,5 +53,5 @@ def patient_for_user(
             patient_id=patient.pk,
             summary=f"denied: {need.value}",
         )
-        raise PermissionDenied(f"Your role may not {need.value.replace('_', ' ')}.")
+        raise PermissionDenied(refusal(user.role, need))
     return patient

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.utils import timezone
 
+from ketaflow.accounts.clinictime import active_today, clinic_today
 from ketaflow.accounts.models import Clinic
 
 # ICD-10-CM code shape: a letter, two characters, then optionally a dot and up to four more
@@ -132,7 +132,7 @@ class Patient(models.Model):
         return years
 
     def clean(self) -> None:
-        today = timezone.localdate()
+        today = clinic_today(self.clinic) if self.clinic_id else active_today()
         if self.date_of_birth and self.date_of_birth > today:
             raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})
         if self.date_of_birth and self.date_of_birth.year < 1900:
@@ -299,7 +299,7 @@ class PsychotherapyTrial(PatientRecord):
     def clean(self) -> None:
         if self.modality == self.Modality.OTHER and not self.other_name:
             raise ValidationError({"other_name": "Name the therapy when the modality is Other."})
-        _check_dates(self.started_on, self.ended_on)
+        _check_dates(self, self.started_on, self.ended_on)
 
 
 class MedicationTrial(PatientRecord):
@@ -339,7 +339,7 @@ class MedicationTrial(PatientRecord):
         return f"{self.drug} {self.dose_mg_per_day} mg/day for {self.duration_weeks} weeks"
 
     def clean(self) -> None:
-        _check_dates(self.started_on, self.ended_on)
+        _check_dates(self, self.started_on, self.ended_on)
 
 
 class ClinicalNote(PatientRecord):
@@ -364,9 +364,9 @@ class ClinicalNote(PatientRecord):
         return f"{self.get_kind_display()} note by {self.author}"
 
 
-def _check_dates(start: dt.date | None, end: dt.date | None) -> None:
+def _check_dates(record: PatientRecord, start: dt.date | None, end: dt.date | None) -> None:
     if start and end and end < start:
         raise ValidationError({"ended_on": "The end date is before the start date."})
-    today = timezone.localdate()
+    today = clinic_today(record.patient.clinic) if record.patient_id else active_today()
     if start and start > today:
         raise ValidationError({"started_on": "The start date is in the future."})

@@ -10,9 +10,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.roles import Perm, Role
 from ketaflow.audit.context import Actor
 from ketaflow.patients import services
@@ -136,7 +136,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     sections = ["demographics", "contacts"]
     context: dict[str, Any] = {
         "patient": patient,
-        "age": patient.age_on(timezone.localdate()),
+        "age": patient.age_on(clinic_today(patient.clinic)),
         "show_clinical": clinical,
         "may_edit_demographics": user.may(Perm.EDIT_DEMOGRAPHICS),
         "may_edit_clinical": user.may(Perm.EDIT_CLINICAL),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils import timezone
-
+from ketaflow.accounts.clinictime import clinic_local
+from ketaflow.accounts.models import Clinic
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.clinical import Instrument
 from ketaflow.clinical.instruments import FULL_SCALE
@@ -49,7 +49,7 @@ class Chart:
     bottom_y: int = HEIGHT - BOTTOM
 
 
-def score_charts(patient_id: int) -> list[Chart]:
+def score_charts(patient_id: int, clinic: Clinic) -> list[Chart]:
     charts: list[Chart] = []
     for code, top in MAX_TOTAL.items():
         rows = list(
@@ -69,7 +69,7 @@ def score_charts(patient_id: int) -> list[Chart]:
                 plot_w * (taken_at - start).total_seconds() / span if len(rows) > 1 else plot_w / 2
             )
             y = TOP + plot_h * (1 - float(total) / top)
-            local = timezone.localtime(taken_at)
+            local = clinic_local(clinic, taken_at)
             points.append(
                 Point(round(x, 1), round(y, 1), f"{total.normalize():f}", f"{local:%Y-%m-%d}")
             )

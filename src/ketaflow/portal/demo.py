@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ketaflow.accounts import second_factor
+from ketaflow.accounts.clinictime import clinic_zone
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Role
 from ketaflow.assessments.services import response_record
@@ -57,7 +58,7 @@ def load_demo(
     due_before = DueQuestionnaire.objects.count()
     plan_generate(now=now)
     patient = Patient.objects.get(user=user, clinic=clinic)
-    opens = timezone.make_aware(dt.datetime.combine(today, dt.time(0, 0)))
+    opens = dt.datetime.combine(today, dt.time(0, 0), tzinfo=clinic_zone(clinic))
     for instrument in ("phq9", "pcl5"):
         exists = DueQuestionnaire.objects.filter(
             patient=patient, course=None, timepoint="demo-check-in", instrument=instrument

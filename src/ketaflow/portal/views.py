@@ -168,7 +168,11 @@ def portal_scores(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/scores.html",
-        {"charts": score_charts(patient.pk), "patient": patient, "crisis_text": _crisis(patient)},
+        {
+            "charts": score_charts(patient.pk, patient.clinic),
+            "patient": patient,
+            "crisis_text": _crisis(patient),
+        },
     )
 
 

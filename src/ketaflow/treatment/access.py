@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm
+from ketaflow.accounts.roles import Perm, refusal
 from ketaflow.audit.context import Actor
 from ketaflow.patients.access import patient_for_user, patients_for_user
 from ketaflow.treatment.models import Appointment, Chair, Course
@@ -51,14 +51,14 @@ def appointment_for_user(
 def schedule_for_user(user: User, *, need: Perm = Perm.VIEW_SCHEDULE) -> QuerySet[Appointment]:
     """The appointments ``user`` may see on the chair board (their clinic's patients), or 403."""
     if not user.may(need) or user.clinic_id is None:
-        raise PermissionDenied(f"Your role may not {need.value.replace('_', ' ')}.")
+        raise PermissionDenied(refusal(user.role, need))
     return Appointment.objects.filter(patient__in=patients_for_user(user))
 
 
 def courses_for_user(user: User, *, need: Perm) -> QuerySet[Course]:
     """The courses of the patients ``user`` may list, if the role grants ``need``; else 403."""
     if not user.may(need) or user.clinic_id is None:
-        raise PermissionDenied(f"Your role may not {need.value.replace('_', ' ')}.")
+        raise PermissionDenied(refusal(user.role, need))
     return Course.objects.filter(patient__in=patients_for_user(user))
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.accounts.models import Clinic
 from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.clinical import Indication
@@ -241,4 +242,5 @@ class Appointment(models.Model):
         indexes = [models.Index(fields=["chair", "starts_at"], name="appt_chair_start")]
 
     def __str__(self) -> str:
-        return f"{self.patient} in {self.chair} at {self.starts_at:%Y-%m-%d %H:%M}"
+        local_at = clinic_local(self.patient.clinic, self.starts_at)
+        return f"{self.patient} in {self.chair} at {local_at:%Y-%m-%d %H:%M}"

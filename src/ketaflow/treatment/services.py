@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+# clinic_today and clinic_zone are re-exported: the apps imported them from here before.
+from ketaflow.accounts.clinictime import clinic_local
+from ketaflow.accounts.clinictime import clinic_today as clinic_today
+from ketaflow.accounts.clinictime import clinic_zone as clinic_zone
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
@@ -101,21 +104,12 @@ def schedule_settings(clinic: Clinic) -> ScheduleSettings:
     return found if found is not None else ScheduleSettings(clinic=clinic)
 
 
-def clinic_zone(clinic: Clinic) -> ZoneInfo:
-    return ZoneInfo(clinic.time_zone)
-
-
-def clinic_today(clinic: Clinic) -> dt.date:
-    return timezone.localtime(timezone.now(), clinic_zone(clinic)).date()
-
-
 def clinic_datetime(clinic: Clinic, on: dt.date, at: dt.time) -> dt.datetime:
     """The aware instant of the clinic's local wall-clock time ``at`` on ``on``."""
     return dt.datetime.combine(on, at, tzinfo=clinic_zone(clinic))
 
 
-def local(clinic: Clinic, moment: dt.datetime) -> dt.datetime:
-    return timezone.localtime(moment, clinic_zone(clinic))
+local = clinic_local
 
 
 def open_weekdays(clinic: Clinic) -> list[int]:

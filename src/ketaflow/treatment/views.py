@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from ketaflow.accounts.roles import Perm
@@ -435,6 +436,21 @@ def _board_grid(
     return grid
 
 
+def _expected_ends(appointments: list[Appointment]) -> None:
+    """Each running or paused infusion's bag (its expected end, or when it was infused), as
+    ``appointment.bag`` for the board (issue 11)."""
+    from ketaflow.infusions import services as infusions  # the infusions app builds on this one
+    from ketaflow.infusions.models import InfusionSession
+
+    now = timezone.now()
+    running = InfusionSession.objects.filter(
+        appointment__in=appointments, status__in=infusions.INFUSING
+    )
+    bags = {s.appointment_id: infusions.session_bag(s, now) for s in running}
+    for appointment in appointments:
+        appointment.bag = bags.get(appointment.pk)  # type: ignore[attr-defined]
+
+
 @login_required
 @require_GET
 def chair_board(request: HttpRequest) -> HttpResponse:
@@ -493,6 +509,7 @@ def chair_board(request: HttpRequest) -> HttpResponse:
             .order_by("start_on")
         )
     services.board_viewed(actor=actor, day=day, appointments=appointments, waiting=waiting)
+    _expected_ends(appointments)
     return render(
         request,
         "treatment/board.html",

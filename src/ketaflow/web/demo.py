@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from ketaflow.accounts import second_factor
+from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.models import Clinic, Credential, User
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
@@ -709,7 +709,7 @@ _CLINICS = (
 )
 
 
-def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogin, ...], str]:
+def _load_clinic(spec: _ClinicSpec) -> tuple[int, tuple[DemoLogin, ...], str]:
     """Load one demo clinic: staff with credentials, consent form, chairs and hours, the
     patients at their stages, (Riverside) outcome histories, the portal and the ledger. Returns
     the logins created, the clinic's demo logins and its patient's TOTP secret."""
@@ -720,6 +720,7 @@ def _load_clinic(spec: _ClinicSpec, today: dt.date) -> tuple[int, tuple[DemoLogi
     if spec.phone and not clinic.phone:
         clinic.phone = spec.phone
         clinic.save(update_fields=["phone"])
+    today = clinic_today(clinic)  # the clinic's day, not the server's
     created_users = 0
     staff: dict[str, User] = {}
     for person in spec.staff:
@@ -799,13 +800,12 @@ def demo_load() -> DemoResult:
     Harbor (a smaller second clinic, so that the separation between clinics can be seen)."""
     if settings.PRODUCTION:
         raise ValueError("the demo clinic is not loaded in production mode")
-    today = timezone.localdate()
     patients_before = Patient.objects.count()
     created_users = 0
     logins: tuple[DemoLogin, ...] = ()
     secrets: list[str] = []
     for spec in _CLINICS:
-        made, clinic_logins, secret = _load_clinic(spec, today)
+        made, clinic_logins, secret = _load_clinic(spec)
         created_users += made
         logins += clinic_logins
         secrets.append(secret)

@@ -6,13 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LogoutView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
+from ketaflow.accounts.clinictime import active_today, clinic_today
 from ketaflow.accounts.credentials import ACT_PERM, ClinicalAct, credential_check
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import audit_shown
-from ketaflow.treatment.services import clinic_today
 from ketaflow.web.auth import request_user
 from ketaflow.web.selectors import worklists_for
 
@@ -23,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     if user.role == Role.PATIENT:
         return redirect("portal_home")
-    today = clinic_today(user.clinic) if user.clinic is not None else timezone.localdate()
+    today = clinic_today(user.clinic) if user.clinic is not None else active_today()
     checks = [credential_check(user, act, on=today) for act in ClinicalAct]
     worklists = worklists_for(user)
     shown = sorted({pid for w in worklists for pid in w.patient_ids})
