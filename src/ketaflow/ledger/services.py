@@ -437,7 +437,7 @@ def stock_receive(
             {
                 "invoice_number": ValidationError(
                     f"invoice {first.invoice_number} from {first.supplier_name} was already "
-                    f"received on {timezone.localtime(first.received_at):%Y-%m-%d} "
+                    f"received on {clinic_local(product.clinic, first.received_at):%Y-%m-%d} "
                     f"({first.vial_count} vials, lot {first.lot}): confirm that this is a "
                     "further delivery on the same invoice to receive it",
                     code="duplicate_invoice",
@@ -1096,7 +1096,7 @@ def receipt_reverse(
     problems = receipt_reversal_problems(receipt)
     if problems:
         raise _refuse(NON_FIELD_ERRORS, "the receipt cannot be reversed: " + "; ".join(problems))
-    day = timezone.localtime(_now(at)).date()
+    day = clinic_day(receipt.clinic, _now(at))
     # Checked before the transaction, so that a failed witness log-in stays in the audit trail.
     witness = witness_verify(
         user=user, username=witness_username, password=witness_password, on=day, request=request
@@ -1235,7 +1235,7 @@ def count_record(
             user=user,
             username=second_counter_username,
             password=second_counter_password,
-            on=timezone.localtime(when).date(),
+            on=clinic_day(clinic, when),
             request=request,
             field_name="second_counter_username",
             who="second counter",
