@@ -188,6 +188,7 @@ INSTALLED_APPS = [
     "ketaflow.portal",
     "ketaflow.outcomes",
     "ketaflow.clinicsettings",
+    "ketaflow.api",
     "ketaflow.web",
 ]
 
@@ -378,6 +379,9 @@ PORTAL_REMINDER_INTERVAL_HOURS = float(os.environ.get("KETAFLOW_REMINDER_INTERVA
 WORKER_INTERVAL_SECONDS = float(os.environ.get("KETAFLOW_WORKER_INTERVAL_SECONDS", "30"))
 OUTBOX_RETRY_BASE_SECONDS = 60
 OUTBOX_RETRY_MAX_SECONDS = 3600
+
+# The REST API: calls per token (django-ninja's rate syntax: N/s, N/min, N/h, N/day).
+API_RATE = os.environ.get("KETAFLOW_API_RATE", "120/min")
 
 LOGGING = {
     "version": 1,

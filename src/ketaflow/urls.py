@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from ketaflow.api.endpoints import api
 from ketaflow.web import views as web_views
 
 urlpatterns = [
@@ -23,7 +24,9 @@ urlpatterns = [
     path("ledger/", include("ketaflow.ledger.urls")),
     path("outcomes/", include("ketaflow.outcomes.urls")),
     path("portal/", include("ketaflow.portal.urls")),
+    path("account/api-tokens/", include("ketaflow.api.urls")),
     path("account/", include("ketaflow.accounts.urls")),
     path("settings/clinical/", include("ketaflow.clinicsettings.urls")),
+    path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]
