@@ -177,6 +177,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    # django-ninja's own templates and static files: the API documentation served from this
+    # origin (without it the documentation page loads Swagger UI from a CDN).
+    "ninja",
     "ketaflow.accounts",
     "ketaflow.audit",
     "ketaflow.patients",

@@ -16,7 +16,7 @@ from django.utils import timezone
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.api.models import ApiToken
-from ketaflow.api.scopes import DEFAULT_DAYS, MAX_DAYS, parse_scopes
+from ketaflow.api.scopes import DEFAULT_DAYS, MAX_DAYS, parse_scopes, scopes_for_role
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 
@@ -143,6 +143,8 @@ def token_authenticate(raw: str, *, ip_address: str | None = None) -> ApiToken:
         if token.is_expired(now)
         else "its owner is not active"
         if not user.is_active
+        else "its owner's role gets no API tokens"
+        if not scopes_for_role(user.role)
         else "its owner no longer belongs to the token's clinic"
         if user.clinic_id != token.clinic_id
         else ""

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -25,6 +24,7 @@ from ketaflow.patients.forms import (
     RemoveForm,
 )
 from ketaflow.patients.models import ClinicalNote, Patient, PatientRecord
+from ketaflow.patients.selectors import patient_search
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -45,18 +45,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Your role may not list patients.")
     form = PatientSearchForm(request.GET)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
-    patients = patients_for_user(user)
-    if query:
-        terms = query.split()
-        for term in terms:
-            patients = patients.filter(
-                Q(given_name__icontains=term)
-                | Q(family_name__icontains=term)
-                | Q(preferred_name__icontains=term)
-                | Q(mrn__iexact=term)
-                | Q(phone__icontains=term)
-            )
-    shown = list(patients[:PAGE_SIZE])
+    shown = list(patient_search(user, query)[:PAGE_SIZE])
     services.patient_list_viewed(
         actor=Actor.from_request(request), query=query, patient_ids=[p.pk for p in shown]
     )
