@@ -93,6 +93,8 @@ Id = Annotated[int, Path(ge=1, le=BIG)]
 Text = Annotated[str, Query(max_length=100, pattern=r"^[^\x00]*$")]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=BIG)]
+# A day a report or filter may name (a day outside it cannot be computed with, nor recorded).
+Day = Annotated[dt.date | None, Query(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))]
 
 
 def _patient(request: HttpRequest, scope: str, patient_id: int, need: Perm) -> Patient:
@@ -402,8 +404,8 @@ def outcomes(request: HttpRequest, patient_id: Id) -> OutcomesOut:
 def ledger_report(
     request: HttpRequest,
     name: Literal["administration", "ledger", "discrepancies"],
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+    start: Day = None,
+    end: Day = None,
 ) -> ReportOut:
     """A controlled-substance ledger report of the clinic, as on the ledger's reports page:
     the administration record or the full ledger between two days (default the last 31), or
@@ -443,8 +445,8 @@ def audit_entries(
     patient: Annotated[int | None, Query(ge=1, le=BIG)] = None,
     actor: Text = "",
     action: AuditEntry.Action | None = None,
-    since: dt.date | None = None,
-    until: dt.date | None = None,
+    since: Day = None,
+    until: Day = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[AuditEntryOut]:
