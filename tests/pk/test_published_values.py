@@ -1,5 +1,5 @@
 """Predictions against published measurements and reference values, each with its source and a
-stated tolerance. Sources are quoted from ``shared/reference/pk.md`` (section in brackets).
+stated tolerance. Sources are quoted from ``docs/reference/pk.md`` (section in brackets).
 
 Two kinds of anchor:
 * measured concentrations (Simons 2022, Zarate 2006, Idvall 1979, Pharmacotherapy 2022): a model

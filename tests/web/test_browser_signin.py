@@ -14,8 +14,9 @@ from django.test import Client
 from django.urls import reverse
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.web.browser import chromium, csp_violations, login, shot
+from tests.web.browser import chromium, csp_violations, login, shot, wait_text
 from tests.web.conftest import PASSWORD, World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -49,6 +50,7 @@ def test_sign_in_pages_at_three_widths(
     browser.find_element(By.ID, "id_username").send_keys("nurse")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
     assert "/account/enrol/" in browser.current_url
     assert browser.find_element(By.CSS_SELECTOR, "svg.qr").is_displayed()
     assert browser.find_elements(By.LINK_TEXT, "Patients") == []
@@ -62,6 +64,7 @@ def test_sign_in_pages_at_three_widths(
     browser.find_element(By.ID, "id_username").send_keys("nurse")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
     assert "/account/verify/" in browser.current_url
     assert _fits(browser)
     shot(browser, f"signin-02-verify-{width}")
@@ -89,6 +92,6 @@ def test_sign_in_pages_at_three_widths(
     browser.find_element(By.ID, "id_username").send_keys("prescriber")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    assert "Sign-in paused" in browser.find_element(By.TAG_NAME, "h1").text
+    wait_text(browser, "h1", "Sign-in paused")
     assert _fits(browser)
     shot(browser, f"signin-05-lockout-{width}")

@@ -176,8 +176,11 @@ def stock_vial(
     return receipt.vials.select_related("product").get()
 
 
-def prepare(world: World, skip: str = "") -> InfusionSession:
-    """A session with everything before the start complete, except ``skip``."""
+def prepare(
+    world: World, skip: str = "", *, vial: bool = True, weight_kg: Decimal = Decimal(70)
+) -> InfusionSession:
+    """A session with everything before the start complete, except ``skip`` (and the vial from
+    stock when ``vial`` is false: the dose is computed, nothing drawn)."""
     session = open_session(world)
     actor = nurse_actor(world)
     today = timezone.localdate()
@@ -188,7 +191,7 @@ def prepare(world: World, skip: str = "") -> InfusionSession:
         fasting_confirmed=skip != "fasting",
         escort_confirmed=skip != "escort",
         pregnancy_test="" if skip == "pregnancy test" else "negative",
-        weight_kg=Decimal(70),
+        weight_kg=weight_kg,
         weight_measured_on=today - dt.timedelta(days=3) if skip == "weight" else today,
         height_cm=Decimal(170),
     )
@@ -205,7 +208,7 @@ def prepare(world: World, skip: str = "") -> InfusionSession:
         )
     if skip not in ("dose", "vial"):
         compute_dose(world, session)
-    if skip not in ("dose", "vial"):
+    if skip not in ("dose", "vial") and vial:
         session.refresh_from_db()
         stock.vial_pick(
             actor=actor,

@@ -15,7 +15,7 @@ from django.urls import reverse
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEntry
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
-from tests.web.conftest import PASSWORD, World, make_user
+from tests.web.conftest import World, make_user
 from tests.web.test_infusions import FRAGMENT, open_session
 
 
@@ -83,7 +83,7 @@ def test_every_queued_kind_is_checked(world: World, client_for: Any) -> None:
 
 def test_logging_out_clears_the_browser_data(world: World) -> None:
     c = Client()
-    assert c.login(username="nurse", password=PASSWORD)
+    c.force_login(world.nurse)
     response = c.post(reverse("logout"))
     assert response.status_code == 302
     assert response["Clear-Site-Data"] == '"cache", "storage"'

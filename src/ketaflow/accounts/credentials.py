@@ -26,7 +26,7 @@ class ClinicalAct(enum.StrEnum):
 # DEA registration: required to order or prescribe a Schedule III substance (21 CFR 1301.11).
 # ACLS or BLS: clinic policy for anyone monitoring a sedated patient; ACLS for ordering and
 # administering is a common clinic standard (Sanacora et al. 2017 ask for a clinician able to
-# manage airway and cardiovascular events; see shared/reference/clinical.md section 2.1).
+# manage airway and cardiovascular events; see docs/reference/clinical.md section 2.1).
 ACT_PERM: dict[ClinicalAct, Perm] = {
     ClinicalAct.SIGN: Perm.SIGN_CANDIDACY,
     ClinicalAct.ORDER: Perm.ORDER_INFUSION,

@@ -47,7 +47,7 @@ class ClinicSettingError(ClinicalInputError):
 
 
 class Evidence(StrEnum):
-    """How well the default is sourced (``shared/reference/clinical.md`` tags)."""
+    """How well the default is sourced (``docs/reference/clinical.md`` tags)."""
 
     SOURCED = "sourced"
     SECONDARY = "secondary"

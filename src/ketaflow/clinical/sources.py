@@ -1,6 +1,6 @@
 """Short citations used next to clinical numbers and in findings.
 
-The full provenance (what was read, what is recalled) is in ``shared/reference/clinical.md``; a tag
+The full provenance (what was read, what is recalled) is in ``docs/reference/clinical.md``; a tag
 "[RECALLED, unverified]" or "[SECONDARY]" is carried over where that document uses it, and
 "clinic policy" marks numbers that no publication gives (they are settings a clinic must review).
 """

@@ -11,7 +11,7 @@ database keeps at or above zero (check constraints).
 chained by a keyed hash exactly like the audit trail (:mod:`ketaflow.ledger.chain`); a
 correction is a new reversing entry naming the one it corrects. Counts and inventories are
 frozen once taken (append-only as well). Record keeping follows 21 CFR part 1304 (see
-``shared/reference/clinical.md`` section 7): 1304.22(c) for what a dispensing record holds,
+``docs/reference/clinical.md`` section 7): 1304.22(c) for what a dispensing record holds,
 1304.11 for inventories.
 """
 

@@ -7,7 +7,7 @@ and the analytes that are read out. Each parameter carries its typical value at 
 covariates, its allometric weight exponent, its source, and its inter-individual variability
 (log-normal variance omega^2) where the source gives one.
 
-All numbers come from ``shared/reference/pk.md`` (sections named in each ``source``) or from the
+All numbers come from ``docs/reference/pk.md`` (sections named in each ``source``) or from the
 public model code that reference cites (``nlmixr2/nlmixr2lib``), read for this module.
 """
 
@@ -497,7 +497,7 @@ def _from_micro_constants(
 # --------------------------------------------------------------------------------------------
 # Racemic ketamine
 
-_PK_MD = "shared/reference/pk.md"
+_PK_MD = "docs/reference/pk.md"
 
 DOMINO_1984 = _mammillary(
     key="domino",
