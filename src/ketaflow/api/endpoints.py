@@ -60,7 +60,7 @@ api = NinjaAPI(
     version="1",
     description=(
         "The clinic's records for referring clinicians and other tools. Every call needs a "
-        "token (Authorization: Bearer <token>) from `ketaflow api token create` or the user's "
+        "token (`Authorization: Bearer TOKEN`) from `ketaflow api token create` or the user's "
         "API tokens page, scoped by resource and read/write; a token reaches its clinic only, "
         "every call is audited and calls are throttled per token."
     ),
