@@ -23,7 +23,9 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 run: $(VENV)/.synced ## Start the clinic app and its worker on SQLite with the demo clinic (PORT=8000)
 	@mkdir -p var
+	@test -f var/backup.key || $(VENV)/bin/ketaflow backup keygen --file var/backup.key
 	$(VENV)/bin/ketaflow demo
+	export KETAFLOW_BACKUP_KEY_FILE=$${KETAFLOW_BACKUP_KEY_FILE:-var/backup.key}; \
 	$(VENV)/bin/ketaflow worker & pid=$$!; trap 'kill $$pid 2>/dev/null' EXIT; \
 	$(VENV)/bin/ketaflow serve --port $(PORT)
 

@@ -33,5 +33,7 @@ trap stop EXIT
 version=$("$pgbin/postgres" --version)
 echo "databases: PostgreSQL ($version) on 127.0.0.1:$port"
 
+# Arguments, if any, replace the default selection (e.g. one file: tests/web/test_signin.py).
+if [ "$#" -eq 0 ]; then set -- tests/web; fi
 DATABASE_URL="postgres://ketaflow@127.0.0.1:$port/postgres" \
-  .venv/bin/python -m pytest tests/web -p no:cacheprovider -n 2 --dist loadgroup -q
+  .venv/bin/python -m pytest "$@" -p no:cacheprovider -n 2 --dist loadgroup -q

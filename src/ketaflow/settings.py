@@ -192,6 +192,7 @@ INSTALLED_APPS = [
     "ketaflow.outcomes",
     "ketaflow.clinicsettings",
     "ketaflow.api",
+    "ketaflow.backup",
     "ketaflow.web",
 ]
 
@@ -230,6 +231,7 @@ TEMPLATES = [
                 "ketaflow.web.context.navigation",
                 "ketaflow.web.context.urgent_tasks",
                 "ketaflow.web.context.idle_logoff",
+                "ketaflow.backup.context.backup_warning",
             ],
         },
     }
@@ -335,6 +337,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# HSTS preloading is the domain owner's decision (a submission to the browsers' list, hard to
+# undo), not the app's: `ketaflow check` does not report it.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Strict Content-Security-Policy: everything from this origin, nothing inline, no third parties.
 CONTENT_SECURITY_POLICY = {
@@ -385,6 +390,15 @@ OUTBOX_RETRY_MAX_SECONDS = 3600
 
 # The REST API: calls per token (django-ninja's rate syntax: N/s, N/min, N/h, N/day).
 API_RATE = os.environ.get("KETAFLOW_API_RATE", "120/min")
+
+# Encrypted backups (ketaflow.backup): their own key, never the secret or audit key. The worker
+# writes one every KETAFLOW_BACKUP_INTERVAL_HOURS (0: none) into KETAFLOW_BACKUP_DIR and keeps the
+# newest KETAFLOW_BACKUP_KEEP; without a key it writes none (and `ketaflow check` says so).
+BACKUP_KEY = os.environ.get("KETAFLOW_BACKUP_KEY", "")
+BACKUP_KEY_FILE = os.environ.get("KETAFLOW_BACKUP_KEY_FILE", "")
+BACKUP_DIR = os.environ.get("KETAFLOW_BACKUP_DIR", str(VAR_DIR / "backups"))
+BACKUP_INTERVAL_HOURS = float(os.environ.get("KETAFLOW_BACKUP_INTERVAL_HOURS", "24"))
+BACKUP_KEEP = int(os.environ.get("KETAFLOW_BACKUP_KEEP", "14"))
 
 LOGGING = {
     "version": 1,

@@ -3,11 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from ketaflow.api.endpoints import api
+from ketaflow.backup import views as backup_views
 from ketaflow.web import views as web_views
 
 urlpatterns = [
     path("", web_views.home, name="home"),
-    path("healthz", web_views.healthz, name="healthz"),
+    path("healthz", backup_views.healthz, name="healthz"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -28,5 +29,6 @@ urlpatterns = [
     path("account/", include("ketaflow.accounts.urls")),
     path("settings/clinical/", include("ketaflow.clinicsettings.urls")),
     path("api/", api.urls),
+    path("backups/", include("ketaflow.backup.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -148,7 +148,8 @@ def test_the_urgent_banner_is_audited_for_each_patient_it_shows(
     front = client_for(world.frontdesk).get(reverse("home")).content.decode()
     assert 'id="urgent-banner"' not in front
     assert _entries_of(before, object_type="urgent_banner") == []
-    assert client_for(world.nurse).get("/healthz").status_code == 200
+    # /healthz answers a monitoring system (503 here: no worker ran) and shows no banner.
+    assert client_for(world.nurse).get("/healthz").status_code in (200, 503)
     assert _entries_of(before, object_type="urgent_banner") == []
 
 

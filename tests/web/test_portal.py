@@ -391,6 +391,9 @@ def test_every_portal_url_with_another_patients_ids_is_not_found(
         "portal_viewers": (reverse("portal_viewers"), {200}),
         "portal_crisis": (reverse("portal_crisis"), {200}),
         "portal_account": (reverse("portal_account"), {200}),
+        "portal_record": (reverse("portal_record"), {200}),
+        "portal_record_pdf": (reverse("portal_record_pdf"), {200}),
+        "portal_record_json": (reverse("portal_record_json"), {200}),
         "portal_answer": (reverse("portal_answer", args=["phq9"]), {200}),
         "portal_verify": (reverse("portal_verify"), {302}),
         "portal_join": (invitation.path, {200}),  # the link is the credential, no login
@@ -407,7 +410,14 @@ def test_every_portal_url_with_another_patients_ids_is_not_found(
         assert me.post(url, answers_post(PHQ9_CALM)).status_code == 404, url
     assert DueQuestionnaire.objects.get(pk=due.pk).status == DueQuestionnaire.Status.DUE
     # Nothing of the other patient appears on the pages without identifiers.
-    for name in ("portal_home", "portal_scores", "portal_viewers", "portal_account"):
+    for name in (
+        "portal_home",
+        "portal_scores",
+        "portal_viewers",
+        "portal_account",
+        "portal_record",
+        "portal_record_json",
+    ):
         body = me.get(reverse(name)).content.decode()
         assert "Bruno" not in body, name
         assert world.other_patient.mrn not in body, name

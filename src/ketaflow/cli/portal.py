@@ -1,8 +1,9 @@
 """``ketaflow worker``: the portal's timed work, in a loop or once (for cron and tests).
 
 Each pass: bring the measurement plan's due questionnaires up to date, queue reminders, send
-the email outbox (failures are kept, retried with backoff and logged), and sign each hash
-chain's head into the checkpoint file when it moved (ketaflow.audit.checkpoints).
+the email outbox (failures are kept, retried with backoff and logged), sign each hash
+chain's head into the checkpoint file when it moved (ketaflow.audit.checkpoints), take the
+scheduled backup when it is due (ketaflow.backup.schedule) and record its heartbeat.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _CHECKPOINTED: dict[str, tuple[int, str]] = {}
 def worker_pass() -> str:
     """One pass of the timed work; returns a one-line summary."""
     from ketaflow.audit.checkpoints import checkpoint_moved, configured_file
+    from ketaflow.backup.schedule import heartbeat, scheduled_backup
     from ketaflow.portal.outbox import outbox_send
     from ketaflow.portal.plan import plan_generate, reminders_queue
 
@@ -42,10 +44,12 @@ def worker_pass() -> str:
     sent = outbox_send()
     path = configured_file()
     checkpoints = len(checkpoint_moved(path, _CHECKPOINTED)) if path is not None else 0
+    backup = scheduled_backup()
+    heartbeat()
     return (
         f"due questionnaires: {plan.created} new, {plan.updated} moved, {plan.expired} expired; "
         f"reminders queued: {reminders}; emails sent: {sent.sent}, failed: {sent.failed}; "
-        f"chain heads checkpointed: {checkpoints}"
+        f"chain heads checkpointed: {checkpoints}; backup: {backup}"
     )
 
 

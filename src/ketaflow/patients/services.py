@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 from typing import Any, TypeVar
 
 from django.db import models, transaction
@@ -270,6 +271,39 @@ def patient_export(*, actor: Actor, patient: Patient, include_clinical: bool) ->
         object_id=patient.pk,
         patient_id=patient.pk,
         summary="exported chart as JSON" + (" with clinical history" if include_clinical else ""),
+    )
+    return data
+
+
+@transaction.atomic
+def patient_record_export(
+    *, actor: Actor, patient: Patient, file_format: str, for_the_patient: bool
+) -> bytes:
+    """The patient's complete record (right of access, HIPAA 164.524) as ``pdf`` or ``json``
+    bytes; audited in the same transaction, saying who asked (staff on the patient's request, or
+    the patient from the portal)."""
+    from ketaflow.patients import right_of_access
+
+    if file_format not in ("pdf", "json"):
+        raise ValueError(f"file format: pdf or json, not {file_format!r}")
+    record = right_of_access.complete_record(patient)
+    if file_format == "pdf":
+        data = right_of_access.as_pdf(record)
+    else:
+        data = json.dumps(right_of_access.as_json(record), indent=2, ensure_ascii=False).encode()
+    who = "the patient, from the portal" if for_the_patient else "staff, on the patient's request"
+    audit_record(
+        actor=actor,
+        action=Action.EXPORT,
+        object_type="patient",
+        object_id=patient.pk,
+        patient_id=patient.pk,
+        summary=f"exported the complete record as {file_format.upper()} (right of access; {who})",
+        detail={
+            "format": file_format,
+            "for_the_patient": for_the_patient,
+            "sections": {s.title: len(s.entries) for s in record.sections},
+        },
     )
     return data
 

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ketaflow.accounts.roles import Perm, Role
 from ketaflow.audit.context import Actor
@@ -279,3 +279,25 @@ def patient_export(request: HttpRequest, patient_id: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{patient.mrn}.json"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+def record_download(patient: Patient, data: bytes, file_format: str) -> HttpResponse:
+    """A complete-record file as a download (never cached: it holds the whole chart)."""
+    content_type = "application/pdf" if file_format == "pdf" else "application/json"
+    response = HttpResponse(data, content_type=content_type)
+    name = f"{patient.mrn}-complete-record.{file_format}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_GET
+def patient_record(request: HttpRequest, patient_id: int, file_format: str) -> HttpResponse:
+    """The complete record (right of access), asked for by the patient through the clinic."""
+    user = request_user(request)
+    actor = Actor.from_request(request)
+    patient = patient_for_user(user, patient_id, need=Perm.EXPORT_CHART, actor=actor)
+    data = services.patient_record_export(
+        actor=actor, patient=patient, file_format=file_format, for_the_patient=False
+    )
+    return record_download(patient, data, file_format)

@@ -23,7 +23,9 @@ from ketaflow.clinical import ClinicalInputError
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.outcomes.charts import trajectory_png
 from ketaflow.outcomes.selectors import trajectory
+from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Patient
+from ketaflow.patients.views import record_download
 from ketaflow.portal import services, totp
 from ketaflow.portal.access import (
     discharged_session_for_user,
@@ -216,6 +218,29 @@ def portal_account(request: HttpRequest) -> HttpResponse:
         "portal/account.html",
         {"account": user, "patient": patient, "crisis_text": _crisis(patient)},
     )
+
+
+@login_required
+@require_GET
+def portal_record(request: HttpRequest) -> HttpResponse:
+    """My complete record (right of access): what it holds and the two downloads."""
+    patient = own_patient(request_user(request))
+    services.page_viewed(actor=_actor(request), patient=patient, page="my complete record")
+    return render(
+        request, "portal/record.html", {"patient": patient, "crisis_text": _crisis(patient)}
+    )
+
+
+@login_required
+@require_GET
+def portal_record_file(request: HttpRequest, file_format: str) -> HttpResponse:
+    """The patient's own complete record as a PDF or a JSON file (only their own: the login's
+    patient record, whatever the address says)."""
+    patient = own_patient(request_user(request))
+    data = patient_services.patient_record_export(
+        actor=_actor(request), patient=patient, file_format=file_format, for_the_patient=True
+    )
+    return record_download(patient, data, file_format)
 
 
 @login_required

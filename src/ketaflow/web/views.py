@@ -38,10 +38,6 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-def healthz(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
-
-
 class SignOutView(LogoutView):
     """Log out, and tell the browser to drop what it kept for this user (Clear-Site-Data:
     localStorage with the infusion page's offline queue, sessionStorage, the cache). signout.js

@@ -1,0 +1,1 @@
+"""Encrypted backups that restore and verify, the scheduled backup, health and checks."""

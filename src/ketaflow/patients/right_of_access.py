@@ -1,0 +1,370 @@
+"""A patient's complete record, for the right of access (HIPAA 45 CFR 164.524): everything the
+clinic keeps about the patient, as a readable PDF and as a machine-readable JSON file.
+
+What is in it is found, not listed: every model with a foreign key to the patient, and every model
+with a foreign key to one of those (an infusion's vitals, events, side effects, decisions,
+adverse events, addenda), so that a record kind added later is in the export without anyone
+remembering to add it (``tests/web/test_right_of_access.py`` checks the discovery). Left out, each
+for a reason named in ``EXCLUDED``: the access log (the patient reads it on "who viewed my
+record"; it is the clinic's record of its staff, not of the patient's care) and nothing else.
+Within a record, fields that are the system's machinery rather than information about the
+patient (hashes, seals, tokens, secrets, internal versions) are left out (``_HIDDEN``).
+
+Times are in the clinic's time zone, and the file says so; a choice is shown by its label.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.apps import apps
+from django.db import models
+from django.utils import timezone
+
+from ketaflow.patients.models import Patient
+from ketaflow.web.export import pdf_text
+
+# Model labels left out of the record, with the reason.
+EXCLUDED: dict[str, str] = {}
+
+# Fields that are machinery, not information about the patient.
+_HIDDEN = re.compile(r"hash$|secret|token|^version$|^client_uuid$")
+_SKIP_FIELDS = {"id", "patient", "clinic"}
+_LABELS = {"mrn": "Record number", "spo2_percent": "SpO2 percent"}
+_CODE_WORD = re.compile(r"[a-z]+(_[a-z0-9]+)+")
+_CODE = re.compile(r"_")
+# Bookkeeping the data file keeps and the readable file leaves out.
+_PDF_LEAVES_OUT = {"Created at", "Updated at", "Updated by", "Recorded at"}
+
+
+# A name's unit suffix as a person writes it: "systolic mmhg" reads "Systolic (mmHg)".
+_UNITS = (
+    ("mg per kg", "mg/kg"),
+    ("mg per ml", "mg/mL"),
+    ("ml per h", "mL/h"),
+    ("per min", "/min"),
+    ("mmhg", "mmHg"),
+    ("bpm", "/min"),
+    ("percent", "%"),
+    ("kg", "kg"),
+    ("cm", "cm"),
+    ("ml", "mL"),
+    ("mg", "mg"),
+    ("min", "min"),
+)
+
+
+def _label(f: Any) -> str:
+    text = _LABELS.get(f.name, str(f.verbose_name))
+    for suffix, unit in _UNITS:
+        if text.endswith(" " + suffix):
+            text = f"{text[: -len(suffix) - 1]} ({unit})"
+            break
+    return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One field of one record: its label and its value as a person reads it (``raw``: as the
+    machine-readable file carries it)."""
+
+    label: str
+    text: str
+    raw: Any
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One record (an allergy, an infusion, a vital sign reading)."""
+
+    items: tuple[Item, ...]
+    children: tuple[Section, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # "infusions.vitalsentry"
+    title: str  # "Vitals entries"
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class CompleteRecord:
+    patient: Patient
+    time_zone: str
+    generated_at: dt.datetime
+    demographics: tuple[Item, ...]
+    sections: tuple[Section, ...] = field(default=())
+
+
+def _fk_to(
+    model: type[models.Model], target: type[models.Model]
+) -> list[models.ForeignKey[Any, Any]]:
+    return [
+        f
+        for f in model._meta.get_fields()
+        if isinstance(f, models.ForeignKey) and f.related_model is target
+    ]
+
+
+def patient_models() -> list[type[models.Model]]:
+    """Every concrete model with a foreign key to the patient (not excluded)."""
+    found = [
+        m
+        for m in apps.get_models()
+        if m is not Patient and _fk_to(m, Patient) and m._meta.label not in EXCLUDED
+    ]
+    return sorted(found, key=lambda m: m._meta.label)
+
+
+def child_models(parent: type[models.Model]) -> list[type[models.Model]]:
+    """Models that belong to a record of ``parent`` (a foreign key to it) and have no patient
+    key of their own."""
+    found = [
+        m
+        for m in apps.get_models()
+        if _fk_to(m, parent) and not _fk_to(m, Patient) and m._meta.label not in EXCLUDED
+    ]
+    return sorted(found, key=lambda m: m._meta.label)
+
+
+def _shown_fields(model: type[models.Model], parent: type[models.Model] | None) -> list[Any]:
+    shown = []
+    for f in model._meta.concrete_fields:
+        if f.name in _SKIP_FIELDS or _HIDDEN.search(f.name):
+            continue
+        if parent is not None and isinstance(f, models.ForeignKey) and f.related_model is parent:
+            continue
+        shown.append(f)
+    return shown
+
+
+def _text(value: Any, zone: ZoneInfo) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        local = timezone.localtime(value, zone) if timezone.is_aware(value) else value
+        return local.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        # "70" not "70.00" or "7E+1"; a measured figure keeps its recorded places ("36.250")
+        return format(value.normalize() if value == value.to_integral() else value, "f")
+    if isinstance(value, float):
+        # never exponent notation ("1e-05"): six significant figures written out
+        return format(Decimal(f"{value:.6g}"), "f")
+    if isinstance(value, list):
+        # ["pause_infusion", "call_prescriber"] reads "pause infusion; call prescriber"
+        return "; ".join(
+            _CODE.sub(" ", v) if isinstance(v, str) and _CODE_WORD.fullmatch(v) else _text(v, zone)
+            for v in value
+        )
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _raw(value: Any, zone: ZoneInfo) -> Any:
+    if isinstance(value, dt.datetime):
+        return (timezone.localtime(value, zone) if timezone.is_aware(value) else value).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, models.Model):
+        return str(value)
+    return value
+
+
+def _items(obj: models.Model, fields: Iterable[Any], zone: ZoneInfo) -> tuple[Item, ...]:
+    items = []
+    for f in fields:
+        if isinstance(f, models.ForeignKey):
+            value: Any = getattr(obj, f.name)
+        elif f.choices:
+            raw = getattr(obj, f.attname)
+            label = dict(f.flatchoices).get(raw, raw)
+            items.append(Item(_label(f), _text(label, zone), raw))
+            continue
+        else:
+            value = getattr(obj, f.attname)
+        items.append(Item(_label(f), _text(value, zone), _raw(value, zone)))
+    return tuple(items)
+
+
+def _title(model: type[models.Model]) -> str:
+    text = str(model._meta.verbose_name_plural)
+    return text[:1].upper() + text[1:]
+
+
+def _section(
+    model: type[models.Model],
+    rows: models.QuerySet[Any],
+    zone: ZoneInfo,
+    parent: type[models.Model] | None = None,
+) -> Section:
+    fields = _shown_fields(model, parent)
+    children = child_models(model)
+    entries = []
+    for obj in rows.order_by("pk"):
+        kids = tuple(
+            _section(
+                child,
+                child._default_manager.filter(**{_fk_to(child, model)[0].name: obj}),
+                zone,
+                parent=model,
+            )
+            for child in children
+        )
+        entries.append(Entry(_items(obj, fields, zone), tuple(k for k in kids if k.entries)))
+    return Section(model._meta.label_lower, _title(model), tuple(entries))
+
+
+_DEMOGRAPHICS = (
+    "mrn",
+    "given_name",
+    "family_name",
+    "preferred_name",
+    "date_of_birth",
+    "sex_at_birth",
+    "gender_identity",
+    "pronouns",
+    "phone",
+    "email",
+    "address_line",
+    "city",
+    "region",
+    "postal_code",
+    "emergency_contact_name",
+    "emergency_contact_relationship",
+    "emergency_contact_phone",
+)
+
+
+def complete_record(patient: Patient) -> CompleteRecord:
+    """Everything the clinic keeps about ``patient`` (a read: the caller audits it)."""
+    zone = ZoneInfo(patient.clinic.time_zone)
+    demo_fields = [Patient._meta.get_field(name) for name in _DEMOGRAPHICS]
+    sections = []
+    for model in patient_models():
+        key = _fk_to(model, Patient)[0].name
+        section = _section(model, model._default_manager.filter(**{key: patient}), zone)
+        sections.append(section)
+    return CompleteRecord(
+        patient=patient,
+        time_zone=str(zone),
+        generated_at=timezone.localtime(timezone.now(), zone),
+        demographics=_items(patient, demo_fields, zone),
+        sections=tuple(sections),
+    )
+
+
+# ---- the two files ----------------------------------------------------------------------------
+
+
+def _entry_json(entry: Entry) -> dict[str, Any]:
+    out: dict[str, Any] = {item.label: item.raw for item in entry.items}
+    for child in entry.children:
+        out[child.title] = [_entry_json(e) for e in child.entries]
+    return out
+
+
+def as_json(record: CompleteRecord) -> dict[str, Any]:
+    """The machine-readable file: every record kind (empty ones too, so the reader sees what
+    the clinic could hold), times as ISO 8601 in the clinic's time zone."""
+    patient = record.patient
+    return {
+        "kind": "KetaFlow complete patient record (HIPAA right of access, 45 CFR 164.524)",
+        "clinic": patient.clinic.name,
+        "time_zone": record.time_zone,
+        "generated_at": record.generated_at.isoformat(),
+        "patient": {item.label: item.raw for item in record.demographics},
+        "records": {
+            section.title: [_entry_json(e) for e in section.entries] for section in record.sections
+        },
+    }
+
+
+def as_pdf(record: CompleteRecord) -> bytes:
+    """The readable file: the demographics, then each kind of record that has entries, each
+    entry as label and value lines (a table would cut long values at the page edge)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer
+
+    styles = getSampleStyleSheet()
+    body = ParagraphStyle("line", parent=styles["BodyText"], fontSize=9, leading=11)
+    small = ParagraphStyle("small", parent=body, fontSize=8, leading=10)
+    patient = record.patient
+
+    def lines(items: Iterable[Item], style: ParagraphStyle) -> list[Any]:
+        """One paragraph of "label: value" pairs (structured results, such as a score's
+        working or the dose plan's copy, are in the data file only)."""
+        shown = [
+            f"<b>{pdf_text(i.label)}:</b> {pdf_text(i.text)}"
+            for i in items
+            if i.text and not isinstance(i.raw, dict) and i.label not in _PDF_LEAVES_OUT
+        ]
+        return [Paragraph(" · ".join(shown), style)] if shown else []
+
+    story: list[Any] = [
+        Paragraph("Complete patient record", styles["Title"]),
+        Paragraph(
+            pdf_text(
+                f"{patient.given_name} {patient.family_name} · record number {patient.mrn} · "
+                f"{patient.clinic.name}"
+            ),
+            styles["Heading3"],
+        ),
+        Paragraph(
+            pdf_text(
+                f"Made {record.generated_at:%Y-%m-%d %H:%M} ({record.time_zone}); every time in "
+                f"this record is in that time zone. Provided under the patient's right of access "
+                f"(HIPAA 45 CFR 164.524)."
+            ),
+            small,
+        ),
+        Paragraph("Patient", styles["Heading2"]),
+        *[
+            Paragraph(f"<b>{pdf_text(i.label)}:</b> {pdf_text(i.text)}", body)
+            for i in record.demographics
+            if i.text
+        ],
+    ]
+
+    def add(section: Section, level: int) -> None:
+        story.append(Paragraph(pdf_text(section.title), styles[f"Heading{level}"]))
+        for number, entry in enumerate(section.entries, start=1):
+            text = lines(entry.items, body)
+            story.append(KeepTogether([Paragraph(f"<i>{number}.</i>", small), *text]))
+            for child in entry.children:
+                add(child, min(level + 1, 4))
+            story.append(Spacer(1, 1.5 * mm))
+
+    for section in record.sections:
+        if section.entries:
+            add(section, 2)
+    buffer = io.BytesIO()
+    margin = 18 * mm
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
+        title=f"Complete record {patient.mrn}",
+    )
+    doc.build(story)
+    return buffer.getvalue()

@@ -1,0 +1,106 @@
+"""``ketaflow upgrade``: the chains are checked before and after migrating; a failed check
+refuses with one line (exit 2), and before migrating nothing is migrated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from ketaflow.audit.db import drop_triggers
+from ketaflow.backup import upgrade as upgrade_module
+from ketaflow.backup.crypto import key_generate
+from ketaflow.cli import main
+from tests.web.conftest import World
+from tests.web.test_backup import refused
+
+
+@pytest.fixture
+def migrations_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = upgrade_module.migrate
+
+    def counted() -> None:
+        calls.append("migrate")
+        real()
+
+    monkeypatch.setattr(upgrade_module, "migrate", counted)
+    return calls
+
+
+def _tamper() -> None:
+    drop_triggers(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditentry SET summary = 'edited' WHERE seq = 2")
+
+
+def test_upgrade_checks_migrates_and_checks_again(
+    world: World, migrations_run: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["upgrade"]) == 0
+    out = capsys.readouterr().out
+    assert "chains verified before migrating" in out
+    assert "no migrations to apply" in out
+    assert "chains verified after migrating" in out
+    assert migrations_run == ["migrate"]
+
+
+def test_upgrade_refuses_broken_chains_and_migrates_nothing(
+    world: World, migrations_run: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _tamper()
+    err = refused(["upgrade"], capsys)
+    assert "refused: the chains do not verify before the upgrade" in err
+    assert "Test Clinic's audit chain: entry #2 was altered" in err
+    assert "nothing was migrated" in err
+    assert migrations_run == []
+
+
+def test_upgrade_reports_chains_broken_by_the_migration(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(upgrade_module, "migrate", _tamper)
+    err = refused(["upgrade"], capsys)
+    assert "the chains do not verify after migrating" in err
+    assert "restore the backup taken before the upgrade" in err
+
+
+def test_upgrade_refuses_chains_behind_their_checkpoints(
+    world: World, tmp_path: Path, migrations_run: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoints = tmp_path / "checkpoints.log"
+    assert main(["audit", "checkpoint", "--file", str(checkpoints)]) == 0
+    assert main(["upgrade", "--checkpoints", str(checkpoints)]) == 0
+    assert "checkpoints in" in capsys.readouterr().out
+    # The newest entries deleted (and the head moved back): only the checkpoints show it.
+    drop_triggers(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM audit_auditentrypatient WHERE entry_id IN (SELECT id FROM "
+            "audit_auditentry WHERE seq > 2 AND clinic_id = %s)",
+            [world.clinic.pk],
+        )
+        cursor.execute(
+            "DELETE FROM audit_auditentry WHERE seq > 2 AND clinic_id = %s", [world.clinic.pk]
+        )
+        cursor.execute(
+            "UPDATE audit_audithead SET seq = 2, hash = (SELECT hash FROM audit_auditentry "
+            "WHERE seq = 2 AND clinic_id = %s) WHERE chain = %s",
+            [world.clinic.pk, f"clinic:{world.clinic.pk}"],
+        )
+    migrations_run.clear()
+    err = refused(["upgrade", "--checkpoints", str(checkpoints)], capsys)
+    assert "refused: the chains do not verify before the upgrade" in err
+    assert migrations_run == []
+
+
+def test_upgrade_with_a_backup_first(
+    world: World, tmp_path: Path, migrations_run: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tmp_path / "k"
+    key.write_text(key_generate())
+    target = tmp_path / "before-upgrade.kfbackup"
+    assert main(["upgrade", "--backup", str(target), "--key-file", str(key)]) == 0
+    assert "before the upgrade" in capsys.readouterr().out
+    assert target.is_file()
