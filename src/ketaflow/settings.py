@@ -177,6 +177,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    # django-ninja's own templates and static files: the API documentation served from this
+    # origin (without it the documentation page loads Swagger UI from a CDN).
+    "ninja",
     "ketaflow.accounts",
     "ketaflow.audit",
     "ketaflow.patients",
@@ -188,6 +191,7 @@ INSTALLED_APPS = [
     "ketaflow.portal",
     "ketaflow.outcomes",
     "ketaflow.clinicsettings",
+    "ketaflow.api",
     "ketaflow.backup",
     "ketaflow.web",
 ]
@@ -385,6 +389,9 @@ PORTAL_REMINDER_INTERVAL_HOURS = float(os.environ.get("KETAFLOW_REMINDER_INTERVA
 WORKER_INTERVAL_SECONDS = float(os.environ.get("KETAFLOW_WORKER_INTERVAL_SECONDS", "30"))
 OUTBOX_RETRY_BASE_SECONDS = 60
 OUTBOX_RETRY_MAX_SECONDS = 3600
+
+# The REST API: calls per token (django-ninja's rate syntax: N/s, N/min, N/h, N/day).
+API_RATE = os.environ.get("KETAFLOW_API_RATE", "120/min")
 
 # Encrypted backups (ketaflow.backup): their own key, never the secret or audit key. The worker
 # writes one every KETAFLOW_BACKUP_INTERVAL_HOURS (0: none) into KETAFLOW_BACKUP_DIR and keeps the

@@ -4,6 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from ketaflow.api.endpoints import api
 from ketaflow.backup import views as backup_views
 from ketaflow.web import views as web_views
 
@@ -28,8 +29,10 @@ urlpatterns = [
     path("ledger/", include("ketaflow.ledger.urls")),
     path("outcomes/", include("ketaflow.outcomes.urls")),
     path("portal/", include("ketaflow.portal.urls")),
+    path("account/api-tokens/", include("ketaflow.api.urls")),
     path("account/", include("ketaflow.accounts.urls")),
     path("settings/clinical/", include("ketaflow.clinicsettings.urls")),
+    path("api/", api.urls),
     path("backups/", include("ketaflow.backup.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from ketaflow.accounts.models import Clinic, Credential, User
+from ketaflow.api.models import ApiToken
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.candidacy.models import CandidacyAssessment, Consent
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
@@ -97,6 +98,7 @@ def clinic_ids(clinic: Clinic) -> dict[str, list[int]]:
         "response_id": _pks(InstrumentResponse.objects.filter(**mine)),
         "task_id": _pks(UrgentTask.objects.filter(clinic=clinic)),
         "user_id": _pks(User.objects.filter(clinic=clinic)),
+        "token_id": _pks(ApiToken.objects.filter(clinic=clinic)),
     }
 
 

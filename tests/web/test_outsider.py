@@ -26,6 +26,8 @@ from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Role
 from ketaflow.accounts.second_factor import secret_of, totp_device
+from ketaflow.api.services import token_create
+from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.infusions.models import InfusionSession
@@ -38,8 +40,10 @@ from tests.web import sweep
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("outsider")]
 
 HARBOR_STAFF = ["harbor-director", "harbor-prescriber", "harbor-nurse", "harbor-frontdesk"]
-# What a refusal of another clinic's record looks like: not found, forbidden, or not allowed.
-REFUSED = {403, 404, 405}
+# What a refusal of another clinic's record looks like: not found, forbidden, or not allowed;
+# the REST API takes tokens only, so a logged-in session is refused there (401). Every API
+# endpoint with another clinic's token is swept in test_api.py.
+REFUSED = {401, 403, 404, 405}
 
 
 @dataclass
@@ -56,6 +60,12 @@ def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[Demo]:
     with django_db_blocker.unblock(), transaction.atomic():
         demo_load()
         riverside = Clinic.objects.get(slug="riverside")
+        # An API token of Riverside's, whose revocation the sweep tries as each outsider.
+        token_create(
+            actor=Actor.system("tests"),
+            user=User.objects.get(username="nurse"),
+            scopes=["patients:read"],
+        )
         named, others = sweep.clinic_urls(riverside, sweep.patterns())
         yield Demo(
             riverside=riverside,

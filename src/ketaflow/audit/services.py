@@ -301,3 +301,23 @@ def entries_for_clinic(clinic_id: int) -> QuerySet[AuditEntry]:
 def entries_naming_patient(patient_id: int) -> QuerySet[AuditEntry]:
     """Every entry that names the patient (as its patient or among those shown), newest first."""
     return AuditEntry.objects.filter(patient_links__patient_id=patient_id).order_by("-id")
+
+
+def trail_read(
+    *,
+    actor: Actor,
+    patient: HasPk | None,
+    shown: dict[int, str],
+    verified: bool,
+    filters: dict[str, Any],
+) -> None:
+    """Reading the trail is itself audited, naming the patients the entries shown name."""
+    audit_record(
+        actor=actor,
+        action=Action.VIEW,
+        object_type="audit_trail",
+        patient_id=patient.pk if patient is not None else None,
+        patient_ids=shown,
+        summary="read the audit trail" + (" and verified its chain" if verified else ""),
+        detail={"filters": filters},
+    )

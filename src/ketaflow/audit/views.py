@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -15,12 +14,17 @@ from ketaflow.accounts.roles import Perm
 from ketaflow.audit.checkpoints import audit_chain_name, configured_file, latest_checkpoint
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
+from ketaflow.audit.selectors import (
+    auditor_clinic,
+    entries_filtered,
+    record_numbers,
+)
 from ketaflow.audit.services import (
     Action,
     audit_record,
     audit_verify,
-    entries_for_clinic,
     entries_naming_patient,
+    trail_read,
 )
 from ketaflow.patients.access import patient_for_user, patients_for_user
 from ketaflow.patients.models import Patient
@@ -61,21 +65,7 @@ class AuditFilterForm(forms.Form):
 def _auditor(request: HttpRequest) -> tuple[User, Clinic]:
     """The director and their clinic (the only clinic whose trail they read)."""
     user = request_user(request)
-    clinic = user.clinic
-    if not user.may(Perm.VIEW_AUDIT_TRAIL) or clinic is None:
-        audit_record(
-            actor=Actor.from_request(request),
-            action=Action.DENIED,
-            object_type="audit_trail",
-            summary="denied: view audit trail",
-        )
-        raise PermissionDenied("Only the medical director may read the audit trail.")
-    return user, clinic
-
-
-def _mrns(user: User, entries: list[AuditEntry]) -> dict[int, str]:
-    ids = {e.patient_id for e in entries if e.patient_id is not None}
-    return dict(patients_for_user(user).filter(pk__in=ids).values_list("pk", "mrn"))
+    return user, auditor_clinic(user, Actor.from_request(request))
 
 
 @login_required
@@ -83,35 +73,31 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     """The director's clinic's entries only; the filter takes a patient of that clinic only."""
     user, clinic = _auditor(request)
     form = AuditFilterForm(request.GET or None, user=user)
-    entries = entries_for_clinic(clinic.pk)
+    entries = entries_filtered(clinic)
     patient: Patient | None = None
     if form.is_bound and not form.is_valid() and "patient" in form.errors:
         entries = AuditEntry.objects.none()  # another clinic's patient: nothing at all
     elif form.is_valid():
         data = form.cleaned_data
         patient = data["patient"]
-        if patient is not None:
-            entries = entries & entries_naming_patient(patient.pk)
-        if data["actor"]:
-            entries = entries.filter(actor_username__icontains=data["actor"])
-        if data["action"]:
-            entries = entries.filter(action=data["action"])
-        if data["since"]:
-            entries = entries.filter(at__date__gte=data["since"])
-        if data["until"]:
-            entries = entries.filter(at__date__lte=data["until"])
-    page = Paginator(entries.order_by("-id"), 100).get_page(request.GET.get("page"))
+        entries = entries_filtered(
+            clinic,
+            patient=patient,
+            actor=data["actor"],
+            action=data["action"],
+            since=data["since"],
+            until=data["until"],
+        )
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
     shown = list(page.object_list)
-    mrns = _mrns(user, shown)
+    mrns = record_numbers(user, shown)
     verify = audit_verify(clinic=clinic) if request.GET.get("verify") == "1" else None
-    audit_record(
+    trail_read(
         actor=Actor.from_request(request),
-        action=Action.VIEW,
-        object_type="audit_trail",
-        patient_id=patient.pk if patient is not None else None,
-        patient_ids=mrns,
-        summary="read the audit trail" + (" and verified its chain" if verify else ""),
-        detail={"filters": {k: v for k, v in request.GET.items() if k != "page"}},
+        patient=patient,
+        shown=mrns,
+        verified=verify is not None,
+        filters={k: v for k, v in request.GET.items() if k != "page"},
     )
     rows = [(e, mrns.get(e.patient_id) if e.patient_id is not None else None) for e in shown]
     return render(

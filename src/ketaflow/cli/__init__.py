@@ -27,6 +27,7 @@ _MODULES = (
     "ketaflow.cli.pk",  # pk simulate, pk population
     "ketaflow.cli.portal",  # worker
     "ketaflow.cli.ledger",  # ledger verify, ledger reconcile
+    "ketaflow.cli.api",  # api token create, list, revoke
     "ketaflow.cli.backup",  # backup keygen, create, restore, verify
 )
 

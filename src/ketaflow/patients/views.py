@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -28,7 +27,7 @@ from ketaflow.patients.forms import (
     RemoveForm,
 )
 from ketaflow.patients.models import ClinicalNote, Patient, PatientRecord
-from ketaflow.patients.search import NotADate, typed_date
+from ketaflow.patients.selectors import patient_search
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -50,29 +49,9 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
     include_inactive = bool(form.cleaned_data.get("inactive")) if form.is_valid() else False
-    patients = patients_for_user(user)
-    if not include_inactive:
-        patients = patients.filter(active=True)
-    hints: list[str] = []
-    if query:
-        day_first = services.slashes_day_first(user.clinic_id) if user.clinic_id else False
-        for term in query.split():
-            match = (
-                Q(given_name__icontains=term)
-                | Q(family_name__icontains=term)
-                | Q(preferred_name__icontains=term)
-                | Q(mrn__iexact=term)
-                | Q(phone__icontains=term)
-            )
-            try:
-                born = typed_date(term, slashes_day_first=day_first)
-            except NotADate as exc:
-                hints.append(str(exc))
-            else:
-                if born is not None:
-                    match = Q(date_of_birth=born)
-            patients = patients.filter(match)
-    shown = list(patients[:PAGE_SIZE])
+    found = patient_search(user, query, include_inactive=include_inactive)
+    hints = found.hints
+    shown = list(found.patients[:PAGE_SIZE])
     services.patient_list_viewed(
         actor=Actor.from_request(request), query=query, patient_ids=[p.pk for p in shown]
     )

@@ -63,6 +63,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "outcomes": user.may(Perm.VIEW_OUTCOMES_DASHBOARD),
             "signins": user.may(Perm.MANAGE_STAFF) and user.clinic_id is not None,
             "security": user.role != Role.PATIENT,
+            "api_tokens": user.clinic_id is not None
+            and user.role not in (Role.PATIENT, Role.NETWORK_ADMIN),
         }
     }
 
