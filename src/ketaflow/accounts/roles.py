@@ -210,6 +210,7 @@ PERM_ACTIONS: dict[Perm, str] = {
     Perm.VIEW_OWN_RECORD: "see this record",
     Perm.VIEW_AUDIT_TRAIL: "read the audit trail",
     Perm.MANAGE_STAFF: "change the clinic's set-up",
+    Perm.MANAGE_REGISTRY: "merge or deactivate patient records",
     Perm.MANAGE_NETWORK: "change the network's clinics",
     Perm.SIGN_CANDIDACY: "sign a candidacy decision",
     Perm.ORDER_INFUSION: "order an infusion",
