@@ -245,7 +245,7 @@ def test_dose_text(capsys: pytest.CaptureFixture[str]) -> None:
         (["--dose-mg-per-kg", "0.75"], "override needed"),
         (
             ["--dose-mg-per-kg", "0.75", "--override-reason", "x", "--override-role", "nurse"],
-            "role nurse may not override",
+            "an infusion nurse may not override",
         ),
         (["--override-role", "prescriber"], "without --override-reason"),
         (["--weight-kg", "heavy"], "--weight-kg: 'heavy' is not a number"),

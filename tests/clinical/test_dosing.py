@@ -141,7 +141,7 @@ def test_soft_limits_need_override(changes: dict[str, Any], message: str) -> Non
 
 
 def test_override_from_nurse_refused() -> None:
-    with pytest.raises(OverrideRequiredError, match="role nurse may not override"):
+    with pytest.raises(OverrideRequiredError, match="an infusion nurse may not override"):
         dosing.plan_infusion(
             _request(dose_mg_per_kg=0.75, override=Override(reason="asked", role=Role.NURSE))
         )

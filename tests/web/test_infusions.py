@@ -384,7 +384,7 @@ def test_a_soft_limit_needs_a_reason_and_an_allowed_role(world: World) -> None:
     assert "override needed" in exc.value.message_dict["override_reason"][0]
     with pytest.raises(ValidationError) as exc:
         compute_dose(world, session, dose_mg_per_kg=Decimal("0.75"), override_reason="tolerated")
-    assert "role nurse may not override" in refusal(exc)
+    assert "an infusion nurse may not override" in refusal(exc)
     plan = compute_dose(
         world,
         session,

@@ -484,9 +484,11 @@ def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = Non
                 "override needed: " + "; ".join(soft) + " (give a reason and your role)"
             )
         if override.role not in entry.override_roles:
-            allowed = ", ".join(sorted(r.value for r in entry.override_roles))
+            allowed = ", ".join(sorted(r.label.lower() for r in entry.override_roles))
             raise OverrideRequiredError(
-                f"role {override.role.value} may not override soft limits (allowed: {allowed})"
+                f"{_article(override.role.label)} {override.role.label.lower()} may not override "
+                "a soft limit "
+                f"(who may: {allowed})"
             )
         if not override.reason.strip():
             raise OverrideRequiredError("override reason is blank")
@@ -543,3 +545,7 @@ def plan_infusion(request: InfusionRequest, entry: DrugLibraryEntry | None = Non
         override=override if soft else None,
         warnings=tuple(warnings),
     )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
