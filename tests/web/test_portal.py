@@ -889,3 +889,21 @@ def test_a_patient_login_without_a_second_factor_opens_nothing(world: World) -> 
         assert response.status_code == 403, url
         assert "Your account needs a second factor" in response.content.decode()
         assert "Alice" not in response.content.decode()
+
+
+def test_the_crisis_page_gives_the_lines_and_the_clinics_number(world: World) -> None:
+    from ketaflow.accounts.models import Clinic
+
+    me = verified_client(world.patient_user)
+    Clinic.objects.filter(pk=world.clinic.pk).update(phone="+1 555 0100 200")
+    page = me.get(reverse("portal_crisis")).content.decode()
+    assert 'href="tel:988"' in page
+    assert "press 1" in page
+    assert 'href="tel:911"' in page
+    assert 'href="tel:+15550100200"' in page
+    assert "+1 555 0100 200" in page
+    assert world.clinic.name in page
+    Clinic.objects.filter(pk=world.clinic.pk).update(phone="")
+    page = me.get(reverse("portal_crisis")).content.decode()
+    assert "ask the front desk for the clinic's number" in page
+    assert "Your clinic." not in page

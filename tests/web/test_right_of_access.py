@@ -169,6 +169,10 @@ def test_the_record_pages_in_chromium_at_three_widths(live_server: Any, live_wor
             assert "Download as PDF" in browser.page_source
             assert browser.execute_script(fits)
             shot(browser, f"portal-record-{width}")
+            browser.get(f"{live_server.url}/portal/crisis/")
+            assert "Veterans Crisis Line" in browser.page_source
+            assert browser.execute_script(fits)
+            shot(browser, f"portal-crisis-{width}")
             as_logged_in(browser, live_world.director)
             browser.get(f"{live_server.url}/patients/{live_world.patient.pk}/")
             assert browser.find_element("id", "complete-record-pdf").is_displayed()
