@@ -907,3 +907,10 @@ def test_the_crisis_page_gives_the_lines_and_the_clinics_number(world: World) ->
     page = me.get(reverse("portal_crisis")).content.decode()
     assert "ask the front desk for the clinic's number" in page
     assert "Your clinic." not in page
+
+
+def test_staff_opening_the_portals_code_step_go_to_their_home_page(world: World) -> None:
+    for user in (world.nurse, world.director):
+        response = verified_client(user).get(reverse("portal_verify"))
+        assert response.status_code == 302
+        assert response["Location"] == reverse("home")

@@ -324,6 +324,8 @@ def portal_join(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def portal_verify(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
+    if not user.may(Perm.VIEW_OWN_RECORD):
+        return redirect("home")  # the portal's code step is for patients; staff have their own
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
