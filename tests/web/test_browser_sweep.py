@@ -32,8 +32,11 @@ SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 DOTTED = re.compile(r"(?<![\w.@/:-])[a-z][a-z0-9_]+(?:\.[a-z][a-z0-9_]+)+\b(?![@/-])")
 FILE_ENDINGS = ("md", "py", "html", "txt", "pdf", "csv", "org", "com", "net", "json", "png", "svg")
 EXPONENT = re.compile(r"\b\d+(?:\.\d+)?[eE][+-]?\d+\b")
-# Responses that are files, not pages.
-NOT_PAGES = re.compile(r"format=(csv|pdf)|\.png|\.svg|/export|\.csv|\.pdf|\.ics")
+# Responses that are files or machine answers, not pages: downloads, the monitoring answer, and
+# the REST API (its JSON and its schema documentation name fields as programs spell them).
+NOT_PAGES = re.compile(
+    r"format=(csv|pdf)|\.png|\.svg|/export|\.csv|\.pdf|\.ics|\.json|/healthz|/api/"
+)
 
 
 def codes_in(text: str) -> list[str]:
@@ -68,7 +71,7 @@ def _sign_in(browser: webdriver.Chrome, base: str, user: User) -> None:
     """The browser as ``user``: a session made by the test client, past the second factor."""
     client = sweep.login(Client(), user)
     cookie = client.cookies["sessionid"]
-    browser.get(base + "/healthz")
+    browser.get(base + "/login/")
     browser.delete_all_cookies()
     browser.add_cookie({"name": "sessionid", "value": cookie.value, "path": "/"})
 
