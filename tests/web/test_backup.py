@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
+from ketaflow.accounts.models import Clinic
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.services import audit_record, audit_verify_all
@@ -70,7 +71,8 @@ def test_the_demo_clinic_restores_exactly_and_its_chains_verify_and_continue(
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     manifest = archive.backup_read(path, archive_key(key_file))
     assert manifest.schema_version == archive.schema_version(archive.code_migrations())
-    assert {c["chain"] for c in manifest.chains} >= {"ledger", "audit:clinic:1"}
+    riverside = Clinic.objects.get(name="Riverside Ketamine Clinic")
+    assert {c["chain"] for c in manifest.chains} >= {"ledger", f"audit:clinic:{riverside.pk}"}
     assert manifest.checksums["audit_auditentry"]["rows"] == len(before["audit_auditentry"])
 
     # Replace everything (--force) with the backup: every value comes back, to the microsecond.
