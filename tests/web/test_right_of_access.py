@@ -66,6 +66,7 @@ def test_staff_download_the_complete_record_on_request(world: World) -> None:
     assert f"{world.patient.mrn}-complete-record.json" in response["Content-Disposition"]
     data = json.loads(response.content)
     assert data["patient"]["Given name"] == world.patient.given_name
+    assert set(data["patient"]) >= {"Escort name", "Escort phone"}  # every registry field
     assert data["time_zone"] == world.clinic.time_zone
     infusions = data["records"]["Infusion sessions"]
     assert len(infusions) == 1

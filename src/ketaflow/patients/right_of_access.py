@@ -30,6 +30,7 @@ from django.db import models
 from django.utils import timezone
 
 from ketaflow.patients.models import Patient
+from ketaflow.patients.services import _PATIENT_FIELDS
 from ketaflow.web.export import pdf_text
 
 # Model labels left out of the record, with the reason.
@@ -230,25 +231,9 @@ def _section(
     return Section(model._meta.label_lower, _title(model), tuple(entries))
 
 
-_DEMOGRAPHICS = (
-    "mrn",
-    "given_name",
-    "family_name",
-    "preferred_name",
-    "date_of_birth",
-    "sex_at_birth",
-    "gender_identity",
-    "pronouns",
-    "phone",
-    "email",
-    "address_line",
-    "city",
-    "region",
-    "postal_code",
-    "emergency_contact_name",
-    "emergency_contact_relationship",
-    "emergency_contact_phone",
-)
+# The chart's own list of the patient's fields (the JSON export's), with the record number first:
+# one list, so a field added to the registry is in the right of access too.
+_DEMOGRAPHICS = ("mrn", *_PATIENT_FIELDS)
 
 
 def complete_record(patient: Patient) -> CompleteRecord:
