@@ -54,7 +54,8 @@ def _the_demo_story_is_coherent() -> None:
     """Issue 14 item 11: every booked infusion and every ledger draw inside the clinic's opening
     hours on its own clock, and ketamine drawn or given only for patients with a signed
     candidacy and a consent. (The infusions charted as complete or running "now" follow the
-    time the demo is loaded, which may be after hours: they are left out here.)"""
+    time the demo is loaded, which may be after hours: they and the draws for their sessions are
+    left out here.)"""
     from ketaflow.accounts.clinictime import clinic_local
     from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
     from ketaflow.infusions.models import InfusionSession
@@ -70,7 +71,9 @@ def _the_demo_story_is_coherent() -> None:
     ]
     spans += [
         (f"ledger #{e.seq}", e.clinic, e.at, e.at)
-        for e in LedgerEntry.objects.filter(kind=LedgerEntry.Kind.DRAWN).select_related("clinic")
+        for e in LedgerEntry.objects.filter(
+            kind=LedgerEntry.Kind.DRAWN, session__isnull=True
+        ).select_related("clinic")
     ]
     for what, clinic, begins, ends in spans:
         start, end = clinic_local(clinic, begins), clinic_local(clinic, ends)
