@@ -47,10 +47,14 @@ def test_bands_are_exact_percentiles(key: str) -> None:
     response, _, _ = population_response(model, ZARATE.stated_as(model.drug), **kwargs)
     everything = evaluate_time_major(response, GRID)  # (n_out, T, N)
     # the population path evaluates exp(l t0) * exp(l b dt) on regular blocks: rounding differs
-    # from exp(l (t0 + b dt)) by ~1e-13, hence rtol 1e-11 rather than equality
+    # from exp(l (t0 + b dt)) by ~1e-13 of each term, hence rtol 1e-11 rather than equality; where
+    # the terms cancel (the first minutes, a value far below its terms) the difference is one of
+    # the terms' size, so the absolute tolerance follows the peak (numpy's SIMD exp rounds
+    # differently on different CPUs: 4.5e-12 at 0.088 ng/mL, peak ~1 ng/mL, on one machine)
     for j, key_out in enumerate(response.output_keys):
         expected = np.percentile(everything[j], pct, axis=1)
-        np.testing.assert_allclose(result.bands[key_out], expected, rtol=1e-11, atol=1e-12)
+        atol = 1e-11 * float(np.abs(everything[j]).max())
+        np.testing.assert_allclose(result.bands[key_out], expected, rtol=1e-11, atol=atol)
         np.testing.assert_allclose(
             result.cmax_ng_per_ml[key_out], everything[j].max(axis=0), rtol=1e-11
         )

@@ -66,6 +66,12 @@ BLOCK_BYTES = 1 << 22  # about 4 MiB of concentrations per evaluated block
 BLOCK_ROWS = 32  # time points per block (fewer for large populations, see BLOCK_BYTES)
 BLOCK_SPAN_MIN = 16.0 / 3.0  # aim for blocks this long (32 points of a 10-s grid)
 MIN_BLOCK_ROWS = 8  # never fewer: the per-block selection work is amortised over the rows
+SPANS_PER_WORKER = 3
+"""Time spans per thread (or Dask worker), taken from one queue. Blocks differ in cost by an
+order of magnitude (during and just after an infusion every subject is a candidate for a rank;
+later only a few dozen are), so one span per worker leaves a worker idle while the other
+finishes the expensive start; a span costs a chain start (a few ms), so not too many.
+Measured in benchmarks/pk_spans.py (docs/performance-pk.md)."""
 PROGRESS_AUTO_ELEMENTS = 2_000_000_000  # show a progress bar by default above N x T of this
 
 
@@ -338,7 +344,7 @@ def population_response(
 def _spans(n_times: int, n_spans: int, rows: int) -> list[tuple[int, int]]:
     """``n_spans`` nearly equal spans of the grid, each starting on a block boundary."""
     n_blocks = -(-n_times // rows)
-    edges = np.linspace(0, n_blocks, n_spans + 1).round().astype(int) * rows
+    edges = np.minimum(np.linspace(0, n_blocks, n_spans + 1).round().astype(int) * rows, n_times)
     edges[-1] = n_times
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
 
@@ -418,7 +424,7 @@ def simulate_population(
             results = _run_dask(client, response, t, pct, plan, bar)
         else:
             workers = threads if threads is not None else min(os.cpu_count() or 1, 8)
-            spans = _spans(t.shape[0], workers, plan.rows)
+            spans = _spans(t.shape[0], SPANS_PER_WORKER * workers, plan.rows)
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = [
                     pool.submit(
@@ -441,7 +447,7 @@ def _run_dask(
     bar: _Progress,
 ) -> list[tuple[int, int, SpanResult]]:
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    spans = _spans(t.shape[0], 2 * n_workers, plan.rows)
+    spans = _spans(t.shape[0], SPANS_PER_WORKER * n_workers, plan.rows)
     shared = client.scatter(response, broadcast=True)
     futures = {
         client.submit(evaluate_span, shared, t, pct, start=a, stop=b, plan=plan, pure=False): (a, b)
