@@ -304,3 +304,28 @@ def test_days_and_wall_clocks_come_from_the_clinic_time_helper() -> None:
             elif name == "get_current_timezone":
                 found.append(f"{_where(path, node)} the server's or request's zone")
     assert not found, "\n".join(found)
+
+
+def test_one_path_from_an_answer_no_signals_no_cycle() -> None:
+    """Issue 15 item 3: business rules run because a service calls them, never through a model
+    signal; the services of assessments and outcomes import nothing of the portal (which records
+    answers through them: ``portal.answers.response_record``)."""
+    src = Path(__file__).resolve().parents[1] / "src" / "ketaflow"
+    signals = re.compile(r"\b(pre_save|post_save|pre_delete|post_delete|m2m_changed)\b")
+    found = [str(p.relative_to(src)) for p in src.rglob("*.py") if signals.search(p.read_text())]
+    assert found == [], f"model signals in {found}"
+    for lower in ("assessments", "outcomes"):
+        for path in (src / lower).glob("*.py"):
+            if path.name == "demo.py":  # demo data is loaded from the top, like a user
+                continue
+            tree = ast.parse(path.read_text())
+            imported = [
+                node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            ] + [
+                a.name
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Import)
+                for a in node.names
+            ]
+            portal = [m for m in imported if m.startswith("ketaflow.portal")]
+            assert portal == [], f"{lower}/{path.name} imports {portal}"

@@ -19,7 +19,6 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from ketaflow.assessments.models import InstrumentResponse
-from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.candidacy.models import CandidacyAssessment
@@ -31,6 +30,7 @@ from ketaflow.outcomes.demo import load_demo as outcomes_demo
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.outcomes.selectors import Point, Status, measure_trajectory, trajectory
 from ketaflow.patients.models import Patient
+from ketaflow.portal.answers import response_record
 from ketaflow.treatment.demo import demo_course
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.treatment.models import Appointment, Course
@@ -261,6 +261,42 @@ def test_every_new_response_refreshes_by_itself_after_commit(
     assert BoosterRecommendation.objects.count() == 1
 
 
+def test_viewing_a_trajectory_writes_no_recommendation(ready: World) -> None:
+    """Issue 15 item 3: a page view only reads (and audits the reading). A loss of response whose
+    answers were stored without their after-commit refresh (as here: the test's transaction never
+    commits) stays unrecommended however often the page is opened."""
+    history(ready, ready.patient, RELAPSE)
+    assert services.trajectory_viewed  # the one write of a view: its audit entry
+    c = login(ready.prescriber)
+    for _ in range(2):
+        page = c.get(reverse("outcomes_trajectory", args=[ready.patient.pk]))
+        assert page.status_code == 200
+        assert "Loss of response" in page.content.decode()
+    assert not BoosterRecommendation.objects.exists()
+    assert not AuditEntry.objects.filter(object_type="booster_recommendation").exists()
+
+
+def test_an_error_in_the_outcome_rules_never_undoes_an_answer_or_its_urgent_task(
+    ready: World, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The booster refresh runs after the answer's transaction commits (robust): a PHQ-9 with
+    item 9 answered stays stored with its urgent task when the outcome rules fail."""
+    from ketaflow.portal.models import UrgentTask
+
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("outcome rules failed")
+
+    monkeypatch.setattr(services, "recommendations_refresh", broken)
+    answers = [0] * 8 + [2]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        saved = response_record(
+            actor=Actor(user=ready.nurse), patient=ready.patient, instrument="phq9", answers=answers
+        )
+    assert len(callbacks) == 1  # the refresh was scheduled, ran and failed (logged)
+    assert InstrumentResponse.objects.filter(pk=saved.pk).exists()
+    assert UrgentTask.objects.filter(response=saved).exists()
+
+
 def test_a_decided_loss_is_not_recommended_again(ready: World) -> None:
     history(ready, ready.patient, RELAPSE)
     actor = Actor(user=ready.prescriber)
@@ -365,8 +401,9 @@ def test_chart_shows_status_and_the_open_recommendation(ready: World) -> None:
     assert 'id="outcomes"' not in front.content.decode()
 
 
-def test_trajectory_page_and_image(ready: World) -> None:
-    history(ready, ready.patient, RELAPSE)
+def test_trajectory_page_and_image(ready: World, django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        history(ready, ready.patient, RELAPSE)  # the answers' own path raises the booster
     c = login(ready.prescriber)
     page = c.get(reverse("outcomes_trajectory", args=[ready.patient.pk]))
     text = page.content.decode()

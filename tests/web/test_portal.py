@@ -24,7 +24,6 @@ from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
 from ketaflow.accounts.second_factor import enrol_totp, secret_of
 from ketaflow.assessments.models import InstrumentResponse
-from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.candidacy.models import CandidacyAssessment
@@ -33,6 +32,7 @@ from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.models import Patient
 from ketaflow.portal import urls as portal_urls
 from ketaflow.portal.access import token_hash
+from ketaflow.portal.answers import response_record
 from ketaflow.portal.demo import DEMO_TOTP_KEY, load_demo
 from ketaflow.portal.models import (
     DueQuestionnaire,

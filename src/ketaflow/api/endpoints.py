@@ -35,7 +35,6 @@ from ketaflow.api.schemas import (
     VitalsIn,
     VitalsOut,
 )
-from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.selectors import auditor_clinic, entries_filtered, record_numbers
@@ -52,6 +51,7 @@ from ketaflow.patients import services as patient_services
 from ketaflow.patients.access import patient_for_user
 from ketaflow.patients.models import Patient
 from ketaflow.patients.selectors import patient_search
+from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import UrgentTask
 from ketaflow.treatment.services import clinic_today
 

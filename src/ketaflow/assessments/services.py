@@ -15,7 +15,6 @@ from ketaflow.audit.services import Action, audit_record
 from ketaflow.clinical import Instrument, score, to_jsonable
 from ketaflow.clinical.instruments import parse_yes_no, suicide_risk
 from ketaflow.patients.models import Patient
-from ketaflow.portal.safety import response_flagged
 
 
 def parse_answers(instrument: Instrument, text: str) -> list[int] | list[bool]:
@@ -32,7 +31,7 @@ def parse_answers(instrument: Instrument, text: str) -> list[int] | list[bool]:
 
 
 @transaction.atomic
-def response_record(
+def response_store(
     *,
     actor: Actor,
     patient: Patient,
@@ -43,8 +42,12 @@ def response_record(
     taken_at: dt.datetime | None = None,
     source: str = InstrumentResponse.Source.CLINIC,
 ) -> InstrumentResponse:
-    """Score ``answers`` and store them. Incomplete or out-of-range answers raise
-    ``ketaflow.clinical.ClinicalInputError`` (a ValueError) naming the item; nothing is stored."""
+    """Score ``answers`` and store them, audited. Incomplete or out-of-range answers raise
+    ``ketaflow.clinical.ClinicalInputError`` (a ValueError) naming the item; nothing is stored.
+
+    Only the storing: callers record an answer through ``ketaflow.portal.answers.
+    response_record``, which also raises the urgent safety task and refreshes the outcome
+    rules (the one path from an answer; this app imports neither)."""
     code = Instrument(instrument)
     result = score(code, list(answers))
     total = Decimal(str(result.total))
@@ -74,5 +77,4 @@ def response_record(
         summary=f"recorded {code.label} total {result.total}"
         + (" (suicide-risk flag)" if flag else ""),
     )
-    response_flagged(actor=actor, response=response)  # urgent task, same transaction
     return response

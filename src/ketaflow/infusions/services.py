@@ -25,7 +25,6 @@ from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm, refusal
 from ketaflow.assessments.models import InstrumentResponse
-from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
@@ -73,6 +72,7 @@ from ketaflow.infusions.policy import InfusionPolicy, infusion_policy
 from ketaflow.infusions.timers import BagState, VitalsDue, bag_state, next_vitals_due
 from ketaflow.ledger.services import live_session_draw
 from ketaflow.patients.models import Patient
+from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import UrgentTask
 from ketaflow.portal.safety import urgent_task_acknowledge, urgent_task_raise
 from ketaflow.treatment.models import Appointment

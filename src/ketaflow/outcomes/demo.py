@@ -5,7 +5,7 @@ Two responders (one PTSD, one depression reaching remission), a non-responder an
 was declined with a reason. Everything goes through the services the web app uses: registration,
 candidacy assessed by the nurse and signed by the prescriber, consent if the clinic has a
 consent form, an induction course booked in the past (``treatment.demo.demo_course``) and the
-scores (``assessments.services.response_record`` with past ``taken_at``). Idempotent: a patient
+scores (``portal.answers.response_record`` with past ``taken_at``). Idempotent: a patient
 found by name and birth date is not registered again, and a patient who already has a course or
 scores keeps them.
 """
@@ -22,7 +22,6 @@ from django.db import transaction
 
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.assessments.models import InstrumentResponse
-from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
 from ketaflow.candidacy import services as candidacy_services
 from ketaflow.candidacy.models import CandidacyAssessment
@@ -38,6 +37,7 @@ from ketaflow.patients.models import (
     PatientRecord,
     PsychotherapyTrial,
 )
+from ketaflow.portal.answers import response_record
 from ketaflow.treatment.demo import demo_course
 from ketaflow.treatment.services import clinic_datetime
 

@@ -127,20 +127,14 @@ def response_recorded(
     return recommendations_refresh(actor=actor, patient=response.patient)
 
 
-def on_response_saved(
-    sender: type[InstrumentResponse],
-    instance: InstrumentResponse,
-    created: bool,
-    raw: bool = False,
-    **kwargs: object,
-) -> None:
-    """The service hook on every new ``InstrumentResponse`` (connected in ``OutcomesConfig``):
-    once the transaction that stored it commits, refresh the patient's booster recommendation
-    as the system actor "outcomes". Nothing to run by hand, and a caller that also calls
-    :func:`response_recorded` changes nothing (idempotent)."""
-    if not created or raw or instance.instrument not in RULED:
+def refresh_after_commit(response: InstrumentResponse) -> None:
+    """Once the transaction that stored ``response`` commits, refresh the patient's booster
+    recommendation as the system actor "outcomes" (called by ``portal.answers.
+    response_record``). After the commit, so that an error in the outcome rules can never undo
+    the answer or its urgent safety task; ``robust``: such an error is logged, not raised."""
+    if response.instrument not in RULED:
         return
-    patient_id = instance.patient_id
+    patient_id = response.patient_id
     transaction.on_commit(lambda: _refresh_after_commit(patient_id), robust=True)
 
 

@@ -67,8 +67,6 @@ def patient_trajectory(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for_user(user, patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
     traj = trajectory(patient)
     staff = _staff(user)
-    if staff:
-        services.recommendations_refresh(actor=actor, patient=patient, traj=traj)
     services.trajectory_viewed(actor=actor, patient=patient, what="page")
     recs = (
         BoosterRecommendation.objects.filter(patient=patient).select_related("decided_by", "course")

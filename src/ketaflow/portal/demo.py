@@ -15,10 +15,10 @@ from ketaflow.accounts import second_factor
 from ketaflow.accounts.clinictime import clinic_zone
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Role
-from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
 from ketaflow.patients.models import Patient
 from ketaflow.portal import totp
+from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import DueQuestionnaire, UrgentTask
 from ketaflow.portal.plan import plan_generate
 

@@ -18,12 +18,12 @@ from ketaflow.accounts import second_factor
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
 from ketaflow.assessments.models import InstrumentResponse
-from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record, entries_naming_patient
 from ketaflow.patients.models import Patient
 from ketaflow.patients.services import patient_link_login
 from ketaflow.portal.access import token_hash
+from ketaflow.portal.answers import response_record
 from ketaflow.portal.config import portal_settings
 from ketaflow.portal.models import (
     DueQuestionnaire,
