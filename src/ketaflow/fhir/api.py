@@ -388,6 +388,12 @@ def everything(request: HttpRequest, patient_id: int) -> HttpResponse:
     return _answer(bundle)
 
 
+@fhir.get("/QuestionnaireResponse", include_in_schema=False)
+def questionnaire_search(request: HttpRequest) -> HttpResponse:
+    """The search of QuestionnaireResponse (its path is also the create's)."""
+    return search(request, "QuestionnaireResponse")
+
+
 @fhir.post("/QuestionnaireResponse", include_in_schema=False)
 def questionnaire_create(request: HttpRequest) -> HttpResponse:
     """Import a PHQ-9, GAD-7 or PCL-5 answered elsewhere: scored as in the clinic; a PHQ-9 item 9
@@ -465,7 +471,7 @@ def _patient_search(request: HttpRequest, actor: Actor, count: int) -> HttpRespo
             raise BadParameter("_id", "give patient ids (whole numbers)")
         patients = patients.filter(pk__in=[int(i) for i in ids])
     shown = list(patients[:count])
-    patient_list_viewed(actor=actor, query=query or "FHIR", patient_ids=[p.pk for p in shown])
+    patient_list_viewed(actor=actor, query=query, patient_ids=[p.pk for p in shown])
     return _answer(_bundle(request, "searchset", [build.patient(p) for p in shown]))
 
 
