@@ -178,6 +178,15 @@ def condition(d: Diagnosis) -> Built:
     return _built(data, d.onset_on or d.recorded_at)
 
 
+# The registry's severities in FHIR's reaction severity (R4 codesystem reaction-event-severity);
+# "unknown" has no counterpart and is left out.
+_REACTION_SEVERITY = {
+    Allergy.Severity.MILD: "mild",
+    Allergy.Severity.MODERATE: "moderate",
+    Allergy.Severity.SEVERE: "severe",
+}
+
+
 def allergy(a: Allergy) -> Built:
     data: dict[str, Any] = {
         "resourceType": "AllergyIntolerance",
@@ -198,8 +207,9 @@ def allergy(a: Allergy) -> Built:
         data["criticality"] = "unable-to-assess"
     if a.reaction:
         reaction: dict[str, Any] = {"manifestation": [{"text": a.reaction}]}
-        if a.severity in ("mild", "moderate", "severe"):
-            reaction["severity"] = a.severity
+        severity = _REACTION_SEVERITY.get(a.severity)
+        if severity is not None:
+            reaction["severity"] = severity
         data["reaction"] = [reaction]
     return _built(data, a.recorded_at)
 
