@@ -180,7 +180,7 @@ def condition(d: Diagnosis) -> Built:
 
 # The registry's severities in FHIR's reaction severity (R4 codesystem reaction-event-severity);
 # "unknown" has no counterpart and is left out.
-_REACTION_SEVERITY = {
+_REACTION_SEVERITY: dict[str, str] = {
     Allergy.Severity.MILD: "mild",
     Allergy.Severity.MODERATE: "moderate",
     Allergy.Severity.SEVERE: "severe",
