@@ -419,8 +419,9 @@ def medication_administration(session: InfusionSession) -> Built:
         "effectivePeriod": _period(session),
         "dosage": dosage,
     }
-    if session.started_by_id is not None:
-        data["performer"] = [{"actor": _ref("Practitioner", session.started_by_id)}]
+    if session.started_by is not None:  # named only: Practitioner is not served
+        who = session.started_by
+        data["performer"] = [{"actor": {"display": who.get_full_name() or who.get_username()}}]
     built = _built(data, session.started_at)
     k = codes.KETAMINE
     return Built(built.resource, built.when, frozenset({f"{k.system}|{k.code}", k.code}))

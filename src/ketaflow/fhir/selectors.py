@@ -37,7 +37,9 @@ OBSERVATION_PREFIXES = ("vitals", "bp", "hr", "spo2", "rr", "score")
 def _sessions(patient: Patient) -> list[InfusionSession]:
     return [
         s
-        for s in InfusionSession.objects.filter(patient=patient).order_by("created_at", "pk")
+        for s in InfusionSession.objects.filter(patient=patient)
+        .select_related("started_by")
+        .order_by("created_at", "pk")
         if build.infused(s)
     ]
 
