@@ -99,10 +99,10 @@ def cli_times(repeats: int, *, bytecode_cached: bool) -> list[float]:
         env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp()  # empty: no .pyc found or written
     else:
         # our own console script with fixed arguments
-        subprocess.run([script, *CLI], env=env, check=True, capture_output=True)  # noqa: S603
+        subprocess.run([script, *CLI], env=env, check=True, capture_output=True)
 
     def run() -> None:
-        subprocess.run([script, *CLI], env=env, check=True, capture_output=True)  # noqa: S603
+        subprocess.run([script, *CLI], env=env, check=True, capture_output=True)
 
     return times_of(run, repeats)
 

@@ -192,6 +192,7 @@ INSTALLED_APPS = [
     "ketaflow.outcomes",
     "ketaflow.clinicsettings",
     "ketaflow.api",
+    "ketaflow.fhir",
     "ketaflow.backup",
     "ketaflow.web",
 ]

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from ketaflow.api.endpoints import api
 from ketaflow.backup import views as backup_views
+from ketaflow.fhir.api import fhir
 from ketaflow.web import views as web_views
 
 urlpatterns = [
@@ -33,6 +34,7 @@ urlpatterns = [
     path("account/", include("ketaflow.accounts.urls")),
     path("settings/clinical/", include("ketaflow.clinicsettings.urls")),
     path("api/", api.urls),
+    path("fhir/", fhir.urls),
     path("backups/", include("ketaflow.backup.urls")),
     path("admin/", admin.site.urls),
 ]

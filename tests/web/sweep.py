@@ -22,13 +22,16 @@ from django.utils import timezone
 from ketaflow.accounts.models import Clinic, Credential, User
 from ketaflow.api.models import ApiToken
 from ketaflow.assessments.models import InstrumentResponse
+from ketaflow.audit.models import AuditEntry
 from ketaflow.candidacy.models import CandidacyAssessment, Consent
+from ketaflow.fhir.capability import TYPES
+from ketaflow.fhir.selectors import OBSERVATION_PREFIXES
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from ketaflow.infusions.questionnaires import CHAIR_INSTRUMENTS
 from ketaflow.infusions.views import HANDLERS
 from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntry, Receipt, Vial
 from ketaflow.outcomes.models import BoosterRecommendation
-from ketaflow.patients.models import Patient
+from ketaflow.patients.models import Allergy, Diagnosis, Patient
 from ketaflow.patients.services import RECORD_KINDS
 from ketaflow.portal.models import DueQuestionnaire, UrgentTask
 from ketaflow.treatment.models import Appointment, Course
@@ -153,9 +156,44 @@ def _route_urls(route: str, ids: dict[str, list[int]], clinic: Clinic) -> Iterat
     elif names == ["key"]:  # a clinical setting: each clinic has its own value of every key
         for key in SETTING_KEYS:
             yield url(key=key)
+    elif route.startswith("fhir/") and "kind" in names:  # FHIR: every type, the clinic's ids
+        yield from _fhir_urls(route, ids, clinic)
     elif len(names) == 1:
         for value in ids[names[0]]:
             yield url(**{names[0]: value})
+    else:
+        raise AssertionError(f"the sweep does not know how to fill {route}: add it here")
+
+
+def _fhir_urls(route: str, ids: dict[str, list[int]], clinic: Clinic) -> Iterator[str]:
+    """The FHIR routes: each type's search by each patient, each resource read by its id (a
+    vitals entry's observations by their prefixes), the export of each type."""
+    if route == "fhir/$export/<kind>":
+        yield from (f"/fhir/$export/{kind}" for kind in TYPES)
+    elif route == "fhir/<kind>":
+        for kind, patient_id in itertools.product(TYPES, ids["patient_id"]):
+            yield f"/fhir/{kind}?patient={patient_id}"
+    elif route == "fhir/<kind>/<resource_id>":
+        vitals = _pks(VitalsEntry.objects.filter(session__patient__clinic=clinic))[:3]
+        allergies = _pks(Allergy.objects.filter(patient__clinic=clinic))
+        diagnoses = _pks(Diagnosis.objects.filter(patient__clinic=clinic))
+        trail = _pks(AuditEntry.objects.filter(clinic=clinic))[-3:]
+        reads: dict[str, list[int] | list[str]] = {
+            "Patient": ids["patient_id"],
+            "Condition": diagnoses,
+            "AllergyIntolerance": allergies,
+            "Observation": [
+                f"{p}-{v}" for p in OBSERVATION_PREFIXES if p != "score" for v in vitals
+            ]
+            + [f"score-{r}" for r in ids["response_id"]],
+            "QuestionnaireResponse": ids["response_id"],
+            "MedicationAdministration": ids["session_id"],
+            "Procedure": ids["session_id"],
+            "Consent": ids["consent_id"],
+            "AuditEvent": trail,
+        }
+        for kind, values in reads.items():
+            yield from (f"/fhir/{kind}/{value}" for value in values)
     else:
         raise AssertionError(f"the sweep does not know how to fill {route}: add it here")
 

@@ -33,9 +33,10 @@ DOTTED = re.compile(r"(?<![\w.@/:-])[a-z][a-z0-9_]+(?:\.[a-z][a-z0-9_]+)+\b(?![@
 FILE_ENDINGS = ("md", "py", "html", "txt", "pdf", "csv", "org", "com", "net", "json", "png", "svg")
 EXPONENT = re.compile(r"\b\d+(?:\.\d+)?[eE][+-]?\d+\b")
 # Responses that are files or machine answers, not pages: downloads, the monitoring answer, and
-# the REST API (its JSON and its schema documentation name fields as programs spell them).
+# the REST API (its JSON and its schema documentation name fields as programs spell them) and
+# FHIR (JSON resources with their codes).
 NOT_PAGES = re.compile(
-    r"format=(csv|pdf)|\.png|\.svg|/export|\.csv|\.pdf|\.ics|\.json|/healthz|/api/"
+    r"format=(csv|pdf)|\.png|\.svg|/export|\.csv|\.pdf|\.ics|\.json|/healthz|/api/|/fhir/"
 )
 
 

@@ -266,7 +266,6 @@ def test_viewing_a_trajectory_writes_no_recommendation(ready: World) -> None:
     answers were stored without their after-commit refresh (as here: the test's transaction never
     commits) stays unrecommended however often the page is opened."""
     history(ready, ready.patient, RELAPSE)
-    assert services.trajectory_viewed  # the one write of a view: its audit entry
     c = login(ready.prescriber)
     for _ in range(2):
         page = c.get(reverse("outcomes_trajectory", args=[ready.patient.pk]))

@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = "http://127.0.0.1:8000"
 
 
-def readme_commands() -> list[str]:
+def readme_commands(heading: str = "## The REST API") -> list[str]:
     text = (ROOT / "README.md").read_text()
-    section = text.split("## The REST API", 1)[1]
+    section = text.split(heading + "\n", 1)[1]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0]
     return [line for line in block.replace("\\\n", " ").splitlines() if line.strip()]
 
@@ -112,3 +112,32 @@ def test_the_readme_api_example_works_against_the_demo_clinic(db: None) -> None:
     assert entry.by_id == User.objects.get(username="nurse").pk
     assert entry.session.patient.family_name == "Whitfield"
     assert AuditEntry.objects.filter(object_type="vitals_entry", object_id=str(entry.pk)).exists()
+
+
+def test_the_readme_fhir_example_works_against_the_demo_clinic(db: None) -> None:
+    demo_load()
+    cache.clear()
+    commands = readme_commands("## FHIR R4")
+    assert len(commands) == 3
+    env: dict[str, str] = {}
+    answers: list[Any] = []
+    for command in commands:
+        assignment = re.fullmatch(r"([A-Z_]+)=\$\((.*)\)", command)
+        if assignment:
+            env[assignment.group(1)] = _run(assignment.group(2), env, answers).strip()
+        else:
+            _run(command, env, answers)
+    everything = answers[-1]
+    assert everything["Content-Type"] == "application/fhir+json"
+    bundle = everything.json()
+    assert bundle["resourceType"] == "Bundle"
+    kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert {"Patient", "Observation", "MedicationAdministration"} <= kinds
+    patient = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    )
+    assert patient["id"] == env["PATIENT"]
+    assert patient["name"][0]["family"] == "Whitfield"
+    assert AuditEntry.objects.filter(
+        actor_username="prescriber", object_type="patient", object_id=env["PATIENT"]
+    ).exists()

@@ -30,6 +30,14 @@ SCOPES: dict[str, Scope] = {
         Scope("outcomes:read", "Outcomes: read", Perm.VIEW_CLINICAL),
         Scope("ledger:read", "Controlled-substance ledger reports: read", Perm.LEDGER_VIEW),
         Scope("audit:read", "Audit trail: read (medical director)", Perm.VIEW_AUDIT_TRAIL),
+        # FHIR R4 (/fhir/): one read scope for the record's resources (the access functions
+        # still check the role per resource), one write scope (questionnaire import), and the
+        # clinic's bulk export for the medical director.
+        Scope("fhir:read", "FHIR: read the clinical record", Perm.VIEW_CLINICAL),
+        Scope("fhir:write", "FHIR: import questionnaire responses", Perm.EDIT_CLINICAL),
+        Scope(
+            "fhir:export", "FHIR: bulk export of the clinic (medical director)", Perm.MANAGE_STAFF
+        ),
     )
 }
 
