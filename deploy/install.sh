@@ -28,7 +28,8 @@ usage: install.sh [options]
   --database-url URL   the database (default postgres:///ketaflow: this server's PostgreSQL,
                        the ketaflow role, peer authentication; created when it is the default)
   --source DIR         the KetaFlow source to install (default: the folder above deploy/)
-  --prefix DIR         write everything under DIR and change nothing else (a rehearsal, tests)
+  --prefix DIR         write everything under DIR and change nothing else (a rehearsal, tests);
+                       with --database-url, that database is migrated or upgraded too
   --app-dir DIR        where the code and its .venv are (default PREFIX/opt/ketaflow); with
                        --prefix it may be the source itself, with its .venv made by make
   -h, --help           this text
@@ -53,6 +54,7 @@ app_bind=127.0.0.1:8001
 workers=$(($(nproc 2>/dev/null || echo 1) * 2 + 1))
 [ "$workers" -le 9 ] || workers=9
 database_url=""
+given_database_url=""
 
 while [ $# -gt 0 ]; do
   option=$1
@@ -74,7 +76,7 @@ while [ $# -gt 0 ]; do
     --https-port) https_port=$value ;;
     --app-bind) app_bind=$value ;;
     --workers) workers=$value ;;
-    --database-url) database_url=$value ;;
+    --database-url) database_url=$value given_database_url=$value ;;
     --source) source_dir=$(cd "$value" && pwd) ;;
     --prefix) prefix=$(mkdir -p "$value" && cd "$value" && pwd) ;;
     --app-dir) app_dir=$value ;;
@@ -93,6 +95,9 @@ if { [ -n "$cert" ] && [ -z "$key" ]; } || { [ -z "$cert" ] && [ -n "$key" ]; };
 fi
 [ -f "$source_dir/uv.lock" ] && [ -d "$source_dir/deploy" ] ||
   die "--source: $source_dir is not a KetaFlow source folder (no uv.lock)"
+
+# The settings come from the settings file only, never from the caller's shell.
+while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(KETAFLOW_|DJANGO_|DATABASE_URL$)' || true)
 
 # Where everything goes. With --prefix, under it; the rendered files point there too.
 rehearsal=0
@@ -292,18 +297,30 @@ chmod 0755 "$sbin_dir/ketaflow"
 chmod 0644 "$systemd_dir"/ketaflow-*.service "$nginx_dir/sites-available/ketaflow" \
   "$logrotate_dir/ketaflow"
 
+# ---- 8. The static files nginx serves (first: in production the URL configuration, which
+# every management command loads, needs their manifest); then the database: migrate a new one,
+# upgrade one with data (chains checked before and after, refused when they do not verify).
+# A rehearsal (--prefix) does this only for a database named with --database-url.
+ketaflow=$sbin_dir/ketaflow
+if [ "$rehearsal" -eq 0 ] || [ -n "$given_database_url" ]; then
+  "$ketaflow" manage collectstatic --noinput --verbosity 0
+  plan=$("$ketaflow" manage showmigrations --plan)
+  if grep -q '^\[X\]' <<<"$plan"; then
+    say "ketaflow upgrade: verify the chains, migrate, verify again"
+    "$ketaflow" upgrade ||
+      die "ketaflow upgrade refused or failed: nothing was started; see docs/deploy.md, Upgrades"
+  else
+    say "a new database: creating KetaFlow's tables"
+    "$ketaflow" manage migrate --noinput --verbosity 0
+  fi
+fi
+
 if [ "$rehearsal" -eq 1 ]; then
   say "rehearsal done: everything is under $prefix (nothing else changed)"
   exit 0
 fi
 
-# ---- 8. Migrate (chains checked before and after), static files, services -------------------
-say "ketaflow upgrade: verify the chains, migrate, verify again"
-ketaflow=$sbin_dir/ketaflow
-if ! "$ketaflow" upgrade; then
-  die "ketaflow upgrade refused or failed: nothing was started; read docs/deploy.md, Upgrades"
-fi
-"$ketaflow" manage collectstatic --noinput --verbosity 0
+# ---- 9. The services -----------------------------------------------------------------------
 systemctl daemon-reload
 systemctl enable ketaflow-web.service ketaflow-worker.service >/dev/null 2>&1
 systemctl restart ketaflow-web.service ketaflow-worker.service
