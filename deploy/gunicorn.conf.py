@@ -32,6 +32,9 @@ workers = int(
     os.environ.get("KETAFLOW_WEB_WORKERS", str(min(2 * multiprocessing.cpu_count() + 1, 9)))
 )
 worker_class = "sync"
+# Django is imported once, before the workers are forked (a faster start, shared memory); no
+# database connection is opened by loading the app, so none is shared between workers.
+preload_app = True
 # A report (the progress PDF, the complete record) may take a few seconds; nothing takes a minute.
 timeout = 60
 graceful_timeout = 30
