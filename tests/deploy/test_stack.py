@@ -432,7 +432,7 @@ def test_a_nurse_records_vitals_over_https_through_gunicorn_behind_nginx(stack: 
     )
     assert systolic == 128
     written = "SELECT ip_address FROM audit_auditentry WHERE id > %s"
-    addresses = {row[0] for row in stack.sql(written, last_entry)}
+    addresses = {str(row[0]) for row in stack.sql(written, last_entry)}
     assert addresses == {CLIENT_ADDRESS}, "the audit records the client, not nginx nor a forgery"
     access_log = (stack.root / "var/log/ketaflow/access.log").read_text()
     assert f"/infusions/{session_id}/do/vitals/" in access_log, "gunicorn's access log is written"
