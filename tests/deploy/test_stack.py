@@ -363,6 +363,35 @@ def test_install_rehearsal_is_idempotent_and_keeps_secrets_private(stack: Stack)
     ports = ["--https-port", str(stack.https_port), "--http-port", str(stack.http_port)]
     _run([*install, "--app-dir", str(REPO), *ports])
     assert {path: path.read_bytes() for path in private} == before, "secrets kept on a re-run"
+    # The rendered systemd units and logrotate file parse (where the tools are installed; the
+    # ketaflow user exists on a server only, not here).
+    units = sorted((stack.root / "etc/systemd/system").glob("ketaflow-*.service"))
+    assert len(units) == 2
+    if shutil.which("systemd-analyze"):
+        check = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", *map(str, units)],
+            capture_output=True,
+            text=True,
+        )
+        assert check.returncode == 0, check.stderr
+        assert check.stderr.strip() == "", check.stderr
+    logrotate = shutil.which("logrotate") or "/usr/sbin/logrotate"
+    if Path(logrotate).exists():
+        state = str(stack.root / "logrotate.state")
+        check = subprocess.run(
+            [logrotate, "--debug", "--state", state, str(stack.root / "etc/logrotate.d/ketaflow")],
+            capture_output=True,
+            text=True,
+        )
+        errors = [
+            line
+            for line in check.stderr.splitlines()
+            if line.startswith("error:")
+            and "unknown user 'ketaflow'" not in line
+            and not line.startswith("error: found error in")
+        ]
+        assert "reading config file" in check.stderr
+        assert errors == []
     refused = subprocess.run(
         ["bash", str(REPO / "deploy/install.sh"), "--prefix", str(stack.root), "--workers", "x"],
         capture_output=True,
@@ -448,6 +477,11 @@ def test_plain_http_is_redirected_to_https(stack: Stack) -> None:
         conn.close()
     assert response.status == 301
     assert response.headers["Location"] == f"https://localhost:{stack.https_port}/login/"
+
+
+def test_nginx_refuses_a_body_over_the_limit(stack: Stack) -> None:
+    response, _ = stack.request("POST", "/login/", {"username": "x" * (4 * 1024 * 1024)})
+    assert response.status == 413
 
 
 def test_static_files_come_from_nginx_with_hsts(stack: Stack) -> None:
