@@ -141,7 +141,8 @@ make_dir() {
   if [ "$rehearsal" -eq 0 ]; then chown "$3" "$1"; fi
 }
 make_dir "$etc_dir" 0750 root:ketaflow
-make_dir "$var_dir" 0750 ketaflow:ketaflow
+# 0751: nginx (www-data) may pass through to the static files, not list the folder
+make_dir "$var_dir" 0751 ketaflow:ketaflow
 make_dir "$log_dir" 0750 ketaflow:ketaflow
 make_dir "$backup_dir" 0700 ketaflow:ketaflow
 mkdir -p "$systemd_dir" "$nginx_dir/sites-available" "$nginx_dir/sites-enabled" \
@@ -152,7 +153,8 @@ if [ "$rehearsal" -eq 0 ]; then
   if [ "$source_dir" != "$app_dir" ]; then
     say "code into $app_dir"
     mkdir -p "$app_dir"
-    rsync -a --delete --exclude .git --exclude .venv --exclude .uv-bootstrap --exclude var \
+    # (the leading / anchors a name to the top of the source: src/ may hold a folder "var")
+    rsync -a --delete --exclude /.git --exclude /.venv --exclude /.uv-bootstrap --exclude /var \
       --exclude '__pycache__' --exclude '.*_cache' "$source_dir/" "$app_dir/"
     chown -R root:root "$app_dir"
   fi
@@ -163,7 +165,9 @@ if [ "$rehearsal" -eq 0 ]; then
       --target "$app_dir/.uv-bootstrap" "uv==$uv_version"
   fi
   (cd "$app_dir" && UV_PROJECT_ENVIRONMENT="$app_dir/.venv" UV_PYTHON_DOWNLOADS=never \
-    .uv-bootstrap/bin/uv sync --frozen --no-dev --python python3.11 --quiet)
+    .uv-bootstrap/bin/uv sync --frozen --no-dev --compile-bytecode --python python3.11 --quiet)
+  # The code is root's and read-only for the services: compile it now, once.
+  "$app_dir/.venv/bin/python" -m compileall -q "$app_dir/src" >/dev/null
 fi
 ketaflow_bin=$app_dir/.venv/bin/ketaflow
 [ -x "$ketaflow_bin" ] || die "$ketaflow_bin is missing (with --app-dir, run make .venv/.synced there)"
@@ -304,6 +308,7 @@ chmod 0644 "$systemd_dir"/ketaflow-*.service "$nginx_dir/sites-available/ketaflo
 ketaflow=$sbin_dir/ketaflow
 if [ "$rehearsal" -eq 0 ] || [ -n "$given_database_url" ]; then
   "$ketaflow" manage collectstatic --noinput --verbosity 0
+  chmod -R a+rX "$var_dir/static"
   plan=$("$ketaflow" manage showmigrations --plan)
   if grep -q '^\[X\]' <<<"$plan"; then
     say "ketaflow upgrade: verify the chains, migrate, verify again"
