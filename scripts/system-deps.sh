@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: PostgreSQL's server and
-# headless Chromium with its driver, and nginx (the reverse-proxy test). Does nothing when they
-# are present; needs root otherwise.
+# headless Chromium with its driver, nginx (the reverse-proxy and deployment tests), openssl and
+# logrotate (the deployment test). Does nothing when they are present; needs root otherwise.
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# the deployment test (tests/deploy): install.sh's keys and certificate, the logrotate file
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v logrotate >/dev/null 2>&1 || [ -x /usr/sbin/logrotate ] || missing+=(logrotate)
 fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
