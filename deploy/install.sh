@@ -302,22 +302,16 @@ chmod 0644 "$systemd_dir"/ketaflow-*.service "$nginx_dir/sites-available/ketaflo
   "$logrotate_dir/ketaflow"
 
 # ---- 8. The static files nginx serves (first: in production the URL configuration, which
-# every management command loads, needs their manifest); then the database: migrate a new one,
-# upgrade one with data (chains checked before and after, refused when they do not verify).
+# every management command loads, needs their manifest); then `ketaflow upgrade`: a new database
+# is migrated; one with data has its chains checked before and after (refused when they fail).
 # A rehearsal (--prefix) does this only for a database named with --database-url.
 ketaflow=$sbin_dir/ketaflow
 if [ "$rehearsal" -eq 0 ] || [ -n "$given_database_url" ]; then
   "$ketaflow" manage collectstatic --noinput --verbosity 0
   chmod -R a+rX "$var_dir/static"
-  plan=$("$ketaflow" manage showmigrations --plan)
-  if grep -q '^\[X\]' <<<"$plan"; then
-    say "ketaflow upgrade: verify the chains, migrate, verify again"
-    "$ketaflow" upgrade ||
-      die "ketaflow upgrade refused or failed: nothing was started; see docs/deploy.md, Upgrades"
-  else
-    say "a new database: creating KetaFlow's tables"
-    "$ketaflow" manage migrate --noinput --verbosity 0
-  fi
+  say "ketaflow upgrade: verify the chains, migrate, verify again (a new database: migrate)"
+  "$ketaflow" upgrade ||
+    die "ketaflow upgrade refused or failed: nothing was started; see docs/deploy.md, Upgrades"
 fi
 
 if [ "$rehearsal" -eq 1 ]; then

@@ -1,19 +1,26 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from ketaflow.api.endpoints import api
 from ketaflow.backup import views as backup_views
 from ketaflow.fhir.api import fhir
 from ketaflow.web import views as web_views
 
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """The icon's hashed static URL, looked up when asked (at import it needs collectstatic's
+    manifest in production, so every management command failed on a fresh server)."""
+    return HttpResponseRedirect(static("ketaflow/favicon.svg"))
+
+
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("healthz", backup_views.healthz, name="healthz"),
     # Pages link the icon (base.html); the administration's pages and browsers ask for this.
-    path("favicon.ico", RedirectView.as_view(url=static("ketaflow/favicon.svg")), name="favicon"),
+    path("favicon.ico", favicon, name="favicon"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -146,3 +146,26 @@ def test_a_long_read_does_not_fail_page_views(live_world: World, client_for: Any
         reader.rollback()
         reader.close()
     assert statuses == [200]
+
+
+def test_the_favicon_is_found_when_asked_not_when_the_urls_load(client: Any) -> None:
+    """``/favicon.ico`` redirects to the icon's static URL, looked up per request: the URL
+    configuration calls no ``static()`` when it is imported (in production that needs
+    collectstatic's manifest, so every management command failed on a fresh server)."""
+    import ast
+    from pathlib import Path
+
+    import ketaflow.urls
+
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 302
+    assert answer["Location"].endswith("favicon.svg")
+    tree = ast.parse(Path(ketaflow.urls.__file__).read_text())
+    top_level_calls = [
+        node.func.id
+        for stmt in tree.body
+        if not isinstance(stmt, ast.FunctionDef)
+        for node in ast.walk(stmt)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    ]
+    assert "static" not in top_level_calls

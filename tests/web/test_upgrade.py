@@ -104,3 +104,33 @@ def test_upgrade_with_a_backup_first(
     assert main(["upgrade", "--backup", str(target), "--key-file", str(key)]) == 0
     assert "before the upgrade" in capsys.readouterr().out
     assert target.is_file()
+
+
+def test_upgrade_migrates_a_new_empty_database(tmp_path: Path) -> None:
+    """A first installation runs ``ketaflow upgrade`` on an empty database: nothing to verify
+    before, everything migrated, the (empty) chains verified after. It was refused ("relation
+    audit_audithead does not exist"), so an installer had to call migrate instead."""
+    import os
+    import subprocess
+    import sys
+
+    ketaflow = Path(sys.executable).with_name("ketaflow")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}",
+        "KETAFLOW_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "ketaflow.settings",
+    }
+    done = subprocess.run(
+        [str(ketaflow), "upgrade"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "a new database: no chain to verify before migrating" in done.stdout
+    assert "applied " in done.stdout
+    assert "chains verified after migrating" in done.stdout
+    again = subprocess.run(
+        [str(ketaflow), "upgrade"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, again.stderr
+    assert "chains verified before migrating" in again.stdout
+    assert "no migrations to apply" in again.stdout

@@ -33,9 +33,22 @@ def _summary(problems: list[str]) -> str:
     return f"{problems[0]}{more}"
 
 
+def is_new_database() -> bool:
+    """No migration recorded: a database made for a first installation, with no chain yet."""
+    return not applied_migrations(connection)
+
+
 def upgrade(checkpoints: Path | None) -> list[str]:
     """Check, migrate, check; returns the migrations applied. Raises :class:`BackupError` (one
-    line) when a check fails: before, nothing is migrated."""
+    line) when a check fails: before, nothing is migrated. A new, empty database has nothing to
+    check before: it is migrated and checked after (a first installation)."""
+    if is_new_database():
+        migrate()
+        applied = applied_migrations(connection)
+        problems = chains_and_checkpoints_problems(None)  # no checkpoint can exist for it yet
+        if problems:
+            raise BackupError(f"the new database does not verify: {_summary(problems)}")
+        return applied
     try:
         problems = chains_and_checkpoints_problems(checkpoints)
     except DatabaseError as exc:

@@ -189,7 +189,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
     _setup_django()
-    from ketaflow.backup.upgrade import upgrade
+    from ketaflow.backup.upgrade import is_new_database, upgrade
     from ketaflow.cli.web import checkpoint_file
 
     path = checkpoint_file(args.checkpoints)
@@ -199,9 +199,14 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
         run = backup_recorded(Path(args.backup), backup_key(args.key_file))
         print(f"backed up {run.rows} rows to {run.file} before the upgrade")
+    new = is_new_database()
     applied = upgrade(path)
     against = f"; checkpoints in {path} match" if path else ""
-    print(f"chains verified before migrating{against}")
+    if new:
+        print("a new database: no chain to verify before migrating")
+        against = ""
+    else:
+        print(f"chains verified before migrating{against}")
     if applied:
         print(f"applied {len(applied)} migrations: {', '.join(applied)}")
     else:
