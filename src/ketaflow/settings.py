@@ -193,6 +193,7 @@ INSTALLED_APPS = [
     "ketaflow.clinicsettings",
     "ketaflow.api",
     "ketaflow.backup",
+    "ketaflow.research",
     "ketaflow.web",
 ]
 

@@ -34,5 +34,6 @@ urlpatterns = [
     path("settings/clinical/", include("ketaflow.clinicsettings.urls")),
     path("api/", api.urls),
     path("backups/", include("ketaflow.backup.urls")),
+    path("research/", include("ketaflow.research.urls")),
     path("admin/", admin.site.urls),
 ]
