@@ -23,7 +23,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     actor = Actor.from_request(request)
     clinic = research_clinic_for_user(user, actor=actor)
-    form = ExportForm(request.POST or None)
+    form = ExportForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         export = research_export(actor=actor, clinic=clinic, formats=form.chosen())
         response = HttpResponse(export.zip(), content_type="application/zip")
