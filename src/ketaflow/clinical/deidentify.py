@@ -128,9 +128,8 @@ _US_ZIP = re.compile(r"^\s*(\d{3})\d{2}(?:[- ]?\d{4})?\s*$")
 AGE_TOP_YEARS: Final = 90
 AGE_BAND_YEARS: Final = 5  # our choice of band width below 90 (not a Safe Harbor number)
 
-# How far a patient's dates move: a whole number of days in [-MAX, MAX], never 0. Our choice; a
-# year either way keeps seasons unrecognisable while intervals stay exact (deidentification.md
-# s. 3).
+# How far a patient's dates move: a whole number of days in [-MAX, MAX], never 0. Our choice:
+# a year either way hides the season, intervals stay exact (deidentification.md s. 3).
 MAX_SHIFT_DAYS: Final = 365
 
 
