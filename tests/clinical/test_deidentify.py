@@ -135,6 +135,7 @@ def test_check_rows_refuses_an_unexpected_column_or_type() -> None:
 def test_every_column_is_described() -> None:
     for table in TABLES:
         assert len(set(table.names)) == len(table.names)
+        assert table.label
         for column in table.columns:
             assert column.meaning, (table.name, column.name)
             assert column.deidentified, (table.name, column.name)

@@ -249,6 +249,23 @@ class Table:
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    @property
+    def label(self) -> str:
+        """The table in words, for pages ("PK predictions")."""
+        return TABLE_LABELS[self.name]
+
+
+TABLE_LABELS: Final[dict[str, str]] = {
+    "patients": "Patients",
+    "courses": "Courses",
+    "infusions": "Infusions",
+    "adverse_events": "Adverse events",
+    "questionnaires": "Questionnaires",
+    "outcomes": "Outcomes",
+    "pk_predictions": "PK predictions",
+    "safety_events": "Safety events",
+}
+
 
 S, N, F, B, D = (
     ColumnType.STRING,

@@ -11,6 +11,7 @@ infusion chart's ``delivered_regimen``. Reads only: the service audits the expor
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ def research_data(
     patient."""
     tables: dict[str, list[Row]] = {t.name: [] for t in TABLES}
     patients = research_patients(clinic)
+    # In random order: the order of registration (of the internal ids) is not exported either.
+    secrets.SystemRandom().shuffle(patients)
     for done, patient in enumerate(patients, start=1):
         _patient_rows(clinic, patient, pseudonyms, tables)
         if progress is not None:
