@@ -419,6 +419,7 @@ def test_the_director_downloads_a_zip_and_the_export_is_audited(world: World, db
     names = {Path(n).name for n in archive.namelist()}
     assert names == {f"{t.name}.csv" for t in TABLES} | {"data_dictionary.csv", "manifest.json"}
     entry = AuditEntry.objects.get(id__gt=since, object_type="research_export", action="export")
+    assert "PK predictions" in entry.summary  # in words on the audit page
     assert entry.actor_username == "director"
     assert entry.clinic_id == world.riverside.pk
     assert entry.detail["row_counts"]["patients"] == len(research_patients(world.riverside))
@@ -502,6 +503,9 @@ def test_cli_writes_the_files_with_progress(
         [f"{t.name}.parquet" for t in TABLES] + ["data_dictionary.csv", "manifest.json"]
     )
     assert "files in" in captured.out
+    entry = AuditEntry.objects.filter(object_type="research_export").latest("id")
+    assert entry.actor_username.startswith("system:ketaflow research export (")
+    assert entry.detail["formats"] == ["parquet"]
     assert TABLES_BY_NAME["patients"].names == tuple(pq.read_schema(out / "patients.parquet").names)
 
 

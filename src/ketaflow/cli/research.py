@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,14 @@ def _out_dir(text: str) -> Path:
     return path
 
 
+def _operator() -> str:
+    """Who ran the command (the operating-system account), for the audit entry."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown account"
+
+
 def cmd_research_export(args: argparse.Namespace) -> int:
     from ketaflow.research.files import parse_formats
 
@@ -45,7 +54,7 @@ def cmd_research_export(args: argparse.Namespace) -> int:
             print(f"patients {done}/{total}", file=sys.stderr, flush=True)
 
     export = research_export(
-        actor=Actor.system("ketaflow research export"),
+        actor=Actor.system(f"ketaflow research export ({_operator()})"),
         clinic=clinic,
         formats=formats,
         progress=progress,

@@ -15,7 +15,7 @@ from ketaflow.accounts.clinictime import clinic_now
 from ketaflow.accounts.models import Clinic
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
-from ketaflow.clinical.deidentify import Pseudonyms
+from ketaflow.clinical.deidentify import TABLES_BY_NAME, Pseudonyms
 from ketaflow.research.files import Format, export_files, zip_bytes
 from ketaflow.research.selectors import Progress, research_data, research_patients
 
@@ -59,7 +59,7 @@ def research_export(
             clinic=clinic,
             patient_ids=[p.pk for p in research_patients(clinic)],
             summary="de-identified research export: "
-            + ", ".join(f"{name} {n}" for name, n in counts.items()),
+            + ", ".join(f"{TABLES_BY_NAME[name].label} {n}" for name, n in counts.items()),
             detail={
                 "formats": [f.value for f in formats],
                 "row_counts": counts,
