@@ -15,6 +15,7 @@ import secrets
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Max
 
@@ -76,8 +77,9 @@ def _day(clinic: Clinic, at: dt.datetime | None) -> dt.date | None:
     return clinic_day(clinic, at) if at is not None else None
 
 
-def _float(value: object) -> float | None:
-    return float(value) if value is not None else None  # type: ignore[arg-type]
+def _float(value: Decimal | float | None) -> float | None:
+    """A stored number as a float, exactly as stored (never rounded); None stays None."""
+    return float(value) if value is not None else None
 
 
 def _minutes(start: dt.datetime | None, at: dt.datetime | None) -> float | None:
