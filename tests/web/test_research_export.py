@@ -36,7 +36,13 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.cli import main
 from ketaflow.clinical.deidentify import TABLES, TABLES_BY_NAME, Pseudonyms
-from ketaflow.infusions.models import InfusionEvent, InfusionSession, SideEffect
+from ketaflow.infusions.models import (
+    AdverseEvent,
+    InfusionEvent,
+    InfusionSession,
+    SideEffect,
+    VitalsEntry,
+)
 from ketaflow.patients.models import ClinicalNote, Patient
 from ketaflow.patients.services import note_add
 from ketaflow.research.files import Format
@@ -66,6 +72,7 @@ PLANTED = {
     # 95 or 96 at any course start of 2025-2027: a 90+ patient.
     "date_of_birth": dt.date(1930, 6, 15),
 }
+EMERGENCY_TEXT = "Emergency: Xandra Quillfeather 212/128 in recovery"
 NOTE_TEXT = "Sister Philippa Wrenhaven phoned about the night terrors; call back on 603 555 0177."
 
 
@@ -96,6 +103,30 @@ def _plant(riverside: Clinic) -> tuple[Patient, str]:
     client = sweep.login(Client(REMOTE_ADDR=PLANTED_IP), director)
     assert client.get(f"/patients/{patient.pk}/").status_code == 200
     assert AuditEntry.objects.filter(ip_address=PLANTED_IP).exists()
+    # An emergency reading in recovery (written directly: the monitoring path is tested in
+    # test_infusions), its summary free text naming the patient.
+    assert session.ended_at is not None
+    nurse = User.objects.get(username="nurse")
+    reading = VitalsEntry.objects.create(
+        session=session,
+        phase=VitalsEntry.Phase.RECOVERY,
+        measured_at=session.ended_at + dt.timedelta(minutes=20),
+        systolic_mmhg=212,
+        diastolic_mmhg=128,
+        heart_rate_bpm=140,
+        spo2_percent=97,
+        level="emergency",
+        reasons=[EMERGENCY_TEXT],
+        assessment={},
+        by=nurse,
+    )
+    AdverseEvent.objects.create(
+        session=session,
+        reading=reading,
+        level="emergency",
+        summary=EMERGENCY_TEXT,
+        at=reading.measured_at,
+    )
     new = token_create(
         actor=Actor.system("tests"),
         user=User.objects.get(username="nurse"),
@@ -173,7 +204,7 @@ def _secrets(world: World) -> list[str]:
     the audit trail's IP addresses, token prefixes and the new token, the events' uuids."""
     found: set[str] = set(sweep.secrets_of(world.riverside))
     found |= {str(v) for k, v in PLANTED.items() if k != "date_of_birth"}
-    found |= {NOTE_TEXT, "Philippa Wrenhaven", "Wrenhaven", PLANTED_IP, world.token}
+    found |= {NOTE_TEXT, "Philippa Wrenhaven", "Wrenhaven", PLANTED_IP, world.token, EMERGENCY_TEXT}
     for p in Patient.objects.filter(clinic=world.riverside):
         found |= {p.given_name, p.family_name, p.mrn, p.phone, p.email, p.postal_code}
         found |= {p.address_line, p.city, p.emergency_contact_phone, p.escort_phone}
@@ -263,6 +294,10 @@ def _cells_of(data: ResearchData) -> list[tuple[str, str, str]]:
 def test_free_text_is_dropped_and_the_restricted_zip_is_000(world: World, db: None) -> None:
     pid = world.pseudonyms.research_id("P", ("patient", world.planted.pk))
     (row,) = [r for r in world.data.tables["patients"] if r["patient_id"] == pid]
+    emergencies = [
+        r for r in world.data.tables["safety_events"] if r["kind"] == "vital_sign_emergency"
+    ]
+    assert [r["patient_id"] for r in emergencies] == [pid]
     assert row["zip3"] == "000"  # 036 is one of the 17 restricted three-digit areas
     assert row["age_group"] == "90+"
     others = [r for r in world.data.tables["patients"] if r["patient_id"] != pid]

@@ -36,7 +36,7 @@ from ketaflow.clinical.deidentify import (
 from ketaflow.clinical.monitoring import AlertLevel
 from ketaflow.clinical.pump import PumpEventKind
 from ketaflow.infusions.charts import delivered_regimen
-from ketaflow.infusions.models import InfusionSession
+from ketaflow.infusions.models import AdverseEvent, InfusionSession
 from ketaflow.outcomes.dashboard import course_outcome
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.outcomes.selectors import trajectory
@@ -347,10 +347,9 @@ def _safety_rows(
             }
         )
     emergencies = (
-        InfusionSession.objects.filter(patient=patient)
-        .filter(adverse_events__level=AlertLevel.EMERGENCY)
-        .values_list("pk", "adverse_events__at")
-        .order_by("adverse_events__at")
+        AdverseEvent.objects.filter(session__patient=patient, level=AlertLevel.EMERGENCY)
+        .order_by("at", "pk")
+        .values_list("session_id", "at")
     )
     for session_id, at in emergencies:
         tables["safety_events"].append(
