@@ -194,6 +194,7 @@ INSTALLED_APPS = [
     "ketaflow.api",
     "ketaflow.fhir",
     "ketaflow.backup",
+    "ketaflow.research",
     "ketaflow.web",
 ]
 

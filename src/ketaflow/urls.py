@@ -43,5 +43,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("fhir/", fhir.urls),
     path("backups/", include("ketaflow.backup.urls")),
+    path("research/", include("ketaflow.research.urls")),
     path("admin/", admin.site.urls),
 ]

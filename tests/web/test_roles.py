@@ -22,6 +22,7 @@ EXPECTED: dict[Role, set[Perm]] = {
         P.LEDGER_RESOLVE,
         P.LEDGER_CORRECT,
         P.VIEW_OUTCOMES_DASHBOARD,
+        P.RESEARCH_EXPORT,
     },
     Role.NURSE: {
         P.VIEW_SCHEDULE,

@@ -78,6 +78,8 @@ class Perm(enum.StrEnum):
     LEDGER_CORRECT = "ledger_correct"  # write a reversing correction entry (medical director)
     # Outcomes.
     VIEW_OUTCOMES_DASHBOARD = "view_outcomes_dashboard"  # clinic outcome dashboard (director)
+    # The clinic's de-identified research export (HIPAA Safe Harbor; docs/research-export.md).
+    RESEARCH_EXPORT = "research_export"
     # The patient portal and safety escalation.
     INVITE_PATIENT = "invite_patient"  # create a patient's portal login with an invitation link
     ACKNOWLEDGE_URGENT = "acknowledge_urgent"  # acknowledge an urgent safety task, record action
@@ -129,6 +131,7 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.LEDGER_RESOLVE,
             Perm.LEDGER_CORRECT,
             Perm.VIEW_OUTCOMES_DASHBOARD,
+            Perm.RESEARCH_EXPORT,
         }
     ),
     Role.PRESCRIBER: frozenset(
@@ -233,6 +236,7 @@ PERM_ACTIONS: dict[Perm, str] = {
     Perm.LEDGER_RESOLVE: "resolve a count discrepancy",
     Perm.LEDGER_CORRECT: "correct a ledger entry",
     Perm.VIEW_OUTCOMES_DASHBOARD: "see the outcomes dashboard",
+    Perm.RESEARCH_EXPORT: "export de-identified research data",
     Perm.INVITE_PATIENT: "invite a patient to the portal",
     Perm.ACKNOWLEDGE_URGENT: "acknowledge an urgent safety task",
 }

@@ -29,6 +29,7 @@ _MODULES = (
     "ketaflow.cli.ledger",  # ledger verify, ledger reconcile
     "ketaflow.cli.api",  # api token create, list, revoke
     "ketaflow.cli.backup",  # backup keygen, create, restore, verify
+    "ketaflow.cli.research",  # research export
 )
 
 

@@ -61,6 +61,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "clinical_settings": user.may(Perm.MANAGE_STAFF) and user.clinic_id is not None,
             "ledger": user.may(Perm.LEDGER_VIEW),
             "outcomes": user.may(Perm.VIEW_OUTCOMES_DASHBOARD),
+            "research": user.may(Perm.RESEARCH_EXPORT) and user.clinic_id is not None,
             "signins": user.may(Perm.MANAGE_STAFF) and user.clinic_id is not None,
             "security": user.role != Role.PATIENT,
             "api_tokens": user.clinic_id is not None

@@ -1,0 +1,39 @@
+"""The research export page in Debian's Chromium at 390, 1024 and 1366 px (the display sweep
+leaves it out: its URL ends in /export, which the sweep takes for a download): words, not codes;
+no sideways scroll; no console error or CSP violation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.web.browser import chromium, csp_violations, shot
+from tests.web.conftest import World
+from tests.web.test_browser_sweep import (
+    OVERFLOW,
+    WIDTHS,
+    _console_errors,
+    _sign_in,
+    _viewport,
+    codes_in,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+def test_the_page_reads_as_words_and_fits(live_server: Any, live_world: World) -> None:
+    with chromium(window=(WIDTHS[-1], 900)) as browser:
+        _sign_in(browser, live_server.url, live_world.director)
+        browser.get(live_server.url + "/research/export/")
+        text = browser.find_element("tag name", "main").text
+        assert "Research export" in text
+        assert "PK predictions" in text  # the tables in words
+        assert "Medical record numbers" in text  # the identifiers removed
+        assert codes_in(text) == []
+        for width in WIDTHS:
+            _viewport(browser, width)
+            assert browser.execute_script(OVERFLOW) == "", width
+            shot(browser, f"research-export-{width}")
+        assert _console_errors(browser) == []
+        assert csp_violations(browser) == []
