@@ -180,7 +180,7 @@ def load_demo(
             amount_mg=draw.quantity_mg - residue,
             at=_at(clinic, day, 10, 30),
         )
-        services._waste(
+        services.waste_witnessed(
             actor=as_nurse,
             user=nurse,
             vial=draw.vial,
@@ -242,7 +242,7 @@ def _sessions(clinic: Clinic, as_nurse: Actor, nurse: User, witness: User) -> No
         services.administration_record(actor=as_nurse, draw=draw, at=session.ended_at)
         residue = services.draw_remaining_mg(draw)
         if residue > 0:
-            services._waste(
+            services.waste_witnessed(
                 actor=as_nurse,
                 user=nurse,
                 vial=draw.vial,
