@@ -11,49 +11,35 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
+from ketaflow.accounts.access import require
 from ketaflow.accounts.models import Clinic, User
-from ketaflow.accounts.roles import Perm, Role, refusal
+from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
-from ketaflow.audit.services import Action, audit_record
 from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntry, Receipt, Vial
 
 M = TypeVar("M", bound=Model)
 
 
 def _clinic_id(user: User) -> int:
+    """The clinic whose ledger ``user`` may ask for; 404 when there is none for them: not
+    logged in, a patient's account (its one permission is its own record) or no clinic."""
     if (
         not user.is_authenticated
         or not user.is_active
-        or user.role == Role.PATIENT
+        or user.may(Perm.VIEW_OWN_RECORD)
         or user.clinic_id is None
     ):
         raise Http404("No such page.")
     return user.clinic_id
 
 
-def _require(
-    user: User, need: Perm, actor: Actor | None, object_type: str, object_id: object
-) -> None:
-    if user.may(need):
-        return
-    audit_record(
-        actor=actor or Actor(user=user),
-        action=Action.DENIED,
-        object_type=object_type,
-        object_id=object_id,
-        summary=f"denied: {need.value}",
-    )
-    raise PermissionDenied(refusal(user.role, need))
-
-
 def ledger_for_user(user: User, *, need: Perm, actor: Actor | None = None) -> Clinic:
     """The user's clinic, whose ledger they may ``need``; else 404 or 403."""
     clinic_id = _clinic_id(user)
-    _require(user, need, actor, "ledger", clinic_id)
+    require(user, need, object_type="ledger", object_id=clinic_id, actor=actor)
     return Clinic.objects.get(pk=clinic_id)
 
 
@@ -64,7 +50,7 @@ def _one(
     record = queryset.filter(pk=pk, clinic_id=clinic_id).first()
     if record is None:
         raise Http404(f"No such {kind.replace('_', ' ')}.")
-    _require(user, need, actor, kind, pk)
+    require(user, need, object_type=kind, object_id=pk, actor=actor)
     return record
 
 
