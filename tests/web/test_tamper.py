@@ -50,9 +50,7 @@ from ketaflow.ledger.services import append as ledger_append
 from ketaflow.ledger.verify import ledger_check
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Allergy
-from tests.web.conftest import World
-from tests.web.test_infusions import make_ready
-from tests.web.test_ledger import (
+from tests.ledger.builders import (
     Stock,
     complete_session,
     draw,
@@ -60,6 +58,8 @@ from tests.web.test_ledger import (
     receive,
     waste,
 )
+from tests.web.conftest import World
+from tests.web.test_infusions import make_ready
 
 
 @pytest.fixture(autouse=True)
