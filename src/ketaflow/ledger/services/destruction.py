@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from ketaflow.accounts.clinictime import clinic_day
+from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.ledger.models import (
@@ -53,23 +54,22 @@ def destruction_record(
             raise refuse(name, "this is part of the DEA Form 41 record")
     when = entry_time(at)
     day = clinic_day(vial.clinic, when)
-    first = witness_verify(
-        user=user,
-        username=witnesses[0][0],
-        password=witnesses[0][1],
-        on=day,
-        request=request,
-        field_name="witness_username",
-    )
-    second = witness_verify(
-        user=user,
-        username=witnesses[1][0],
-        password=witnesses[1][1],
-        on=day,
-        request=request,
-        field_name="witness2_username",
-        not_also=[first],
-    )
+    signed: list[User] = []
+    for (username, password), field_name in zip(
+        witnesses, ("witness_username", "witness2_username"), strict=True
+    ):
+        signed.append(
+            witness_verify(
+                user=user,
+                username=username,
+                password=password,
+                on=day,
+                request=request,
+                field_name=field_name,
+                not_also=signed,
+            )
+        )
+    first, second = signed
     with transaction.atomic():
         locked = lock_vial(vial)
         if locked.status not in IN_STOCK:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -94,6 +95,7 @@ def waste_witnessed(
         raise refuse("draw", "the waste must follow a draw from this vial")
     with transaction.atomic():
         locked = lock_vial(vial)
+        moves: dict[str, Any]  # a draw's residue leaves the drawn amount; else the vial itself
         if draw is not None:
             if draw.corrections.exists():
                 raise refuse("draw", f"draw #{draw.seq} was corrected")
@@ -103,34 +105,27 @@ def waste_witnessed(
                     "amount_mg",
                     f"only {mg_text(remaining)} mg of draw #{draw.seq} is not yet accounted for",
                 )
-            return append_entry(
-                actor=actor,
-                user=user,
-                vial=locked,
-                kind=Kind.WASTED,
-                quantity_mg=amount,
-                pending_change_mg=-amount,
-                witness=witness,
-                patient=draw.patient,
-                session=draw.session,
-                draw=draw,
-                reason=reason.strip(),
-                at=at,
-                summary=f"wasted {mg_text(amount)} mg of draw #{draw.seq}, "
-                f"witness {witness.get_username()}",
-            )
-        if locked.status not in IN_STOCK:
-            raise refuse("vial", f"vial {locked.label} is not in stock")
+            moves = {
+                "pending_change_mg": -amount,
+                "patient": draw.patient,
+                "session": draw.session,
+                "draw": draw,
+            }
+            source = f"of draw #{draw.seq}"
+        else:
+            if locked.status not in IN_STOCK:
+                raise refuse("vial", f"vial {locked.label} is not in stock")
+            moves = {"amount_mg": -amount}
+            source = f"from vial {locked.label}"
         return append_entry(
             actor=actor,
             user=user,
             vial=locked,
             kind=Kind.WASTED,
             quantity_mg=amount,
-            amount_mg=-amount,
             witness=witness,
             reason=reason.strip(),
             at=at,
-            summary=f"wasted {mg_text(amount)} mg from vial {locked.label}, "
-            f"witness {witness.get_username()}",
+            summary=f"wasted {mg_text(amount)} mg {source}, witness {witness.get_username()}",
+            **moves,
         )
