@@ -18,7 +18,15 @@ from ketaflow.accounts.access import require
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
-from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntry, Receipt, Vial
+from ketaflow.ledger.models import (
+    OBJECT_TYPES,
+    Count,
+    DiscrepancyCase,
+    Inventory,
+    LedgerEntry,
+    Receipt,
+    Vial,
+)
 
 M = TypeVar("M", bound=Model)
 
@@ -43,9 +51,8 @@ def ledger_for_user(user: User, *, need: Perm, actor: Actor | None = None) -> Cl
     return Clinic.objects.get(pk=clinic_id)
 
 
-def _one(
-    user: User, queryset: QuerySet[M], pk: int, need: Perm, actor: Actor | None, kind: str
-) -> M:
+def _one(user: User, queryset: QuerySet[M], pk: int, need: Perm, actor: Actor | None) -> M:
+    kind = OBJECT_TYPES[queryset.model]
     clinic_id = _clinic_id(user)
     record = queryset.filter(pk=pk, clinic_id=clinic_id).first()
     if record is None:
@@ -62,35 +69,35 @@ def vials_for_user(user: User) -> QuerySet[Vial]:
 
 def vial_for_user(user: User, vial_id: int, *, need: Perm, actor: Actor | None = None) -> Vial:
     qs = Vial.objects.select_related("product", "receipt", "clinic")
-    return _one(user, qs, vial_id, need, actor, "ledger_vial")
+    return _one(user, qs, vial_id, need, actor)
 
 
 def entry_for_user(
     user: User, entry_id: int, *, need: Perm, actor: Actor | None = None
 ) -> LedgerEntry:
     qs = LedgerEntry.objects.select_related("vial", "vial__product", "patient", "session")
-    return _one(user, qs, entry_id, need, actor, "ledger_entry")
+    return _one(user, qs, entry_id, need, actor)
 
 
 def case_for_user(
     user: User, case_id: int, *, need: Perm, actor: Actor | None = None
 ) -> DiscrepancyCase:
     qs = DiscrepancyCase.objects.select_related("vial", "vial__product", "count_line")
-    return _one(user, qs, case_id, need, actor, "ledger_case")
+    return _one(user, qs, case_id, need, actor)
 
 
 def count_for_user(user: User, count_id: int, *, need: Perm, actor: Actor | None = None) -> Count:
-    return _one(user, Count.objects.all(), count_id, need, actor, "ledger_count")
+    return _one(user, Count.objects.all(), count_id, need, actor)
 
 
 def inventory_for_user(
     user: User, inventory_id: int, *, need: Perm, actor: Actor | None = None
 ) -> Inventory:
-    return _one(user, Inventory.objects.all(), inventory_id, need, actor, "ledger_inventory")
+    return _one(user, Inventory.objects.all(), inventory_id, need, actor)
 
 
 def receipt_for_user(
     user: User, receipt_id: int, *, need: Perm, actor: Actor | None = None
 ) -> Receipt:
     qs = Receipt.objects.select_related("product", "received_by")
-    return _one(user, qs, receipt_id, need, actor, "ledger_receipt")
+    return _one(user, qs, receipt_id, need, actor)

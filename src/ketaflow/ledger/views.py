@@ -73,7 +73,7 @@ def _form_page(
     """The one shape of a ledger form page. A valid POST calls ``save`` with the form's data and
     answers ``done(result)``; a refusal (ValidationError) puts its messages on the form's fields
     (after ``refused``, if given). Otherwise the page is shown, its reading audited with
-    ``seen`` (the arguments of :func:`services.ledger_viewed`)."""
+    ``seen`` (the arguments of :func:`services.record_viewed`)."""
     if request.method == "POST" and form.is_valid():
         try:
             result = save(form.cleaned_data)
@@ -83,7 +83,7 @@ def _form_page(
             apply_validation_error(form, exc)
         else:
             return done(result)
-    services.ledger_viewed(actor=actor, **seen)
+    services.record_viewed(actor=actor, **seen)
     return render(request, template, {"form": form, **context()})
 
 
@@ -221,11 +221,7 @@ def receipt_reverse(request: HttpRequest, receipt_id: int) -> HttpResponse:
             request=request,
         ),
         done=done,
-        seen={
-            "what": f"reverse receipt {receipt.pk}",
-            "object_type": "ledger_receipt",
-            "object_id": receipt.pk,
-        },
+        seen={"what": f"reverse receipt {receipt.pk}", "record": receipt},
         template="ledger/receipt_reverse.html",
         context=lambda: {
             **selectors.receipt_reverse_page(receipt).context(),
@@ -240,12 +236,8 @@ def vial_detail(request: HttpRequest, vial_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     vial = vial_for_user(user, vial_id, need=Perm.LEDGER_VIEW, actor=actor)
     page = selectors.vial_page(vial)
-    services.ledger_viewed(
-        actor=actor,
-        what=f"vial {vial.label}",
-        object_type="ledger_vial",
-        object_id=vial.pk,
-        patient_ids=page.patient_ids,
+    services.record_viewed(
+        actor=actor, what=f"vial {vial.label}", record=vial, patient_ids=page.patient_ids
     )
     in_stock = vial.status in services.IN_STOCK
     may = {
@@ -442,13 +434,8 @@ def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     entry = entry_for_user(user, entry_id, need=Perm.LEDGER_VIEW, actor=actor)
     page = selectors.entry_page(entry)
-    services.ledger_viewed(
-        actor=actor,
-        what=f"entry #{entry.seq}",
-        object_type="ledger_entry",
-        object_id=entry.pk,
-        patient_ids=[entry.patient_id] if entry.patient_id else [],
-    )
+    shown = [entry.patient_id] if entry.patient_id else []
+    services.record_viewed(actor=actor, what=f"entry #{entry.seq}", record=entry, patient_ids=shown)
     return render(
         request,
         "ledger/entry.html",
@@ -537,9 +524,7 @@ def count_new(request: HttpRequest) -> HttpResponse:
 def count_detail(request: HttpRequest, count_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     count = count_for_user(user, count_id, need=Perm.LEDGER_VIEW, actor=actor)
-    services.ledger_viewed(
-        actor=actor, what=f"count {count.pk}", object_type="ledger_count", object_id=count.pk
-    )
+    services.record_viewed(actor=actor, what=f"count {count.pk}", record=count)
     return render(request, "ledger/count.html", selectors.count_page(count).context())
 
 
@@ -559,7 +544,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         done=lambda resolved: _succeeded(
             request, f"Discrepancy {case.pk} resolved.", "ledger_case", case_id=case.pk
         ),
-        seen={"what": f"discrepancy {case.pk}", "object_type": "ledger_case", "object_id": case.pk},
+        seen={"what": f"discrepancy {case.pk}", "record": case},
         template="ledger/case.html",
         context=lambda: {
             **selectors.case_page(case).context(),
@@ -611,12 +596,7 @@ def inventory_new(request: HttpRequest) -> HttpResponse:
 def inventory_detail(request: HttpRequest, inventory_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     inventory = inventory_for_user(user, inventory_id, need=Perm.LEDGER_VIEW, actor=actor)
-    services.ledger_viewed(
-        actor=actor,
-        what=f"inventory {inventory.pk}",
-        object_type="ledger_inventory",
-        object_id=inventory.pk,
-    )
+    services.record_viewed(actor=actor, what=f"inventory {inventory.pk}", record=inventory)
     return render(
         request,
         "ledger/report.html",

@@ -56,7 +56,7 @@ from ketaflow.ledger.services.draws import (
 )
 from ketaflow.ledger.services.inventories import InventoryInput, biennial_due, inventory_take
 from ketaflow.ledger.services.loss import LOSS_KINDS, loss_record, notify_deadline
-from ketaflow.ledger.services.reads import ledger_viewed, report_exported
+from ketaflow.ledger.services.reads import ledger_viewed, record_viewed, report_exported
 from ketaflow.ledger.services.receipts import (
     product_create,
     receipt_snapshot,
@@ -118,6 +118,7 @@ __all__ = [
     "receipt_snapshot",
     "reconcile_clinic",
     "reconcile_vial",
+    "record_viewed",
     "report_exported",
     "same_invoice_receipts",
     "session_checks",

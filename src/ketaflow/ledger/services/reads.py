@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.db.models import Model
+
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
+from ketaflow.ledger.models import OBJECT_TYPES
 
 
 def ledger_viewed(
@@ -28,6 +31,23 @@ def ledger_viewed(
         detail={"patient_ids": shown} if shown else None,
         patient_ids=shown,
     )
+
+
+def record_viewed(
+    *, actor: Actor, what: str, record: Model | None = None, patient_ids: Sequence[int] = ()
+) -> None:
+    """Record that ``actor`` saw a ledger page: the page of one ``record`` (a vial, entry,
+    receipt, case, count or inventory) or, without one, a page of the clinic's ledger."""
+    if record is None:
+        ledger_viewed(actor=actor, what=what, patient_ids=patient_ids)
+    else:
+        ledger_viewed(
+            actor=actor,
+            what=what,
+            object_type=OBJECT_TYPES[type(record)],
+            object_id=record.pk,
+            patient_ids=patient_ids,
+        )
 
 
 def report_exported(
