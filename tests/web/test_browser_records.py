@@ -23,9 +23,9 @@ from selenium.webdriver.support.wait import WebDriverWait
 from ketaflow.audit.context import Actor
 from ketaflow.ledger.models import LedgerSettings, Receipt
 from ketaflow.patients import services as patients
+from tests.ledger.builders import receive
 from tests.web.browser import chromium, csp_violations, login
 from tests.web.conftest import World
-from tests.web.test_ledger import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -27,14 +27,14 @@ from ketaflow.outcomes.report import progress_report_pdf
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.web.export import csv_cell, csv_text, pdf_text
-from tests.web.conftest import World
-from tests.web.test_infusions import make_ready
-from tests.web.test_ledger import (
+from tests.ledger.builders import (
     Stock,
     draw,
     receive,
     waste,
 )
+from tests.web.conftest import World
+from tests.web.test_infusions import make_ready
 from tests.web.test_outcomes import RELAPSE, history
 from tests.web.test_outcomes import pdf_text as pdf_streams
 

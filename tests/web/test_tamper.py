@@ -46,12 +46,11 @@ from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger import services as ledger_services
 from ketaflow.ledger.chain import ledger_entry_hash, ledger_key
 from ketaflow.ledger.models import LedgerEntry, Vial
+from ketaflow.ledger.services import append as ledger_append
 from ketaflow.ledger.verify import ledger_check
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Allergy
-from tests.web.conftest import World
-from tests.web.test_infusions import make_ready
-from tests.web.test_ledger import (
+from tests.ledger.builders import (
     Stock,
     complete_session,
     draw,
@@ -59,6 +58,8 @@ from tests.web.test_ledger import (
     receive,
     waste,
 )
+from tests.web.conftest import World
+from tests.web.test_infusions import make_ready
 
 
 @pytest.fixture(autouse=True)
@@ -305,7 +306,7 @@ def test_a_ledger_entry_without_its_audit_twin_is_found(
 ) -> None:
     assert ledger_check().ok
     # A ledger write that bypassed the audit trail (and, with the key, chains correctly).
-    monkeypatch.setattr(ledger_services, "audit_record", lambda **kwargs: None)
+    monkeypatch.setattr(ledger_append, "audit_record", lambda **kwargs: None)
     forged = draw(world, stock.vials[0], "1")
     monkeypatch.undo()
     assert ledger_services.ledger_verify().ok

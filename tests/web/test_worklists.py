@@ -20,9 +20,9 @@ from ketaflow.ledger import services as ledger
 from ketaflow.portal.models import UrgentTask
 from ketaflow.treatment.models import Course
 from ketaflow.web import selectors
+from tests.ledger.builders import count_lines_for, nurse, receive
 from tests.web.conftest import World, make_user
 from tests.web.test_infusions import make_appointment
-from tests.web.test_ledger import _count_lines, nurse, receive
 
 
 def _foreign_director(world: World) -> User:
@@ -203,7 +203,7 @@ def test_count_due_until_todays_count_is_recorded(world: World, client_for: Any)
     assert foreign is not None
     assert foreign.items == []
     ledger.count_record(
-        actor=nurse(world), clinic=world.clinic, shift="opening", lines=_count_lines(stock)
+        actor=nurse(world), clinic=world.clinic, shift="opening", lines=count_lines_for(stock)
     )
     done = selectors.counts_due(world.nurse)
     assert done is not None

@@ -1,11 +1,48 @@
-"""Access to another person's sign-in: a medical director's own clinic only (404 otherwise)."""
+"""Access to another person's sign-in: a medical director's own clinic only (404 otherwise);
+and the shared refusal of a known record: :func:`deny` (audited as ``denied``, then 403)."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm
+from ketaflow.accounts.roles import Perm, refusal
+from ketaflow.audit.context import Actor
+from ketaflow.audit.services import Action, audit_record
+
+
+def deny(
+    user: User,
+    need: Perm,
+    *,
+    object_type: str,
+    object_id: object,
+    actor: Actor | None = None,
+    patient_id: int | None = None,
+) -> NoReturn:
+    """Refuse ``user`` the known record (or area) ``object_type``/``object_id`` that their role
+    may not ``need``: an audit entry ``denied: <permission>``, then 403 with the refusal in
+    words."""
+    audit_record(
+        actor=actor or Actor(user=user),
+        action=Action.DENIED,
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient_id,
+        summary=f"denied: {need.value}",
+    )
+    raise PermissionDenied(refusal(user.role, need))
+
+
+def require(
+    user: User, need: Perm, *, object_type: str, object_id: object, actor: Actor | None = None
+) -> None:
+    """Nothing when ``user``'s role may ``need``; else :func:`deny`."""
+    if not user.may(need):
+        deny(user, need, object_type=object_type, object_id=object_id, actor=actor)
 
 
 def members_for_user(user: User) -> list[User]:

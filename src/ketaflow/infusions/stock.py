@@ -69,7 +69,7 @@ def session_vial(session: InfusionSession) -> SessionVial:
     draw = ledger.live_session_draw(session)
     if draw is None:
         return SessionVial(None, [], None, False)
-    dispositions = ledger._live(draw.dispositions.order_by("seq"))
+    dispositions = ledger.live_entries(draw.dispositions.order_by("seq"))
     remaining = ledger.draw_remaining_mg(draw)
     administered = any(d.kind == Kind.ADMINISTERED for d in dispositions)
     due = session.ended_at is not None and (not administered or remaining > 0)
@@ -250,7 +250,7 @@ def remainder_waste(
         raise services._refuse("vial", "no vial was drawn from stock for this session")
     if not reason.strip():
         raise services._refuse("reason", "say why the remainder is wasted")
-    given_recorded = bool(ledger._live(draw.dispositions.filter(kind=Kind.ADMINISTERED)))
+    given_recorded = bool(ledger.live_entries(draw.dispositions.filter(kind=Kind.ADMINISTERED)))
     if given_recorded and ledger.draw_remaining_mg(draw) == 0:
         raise services._refuse(NON_FIELD_ERRORS, f"draw #{draw.seq} is already accounted for")
     # Checked before the transaction, so that a failed witness log-in stays in the audit trail.
@@ -281,12 +281,12 @@ def _waste_remainder(
     user = services._person(actor)
     entries: list[LedgerEntry] = []
     with transaction.atomic():
-        if not ledger._live(draw.dispositions.filter(kind=Kind.ADMINISTERED)):
+        if not ledger.live_entries(draw.dispositions.filter(kind=Kind.ADMINISTERED)):
             entries.append(ledger.administration_record(actor=actor, draw=draw, at=at))
         remaining = ledger.draw_remaining_mg(draw)
         if remaining > 0:
             entries.append(
-                ledger._waste(
+                ledger.waste_witnessed(
                     actor=actor,
                     user=user,
                     vial=draw.vial,

@@ -11,60 +11,53 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
+from ketaflow.accounts.access import require
 from ketaflow.accounts.models import Clinic, User
-from ketaflow.accounts.roles import Perm, Role, refusal
+from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
-from ketaflow.audit.services import Action, audit_record
-from ketaflow.ledger.models import Count, DiscrepancyCase, Inventory, LedgerEntry, Receipt, Vial
+from ketaflow.ledger.models import (
+    OBJECT_TYPES,
+    Count,
+    DiscrepancyCase,
+    Inventory,
+    LedgerEntry,
+    Receipt,
+    Vial,
+)
 
 M = TypeVar("M", bound=Model)
 
 
 def _clinic_id(user: User) -> int:
+    """The clinic whose ledger ``user`` may ask for; 404 when there is none for them: not
+    logged in, a patient's account (its one permission is its own record) or no clinic."""
     if (
         not user.is_authenticated
         or not user.is_active
-        or user.role == Role.PATIENT
+        or user.may(Perm.VIEW_OWN_RECORD)
         or user.clinic_id is None
     ):
         raise Http404("No such page.")
     return user.clinic_id
 
 
-def _require(
-    user: User, need: Perm, actor: Actor | None, object_type: str, object_id: object
-) -> None:
-    if user.may(need):
-        return
-    audit_record(
-        actor=actor or Actor(user=user),
-        action=Action.DENIED,
-        object_type=object_type,
-        object_id=object_id,
-        summary=f"denied: {need.value}",
-    )
-    raise PermissionDenied(refusal(user.role, need))
-
-
 def ledger_for_user(user: User, *, need: Perm, actor: Actor | None = None) -> Clinic:
     """The user's clinic, whose ledger they may ``need``; else 404 or 403."""
     clinic_id = _clinic_id(user)
-    _require(user, need, actor, "ledger", clinic_id)
+    require(user, need, object_type="ledger", object_id=clinic_id, actor=actor)
     return Clinic.objects.get(pk=clinic_id)
 
 
-def _one(
-    user: User, queryset: QuerySet[M], pk: int, need: Perm, actor: Actor | None, kind: str
-) -> M:
+def _one(user: User, queryset: QuerySet[M], pk: int, need: Perm, actor: Actor | None) -> M:
+    kind = OBJECT_TYPES[queryset.model]
     clinic_id = _clinic_id(user)
     record = queryset.filter(pk=pk, clinic_id=clinic_id).first()
     if record is None:
         raise Http404(f"No such {kind.replace('_', ' ')}.")
-    _require(user, need, actor, kind, pk)
+    require(user, need, object_type=kind, object_id=pk, actor=actor)
     return record
 
 
@@ -76,35 +69,35 @@ def vials_for_user(user: User) -> QuerySet[Vial]:
 
 def vial_for_user(user: User, vial_id: int, *, need: Perm, actor: Actor | None = None) -> Vial:
     qs = Vial.objects.select_related("product", "receipt", "clinic")
-    return _one(user, qs, vial_id, need, actor, "ledger_vial")
+    return _one(user, qs, vial_id, need, actor)
 
 
 def entry_for_user(
     user: User, entry_id: int, *, need: Perm, actor: Actor | None = None
 ) -> LedgerEntry:
     qs = LedgerEntry.objects.select_related("vial", "vial__product", "patient", "session")
-    return _one(user, qs, entry_id, need, actor, "ledger_entry")
+    return _one(user, qs, entry_id, need, actor)
 
 
 def case_for_user(
     user: User, case_id: int, *, need: Perm, actor: Actor | None = None
 ) -> DiscrepancyCase:
     qs = DiscrepancyCase.objects.select_related("vial", "vial__product", "count_line")
-    return _one(user, qs, case_id, need, actor, "ledger_case")
+    return _one(user, qs, case_id, need, actor)
 
 
 def count_for_user(user: User, count_id: int, *, need: Perm, actor: Actor | None = None) -> Count:
-    return _one(user, Count.objects.all(), count_id, need, actor, "ledger_count")
+    return _one(user, Count.objects.all(), count_id, need, actor)
 
 
 def inventory_for_user(
     user: User, inventory_id: int, *, need: Perm, actor: Actor | None = None
 ) -> Inventory:
-    return _one(user, Inventory.objects.all(), inventory_id, need, actor, "ledger_inventory")
+    return _one(user, Inventory.objects.all(), inventory_id, need, actor)
 
 
 def receipt_for_user(
     user: User, receipt_id: int, *, need: Perm, actor: Actor | None = None
 ) -> Receipt:
     qs = Receipt.objects.select_related("product", "received_by")
-    return _one(user, qs, receipt_id, need, actor, "ledger_receipt")
+    return _one(user, qs, receipt_id, need, actor)

@@ -180,16 +180,7 @@ def load_demo(
             amount_mg=draw.quantity_mg - residue,
             at=_at(clinic, day, 10, 30),
         )
-        services._waste(
-            actor=as_nurse,
-            user=nurse,
-            vial=draw.vial,
-            amount=residue,
-            reason="residue in the bag and line after the infusion",
-            witness=prescriber,
-            draw=draw,
-            at=_at(clinic, day, 10, 35),
-        )
+        _waste_residue(as_nurse, nurse, prescriber, draw, residue, _at(clinic, day, 10, 35))
         stock = services.IN_STOCK
         vials = list(Vial.objects.filter(clinic=clinic, status__in=stock).select_related("product"))
         # One count (the eighth infusion day) finds the open vial 0.2 mL (2 mg) short.
@@ -242,13 +233,28 @@ def _sessions(clinic: Clinic, as_nurse: Actor, nurse: User, witness: User) -> No
         services.administration_record(actor=as_nurse, draw=draw, at=session.ended_at)
         residue = services.draw_remaining_mg(draw)
         if residue > 0:
-            services._waste(
-                actor=as_nurse,
-                user=nurse,
-                vial=draw.vial,
-                amount=residue,
-                reason="residue in the bag and line after the infusion",
-                witness=witness,
-                draw=draw,
-                at=session.ended_at + dt.timedelta(minutes=5),
+            _waste_residue(
+                as_nurse, nurse, witness, draw, residue, session.ended_at + dt.timedelta(minutes=5)
             )
+
+
+def _waste_residue(
+    as_nurse: Actor,
+    nurse: User,
+    witness: User,
+    draw: LedgerEntry,
+    residue: Decimal,
+    at: dt.datetime,
+) -> None:
+    """The residue of ``draw`` in the bag and line after the infusion, wasted with ``witness``
+    (the demo's own staff: no password is typed, the other witness rules are checked)."""
+    services.waste_witnessed(
+        actor=as_nurse,
+        user=nurse,
+        vial=draw.vial,
+        amount=residue,
+        reason="residue in the bag and line after the infusion",
+        witness=witness,
+        draw=draw,
+        at=at,
+    )

@@ -487,3 +487,15 @@ class InventoryLine(Frozen):
 
     def __str__(self) -> str:
         return f"{self.vial}: {self.counted_mg} mg ({self.get_method_display()})"
+
+
+# The audit trail's name of each kind of ledger record a person opens (its ``object_type``):
+# the access check's refusals and the audit of the record's page use the same name.
+OBJECT_TYPES: dict[type[models.Model], str] = {
+    Vial: "ledger_vial",
+    LedgerEntry: "ledger_entry",
+    Receipt: "ledger_receipt",
+    DiscrepancyCase: "ledger_case",
+    Count: "ledger_count",
+    Inventory: "ledger_inventory",
+}

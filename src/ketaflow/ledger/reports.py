@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -159,8 +160,22 @@ def full_ledger(clinic: Clinic, start: dt.date, end: dt.date) -> Report:
             "Reason",
         ],
     )
-    for e in _entries(clinic).filter(at__gte=since, at__lte=until).order_by("seq"):
-        witnesses = ", ".join(w for w in (e.witness_username, e.witness2_username) if w)
+    entries = _entries(clinic).filter(at__gte=since, at__lte=until).order_by("seq")
+    _entry_rows(report, entries, zone, vial_column=True, reason=lambda e: e.reason)
+    return report
+
+
+def _entry_rows(
+    report: Report,
+    entries: Iterable[LedgerEntry],
+    zone: ZoneInfo,
+    *,
+    vial_column: bool,
+    reason: Callable[[LedgerEntry], str],
+) -> None:
+    """One row an entry (the full ledger's, with its vial; a vial's history, without), and the
+    patients it names."""
+    for e in entries:
         kind = e.get_kind_display()
         if e.corrects is not None:
             kind = f"Correction of #{e.corrects.seq}"
@@ -168,7 +183,7 @@ def full_ledger(clinic: Clinic, start: dt.date, end: dt.date) -> Report:
             [
                 _when(e.at, zone),
                 f"#{e.seq}",
-                f"{e.vial.label} / {e.vial.lot}",
+                *([f"{e.vial.label} / {e.vial.lot}"] if vial_column else []),
                 kind,
                 _mg(e.quantity_mg),
                 _mg(e.amount_mg),
@@ -176,13 +191,12 @@ def full_ledger(clinic: Clinic, start: dt.date, end: dt.date) -> Report:
                 _mg(e.pending_after_mg),
                 e.patient.display_name if e.patient is not None else "",
                 e.actor_username,
-                witnesses,
-                e.reason,
+                ", ".join(w for w in (e.witness_username, e.witness2_username) if w),
+                reason(e),
             ]
         )
         if e.patient_id is not None:
             report.patient_ids.append(e.patient_id)
-    return report
 
 
 def vial_history(vial: Vial) -> Report:
@@ -211,28 +225,14 @@ def vial_history(vial: Vial) -> Report:
             "Reason / note",
         ],
     )
-    for e in _entries(vial.clinic).filter(vial=vial).order_by("seq"):
-        witnesses = ", ".join(w for w in (e.witness_username, e.witness2_username) if w)
-        kind = e.get_kind_display()
-        if e.corrects is not None:
-            kind = f"Correction of #{e.corrects.seq}"
-        report.rows.append(
-            [
-                _when(e.at, zone),
-                f"#{e.seq}",
-                kind,
-                _mg(e.quantity_mg),
-                _mg(e.amount_mg),
-                _mg(e.balance_after_mg),
-                _mg(e.pending_after_mg),
-                e.patient.display_name if e.patient is not None else "",
-                e.actor_username,
-                witnesses,
-                "; ".join(t for t in (e.reason, e.note) if t),
-            ]
-        )
-        if e.patient_id is not None:
-            report.patient_ids.append(e.patient_id)
+    entries = _entries(vial.clinic).filter(vial=vial).order_by("seq")
+    _entry_rows(
+        report,
+        entries,
+        zone,
+        vial_column=False,
+        reason=lambda e: "; ".join(t for t in (e.reason, e.note) if t),
+    )
     return report
 
 

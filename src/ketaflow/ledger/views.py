@@ -1,19 +1,23 @@
-"""Thin views over the ledger: access check, form, service, template. Every page is audited."""
+"""Thin views over the ledger: access check, form, service or selector, template. Every page is
+audited. The pages with a form share one shape (:func:`_form_page`): GET shows the form, a valid
+POST calls the service and redirects, a refusal shows the form again with the error on its
+field."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
@@ -26,7 +30,6 @@ from ketaflow.ledger.access import (
     ledger_for_user,
     receipt_for_user,
     vial_for_user,
-    vials_for_user,
 )
 from ketaflow.ledger.forms import (
     DUPLICATE_INVOICE_FIELD,
@@ -43,28 +46,51 @@ from ketaflow.ledger.forms import (
     ResolveForm,
     WasteForm,
 )
-from ketaflow.ledger.models import (
-    Count,
-    DiscrepancyCase,
-    Inventory,
-    LedgerEntry,
-    Product,
-    Receipt,
-    Vial,
-)
-from ketaflow.treatment.services import clinic_today
+from ketaflow.ledger.models import DiscrepancyCase, LedgerEntry
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
 Kind = LedgerEntry.Kind
+T = TypeVar("T")
 
 
 def _ctx(request: HttpRequest) -> tuple[User, Actor]:
     return request_user(request), Actor.from_request(request)
 
 
-def _in_stock(user: User) -> list[Vial]:
-    return list(vials_for_user(user).filter(status__in=services.IN_STOCK).order_by("pk"))
+def _form_page(
+    request: HttpRequest,
+    actor: Actor,
+    form: forms.BaseForm,
+    *,
+    save: Callable[[dict[str, Any]], T],
+    done: Callable[[T], HttpResponse],
+    seen: dict[str, Any],
+    context: Callable[[], dict[str, Any]] = dict,
+    template: str = "ledger/form.html",
+    refused: Callable[[ValidationError], None] | None = None,
+) -> HttpResponse:
+    """The one shape of a ledger form page. A valid POST calls ``save`` with the form's data and
+    answers ``done(result)``; a refusal (ValidationError) puts its messages on the form's fields
+    (after ``refused``, if given). Otherwise the page is shown, its reading audited with
+    ``seen`` (the arguments of :func:`services.record_viewed`)."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = save(form.cleaned_data)
+        except ValidationError as exc:
+            if refused is not None:
+                refused(exc)
+            apply_validation_error(form, exc)
+        else:
+            return done(result)
+    services.record_viewed(actor=actor, **seen)
+    return render(request, template, {"form": form, **context()})
+
+
+def _succeeded(request: HttpRequest, text: str, to: str, **kwargs: Any) -> HttpResponse:
+    messages.success(request, text)
+    response: HttpResponse = redirect(to, **kwargs)
+    return response
 
 
 def _stock_lines(form: CountForm | InventoryForm) -> list[dict[str, Any]]:
@@ -87,42 +113,14 @@ def _stock_lines(form: CountForm | InventoryForm) -> list[dict[str, Any]]:
 def ledger_home(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_VIEW, actor=actor)
-    today = clinic_today(clinic)
-    vials = _in_stock(user)
-    open_cases = DiscrepancyCase.objects.filter(
-        clinic=clinic, status=DiscrepancyCase.Status.OPEN
-    ).select_related("vial")
-    todays_counts = Count.objects.filter(clinic=clinic, at__date=today).select_related("counted_by")
-    losses = (
-        LedgerEntry.objects.filter(clinic=clinic, kind=Kind.LOST)
-        .select_related("vial")
-        .order_by("-seq")[:10]
-    )
-    draws = services.open_draws(clinic)
-    services.ledger_viewed(
-        actor=actor,
-        what="stock on hand",
-        patient_ids=[d.patient_id for d in draws if d.patient_id is not None],
-    )
-    return render(
-        request,
-        "ledger/home.html",
-        {
-            "clinic": clinic,
-            "vials": vials,
-            "total_mg": sum((v.on_hand_mg for v in vials), services.ZERO),
-            "open_cases": open_cases,
-            "todays_counts": todays_counts,
-            "losses": losses,
-            "open_draws": draws,
-            "today": today,
-            "may": {
-                "receive": user.may(Perm.LEDGER_RECEIVE),
-                "count": user.may(Perm.LEDGER_COUNT),
-                "inventory": user.may(Perm.LEDGER_INVENTORY),
-            },
-        },
-    )
+    page = selectors.home_page(user, clinic)
+    services.ledger_viewed(actor=actor, what="stock on hand", patient_ids=page.patient_ids)
+    may = {
+        "receive": user.may(Perm.LEDGER_RECEIVE),
+        "count": user.may(Perm.LEDGER_COUNT),
+        "inventory": user.may(Perm.LEDGER_INVENTORY),
+    }
+    return render(request, "ledger/home.html", {**page.context(), "may": may})
 
 
 @login_required
@@ -130,24 +128,22 @@ def ledger_home(request: HttpRequest) -> HttpResponse:
 def product_new(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_RECEIVE, actor=actor)
-    form = ProductForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            product = services.product_create(
-                actor=actor,
-                clinic=clinic,
-                name=form.cleaned_data["name"],
-                ndc=form.cleaned_data["ndc"],
-                concentration_mg_per_ml=form.cleaned_data["concentration_mg_per_ml"],
-                volume_per_vial_ml=form.cleaned_data["volume_per_vial_ml"],
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"Product {product} added.")
-            return redirect("ledger_receive")
-    services.ledger_viewed(actor=actor, what="new product form")
-    return render(request, "ledger/form.html", {"form": form, "title": "New product"})
+    return _form_page(
+        request,
+        actor,
+        ProductForm(request.POST or None),
+        save=lambda data: services.product_create(
+            actor=actor,
+            clinic=clinic,
+            name=data["name"],
+            ndc=data["ndc"],
+            concentration_mg_per_ml=data["concentration_mg_per_ml"],
+            volume_per_vial_ml=data["volume_per_vial_ml"],
+        ),
+        done=lambda product: _succeeded(request, f"Product {product} added.", "ledger_receive"),
+        seen={"what": "new product form"},
+        context=lambda: {"title": "New product"},
+    )
 
 
 @login_required
@@ -155,50 +151,44 @@ def product_new(request: HttpRequest) -> HttpResponse:
 def receive(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_RECEIVE, actor=actor)
-    products = Product.objects.filter(clinic=clinic)
-    form = ReceiveForm(request.POST or None, products=products)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            receipt = services.stock_receive(
-                actor=actor,
-                product=data["product"],
-                lot=data["lot"],
-                expires_on=data["expires_on"],
-                vial_count=data["vial_count"],
-                supplier_name=data["supplier_name"],
-                supplier_address=data["supplier_address"],
-                supplier_dea_number=data["supplier_dea_number"],
-                invoice_number=data["invoice_number"],
-                note=data["note"],
-                duplicate_invoice_confirmed=bool(data.get(DUPLICATE_INVOICE_FIELD)),
-            )
-        except ValidationError as exc:
-            if any(e.code == "duplicate_invoice" for e in exc.error_dict.get("invoice_number", [])):
-                form.ask_duplicate_confirmation()
-            apply_validation_error(form, exc)
-        else:
-            labels = ", ".join(receipt.vials.order_by("label").values_list("label", flat=True))
-            messages.success(
-                request,
-                f"Received {receipt.vial_count} vials "
-                f"(invoice {receipt.invoice_number}): {labels}.",
-            )
-            return redirect("ledger_home")
-    services.ledger_viewed(actor=actor, what="receive stock form")
-    return render(
+    form = ReceiveForm(request.POST or None, products=selectors.products(clinic))
+
+    def refused(exc: ValidationError) -> None:
+        if any(e.code == "duplicate_invoice" for e in exc.error_dict.get("invoice_number", [])):
+            form.ask_duplicate_confirmation()
+
+    def done(receipt: Any) -> HttpResponse:
+        labels = ", ".join(selectors.receipt_vial_labels(receipt))
+        return _succeeded(
+            request,
+            f"Received {receipt.vial_count} vials (invoice {receipt.invoice_number}): {labels}.",
+            "ledger_home",
+        )
+
+    return _form_page(
         request,
-        "ledger/receive.html",
-        {
-            "form": form,
-            "receipts": Receipt.objects.filter(clinic=clinic).select_related("product")[:20],
-            "reversed": set(
-                Vial.objects.filter(clinic=clinic, status=Vial.Status.REVERSED).values_list(
-                    "receipt_id", flat=True
-                )
-            ),
+        actor,
+        form,
+        save=lambda data: services.stock_receive(
+            actor=actor,
+            product=data["product"],
+            lot=data["lot"],
+            expires_on=data["expires_on"],
+            vial_count=data["vial_count"],
+            supplier_name=data["supplier_name"],
+            supplier_address=data["supplier_address"],
+            supplier_dea_number=data["supplier_dea_number"],
+            invoice_number=data["invoice_number"],
+            note=data["note"],
+            duplicate_invoice_confirmed=bool(data.get(DUPLICATE_INVOICE_FIELD)),
+        ),
+        done=done,
+        refused=refused,
+        seen={"what": "receive stock form"},
+        template="ledger/receive.html",
+        context=lambda: {
+            **selectors.receive_page(clinic).context(),
             "may_reverse": user.may(Perm.LEDGER_CORRECT),
-            "has_products": products.exists(),
         },
     )
 
@@ -208,42 +198,33 @@ def receive(request: HttpRequest) -> HttpResponse:
 def receipt_reverse(request: HttpRequest, receipt_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     receipt = receipt_for_user(user, receipt_id, need=Perm.LEDGER_CORRECT, actor=actor)
-    form = ReceiptReverseForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            corrections = services.receipt_reverse(
-                actor=actor,
-                receipt=receipt,
-                reason=data["reason"],
-                witness_username=data["witness_username"],
-                witness_password=data["witness_password"],
-                request=request,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request,
-                f"Receipt of invoice {receipt.invoice_number} reversed: {len(corrections)} "
-                f"vials, entries #{corrections[0].seq} to #{corrections[-1].seq}, witnessed by "
-                f"{corrections[0].witness_username}.",
-            )
-            return redirect("ledger_receive")
-    services.ledger_viewed(
-        actor=actor,
-        what=f"reverse receipt {receipt.pk}",
-        object_type="ledger_receipt",
-        object_id=receipt.pk,
-    )
-    return render(
+
+    def done(corrections: list[LedgerEntry]) -> HttpResponse:
+        return _succeeded(
+            request,
+            f"Receipt of invoice {receipt.invoice_number} reversed: {len(corrections)} "
+            f"vials, entries #{corrections[0].seq} to #{corrections[-1].seq}, witnessed by "
+            f"{corrections[0].witness_username}.",
+            "ledger_receive",
+        )
+
+    return _form_page(
         request,
-        "ledger/receipt_reverse.html",
-        {
-            "form": form,
-            "receipt": receipt,
-            "vials": receipt.vials.order_by("label"),
-            "problems": services.receipt_reversal_problems(receipt),
+        actor,
+        ReceiptReverseForm(request.POST or None),
+        save=lambda data: services.receipt_reverse(
+            actor=actor,
+            receipt=receipt,
+            reason=data["reason"],
+            witness_username=data["witness_username"],
+            witness_password=data["witness_password"],
+            request=request,
+        ),
+        done=done,
+        seen={"what": f"reverse receipt {receipt.pk}", "record": receipt},
+        template="ledger/receipt_reverse.html",
+        context=lambda: {
+            **selectors.receipt_reverse_page(receipt).context(),
             "witness_note": "The witness is a second, credentialed member of staff who checks "
             "the vials of this receipt now and signs with their own username and password.",
         },
@@ -254,35 +235,17 @@ def receipt_reverse(request: HttpRequest, receipt_id: int) -> HttpResponse:
 def vial_detail(request: HttpRequest, vial_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     vial = vial_for_user(user, vial_id, need=Perm.LEDGER_VIEW, actor=actor)
-    report = reports.vial_history(vial)
-    entries = list(
-        LedgerEntry.objects.filter(vial=vial)
-        .select_related("patient", "corrects", "session")
-        .order_by("seq")
-    )
-    services.ledger_viewed(
-        actor=actor,
-        what=f"vial {vial.label}",
-        object_type="ledger_vial",
-        object_id=vial.pk,
-        patient_ids=report.patient_ids,
+    page = selectors.vial_page(vial)
+    services.record_viewed(
+        actor=actor, what=f"vial {vial.label}", record=vial, patient_ids=page.patient_ids
     )
     in_stock = vial.status in services.IN_STOCK
-    return render(
-        request,
-        "ledger/vial.html",
-        {
-            "vial": vial,
-            "entries": entries,
-            "reconciliation": services.reconcile_vial(vial),
-            "open_draws": [d for d in services.open_draws(vial.clinic) if d.vial_id == vial.pk],
-            "may": {
-                "draw": in_stock and user.may(Perm.LEDGER_DRAW),
-                "destroy": in_stock and user.may(Perm.LEDGER_DESTROY),
-                "loss": in_stock and user.may(Perm.LEDGER_REPORT_LOSS),
-            },
-        },
-    )
+    may = {
+        "draw": in_stock and user.may(Perm.LEDGER_DRAW),
+        "destroy": in_stock and user.may(Perm.LEDGER_DESTROY),
+        "loss": in_stock and user.may(Perm.LEDGER_REPORT_LOSS),
+    }
+    return render(request, "ledger/vial.html", {**page.context(), "may": may})
 
 
 # ---- draw, administer, waste ----------------------------------------------------------------
@@ -297,34 +260,29 @@ def draw(request: HttpRequest, vial_id: int) -> HttpResponse:
     patients = selectors.draw_patients(user, day)
     session_qs = selectors.draw_sessions(user, day, vial.lot)
     sessions = list(session_qs)
-    form = DrawForm(request.POST or None, patients=patients, sessions=session_qs)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            entry = services.draw_record(
-                actor=actor,
-                vial=vial,
-                volume_ml=data["volume_ml"],
-                patient=data["patient"],
-                session=data["session"],
-                note=data["note"],
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request, f"Drew {entry.quantity_mg} mg from vial {vial.label} (entry #{entry.seq})."
-            )
-            return redirect("ledger_vial", vial_id=vial.pk)
-    services.ledger_viewed(
-        actor=actor,
-        what=f"draw form, vial {vial.label}",
-        patient_ids=[p.pk for p in patients] + [s.patient_id for s in sessions],
-    )
-    return render(
+    return _form_page(
         request,
-        "ledger/form.html",
-        {"form": form, "title": f"Draw from vial {vial.label}", "vial": vial},
+        actor,
+        DrawForm(request.POST or None, patients=patients, sessions=session_qs),
+        save=lambda data: services.draw_record(
+            actor=actor,
+            vial=vial,
+            volume_ml=data["volume_ml"],
+            patient=data["patient"],
+            session=data["session"],
+            note=data["note"],
+        ),
+        done=lambda entry: _succeeded(
+            request,
+            f"Drew {entry.quantity_mg} mg from vial {vial.label} (entry #{entry.seq}).",
+            "ledger_vial",
+            vial_id=vial.pk,
+        ),
+        seen={
+            "what": f"draw form, vial {vial.label}",
+            "patient_ids": [p.pk for p in patients] + [s.patient_id for s in sessions],
+        },
+        context=lambda: {"title": f"Draw from vial {vial.label}", "vial": vial},
     )
 
 
@@ -352,50 +310,35 @@ def administer(request: HttpRequest, entry_id: int) -> HttpResponse:
 def waste(request: HttpRequest, vial_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     vial = vial_for_user(user, vial_id, need=Perm.LEDGER_DRAW, actor=actor)
-    draws = [d for d in services.open_draws(vial.clinic) if d.vial_id == vial.pk]
-    choices = [
-        (
-            d.pk,
-            f"#{d.seq} {d.patient.display_name if d.patient else ''}: "
-            f"{services.draw_remaining_mg(d)} mg not yet accounted for",
-        )
-        for d in draws
-    ]
+    draws = selectors.vial_open_draws(vial)
     initial = {"draw": request.GET.get("draw", "")}
-    form = WasteForm(request.POST or None, draws=choices, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        chosen = next((d for d in draws if d.pk == data["draw"]), None)
-        try:
-            entry = services.waste_record(
-                actor=actor,
-                vial=vial,
-                amount_mg=data["amount_mg"],
-                reason=data["reason"],
-                witness_username=data["witness_username"],
-                witness_password=data["witness_password"],
-                draw=chosen,
-                request=request,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(
-                request,
-                f"Wasted {entry.quantity_mg} mg, witnessed by {entry.witness_username} "
-                f"(entry #{entry.seq}).",
-            )
-            return redirect("ledger_vial", vial_id=vial.pk)
-    services.ledger_viewed(
-        actor=actor,
-        what=f"waste form, vial {vial.label}",
-        patient_ids=[d.patient_id for d in draws if d.patient_id is not None],
-    )
-    return render(
+    form = WasteForm(request.POST or None, draws=selectors.waste_choices(draws), initial=initial)
+    return _form_page(
         request,
-        "ledger/form.html",
-        {
-            "form": form,
+        actor,
+        form,
+        save=lambda data: services.waste_record(
+            actor=actor,
+            vial=vial,
+            amount_mg=data["amount_mg"],
+            reason=data["reason"],
+            witness_username=data["witness_username"],
+            witness_password=data["witness_password"],
+            draw=next((d for d in draws if d.pk == data["draw"]), None),
+            request=request,
+        ),
+        done=lambda entry: _succeeded(
+            request,
+            f"Wasted {entry.quantity_mg} mg, witnessed by {entry.witness_username} "
+            f"(entry #{entry.seq}).",
+            "ledger_vial",
+            vial_id=vial.pk,
+        ),
+        seen={
+            "what": f"waste form, vial {vial.label}",
+            "patient_ids": [d.patient_id for d in draws if d.patient_id is not None],
+        },
+        context=lambda: {
             "title": f"Waste from vial {vial.label}",
             "vial": vial,
             "witness_note": "The witness is a second, credentialed member of staff who sees "
@@ -412,33 +355,30 @@ def waste(request: HttpRequest, vial_id: int) -> HttpResponse:
 def destroy(request: HttpRequest, vial_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     vial = vial_for_user(user, vial_id, need=Perm.LEDGER_DESTROY, actor=actor)
-    form = DestroyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            entry = services.destruction_record(
-                actor=actor,
-                vial=vial,
-                witnesses=[
-                    (data["witness_username"], data["witness_password"]),
-                    (data["witness2_username"], data["witness2_password"]),
-                ],
-                method=data["method"],
-                location=data["location"],
-                reason=data["reason"],
-                request=request,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"Destroyed {entry.quantity_mg} mg (entry #{entry.seq}).")
-            return redirect("ledger_entry", entry_id=entry.pk)
-    services.ledger_viewed(actor=actor, what=f"destruction form, vial {vial.label}")
-    return render(
+    return _form_page(
         request,
-        "ledger/form.html",
-        {
-            "form": form,
+        actor,
+        DestroyForm(request.POST or None),
+        save=lambda data: services.destruction_record(
+            actor=actor,
+            vial=vial,
+            witnesses=[
+                (data["witness_username"], data["witness_password"]),
+                (data["witness2_username"], data["witness2_password"]),
+            ],
+            method=data["method"],
+            location=data["location"],
+            reason=data["reason"],
+            request=request,
+        ),
+        done=lambda entry: _succeeded(
+            request,
+            f"Destroyed {entry.quantity_mg} mg (entry #{entry.seq}).",
+            "ledger_entry",
+            entry_id=entry.pk,
+        ),
+        seen={"what": f"destruction form, vial {vial.label}"},
+        context=lambda: {
             "title": f"Destroy vial {vial.label} (DEA Form 41)",
             "vial": vial,
             "witness_note": "On-site destruction is witnessed by two authorised employees who "
@@ -452,34 +392,31 @@ def destroy(request: HttpRequest, vial_id: int) -> HttpResponse:
 def loss(request: HttpRequest, vial_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     vial = vial_for_user(user, vial_id, need=Perm.LEDGER_REPORT_LOSS, actor=actor)
-    form = LossForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            entry = services.loss_record(
-                actor=actor,
-                vial=vial,
-                loss_kind=data["loss_kind"],
-                discovered_at=data["discovered_at"],
-                circumstances=data["circumstances"],
-                amount_mg=data["amount_mg"],
-                police_report=data["police_report"],
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.error(
-                request,
-                "Notify the DEA Field Division in writing by "
-                f"{entry.form_data['notify_field_division_by']} (21 CFR 1301.76(b)).",
-            )
-            return redirect("ledger_entry", entry_id=entry.pk)
-    services.ledger_viewed(actor=actor, what=f"loss report form, vial {vial.label}")
-    return render(
+
+    def done(entry: LedgerEntry) -> HttpResponse:
+        messages.error(
+            request,
+            "Notify the DEA Field Division in writing by "
+            f"{entry.form_data['notify_field_division_by']} (21 CFR 1301.76(b)).",
+        )
+        return redirect("ledger_entry", entry_id=entry.pk)
+
+    return _form_page(
         request,
-        "ledger/form.html",
-        {
-            "form": form,
+        actor,
+        LossForm(request.POST or None),
+        save=lambda data: services.loss_record(
+            actor=actor,
+            vial=vial,
+            loss_kind=data["loss_kind"],
+            discovered_at=data["discovered_at"],
+            circumstances=data["circumstances"],
+            amount_mg=data["amount_mg"],
+            police_report=data["police_report"],
+        ),
+        done=done,
+        seen={"what": f"loss report form, vial {vial.label}"},
+        context=lambda: {
             "title": f"Report a loss or theft: vial {vial.label} (DEA Form 106)",
             "vial": vial,
             "witness_note": "A theft or significant loss must be notified in writing to the "
@@ -496,40 +433,16 @@ def loss(request: HttpRequest, vial_id: int) -> HttpResponse:
 def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     entry = entry_for_user(user, entry_id, need=Perm.LEDGER_VIEW, actor=actor)
-    deadline = None
-    if entry.kind == Kind.LOST and entry.form_data.get("notify_field_division_by"):
-        deadline = dt.datetime.fromisoformat(entry.form_data["notify_field_division_by"])
-    session_check = None
-    open_draw = (
-        entry.kind == Kind.DRAWN
-        and not entry.corrections.exists()
-        and not entry.dispositions.filter(kind=Kind.ADMINISTERED).exists()
-    )
-    if entry.kind == Kind.DRAWN and entry.session is not None:
-        session_check = {
-            "infusion_mg": services.session_given_mg(entry.session),
-            "remaining_mg": services.draw_remaining_mg(entry),
-            "ended": entry.session.ended_at is not None,
-        }
-    services.ledger_viewed(
-        actor=actor,
-        what=f"entry #{entry.seq}",
-        object_type="ledger_entry",
-        object_id=entry.pk,
-        patient_ids=[entry.patient_id] if entry.patient_id else [],
-    )
+    page = selectors.entry_page(entry)
+    shown = [entry.patient_id] if entry.patient_id else []
+    services.record_viewed(actor=actor, what=f"entry #{entry.seq}", record=entry, patient_ids=shown)
     return render(
         request,
         "ledger/entry.html",
         {
-            "entry": entry,
-            "deadline": deadline,
-            "overdue": deadline is not None and deadline < timezone.now(),
-            "session_check": session_check,
-            "corrections": entry.corrections.all(),
-            "may_correct": user.may(Perm.LEDGER_CORRECT) and not entry.corrections.exists(),
-            "may_administer": user.may(Perm.LEDGER_DRAW) and open_draw,
-            "remaining_mg": services.draw_remaining_mg(entry) if entry.kind == Kind.DRAWN else None,
+            **page.context(),
+            "may_correct": user.may(Perm.LEDGER_CORRECT) and not page.corrected,
+            "may_administer": user.may(Perm.LEDGER_DRAW) and page.open_draw,
             "paper_form": PaperAdministrationForm(),
             "correct_form": CorrectForm(),
         },
@@ -564,45 +477,46 @@ def correct(request: HttpRequest, entry_id: int) -> HttpResponse:
 def count_new(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_COUNT, actor=actor)
-    vials = _in_stock(user)
-    second = services.ledger_settings_for(clinic.pk).second_counter_required
-    form = CountForm(request.POST or None, vials=vials, second_counter=second)
-    if request.method == "POST" and form.is_valid():
-        lines = [
-            services.CountInput(
-                vial_id=line["vial_id"],
-                present=line["present"],
-                measured_volume_ml=line["measured_volume_ml"],
+    second = selectors.second_counter_required(clinic)
+    form = CountForm(
+        request.POST or None, vials=selectors.stock_on_hand(user), second_counter=second
+    )
+
+    def done(count: Any) -> HttpResponse:
+        cases = selectors.cases_opened(count)
+        if cases:
+            messages.error(
+                request, f"Count saved: {cases} discrepancy case(s) opened for the director."
             )
-            for line in _stock_lines(form)
-        ]
-        try:
-            count = services.count_record(
-                actor=actor,
-                clinic=clinic,
-                shift=form.cleaned_data["shift"],
-                lines=lines,
-                note=form.cleaned_data["note"],
-                second_counter_username=form.cleaned_data.get("second_counter_username", ""),
-                second_counter_password=form.cleaned_data.get("second_counter_password", ""),
-                request=request,
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
         else:
-            cases = DiscrepancyCase.objects.filter(count_line__count=count).count()
-            if cases:
-                messages.error(
-                    request, f"Count saved: {cases} discrepancy case(s) opened for the director."
-                )
-            else:
-                messages.success(request, "Count saved: every vial matches the ledger.")
-            return redirect("ledger_count", count_id=count.pk)
-    services.ledger_viewed(actor=actor, what="count form")
-    return render(
+            messages.success(request, "Count saved: every vial matches the ledger.")
+        return redirect("ledger_count", count_id=count.pk)
+
+    return _form_page(
         request,
-        "ledger/count_form.html",
-        {"form": form, "title": "Count the stock", "second_counter": second},
+        actor,
+        form,
+        save=lambda data: services.count_record(
+            actor=actor,
+            clinic=clinic,
+            shift=data["shift"],
+            lines=[
+                services.CountInput(
+                    vial_id=line["vial_id"],
+                    present=line["present"],
+                    measured_volume_ml=line["measured_volume_ml"],
+                )
+                for line in _stock_lines(form)
+            ],
+            note=data["note"],
+            second_counter_username=data.get("second_counter_username", ""),
+            second_counter_password=data.get("second_counter_password", ""),
+            request=request,
+        ),
+        done=done,
+        seen={"what": "count form"},
+        template="ledger/count_form.html",
+        context=lambda: {"title": "Count the stock", "second_counter": second},
     )
 
 
@@ -610,16 +524,8 @@ def count_new(request: HttpRequest) -> HttpResponse:
 def count_detail(request: HttpRequest, count_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     count = count_for_user(user, count_id, need=Perm.LEDGER_VIEW, actor=actor)
-    services.ledger_viewed(
-        actor=actor, what=f"count {count.pk}", object_type="ledger_count", object_id=count.pk
-    )
-    lines = count.lines.select_related("vial", "vial__product")
-    cases = {c.count_line_id: c for c in DiscrepancyCase.objects.filter(count_line__count=count)}
-    return render(
-        request,
-        "ledger/count.html",
-        {"count": count, "rows": [(line, cases.get(line.pk)) for line in lines]},
-    )
+    services.record_viewed(actor=actor, what=f"count {count.pk}", record=count)
+    return render(request, "ledger/count.html", selectors.count_page(count).context())
 
 
 @login_required
@@ -628,32 +534,22 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     need = Perm.LEDGER_RESOLVE if request.method == "POST" else Perm.LEDGER_VIEW
     case = case_for_user(user, case_id, need=need, actor=actor)
-    form = ResolveForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.case_resolve(
-                actor=actor,
-                case=case,
-                outcome=form.cleaned_data["outcome"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"Discrepancy {case.pk} resolved.")
-            return redirect("ledger_case", case_id=case.pk)
-    services.ledger_viewed(
-        actor=actor, what=f"discrepancy {case.pk}", object_type="ledger_case", object_id=case.pk
-    )
-    return render(
+    return _form_page(
         request,
-        "ledger/case.html",
-        {
-            "case": case,
-            "form": form,
+        actor,
+        ResolveForm(request.POST or None),
+        save=lambda data: services.case_resolve(
+            actor=actor, case=case, outcome=data["outcome"], reason=data["reason"]
+        ),
+        done=lambda resolved: _succeeded(
+            request, f"Discrepancy {case.pk} resolved.", "ledger_case", case_id=case.pk
+        ),
+        seen={"what": f"discrepancy {case.pk}", "record": case},
+        template="ledger/case.html",
+        context=lambda: {
+            **selectors.case_page(case).context(),
             "may_resolve": user.may(Perm.LEDGER_RESOLVE)
             and case.status == DiscrepancyCase.Status.OPEN,
-            "adjustments": case.entries.all(),
         },
     )
 
@@ -663,46 +559,44 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
 def inventory_new(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_INVENTORY, actor=actor)
-    vials = _in_stock(user)
-    form = InventoryForm(request.POST or None, vials=vials)
-    if request.method == "POST" and form.is_valid():
-        lines = [
-            services.InventoryInput(
-                vial_id=line["vial_id"],
-                present=line["present"],
-                measured_volume_ml=line["measured_volume_ml"],
-                estimated=line["estimated"],
-            )
-            for line in _stock_lines(form)
-        ]
-        try:
-            inventory = services.inventory_take(
-                actor=actor,
-                clinic=clinic,
-                kind=form.cleaned_data["kind"],
-                timing=form.cleaned_data["timing"],
-                lines=lines,
-                note=form.cleaned_data["note"],
-            )
-        except ValidationError as exc:
-            apply_validation_error(form, exc)
-        else:
-            messages.success(request, f"{inventory.get_kind_display()} recorded and frozen.")
-            return redirect("ledger_inventory", inventory_id=inventory.pk)
-    services.ledger_viewed(actor=actor, what="inventory form")
-    return render(request, "ledger/count_form.html", {"form": form, "title": "Take an inventory"})
+    form = InventoryForm(request.POST or None, vials=selectors.stock_on_hand(user))
+    return _form_page(
+        request,
+        actor,
+        form,
+        save=lambda data: services.inventory_take(
+            actor=actor,
+            clinic=clinic,
+            kind=data["kind"],
+            timing=data["timing"],
+            lines=[
+                services.InventoryInput(
+                    vial_id=line["vial_id"],
+                    present=line["present"],
+                    measured_volume_ml=line["measured_volume_ml"],
+                    estimated=line["estimated"],
+                )
+                for line in _stock_lines(form)
+            ],
+            note=data["note"],
+        ),
+        done=lambda inventory: _succeeded(
+            request,
+            f"{inventory.get_kind_display()} recorded and frozen.",
+            "ledger_inventory",
+            inventory_id=inventory.pk,
+        ),
+        seen={"what": "inventory form"},
+        template="ledger/count_form.html",
+        context=lambda: {"title": "Take an inventory"},
+    )
 
 
 @login_required
 def inventory_detail(request: HttpRequest, inventory_id: int) -> HttpResponse:
     user, actor = _ctx(request)
     inventory = inventory_for_user(user, inventory_id, need=Perm.LEDGER_VIEW, actor=actor)
-    services.ledger_viewed(
-        actor=actor,
-        what=f"inventory {inventory.pk}",
-        object_type="ledger_inventory",
-        object_id=inventory.pk,
-    )
+    services.record_viewed(actor=actor, what=f"inventory {inventory.pk}", record=inventory)
     return render(
         request,
         "ledger/report.html",
@@ -730,19 +624,9 @@ def _date_param(request: HttpRequest, name: str, default: dt.date) -> dt.date:
 def reports_index(request: HttpRequest) -> HttpResponse:
     user, actor = _ctx(request)
     clinic = ledger_for_user(user, need=Perm.LEDGER_VIEW, actor=actor)
-    today = clinic_today(clinic)
+    page = selectors.reports_index(clinic)
     services.ledger_viewed(actor=actor, what="reports")
-    return render(
-        request,
-        "ledger/reports.html",
-        {
-            "start": today - dt.timedelta(days=31),
-            "end": today,
-            "inventories": Inventory.objects.filter(clinic=clinic).select_related("taken_by"),
-            "biennial_due": services.biennial_due(clinic),
-            "counts": Count.objects.filter(clinic=clinic).select_related("counted_by")[:30],
-        },
-    )
+    return render(request, "ledger/reports.html", page.context())
 
 
 @login_required

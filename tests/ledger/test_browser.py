@@ -20,9 +20,9 @@ from selenium.webdriver.support.wait import WebDriverWait
 from ketaflow.audit.context import Actor
 from ketaflow.ledger import services
 from ketaflow.ledger.models import DiscrepancyCase, LedgerEntry, Product, Vial
+from tests.ledger.builders import make_ready
 from tests.web.browser import csp_violations, login, shot
 from tests.web.conftest import PASSWORD, World, build_world
-from tests.web.test_infusions import make_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
