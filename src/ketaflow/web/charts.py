@@ -28,9 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-WIDTH: Final = 440
+WIDTH: Final = 400
 HEIGHT: Final = 250
-LEFT: Final = 44
+LEFT: Final = 42
 RIGHT: Final = 14
 TOP: Final = 28
 BOTTOM: Final = 44
@@ -240,12 +240,8 @@ def render(chart: ChartData) -> SvgChart:
     ]
     grid = [Path(f"M{x0} {_n(py(v))}H{x1}", GRID, 1.0) for v, _ in chart.y.ticks]
     grid.append(Path(f"M{x0} {y1}H{x1}M{x0} {y0}V{y1}", INK, 1.0))
-    texts = [
-        Text(x0 - 5, py(v) + 4.5, label, "end", REFERENCE, FONT - 1) for v, label in chart.y.ticks
-    ]
-    texts += [
-        Text(px(v), y1 + 17, label, "middle", REFERENCE, FONT - 1) for v, label in chart.x.ticks
-    ]
+    texts = [Text(x0 - 5, py(v) + 4.5, label, "end", REFERENCE, FONT) for v, label in chart.y.ticks]
+    texts += [Text(px(v), y1 + 17, label, "middle", REFERENCE, FONT) for v, label in chart.x.ticks]
     texts.append(Text(float(x0 - 40), float(y0 - 12), chart.y.label, "start"))
     texts.append(Text(float(x1), float(height - 6), chart.x.label, "end"))
     paths: list[Path] = []
@@ -265,7 +261,7 @@ def render(chart: ChartData) -> SvgChart:
         if placed and at < placed[-1] + FONT + 1:
             at = placed[-1] + FONT + 1
         placed.append(at)
-        texts.append(Text(float(x1 - 2), at, ref.label, "end", REFERENCE, FONT - 1, True))
+        texts.append(Text(float(x1 - 2), at, ref.label, "end", REFERENCE, FONT, True))
     dots: list[Dot] = []
     for s in chart.series:
         coords = [(px(p.x), py(p.y)) for p in s.points]
@@ -375,8 +371,7 @@ def _render_bars(chart: ChartData) -> SvgChart:
     grid = [Path(f"M{_n(px(v))} {TOP}V{y1}", GRID, 1.0) for v, _ in chart.x.ticks]
     grid.append(Path(f"M{x0} {TOP}V{y1}H{x1}", INK, 1.0))
     texts += [
-        Text(float(_n(px(v))), y1 + 17.0, t, "middle", REFERENCE, FONT - 1)
-        for v, t in chart.x.ticks
+        Text(float(_n(px(v))), y1 + 17.0, t, "middle", REFERENCE, FONT) for v, t in chart.x.ticks
     ]
     texts.append(Text(float(x1), float(height - 6), chart.x.label, "end"))
     if not chart.bars:
