@@ -201,8 +201,22 @@ def run(repeats: int, *, profile: bool = False) -> int:
         stats.print_stats(30)
         stats.print_stats("charts|simulate|_page_context|start_problems")
         return 0
+    from ketaflow.infusions import views as infusion_views
+
+    def without_charts() -> None:
+        """The same page with both charts switched off: the charts' share of the page."""
+        namespace = vars(infusion_views)
+        names = ("vitals_chart", "delivered_pk_chart")
+        saved = {name: namespace[name] for name in names}
+        namespace.update(dict.fromkeys(names, lambda *a, **k: None))
+        try:
+            get(nurse_client, infusion_url)()
+        finally:
+            namespace.update(saved)
+
     pages = {
         "Infusion page (SVG inline), nurse": times_ms(get(nurse_client, infusion_url), repeats),
+        "Infusion page with its charts switched off, nurse": times_ms(without_charts, repeats),
         "Outcome trajectory page (SVG inline), prescriber": times_ms(
             get(prescriber_client, trajectory_url), repeats
         ),

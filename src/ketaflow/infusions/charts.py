@@ -112,14 +112,17 @@ def _pump_events(events: list[InfusionEvent]) -> list[pump.PumpEvent]:
     return [(e.kind, e.at, e.rate_ml_per_h) for e in events]
 
 
-def delivered_regimen(session: InfusionSession, now: dt.datetime) -> Regimen | None:
+def delivered_regimen(
+    session: InfusionSession, now: dt.datetime, events: list[InfusionEvent] | None = None
+) -> Regimen | None:
     """The recorded pump events as a ketaflow.pk regimen (minutes from the start, mg/min).
 
     The segments come from ``ketaflow.clinical.pump.rate_segments``; ``mg/min`` from
     ``pump.mg_per_min``. A pump still running is counted up to ``now``: the curve shows what has
     been given so far, never more.
     """
-    events = list(session.events.all())
+    if events is None:
+        events = list(session.events.all())
     conc = session.final_concentration_mg_per_ml
     if not events or conc is None:
         return None
@@ -144,14 +147,17 @@ def delivered_regimen(session: InfusionSession, now: dt.datetime) -> Regimen | N
     return Regimen.from_rate_changes(changes)
 
 
-def delivered_pk_chart(session: InfusionSession, now: dt.datetime) -> charts.SvgChart | None:
+def delivered_pk_chart(
+    session: InfusionSession, now: dt.datetime, events: list[InfusionEvent] | None = None
+) -> charts.SvgChart | None:
     """The predicted plasma concentration of what was given so far (a typical patient of the
     session's weight and age), on the clinic's clock, the pump's running periods shaded."""
-    regimen = delivered_regimen(session, now)
+    if events is None:
+        events = list(session.events.all())
+    regimen = delivered_regimen(session, now, events)
     if regimen is None or session.weight_kg is None:
         return None
     clinic = session.patient.clinic
-    events = list(session.events.all())
     t0 = events[0].at
     age = session.patient.age_on(clinic_today(clinic))
     times, values = _delivered_curve(regimen, float(session.weight_kg), float(age))

@@ -219,7 +219,7 @@ def _page_context(
         "alert": alert,
         "alert_actions": [ACTION_TEXT.get(a, a) for a in alert.actions] if alert else [],
         "chart": vitals_chart(vitals, events, now),
-        "pk_chart": delivered_pk_chart(session, now) if events else None,
+        "pk_chart": delivered_pk_chart(session, now, events) if events else None,
         "side_effects": list(session.side_effects.select_related("by")),
         "cadss": services.session_responses(session, Instrument.CADSS),
         "aldrete": services.session_responses(session, Instrument.ALDRETE),
