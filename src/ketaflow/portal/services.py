@@ -231,6 +231,3 @@ def questionnaire_submit(
             )
     task = UrgentTask.objects.filter(response=response).first()
     return Submitted(response=response, task=task)
-
-
-STAFF_ROLES = [r.value for r in Role if r.is_staff_role]
