@@ -217,7 +217,6 @@ def clinic_urls(clinic: Clinic, routes: Iterable[str]) -> tuple[list[str], list[
                 url
             )
     named += [f"/ledger/vials/{pk}/waste/?draw={e}" for pk, e in _draws(clinic)]
-    named += [f"/treatment/courses/{pk}/concentration.png?view=infusion" for pk in ids["course_id"]]
     others += [f"/patients/?q={p.family_name}" for p in Patient.objects.filter(clinic=clinic)]
     others += [f"/audit/?patient={pk}" for pk in ids["patient_id"]]
     others += ["/outcomes/dashboard/?start=2000-01-01", "/treatment/board/?day=" + _today()]

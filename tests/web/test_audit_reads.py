@@ -102,8 +102,10 @@ def test_who_viewed_my_record_includes_list_pages(world: World, client_for: Any)
     client_for(world.frontdesk).get(reverse("patient_list"), {"q": "Berg"})  # not Alice
     client_for(world.nurse).get(reverse("patient_list"))  # Alice among others
     page = verified_client(world.patient_user).get(reverse("portal_viewers")).content.decode()
-    assert "listed patients: 2 shown" in page
-    assert "searched patients" not in page
+    # In the patient's words: the nurse's list named Alice, the front desk's search did not.
+    assert "Looked at a list of patients that includes you" in page
+    assert "Found you in a search" not in page
+    assert "Front desk" not in page
 
 
 def test_an_add_record_form_is_audited_for_its_patient(world: World, client_for: Any) -> None:

@@ -113,7 +113,7 @@ def test_from_consultation_to_a_locked_infusion_note(
     browser.find_element(By.LINK_TEXT, "Plan a course").click()
     browser.find_element(By.CSS_SELECTOR, "button[name=save]").click()
     wait_text(browser, ".messages", "Course planned")
-    assert browser.find_elements(By.CSS_SELECTOR, "img.pk-plot")
+    assert browser.find_elements(By.CSS_SELECTOR, "#concentration svg.chart-svg")
     course = Course.objects.get(patient=patient)
 
     # 5. The front desk books it from the chair board.

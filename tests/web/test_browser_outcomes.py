@@ -41,8 +41,8 @@ def test_director_follows_a_dashboard_figure_to_its_patients(
     wait_text(browser, "h1", "Clinic outcomes")
     responders = browser.find_element(By.ID, "fig-responders").text
     assert "67%" in responders  # 2 of 3 responded at the end of induction
-    survival = browser.find_element(By.CSS_SELECTOR, "#survival img")
-    assert int(survival.get_attribute("naturalWidth") or 0) > 300  # the PNG loaded
+    survival = browser.find_element(By.CSS_SELECTOR, "#survival svg.chart-svg")
+    assert survival.size["width"] > 300  # drawn in the page, no picture to load
     shot(browser, "director-outcome-dashboard")
     assert csp_violations(browser) == []
     browser.find_element(By.ID, "fig-losses").click()
@@ -62,8 +62,8 @@ def test_prescriber_reads_a_trajectory_and_accepts_a_booster(
     browser.get(f"{base}/patients/{cohort_world.patient.pk}/")
     section = browser.find_element(By.ID, "outcomes")
     assert "Loss of response" in section.text
-    chart = section.find_element(By.CSS_SELECTOR, "img.trajectory")
-    assert int(chart.get_attribute("naturalWidth") or 0) > 300
+    chart = section.find_element(By.CSS_SELECTOR, "#trajectory-pcl5 svg.chart-svg")
+    assert chart.size["width"] > 300
     browser.execute_script("arguments[0].scrollIntoView();", section)
     shot(browser, "prescriber-chart-outcomes")
     assert csp_violations(browser) == []

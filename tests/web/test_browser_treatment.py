@@ -57,11 +57,10 @@ def test_prescriber_plans_and_front_desk_books_a_course(
     browser.find_element(By.CSS_SELECTOR, "button[name=save]").click()
     wait_text(browser, ".messages", "Course planned")
     course = Course.objects.get()
-    plots = browser.find_elements(By.CSS_SELECTOR, "img.pk-plot")
-    assert len(plots) == 2
-    for plot in plots:
-        width = browser.execute_script("return arguments[0].naturalWidth", plot)
-        assert width == 880
+    # One SVG chart per planned infusion and the first infusion close up, no picture.
+    charts = browser.find_elements(By.CSS_SELECTOR, "#concentration svg.chart-svg")
+    assert len(charts) == course.infusions_planned + 1
+    assert browser.find_elements(By.CSS_SELECTOR, "#concentration img") == []
     assert "Domino" in browser.find_element(By.ID, "pk-citation").text
     shot(browser, "prescriber-course-plan")
     assert csp_violations(browser) == []
@@ -75,7 +74,7 @@ def test_prescriber_plans_and_front_desk_books_a_course(
     assert Appointment.objects.filter(course=course).count() == 6
     page = browser.find_element(By.TAG_NAME, "body").text
     assert "mg/kg" not in page
-    assert browser.find_elements(By.CSS_SELECTOR, "img.pk-plot") == []
+    assert browser.find_elements(By.CSS_SELECTOR, "svg.chart-svg") == []
     first_day = course.planned_dates[0]
     browser.get(f"{base}/treatment/board/?day={first_day}")
     board = browser.find_element(By.ID, "board").text

@@ -411,11 +411,12 @@ def test_trajectory_page_and_image(ready: World, django_capture_on_commit_callba
     assert "Accept and book a booster" in text
     assert "Time to response" in text
     assert "12 days" in text
-    image = c.get(reverse("outcomes_trajectory_png", args=[ready.patient.pk]))
-    assert image["Content-Type"] == "image/png"
-    assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
+    # The charts are in the page (web/charts.py): one per scored measure, thresholds labelled.
+    assert 'id="trajectory-pcl5"' in text
+    assert "Response: " in text
+    assert "Remission: " in text
+    assert "<img" not in text.split('id="trajectory-chart"')[1].split("</section>")[0]
     assert audited(object_type="trajectory", summary__contains="(page)")
-    assert audited(object_type="trajectory", summary__contains="chart image")
     listing = c.get(reverse("outcomes_recommendations"))
     assert ready.patient.family_name in listing.content.decode()
     assert audited(object_type="booster_recommendation_list")
@@ -555,10 +556,9 @@ def test_dashboard_pages_link_each_figure_to_its_patients(
     assert "Nonresp, Nora" not in responders
     filtered = c.get(reverse("outcomes_dashboard") + "?indication=depression").content.decode()
     assert "100%" in filtered
-    for name in ("outcomes_dashboard_survival", "outcomes_dashboard_adverse"):
-        image = c.get(reverse(name))
-        assert image.content[:8] == b"\x89PNG\r\n\x1a\n"
-    assert AuditEntry.objects.filter(object_type="outcome_dashboard").count() >= 6
+    assert 'id="survival-chart"' in text
+    assert 'id="adverse-chart"' in text
+    assert AuditEntry.objects.filter(object_type="outcome_dashboard").count() >= 4
     assert c.get(reverse("outcomes_dashboard_patients") + "?figure=nope").status_code == 404
 
 
@@ -567,7 +567,6 @@ def test_only_the_director_sees_the_dashboard(ready: World) -> None:
         for name in (
             "outcomes_dashboard",
             "outcomes_dashboard_patients",
-            "outcomes_dashboard_survival",
         ):
             assert login(user).get(reverse(name)).status_code == 403, (user, name)
     assert login(ready.foreign_prescriber).get(reverse("outcomes_dashboard")).status_code == 403
@@ -590,7 +589,7 @@ def test_dashboard_patient_list_stays_in_the_clinic(
 
 def test_trajectories_of_others_are_not_found_or_forbidden(ready: World) -> None:
     history(ready, ready.other_patient, RELAPSE, course=False)
-    for name in ("outcomes_trajectory", "outcomes_trajectory_png", "outcomes_report"):
+    for name in ("outcomes_trajectory", "outcomes_report"):
         own = reverse(name, args=[ready.other_patient.pk])
         assert login(ready.frontdesk).get(own).status_code == 403
         assert login(ready.patient_user).get(own).status_code == 404
@@ -636,7 +635,7 @@ OUTCOME_URLS = _outcome_urls()
 
 
 def test_every_outcome_url_is_covered() -> None:
-    assert len(OUTCOME_URLS) == 10
+    assert len(OUTCOME_URLS) == 7
 
 
 @pytest.mark.parametrize("name", OUTCOME_URLS)
@@ -688,13 +687,13 @@ def test_demo_patients_have_honest_histories(ready: World) -> None:
     assert Measure.PCL5.value == "pcl5"
 
 
-def test_trajectory_picture_of_a_patient_without_scores(world: World, client_for: Any) -> None:
-    """Nothing to plot is a picture saying so, not an error (the suite fails on warnings)."""
+def test_trajectory_chart_of_a_patient_without_scores(world: World, client_for: Any) -> None:
+    """Nothing to plot is a chart saying so, not an error (the suite fails on warnings)."""
     assert not InstrumentResponse.objects.filter(patient=world.other_patient).exists()
-    url = reverse("outcomes_trajectory_png", args=[world.other_patient.pk])
+    url = reverse("outcomes_trajectory", args=[world.other_patient.pk])
     response = client_for(world.nurse).get(url)
     assert response.status_code == 200
-    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "No scores yet." in response.content.decode()
 
 
 def test_the_offered_booster_visit_is_never_in_the_past(monkeypatch: Any) -> None:

@@ -387,7 +387,6 @@ def test_every_portal_url_with_another_patients_ids_is_not_found(
         # Pages without identifiers show only the patient's own data.
         "portal_home": (reverse("portal_home"), {200}),
         "portal_scores": (reverse("portal_scores"), {200}),
-        "portal_scores_png": (reverse("portal_scores_png"), {404}),  # no scores of my own yet
         "portal_viewers": (reverse("portal_viewers"), {200}),
         "portal_crisis": (reverse("portal_crisis"), {200}),
         "portal_account": (reverse("portal_account"), {200}),
@@ -846,17 +845,19 @@ def test_my_scores_are_drawn_as_a_chart(world: World) -> None:
         )
     page = verified_client(world.patient_user).get(reverse("portal_scores")).content.decode()
     assert 'id="chart-phq9"' in page
-    assert "<polyline" in page
-    assert page.count("<circle") == 3
-    assert "style=" not in page.split('id="chart-phq9"')[1]
-    png = verified_client(world.patient_user).get(reverse("portal_scores_png"))
-    assert png.status_code == 200
-    assert png["Content-Type"] == "image/png"
-    assert png.content.startswith(b"\x89PNG")
-    assert (
-        verified_client(second_patient_login(world)).get(reverse("portal_scores_png")).status_code
-        == 404
-    )  # the other patient has no scores: nothing of Alice's
+    chart = page.split('id="chart-phq9"')[1].split("</figure>")[0]
+    assert chart.count('class="chart-dot"') == 3  # one dot per answer, drawn once on the page
+    assert page.count('class="chart-svg"') == 1  # no second picture of the same scores
+    assert "style=" not in chart
+    # The severity bands and the thresholds are dashed, labelled lines, not dots or the legend.
+    assert "Moderate from 10" in chart
+    legend = chart.split('class="chart-legend"')[1].split("</ul>")[0]
+    assert "Moderate" not in legend
+    # The table says where each answer was given.
+    table = chart.split("<table")[1]
+    assert table.count(", at the clinic</th>") == 3
+    other = verified_client(second_patient_login(world)).get(reverse("portal_scores"))
+    assert 'id="chart-phq9"' not in other.content.decode()  # nothing of Alice's
 
 
 def test_the_demo_helper_gives_the_patient_a_fixed_totp_and_one_open_task(world: World) -> None:

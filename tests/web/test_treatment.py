@@ -20,8 +20,8 @@ from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.clinical import Sex, WeightBasis, dosing
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Patient
-from ketaflow.pk.plotting import population_days_figure
 from ketaflow.treatment import services
+from ketaflow.treatment.charts import course_charts
 from ketaflow.treatment.demo import demo_course, load_demo
 from ketaflow.treatment.estimate import course_estimate
 from ketaflow.treatment.models import (
@@ -32,6 +32,8 @@ from ketaflow.treatment.models import (
     OpeningHours,
     ScheduleSettings,
 )
+from ketaflow.web.charts import day_text
+from ketaflow.web.charts import number_text as charts_number
 from tests.web.conftest import World, patient_data
 
 NINE = dt.time(9, 0)
@@ -516,7 +518,6 @@ def test_the_url_list_covers_the_app() -> None:
         "chair_board",
         "course_plan",
         "course_detail",
-        "course_concentration",
         "course_book",
         "appointment_cancel",
         "appointment_reschedule",
@@ -589,7 +590,8 @@ def test_prescriber_plans_a_course_in_the_browser_form(
     # The predicted concentration before saving: both pictures drawn into the page, one row
     # per infusion with its peak and the level before it, and the preview audited.
     assert 'id="preview-concentration"' in preview
-    assert preview.count('src="data:image/png;base64,') == 2
+    assert "data:image/png" not in preview  # one chart technology: SVG drawn in the page
+    assert preview.count('<svg class="chart-svg"') == 6 + 1  # one per infusion, the first close up
     assert preview.count("<tr><td>") >= 6
     assert "500 virtual patients" in preview
     assert AuditEntry.objects.filter(
@@ -660,8 +662,8 @@ def test_front_desk_books_through_the_form_and_sees_no_dose(
     assert "Alice" in detail
     assert "10:00" in detail
     assert "mg/kg" not in detail
-    assert "concentration.png" not in detail
-    assert c.get(reverse("course_concentration", args=[course.pk])).status_code == 403
+    assert 'id="pk-first"' not in detail
+    assert "pk-day-1" not in detail
     board = c.get(reverse("chair_board"), {"day": course.planned_dates[0]}).content.decode()
     assert "Alice Anders" in board
     assert "10:00-12:00" in board
@@ -676,7 +678,8 @@ def test_clinical_staff_see_the_dose_and_the_concentration_estimate(
     detail = c.get(reverse("course_detail", args=[course.pk])).content.decode()
     assert "0.5 mg/kg over 40 min" in detail
     assert "36.3 mg</summary>exact: 36.25 mg</details> per infusion" in detail
-    assert reverse("course_concentration", args=[course.pk]) in detail
+    assert 'id="pk-day-1"' in detail
+    assert 'id="pk-first"' in detail
     assert "An estimate from a published pharmacokinetic model" in detail
     assert "500 virtual patients" in detail
     assert "Domino EF et al." in detail
@@ -685,22 +688,7 @@ def test_clinical_staff_see_the_dose_and_the_concentration_estimate(
     assert 'rowspan="4"' in board  # 09:00-11:00 in 30-minute rows
 
 
-@pytest.mark.parametrize("view", ["course", "infusion"])
-def test_the_concentration_picture_is_a_png(
-    booked: tuple[World, Course, list[Appointment]], client_for: Any, view: str
-) -> None:
-    world, course, _ = booked
-    response = client_for(world.prescriber).get(
-        reverse("course_concentration", args=[course.pk]), {"view": view}
-    )
-    assert response.status_code == 200
-    assert response["Content-Type"] == "image/png"
-    assert "no-store" in response["Cache-Control"]
-    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
-    assert len(response.content) > 10_000
-
-
-def test_the_course_picture_has_one_panel_per_infusion_day(
+def test_the_course_chart_has_one_panel_per_infusion_day(
     booked: tuple[World, Course, list[Appointment]],
 ) -> None:
     _, course, _ = booked
@@ -712,10 +700,15 @@ def test_the_course_picture_has_one_panel_per_infusion_day(
         # A peak after each start, well above the level the nights leave before the next one.
         assert window.peak_low_ng_per_ml <= window.peak_ng_per_ml <= window.peak_high_ng_per_ml
         assert window.before_ng_per_ml < window.peak_ng_per_ml / 10
-    figure = population_days_figure(estimate.population, estimate.starts_min)
-    visible = [ax for ax in figure.axes if ax.get_visible()]
-    assert len(visible) == course.infusions_planned
-    assert visible[1].get_title().startswith(f"Infusion 2, day {estimate.starts_day[1]}: peak")
+    dates = [dt.date.fromisoformat(d) for d in course.planned_dates]
+    panels = course_charts(estimate, dates)
+    assert len(panels) == course.infusions_planned
+    assert panels[1].title.startswith(
+        f"Infusion 2, {day_text(dates[1])} (day {estimate.starts_day[1]}): peak"
+    )
+    # Each day's table lists the points drawn: the median's peak is one of them.
+    peak = charts_number(days[1][1].peak_ng_per_ml)
+    assert peak in [row[1] for row in panels[1].table.rows]
 
 
 def test_the_chair_board_pages_between_days(
@@ -847,7 +840,6 @@ def test_unknown_course_and_appointment_are_not_found(clinic_ready: World, clien
         ("course_plan", "prescriber", "course"),
         ("course_detail", "frontdesk", "course"),
         ("course_detail", "nurse", "course"),
-        ("course_concentration", "director", "course"),
         ("course_book", "frontdesk", "course"),
         ("appointment_cancel", "nurse", "appointment"),
         ("appointment_reschedule", "frontdesk", "appointment"),

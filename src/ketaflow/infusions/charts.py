@@ -1,13 +1,17 @@
-"""The vitals chart as data for an inline SVG (presentation attributes only: the CSP forbids
-``style=``), and the predicted concentration of what was actually given (ketaflow.pk)."""
+"""The infusion's charts as data for the web's one chart module (web/charts.py): the vitals over
+the session and the predicted concentration of what was actually given (ketaflow.pk), both on
+the clinic's clock."""
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
-from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
 
 from ketaflow.accounts.clinictime import clinic_local, clinic_today
+from ketaflow.accounts.models import Clinic
 from ketaflow.clinical import pump
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
 from ketaflow.pk import (
@@ -15,52 +19,14 @@ from ketaflow.pk import (
     OutOfPopulationWarning,
     Regimen,
     get_model,
-    plot_simulation,
     simulate,
-    time_grid,
 )
 from ketaflow.pk.models import DEFAULT_MODEL
+from ketaflow.web import charts
 
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 30
 Y_MIN, Y_MAX = 0, 220  # one axis for mmHg, /min and %: every series fits 0-220
-
-
-@dataclass(frozen=True)
-class Series:
-    key: str
-    label: str
-    colour: str
-    points: str
-    dots: list[tuple[float, float, str]]
-
-
-@dataclass(frozen=True)
-class Band:
-    x: float
-    width: float
-
-
-@dataclass(frozen=True)
-class Tick:
-    pos: float
-    label: str
-
-
-@dataclass(frozen=True)
-class VitalsChart:
-    width: int
-    height: int
-    plot_left: int
-    plot_right: int
-    plot_top: int
-    plot_bottom: int
-    plot_height: int
-    series: list[Series]
-    running: list[Band]
-    x_ticks: list[Tick]
-    y_ticks: list[Tick]
-
+PK_STEP_MIN = 5.0  # the curve's resolution; the dose changes are added as exact points
+PK_AFTER_MIN = 180.0  # the curve runs three hours past the last dose
 
 _SERIES = [
     ("systolic_mmhg", "Systolic (mmHg)", "#b3261e"),
@@ -75,71 +41,70 @@ _LEVEL_COLOUR = {
     "critical": "#b3261e",
     "emergency": "#000000",
 }
+PUMP_RUNNING = "Pump running"
+
+
+def _clock_axis(clinic: Clinic, t0: dt.datetime, t1: dt.datetime) -> charts.Axis:
+    """Minutes from ``t0`` on x, ticks on round clinic-clock minutes."""
+    span_min = max((t1 - t0).total_seconds() / 60, 1.0)
+    step = next(s for s in (5, 10, 15, 30, 60, 120, 240) if span_min / s <= 5)
+    local0 = clinic_local(clinic, t0)
+    first = local0.replace(second=0, microsecond=0)
+    first += dt.timedelta(minutes=(-first.minute) % step)
+    ticks = []
+    at = first
+    while (offset := (at - local0).total_seconds() / 60) <= span_min:
+        ticks.append((offset, f"{at:%H:%M}"))
+        at += dt.timedelta(minutes=step)
+    return charts.Axis(f"Clinic time ({clinic.time_zone})", 0.0, span_min, ticks)
 
 
 def vitals_chart(
     entries: list[VitalsEntry], events: list[InfusionEvent], now: dt.datetime
-) -> VitalsChart | None:
+) -> charts.SvgChart | None:
+    """Each vital sign over the session, the dots coloured by the reading's alert level, the
+    pump's running periods shaded."""
     if not entries:
         return None
+    clinic = entries[0].session.patient.clinic
     times = [e.measured_at for e in entries] + [e.at for e in events]
     t0 = min(times)
     t1 = max([*times, t0 + dt.timedelta(minutes=30)])
-    span = (t1 - t0).total_seconds() or 1.0
-    plot_w = WIDTH - LEFT - RIGHT
-    plot_h = HEIGHT - TOP - BOTTOM
 
-    def x(at: dt.datetime) -> float:
-        return round(LEFT + (at - t0).total_seconds() / span * plot_w, 1)
+    def minute(at: dt.datetime) -> float:
+        return (at - t0).total_seconds() / 60
 
-    def y(value: float) -> float:
-        clipped = min(max(value, Y_MIN), Y_MAX)  # drawing only: the table shows the value
-        return round(TOP + (1 - (clipped - Y_MIN) / (Y_MAX - Y_MIN)) * plot_h, 1)
-
-    series: list[Series] = []
+    series = []
     for key, label, colour in _SERIES:
-        pts = [
-            (x(e.measured_at), y(float(v)), e.level)
-            for e in entries
-            if (v := getattr(e, key)) is not None
-        ]
-        if not pts:
-            continue
-        series.append(
-            Series(
-                key=key,
-                label=label,
-                colour=colour,
-                points=" ".join(f"{px},{py}" for px, py, _ in pts),
-                dots=[(px, py, _LEVEL_COLOUR.get(level, colour)) for px, py, level in pts],
+        points = [
+            charts.Point(
+                minute(e.measured_at),
+                float(value),
+                f"{clinic_local(clinic, e.measured_at):%H:%M}",
+                f"{value}",
+                _LEVEL_COLOUR.get(e.level, colour),
             )
+            for e in entries
+            if (value := getattr(e, key)) is not None
+        ]
+        if points:
+            series.append(charts.Series(label, points, colour))
+    spans = [
+        charts.Span(
+            PUMP_RUNNING, minute(began), minute(ended if ended is not None else min(now, t1))
         )
-    running: list[Band] = []
-    for began, ended in pump.running_periods(pump.rate_segments(_pump_events(events))):
-        end = ended if ended is not None else min(now, t1)
-        running.append(Band(x(began), round(max(x(end) - x(began), 0), 1)))
-    steps = 6
-    clinic = entries[0].session.patient.clinic
-    x_ticks = [
-        Tick(
-            x(t0 + dt.timedelta(seconds=span * i / steps)),
-            clinic_local(clinic, t0 + dt.timedelta(seconds=span * i / steps)).strftime("%H:%M"),
-        )
-        for i in range(steps + 1)
+        for began, ended in pump.running_periods(pump.rate_segments(_pump_events(events)))
     ]
-    y_ticks = [Tick(y(v), str(v)) for v in range(Y_MIN, Y_MAX + 1, 40)]
-    return VitalsChart(
-        width=WIDTH,
-        height=HEIGHT,
-        plot_left=LEFT,
-        plot_right=WIDTH - RIGHT,
-        plot_top=TOP,
-        plot_bottom=HEIGHT - BOTTOM,
-        plot_height=HEIGHT - BOTTOM - TOP,
-        series=series,
-        running=running,
-        x_ticks=x_ticks,
-        y_ticks=y_ticks,
+    return charts.render(
+        charts.ChartData(
+            id="vitals-chart",
+            title="Vital signs during the infusion",
+            x=_clock_axis(clinic, t0, t1),
+            y=charts.value_axis("mmHg, /min, %", Y_MIN, Y_MAX),
+            series=series,
+            spans=spans,
+            table_caption="Vital signs by time of reading (clinic time)",
+        )
     )
 
 
@@ -147,14 +112,17 @@ def _pump_events(events: list[InfusionEvent]) -> list[pump.PumpEvent]:
     return [(e.kind, e.at, e.rate_ml_per_h) for e in events]
 
 
-def delivered_regimen(session: InfusionSession, now: dt.datetime) -> Regimen | None:
+def delivered_regimen(
+    session: InfusionSession, now: dt.datetime, events: list[InfusionEvent] | None = None
+) -> Regimen | None:
     """The recorded pump events as a ketaflow.pk regimen (minutes from the start, mg/min).
 
     The segments come from ``ketaflow.clinical.pump.rate_segments``; ``mg/min`` from
     ``pump.mg_per_min``. A pump still running is counted up to ``now``: the curve shows what has
     been given so far, never more.
     """
-    events = list(session.events.all())
+    if events is None:
+        events = list(session.events.all())
     conc = session.final_concentration_mg_per_ml
     if not events or conc is None:
         return None
@@ -179,20 +147,65 @@ def delivered_regimen(session: InfusionSession, now: dt.datetime) -> Regimen | N
     return Regimen.from_rate_changes(changes)
 
 
-def delivered_pk_png(session: InfusionSession, now: dt.datetime) -> bytes | None:
-    regimen = delivered_regimen(session, now)
+def delivered_pk_chart(
+    session: InfusionSession, now: dt.datetime, events: list[InfusionEvent] | None = None
+) -> charts.SvgChart | None:
+    """The predicted plasma concentration of what was given so far (a typical patient of the
+    session's weight and age), on the clinic's clock, the pump's running periods shaded."""
+    if events is None:
+        events = list(session.events.all())
+    regimen = delivered_regimen(session, now, events)
     if regimen is None or session.weight_kg is None:
         return None
-    age = session.patient.age_on(clinic_today(session.patient.clinic))
-    covariates = Covariates(weight_kg=float(session.weight_kg), age_yr=float(age))
+    clinic = session.patient.clinic
+    t0 = events[0].at
+    age = session.patient.age_on(clinic_today(clinic))
+    times, values = _delivered_curve(regimen, float(session.weight_kg), float(age))
+    label = get_model(DEFAULT_MODEL).prediction_label()
+    points = [
+        charts.Point(
+            t,
+            c,
+            f"{clinic_local(clinic, t0 + dt.timedelta(minutes=t)):%H:%M}",
+            charts.number_text(c),
+        )
+        for t, c in zip(times, values, strict=True)
+    ]
+    spans = [charts.Span(PUMP_RUNNING, start, end) for start, end in regimen.dosing_periods_min()]
+    return charts.render(
+        charts.ChartData(
+            id="pk-chart",
+            title="Predicted concentration of the doses given",
+            x=_clock_axis(clinic, t0, t0 + dt.timedelta(minutes=times[-1])),
+            y=charts.value_axis(label, 0, max([*values, 1.0])),
+            series=[
+                charts.Series("Predicted, typical patient (ng/mL)", points, "#1f4e79", dots=False)
+            ],
+            spans=spans,
+            table_caption=f"{label}: predicted for a typical patient, by clinic time",
+        )
+    )
+
+
+@lru_cache(maxsize=256)
+def _delivered_curve(
+    regimen: Regimen, weight_kg: float, age_yr: float
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The curve for one pump record: the same record (events, weight, age) is computed once
+    per process, not on every request of the page (the nurse's page reloads its cards on each
+    save)."""
+    end = regimen.end_min + PK_AFTER_MIN
+    changes = [t for period in regimen.dosing_periods_min() for t in period]
+    grid = np.unique(np.concatenate([np.arange(0.0, end + PK_STEP_MIN, PK_STEP_MIN), changes]))
     with warnings.catch_warnings():
-        # A patient outside the model's study population is still plotted; the reasons are in
-        # result.warnings and the page's caption says the curve is a typical-patient prediction.
+        # A patient outside the model's study population is still plotted; the page's caption
+        # says the curve is a typical-patient prediction.
         warnings.simplefilter("ignore", OutOfPopulationWarning)
         result = simulate(
             get_model(DEFAULT_MODEL),
             regimen,
-            covariates,
-            time_grid(until_min=regimen.end_min + 180, step_min=1),
+            Covariates(weight_kg=weight_kg, age_yr=age_yr),
+            grid[grid <= end],
         )
-    return plot_simulation(result)
+    times = tuple(float(t) for t in result.time_min)
+    return times, tuple(float(c) for c in result["plasma_ng_per_ml"])

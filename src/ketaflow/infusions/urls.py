@@ -23,5 +23,4 @@ urlpatterns = [
         name="infusion_questionnaire",
     ),
     path("<int:session_id>/flowsheet/", views.flowsheet_page, name="infusion_flowsheet"),
-    path("<int:session_id>/delivered-pk.png", views.delivered_pk, name="infusion_pk"),
 ]

@@ -33,7 +33,7 @@ from ketaflow.clinical import Instrument
 from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
 from ketaflow.infusions import gates, services, stock
 from ketaflow.infusions.access import appointment_for_user, session_for_user
-from ketaflow.infusions.charts import delivered_pk_png, vitals_chart
+from ketaflow.infusions.charts import delivered_pk_chart, vitals_chart
 from ketaflow.infusions.flowsheet import flowsheet
 from ketaflow.infusions.forms import (
     ALDRETE_ITEMS,
@@ -219,6 +219,7 @@ def _page_context(
         "alert": alert,
         "alert_actions": [ACTION_TEXT.get(a, a) for a in alert.actions] if alert else [],
         "chart": vitals_chart(vitals, events, now),
+        "pk_chart": delivered_pk_chart(session, now, events) if events else None,
         "side_effects": list(session.side_effects.select_related("by")),
         "cadss": services.session_responses(session, Instrument.CADSS),
         "aldrete": services.session_responses(session, Instrument.ALDRETE),
@@ -770,22 +771,6 @@ def discharge_instructions(request: HttpRequest, session_id: int) -> HttpRespons
             "today": clinic_today(session.patient.clinic),
         },
     )
-
-
-@login_required
-@require_GET
-def delivered_pk(request: HttpRequest, session_id: int) -> HttpResponse:
-    actor = _actor(request)
-    session = session_for_user(
-        request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
-    )
-    png = delivered_pk_png(session, timezone.now())
-    if png is None:
-        raise Http404("Nothing has been infused yet.")
-    services.session_viewed(actor=actor, session=session, what="predicted concentration (PK)")
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _today_user(request: HttpRequest) -> User:

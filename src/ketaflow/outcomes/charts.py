@@ -1,5 +1,7 @@
-"""Pictures of outcomes as PNG bytes: a patient's trajectory per measure, and the dashboard's
-Kaplan-Meier curve. matplotlib's object API with the Agg canvas (no pyplot, no global state)."""
+"""Outcome charts. On the web, data for the one chart module (web/charts.py): a patient's
+trajectory per measure (staff page and the portal), the dashboard's Kaplan-Meier curve and its
+adverse-event bars. In the progress report PDF only, a PNG of the trajectory (matplotlib's object
+API with the Agg canvas: no pyplot, no global state)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from matplotlib.figure import Figure
 
 from ketaflow.clinical import KaplanMeier
 from ketaflow.outcomes.selectors import MeasureTrajectory, Status, Trajectory
+from ketaflow.web import charts
 
 DPI: Final = 100
 EPOCH: Final = dt.date(1970, 1, 1)
@@ -175,62 +178,173 @@ def trajectory_png(
         return _png(fig)
 
 
-def survival_png(
-    curve: KaplanMeier, *, width_px: int = 720, title: str = "Time to loss of response"
-) -> bytes:
-    """The Kaplan-Meier step curve with its 95% Greenwood band and censoring marks."""
-    fig = Figure(figsize=(max(width_px, 300) / DPI, 3.6), layout="constrained")
-    ax = fig.subplots()
-    times = [0.0, *[s.time for s in curve.steps]]
+# ---- the web: data for web/charts.py -----------------------------------------------------------
+
+
+def _threshold(value: float) -> str:
+    return charts.number_text(value, 0 if float(value).is_integer() else 1)
+
+
+def measure_references(m: MeasureTrajectory) -> list[charts.Reference]:
+    """The outcome rules' thresholds of one measure (not the patient's data)."""
+    refs = []
+    if m.response_at_or_below is not None:
+        refs.append(
+            charts.Reference(
+                f"Response: {_threshold(m.response_at_or_below)} or lower", m.response_at_or_below
+            )
+        )
+    if m.remission_at_or_below is not None:
+        refs.append(
+            charts.Reference(
+                f"Remission: {_threshold(m.remission_at_or_below)} or lower",
+                m.remission_at_or_below,
+            )
+        )
+    return refs
+
+
+def trajectory_chart(
+    traj: Trajectory,
+    m: MeasureTrajectory,
+    *,
+    chart_id: str,
+    title: str,
+    point_text: dict[int, str] | None = None,
+    references: list[charts.Reference] | None = None,
+) -> charts.SvgChart:
+    """One measure's scores on the clinic's days, on its full scale, with the thresholds as
+    labelled reference lines and each infusion day as a vertical mark. ``point_text`` may name
+    a response's source (portal or clinic) beside its day in the table."""
+    days = [p.on for p in m.points] + list(traj.infusion_days)
+    first, last = (min(days), max(days)) if days else (traj.today, traj.today)
+    x = charts.date_axis("Date (clinic day)", first, last)
+    texts = point_text or {}
+    points = [
+        charts.Point(
+            charts.day_number(p.on),
+            float(p.score),
+            f"{charts.day_text(p.on)}{texts.get(p.response_id, '')}",
+            f"{p.score}",
+        )
+        for p in m.points
+    ]
+    lost = m.assessment.lost_on if m.assessment is not None else None
+    if lost is not None:
+        points = [
+            charts.Point(
+                p.x,
+                p.y,
+                p.x_text,
+                f"{p.y_text} (loss of response)",
+                STATUS_COLOURS[Status.LOSS_OF_RESPONSE],
+            )
+            if q.on == lost
+            else p
+            for p, q in zip(points, m.points, strict=True)
+        ]
+    top = m.max_score
+    return charts.render(
+        charts.ChartData(
+            id=chart_id,
+            title=title,
+            x=x,
+            y=charts.scale_axis(f"Score (0-{top})", top),
+            series=[charts.Series(f"{m.label} score", points, SCORE)],
+            references=measure_references(m) if references is None else references,
+            markers=[
+                charts.Marker("Infusion day", charts.day_number(d), INFUSION)
+                for d in traj.infusion_days
+            ],
+            empty_text="No scores yet.",
+            table_caption=f"{m.label} scores by date (clinic day)",
+        )
+    )
+
+
+def trajectory_charts(
+    traj: Trajectory, *, measures: Sequence[str] | None = None
+) -> list[charts.SvgChart]:
+    """Staff pages: one chart per scored measure (of ``measures``, default all; every one of
+    them when none is scored)."""
+    shown = [m for m in traj.measures if measures is None or m.code in measures]
+    scored = [m for m in shown if m.points] or shown
+    return [
+        trajectory_chart(
+            traj, m, chart_id=f"trajectory-{m.code}", title=f"{m.label}: {m.status.label}"
+        )
+        for m in scored
+    ]
+
+
+def survival_chart(curve: KaplanMeier) -> charts.SvgChart:
+    """The Kaplan-Meier step curve with its confidence band; censoring is in the table."""
+    end = max([0.0, *[s.time for s in curve.steps], *curve.censored_times, 1.0])
+    times = [0.0, *[s.time for s in curve.steps], end]
     surv = [1.0, *[s.survival for s in curve.steps]]
     lower = [1.0, *[s.lower for s in curve.steps]]
     upper = [1.0, *[s.upper for s in curve.steps]]
-    end = max([*times, *curve.censored_times, 1.0])
-    times.append(end)
     surv.append(surv[-1])
     lower.append(lower[-1])
     upper.append(upper[-1])
-    ax.step(times, surv, where="post", color=SCORE, linewidth=2, label="still in response")
-    ax.fill_between(
-        times, lower, upper, step="post", color=SCORE, alpha=0.15, label="95% CI (Greenwood)"
+
+    def pts(values: list[float]) -> list[charts.Point]:
+        return [
+            charts.Point(t, v, f"Day {charts.number_text(t)}", f"{charts.number_text(v * 100)}%")
+            for t, v in zip(times, values, strict=True)
+        ]
+
+    x = charts.value_axis("Days from response", 0, end)
+    percent = charts.Axis(
+        "Still in response (%)", 0.0, 1.0, [(v / 100, f"{v}") for v in (0, 25, 50, 75, 100)]
     )
-    if curve.censored_times:
-        ys = [curve.survival_at(t) for t in curve.censored_times]
-        ax.plot(
-            curve.censored_times,
-            ys,
-            linestyle="none",
-            marker="|",
-            markersize=10,
-            color=SCORE,
-            label="censored",
+    level = round(curve.confidence * 100)
+    return charts.render(
+        charts.ChartData(
+            id="survival-chart",
+            title=f"Time to loss of response (n = {curve.n})",
+            x=x,
+            y=percent,
+            series=[
+                charts.Series(
+                    "Still in response", pts(surv) if curve.n else [], SCORE, step=True, dots=False
+                )
+            ],
+            bands=[
+                charts.Band(
+                    f"{level}% confidence interval", pts(lower), pts(upper), SCORE, step=True
+                )
+            ]
+            if curve.n
+            else [],
+            references=[charts.Reference("Half lost their response", 0.5)] if curve.n else [],
+            empty_text="No responders yet.",
+            table_caption="Proportion still in response by days from response (Kaplan-Meier)",
         )
-    ax.set_ylim(0, 1.05)
-    ax.set_xlim(0, end * 1.02)
-    ax.set_xlabel("days from response")
-    ax.set_ylabel("proportion without loss")
-    ax.set_title(f"{title} (n = {curve.n})", loc="left", fontsize=11)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    return _png(fig)
-
-
-def bars_png(
-    labels: Sequence[str], values: Sequence[float], *, title: str, unit: str, width_px: int = 720
-) -> bytes:
-    """Horizontal bars (e.g. adverse events per 100 infusions by type)."""
-    fig = Figure(
-        figsize=(max(width_px, 300) / DPI, 0.45 * max(len(labels), 1) + 1.2), layout="constrained"
     )
-    ax = fig.subplots()
-    if labels:
-        ax.barh(list(labels), list(values), color=SCORE)
-        ax.invert_yaxis()
-        for y, v in enumerate(values):
-            ax.text(v, y, f" {v:.1f}", va="center", fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "none recorded", transform=ax.transAxes, ha="center", va="center")
-    ax.set_xlabel(unit)
-    ax.set_title(title, loc="left", fontsize=11)
-    ax.grid(True, axis="x", alpha=0.3)
-    return _png(fig)
+
+
+def bars_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    chart_id: str,
+    title: str,
+    unit: str,
+    what: str,
+) -> charts.SvgChart:
+    """Horizontal bars, each labelled with its value (e.g. adverse events per 100 infusions)."""
+    high = max([*values, 1.0])
+    return charts.render(
+        charts.ChartData(
+            id=chart_id,
+            title=title,
+            x=charts.value_axis(unit, 0, high, count=4),
+            y=charts.Axis(what, 0, 1, []),
+            bars=[
+                charts.Bar(label, value, charts.number_text(value, 1))
+                for label, value in zip(labels, values, strict=True)
+            ],
+            empty_text="None recorded.",
+        )
+    )

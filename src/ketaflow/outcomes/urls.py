@@ -4,11 +4,6 @@ from ketaflow.outcomes import views
 
 urlpatterns = [
     path("patients/<int:patient_id>/", views.patient_trajectory, name="outcomes_trajectory"),
-    path(
-        "patients/<int:patient_id>/trajectory.png",
-        views.trajectory_image,
-        name="outcomes_trajectory_png",
-    ),
     path("patients/<int:patient_id>/report.pdf", views.progress_report, name="outcomes_report"),
     path("recommendations/", views.recommendation_list, name="outcomes_recommendations"),
     path(
@@ -22,7 +17,5 @@ urlpatterns = [
         name="outcomes_recommendation_decline",
     ),
     path("dashboard/", views.dashboard, name="outcomes_dashboard"),
-    path("dashboard/survival.png", views.dashboard_survival, name="outcomes_dashboard_survival"),
-    path("dashboard/adverse.png", views.dashboard_adverse, name="outcomes_dashboard_adverse"),
     path("dashboard/patients/", views.dashboard_patients, name="outcomes_dashboard_patients"),
 ]

@@ -19,7 +19,7 @@ from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.outcomes import dashboard as dash
 from ketaflow.outcomes import services
-from ketaflow.outcomes.charts import bars_png, survival_png, trajectory_png
+from ketaflow.outcomes.charts import bars_chart, survival_chart, trajectory_charts
 from ketaflow.outcomes.forms import AcceptForm, DashboardFilterForm, DeclineForm
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.outcomes.report import progress_report_pdf
@@ -28,15 +28,6 @@ from ketaflow.patients.access import patient_for_user, patients_for_user
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.services import BookingRefused, clinic_today
 from ketaflow.web.auth import request_user
-
-PNG_HEADERS = {"Cache-Control": "private, no-store"}
-
-
-def _png(data: bytes) -> HttpResponse:
-    response = HttpResponse(data, content_type="image/png")
-    for key, value in PNG_HEADERS.items():
-        response[key] = value
-    return response
 
 
 def recommendation_for_user(
@@ -90,23 +81,9 @@ def patient_trajectory(request: HttpRequest, patient_id: int) -> HttpResponse:
             "decline_form": DeclineForm() if accept_form is not None else None,
             "may_export": user.may(Perm.EXPORT_CHART),
             "staff": staff,
+            "charts": trajectory_charts(traj),
         },
     )
-
-
-@login_required
-@require_GET
-def trajectory_image(request: HttpRequest, patient_id: int) -> HttpResponse:
-    user = request_user(request)
-    actor = Actor.from_request(request)
-    patient = patient_for_user(user, patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
-    traj = trajectory(patient)
-    codes = [c for c in request.GET.getlist("measure") if traj.measure(c) is not None]
-    width = 900
-    if request.GET.get("width", "").isdigit():
-        width = min(max(int(request.GET["width"]), 400), 1600)
-    services.trajectory_viewed(actor=actor, patient=patient, what="chart image")
-    return _png(trajectory_png(traj, measures=codes or None, width_px=width))
 
 
 @login_required
@@ -234,35 +211,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "outcomes/dashboard.html",
-        {"form": form, "board": board, "query": filters.query()},
-    )
-
-
-@login_required
-@require_GET
-def dashboard_survival(request: HttpRequest) -> HttpResponse:
-    user, actor = _dashboard_user(request)
-    _, filters = _filters(request, user)
-    board = _cohort(user, filters)
-    services.dashboard_viewed(actor=actor, what="Kaplan-Meier curve", detail=filters.as_detail())
-    return _png(survival_png(board.survival))
-
-
-@login_required
-@require_GET
-def dashboard_adverse(request: HttpRequest) -> HttpResponse:
-    user, actor = _dashboard_user(request)
-    _, filters = _filters(request, user)
-    board = _cohort(user, filters)
-    services.dashboard_viewed(actor=actor, what="adverse events chart", detail=filters.as_detail())
-    rows = board.adverse_events
-    return _png(
-        bars_png(
-            [r.label for r in rows],
-            [r.per_100 for r in rows],
-            title=f"Adverse events per 100 infusions ({board.infusions} infusions)",
-            unit="events per 100 infusions",
-        )
+        {
+            "form": form,
+            "board": board,
+            "query": filters.query(),
+            "survival_chart": survival_chart(board.survival),
+            "adverse_chart": bars_chart(
+                [r.label for r in board.adverse_events],
+                [r.per_100 for r in board.adverse_events],
+                chart_id="adverse-chart",
+                title=f"Adverse events per 100 infusions ({board.infusions} infusions)",
+                unit="Events per 100 infusions",
+                what="Type of adverse event",
+            ),
+        },
     )
 
 

@@ -19,7 +19,7 @@ from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
-from ketaflow.audit.services import Action, audit_record, entries_naming_patient
+from ketaflow.audit.services import Action, audit_record
 from ketaflow.patients.models import Patient
 from ketaflow.patients.services import patient_link_login
 from ketaflow.portal.access import token_hash
@@ -231,34 +231,3 @@ def questionnaire_submit(
             )
     task = UrgentTask.objects.filter(response=response).first()
     return Submitted(response=response, task=task)
-
-
-STAFF_ROLES = [r.value for r in Role if r.is_staff_role]
-
-
-@dataclass(frozen=True)
-class Viewer:
-    at: dt.datetime
-    name: str
-    role: str
-    action: str
-    summary: str
-
-
-def record_viewers(patient: Patient, *, limit: int = 200) -> list[Viewer]:
-    """Who of the staff read or changed the patient's record, newest first (no addresses)."""
-    entries = (
-        entries_naming_patient(patient.pk)
-        .filter(actor_role__in=STAFF_ROLES)
-        .select_related("actor")[:limit]
-    )
-    return [
-        Viewer(
-            at=e.at,
-            name=(e.actor.get_full_name() if e.actor is not None else "") or e.actor_username,
-            role=Role(e.actor_role).label,
-            action=e.get_action_display(),
-            summary=e.summary,
-        )
-        for e in entries
-    ]

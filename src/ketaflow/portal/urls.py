@@ -10,7 +10,6 @@ urlpatterns = [
     path("due/<int:due_id>/", views.portal_due, name="portal_due"),
     path("answered/<int:response_id>/", views.portal_answered, name="portal_answered"),
     path("scores/", views.portal_scores, name="portal_scores"),
-    path("scores/chart.png", views.portal_scores_png, name="portal_scores_png"),
     path("viewers/", views.portal_viewers, name="portal_viewers"),
     path("account/", views.portal_account, name="portal_account"),
     path("record/", views.portal_record, name="portal_record"),

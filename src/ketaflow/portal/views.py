@@ -21,8 +21,6 @@ from ketaflow.audit.context import Actor, client_ip
 from ketaflow.audit.services import audit_shown
 from ketaflow.clinical import ClinicalInputError
 from ketaflow.infusions.models import InfusionSession
-from ketaflow.outcomes.charts import trajectory_png
-from ketaflow.outcomes.selectors import trajectory
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Patient
 from ketaflow.patients.views import record_download
@@ -42,10 +40,9 @@ from ketaflow.portal.config import portal_settings
 from ketaflow.portal.forms import AcknowledgeForm, JoinForm, QuestionnaireForm, VerifyForm
 from ketaflow.portal.middleware import second_factor_passed
 from ketaflow.portal.models import DueQuestionnaire
-from ketaflow.portal.plan import open_due
 from ketaflow.portal.questionnaires import PORTAL_QUESTIONNAIRES, Questionnaire, questionnaire
 from ketaflow.portal.safety import urgent_task_acknowledge
-from ketaflow.treatment.models import Appointment
+from ketaflow.portal.selectors import access_history, questionnaire_rows, upcoming_appointments
 from ketaflow.web.auth import request_user
 
 _JOIN_SESSION = "portal_join"
@@ -68,9 +65,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
     patient = own_patient(request_user(request))
     services.page_viewed(actor=_actor(request), patient=patient, page="portal home")
     now = timezone.now()
-    appointments = Appointment.objects.filter(
-        patient=patient, starts_at__gte=now, status=Appointment.Status.BOOKED
-    ).order_by("starts_at")[:10]
+    past, ahead = questionnaire_rows(patient, now)
     sessions = InfusionSession.objects.filter(patient=patient, instructions_given=True).order_by(
         "-discharged_at", "-pk"
     )[:10]
@@ -79,8 +74,10 @@ def portal_home(request: HttpRequest) -> HttpResponse:
         "portal/home.html",
         {
             "patient": patient,
-            "due": open_due(patient.pk, now=now),
-            "appointments": appointments,
+            "due": [row.due for row in past if row.state == "due"],
+            "past": [row for row in past if row.state != "due"],
+            "ahead": ahead,
+            "appointments": upcoming_appointments(patient, now),
             "sessions": sessions,
             "questionnaires": PORTAL_QUESTIONNAIRES.values(),
             "crisis_text": _crisis(patient),
@@ -169,29 +166,11 @@ def portal_scores(request: HttpRequest) -> HttpResponse:
         request,
         "portal/scores.html",
         {
-            "charts": score_charts(patient.pk, patient.clinic),
+            "charts": score_charts(patient),
             "patient": patient,
             "crisis_text": _crisis(patient),
         },
     )
-
-
-@login_required
-@require_GET
-def portal_scores_png(request: HttpRequest) -> HttpResponse:
-    """The chart of the outcomes app (scores against baseline, infusion days marked), for the
-    patient's own scores only."""
-    patient = own_patient(request_user(request))
-    codes = [c for c in PORTAL_QUESTIONNAIRES if patient.responses.filter(instrument=c).exists()]
-    if not codes:
-        raise Http404("No scores yet.")
-    services.page_viewed(actor=_actor(request), patient=patient, page="my scores chart")
-    png = trajectory_png(
-        trajectory(patient), measures=codes, width_px=440, title="My scores over time"
-    )
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @login_required
@@ -203,7 +182,7 @@ def portal_viewers(request: HttpRequest) -> HttpResponse:
         request,
         "portal/viewers.html",
         {
-            "entries": services.record_viewers(patient),
+            "entries": access_history(patient),
             "patient": patient,
             "crisis_text": _crisis(patient),
         },

@@ -12,6 +12,7 @@ import datetime as dt
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -27,8 +28,6 @@ from ketaflow.pk import (
     day_windows,
     get_model,
     plan_course,
-    plot_population,
-    plot_population_days,
     simulate_population,
 )
 from ketaflow.treatment.models import Course
@@ -108,8 +107,30 @@ def plan_estimate(
     first_only: bool = False,
 ) -> CourseEstimate:
     """The same estimate for a plan not saved yet (the planning page's preview)."""
-    if first_only:
-        dates = dates[:1]
+    return _estimate(
+        dose_mg=dose_mg,
+        basis_weight_kg=basis_weight_kg,
+        duration_min=duration_min,
+        weight_kg=weight_kg,
+        dates=tuple(dates[:1] if first_only else dates),
+        age_yr=float(age_on(dates[0])),
+        first_only=first_only,
+    )
+
+
+@lru_cache(maxsize=64)
+def _estimate(
+    *,
+    dose_mg: float,
+    basis_weight_kg: float,
+    duration_min: float,
+    weight_kg: float,
+    dates: tuple[dt.date, ...],
+    age_yr: float,
+    first_only: bool,
+) -> CourseEstimate:
+    """Computed once per plan (its inputs) in a process: the course page, its preview and their
+    reloads draw the same seeded population instead of simulating it again."""
     starts_day = tuple((d - dates[0]).days for d in dates)
     starts_min = [day * 1440.0 for day in starts_day]
     regimen = plan_course(dose_mg=dose_mg, over_min=duration_min, starts_min=starts_min)
@@ -124,7 +145,7 @@ def plan_estimate(
             n_subjects=POPULATION_SIZE,
             weight=WeightDistribution(median_kg=weight_kg),
             seed=SEED,
-            age_yr=float(age_on(dates[0])),
+            age_yr=age_yr,
             progress=False,
             threads=1,
         )
@@ -137,11 +158,3 @@ def plan_estimate(
         starts_day=starts_day,
         warnings=tuple(dict.fromkeys([*found, *population.warnings])),
     )
-
-
-def course_estimate_png(estimate: CourseEstimate) -> bytes:
-    """The course as one panel per infusion day (the nights left out); a single infusion (or
-    the close-up of the first) as one curve."""
-    if len(estimate.starts_day) > 1:
-        return plot_population_days(estimate.population, estimate.starts_min)
-    return plot_population(estimate.population)

@@ -793,17 +793,6 @@ def course_viewed(*, actor: Actor, course: Course, sections: list[str]) -> None:
     )
 
 
-def concentration_viewed(*, actor: Actor, course: Course, n_subjects: int) -> None:
-    audit_record(
-        actor=actor,
-        action=Action.VIEW,
-        object_type="course",
-        object_id=course.pk,
-        patient_id=course.patient_id,
-        summary=f"viewed the predicted concentration curve ({n_subjects} virtual patients)",
-    )
-
-
 def board_viewed(
     *,
     actor: Actor,

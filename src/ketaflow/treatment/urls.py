@@ -6,11 +6,6 @@ urlpatterns = [
     path("board/", views.chair_board, name="chair_board"),
     path("patients/<int:patient_id>/plan/", views.course_plan, name="course_plan"),
     path("courses/<int:course_id>/", views.course_detail, name="course_detail"),
-    path(
-        "courses/<int:course_id>/concentration.png",
-        views.course_concentration,
-        name="course_concentration",
-    ),
     path("courses/<int:course_id>/book/", views.course_book, name="course_book"),
     path(
         "appointments/<int:appointment_id>/cancel/",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import math
 from typing import Any
@@ -29,10 +28,10 @@ from ketaflow.treatment.access import (
     courses_for_user,
     schedule_for_user,
 )
+from ketaflow.treatment.charts import course_charts, first_infusion_chart
 from ketaflow.treatment.estimate import (
     POPULATION_SIZE,
     course_estimate,
-    course_estimate_png,
     plan_estimate,
 )
 from ketaflow.treatment.forms import (
@@ -136,15 +135,11 @@ def course_plan(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
 
 
-def _png_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
 def _preview_estimate(
     patient: Patient, data: dict[str, Any], dose: services.DoseCheck, dates: list[dt.date]
 ) -> dict[str, Any]:
-    """The predicted concentration of a plan not saved yet, drawn into the page (the CSP
-    allows data: images): the course per infusion day and the first infusion close up."""
+    """The predicted concentration of a plan not saved yet, drawn into the page: the course per
+    infusion day and the first infusion close up."""
     common: dict[str, Any] = {
         "dose_mg": dose.dose_mg,
         "basis_weight_kg": dose.basis_weight_kg,
@@ -157,8 +152,8 @@ def _preview_estimate(
     first = plan_estimate(**common, first_only=True)
     return {
         "course": course,
-        "course_png": _png_uri(course_estimate_png(course)),
-        "first_png": _png_uri(course_estimate_png(first)),
+        "day_charts": course_charts(course, dates),
+        "first_chart": first_infusion_chart(first),
     }
 
 
@@ -207,26 +202,16 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
     if clinical:
         sections += ["dose", "concentration estimate"]
         estimate = course_estimate(course)
-        context.update(dose=services.course_dose(course), estimate=estimate, n=POPULATION_SIZE)
+        dates = [dt.date.fromisoformat(d) for d in course.planned_dates]
+        context.update(
+            dose=services.course_dose(course),
+            estimate=estimate,
+            n=POPULATION_SIZE,
+            day_charts=course_charts(estimate, dates),
+            first_chart=first_infusion_chart(course_estimate(course, first_only=True)),
+        )
     services.course_viewed(actor=actor, course=course, sections=sections)
     return render(request, "treatment/course.html", context)
-
-
-@login_required
-@require_GET
-def course_concentration(request: HttpRequest, course_id: int) -> HttpResponse:
-    """The predicted concentration picture, behind the same check as the course page plus
-    permission to see clinical data."""
-    user = request_user(request)
-    actor = Actor.from_request(request)
-    course = course_for_user(user, course_id, need=Perm.VIEW_SCHEDULE, actor=actor)
-    patient_for_user(user, course.patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
-    estimate = course_estimate(course, first_only=request.GET.get("view") == "infusion")
-    png = course_estimate_png(estimate)
-    services.concentration_viewed(actor=actor, course=course, n_subjects=POPULATION_SIZE)
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 # ---- booking -------------------------------------------------------------------------------

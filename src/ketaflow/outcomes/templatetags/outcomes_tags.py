@@ -12,6 +12,7 @@ from django.template import Context
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
+from ketaflow.outcomes.charts import trajectory_charts
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.outcomes.selectors import trajectory
 from ketaflow.outcomes.services import trajectory_viewed
@@ -30,6 +31,7 @@ def outcomes_section(context: Context, patient: Patient, user: User) -> dict[str
     return {
         "patient": patient,
         "traj": traj,
+        "charts": trajectory_charts(traj, measures=("pcl5", "phq9")),
         "staff": staff,
         "open_rec": BoosterRecommendation.objects.filter(
             patient=patient, status=BoosterRecommendation.Status.OPEN

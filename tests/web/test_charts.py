@@ -1,0 +1,324 @@
+"""The web's one chart module (web/charts.py, web/_chart.html) and the pages that use it: chart
+data and SVG structure (title, axes with units, reference lines dashed, labelled and kept out
+of the legend and the table, the table equal to the drawn data), clinic-time axes, the portal's
+questionnaire list and access history in plain words, and who may see them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from ketaflow.accounts.clinictime import clinic_local
+from ketaflow.accounts.roles import Role
+from ketaflow.assessments.models import InstrumentResponse
+from ketaflow.assessments.services import response_record
+from ketaflow.audit.context import Actor
+from ketaflow.infusions.models import InfusionSession
+from ketaflow.outcomes.charts import survival_chart
+from ketaflow.portal.models import DueQuestionnaire
+from ketaflow.portal.selectors import access_history, questionnaire_rows
+from ketaflow.web import charts
+from tests.web.conftest import World, make_user
+from tests.web.test_infusions import run_to_stop
+from tests.web.test_portal import second_patient_login, verified_client
+
+EXPONENT = re.compile(r"\d[eE][+-]?\d")
+
+
+def _points(values: list[tuple[float, float]]) -> list[charts.Point]:
+    return [charts.Point(x, y, f"t{x:g}", f"{y:g}") for x, y in values]
+
+
+def sample(**kwargs: Any) -> charts.ChartData:
+    base: dict[str, Any] = {
+        "id": "sample",
+        "title": "PHQ-9 over time",
+        "x": charts.value_axis("Day", 0, 10),
+        "y": charts.scale_axis("Score (0-27)", 27),
+        "series": [charts.Series("PHQ-9 score", _points([(0, 20), (5, 12), (10, 4)]), "#123456")],
+        "references": [charts.Reference("Response: 10 or lower", 10)],
+    }
+    return charts.ChartData(**{**base, **kwargs})
+
+
+class Table(HTMLParser):
+    """The rows of the chart's data table, as the screen reader gets them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.inside = False
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.inside = True
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.inside = False
+        elif tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append("".join(self.cell).strip())
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def visible(html: str) -> str:
+    """The text between tags (not the attributes: colours such as #3e7 are not numbers)."""
+    return " ".join(re.findall(r">([^<]+)<", html))
+
+
+def table_rows(html: str) -> list[list[str]]:
+    parser = Table()
+    parser.feed(html)
+    return parser.rows
+
+
+def test_a_chart_has_a_title_axes_with_units_and_a_described_svg() -> None:
+    html = render_to_string("web/_chart.html", {"chart": charts.render(sample())})
+    assert '<figcaption class="chart-title" id="sample-title">PHQ-9 over time</figcaption>' in html
+    assert 'aria-labelledby="sample-title"' in html
+    assert 'aria-describedby="sample-table"' in html
+    assert '<table class="list compact" id="sample-table">' in html
+    assert ">Score (0-27)</text>" in html
+    assert ">Day</text>" in html
+    assert "<title>PHQ-9 over time</title>" in html
+    assert "style=" not in html  # presentation attributes only (strict CSP)
+    assert "<script" not in html
+    assert not EXPONENT.search(visible(html))
+
+
+def test_reference_lines_are_dashed_labelled_and_not_data() -> None:
+    chart = charts.render(sample())
+    html = render_to_string("web/_chart.html", {"chart": chart})
+    dashed = [p for p in chart.paths if p.dash]
+    assert len(dashed) == 1  # the reference line, and only it, is dashed
+    assert all(not p.dash for p in chart.paths if p.stroke == "#123456")
+    label = next(t for t in chart.texts if t.text == "Response: 10 or lower")
+    assert label.anchor == "end"  # at the line's right end
+    assert label.halo
+    legend = html.split('class="chart-legend"')[1].split("</ul>")[0]
+    assert "PHQ-9 score" in legend
+    assert "Response" not in legend  # never listed as data
+    table = html.split("<table")[1]
+    assert "Response" not in table
+    assert "Dashed lines are reference lines, not measurements: Response: 10 or lower." in html
+
+
+def test_the_table_is_the_drawn_data() -> None:
+    data = sample(
+        series=[
+            charts.Series("Systolic (mmHg)", _points([(0, 120), (5, 130)]), "#b3261e"),
+            charts.Series("Heart rate (/min)", _points([(0, 80), (5, 85), (10, 90)]), "#1f6f8b"),
+        ]
+    )
+    chart = charts.render(data)
+    rows = table_rows(render_to_string("web/_chart.html", {"chart": chart}))
+    assert rows[0] == ["Day", "Systolic (mmHg)", "Heart rate (/min)"]
+    assert rows[1:] == [["t0", "120", "80"], ["t5", "130", "85"], ["t10", "—", "90"]]
+    # One dot per point drawn, each with its words as a tooltip.
+    assert len(chart.dots) == 5
+    assert chart.dots[0].tip == "Systolic (mmHg): 120 (t0)"
+
+
+def test_two_answers_on_one_day_stay_two_rows() -> None:
+    same_day = [charts.Point(1, 9, "3 Mar", "9"), charts.Point(1, 9, "3 Mar", "9")]
+    table = charts.data_table(sample(series=[charts.Series("PHQ-9", same_day, "#000")]))
+    assert [r[0] for r in table.rows] == ["3 Mar", "3 Mar"]
+
+
+def test_a_value_past_the_axis_is_drawn_at_its_edge_and_listed_as_it_is() -> None:
+    chart = charts.render(sample(series=[charts.Series("S", _points([(0, 300)]), "#000")]))
+    top = charts.TOP
+    assert chart.dots[0].cy == top
+    assert chart.table.rows == [["t0", "300"]]
+
+
+def test_labels_of_close_reference_lines_do_not_overlap() -> None:
+    refs = [charts.Reference("Remission: 4 or lower", 4), charts.Reference("Mild from 5", 5)]
+    chart = charts.render(sample(references=refs))
+    ys = sorted(t.y for t in chart.texts if t.halo)
+    assert len(ys) == 2
+    assert ys[1] - ys[0] >= charts.FONT
+
+
+def test_ticks_are_round_and_never_exponents() -> None:
+    assert charts.nice_ticks(0, 27) == [0, 10, 20, 30]
+    assert [t for _, t in charts.scale_axis("Score", 27).ticks] == ["0", "10", "20", "27"]
+    assert [t for _, t in charts.scale_axis("Score", 21).ticks] == ["0", "10", "21"]
+    assert charts.number_text(1e-7) == "0"
+    assert charts.number_text(12345678.0) == "12345678"
+
+
+def test_an_empty_chart_says_so() -> None:
+    chart = charts.render(sample(series=[], empty_text="No scores yet."))
+    assert chart.empty
+    assert any(t.text == "No scores yet." for t in chart.texts)
+
+
+def test_bars_carry_their_values_and_their_table() -> None:
+    chart = charts.render(
+        charts.ChartData(
+            id="bars",
+            title="Adverse events",
+            x=charts.value_axis("Events per 100 infusions", 0, 12),
+            y=charts.Axis("Type", 0, 1, []),
+            bars=[charts.Bar("Nausea", 12.5, "12.5"), charts.Bar("Headache", 3.0, "3.0")],
+        )
+    )
+    assert [r.tip for r in chart.rects] == ["Nausea: 12.5", "Headache: 3.0"]
+    assert chart.table.rows == [["Nausea", "12.5"], ["Headache", "3.0"]]
+    assert chart.rects[0].width > chart.rects[1].width
+
+
+def test_the_survival_curve_is_a_step_with_its_band() -> None:
+    from ketaflow.clinical.survival import Observation, kaplan_meier
+
+    curve = kaplan_meier([Observation(10, True), Observation(20, False), Observation(30, True)])
+    chart = survival_chart(curve)
+    assert chart.title == "Time to loss of response (n = 3)"
+    series = next(p for p in chart.paths if p.stroke != "none" and not p.dash and p.width > 2)
+    assert "H" in series.d
+    assert "V" in series.d  # steps, not slopes
+    assert chart.table.headers[0] == "Days from response"
+    assert chart.table.rows[0][1] == "100%"
+
+
+# ---- the pages ----------------------------------------------------------------------------------
+
+
+def test_the_infusion_page_draws_vitals_and_concentration_on_the_clinic_clock(
+    world: World, client_for: Any
+) -> None:
+    world.clinic.time_zone = "Pacific/Auckland"  # far from the server's zone
+    world.clinic.save()
+    session = run_to_stop(world)
+    page = client_for(world.nurse).get(reverse("infusion_session", args=[session.pk]))
+    text = page.content.decode()
+    assert page.status_code == 200
+    for chart_id in ("vitals-chart", "pk-chart"):
+        figure = text.split(f'<figure class="chart" id="{chart_id}">')[1].split("</figure>")[0]
+        assert "Clinic time (Pacific/Auckland)" in figure
+        assert f'aria-describedby="{chart_id}-table"' in figure
+        assert "<img" not in figure
+    start = InfusionSession.objects.get(pk=session.pk).events.order_by("at").first()
+    assert start is not None
+    local = f"{clinic_local(world.clinic, start.at):%H:%M}"
+    pk_rows = table_rows(text.split('id="pk-chart"')[1].split("</figure>")[0])
+    assert pk_rows[1][0] == local  # the first row is the start, on the clinic's clock
+    vitals = session.vitals.order_by("measured_at").first()
+    assert vitals is not None
+    vitals_rows = table_rows(text.split('id="vitals-chart"')[1].split("</figure>")[0])
+    assert vitals_rows[1][0] == f"{clinic_local(world.clinic, vitals.measured_at):%H:%M}"
+    assert vitals_rows[1][1] == str(vitals.systolic_mmhg)
+
+
+def test_chart_pages_refuse_another_clinic_and_another_patient(
+    world: World, client_for: Any
+) -> None:
+    session = run_to_stop(world)
+    foreign_director = make_user(world.other_clinic, "foreign-director", Role.MEDICAL_DIRECTOR)
+    urls = [
+        reverse("infusion_session", args=[session.pk]),
+        reverse("outcomes_trajectory", args=[world.patient.pk]),
+    ]
+    for url in urls:
+        for method in ("get", "post"):
+            foreign = getattr(client_for(foreign_director), method)(url)
+            assert foreign.status_code in (403, 404, 405), url
+            assert world.patient.family_name not in foreign.content.decode()
+    other = second_patient_login(world)
+    for url in urls:
+        response = verified_client(other).get(url)
+        assert response.status_code in (403, 404), url
+    dashboard = client_for(foreign_director).get(reverse("outcomes_dashboard"))
+    assert dashboard.status_code == 200
+    assert world.patient.family_name not in dashboard.content.decode()
+
+
+def test_the_questionnaire_list_follows_what_happened(world: World) -> None:
+    now = timezone.now()
+    patient = world.patient
+
+    def row(code: str, key: str, opens_h: float, closes_h: float) -> DueQuestionnaire:
+        return DueQuestionnaire.objects.create(
+            patient=patient,
+            instrument=code,
+            timepoint=key,
+            label=key,
+            due_at=now + dt.timedelta(hours=opens_h),
+            window_ends_at=now + dt.timedelta(hours=closes_h),
+        )
+
+    portal = row("phq9", "week-1", -200, -100)
+    answered = response_record(
+        actor=Actor(user=world.patient_user),
+        patient=patient,
+        instrument="phq9",
+        answers=[1] * 9,
+        taken_at=now - dt.timedelta(hours=150),
+        source=InstrumentResponse.Source.PORTAL,
+    )
+    DueQuestionnaire.objects.filter(pk=portal.pk).update(
+        status=DueQuestionnaire.Status.ANSWERED, response=answered
+    )
+    row("gad7", "week-2", -90, -60)  # at the chair, in its window
+    response_record(
+        actor=Actor(user=world.nurse),
+        patient=patient,
+        instrument="gad7",
+        answers=[0] * 7,
+        taken_at=now - dt.timedelta(hours=70),
+    )
+    row("pcl5", "week-3", -50, -20)  # closed unanswered
+    row("phq9", "week-4", -2, 48)  # open now
+    row("phq9", "week-5", 100, 200)  # not open yet
+    past, ahead = questionnaire_rows(patient, now)
+    states = {r.due.timepoint: (r.state, r.state_text) for r in past}
+    assert states["week-1"][0] == "answered"
+    assert states["week-1"][1].startswith("Answered in the portal, ")
+    assert states["week-2"][0] == "answered_at_clinic"
+    assert states["week-2"][1].startswith("Answered at the clinic, ")
+    assert states["week-3"][0] == "missed"
+    assert states["week-4"][0] == "due"
+    assert [r.due.timepoint for r in ahead] == ["week-5"]
+    assert ahead[0].state_text.startswith("Opens ")
+    # Newest first; the home page shows the words and links only the due one.
+    assert [r.due.timepoint for r in past] == ["week-4", "week-3", "week-2", "week-1"]
+    home = verified_client(world.patient_user).get(reverse("portal_home")).content.decode()
+    assert "Answered at the clinic, " in home
+    assert "Not answered (closed " in home
+    assert "answered_at_clinic" not in re.sub(r'class="[^"]*"', "", home)
+
+
+def test_who_viewed_my_record_is_in_plain_words_and_clinic_time(
+    world: World, client_for: Any
+) -> None:
+    world.clinic.time_zone = "Pacific/Auckland"
+    world.clinic.save()
+    client_for(world.prescriber).get(reverse("patient_chart", args=[world.patient.pk]))
+    rows = access_history(world.patient)
+    assert rows
+    chart = next(r for r in rows if r.what == "Looked at your record")
+    assert chart.role == "Prescriber"
+    assert chart.clinic == world.clinic.name
+    assert "Looked at your scores over time" in [r.what for r in rows]
+    page = verified_client(world.patient_user).get(reverse("portal_viewers")).content.decode()
+    assert f"Prescriber, {world.clinic.name}" in page
+    assert "Pacific/Auckland" in page
+    body = page.split('class="list viewers"')[1]
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", body)  # no internal names
+    assert not EXPONENT.search(visible(body))
