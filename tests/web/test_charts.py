@@ -17,10 +17,10 @@ from django.utils import timezone
 from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.accounts.roles import Role
 from ketaflow.assessments.models import InstrumentResponse
-from ketaflow.assessments.services import response_record
 from ketaflow.audit.context import Actor
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.outcomes.charts import survival_chart
+from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import DueQuestionnaire
 from ketaflow.portal.selectors import access_history, questionnaire_rows
 from ketaflow.web import charts
