@@ -201,7 +201,9 @@ def chart_infusion_to_lock(browser: webdriver.Chrome) -> None:
     prescriber_decides(browser, "Asymptomatic; recheck 128/80. Resume.")
     press(browser, "resume", "Running")
     stop_early(browser, "patient_request", "Asked to stop")
-    assert browser.find_element(By.CSS_SELECTOR, "#frag-pump img").get_attribute("src")
+    # The predicted concentration of what was given: an SVG chart with its curve drawn.
+    pk = browser.find_element(By.CSS_SELECTOR, "#frag-pump .pk svg.chart-svg")
+    assert pk.find_elements(By.CSS_SELECTOR, "path.chart-series")
     aldrete = form_in(browser, "scores", "aldrete")
     for select in aldrete.find_elements(By.TAG_NAME, "select"):
         Select(select).select_by_value("2")
