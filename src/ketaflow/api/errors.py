@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
@@ -29,6 +30,16 @@ def _body(detail: str, items: list[dict[str, str]] | None = None) -> dict[str, A
 def _field(loc: Any) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "data")]
     return ".".join(parts) or "request"
+
+
+Handler = Callable[[HttpRequest, Any], HttpResponse]
+
+
+def add_handlers(api: NinjaAPI, handlers: Sequence[tuple[type[Exception], Handler]]) -> None:
+    """Register each exception's handler (the REST API's JSON errors, the FHIR facade's
+    OperationOutcomes), each typed as taking the exception it handles."""
+    for exception, handler in handlers:
+        api.add_exception_handler(exception, handler)
 
 
 def install(api: NinjaAPI) -> None:
@@ -91,11 +102,16 @@ def install(api: NinjaAPI) -> None:
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return api.create_response(request, _body(str(exc)), status=exc.status_code)
 
-    api.add_exception_handler(NinjaValidationError, validation)  # type: ignore[arg-type]
-    api.add_exception_handler(DjangoValidationError, refused)  # type: ignore[arg-type]
-    api.add_exception_handler(ValueError, value)  # type: ignore[arg-type]
-    api.add_exception_handler(Http404, not_found)  # type: ignore[arg-type]
-    api.add_exception_handler(PermissionDenied, denied)  # type: ignore[arg-type]
-    api.add_exception_handler(AuthenticationError, unauthenticated)  # type: ignore[arg-type]
-    api.add_exception_handler(Throttled, throttled)  # type: ignore[arg-type]
-    api.add_exception_handler(HttpError, http_error)  # type: ignore[arg-type]
+    add_handlers(
+        api,
+        [
+            (NinjaValidationError, validation),
+            (DjangoValidationError, refused),
+            (ValueError, value),
+            (Http404, not_found),
+            (PermissionDenied, denied),
+            (AuthenticationError, unauthenticated),
+            (Throttled, throttled),
+            (HttpError, http_error),
+        ],
+    )

@@ -24,6 +24,7 @@ from pydantic import ValidationError as PydanticValidationError
 from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.accounts.roles import Perm
 from ketaflow.api.auth import TokenAuth, TokenThrottle, api_token, api_user, require_scope
+from ketaflow.api.errors import add_handlers
 from ketaflow.audit.context import Actor
 from ketaflow.audit.selectors import auditor_clinic, record_numbers
 from ketaflow.audit.services import trail_read
@@ -114,13 +115,18 @@ def _install(api: NinjaAPI) -> None:
         code = {403: "forbidden", 404: "not-found", 401: "login"}.get(exc.status_code, "invalid")
         return outcome(exc.status_code, code, str(exc))
 
-    api.add_exception_handler(NinjaValidationError, validation)  # type: ignore[arg-type]
-    api.add_exception_handler(DjangoValidationError, refused)  # type: ignore[arg-type]
-    api.add_exception_handler(Http404, not_found)  # type: ignore[arg-type]
-    api.add_exception_handler(PermissionDenied, denied)  # type: ignore[arg-type]
-    api.add_exception_handler(AuthenticationError, unauthenticated)  # type: ignore[arg-type]
-    api.add_exception_handler(Throttled, throttled)  # type: ignore[arg-type]
-    api.add_exception_handler(HttpError, http_error)  # type: ignore[arg-type]
+    add_handlers(
+        api,
+        [
+            (NinjaValidationError, validation),
+            (DjangoValidationError, refused),
+            (Http404, not_found),
+            (PermissionDenied, denied),
+            (AuthenticationError, unauthenticated),
+            (Throttled, throttled),
+            (HttpError, http_error),
+        ],
+    )
 
 
 _install(fhir)
@@ -136,7 +142,7 @@ def _bad_parameter(request: HttpRequest, exc: BadParameter) -> HttpResponse:
     return outcome(400, "invalid", str(exc), exc.name)
 
 
-fhir.add_exception_handler(BadParameter, _bad_parameter)  # type: ignore[arg-type]
+add_handlers(fhir, [(BadParameter, _bad_parameter)])
 
 
 # ---- helpers ---------------------------------------------------------------------------------
