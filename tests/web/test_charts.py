@@ -322,3 +322,24 @@ def test_who_viewed_my_record_is_in_plain_words_and_clinic_time(
     body = page.split('class="list viewers"')[1]
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", body)  # no internal names
     assert not EXPONENT.search(visible(body))
+
+
+def test_no_tick_label_runs_past_the_chart_edge() -> None:
+    """A time tick at the right edge was centred on it and cut off by the border ("22:0" on the
+    infusion page). Each label's extent, at a generous 0.62 em per character, stays inside."""
+    data = charts.ChartData(
+        id="edge",
+        title="Edge",
+        x=charts.Axis(
+            "Clinic time", 0.0, 240.0, [(v, f"{19 + v // 60:.0f}:00") for v in (0, 60, 240)]
+        ),
+        y=charts.Axis("ng/mL", 0.0, 300.0, [(0.0, "0"), (300.0, "300")]),
+    )
+    svg = charts.render(data)
+    ticks = [t for t in svg.texts if t.text.endswith(":00")]
+    assert len(ticks) == 3
+    for t in ticks:
+        width = 0.62 * t.size * len(t.text)
+        left = {"start": t.x, "middle": t.x - width / 2, "end": t.x - width}[t.anchor]
+        assert left >= 0, (t.text, t.x, t.anchor)
+        assert left + width <= charts.WIDTH, (t.text, t.x, t.anchor)

@@ -241,7 +241,12 @@ def render(chart: ChartData) -> SvgChart:
     grid = [Path(f"M{x0} {_n(py(v))}H{x1}", GRID, 1.0) for v, _ in chart.y.ticks]
     grid.append(Path(f"M{x0} {y1}H{x1}M{x0} {y0}V{y1}", INK, 1.0))
     texts = [Text(x0 - 5, py(v) + 4.5, label, "end", REFERENCE, FONT) for v, label in chart.y.ticks]
-    texts += [Text(px(v), y1 + 17, label, "middle", REFERENCE, FONT) for v, label in chart.x.ticks]
+    # A tick label centred on the right edge would be cut off by the chart's border ("22:0"):
+    # the last ones end at their tick instead.
+    texts += [
+        Text(px(v), y1 + 17, label, "end" if px(v) > x1 - 24 else "middle", REFERENCE, FONT)
+        for v, label in chart.x.ticks
+    ]
     texts.append(Text(float(x0 - 40), float(y0 - 12), chart.y.label, "start"))
     texts.append(Text(float(x1), float(height - 6), chart.x.label, "end"))
     paths: list[Path] = []
