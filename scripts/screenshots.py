@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, KETAFLOW_VAR_DIR=tempfile.mkdtemp(prefix="ketaflow-shots-"))
     env.setdefault("DJANGO_SETTINGS_MODULE", "ketaflow.settings")
     ketaflow = str(Path(sys.executable).with_name("ketaflow"))
-    subprocess.run([ketaflow, "demo"], env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+    subprocess.run([ketaflow, "demo"], env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603 (our command)
     os.environ.update(env)
     import django
 
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.web.browser import TABLET, chromium
 
     base = f"http://127.0.0.1:{args.port}"
-    server = subprocess.Popen([ketaflow, "serve", "--port", str(args.port)], env=env)  # noqa: S603
+    server = subprocess.Popen([ketaflow, "serve", "--port", str(args.port)], env=env)  # noqa: S603 (ours)
     try:
         _wait(base)
         with chromium(window=TABLET) as browser:

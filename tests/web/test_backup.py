@@ -76,9 +76,7 @@ def test_the_demo_clinic_restores_exactly_and_its_chains_verify_and_continue(
     assert manifest.checksums["audit_auditentry"]["rows"] == len(before["audit_auditentry"])
 
     # Replace everything (--force) with the backup: every value comes back, to the microsecond.
-    Patient.objects.filter(pk=Patient.objects.order_by("pk").first().pk).update(  # type: ignore[union-attr]
-        family_name="Changed"
-    )
+    Patient.objects.filter(pk=Patient.objects.earliest("pk").pk).update(family_name="Changed")
     assert main(["backup", "restore", str(path), "--key-file", str(key_file), "--force"]) == 0
     out = capsys.readouterr().out
     assert f"restored {manifest.rows()} rows" in out

@@ -510,7 +510,7 @@ def test_expired_and_revoked_tokens_are_refused(demo: None, db: None) -> None:
     url = f"/fhir/Patient/{patient.pk}"
     revoked = director_token("fhir:read")
     assert get(url, revoked).status_code == 200
-    token_revoke(actor=Actor.system("tests"), token=ApiToken.objects.order_by("-pk").first())  # type: ignore[arg-type]
+    token_revoke(actor=Actor.system("tests"), token=ApiToken.objects.latest("pk"))
     answer = get(url, revoked)
     assert answer.status_code == 401
     assert "revoked" in issue_of(answer)["diagnostics"]

@@ -467,7 +467,7 @@ def backup_restore(
         drop_triggers(conn)
         with conn.cursor() as cursor:
             for table in reversed(list(tables)):
-                cursor.execute(f"DELETE FROM {conn.ops.quote_name(table)}")  # noqa: S608
+                cursor.execute(f"DELETE FROM {conn.ops.quote_name(table)}")  # noqa: S608 (a model table name, quoted)
         with _open(path) as source:
             rows = _insert_all(_records(source, key), tables, conn)
         install_triggers(conn)
@@ -516,7 +516,7 @@ def _insert_all(
             kinds = [_kind(f) for f in fields]
             quote = conn.ops.quote_name
             sql = (
-                f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
+                f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608 (model names, quoted; values are parameters)
                 f"VALUES ({', '.join(['%s'] * len(columns))})"
             )
         elif kind == "row":
