@@ -423,6 +423,13 @@ def _capped_at_bag(
     """Never more than the bag: a pump left running past the volume to be infused delivered
     the bag and no more (the ledger's "given" is this)."""
     vtbi = session.total_volume_ml
+    # Completion is recorded only once the bag is infused, at the time it was: from then on the
+    # delivered amount is the bag, exactly (the float sum of the pump's segments up to a
+    # microsecond timestamp can fall a hair short of it: 36.24999999999999 of 36.25 mg).
+    completed = bool(events) and events[-1][0] == Kind.COMPLETE
+    if vtbi and completed and (until is None or until >= events[-1][1]):
+        dose = Fraction(vtbi) * Fraction(session.final_concentration_mg_per_ml or 0.0)
+        return Delivered(volume_ml=vtbi, dose_mg=float(dose), running_min=delivered.running_min)
     if not vtbi or delivered.volume_ml <= vtbi:
         return delivered
     bag = _bag_of(session, events, until)
