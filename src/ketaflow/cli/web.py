@@ -4,6 +4,7 @@ manage."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -58,6 +59,49 @@ def proxy_options(trusted_proxy: str) -> dict[str, Any]:
     }
 
 
+def static_sources_digest() -> str:
+    """A SHA-256 over every static file collectstatic would copy (name and content) and the storage
+    settings that shape what it writes."""
+    from django.conf import settings
+    from django.contrib.staticfiles.finders import get_finders
+
+    digest = hashlib.sha256()
+    for setting in ("STORAGES", "WHITENOISE_KEEP_ONLY_HASHED_FILES"):
+        digest.update(repr(getattr(settings, setting, None)).encode())
+    digest.update(repr(getattr(settings, "WHITENOISE_SKIP_COMPRESS_EXTENSIONS", None)).encode())
+    files: dict[str, bytes] = {}
+    for finder in get_finders():
+        for path, storage in finder.list(["CVS", ".*", "*~"]):
+            name = os.path.join(getattr(storage, "prefix", None) or "", path)
+            if name in files:  # collectstatic keeps the first finder's file of a name
+                continue
+            with storage.open(path) as handle:
+                files[name] = hashlib.sha256(handle.read()).digest()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name])
+    return digest.hexdigest()
+
+
+def collect_static() -> bool:
+    """Collect (hash and compress) the static files unless the last collect was of the same sources;
+    True when it collected. Compressing takes tens of seconds; a restart of an unchanged install
+    should not wait for it."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if settings.STATIC_ROOT is None:
+        raise CliError("configuration: STATIC_ROOT is not set (production collects static files)")
+    stamp = Path(settings.VAR_DIR) / "static.sources.sha256"
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    current = static_sources_digest()
+    if manifest.exists() and stamp.exists() and stamp.read_text().strip() == current:
+        return False
+    stamp.unlink(missing_ok=True)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    stamp.write_text(current + "\n")
+    return True
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _setup_django()
     from django.conf import settings
@@ -65,9 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         _migrate()
     if settings.PRODUCTION:
-        from django.core.management import call_command
-
-        call_command("collectstatic", interactive=False, verbosity=0)
+        collect_static()
     from waitress import serve
 
     from ketaflow.wsgi import application
