@@ -16,6 +16,8 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(static("ketaflow/favicon.svg"))
 
 
+handler500 = "ketaflow.web.errors.server_error"
+
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("healthz", backup_views.healthz, name="healthz"),
