@@ -285,7 +285,9 @@ fi
 
 # ---- 7. The configuration files ------------------------------------------------------------
 say "systemd units, nginx site, logrotate, the ketaflow command (under ${prefix:-/})"
-placeholders=(APP_DIR="$app_dir" ETC_DIR="$etc_dir" VAR_DIR="$var_dir" LOG_DIR="$log_dir"
+# shellcheck source=deploy/database-unit.sh
+. "$source_dir/deploy/database-unit.sh"
+placeholders=(DATABASE_UNIT="$(database_unit_lines "$database_url")" APP_DIR="$app_dir" ETC_DIR="$etc_dir" VAR_DIR="$var_dir" LOG_DIR="$log_dir"
   BACKUP_DIR="$backup_dir" SERVER_NAME="$server_name" HTTP_PORT="$http_port"
   HTTPS_PORT="$https_port" HTTPS_SUFFIX="$https_suffix" APP_BIND="$app_bind"
   TLS_CERT="$tls_cert" TLS_KEY="$tls_key" NGINX_LOG_DIR="$nginx_log_dir")
