@@ -109,6 +109,33 @@ def test_user_ke0_is_labelled() -> None:
     assert "effect_site_ng_per_ml" in result.concentrations
 
 
+@pytest.mark.parametrize("ke0", [60.0001, 1e6, 1e308])
+def test_an_effect_site_faster_than_plasma_is_refused(ke0: float) -> None:
+    # Olofsen 2012 (docs/reference/pk.md section 1d): half-times from about 0 to 11.8 min; 1e308
+    # overflowed the modal arithmetic (a RuntimeWarning, a traceback in the CLI).
+    with pytest.raises(ValueError, match="at most 60 per minute"):
+        simulate(
+            get_model("domino"),
+            Regimen.single_infusion(35, 40),
+            Covariates(70.0),
+            [40.0],
+            ke0_per_min=ke0,
+        )
+
+
+def test_the_fastest_allowed_effect_site_follows_the_plasma() -> None:
+    result = simulate(
+        get_model("domino"),
+        Regimen.single_infusion(35, 40),
+        Covariates(70.0),
+        [39.0, 40.0, 41.0],
+        ke0_per_min=60.0,
+    )
+    plasma = result.concentrations["plasma_ng_per_ml"]
+    effect = result.concentrations["effect_site_ng_per_ml"]
+    assert np.allclose(effect, plasma, rtol=0.02)
+
+
 def test_metabolites() -> None:
     for key in ("fanta", "simons", "perez-ruixo"):
         assert "s_norketamine_ng_per_ml" in get_model(key).analyte_keys

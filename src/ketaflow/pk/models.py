@@ -147,6 +147,19 @@ class EffectSite:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.ke0_per_min) and self.ke0_per_min > 0):
             raise ValueError(f"ke0_per_min must be a positive number, got {self.ke0_per_min}")
+        if self.ke0_per_min > MAX_KE0_PER_MIN:
+            raise ValueError(
+                f"ke0_per_min must be at most {MAX_KE0_PER_MIN:g} per minute (a half-time of "
+                f"{math.log(2) / MAX_KE0_PER_MIN * 60:.1f} s: faster is the plasma itself), "
+                f"got {self.ke0_per_min:g}"
+            )
+
+
+# The fastest effect site worth modelling. Olofsen 2012 (docs/reference/pk.md, section 1d) found
+# blood-effect half-times from about 0 min (cognitive flexibility) to 11.8 min; the ke0 values in use
+# are 0.1-1 per minute (same section). 60 per minute is a half-time under a second, the plasma on
+# any grid of a second or more; larger values only overflow the arithmetic (1e308 did).
+MAX_KE0_PER_MIN = 60.0
 
 
 EFFECT_SITE_KEY = "effect_site_ng_per_ml"
