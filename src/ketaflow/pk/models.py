@@ -156,9 +156,9 @@ class EffectSite:
 
 
 # The fastest effect site worth modelling. Olofsen 2012 (docs/reference/pk.md, section 1d) found
-# blood-effect half-times from about 0 min (cognitive flexibility) to 11.8 min; the ke0 values in use
-# are 0.1-1 per minute (same section). 60 per minute is a half-time under a second, the plasma on
-# any grid of a second or more; larger values only overflow the arithmetic (1e308 did).
+# blood-effect half-times from about 0 min (cognitive flexibility) to 11.8 min; the ke0 values in
+# use are 0.1-1 per minute (same section). 60 per minute is a half-time under a second, the
+# plasma on any grid of a second or more; larger values only overflow the arithmetic (1e308 did).
 MAX_KE0_PER_MIN = 60.0
 
 
