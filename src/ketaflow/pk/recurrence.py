@@ -138,6 +138,7 @@ class Chain:
         lam = response.eigenvalues_per_min
         tau = float(time_min[self.anchor * rows]) - float(response.breaks_min[m])
         self.offset = response.offset[m]  # (n_out, N)
+        self.has_offset = [bool(np.any(row)) for row in self.offset]
         r = np.exp(np.maximum(lam * step, EXP_FLOOR))
         self.powers = np.empty((rows, *r.shape), dtype=np.float64)
         self.powers[0] = 1.0
@@ -174,15 +175,17 @@ class Chain:
         end = start * self.powers[count - 1]
         end *= decay
         low = np.minimum(start, end)
-        high = np.maximum(start, end)
+        high = np.maximum(start, end, out=end)
         size = np.abs(start).sum(axis=0)
-        offset = self.offset[j]
-        size += np.abs(offset)
+        offset = self.offset[j] if self.has_offset[j] else None  # none after an infusion
+        if offset is not None:
+            size += np.abs(offset)
         size *= BOUND_MARGIN * max(1.0, decay)
         lo = low.sum(axis=0)
         hi = high.sum(axis=0)
-        lo += np.minimum(offset, offset * decay)
-        hi += np.maximum(offset, offset * decay)
+        if offset is not None:
+            lo += np.minimum(offset, offset * decay)
+            hi += np.maximum(offset, offset * decay)
         lo -= size
         hi += size
         return lo, hi
