@@ -10,8 +10,9 @@ and point to point by recurrence (no exponential per point), and each subject's 
 block pick the few subjects that can hold a wanted rank; only those are evaluated and
 partitioned (see :mod:`ketaflow.pk.recurrence`). Other blocks are evaluated with ``exp`` per point
 and selected by :func:`exact_order_statistics`. Either way every band value is an exact order
-statistic of all subjects' values. Time spans run on threads (NumPy releases the GIL), or as
-tasks on a Dask cluster with the same call (``client=``); blocks are aligned on the whole grid,
+statistic of all subjects' values. Time spans run on forked worker processes for large
+populations (see :data:`PROCESS_MIN_ELEMENTS`), on threads otherwise, or as tasks on a Dask
+cluster with the same call (``client=``); blocks are aligned on the whole grid,
 so the result is the same, bit for bit, whatever the number of threads or tasks.
 
 Variability: log-normal exp(eta) on each parameter with the source's variance (and covariance)
