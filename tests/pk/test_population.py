@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,6 +84,93 @@ def test_chunking_and_threads_do_not_change_the_result(monkeypatch: pytest.Monke
     np.testing.assert_allclose(
         one.cmax_ng_per_ml["plasma_ng_per_ml"], other.cmax_ng_per_ml["plasma_ng_per_ml"], rtol=1e-12
     )
+
+
+def _spy_on_workers(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
+    """Each evaluated span writes the id of the process that evaluated it (a forked worker
+    inherits the spy)."""
+    real = population_module.evaluate_span
+
+    def spy(*args: Any, **kwargs: Any) -> population_module.SpanResult:
+        with log.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(population_module, "evaluate_span", spy)
+
+
+def _workers(log: Path) -> set[int]:
+    found = {int(line) for line in log.read_text().split()}
+    log.unlink()
+    return found
+
+
+def test_processes_give_the_threads_result_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "pids"
+    _spy_on_workers(monkeypatch, log)
+    common: dict[str, Any] = {
+        "n_subjects": 700,
+        "weight": WeightDistribution(75.0, 0.2),
+        "seed": 4,
+        "threads": 2,
+        "dose_reference_weight_kg": 70.0,
+    }
+    model = get_model("fanta")  # two outputs (ketamine and norketamine)
+    threads = simulate_population(model, ZARATE, GRID, processes=False, **common)
+    assert _workers(log) == {os.getpid()}
+    forked = simulate_population(model, ZARATE, GRID, processes=True, progress=True, **common)
+    pids = _workers(log)
+    assert os.getpid() not in pids
+    assert 1 <= len(pids) <= 2
+    assert "fanta x 700" in capsys.readouterr().err  # the bar follows the finished spans
+    for key in threads.bands:
+        assert np.array_equal(threads.bands[key], forked.bands[key])
+        assert np.array_equal(threads.cmax_ng_per_ml[key], forked.cmax_ng_per_ml[key])
+        assert np.array_equal(threads.tmax_min[key], forked.tmax_min[key])
+
+
+def test_processes_are_chosen_for_large_populations_in_a_single_threaded_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "pids"
+    _spy_on_workers(monkeypatch, log)
+    model = get_model("domino")
+    common: dict[str, Any] = {"n_subjects": 300, "weight": WeightDistribution(70.0), "threads": 2}
+    size = 300 * GRID.shape[0]
+    monkeypatch.setattr(population_module, "PROCESS_MIN_ELEMENTS", size + 1)
+    simulate_population(model, ZARATE, GRID, **common)
+    assert _workers(log) == {os.getpid()}  # too small to repay forking
+    monkeypatch.setattr(population_module, "PROCESS_MIN_ELEMENTS", size)
+    if threading.active_count() == 1:
+        simulate_population(model, ZARATE, GRID, **common)
+        assert os.getpid() not in _workers(log)
+    simulate_population(model, ZARATE, GRID, **{**common, "threads": 1})
+    assert _workers(log) == {os.getpid()}  # one worker: no pool at all
+    # another thread running (a web server's, say): forking could copy a held lock, so threads
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        simulate_population(model, ZARATE, GRID, **common)
+    finally:
+        stop.set()
+        other.join()
+    assert _workers(log) == {os.getpid()}
+
+
+def test_processes_need_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    with pytest.raises(ValueError, match="'fork' start method"):
+        simulate_population(
+            get_model("domino"),
+            ZARATE,
+            GRID,
+            n_subjects=10,
+            weight=WeightDistribution(70.0),
+            processes=True,
+        )
 
 
 def test_no_variability_reproduces_the_typical_patient() -> None:

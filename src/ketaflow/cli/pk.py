@@ -156,7 +156,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="percentiles of the band (default 5,50,95)",
     )
     pop.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    pop.add_argument("--threads", type=int, help="worker threads (default: all cores)")
+    pop.add_argument(
+        "--threads",
+        type=int,
+        help="workers (default: all cores); threads, or forked processes for large populations",
+    )
     pop.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,

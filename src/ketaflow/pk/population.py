@@ -10,8 +10,9 @@ and point to point by recurrence (no exponential per point), and each subject's 
 block pick the few subjects that can hold a wanted rank; only those are evaluated and
 partitioned (see :mod:`ketaflow.pk.recurrence`). Other blocks are evaluated with ``exp`` per point
 and selected by :func:`exact_order_statistics`. Either way every band value is an exact order
-statistic of all subjects' values. Time spans run on threads (NumPy releases the GIL), or as
-tasks on a Dask cluster with the same call (``client=``); blocks are aligned on the whole grid,
+statistic of all subjects' values. Time spans run on forked worker processes for large
+populations (see :data:`PROCESS_MIN_ELEMENTS`), on threads otherwise, or as tasks on a Dask
+cluster with the same call (``client=``); blocks are aligned on the whole grid,
 so the result is the same, bit for bit, whatever the number of threads or tasks.
 
 Variability: log-normal exp(eta) on each parameter with the source's variance (and covariance)
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import multiprocessing
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +76,12 @@ later only a few dozen are), so one span per worker leaves a worker idle while t
 finishes the expensive start; a span costs a chain start (a few ms), so not too many.
 Measured in benchmarks/pk_spans.py (docs/performance-pk.md)."""
 PROGRESS_AUTO_ELEMENTS = 2_000_000_000  # show a progress bar by default above N x T of this
+PROCESS_MIN_ELEMENTS = 10_000_000
+"""Subject-time points (N x T) from which the spans run in forked worker processes rather than
+threads. The per-block selection work between NumPy calls holds the GIL, so two threads gained
+only ~9 % over one; processes run truly in parallel, but forking and joining them costs a few
+milliseconds each, which a small population (the command's default 400-min grid, 4e6 points
+for 10,000 patients) does not repay. Measured in docs/performance-pk.md."""
 
 
 # A weight CV above 2 (200 %) describes no adult population; it is a typing mistake (e.g. 20 for
@@ -219,17 +228,22 @@ def evaluate_span(
 
 
 class _Values:
-    """Values of a chain block for subsets of subjects; of everyone at once when most are
-    wanted (both the Cmax update and the selection then slice one evaluation)."""
+    """Values of a chain block for subsets of subjects; of everyone at once when many are
+    wanted (the Cmax update and the selection then slice one evaluation, and a selection
+    among most subjects takes it whole, without a gather)."""
 
     def __init__(self, chain: Chain, j: int, count: int, *, everyone: bool) -> None:
         self.chain, self.j, self.count = chain, j, count
         self.all = chain.values(j, count) if everyone else None
 
     def __call__(self, subjects: IntArray) -> FloatArray:
-        if self.all is not None:
-            return np.ascontiguousarray(self.all[:, subjects])
-        return self.chain.values(self.j, self.count, subjects)
+        if self.all is None and subjects.shape[0] > self.chain.n_subjects // 4:
+            self.all = self.chain.values(self.j, self.count)
+        if self.all is None:
+            return self.chain.values(self.j, self.count, subjects)
+        if subjects.shape[0] == self.all.shape[1]:
+            return self.all  # everyone, in order (callers never write to it)
+        return np.ascontiguousarray(self.all[:, subjects])
 
 
 def _update_cmax(
@@ -383,6 +397,7 @@ def simulate_population(
     ke0_per_min: float | None = None,
     progress: bool | None = None,
     threads: int | None = None,
+    processes: bool | None = None,
     client: Any = None,
 ) -> PopulationResult:
     """Simulate ``n_subjects`` virtual patients and return exact percentile bands.
@@ -390,6 +405,10 @@ def simulate_population(
     ``dose_reference_weight_kg``: weight-based dosing; each subject receives the regimen's doses
     times (own weight / this weight), e.g. a 0.5 mg/kg plan built for 70 kg.
     ``progress``: a tqdm bar on stderr; ``None`` shows it only for long runs.
+    ``threads``: workers (default: the cores, at most 8). ``processes``: run the time spans in
+    forked worker processes instead of threads (``None``: when there is more than one worker,
+    the population is at least :data:`PROCESS_MIN_ELEMENTS` subject-time points and this
+    process runs no other thread). The result is the same, bit for bit, either way.
     ``client``: a ``dask.distributed.Client``; time spans then run as tasks on its cluster."""
     if threads is not None and not 1 <= threads <= MAX_THREADS:
         raise ValueError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
@@ -417,25 +436,101 @@ def simulate_population(
         warnings.warn(message, OutOfPopulationWarning, stacklevel=2)
     found = converted + found
     show = progress if progress is not None else n_subjects * t.shape[0] >= PROGRESS_AUTO_ELEMENTS
-    bar = _Progress(show, int(t.shape[0]), f"{model.key} x {n_subjects}")
     plan = plan_blocks(response, t, block_rows(n_subjects, t))
-    try:
-        if client is not None:
+    desc = f"{model.key} x {n_subjects}"
+    if client is not None:
+        bar = _Progress(show, int(t.shape[0]), desc)
+        try:
             results = _run_dask(client, response, t, pct, plan, bar)
+        finally:
+            bar.close()
+    else:
+        workers = threads if threads is not None else min(os.cpu_count() or 1, 8)
+        if processes is None:
+            processes = (
+                workers > 1
+                and n_subjects * t.shape[0] >= PROCESS_MIN_ELEMENTS
+                and _can_fork(alone=True)
+            )
+        elif processes and not _can_fork(alone=False):
+            raise ValueError("worker processes need the 'fork' start method (Linux)")
+        spans = _spans(t.shape[0], SPANS_PER_WORKER * workers, plan.rows)
+        if processes:
+            results = _run_processes(workers, spans, response, t, pct, plan, show, desc)
         else:
-            workers = threads if threads is not None else min(os.cpu_count() or 1, 8)
-            spans = _spans(t.shape[0], SPANS_PER_WORKER * workers, plan.rows)
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = [
-                    pool.submit(
-                        evaluate_span, response, t, pct, bar.update, start=a, stop=b, plan=plan
-                    )
-                    for a, b in spans
-                ]
-                results = [(a, b, f.result()) for (a, b), f in zip(spans, futures, strict=True)]
-    finally:
-        bar.close()
+            bar = _Progress(show, int(t.shape[0]), desc)
+            try:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    futures = [
+                        pool.submit(
+                            evaluate_span, response, t, pct, bar.update, start=a, stop=b, plan=plan
+                        )
+                        for a, b in spans
+                    ]
+                    results = [(a, b, f.result()) for (a, b), f in zip(spans, futures, strict=True)]
+            finally:
+                bar.close()
     return _merge(model, regimen, n_subjects, seed, t, pct, response, results, weights, found)
+
+
+def _can_fork(*, alone: bool) -> bool:
+    """Whether worker processes can be forked; ``alone``: and this process runs no other thread
+    (forking copies only the calling thread, so a lock another thread holds, e.g. in a web
+    server, would stay locked in the child: there threads are used instead)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    return not alone or threading.active_count() == 1
+
+
+_SHARED: tuple[ModalResponse, FloatArray, FloatArray, BlockPlan] | None = None
+
+
+def _share(response: ModalResponse, t: FloatArray, pct: FloatArray, plan: BlockPlan) -> None:
+    """A forked worker's initializer: its inputs come with the fork (copy-on-write memory),
+    never pickled; only the span bounds go to it and each span's result comes back."""
+    global _SHARED
+    _SHARED = (response, t, pct, plan)
+
+
+def _evaluate_shared(start: int, stop: int) -> SpanResult:
+    if _SHARED is None:
+        raise RuntimeError("a population worker started without its inputs")
+    response, t, pct, plan = _SHARED
+    return evaluate_span(response, t, pct, start=start, stop=stop, plan=plan)
+
+
+def _run_processes(
+    workers: int,
+    spans: list[tuple[int, int]],
+    response: ModalResponse,
+    t: FloatArray,
+    pct: FloatArray,
+    plan: BlockPlan,
+    show: bool,
+    desc: str,
+) -> list[tuple[int, int, SpanResult]]:
+    """The spans on ``workers`` forked processes taking them from one queue. The workers are
+    forked at the first submission, before any thread of the pool or the progress bar starts."""
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_share,
+        initargs=(response, t, pct, plan),
+    )
+    with pool:
+        futures: dict[Future[SpanResult], tuple[int, int]] = {
+            pool.submit(_evaluate_shared, a, b): (a, b) for a, b in spans
+        }
+        bar = _Progress(show, int(t.shape[0]), desc)
+        try:
+            done: dict[tuple[int, int], SpanResult] = {}
+            for future in as_completed(futures):
+                a, b = futures[future]
+                done[a, b] = future.result()
+                bar.update(b - a)
+        finally:
+            bar.close()
+    return [(a, b, done[a, b]) for a, b in spans]
 
 
 def _run_dask(
