@@ -88,8 +88,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         if args.db == parser.get_default("db"):
             databases = ["sqlite"]
-        args.users, args.seconds = [5], 6.0  # five users: one of each role
-        args.saturation_users, args.saturation_seconds = 3, 4.0
+        args.users, args.seconds = [5], 6.0  # one user of each role
+        args.saturation_users, args.saturation_seconds = 5, 4.0
         args.clinics, args.patients, args.think = 0, 2, 1.0
         args.workers = args.workers or 2
     if args.seconds <= 0 or args.saturation_seconds <= 0 or args.think < 0:
@@ -149,7 +149,15 @@ def database(kind: str, tmp: Path) -> Iterator[dict[str, str]]:
 
 
 def stage(
-    base: str, seed: Path, tmp: Path, *, users: int, think: float, seconds: float, mix: str
+    base: str,
+    seed: Path,
+    tmp: Path,
+    *,
+    users: int,
+    think: float,
+    seconds: float,
+    mix: str,
+    one_each: bool = False,
 ) -> dict[str, Any]:
     out = tmp / f"stage-{mix}-{users}.json"
     before = load_average()
@@ -160,6 +168,7 @@ def stage(
         *("--host", base, "--seed", str(seed), "--users", str(users)),
         *("--think", str(think), "--seconds", str(seconds), "--mix", mix),
         *("--out", str(out), "--steps", str(tmp / "totp-steps.json")),
+        *(["--one-each"] if one_each else []),
     ]
     log = tmp / "locust.log"
     with log.open("ab") as sink:
@@ -227,6 +236,7 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                         think=args.think,
                         seconds=args.seconds,
                         mix="day",
+                        one_each=args.quick,
                     )
                 )
             for mix in ("read", "healthz"):
@@ -240,6 +250,7 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                         think=0.0,
                         seconds=args.saturation_seconds,
                         mix=mix,
+                        one_each=args.quick and mix != "healthz",
                     )
                 )
         finally:

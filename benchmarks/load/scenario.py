@@ -348,12 +348,14 @@ class Health(HttpUser):
 ROLE_CLASSES: tuple[type[ClinicUser], ...] = (Nurse, Prescriber, FrontDesk, Patient, Director)
 
 
-def user_classes(mix: str, think_s: float) -> list[type[User]]:
+def user_classes(mix: str, think_s: float, one_each: bool = False) -> list[type[User]]:
+    """The mix's classes; ``one_each``: one user of each role (the smoke run), not weights."""
     if mix == "healthz":
         return [Health]
     wait = between(0.8 * think_s, 1.2 * think_s) if think_s > 0 else constant(0)
+    extra: dict[str, Any] = {"fixed_count": 1} if one_each else {}
     return [
-        type(cls.__name__, (cls,), {"wait_time": wait, "read_only": mix == "read"})
+        type(cls.__name__, (cls,), {"wait_time": wait, "read_only": mix == "read", **extra})
         for cls in ROLE_CLASSES
     ]
 
@@ -405,11 +407,19 @@ def summary(seconds: float) -> dict[str, Any]:
 
 
 def drive(
-    *, host: str, users: int, think_s: float, seconds: float, mix: str, login_timeout_s: float
+    *,
+    host: str,
+    users: int,
+    think_s: float,
+    seconds: float,
+    mix: str,
+    login_timeout_s: float,
+    one_each: bool = False,
 ) -> dict[str, Any]:
     """Start ``users`` users, wait until they are logged in, then measure ``seconds``
     (``time.sleep`` yields to the users' greenlets: locust patches it for gevent)."""
-    env = Environment(user_classes=user_classes(mix, think_s), host=host, events=events)
+    classes = user_classes(mix, think_s, one_each)
+    env = Environment(user_classes=classes, host=host, events=events)
     runner = env.create_local_runner()
     runner.start(users, spawn_rate=max(5.0, users / 10))
     deadline = time.monotonic() + login_timeout_s
@@ -443,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="the measured window")
     parser.add_argument("--mix", choices=("day", "read", "healthz"), default="day")
     parser.add_argument("--login-timeout", type=float, default=300.0)
+    parser.add_argument("--one-each", action="store_true", help="one user of each role")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--steps", type=Path, help="the TOTP steps used so far (kept between stages)"
@@ -458,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds=args.seconds,
         mix=args.mix,
         login_timeout_s=args.login_timeout,
+        one_each=args.one_each,
     )
     args.out.write_text(json.dumps(result, indent=1))
     if args.steps:
