@@ -256,9 +256,11 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         finally:
             app.kill()
             worker.kill()
+    log = (tmp / "gunicorn.log").read_text(errors="replace")
     return {
         "database": kind,
         "workers": workers,
+        "worker_timeouts": log.count("WORKER TIMEOUT"),
         "seeded": seeded,
         "load_seconds": round(loaded_s, 1),
         "stages": stages,
@@ -325,7 +327,7 @@ def markdown(report: dict[str, Any]) -> str:
     for db in report["databases"]:
         out += [
             f"### {db['database']} (gunicorn, {db['workers']} sync workers; {db['seeded']}; "
-            f"loaded in {db['load_seconds']:.0f} s)",
+            f"loaded in {db['load_seconds']:.0f} s; {db['worker_timeouts']} worker timeouts)",
             "",
             "| stage | users | requests/s | pages p50 / p95 / p99 ms | all p95 ms | failed |"
             " logins (p50 ms) | load before -> after |",
