@@ -574,7 +574,8 @@ def _lock_clinic(clinic: Clinic) -> None:
     transaction that only refers to the clinic (its foreign-key check at commit takes ``FOR KEY
     SHARE`` on the clinic's row) is not blocked. With ``FOR UPDATE`` the load benchmark's
     PostgreSQL run deadlocked: a booking held the clinic and waited for the audit chain's head,
-    while a PHQ-9 answer held the head and, at its commit, waited for the clinic (HTTP 500)."""
+    while another audited request held the head and, at its commit, waited for the clinic
+    (its audit entry's foreign key; HTTP 500)."""
     Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).first()
 
 
