@@ -82,6 +82,23 @@ def behind_proxy(app: WsgiApp, proxies: Iterable[str]) -> WsgiApp:
     return wrapped
 
 
+def when_ready(server: Any) -> None:
+    """With the app preloaded, import the URL configuration (every view module and what it
+    imports: pyarrow, reportlab, the charts) in the master, once, before the workers fork.
+    Django imports it at a process's first request: each worker did, and each worker started
+    again after ``max_requests`` or a timeout did too. On a loaded 2-core machine that import
+    took over ``timeout`` (60 s): the master killed the worker, its replacement started the
+    import again (the load benchmark saw 12 worker timeouts and HTTP 500s in ten minutes,
+    benchmarks/load/). No database connection is left open to be shared by the forks."""
+    if not server.cfg.preload_app:
+        return
+    from django.db import connections
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the attribute imports the URL modules
+    connections.close_all()
+
+
 def post_worker_init(worker: Any) -> None:
     """Wrap each worker's app once it is loaded (gunicorn calls this before serving)."""
     worker.wsgi = behind_proxy(worker.wsgi, _PROXY)

@@ -538,6 +538,30 @@ def test_dashboard_figures_on_a_known_cohort(ready: World, cohort: dict[str, Pat
     assert period.patient_ids == frozenset({ids["responder"], ids["remission"]})
 
 
+def test_dashboard_reads_its_cohort_in_as_many_queries_for_five_courses_as_for_two(
+    ready: World, cohort: dict[str, Patient]
+) -> None:
+    """The figures of every course come from one read of the cohort's rows (the load
+    benchmark: 70 queries for a demo clinic's dashboard, three to six more per course)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ketaflow.patients.access import patients_for_user
+
+    today = timezone.localdate()
+    with CaptureQueriesContext(connection) as all_five:
+        board = dashboard(patients_for_user(ready.director), Filters(None, None, None, today))
+    with CaptureQueriesContext(connection) as two:
+        period = dashboard(
+            patients_for_user(ready.director),
+            Filters(None, monday_weeks_ago(9), monday_weeks_ago(8), today),
+        )
+    assert len(board.course_ids) == 5
+    assert len(period.course_ids) == 2
+    assert len(all_five.captured_queries) == len(two.captured_queries)
+    assert len(all_five.captured_queries) <= 12, [q["sql"][:80] for q in all_five]
+
+
 def test_dashboard_pages_link_each_figure_to_its_patients(
     ready: World, cohort: dict[str, Patient]
 ) -> None:

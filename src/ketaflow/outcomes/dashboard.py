@@ -28,11 +28,12 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Final
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.clinical import (
@@ -50,11 +51,10 @@ from ketaflow.outcomes.selectors import (
     INFUSION_STATUSES,
     Point,
     Status,
-    infusion_days,
     measure_trajectory,
 )
 from ketaflow.patients.models import Patient
-from ketaflow.treatment.models import Course
+from ketaflow.treatment.models import Appointment, Course
 from ketaflow.treatment.services import clinic_zone
 
 # Feder 2021 (PTSD) and Murrough 2013 (TRD) assessed the end of a six-infusion induction 24 hours
@@ -197,6 +197,77 @@ class Dashboard:
         return found[0] if found is not None else figure
 
 
+@dataclass(frozen=True)
+class _CohortRows:
+    """Everything the per-course figures read, fetched for the whole cohort in four queries
+    (the dashboard used to ask three to six per course: 70 queries for Riverside's demo, more
+    with every course). Keyed as the per-course queries were, so the figures are the same."""
+
+    started: dict[int, dt.datetime | None]  # appointment -> its session's start
+    by_patient: dict[int, list[tuple[int, dt.datetime]]]  # patient -> infusion appointments
+    by_course: dict[int, list[tuple[int, dt.datetime]]]  # course -> infusion appointments
+    points: dict[tuple[int, str], list[tuple[int, dt.datetime, Decimal]]]  # (patient, code) -> rows
+
+    @classmethod
+    def of(cls, courses: list[Course]) -> _CohortRows:
+        patient_ids = {c.patient_id for c in courses}
+        course_ids = {c.pk for c in courses}
+        by_patient: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
+        by_course: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
+        for patient_id, course_id, pk, starts_at in Appointment.objects.filter(
+            Q(patient_id__in=patient_ids) | Q(course_id__in=course_ids),
+            status__in=INFUSION_STATUSES,
+        ).values_list("patient_id", "course_id", "pk", "starts_at"):
+            if patient_id in patient_ids:
+                by_patient[patient_id].append((pk, starts_at))
+            if course_id in course_ids:
+                by_course[course_id].append((pk, starts_at))
+        points: dict[tuple[int, str], list[tuple[int, dt.datetime, Decimal]]] = defaultdict(list)
+        for patient_id, code, pk, at, total in (
+            InstrumentResponse.objects.filter(
+                patient_id__in=patient_ids, instrument__in=[m.value for m in MEASURE_FOR.values()]
+            )
+            .order_by("taken_at", "pk")
+            .values_list("patient_id", "instrument", "pk", "taken_at", "total")
+        ):
+            points[(patient_id, code)].append((pk, at, total))
+        started = dict(
+            InfusionSession.objects.filter(
+                Q(patient_id__in=patient_ids) | Q(appointment__course_id__in=course_ids),
+                started_at__isnull=False,
+            ).values_list("appointment_id", "started_at")
+        )
+        return cls(started, by_patient, by_course, points)
+
+    def course_days(self, course: Course) -> list[dt.date]:
+        zone = clinic_zone(course.patient.clinic)
+        return sorted(
+            {
+                (self.started.get(pk) or at).astimezone(zone).date()
+                for pk, at in self.by_course.get(course.pk, [])
+            }
+        )
+
+    def infusion_days(self, patient: Patient) -> tuple[dt.date, ...]:
+        """As ``selectors.infusion_days``: every infusion appointment of the patient."""
+        zone = clinic_zone(patient.clinic)
+        return tuple(
+            sorted(
+                {
+                    (self.started.get(pk) or at).astimezone(zone).date()
+                    for pk, at in self.by_patient.get(patient.pk, [])
+                }
+            )
+        )
+
+    def points_of(self, patient: Patient, measure: Measure) -> tuple[Point, ...]:
+        zone = clinic_zone(patient.clinic)
+        return tuple(
+            Point(at.astimezone(zone).date(), int(total), pk)
+            for pk, at, total in self.points.get((patient.pk, measure.value), [])
+        )
+
+
 def _course_days(course: Course) -> list[dt.date]:
     zone = clinic_zone(course.patient.clinic)
     started = dict(
@@ -224,11 +295,19 @@ def _points(patient: Patient, measure: Measure) -> tuple[Point, ...]:
 
 
 def course_outcome(
-    course: Course, window_days: int = END_OF_INDUCTION_WINDOW_DAYS
+    course: Course,
+    window_days: int = END_OF_INDUCTION_WINDOW_DAYS,
+    rows: _CohortRows | None = None,
 ) -> CourseOutcome:
+    """The course's end-of-induction outcome; ``rows``: the cohort's rows read once (the
+    dashboard), else this course's own queries."""
     measure = MEASURE_FOR.get(course.indication, Measure.PCL5)
-    points = _points(course.patient, measure)
-    days = _course_days(course)
+    if rows is None:
+        points = _points(course.patient, measure)
+        days = _course_days(course)
+    else:
+        points = rows.points_of(course.patient, measure)
+        days = rows.course_days(course)
     baseline = endpoint = None
     if days:
         before = [p for p in points if p.on <= days[0]]
@@ -249,7 +328,9 @@ def course_outcome(
     )
 
 
-def _survival(courses: Iterable[Course]) -> tuple[KaplanMeier, frozenset[int], frozenset[int]]:
+def _survival(
+    courses: Iterable[Course], rows: _CohortRows
+) -> tuple[KaplanMeier, frozenset[int], frozenset[int]]:
     """One observation per responding patient, on the measure of their latest induction."""
     latest: dict[int, Course] = {}
     for course in courses:
@@ -260,11 +341,11 @@ def _survival(courses: Iterable[Course]) -> tuple[KaplanMeier, frozenset[int], f
     censored: set[int] = set()
     for patient_id, course in sorted(latest.items()):
         measure = MEASURE_FOR.get(course.indication, Measure.PCL5)
-        days = infusion_days(course.patient)
+        days = rows.infusion_days(course.patient)
         last = max((dt.date.fromisoformat(d) for d in course.planned_dates), default=None)
         m = measure_trajectory(
             measure.value,
-            _points(course.patient, measure),
+            rows.points_of(course.patient, measure),
             first_infusion=days[0] if days else None,
             induction_last=last,
         )
@@ -330,7 +411,8 @@ def dashboard(patients: QuerySet[Patient], filters: Filters) -> Dashboard:
     all_courses = list(courses_qs.select_related("patient", "patient__clinic").order_by("start_on"))
     inductions = [c for c in all_courses if c.kind == Course.Kind.INDUCTION]
     window = END_OF_INDUCTION_WINDOW_DAYS
-    survival, events, censored = _survival(inductions)
+    rows = _CohortRows.of(inductions)
+    survival, events, censored = _survival(inductions, rows)
     infusions, infused, adverse = _adverse(all_courses)
     return Dashboard(
         filters=filters,
@@ -338,7 +420,7 @@ def dashboard(patients: QuerySet[Patient], filters: Filters) -> Dashboard:
         patient_ids=frozenset(c.patient_id for c in inductions),
         course_ids=frozenset(c.pk for c in all_courses),
         course_patient_ids=frozenset(c.patient_id for c in all_courses),
-        outcomes=tuple(course_outcome(c, window) for c in inductions),
+        outcomes=tuple(course_outcome(c, window, rows) for c in inductions),
         survival=survival,
         survival_events=events,
         survival_censored=censored,

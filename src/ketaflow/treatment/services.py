@@ -568,8 +568,15 @@ def _refusals(
 
 
 def _lock_clinic(clinic: Clinic) -> None:
-    """Serialise bookings in one clinic (PostgreSQL row lock; SQLite serialises writers)."""
-    Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+    """Serialise bookings in one clinic (PostgreSQL row lock; SQLite serialises writers).
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: two bookings still wait for each other, but a
+    transaction that only refers to the clinic (its foreign-key check at commit takes ``FOR KEY
+    SHARE`` on the clinic's row) is not blocked. With ``FOR UPDATE`` the load benchmark's
+    PostgreSQL run deadlocked: a booking held the clinic and waited for the audit chain's head,
+    while another audited request held the head and, at its commit, waited for the clinic
+    (its audit entry's foreign key; HTTP 500)."""
+    Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).first()
 
 
 def _refresh_course_status(course: Course) -> None:

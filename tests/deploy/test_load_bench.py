@@ -1,0 +1,53 @@
+"""The load benchmark's smoke run (``benchmarks/load/run.py --quick``), so that its clinic day
+cannot rot: a URL, a form field or the login flow the scenario relies on changes, and this
+fails. On SQLite, with two gunicorn workers and the worker, a few seconds per stage; the
+figures themselves are not checked (a shared machine's timings are no test).
+
+The subprocess inherits this run's ``KETAFLOW_ENV=test`` (tests/settings.py): its fast password
+hasher keeps the logins cheap. The benchmark's real runs use the app's own settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("load-bench")]
+
+REPO = Path(__file__).resolve().parents[2]
+ROLES = ("nurse", "prescriber", "front desk", "patient", "director")
+
+
+def test_quick_load_run_covers_every_role_without_a_failure(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "benchmarks/load/run.py", "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "load.json").read_text())
+    (db,) = report["databases"]
+    assert db["database"] == "sqlite"
+    day, read, health = db["stages"]
+    assert [s["mix"] for s in (day, read, health)] == ["day", "read", "healthz"]
+    for s in (day, read, health):
+        assert s["total"]["requests"] > 0, s
+        assert s["total"]["failures"] == 0, s
+    assert day["logins"]["count"] == 5
+    assert day["logins"]["failed_count"] == 0
+    actions = set(day["actions"])
+    for role in ROLES:
+        assert any(a.startswith(f"{role}:") for a in actions), (role, sorted(actions))
+    writes = {a for a, v in day["actions"].items() if v["kind"] == "write"}
+    assert all(read["actions"][a]["kind"] == "page read" for a in read["actions"])
+    assert writes, day["actions"]
+    assert "| clinic day | 5 |" in (tmp_path / "load.md").read_text()
