@@ -18,3 +18,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"ketaflow-test-{os.getpid()}.sqlite3")
     }
+
+# Passwords: MD5 first, for the tests only (every test's world makes six users, the demo thirteen;
+# ketaflow.settings' cheapest Argon2 took 13 ms a hash on the shared CI machine, MD5 0.8 ms). The
+# test Argon2 stays second, so that a hash made by a subprocess in test mode still checks.
+# test_settings.py checks that the app's own settings hash with Argon2.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "ketaflow.accounts.hashers.TestArgon2PasswordHasher",
+]

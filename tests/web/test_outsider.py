@@ -156,14 +156,18 @@ _ASKED: set[str] = set()  # the URL shapes whose page the owner was asked for
 def _owner_forms(urls: list[str]) -> None:
     """Collect the forms Riverside fills in: one GET of each URL shape as its director (as its
     patient in the portal); each form on the page is kept under its action's shape, a form on
-    its own page first, with plausible values where a field is empty."""
+    its own page first, with plausible values where a field is empty. Each owner logs in once
+    per call (a session lives in the calling test's savepoint), not once per URL shape."""
+    owners: dict[str, Client] = {}
     for url in urls:
         shape = _shape(url)
         if shape in _ASKED:
             continue
         _ASKED.add(shape)
         owner = "patient" if url.startswith("/portal/") else "director"
-        response: Any = _client(owner).get(url)
+        if owner not in owners:
+            owners[owner] = _client(owner)
+        response: Any = owners[owner].get(url)
         if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
             continue
         for action, fields in sweep.forms(response.content.decode(errors="replace")):

@@ -3,13 +3,18 @@
 The whole demo clinic is loaded (patients at every stage, sessions, courses, outcomes, portal,
 ledger), the demo patient logs in with their second factor passed, and every URL pattern of the
 app is requested with every record id that exists for its integer parameters. No response may
-show another patient's name or record number."""
+show another patient's name or record number.
+
+The demo is loaded once for the module (one transaction, rolled back at the end; each test runs
+in a savepoint of it, as in test_outsider), not once per test: five loads became one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
 from ketaflow.accounts.models import User
@@ -17,10 +22,20 @@ from ketaflow.patients.models import Patient
 from ketaflow.web.demo import demo_load
 from tests.web import sweep
 
+# One worker holds the module's demo (with the mark, loadgroup sends every test here to it).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("patient-isolation")]
 
-@pytest.mark.slow
-def test_a_patient_sees_no_other_patient_by_any_url(db: None) -> None:
-    demo_load()
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The demo clinics, loaded once for the module's tests and rolled back after them."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        demo_load()
+        yield
+        transaction.set_rollback(True)
+
+
+def test_a_patient_sees_no_other_patient_by_any_url(demo: None, db: None) -> None:
     me = User.objects.get(username="patient")
     own = Patient.objects.get(user=me)
     others = Patient.objects.exclude(pk=own.pk)
@@ -55,12 +70,10 @@ def test_a_patient_sees_no_other_patient_by_any_url(db: None) -> None:
     assert leaks == []
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("username", ["director", "prescriber", "nurse", "frontdesk"])
-def test_no_url_fails_for_any_staff_role(db: None, username: str) -> None:
+def test_no_url_fails_for_any_staff_role(demo: None, db: None, username: str) -> None:
     """Every page, picture and export of the demo clinic, with every existing record id,
     answers without a server error (and without a warning: the suite fails on warnings)."""
-    demo_load()
     client = Client()
     client.force_login(User.objects.get(username=username))
     checked = 0

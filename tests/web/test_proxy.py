@@ -29,7 +29,8 @@ import pytest
 
 from ketaflow.web.demo import demo_staff_secret
 
-pytestmark = pytest.mark.xdist_group("proxy")
+# The stack runs on its own SQLite file whatever the test database is: once, in the SQLite run.
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.xdist_group("proxy")]
 
 KETAFLOW = Path(sys.executable).with_name("ketaflow")
 CLIENT_ADDRESS = "127.0.0.2"
