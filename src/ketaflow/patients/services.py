@@ -431,8 +431,8 @@ def patient_link_login(*, actor: Actor, patient: Patient, user_id: int) -> Patie
 # ---- duplicates merged, records deactivated ---------------------------------------------------
 
 # Every foreign key to Patient in every app, and what a merge does with the duplicate's rows.
-# ``tests/web/test_registry.py`` finds every such key by introspection and fails on one listed in
-# neither table, so a future model cannot be forgotten.
+# ``tests/patients/test_registry.py`` finds every such key by introspection and fails on one
+# listed in neither table, so a future model cannot be forgotten.
 MERGE_MOVES: frozenset[str] = frozenset(
     {
         "patients.Allergy.patient",
