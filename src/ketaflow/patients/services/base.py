@@ -12,6 +12,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.forms.models import model_to_dict
 
+from ketaflow.audit.context import Actor
+from ketaflow.audit.services import Action, audit_record
 from ketaflow.patients.models import (
     Allergy,
     CurrentMedication,
@@ -91,3 +93,26 @@ def require_active(patient: Patient, what: str) -> None:
 def slashes_day_first(clinic_id: int) -> bool:
     found = RegistrySettings.objects.filter(clinic_id=clinic_id).first()
     return found is not None and found.slash_dates == RegistrySettings.SlashDates.DAY_FIRST
+
+
+def patient_saved(
+    *,
+    actor: Actor,
+    patient: Patient,
+    summary: str,
+    detail: dict[str, Any],
+    update_fields: list[str] | None = None,
+) -> Patient:
+    """Check and save a changed ``patient``, with its audit entry (an update of the record)."""
+    patient.full_clean()
+    patient.save(update_fields=update_fields)
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="patient",
+        object_id=patient.pk,
+        patient_id=patient.pk,
+        summary=summary,
+        detail=detail,
+    )
+    return patient

@@ -13,7 +13,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.patients.models import Patient
 from ketaflow.patients.search import phone_digits
-from ketaflow.patients.services.base import _PATIENT_FIELDS, _diff, snapshot
+from ketaflow.patients.services.base import _PATIENT_FIELDS, _diff, patient_saved, snapshot
 
 
 @dataclass(frozen=True)
@@ -137,34 +137,23 @@ def patient_update(*, actor: Actor, patient: Patient, data: dict[str, Any]) -> P
     for key, value in data.items():
         if key in _PATIENT_FIELDS:
             setattr(patient, key, value)
-    patient.full_clean()
-    patient.save()
     changes = _diff(before, snapshot(patient, _PATIENT_FIELDS))
-    audit_record(
+    return patient_saved(
         actor=actor,
-        action=Action.UPDATE,
-        object_type="patient",
-        object_id=patient.pk,
-        patient_id=patient.pk,
+        patient=patient,
         summary=f"changed {', '.join(sorted(changes)) or 'nothing'}",
         detail={"changes": changes},
     )
-    return patient
 
 
 @transaction.atomic
 def patient_link_login(*, actor: Actor, patient: Patient, user_id: int) -> Patient:
     """Give a patient their own portal login."""
     patient.user_id = user_id
-    patient.full_clean()
-    patient.save(update_fields=["user", "updated_at"])
-    audit_record(
+    return patient_saved(
         actor=actor,
-        action=Action.UPDATE,
-        object_type="patient",
-        object_id=patient.pk,
-        patient_id=patient.pk,
+        patient=patient,
         summary="linked the patient's portal login",
         detail={"user_id": user_id},
+        update_fields=["user", "updated_at"],
     )
-    return patient

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
 from ketaflow.patients.models import Patient
+from ketaflow.patients.services.base import patient_saved
 
 # Every foreign key to Patient in every app, and what a merge does with the duplicate's rows.
 # ``tests/patients/test_registry.py`` finds every such key by introspection and fails on one
@@ -169,19 +170,13 @@ def _set_active(*, actor: Actor, patient: Patient, active: bool, reason: str) ->
     patient.active = active
     patient.deactivated_at = None if active else timezone.now()
     patient.deactivation_reason = "" if active else reason[:300]
-    patient.full_clean()
-    patient.save()
     verb = "reactivated" if active else "deactivated"
-    audit_record(
+    return patient_saved(
         actor=actor,
-        action=Action.UPDATE,
-        object_type="patient",
-        object_id=patient.pk,
-        patient_id=patient.pk,
+        patient=patient,
         summary=f"{verb} the record ({reason[:120]})",
         detail={"reason": reason},
     )
-    return patient
 
 
 @transaction.atomic

@@ -25,6 +25,23 @@ from ketaflow.treatment.services.booking import (
 )
 
 
+def _saved(
+    *, actor: Actor, appointment: Appointment, summary: str, detail: dict[str, object]
+) -> None:
+    """Check and save a changed ``appointment``, with its audit entry."""
+    appointment.full_clean()
+    appointment.save()
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="appointment",
+        object_id=appointment.pk,
+        patient_id=appointment.patient_id,
+        summary=summary,
+        detail=detail,
+    )
+
+
 def _require_reason(reason: str) -> str:
     text = reason.strip()
     if not text:
@@ -50,15 +67,10 @@ def appointment_cancel(*, actor: Actor, appointment: Appointment, reason: str) -
     appointment.cancelled_at = timezone.now()
     appointment.cancelled_by = user
     appointment.cancel_reason = text[:300]
-    appointment.full_clean()
-    appointment.save()
     clinic = appointment.patient.clinic
-    audit_record(
+    _saved(
         actor=actor,
-        action=Action.UPDATE,
-        object_type="appointment",
-        object_id=appointment.pk,
-        patient_id=appointment.patient_id,
+        appointment=appointment,
         summary=f"cancelled {_label(clinic, appointment.sequence, appointment.starts_at)}: "
         f"{text[:120]}",
         detail={**_appointment_detail(appointment), "reason": text},
@@ -102,15 +114,10 @@ def appointment_reschedule(
     )
     appointment.chair = chair
     appointment.nurse = nurse
-    appointment.full_clean()
-    appointment.save()
     after = _appointment_detail(appointment)
-    audit_record(
+    _saved(
         actor=actor,
-        action=Action.UPDATE,
-        object_type="appointment",
-        object_id=appointment.pk,
-        patient_id=appointment.patient_id,
+        appointment=appointment,
         summary=f"moved infusion {appointment.sequence} from "
         f"{local(clinic, before_start):%Y-%m-%d %H:%M} to "
         f"{local(clinic, starts_at):%Y-%m-%d %H:%M} in {chair}: {text[:100]}",
