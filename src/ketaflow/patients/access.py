@@ -36,7 +36,7 @@ def patient_for_user(
     user: User, patient_id: int, *, need: Perm, actor: Actor | None = None
 ) -> Patient:
     """The patient ``patient_id`` if ``user`` may ``need`` it; else 404 (not theirs) or 403."""
-    patient = patients_for_user(user).filter(pk=patient_id).first()
+    patient = patients_for_user(user).select_related("clinic").filter(pk=patient_id).first()
     if patient is None:
         raise Http404("No such patient.")
     if user.may(Perm.VIEW_OWN_RECORD):
