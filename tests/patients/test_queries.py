@@ -17,7 +17,9 @@ from tests.web.conftest import World
 
 # Measured before the chart moved into a selector: 44 queries (prescriber), 17 (front desk);
 # after: 43 and 16 (the clinic read with the patient by patient_for_user)
-CHART_QUERIES_MAX = 43
+# PostgreSQL takes two more: the audit chain's head is locked (SELECT ... FOR UPDATE) for each of
+# the page's two audit entries.
+CHART_QUERIES_MAX = {"sqlite": 43, "postgresql": 45}
 
 
 def _chart_queries(client: Any, patient_id: int) -> int:
@@ -48,4 +50,4 @@ def test_the_patient_chart_reads_a_bounded_number_of_queries(world: World, clien
     }
     print(f"patient chart queries: {before} then, with three more allergies, {after}")
     assert after == before, "the chart's queries grow with its records"
-    assert max(after.values()) <= CHART_QUERIES_MAX
+    assert max(after.values()) <= CHART_QUERIES_MAX[connection.vendor]

@@ -15,7 +15,8 @@ from tests.web.conftest import World
 
 # Measured before the board moved into a selector: 19 queries (front desk), 21 (nurse), and
 # the same after (the running infusions' pump events are now prefetched: two queries however many)
-BOARD_QUERIES_MAX = 21
+# PostgreSQL takes one more: the audit chain's head is locked (SELECT ... FOR UPDATE) per entry.
+BOARD_QUERIES_MAX = {"sqlite": 21, "postgresql": 22}
 
 
 def _board_queries(client: Any, day: str) -> int:
@@ -41,4 +42,4 @@ def test_the_chair_board_reads_a_bounded_number_of_queries(
     three = {"frontdesk": _board_queries(frontdesk, day), "nurse": _board_queries(nurse, day)}
     print(f"chair board queries: one booking {one}, three bookings {three}")
     assert three == one, "the board's queries grow with its appointments"
-    assert max(three.values()) <= BOARD_QUERIES_MAX
+    assert max(three.values()) <= BOARD_QUERIES_MAX[connection.vendor]
