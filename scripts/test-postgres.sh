@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the database-backed tests (tests/web, tests/ledger) against a real PostgreSQL server
+# Runs the database-backed tests (tests/web, tests/ledger, tests/treatment, tests/patients) against a real PostgreSQL server
 # started on loopback in a temporary directory, then stops it. Where no PostgreSQL server is
 # installed it says so and exits 0 (CI always installs one: see .ci/run and
 # scripts/system-deps.sh).
@@ -34,7 +34,10 @@ trap stop EXIT
 version=$("$pgbin/postgres" --version)
 echo "databases: PostgreSQL ($version) on 127.0.0.1:$port"
 
-# The default selection: every database-touching test of tests/web and tests/ledger, but not
+# The default selection: every database-touching test (tests/ without the pure clinical and PK
+# cores, which import no Django, and without the deployment tests, which bring their own
+# PostgreSQL or SQLite; a new app's tests/<app>/ folder is included without editing this line),
+# but not
 #  - the browser tests (mark "browser"): they test the pages in Chromium, and the queries behind
 #    those pages run on PostgreSQL in the non-browser tests of the same pages; they were the
 #    slowest of this run in the last CI (the display sweep 169 s, the two journeys 73 and 66 s);
@@ -42,6 +45,9 @@ echo "databases: PostgreSQL ($version) on 127.0.0.1:$port"
 #    test_proxy.py): they never touch this database, so a second run tests nothing new.
 # Both still run in the SQLite run of `make test`. Arguments, if any, replace the whole default
 # selection, marks included (e.g. one file: tests/web/test_signin.py, or a browser test).
-if [ "$#" -eq 0 ]; then set -- tests/web tests/ledger -m "not browser and not sqlite_only"; fi
+if [ "$#" -eq 0 ]; then
+  set -- tests --ignore=tests/clinical --ignore=tests/pk --ignore=tests/deploy \
+    -m "not browser and not sqlite_only"
+fi
 DATABASE_URL="postgres://ketaflow@127.0.0.1:$port/postgres" \
   .venv/bin/python -m pytest "$@" -p no:cacheprovider -n 2 --dist loadgroup -q

@@ -11,9 +11,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from ketaflow.candidacy.models import CandidacyAssessment
+from tests.treatment.conftest import ready_world
 from tests.web.browser import csp_violations, login, wait_text
 from tests.web.conftest import World
-from tests.web.test_browser_treatment import ready_world
 from tests.web.test_browser_worklists import _at_widths
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]

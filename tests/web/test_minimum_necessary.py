@@ -25,8 +25,9 @@ from ketaflow.portal.models import Invitation
 from ketaflow.portal.services import invitation_create
 from ketaflow.portal.usernames import derived_from_mrn, new_patient_username
 from ketaflow.treatment.models import Appointment, Course
+from tests.treatment.builders import book_all, plan
+from tests.treatment.conftest import clinic_ready  # noqa: F401 (fixture)
 from tests.web.conftest import PASSWORD, World, logged_in, patient_data
-from tests.web.test_treatment import book_all, clinic_ready, plan  # noqa: F401 (fixture)
 
 # What a front desk page must never show: the indications (course and drug library labels),
 # doses, the chart's diagnoses, medication trials and notes, and the plan's clinical sources

@@ -12,21 +12,20 @@ Every view, export and service that touches a patient goes through :func:`patien
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
+from ketaflow.accounts.access import deny
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import OWN_RECORD_PERMS, Perm, Role, refusal
+from ketaflow.accounts.roles import OWN_RECORD_PERMS, Perm
 from ketaflow.audit.context import Actor
-from ketaflow.audit.services import Action, audit_record
 from ketaflow.patients.models import Patient
 
 
 def patients_for_user(user: User) -> QuerySet[Patient]:
     if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
-    if user.role == Role.PATIENT:
+    if user.may(Perm.VIEW_OWN_RECORD):  # a patient: their own record only
         return Patient.objects.filter(user=user)
     if user.may(Perm.LIST_PATIENTS) and user.clinic_id is not None:
         return Patient.objects.filter(clinic_id=user.clinic_id)
@@ -37,21 +36,20 @@ def patient_for_user(
     user: User, patient_id: int, *, need: Perm, actor: Actor | None = None
 ) -> Patient:
     """The patient ``patient_id`` if ``user`` may ``need`` it; else 404 (not theirs) or 403."""
-    patient = patients_for_user(user).filter(pk=patient_id).first()
+    patient = patients_for_user(user).select_related("clinic").filter(pk=patient_id).first()
     if patient is None:
         raise Http404("No such patient.")
-    if user.role == Role.PATIENT:
+    if user.may(Perm.VIEW_OWN_RECORD):
         allowed = patient.user_id == user.pk and need in OWN_RECORD_PERMS
     else:
         allowed = user.may(need)
     if not allowed:
-        audit_record(
-            actor=actor or Actor(user=user),
-            action=Action.DENIED,
+        deny(
+            user,
+            need,
             object_type="patient",
             object_id=patient.pk,
+            actor=actor,
             patient_id=patient.pk,
-            summary=f"denied: {need.value}",
         )
-        raise PermissionDenied(refusal(user.role, need))
     return patient

@@ -4,9 +4,10 @@ clinic keeps about the patient, as a readable PDF and as a machine-readable JSON
 What is in it is found, not listed: every model with a foreign key to the patient, and every model
 with a foreign key to one of those (an infusion's vitals, events, side effects, decisions,
 adverse events, addenda), so that a record kind added later is in the export without anyone
-remembering to add it (``tests/web/test_right_of_access.py`` checks the discovery). Left out, each
-for a reason named in ``EXCLUDED``: the access log (the patient reads it on "who viewed my
-record"; it is the clinic's record of its staff, not of the patient's care) and nothing else.
+remembering to add it (``tests/patients/test_right_of_access.py`` checks the discovery).
+Left out, each for a reason named in ``EXCLUDED``: the access log (the patient reads it on
+"who viewed my record"; it is the clinic's record of its staff, not of the patient's care) and
+nothing else.
 Within a record, fields that are the system's machinery rather than information about the
 patient (hashes, seals, tokens, secrets, internal versions) are left out (``_HIDDEN``).
 

@@ -1,15 +1,41 @@
-"""Reads of the registry that the pages and the API share."""
+"""Reads of the registry that the pages and the API share: one function a page, each returning
+a typed dataclass (its :meth:`Page.context` is what the template sees). Views call an access
+function first (:mod:`ketaflow.patients.access`), then a selector; they never query the
+database themselves. Writes are in :mod:`ketaflow.patients.services`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
+from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Perm
 from ketaflow.patients.access import patients_for_user
-from ketaflow.patients.models import Patient
+from ketaflow.patients.models import (
+    Allergy,
+    ClinicalNote,
+    CurrentMedication,
+    Diagnosis,
+    MedicationTrial,
+    Patient,
+    PatientRecord,
+    PsychotherapyTrial,
+)
 from ketaflow.patients.search import NotADate, typed_date
+
+PAGE_SIZE = 50  # patients a list shows
+
+
+@dataclass
+class Page:
+    """A page's data; :meth:`context` hands its fields to the template by name."""
+
+    def context(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -48,3 +74,118 @@ def patient_search(user: User, query: str, *, include_inactive: bool = False) ->
                 match = Q(date_of_birth=born)
         patients = patients.filter(match)
     return Search(patients, hints)
+
+
+@dataclass
+class ListPage(Page):
+    patients: list[Patient]
+    query: str
+    hints: list[str]
+    include_inactive: bool
+    truncated: bool
+    may_register: bool
+
+
+def list_page(user: User, query: str, *, include_inactive: bool) -> ListPage:
+    """The first ``PAGE_SIZE`` patients of :func:`patient_search`."""
+    found = patient_search(user, query, include_inactive=include_inactive)
+    shown = list(found.patients[:PAGE_SIZE])
+    return ListPage(
+        patients=shown,
+        query=query,
+        hints=found.hints,
+        include_inactive=include_inactive,
+        truncated=len(shown) == PAGE_SIZE,
+        may_register=user.may(Perm.REGISTER_PATIENT),
+    )
+
+
+def own_record(user: User) -> Patient | None:
+    """A patient's own record (the portal login's), else ``None``."""
+    if not user.may(Perm.VIEW_OWN_RECORD):
+        return None
+    return patients_for_user(user).first()
+
+
+# The chart's sections, in the order the access log names them.
+CHART_SECTIONS = ["demographics", "contacts"]
+CLINICAL_SECTIONS = [
+    "candidacy and consent",
+    "courses",
+    "infusion sessions",
+    "outcomes",
+    "allergies",
+    "medications",
+    "diagnoses",
+    "treatment history",
+    "notes",
+]
+
+
+@dataclass
+class ChartPage(Page):
+    patient: Patient
+    age: int
+    show_clinical: bool
+    may_edit_demographics: bool
+    may_edit_clinical: bool
+    may_write_note: bool
+    may_export: bool
+    may_view_access_history: bool
+    may_manage_registry: bool
+    merged_duplicates: list[Patient]
+    allergies: list[Allergy] = field(default_factory=list)
+    medications: list[CurrentMedication] = field(default_factory=list)
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    psychotherapy: list[PsychotherapyTrial] = field(default_factory=list)
+    medication_trials: list[MedicationTrial] = field(default_factory=list)
+    notes: list[ClinicalNote] = field(default_factory=list)
+
+    @property
+    def sections(self) -> list[str]:
+        """What the page shows, for the access log."""
+        return CHART_SECTIONS + (CLINICAL_SECTIONS if self.show_clinical else [])
+
+
+def chart_page(user: User, patient: Patient) -> ChartPage:
+    """The chart of ``patient`` as ``user`` may see it: demographics and contacts for every
+    reader; the clinical sections for clinical staff and for the patient themself."""
+    clinical = user.may(Perm.VIEW_CLINICAL) or patient.user_id == user.pk
+    page = ChartPage(
+        patient=patient,
+        age=patient.age_on(clinic_today(patient.clinic)),
+        show_clinical=clinical,
+        may_edit_demographics=user.may(Perm.EDIT_DEMOGRAPHICS),
+        may_edit_clinical=user.may(Perm.EDIT_CLINICAL),
+        may_write_note=user.may(Perm.WRITE_NOTE),
+        may_export=user.may(Perm.EXPORT_CHART),
+        may_view_access_history=user.may(Perm.VIEW_AUDIT_TRAIL),
+        may_manage_registry=user.may(Perm.MANAGE_REGISTRY),
+        merged_duplicates=list(patient.merged_duplicates.all()),
+    )
+    if clinical:
+        page.allergies = list(patient.allergy_set.all())
+        page.medications = list(patient.currentmedication_set.all())
+        page.diagnoses = list(patient.diagnosis_set.all())
+        page.psychotherapy = list(patient.psychotherapytrial_set.all())
+        page.medication_trials = list(patient.medicationtrial_set.all())
+        page.notes = list(ClinicalNote.objects.filter(patient=patient).select_related("author"))
+    return page
+
+
+def patient_for_edit(patient: Patient) -> Patient:
+    """A fresh copy of ``patient`` for an edit form to change (the checked one stays as read)."""
+    return Patient.objects.get(pk=patient.pk)
+
+
+def record_of(patient: Patient, model: type[PatientRecord], record_id: int) -> PatientRecord:
+    """One sub-record of ``patient``'s chart, else 404 (another patient's, or none)."""
+    record = model._default_manager.filter(patient=patient, pk=record_id).first()
+    if record is None:
+        raise Http404("No such record.")
+    return record
+
+
+def patient_by_mrn(user: User, mrn: str) -> Patient | None:
+    """The patient ``user`` may list with the record number ``mrn`` (any case), else ``None``."""
+    return patients_for_user(user).filter(mrn__iexact=mrn).first()

@@ -11,11 +11,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ketaflow.accounts.clinictime import clinic_today
-from ketaflow.accounts.roles import Perm, Role
+from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
-from ketaflow.patients import services
-from ketaflow.patients.access import patient_for_user, patients_for_user
+from ketaflow.patients import selectors, services
+from ketaflow.patients.access import patient_for_user
 from ketaflow.patients.forms import (
     RECORD_FORMS,
     REGISTER_ANYWAY_FIELD,
@@ -26,12 +25,9 @@ from ketaflow.patients.forms import (
     ReasonForm,
     RemoveForm,
 )
-from ketaflow.patients.models import ClinicalNote, Patient, PatientRecord
-from ketaflow.patients.selectors import patient_search
+from ketaflow.patients.models import Patient, PatientRecord
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
-
-PAGE_SIZE = 50
 
 
 def _error_line(errors: Any) -> str:
@@ -42,32 +38,18 @@ def _error_line(errors: Any) -> str:
 def patient_list(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     if not user.may(Perm.LIST_PATIENTS):
-        own = patients_for_user(user).first() if user.role == Role.PATIENT else None
+        own = selectors.own_record(user)
         if own is not None:
             return redirect("patient_chart", patient_id=own.pk)
         raise PermissionDenied("Your role may not list patients.")
     form = PatientSearchForm(request.GET)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
     include_inactive = bool(form.cleaned_data.get("inactive")) if form.is_valid() else False
-    found = patient_search(user, query, include_inactive=include_inactive)
-    hints = found.hints
-    shown = list(found.patients[:PAGE_SIZE])
+    page = selectors.list_page(user, query, include_inactive=include_inactive)
     services.patient_list_viewed(
-        actor=Actor.from_request(request), query=query, patient_ids=[p.pk for p in shown]
+        actor=Actor.from_request(request), query=query, patient_ids=[p.pk for p in page.patients]
     )
-    return render(
-        request,
-        "patients/list.html",
-        {
-            "form": form,
-            "patients": shown,
-            "query": query,
-            "hints": hints,
-            "include_inactive": include_inactive,
-            "truncated": len(shown) == PAGE_SIZE,
-            "may_register": user.may(Perm.REGISTER_PATIENT),
-        },
-    )
+    return render(request, "patients/list.html", {"form": form, **page.context()})
 
 
 @login_required
@@ -110,44 +92,10 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     user = request_user(request)
     actor = Actor.from_request(request)
     patient = patient_for_user(user, patient_id, need=Perm.VIEW_DEMOGRAPHICS, actor=actor)
-    own = patient.user_id == user.pk
-    clinical = user.may(Perm.VIEW_CLINICAL) or own
-    sections = ["demographics", "contacts"]
-    context: dict[str, Any] = {
-        "patient": patient,
-        "age": patient.age_on(clinic_today(patient.clinic)),
-        "show_clinical": clinical,
-        "may_edit_demographics": user.may(Perm.EDIT_DEMOGRAPHICS),
-        "may_edit_clinical": user.may(Perm.EDIT_CLINICAL),
-        "may_write_note": user.may(Perm.WRITE_NOTE),
-        "may_export": user.may(Perm.EXPORT_CHART),
-        "may_view_access_history": user.may(Perm.VIEW_AUDIT_TRAIL),
-        "may_manage_registry": user.may(Perm.MANAGE_REGISTRY),
-        "reason_form": ReasonForm(),
-        "merged_duplicates": patient.merged_duplicates.all(),
-    }
-    if clinical:
-        sections += [
-            "candidacy and consent",
-            "courses",
-            "infusion sessions",
-            "outcomes",
-            "allergies",
-            "medications",
-            "diagnoses",
-            "treatment history",
-            "notes",
-        ]
-        context.update(
-            allergies=patient.allergy_set.all(),
-            medications=patient.currentmedication_set.all(),
-            diagnoses=patient.diagnosis_set.all(),
-            psychotherapy=patient.psychotherapytrial_set.all(),
-            medication_trials=patient.medicationtrial_set.all(),
-            notes=ClinicalNote.objects.filter(patient=patient).select_related("author"),
-            note_form=NoteForm(),
-        )
-    services.chart_viewed(actor=actor, patient=patient, sections=sections)
+    page = selectors.chart_page(user, patient)
+    context = page.context()
+    context.update(reason_form=ReasonForm(), note_form=NoteForm() if page.show_clinical else None)
+    services.chart_viewed(actor=actor, patient=patient, sections=page.sections)
     return render(request, "patients/chart.html", context)
 
 
@@ -158,7 +106,7 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for_user(
         request_user(request), patient_id, need=Perm.EDIT_DEMOGRAPHICS, actor=actor
     )
-    form = PatientForm(request.POST or None, instance=Patient.objects.get(pk=patient.pk))
+    form = PatientForm(request.POST or None, instance=selectors.patient_for_edit(patient))
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_update(actor=actor, patient=patient, data=form.cleaned_data)
@@ -190,11 +138,7 @@ def _form_class(kind: str) -> Any:
 
 
 def _record(patient: Patient, kind: str, record_id: int) -> PatientRecord:
-    model = services.RECORD_KINDS[kind]
-    record = model._default_manager.filter(patient=patient, pk=record_id).first()
-    if record is None:
-        raise Http404("No such record.")
-    return record
+    return selectors.record_of(patient, services.RECORD_KINDS[kind], record_id)
 
 
 @login_required
@@ -339,7 +283,7 @@ def patient_merge(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = MergeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         mrn = form.cleaned_data["duplicate"].strip()
-        duplicate = patients_for_user(user).filter(mrn__iexact=mrn).first()
+        duplicate = selectors.patient_by_mrn(user, mrn)
         if duplicate is None:
             form.add_error("duplicate", f"No patient of this clinic has the record number {mrn}.")
         else:

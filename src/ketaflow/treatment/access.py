@@ -3,7 +3,11 @@
 A course or an appointment belongs to a patient, so each goes through
 :func:`ketaflow.patients.access.patient_for_user` with the permission the caller needs: another
 clinic's record, or another patient's, is "not found" (404); a known record without the
-permission is 403 and audited. Lists go through :func:`patients_for_user`.
+permission is 403 and audited. Lists go through :func:`patients_for_user`; a role without the
+list's permission is refused through :func:`ketaflow.accounts.access.require` (403, audited).
+
+:func:`appointment_for_user` is the one definition for every app: the infusion session pages
+should call it too (``ketaflow.infusions.access`` has its own copy, to be folded into this).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
+from ketaflow.accounts.access import require
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm, refusal
 from ketaflow.audit.context import Actor
@@ -48,17 +53,23 @@ def appointment_for_user(
     return found
 
 
+def _require_clinic_list(user: User, need: Perm, *, object_type: str) -> None:
+    """Nothing when ``user`` is staff of a clinic whose role grants ``need``; else 403 (a role
+    without it is audited as denied)."""
+    require(user, need, object_type=object_type, object_id=user.clinic_id or "")
+    if user.clinic_id is None:
+        raise PermissionDenied(refusal(user.role, need))
+
+
 def schedule_for_user(user: User, *, need: Perm = Perm.VIEW_SCHEDULE) -> QuerySet[Appointment]:
     """The appointments ``user`` may see on the chair board (their clinic's patients), or 403."""
-    if not user.may(need) or user.clinic_id is None:
-        raise PermissionDenied(refusal(user.role, need))
+    _require_clinic_list(user, need, object_type="chair_board")
     return Appointment.objects.filter(patient__in=patients_for_user(user))
 
 
 def courses_for_user(user: User, *, need: Perm) -> QuerySet[Course]:
     """The courses of the patients ``user`` may list, if the role grants ``need``; else 403."""
-    if not user.may(need) or user.clinic_id is None:
-        raise PermissionDenied(refusal(user.role, need))
+    _require_clinic_list(user, need, object_type="course_list")
     return Course.objects.filter(patient__in=patients_for_user(user))
 
 

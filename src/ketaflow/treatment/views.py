@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 from django.contrib import messages
@@ -11,21 +10,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
-from ketaflow.candidacy.selectors import signed_candidacy_for
 from ketaflow.patients.access import patient_for_user
 from ketaflow.patients.models import Patient
 from ketaflow.patients.services import form_viewed
-from ketaflow.treatment import services
+from ketaflow.treatment import selectors, services
 from ketaflow.treatment.access import (
     appointment_for_user,
-    chairs_for_user,
     course_for_user,
-    courses_for_user,
     schedule_for_user,
 )
 from ketaflow.treatment.charts import course_charts, first_infusion_chart
@@ -43,7 +38,6 @@ from ketaflow.treatment.forms import (
     nurses_of,
     plan_initial,
 )
-from ketaflow.treatment.models import Appointment, Course, OpeningHours
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -61,15 +55,10 @@ def course_plan(request: HttpRequest, patient_id: int) -> HttpResponse:
     actor = Actor.from_request(request)
     patient = patient_for_user(user, patient_id, need=Perm.PLAN_COURSE, actor=actor)
     clinic = patient.clinic
-    candidacy = signed_candidacy_for(patient)
-    intake = (
-        candidacy.intake if candidacy is not None and isinstance(candidacy.intake, dict) else {}
-    )
-    indications = [i for i in (candidacy.indications if candidacy else []) if isinstance(i, str)]
+    start = selectors.plan_start(patient)
+    candidacy = start.candidacy
     initial = plan_initial(
-        intake=intake,
-        start_on=services.clinic_today(clinic) + dt.timedelta(days=1),
-        indication=indications[0] if indications else "ptsd",
+        intake=start.intake, start_on=start.start_on, indication=start.indication
     )
     form = CoursePlanForm(request.POST or None, initial=initial)
     preview = None
@@ -130,7 +119,7 @@ def course_plan(request: HttpRequest, patient_id: int) -> HttpResponse:
             "dose": dose,
             "estimate": estimate,
             "n": POPULATION_SIZE,
-            "open_weekdays": services.open_weekdays(clinic),
+            "open_weekdays": start.open_weekdays,
         },
     )
 
@@ -160,44 +149,15 @@ def _preview_estimate(
 # ---- the course ----------------------------------------------------------------------------
 
 
-def _course_rows(course: Course) -> list[dict[str, Any]]:
-    """One row per planned infusion: the planned date, its booking and any cancelled ones."""
-    appointments = list(course.appointments.select_related("chair", "nurse").order_by("starts_at"))
-    rows = []
-    for index, planned in enumerate(course.planned_dates):
-        sequence = index + 1
-        mine = [a for a in appointments if a.sequence == sequence]
-        holding = [a for a in mine if a.status in services.HOLDING_STATUSES]
-        rows.append(
-            {
-                "sequence": sequence,
-                "planned_on": dt.date.fromisoformat(planned),
-                "appointment": holding[-1] if holding else None,
-                "cancelled": [a for a in mine if a.status == Appointment.Status.CANCELLED],
-            }
-        )
-    return rows
-
-
 @login_required
 @require_GET
 def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
     user = request_user(request)
     actor = Actor.from_request(request)
     course = course_for_user(user, course_id, need=Perm.VIEW_SCHEDULE, actor=actor)
-    clinical = user.may(Perm.VIEW_CLINICAL)
-    rows = _course_rows(course)
-    context: dict[str, Any] = {
-        "course": course,
-        "patient": course.patient,
-        "rows": rows,
-        "unbooked": sum(1 for r in rows if r["appointment"] is None),
-        "show_clinical": clinical,
-        "may_book": user.may(Perm.BOOK_APPOINTMENT),
-        "may_chart": user.may(Perm.CHART_INFUSION),
-        "time_zone": course.patient.clinic.time_zone,
-        "settings": services.schedule_settings(course.patient.clinic),
-    }
+    page = selectors.course_page(user, course)
+    clinical = page.show_clinical
+    context = page.context()
     sections = ["schedule"]
     if clinical:
         sections += ["dose", "concentration estimate"]
@@ -224,8 +184,8 @@ def course_book(request: HttpRequest, course_id: int) -> HttpResponse:
     actor = Actor.from_request(request)
     course = course_for_user(user, course_id, need=Perm.BOOK_APPOINTMENT, actor=actor)
     clinic = course.patient.clinic
-    rows = [(r["sequence"], r["planned_on"]) for r in _course_rows(course) if not r["appointment"]]
-    chairs = chairs_for_user(user).filter(active=True)
+    rows = selectors.unbooked_infusions(course)
+    chairs = selectors.active_chairs(user)
     form = BookForm(request.POST or None, rows=rows, chairs=chairs, nurses=nurses_of(clinic))
     refusal: list[str] = []
     if request.method == "POST" and form.is_valid() and rows:
@@ -324,7 +284,7 @@ def appointment_reschedule(request: HttpRequest, appointment_id: int) -> HttpRes
     starts = services.local(clinic, appointment.starts_at)
     form = RescheduleForm(
         request.POST or None,
-        chairs=chairs_for_user(user).filter(active=True),
+        chairs=selectors.active_chairs(user),
         nurses=nurses_of(clinic),
         initial={
             "on": starts.date(),
@@ -378,137 +338,19 @@ def appointment_reschedule(request: HttpRequest, appointment_id: int) -> HttpRes
 # ---- the chair board -----------------------------------------------------------------------
 
 
-def _board_grid(
-    *,
-    start: dt.datetime,
-    rows: int,
-    chair_ids: list[int],
-    appointments: list[Appointment],
-    open_spans: list[tuple[dt.datetime, dt.datetime]],
-) -> list[dict[str, Any]]:
-    """Rows of ``BOARD_ROW_MIN`` minutes x chairs; an appointment fills its first row's cell
-    with a rowspan over the rows it covers (covered cells are left out, as HTML wants)."""
-    step = dt.timedelta(minutes=BOARD_ROW_MIN)
-    cells: dict[int, list[dict[str, Any]]] = {
-        c: [{"kind": "empty"} for _ in range(rows)] for c in chair_ids
-    }
-    for appointment in appointments:
-        column = cells[appointment.chair_id]
-        first = max(0, min(rows - 1, math.floor((appointment.starts_at - start) / step)))
-        last = max(first + 1, min(rows, math.ceil((appointment.ends_at - start) / step)))
-        head = column[first]
-        if head["kind"] == "covered":
-            head = column[head["by"]]
-        if head["kind"] == "booked":  # overlapping bookings (never made by course_book)
-            head["appointments"].append(appointment)
-            continue
-        column[first] = {"kind": "booked", "appointments": [appointment], "rowspan": last - first}
-        for row in range(first + 1, last):
-            if column[row]["kind"] != "empty":
-                column[first]["rowspan"] = row - first
-                break
-            column[row] = {"kind": "covered", "by": first}
-    grid = []
-    for row in range(rows):
-        moment = start + step * row
-        grid.append(
-            {
-                "at": moment,
-                "open": any(a <= moment < b for a, b in open_spans),
-                "cells": [cells[c][row] for c in chair_ids if cells[c][row]["kind"] != "covered"],
-            }
-        )
-    return grid
-
-
-def _expected_ends(appointments: list[Appointment]) -> None:
-    """Each running or paused infusion's bag (its expected end, or when it was infused), as
-    ``appointment.bag`` for the board (issue 11)."""
-    from ketaflow.infusions import services as infusions  # the infusions app builds on this one
-    from ketaflow.infusions.models import InfusionSession
-
-    now = timezone.now()
-    running = InfusionSession.objects.filter(
-        appointment__in=appointments, status__in=infusions.INFUSING
-    )
-    bags = {s.appointment_id: infusions.session_bag(s, now) for s in running}
-    for appointment in appointments:
-        appointment.bag = bags.get(appointment.pk)  # type: ignore[attr-defined]
-
-
 @login_required
 @require_GET
 def chair_board(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     actor = Actor.from_request(request)
-    visible = schedule_for_user(user)
     clinic = user.clinic
     if clinic is None:
+        schedule_for_user(user)  # 403 in words for a role without the board
         raise PermissionDenied("Only staff of a clinic see its chair board.")
     form = BoardDayForm(request.GET)
     day = form.cleaned_data["day"] if form.is_valid() and form.cleaned_data["day"] else None
-    day = day or services.clinic_today(clinic)
-    day_start = services.clinic_datetime(clinic, day, dt.time(0, 0))
-    day_end = services.clinic_datetime(clinic, day + dt.timedelta(days=1), dt.time(0, 0))
-    appointments = list(
-        visible.filter(starts_at__lt=day_end, ends_at__gt=day_start)
-        .exclude(status=Appointment.Status.CANCELLED)
-        .select_related("patient", "chair", "course", "nurse")
-        .order_by("starts_at")
+    page = selectors.chair_board_page(user, clinic, day)
+    services.board_viewed(
+        actor=actor, day=page.day, appointments=page.appointments, waiting=page.waiting
     )
-    used = {a.chair_id for a in appointments}
-    chairs = [c for c in chairs_for_user(user).order_by("name") if c.active or c.pk in used]
-    hours = list(OpeningHours.objects.filter(clinic=clinic, weekday=day.weekday()))
-    open_spans = [
-        (
-            services.clinic_datetime(clinic, day, h.opens_at),
-            services.clinic_datetime(clinic, day, h.closes_at),
-        )
-        for h in hours
-    ]
-    first_at = min([h.opens_at for h in hours] or [BOARD_DEFAULT_HOURS[0]])
-    last_at = max([h.closes_at for h in hours] or [BOARD_DEFAULT_HOURS[1]])
-    grid_start = services.clinic_datetime(clinic, day, first_at)
-    grid_end = services.clinic_datetime(clinic, day, last_at)
-    if appointments:
-        grid_start = min(grid_start, max(day_start, appointments[0].starts_at))
-        grid_end = max(grid_end, min(day_end, max(a.ends_at for a in appointments)))
-    grid_start = services.local(clinic, grid_start)
-    grid_start = grid_start.replace(
-        minute=grid_start.minute - grid_start.minute % BOARD_ROW_MIN, second=0, microsecond=0
-    )
-    rows = max(1, math.ceil((grid_end - grid_start) / dt.timedelta(minutes=BOARD_ROW_MIN)))
-    grid = _board_grid(
-        start=grid_start,
-        rows=rows,
-        chair_ids=[c.pk for c in chairs],
-        appointments=appointments,
-        open_spans=open_spans,
-    )
-    waiting: list[Course] = []
-    if user.may(Perm.BOOK_APPOINTMENT):
-        waiting = list(
-            courses_for_user(user, need=Perm.BOOK_APPOINTMENT)
-            .filter(status=Course.Status.PLANNED)
-            .select_related("patient")
-            .order_by("start_on")
-        )
-    services.board_viewed(actor=actor, day=day, appointments=appointments, waiting=waiting)
-    _expected_ends(appointments)
-    return render(
-        request,
-        "treatment/board.html",
-        {
-            "day": day,
-            "previous_day": day - dt.timedelta(days=1),
-            "next_day": day + dt.timedelta(days=1),
-            "today": services.clinic_today(clinic),
-            "chairs": chairs,
-            "grid": grid,
-            "appointments": appointments,
-            "closed": not hours,
-            "waiting": waiting,
-            "show_clinical": user.may(Perm.VIEW_CLINICAL),
-            "time_zone": clinic.time_zone,
-        },
-    )
+    return render(request, "treatment/board.html", page.context())

@@ -7,35 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.utils import timezone
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from ketaflow.audit.context import Actor
-from ketaflow.candidacy.models import CandidacyAssessment
-from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Appointment, Course
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-
-@pytest.fixture
-def ready_world(live_world: World) -> World:
-    load_demo(actor=Actor.system("tests"), clinic=live_world.clinic, today=timezone.localdate())
-    CandidacyAssessment.objects.create(
-        patient=live_world.patient,
-        created_by=live_world.prescriber,
-        intake={"weight_kg": 68.0},
-        decision=CandidacyAssessment.Decision.ELIGIBLE,
-        findings=[],
-        summary="Eligible.",
-        status=CandidacyAssessment.Status.SIGNED,
-        signed_by=live_world.prescriber,
-        signed_at=timezone.now(),
-    )
-    return live_world
 
 
 def test_prescriber_plans_and_front_desk_books_a_course(

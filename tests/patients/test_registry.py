@@ -207,7 +207,7 @@ def test_a_merge_that_would_break_a_rule_is_refused_with_each_reason(world: Worl
 
 def test_two_open_courses_refuse_a_merge(world: World) -> None:
     from ketaflow.treatment.demo import load_demo
-    from tests.web.test_treatment import plan, signed_candidacy
+    from tests.treatment.builders import plan, signed_candidacy
 
     load_demo(actor=Actor.system("tests"), clinic=world.clinic, today=timezone.localdate())
     signed_candidacy(world, world.patient)
@@ -275,7 +275,7 @@ def test_an_inactive_patient_leaves_lists_and_is_not_booked_or_drawn_for(
     page = c.get(reverse("patient_chart", args=[world.other_patient.pk])).content.decode()
     assert "Inactive record" in page
     assert "moved away" in page
-    from tests.web.test_treatment import plan, signed_candidacy
+    from tests.treatment.builders import plan, signed_candidacy
 
     signed_candidacy(world, world.other_patient)
     with pytest.raises(ValidationError) as exc:

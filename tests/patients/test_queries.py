@@ -1,0 +1,53 @@
+"""The patient chart's database queries, pinned to a ceiling: the page is read by one selector
+(:func:`ketaflow.patients.selectors.chart_page`), whose queries do not grow with the number of
+records on the chart. Measured with Django's CaptureQueriesContext."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from ketaflow.audit.context import Actor
+from ketaflow.patients import services
+from ketaflow.patients.models import Allergy
+from tests.web.conftest import World
+
+# Measured before the chart moved into a selector: 44 queries (prescriber), 17 (front desk);
+# after: 43 and 16 (the clinic read with the patient by patient_for_user)
+# PostgreSQL takes two more: the audit chain's head is locked (SELECT ... FOR UPDATE) for each of
+# the page's two audit entries.
+CHART_QUERIES_MAX = {"sqlite": 43, "postgresql": 45}
+
+
+def _chart_queries(client: Any, patient_id: int) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("patient_chart", args=[patient_id]))
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_patient_chart_reads_a_bounded_number_of_queries(world: World, client_for: Any) -> None:
+    prescriber = client_for(world.prescriber)
+    frontdesk = client_for(world.frontdesk)
+    pk = world.patient.pk
+    _chart_queries(prescriber, pk)  # sessions and caches warmed
+    before = {
+        "prescriber": _chart_queries(prescriber, pk),
+        "frontdesk": _chart_queries(frontdesk, pk),
+    }
+    for substance in ("penicillin", "latex", "iodine"):
+        services.record_add(
+            actor=Actor(user=world.prescriber),
+            patient=world.patient,
+            record=Allergy(substance=substance, reaction="rash"),
+        )
+    after = {
+        "prescriber": _chart_queries(prescriber, pk),
+        "frontdesk": _chart_queries(frontdesk, pk),
+    }
+    print(f"patient chart queries: {before} then, with three more allergies, {after}")
+    assert after == before, "the chart's queries grow with its records"
+    assert max(after.values()) <= CHART_QUERIES_MAX[connection.vendor]
