@@ -78,6 +78,11 @@ def totp_device(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
+def enrolled_device(user: User) -> TOTPDevice:
+    """The confirmed device of ``user``, who has just enrolled one (DoesNotExist otherwise)."""
+    return TOTPDevice.objects.get(user=user, confirmed=True)
+
+
 def has_second_factor(user: User) -> bool:
     return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.roles import Perm, Role
 from ketaflow.audit.context import Actor
+from ketaflow.outcomes.services import chart_section_shown
 from ketaflow.patients import services
 from ketaflow.patients.access import patient_for_user, patients_for_user
 from ketaflow.patients.forms import (
@@ -148,6 +149,8 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
             note_form=NoteForm(),
         )
     services.chart_viewed(actor=actor, patient=patient, sections=sections)
+    if clinical:
+        context["outcomes_section"] = chart_section_shown(actor=actor, patient=patient, user=user)
     return render(request, "patients/chart.html", context)
 
 
