@@ -404,3 +404,32 @@ def test_the_orm_check_finds_a_query() -> None:
     }
     assert {"objects", "filter", "select_related"} <= names & (_QUERYSET_METHODS | {"objects"})
     assert _view_and_tag_modules(), "no view or template tag module found"
+
+
+def test_one_append_only_base() -> None:
+    """Issue 15 item 5: rows written once subclass ``audit.models.AppendOnly``; no model defines
+    its own refusal of ``delete`` (there were four copies with three exception types)."""
+    from django.apps import apps
+
+    from ketaflow.audit.models import AppendOnly, AppendOnlyError
+
+    found = []
+    for path in SRC.glob("*/models.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for item in node.body:
+                if (
+                    isinstance(item, ast.FunctionDef)
+                    and item.name == "delete"
+                    and any(isinstance(n, ast.Raise) for n in ast.walk(item))
+                    and not (path.parent.name == "audit" and node.name == "AppendOnly")
+                ):
+                    found.append(f"{_where(path, node)} {node.name} refuses delete itself")
+    assert not found, "\n".join(found)
+    written_once = {
+        m.__name__ for m in apps.get_models() if issubclass(m, AppendOnly) and not m._meta.abstract
+    }
+    assert {"AuditEntry", "LedgerEntry", "Receipt", "Count", "InfusionEvent"} <= written_once
+    assert issubclass(AppendOnlyError, PermissionError)
+    assert issubclass(AppendOnlyError, RuntimeError)
