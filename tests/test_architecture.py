@@ -433,3 +433,34 @@ def test_one_append_only_base() -> None:
     assert {"AuditEntry", "LedgerEntry", "Receipt", "Count", "InfusionEvent"} <= written_once
     assert issubclass(AppendOnlyError, PermissionError)
     assert issubclass(AppendOnlyError, RuntimeError)
+
+
+# Apps other engineers are converting now; the lead removes each when its branch lands.
+_ROLE_CHECKS_PENDING = frozenset({"infusions", "treatment", "patients"})
+
+
+def test_roles_are_checked_through_permissions() -> None:
+    """Issue 15 item 4: ``user.role == Role.PATIENT`` and the like are permission checks
+    (``user.may(Perm.VIEW_OWN_RECORD)``: only a patient's role grants it); accounts/roles.py
+    says nothing checks a role by name. The core (which defines the roles) is exempt, and so is
+    a rule about the role field itself (a network administrator belongs to no clinic)."""
+    found = []
+    for path in _app_modules(include_demo=False):
+        if path.relative_to(SRC).parts[0] in _ROLE_CHECKS_PENDING:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            named = [
+                n
+                for side in sides
+                for n in ast.walk(side)
+                if isinstance(n, ast.Attribute)
+                and isinstance(n.value, ast.Name)
+                and n.value.id == "Role"
+                and n.attr == "PATIENT"
+            ]
+            if named:
+                found.append(f"{_where(path, node)} compares with Role.PATIENT")
+    assert not found, "\n".join(found)
