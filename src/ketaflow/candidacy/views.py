@@ -7,11 +7,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ketaflow.accounts.access import require
 from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.roles import Perm
@@ -223,8 +224,7 @@ def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
     consent_form = page.consent_form
     form = ConsentRecordForm(request.POST or None)
     if request.method == "POST":
-        if not user.may(Perm.RECORD_CONSENT):
-            raise PermissionDenied("Your role may not witness consent.")
+        require(user, Perm.RECORD_CONSENT, object_type="consent", object_id=patient.pk, actor=actor)
         if consent_form is None:
             messages.error(request, "The clinic has no consent form in effect.")
         elif form.is_valid():

@@ -7,12 +7,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from ketaflow.accounts.access import deny, require
 from ketaflow.accounts.clinictime import active_today
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
@@ -142,8 +143,9 @@ def recommendation_decline(request: HttpRequest, rec_id: int) -> HttpResponse:
 def recommendation_list(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     actor = Actor.from_request(request)
-    if not (_staff(user) and user.may(Perm.VIEW_CLINICAL)):
-        raise PermissionDenied("Your role may not see booster recommendations.")
+    require(
+        user, Perm.VIEW_CLINICAL, object_type="booster_recommendations", object_id="", actor=actor
+    )
     recs = selectors.open_recommendations(user)
     services.recommendations_listed(actor=actor, patient_ids=[r.patient_id for r in recs])
     return render(request, "outcomes/recommendations.html", {"recommendations": recs})
@@ -154,9 +156,16 @@ def recommendation_list(request: HttpRequest) -> HttpResponse:
 
 def _dashboard_user(request: HttpRequest) -> tuple[User, Actor]:
     user = request_user(request)
+    actor = Actor.from_request(request)
     if not user.may(Perm.VIEW_OUTCOMES_DASHBOARD) or user.clinic_id is None:
-        raise PermissionDenied("Only the medical director sees the outcome dashboard.")
-    return user, Actor.from_request(request)
+        deny(
+            user,
+            Perm.VIEW_OUTCOMES_DASHBOARD,
+            object_type="outcome_dashboard",
+            object_id="",
+            actor=actor,
+        )
+    return user, actor
 
 
 def _filters(request: HttpRequest, user: User) -> tuple[DashboardFilterForm, dash.Filters]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from ketaflow.accounts.access import require
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.assessments.models import InstrumentResponse
@@ -106,8 +106,7 @@ def invitation_target(user: User, patient_id: int, *, actor: Actor | None = None
     if user.may(Perm.VIEW_OWN_RECORD):
         raise Http404("No such patient.")
     patient = patient_for_user(user, patient_id, need=Perm.INVITE_PATIENT, actor=actor)
-    if not user.may(Perm.INVITE_PATIENT):
-        raise PermissionDenied("Your role may not invite patients.")
+    require(user, Perm.INVITE_PATIENT, object_type="patient", object_id=patient.pk, actor=actor)
     return patient
 
 
