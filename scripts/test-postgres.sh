@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the database-backed tests (tests/web, tests/ledger) against a real PostgreSQL server
+# Runs the database-backed tests (tests/web, tests/ledger, tests/<app>) against a real PostgreSQL server
 # started on loopback in a temporary directory, then stops it. Where no PostgreSQL server is
 # installed it says so and exits 0 (CI always installs one: see .ci/run and
 # scripts/system-deps.sh).
@@ -35,6 +35,6 @@ version=$("$pgbin/postgres" --version)
 echo "databases: PostgreSQL ($version) on 127.0.0.1:$port"
 
 # Arguments, if any, replace the default selection (e.g. one file: tests/web/test_signin.py).
-if [ "$#" -eq 0 ]; then set -- tests/web tests/ledger; fi
+if [ "$#" -eq 0 ]; then set -- tests/web tests/ledger tests/outcomes tests/portal tests/candidacy tests/audit; fi
 DATABASE_URL="postgres://ketaflow@127.0.0.1:$port/postgres" \
   .venv/bin/python -m pytest "$@" -p no:cacheprovider -n 2 --dist loadgroup -q

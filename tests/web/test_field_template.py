@@ -10,8 +10,8 @@ from django import forms
 from django.urls import reverse
 
 from ketaflow.web.forms import FormRenderer
+from tests.candidacy.builders import intake_post
 from tests.web.conftest import World
-from tests.web.test_candidacy import intake_post
 
 
 class _Page(HTMLParser):

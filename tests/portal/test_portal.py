@@ -47,7 +47,8 @@ from ketaflow.portal.services import invitation_create, questionnaire_submit
 from ketaflow.treatment import services as treatment_services
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.treatment.models import Appointment, Chair, Course
-from tests.web.conftest import PASSWORD, World, pass_second_factor
+from tests.portal.builders import second_patient_login, verified_client
+from tests.web.conftest import PASSWORD, World
 
 PHQ9_ITEM9 = [1, 1, 1, 1, 1, 1, 1, 1, 2]  # total 10, item 9 answered 2
 PHQ9_CALM = [0, 1, 0, 1, 0, 0, 1, 0, 0]
@@ -71,24 +72,6 @@ def enrol(user: User, secret: str | None = None) -> str:
     secret = secret or pyotp.random_base32()
     enrol_totp(user=user, secret=secret, last_t=0)
     return secret
-
-
-def verified_client(user: User) -> Client:
-    """A patient logged in with the second factor passed."""
-    c = Client()
-    c.force_login(user)
-    pass_second_factor(c, user)
-    return c
-
-
-def second_patient_login(world: World) -> User:
-    """Give the clinic's other patient a portal login too."""
-    user = User.objects.create_user(
-        username="bruno", password=PASSWORD, role=Role.PATIENT, clinic=world.clinic
-    )
-    world.other_patient.user = user
-    world.other_patient.save(update_fields=["user"])
-    return user
 
 
 def next_monday() -> dt.date:
