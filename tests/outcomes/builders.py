@@ -17,6 +17,7 @@ from ketaflow.patients.models import Patient
 from ketaflow.portal.answers import response_record
 from ketaflow.treatment.demo import demo_course
 from ketaflow.treatment.services import clinic_datetime
+from tests.candidacy.builders import signed_candidacy
 from tests.web.conftest import World, patient_data
 
 DAYS = (0, 12, 19, 26, 33, 40)  # baseline, 24 h after the last induction infusion, weekly
@@ -24,21 +25,6 @@ RESPONDER = (50, 33, 32, 34, 33, 32)  # >= 30% reduction, above the remission cu
 REMISSION = (50, 30, 26, 24, 22, 20)  # PCL-5 <= 28
 NON_RESPONDER = (50, 46, 44, 45, 43, 42)
 RELAPSE = (50, 30, 28, 38, 40, 42)  # response, then < 30% reduction twice
-
-
-def signed_candidacy(world: World, patient: Patient) -> CandidacyAssessment:
-    return CandidacyAssessment.objects.create(
-        patient=patient,
-        created_by=world.prescriber,
-        intake={"weight_kg": 72.5, "height_cm": 168},
-        decision=CandidacyAssessment.Decision.ELIGIBLE,
-        indications=["ptsd", "depression"],
-        findings=[],
-        summary="Eligible: no hard stop, no caution.",
-        status=CandidacyAssessment.Status.SIGNED,
-        signed_by=world.prescriber,
-        signed_at=timezone.now(),
-    )
 
 
 def monday_weeks_ago(weeks: int) -> dt.date:

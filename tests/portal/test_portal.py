@@ -26,7 +26,6 @@ from ketaflow.accounts.second_factor import enrol_totp, secret_of
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
-from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.cli import main
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.models import Patient
@@ -47,6 +46,7 @@ from ketaflow.portal.services import invitation_create, questionnaire_submit
 from ketaflow.treatment import services as treatment_services
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.treatment.models import Appointment, Chair, Course
+from tests.candidacy.builders import signed_candidacy
 from tests.portal.builders import second_patient_login, verified_client
 from tests.web.conftest import PASSWORD, World
 
@@ -83,17 +83,7 @@ def booked_course(world: World, patient: Patient, indication: str = "ptsd") -> C
     """A six-infusion course, planned and booked (through the treatment services)."""
     if not Chair.objects.filter(clinic=world.clinic).exists():
         treatment_demo(actor=Actor.system("tests"), clinic=world.clinic, today=timezone.localdate())
-    CandidacyAssessment.objects.create(
-        patient=patient,
-        created_by=world.prescriber,
-        intake={"weight_kg": 72.5, "height_cm": 168},
-        decision=CandidacyAssessment.Decision.ELIGIBLE,
-        findings=[],
-        summary="Eligible.",
-        status=CandidacyAssessment.Status.SIGNED,
-        signed_by=world.prescriber,
-        signed_at=timezone.now(),
-    )
+    signed_candidacy(world, patient, indications=(), summary="Eligible.")
     course = treatment_services.course_plan(
         actor=Actor(user=world.prescriber),
         patient=patient,
