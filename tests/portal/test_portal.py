@@ -676,7 +676,7 @@ def test_nothing_is_lost_when_the_email_server_is_down(
     world: World, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
 ) -> None:
     staff_emails(world)
-    settings.EMAIL_BACKEND = "tests.web.test_portal.FailingBackend"
+    settings.EMAIL_BACKEND = "tests.portal.test_portal.FailingBackend"
     questionnaire_submit(
         actor=Actor(user=world.patient_user),
         patient=world.patient,
