@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the database-backed tests (tests/web, tests/ledger, tests/treatment, tests/patients) against a real PostgreSQL server
+# Runs the database-backed tests (tests/web, tests/ledger, tests/<app>) against a real PostgreSQL server
 # started on loopback in a temporary directory, then stops it. Where no PostgreSQL server is
 # installed it says so and exits 0 (CI always installs one: see .ci/run and
 # scripts/system-deps.sh).

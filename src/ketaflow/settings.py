@@ -242,6 +242,9 @@ TEMPLATES = [
     }
 ]
 
+# One field template (label, input, help, errors linked by aria-describedby): web/field.html.
+FORM_RENDERER = "ketaflow.web.forms.FormRenderer"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 
 from ketaflow.candidacy.models import CandidacyAssessment
 from tests.treatment.conftest import ready_world
-from tests.web.browser import csp_violations, login, wait_text
+from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_worklists import _at_widths
 
@@ -73,4 +73,33 @@ def test_hard_stop_not_a_candidate_letter_and_plan_preview(
     assert section.find_elements(By.CSS_SELECTOR, "img") == []
     browser.execute_script("arguments[0].scrollIntoView()", section)
     _at_widths(browser, "plan-preview")
+    assert csp_violations(browser) == []
+
+
+def test_a_field_error_is_announced_with_its_input(
+    browser: webdriver.Chrome, live_server: Any, live_world: World
+) -> None:
+    """The one field template in Chromium, on a phone: the refused weight's input is invalid and
+    its accessible description (aria-describedby) is its help and its error, in words."""
+    world, base = live_world, live_server.url
+    login(browser, base, "nurse")
+    browser.set_window_size(390, 900)
+    browser.get(f"{base}/candidacy/patients/{world.patient.pk}/intake/")
+    weight = browser.find_element(By.ID, "id_weight_kg")
+    weight.clear()
+    weight.send_keys("900")
+    browser.find_element(By.CSS_SELECTOR, "#intake-form button[type=submit]").click()
+    wait_text(browser, "#id_weight_kg_error", "outside the plausible range")
+    weight = browser.find_element(By.ID, "id_weight_kg")
+    assert weight.get_attribute("aria-invalid") == "true"
+    described = [
+        browser.find_element(By.ID, ref).text
+        for ref in (weight.get_attribute("aria-describedby") or "").split()
+    ]
+    assert any("stored in kg" in text for text in described), described
+    assert any("900 kg is outside the plausible range 20-400 kg" in t for t in described)
+    error = browser.find_element(By.ID, "id_weight_kg_error")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", error)
+    shot(browser, "field-error-390")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
     assert csp_violations(browser) == []

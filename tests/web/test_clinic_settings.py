@@ -18,8 +18,8 @@ from ketaflow.clinical.common import Indication
 from ketaflow.clinicsettings import services
 from ketaflow.clinicsettings.models import ClinicSetting
 from ketaflow.clinicsettings.selectors import clinical_settings_for, setting_states
+from tests.candidacy.builders import assess
 from tests.web.conftest import World, make_user
-from tests.web.test_candidacy import assess
 
 URL = "/settings/clinical/"
 FACTOR = "dosing.adjusted_bw_factor"

@@ -33,10 +33,10 @@ from tests.ledger.builders import (
     receive,
     waste,
 )
+from tests.outcomes.builders import RELAPSE, history
+from tests.outcomes.builders import pdf_text as pdf_streams
 from tests.web.conftest import World
 from tests.web.test_infusions import make_ready
-from tests.web.test_outcomes import RELAPSE, history
-from tests.web.test_outcomes import pdf_text as pdf_streams
 
 BROKEN = "<b>unclosed & <i>"
 LINK = '<a href="https://evil.example/x">pay</a>'

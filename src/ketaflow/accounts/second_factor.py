@@ -23,7 +23,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Role
+from ketaflow.accounts.roles import Perm
 from ketaflow.accounts.signin import LockedOut, check_allowed, count_failure, is_locked_request
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
@@ -78,6 +78,11 @@ def totp_device(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
+def enrolled_device(user: User) -> TOTPDevice:
+    """The confirmed device of ``user``, who has just enrolled one (DoesNotExist otherwise)."""
+    return TOTPDevice.objects.get(user=user, confirmed=True)
+
+
 def has_second_factor(user: User) -> bool:
     return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
@@ -89,7 +94,7 @@ def recovery_codes_left(user: User) -> int:
 def _patient_id(user: User) -> int | None:
     from ketaflow.patients.models import Patient
 
-    if user.role != Role.PATIENT:
+    if not user.may(Perm.VIEW_OWN_RECORD):
         return None
     return Patient.objects.filter(user=user).values_list("pk", flat=True).first()
 

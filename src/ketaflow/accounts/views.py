@@ -21,7 +21,7 @@ from ketaflow.accounts import sessions
 from ketaflow.accounts.access import member_for_user, members_for_user
 from ketaflow.accounts.forms import EnrolForm, ReauthForm, StaffCodeForm
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Role
+from ketaflow.accounts.roles import Perm
 from ketaflow.accounts.signin import LockedOut, is_locked_request, lockout_lift, lockouts
 from ketaflow.audit.context import Actor
 from ketaflow.portal.middleware import second_factor_passed
@@ -35,7 +35,7 @@ REAUTH_SECONDS = 300  # a factor may be changed within 5 minutes of re-authentic
 
 def _staff(request: HttpRequest) -> User:
     user = request_user(request)
-    if user.role == Role.PATIENT:
+    if user.may(Perm.VIEW_OWN_RECORD):
         raise Http404("No such page.")  # patients sign in through the portal's pages
     return user
 
@@ -226,7 +226,7 @@ def signin_lift(request: HttpRequest, user_id: int) -> HttpResponse:
 def signin_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     director = request_user(request)
     target = member_for_user(director, user_id)
-    if target.role == Role.PATIENT or target.pk == director.pk:
+    if target.may(Perm.VIEW_OWN_RECORD) or target.pk == director.pk:
         messages.error(
             request,
             "A patient enrols again through a new portal invitation; your own second factor "

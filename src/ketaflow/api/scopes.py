@@ -47,12 +47,11 @@ MAX_DAYS = 365
 
 
 def scopes_for_role(role: Role | str) -> list[Scope]:
-    """The scopes a user of ``role`` may put on a token (none for patients and the network
-    administrator: they get no tokens)."""
+    """The scopes a user of ``role`` may put on a token: those whose permission the role grants
+    (none for patients and the network administrator, whose permissions no scope needs: they
+    get no tokens)."""
     from ketaflow.accounts.roles import has_perm
 
-    if Role(role) in (Role.PATIENT, Role.NETWORK_ADMIN):
-        return []
     return [s for s in SCOPES.values() if has_perm(role, s.needs)]
 
 

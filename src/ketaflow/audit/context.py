@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from ketaflow.accounts.models import User
+
+
+class NotAPerson(PermissionDenied, ValueError):
+    """Work only a person may do (sign, witness, invite, chart) asked of a command: refused as
+    a permission (403 on a page) and a bad value (a service's caller that checks values)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,12 @@ class Actor:
     @classmethod
     def system(cls, name: str) -> Actor:
         return cls(user=None, ip_address=None, system_name=name)
+
+    def person(self) -> User:
+        """The person acting; :class:`NotAPerson` when a command is."""
+        if self.user is None:
+            raise NotAPerson("A person must do this, not a command.")
+        return self.user
 
     @property
     def username(self) -> str:

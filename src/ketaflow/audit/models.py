@@ -31,19 +31,26 @@ from django.db.models import Q
 from ketaflow.accounts.clinictime import active_local
 
 
+class AppendOnlyError(PermissionError, RuntimeError):
+    """A change or removal of a row that is written once (a PermissionError for the audit
+    trail's callers, a RuntimeError for the ledger's and the infusion record's)."""
+
+
 class AppendOnly(models.Model):
-    """Rows are added, never changed or removed (the database refuses it too)."""
+    """The one base of rows that are written once: the audit trail, the controlled-substance
+    ledger's receipts and counts, the infusion record's events. An update or delete through the
+    ORM is refused here; the database refuses it too (triggers: :mod:`ketaflow.audit.db`)."""
 
     class Meta:
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise PermissionError("audit entries are append-only")
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise PermissionError("audit entries are append-only")
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
 
 
 class AuditEntry(AppendOnly):

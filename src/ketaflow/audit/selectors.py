@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from ketaflow.accounts.access import deny
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
-from ketaflow.audit.services import (
-    Action,
-    audit_record,
-    entries_for_clinic,
-    entries_naming_patient,
-)
+from ketaflow.audit.services import entries_for_clinic, entries_naming_patient
 from ketaflow.patients.access import patients_for_user
 from ketaflow.patients.models import Patient
 
@@ -27,14 +22,21 @@ def auditor_clinic(user: User, actor: Actor) -> Clinic:
     audited."""
     clinic = user.clinic
     if not user.may(Perm.VIEW_AUDIT_TRAIL) or clinic is None:
-        audit_record(
-            actor=actor,
-            action=Action.DENIED,
-            object_type="audit_trail",
-            summary="denied: view audit trail",
-        )
-        raise PermissionDenied("Only the medical director may read the audit trail.")
+        deny(user, Perm.VIEW_AUDIT_TRAIL, object_type="audit_trail", object_id="", actor=actor)
     return clinic
+
+
+def no_entries() -> QuerySet[AuditEntry]:
+    """Nothing: what a filter naming another clinic's patient shows."""
+    return AuditEntry.objects.none()
+
+
+def auditable_patient(user: User, value: str) -> Patient | None:
+    """The patient of ``user``'s clinic with the record number (MRN, any case) or id ``value``."""
+    match = Q(mrn__iexact=value)
+    if value.isdigit():
+        match |= Q(pk=int(value))
+    return patients_for_user(user).filter(match).order_by("pk").first()
 
 
 def entries_filtered(

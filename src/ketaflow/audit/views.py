@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.checkpoints import audit_chain_name, configured_file, latest_checkpoint
 from ketaflow.audit.context import Actor
-from ketaflow.audit.models import AuditEntry
+from ketaflow.audit.forms import AuditFilterForm
 from ketaflow.audit.selectors import (
     auditor_clinic,
     entries_filtered,
+    no_entries,
     record_numbers,
 )
 from ketaflow.audit.services import (
@@ -26,40 +25,9 @@ from ketaflow.audit.services import (
     entries_naming_patient,
     trail_read,
 )
-from ketaflow.patients.access import patient_for_user, patients_for_user
+from ketaflow.patients.access import patient_for_user
 from ketaflow.patients.models import Patient
 from ketaflow.web.auth import request_user
-
-NO_SUCH_PATIENT = "No such patient in this clinic."
-
-
-class AuditFilterForm(forms.Form):
-    actor = forms.CharField(required=False, max_length=150, label="User")
-    action = forms.ChoiceField(
-        required=False, choices=[("", "Any action"), *AuditEntry.Action.choices]
-    )
-    patient = forms.CharField(
-        required=False, max_length=20, label="Patient (record number)", strip=True
-    )
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def __init__(self, data: QueryDict | None, *, user: User) -> None:
-        super().__init__(data)
-        self.user = user
-
-    def clean_patient(self) -> Patient | None:
-        """A record number (MRN) or id of a patient of the director's own clinic."""
-        value: str = self.cleaned_data["patient"]
-        if not value:
-            return None
-        match = Q(mrn__iexact=value)
-        if value.isdigit():
-            match |= Q(pk=int(value))
-        patient = patients_for_user(self.user).filter(match).order_by("pk").first()
-        if patient is None:
-            raise forms.ValidationError(NO_SUCH_PATIENT)
-        return patient
 
 
 def _auditor(request: HttpRequest) -> tuple[User, Clinic]:
@@ -76,7 +44,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     entries = entries_filtered(clinic)
     patient: Patient | None = None
     if form.is_bound and not form.is_valid() and "patient" in form.errors:
-        entries = AuditEntry.objects.none()  # another clinic's patient: nothing at all
+        entries = no_entries()  # another clinic's patient: nothing at all
     elif form.is_valid():
         data = form.cleaned_data
         patient = data["patient"]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from ketaflow.candidacy.models import CandidacyAssessment, Consent
+from dataclasses import dataclass
+
+from ketaflow.accounts.clinictime import clinic_today
+from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Perm
+from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
 from ketaflow.patients.models import Patient
 
 
@@ -29,4 +34,68 @@ def current_consent_for(patient: Patient) -> Consent | None:
         .select_related("form")
         .order_by("-accepted_at")
         .first()
+    )
+
+
+def latest_assessment_for(patient: Patient) -> CandidacyAssessment | None:
+    """The newest candidacy assessment of ``patient`` in any state (the intake prefills from
+    its answers)."""
+    return CandidacyAssessment.objects.filter(patient=patient).first()
+
+
+@dataclass(frozen=True)
+class ConsentPage:
+    """The consent page of a patient: the form in effect, the consent that stands, every one."""
+
+    consent_form: ConsentForm | None
+    current: Consent | None
+    history: tuple[Consent, ...]
+
+
+def consent_page(patient: Patient) -> ConsentPage:
+    return ConsentPage(
+        consent_form=consent_form_current(patient),
+        current=current_consent_for(patient),
+        history=tuple(Consent.objects.filter(patient=patient).select_related("form", "witness")),
+    )
+
+
+def consent_form_current(patient: Patient) -> ConsentForm | None:
+    """The clinic's newest consent form in effect today."""
+    return (
+        ConsentForm.objects.filter(
+            clinic_id=patient.clinic_id,
+            retired=False,
+            effective_on__lte=clinic_today(patient.clinic),
+        )
+        .order_by("-effective_on")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class ChartSection:
+    """The candidacy and consent section of the patient chart (the chart view audits it)."""
+
+    patient: Patient
+    assessments: tuple[CandidacyAssessment, ...]
+    consent: Consent | None
+    may_assess: bool
+    staff: bool
+
+
+CHART_ASSESSMENTS = 5  # the newest few; the chart is a summary, not the history
+
+
+def chart_section(patient: Patient, user: User) -> ChartSection:
+    return ChartSection(
+        patient=patient,
+        assessments=tuple(
+            CandidacyAssessment.objects.filter(patient=patient).select_related("signed_by")[
+                :CHART_ASSESSMENTS
+            ]
+        ),
+        consent=current_consent_for(patient),
+        may_assess=user.may(Perm.EDIT_CLINICAL),
+        staff=user.role_enum.is_staff_role,
     )

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
+from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
@@ -26,12 +27,6 @@ from ketaflow.patients.models import Patient
 from ketaflow.portal.safety import urgent_task_raise
 
 
-def _person(actor: Actor) -> Any:
-    if actor.user is None:
-        raise PermissionDenied("A person must do this, not a command.")
-    return actor.user
-
-
 @transaction.atomic
 def candidacy_assess(
     *, actor: Actor, patient: Patient, answers: dict[str, Any]
@@ -39,7 +34,7 @@ def candidacy_assess(
     """Assess a consultation's answers with the registry history; earlier unsigned assessments
     of the patient are superseded. A moderate or high C-SSRS risk raises the urgent safety task
     in the same transaction. Raises ValueError naming the intake field on bad input."""
-    user = _person(actor)
+    user = actor.person()
     intake = build_intake(patient, answers, today=clinic_today(patient.clinic))
     clinical_intake = intake_from_dict(intake)
     result = assess_eligibility(clinical_intake, clinical_settings_for(patient.clinic).eligibility)
@@ -78,10 +73,12 @@ def candidacy_assess(
     return assessment
 
 
-def _deciding(actor: Actor, assessment: CandidacyAssessment, what: str) -> tuple[Any, Any]:
+def _deciding(
+    actor: Actor, assessment: CandidacyAssessment, what: str
+) -> tuple[User, CandidacyAssessment]:
     """The prescriber deciding ``assessment`` (locked): the role, a current licence and an
     assessment still awaiting its decision, or the refusal naming which."""
-    user = _person(actor)
+    user = actor.person()
     assessment = CandidacyAssessment.objects.select_for_update().get(pk=assessment.pk)
     if not user.may(Perm.SIGN_CANDIDACY):
         raise PermissionDenied(f"The role {user.role_enum.label} may not {what} a candidacy.")
@@ -93,6 +90,31 @@ def _deciding(actor: Actor, assessment: CandidacyAssessment, what: str) -> tuple
             {"__all__": f"This assessment is {assessment.get_status_display().lower()}."}
         )
     return user, assessment
+
+
+def _decided(
+    actor: Actor,
+    assessment: CandidacyAssessment,
+    user: User,
+    *,
+    summary: str,
+    detail: dict[str, Any],
+) -> CandidacyAssessment:
+    """The tail of signing and declining: who decided and when, validated, saved, audited."""
+    assessment.signed_by = user
+    assessment.signed_at = timezone.now()
+    assessment.full_clean()
+    assessment.save()
+    audit_record(
+        actor=actor,
+        action=Action.UPDATE,
+        object_type="candidacy",
+        object_id=assessment.pk,
+        patient_id=assessment.patient_id,
+        summary=summary,
+        detail=detail,
+    )
+    return assessment
 
 
 DECLINE_REASON_MIN = 20
@@ -117,20 +139,13 @@ def candidacy_decline(
     assessment.status = CandidacyAssessment.Status.DECLINED
     assessment.decline_reason = reason
     assessment.referrer = referrer.strip()
-    assessment.signed_by = user
-    assessment.signed_at = timezone.now()
-    assessment.full_clean()
-    assessment.save()
-    audit_record(
-        actor=actor,
-        action=Action.UPDATE,
-        object_type="candidacy",
-        object_id=assessment.pk,
-        patient_id=assessment.patient_id,
+    return _decided(
+        actor,
+        assessment,
+        user,
         summary="decided: not a candidate",
         detail={"reason": reason, "referrer": assessment.referrer},
     )
-    return assessment
 
 
 @transaction.atomic
@@ -156,32 +171,12 @@ def candidacy_sign(
     ).update(status=CandidacyAssessment.Status.SUPERSEDED)
     assessment.status = CandidacyAssessment.Status.SIGNED
     assessment.review_note = note
-    assessment.signed_by = user
-    assessment.signed_at = timezone.now()
-    assessment.full_clean()
-    assessment.save()
-    audit_record(
-        actor=actor,
-        action=Action.UPDATE,
-        object_type="candidacy",
-        object_id=assessment.pk,
-        patient_id=assessment.patient_id,
+    return _decided(
+        actor,
+        assessment,
+        user,
         summary=f"signed candidacy: {assessment.get_decision_display()}",
         detail={"review_note": note},
-    )
-    return assessment
-
-
-def consent_form_current(patient: Patient) -> ConsentForm | None:
-    """The clinic's newest consent form in effect today."""
-    return (
-        ConsentForm.objects.filter(
-            clinic_id=patient.clinic_id,
-            retired=False,
-            effective_on__lte=clinic_today(patient.clinic),
-        )
-        .order_by("-effective_on")
-        .first()
     )
 
 
@@ -201,7 +196,7 @@ def consent_record(
     *, actor: Actor, patient: Patient, form: ConsentForm, signed_name: str
 ) -> Consent:
     """Record the patient's acceptance of ``form``, witnessed by the acting member of staff."""
-    user = _person(actor)
+    user = actor.person()
     if not user.may(Perm.RECORD_CONSENT):
         raise PermissionDenied(f"The role {user.role_enum.label} may not witness consent.")
     if form.clinic_id != patient.clinic_id or form.retired:
@@ -233,7 +228,7 @@ def consent_record(
 
 @transaction.atomic
 def consent_withdraw(*, actor: Actor, consent: Consent, reason: str) -> Consent:
-    _person(actor)
+    actor.person()
     if consent.withdrawn_at is not None:
         raise ValidationError({"__all__": "This consent is already withdrawn."})
     if not reason.strip():

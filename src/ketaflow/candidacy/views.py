@@ -7,16 +7,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ketaflow.accounts.access import require
 from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
-from ketaflow.candidacy import services
+from ketaflow.candidacy import selectors, services
 from ketaflow.candidacy.access import candidacy_for_user, consent_for_user
 from ketaflow.candidacy.forms import (
     ConsentRecordForm,
@@ -26,8 +27,7 @@ from ketaflow.candidacy.forms import (
     SignForm,
 )
 from ketaflow.candidacy.intake import registry_part
-from ketaflow.candidacy.models import CandidacyAssessment, Consent
-from ketaflow.candidacy.selectors import current_consent_for
+from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.clinical import Sex
 from ketaflow.clinicsettings.selectors import (
     SettingState,
@@ -43,7 +43,7 @@ from ketaflow.web.forms import apply_validation_error
 
 def _initial(patient: Patient) -> dict[str, Any]:
     """Prefill from the newest assessment's answers, else from the registry."""
-    latest = CandidacyAssessment.objects.filter(patient=patient).first()
+    latest = selectors.latest_assessment_for(patient)
     if latest is not None:
         intake = latest.intake
         flat: dict[str, Any] = {
@@ -143,6 +143,13 @@ def _tier_groups(findings: list[dict[str, Any]]) -> list[tuple[str, str, list[di
     return [(tier, label, [f for f in findings if f.get("tier") == tier]) for tier, label in labels]
 
 
+def _refused(request: HttpRequest, exc: ValidationError) -> None:
+    """Each rule a sign, decline or withdrawal broke, as a message on the page it returns to."""
+    for errors in exc.message_dict.values():
+        for error in errors:
+            messages.error(request, error)
+
+
 @login_required
 @require_POST
 def candidacy_sign(request: HttpRequest, assessment_id: int) -> HttpResponse:
@@ -156,9 +163,7 @@ def candidacy_sign(request: HttpRequest, assessment_id: int) -> HttpResponse:
             actor=actor, assessment=assessment, review_note=form.cleaned_data.get("review_note", "")
         )
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            for error in errors:
-                messages.error(request, error if field == "__all__" else f"{error}")
+        _refused(request, exc)
     else:
         messages.success(request, "Candidacy decision signed.")
     return redirect("candidacy_detail", assessment_id=assessment.pk)
@@ -181,9 +186,7 @@ def candidacy_decline(request: HttpRequest, assessment_id: int) -> HttpResponse:
             referrer=form.cleaned_data.get("referrer", ""),
         )
     except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            for error in errors:
-                messages.error(request, error)
+        _refused(request, exc)
         return redirect("candidacy_detail", assessment_id=assessment.pk)
     messages.success(request, "Recorded: not a candidate. The letter to the referrer is below.")
     return redirect("candidacy_letter", assessment_id=assessment.pk)
@@ -217,11 +220,11 @@ def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
     user = request_user(request)
     actor = Actor.from_request(request)
     patient = patient_for_user(user, patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
-    consent_form = services.consent_form_current(patient)
+    page = selectors.consent_page(patient)
+    consent_form = page.consent_form
     form = ConsentRecordForm(request.POST or None)
     if request.method == "POST":
-        if not user.may(Perm.RECORD_CONSENT):
-            raise PermissionDenied("Your role may not witness consent.")
+        require(user, Perm.RECORD_CONSENT, object_type="consent", object_id=patient.pk, actor=actor)
         if consent_form is None:
             messages.error(request, "The clinic has no consent form in effect.")
         elif form.is_valid():
@@ -245,8 +248,8 @@ def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
             "patient": patient,
             "consent_form": consent_form,
             "form": form,
-            "current": current_consent_for(patient),
-            "history": Consent.objects.filter(patient=patient).select_related("form", "witness"),
+            "current": page.current,
+            "history": page.history,
             "may_record": user.may(Perm.RECORD_CONSENT),
             "withdraw_form": ConsentWithdrawForm(),
         },
@@ -267,9 +270,7 @@ def consent_withdraw(request: HttpRequest, consent_id: int) -> HttpResponse:
             reason=form.cleaned_data["reason"] if form.is_valid() else "",
         )
     except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            for error in errors:
-                messages.error(request, error)
+        _refused(request, exc)
     else:
         messages.success(request, "Consent withdrawn.")
     return redirect("consent", patient_id=record.patient_id)

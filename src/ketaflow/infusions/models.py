@@ -12,38 +12,20 @@ original; the original is kept.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
 from ketaflow.accounts.clinictime import clinic_local
+from ketaflow.audit.models import AppendOnly
+from ketaflow.audit.models import AppendOnlyError as AppendOnlyError  # tests import it here
 from ketaflow.clinical import Indication as ClinicalIndication
 from ketaflow.clinical import WeightBasis as ClinicalWeightBasis
 from ketaflow.clinical.common import choices
 from ketaflow.clinical.pump import PumpEventKind
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment
-
-
-class AppendOnlyError(RuntimeError):
-    pass
-
-
-class AppendOnly(models.Model):
-    """Rows that are written once: an update or delete through the ORM is refused."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
 
 
 class InfusionSession(models.Model):

@@ -18,7 +18,6 @@ frozen once taken (append-only as well). Record keeping follows 21 CFR part 1304
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -26,30 +25,13 @@ from django.db import models
 
 from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.accounts.models import Clinic
+from ketaflow.audit.models import AppendOnly
+from ketaflow.audit.models import AppendOnlyError as AppendOnlyError  # tests import it here
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.models import Patient
 
 # Milligram fields: max_digits=12, decimal_places=3 (to one microgram); millilitre fields:
 # max_digits=9, decimal_places=3 (to one microlitre).
-
-
-class AppendOnlyError(RuntimeError):
-    pass
-
-
-class Frozen(models.Model):
-    """Written once: an update or delete through the ORM is refused (the database refuses too)."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
 
 
 class Product(models.Model):
@@ -97,7 +79,7 @@ class Product(models.Model):
         return self.concentration_mg_per_ml * self.volume_per_vial_ml
 
 
-class Receipt(Frozen):
+class Receipt(AppendOnly):
     """A delivery of Schedule III stock. No DEA Form 222 (that is for Schedules I and II): the
     invoice is the record of receipt (21 CFR 1304.22(c); clinical.md section 7)."""
 
@@ -254,7 +236,7 @@ class DiscrepancyCase(models.Model):
         return f"Discrepancy {self.pk} on {self.vial}: {self.difference_mg} mg"
 
 
-class LedgerEntry(models.Model):
+class LedgerEntry(AppendOnly):
     class Kind(models.TextChoices):
         RECEIVED = "received", "Received"
         DRAWN = "drawn", "Drawn for a patient"
@@ -367,16 +349,8 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq} {self.get_kind_display()} {self.quantity_mg} mg, vial {self.vial_id}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("ledger entries are append-only")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("ledger entries are append-only")
-
-
-class Count(Frozen):
+class Count(AppendOnly):
     """A daily or shift count of every sealed and open vial against the ledger."""
 
     class Shift(models.TextChoices):
@@ -408,7 +382,7 @@ class Count(Frozen):
         return f"Count {self.pk} ({self.get_shift_display()}) at {local_at:%Y-%m-%d %H:%M}"
 
 
-class CountLine(Frozen):
+class CountLine(AppendOnly):
     """One vial in a count: a sealed vial is there or not; an open vial's remaining volume is
     measured (and converted at the product's concentration)."""
 
@@ -431,7 +405,7 @@ class CountLine(Frozen):
         return f"{self.vial}: counted {self.counted_mg} mg, expected {self.expected_mg} mg"
 
 
-class Inventory(Frozen):
+class Inventory(AppendOnly):
     """An initial or biennial inventory, frozen once taken (21 CFR 1304.11(a)-(c))."""
 
     class Kind(models.TextChoices):
@@ -460,7 +434,7 @@ class Inventory(Frozen):
         return f"{self.get_kind_display()} of {local_at:%Y-%m-%d} ({self.get_timing_display()})"
 
 
-class InventoryLine(Frozen):
+class InventoryLine(AppendOnly):
     class Method(models.TextChoices):
         EXACT = "exact", "Exact count"
         ESTIMATED = "estimated", "Estimated (open Schedule III container)"

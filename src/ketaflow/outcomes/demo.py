@@ -25,7 +25,7 @@ from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.candidacy import services as candidacy_services
 from ketaflow.candidacy.models import CandidacyAssessment
-from ketaflow.candidacy.selectors import signed_candidacy_for
+from ketaflow.candidacy.selectors import consent_form_current, signed_candidacy_for
 from ketaflow.clinical import Indication
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.outcomes.services import recommendation_decline, recommendations_refresh
@@ -240,7 +240,7 @@ def _candidacy(patient: Patient, spec: DemoPatient, staff: dict[str, User]) -> N
     candidacy_services.candidacy_sign(
         actor=prescriber, assessment=assessment, review_note=REVIEW_NOTE
     )
-    form = candidacy_services.consent_form_current(patient)
+    form = consent_form_current(patient)
     if form is not None:
         candidacy_services.consent_record(
             actor=nurse, patient=patient, form=form, signed_name=f"{spec.given} {spec.family}"

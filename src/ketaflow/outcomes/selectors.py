@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final
 
 from django.utils import timezone
 
+from ketaflow.accounts.models import User
+from ketaflow.accounts.roles import Perm
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.clinical import (
     Measure,
@@ -36,6 +39,8 @@ from ketaflow.clinical import (
 from ketaflow.clinical.instruments import FULL_SCALE
 from ketaflow.clinical.outcomes import DEFAULT_OUTCOME_SETTINGS
 from ketaflow.infusions.models import InfusionSession
+from ketaflow.outcomes.models import BoosterRecommendation
+from ketaflow.patients.access import patients_for_user
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment, Course
 from ketaflow.treatment.services import clinic_today, clinic_zone
@@ -300,13 +305,94 @@ def trajectory(
     )
 
 
+# ---- pages ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrajectoryPage:
+    """The trajectory page: the trajectory and, for staff, the patient's booster recommendations
+    (newest first as the model orders them) with the open one if any."""
+
+    traj: Trajectory
+    recommendations: tuple[BoosterRecommendation, ...]
+    open_rec: BoosterRecommendation | None
+
+
+def _recommendations(patient: Patient) -> tuple[BoosterRecommendation, ...]:
+    return tuple(
+        BoosterRecommendation.objects.filter(patient=patient).select_related("decided_by", "course")
+    )
+
+
+def _open(recs: tuple[BoosterRecommendation, ...]) -> BoosterRecommendation | None:
+    return next((r for r in recs if r.status == BoosterRecommendation.Status.OPEN), None)
+
+
+def trajectory_page(patient: Patient, *, staff: bool) -> TrajectoryPage:
+    """The trajectory page of ``patient`` (access checked by the caller); recommendations only
+    for ``staff`` (a patient sees their scores, not the clinic's booster work)."""
+    recs = _recommendations(patient) if staff else ()
+    return TrajectoryPage(traj=trajectory(patient), recommendations=recs, open_rec=_open(recs))
+
+
+@dataclass(frozen=True)
+class ChartSection:
+    """The outcomes section of the patient chart: status per measure and any open booster."""
+
+    patient: Patient
+    traj: Trajectory
+    staff: bool
+    open_rec: BoosterRecommendation | None
+    may_export: bool
+
+
+def chart_section(patient: Patient, user: User) -> ChartSection:
+    """The chart's outcomes section of ``patient`` as ``user`` sees it (access checked and the
+    view audited by the caller)."""
+    staff = user.role_enum.is_staff_role
+    open_rec = (
+        BoosterRecommendation.objects.filter(
+            patient=patient, status=BoosterRecommendation.Status.OPEN
+        ).first()
+        if staff
+        else None
+    )
+    return ChartSection(
+        patient=patient,
+        traj=trajectory(patient),
+        staff=staff,
+        open_rec=open_rec,
+        may_export=user.may(Perm.EXPORT_CHART),
+    )
+
+
+def open_recommendations(user: User) -> tuple[BoosterRecommendation, ...]:
+    """The open booster recommendations of the patients ``user`` may see."""
+    return tuple(
+        BoosterRecommendation.objects.filter(
+            status=BoosterRecommendation.Status.OPEN, patient__in=patients_for_user(user)
+        ).select_related("patient")
+    )
+
+
+def patients_behind(user: User, ids: Collection[int]) -> tuple[Patient, ...]:
+    """The patients with ``ids`` among those ``user`` may see, by name (a dashboard figure's)."""
+    return tuple(patients_for_user(user).filter(pk__in=ids).order_by("family_name", "given_name"))
+
+
 __all__ = [
+    "ChartSection",
     "MeasureTrajectory",
     "Point",
     "Status",
     "Trajectory",
+    "TrajectoryPage",
+    "chart_section",
     "induction_end",
     "infusion_days",
     "measure_trajectory",
+    "open_recommendations",
+    "patients_behind",
     "trajectory",
+    "trajectory_page",
 ]

@@ -7,40 +7,26 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from ketaflow.accounts.access import deny, require
 from ketaflow.accounts.clinictime import active_today
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.outcomes import dashboard as dash
-from ketaflow.outcomes import services
+from ketaflow.outcomes import selectors, services
+from ketaflow.outcomes.access import recommendation_for_user
 from ketaflow.outcomes.charts import bars_chart, survival_chart, trajectory_charts
 from ketaflow.outcomes.forms import AcceptForm, DashboardFilterForm, DeclineForm
-from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.outcomes.report import progress_report_pdf
-from ketaflow.outcomes.selectors import trajectory
 from ketaflow.patients.access import patient_for_user, patients_for_user
-from ketaflow.patients.models import Patient
 from ketaflow.treatment.services import BookingRefused, clinic_today
 from ketaflow.web.auth import request_user
-
-
-def recommendation_for_user(
-    user: User, rec_id: int, *, need: Perm, actor: Actor | None = None
-) -> BoosterRecommendation:
-    """The recommendation ``rec_id`` if ``user`` may ``need`` its patient; else 404 or 403."""
-    rec = BoosterRecommendation.objects.filter(pk=rec_id).only("pk", "patient_id").first()
-    if rec is None:
-        raise Http404("No such recommendation.")
-    patient = patient_for_user(user, rec.patient_id, need=need, actor=actor)
-    found = BoosterRecommendation.objects.select_related("decided_by", "course").get(pk=rec.pk)
-    found.patient = patient
-    return found
 
 
 def _staff(user: User) -> bool:
@@ -56,15 +42,10 @@ def patient_trajectory(request: HttpRequest, patient_id: int) -> HttpResponse:
     user = request_user(request)
     actor = Actor.from_request(request)
     patient = patient_for_user(user, patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
-    traj = trajectory(patient)
     staff = _staff(user)
+    page = selectors.trajectory_page(patient, staff=staff)
     services.trajectory_viewed(actor=actor, patient=patient, what="page")
-    recs = (
-        BoosterRecommendation.objects.filter(patient=patient).select_related("decided_by", "course")
-        if staff
-        else BoosterRecommendation.objects.none()
-    )
-    open_rec = next((r for r in recs if r.status == BoosterRecommendation.Status.OPEN), None)
+    open_rec = page.open_rec
     accept_form = None
     if open_rec is not None and user.may(Perm.PLAN_COURSE):
         on, at = services.default_booster_visit(open_rec, patient.clinic)
@@ -74,14 +55,14 @@ def patient_trajectory(request: HttpRequest, patient_id: int) -> HttpResponse:
         "outcomes/trajectory.html",
         {
             "patient": patient,
-            "traj": traj,
-            "recommendations": recs,
+            "traj": page.traj,
+            "recommendations": page.recommendations,
             "open_rec": open_rec,
             "accept_form": accept_form,
             "decline_form": DeclineForm() if accept_form is not None else None,
             "may_export": user.may(Perm.EXPORT_CHART),
             "staff": staff,
-            "charts": trajectory_charts(traj),
+            "charts": trajectory_charts(page.traj),
         },
     )
 
@@ -162,13 +143,10 @@ def recommendation_decline(request: HttpRequest, rec_id: int) -> HttpResponse:
 def recommendation_list(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     actor = Actor.from_request(request)
-    if not (_staff(user) and user.may(Perm.VIEW_CLINICAL)):
-        raise PermissionDenied("Your role may not see booster recommendations.")
-    recs = list(
-        BoosterRecommendation.objects.filter(
-            status=BoosterRecommendation.Status.OPEN, patient__in=patients_for_user(user)
-        ).select_related("patient")
+    require(
+        user, Perm.VIEW_CLINICAL, object_type="booster_recommendations", object_id="", actor=actor
     )
+    recs = selectors.open_recommendations(user)
     services.recommendations_listed(actor=actor, patient_ids=[r.patient_id for r in recs])
     return render(request, "outcomes/recommendations.html", {"recommendations": recs})
 
@@ -178,9 +156,16 @@ def recommendation_list(request: HttpRequest) -> HttpResponse:
 
 def _dashboard_user(request: HttpRequest) -> tuple[User, Actor]:
     user = request_user(request)
+    actor = Actor.from_request(request)
     if not user.may(Perm.VIEW_OUTCOMES_DASHBOARD) or user.clinic_id is None:
-        raise PermissionDenied("Only the medical director sees the outcome dashboard.")
-    return user, Actor.from_request(request)
+        deny(
+            user,
+            Perm.VIEW_OUTCOMES_DASHBOARD,
+            object_type="outcome_dashboard",
+            object_id="",
+            actor=actor,
+        )
+    return user, actor
 
 
 def _filters(request: HttpRequest, user: User) -> tuple[DashboardFilterForm, dash.Filters]:
@@ -239,9 +224,7 @@ def dashboard_patients(request: HttpRequest) -> HttpResponse:
     ids = board.patients_behind(figure)
     if ids is None:
         raise Http404("No such figure.")
-    patients: list[Patient] = list(
-        patients_for_user(user).filter(pk__in=ids).order_by("family_name", "given_name")
-    )
+    patients = selectors.patients_behind(user, ids)
     services.dashboard_viewed(
         actor=actor,
         what=f"patients behind {figure}",

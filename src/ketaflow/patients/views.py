@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
+from ketaflow.outcomes.services import chart_section_shown
 from ketaflow.patients import selectors, services
 from ketaflow.patients.access import patient_for_user
 from ketaflow.patients.forms import (
@@ -96,6 +97,8 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     context = page.context()
     context.update(reason_form=ReasonForm(), note_form=NoteForm() if page.show_clinical else None)
     services.chart_viewed(actor=actor, patient=patient, sections=page.sections)
+    if page.show_clinical:
+        context["outcomes_section"] = chart_section_shown(actor=actor, patient=patient, user=user)
     return render(request, "patients/chart.html", context)
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from ketaflow.accounts.access import require
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm, Role
+from ketaflow.accounts.roles import Perm
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.infusions.models import InfusionSession
@@ -27,7 +27,7 @@ from ketaflow.portal.models import DueQuestionnaire, Invitation, UrgentTask
 
 def own_patient(user: User) -> Patient:
     """The patient record of a logged-in patient; anyone else: 404."""
-    if not user.is_authenticated or not user.is_active or user.role != Role.PATIENT:
+    if not user.is_authenticated or not user.is_active or not user.may(Perm.VIEW_OWN_RECORD):
         raise Http404("The portal is for patients.")
     patient = Patient.objects.filter(user=user).select_related("clinic").first()
     if patient is None:
@@ -75,7 +75,7 @@ def tasks_for_user(user: User) -> QuerySet[UrgentTask]:
     """The urgent tasks of the user's clinic, for staff whose role views clinical data."""
     if (
         not user.is_authenticated
-        or user.role == Role.PATIENT
+        or user.may(Perm.VIEW_OWN_RECORD)
         or user.clinic_id is None
         or not user.may(Perm.VIEW_CLINICAL)
     ):
@@ -88,7 +88,7 @@ def task_for_user(
 ) -> UrgentTask:
     """An urgent task if ``user`` may ``need`` it (and view the patient's clinical record);
     another clinic's task or a patient is 404; a known task without the permission is 403."""
-    if not user.is_authenticated or user.role == Role.PATIENT:
+    if not user.is_authenticated or user.may(Perm.VIEW_OWN_RECORD):
         raise Http404("No such task.")
     task = UrgentTask.objects.filter(pk=task_id).only("pk", "patient_id").first()
     if task is None:
@@ -103,11 +103,10 @@ def task_for_user(
 
 def invitation_target(user: User, patient_id: int, *, actor: Actor | None = None) -> Patient:
     """The patient ``user`` may invite to the portal (their clinic, Perm.INVITE_PATIENT)."""
-    if user.role == Role.PATIENT:
+    if user.may(Perm.VIEW_OWN_RECORD):
         raise Http404("No such patient.")
     patient = patient_for_user(user, patient_id, need=Perm.INVITE_PATIENT, actor=actor)
-    if not user.may(Perm.INVITE_PATIENT):
-        raise PermissionDenied("Your role may not invite patients.")
+    require(user, Perm.INVITE_PATIENT, object_type="patient", object_id=patient.pk, actor=actor)
     return patient
 
 

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Role
+from ketaflow.accounts.roles import Perm
 
 
 def second_factor_passed(request: HttpRequest) -> bool:
@@ -31,7 +31,7 @@ def second_factor_needed(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     if not isinstance(user, User) or second_factor_passed(request):
         return False
-    return user.role == Role.PATIENT or bool(settings.STAFF_SECOND_FACTOR_REQUIRED)
+    return user.may(Perm.VIEW_OWN_RECORD) or bool(settings.STAFF_SECOND_FACTOR_REQUIRED)
 
 
 class SecondFactorMiddleware:
@@ -41,7 +41,7 @@ class SecondFactorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if isinstance(user, User) and second_factor_needed(request):
-            if user.role == Role.PATIENT:
+            if user.may(Perm.VIEW_OWN_RECORD):
                 target = reverse("portal_verify")
             else:
                 from ketaflow.accounts.second_factor import has_second_factor

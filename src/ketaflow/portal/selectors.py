@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from ketaflow.accounts.clinictime import clinic_local
+from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.services import entries_naming_patient
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.models import Patient
-from ketaflow.portal.models import DueQuestionnaire
+from ketaflow.portal.access import tasks_for_user
+from ketaflow.portal.models import DueQuestionnaire, UrgentTask
 from ketaflow.treatment.models import Appointment
 
 State = Literal["answered", "answered_at_clinic", "due", "upcoming", "missed"]
@@ -204,3 +206,39 @@ def access_history(patient: Patient, *, limit: int = 200) -> list[AccessRow]:
             )
         )
     return rows
+
+
+HOME_SESSIONS: Final = 10  # the newest discharged infusions whose instructions the patient has
+
+
+@dataclass(frozen=True)
+class HomePage:
+    """The patient's portal home: questionnaires behind and ahead, appointments ahead and the
+    infusions whose discharge instructions they can read again."""
+
+    past: tuple[QuestionnaireRow, ...]
+    ahead: tuple[QuestionnaireRow, ...]
+    appointments: tuple[Appointment, ...]
+    sessions: tuple[InfusionSession, ...]
+
+
+def home_page(patient: Patient, now: dt.datetime) -> HomePage:
+    past, ahead = questionnaire_rows(patient, now)
+    return HomePage(
+        past=tuple(past),
+        ahead=tuple(ahead),
+        appointments=tuple(upcoming_appointments(patient, now)),
+        sessions=tuple(
+            InfusionSession.objects.filter(patient=patient, instructions_given=True).order_by(
+                "-discharged_at", "-pk"
+            )[:HOME_SESSIONS]
+        ),
+    )
+
+
+TASKS_SHOWN: Final = 200
+
+
+def urgent_tasks_page(user: User) -> tuple[UrgentTask, ...]:
+    """The urgent tasks of ``user``'s clinic they may see (newest first as the model orders)."""
+    return tuple(tasks_for_user(user).select_related("patient", "acknowledged_by")[:TASKS_SHOWN])

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from ketaflow.accounts import second_factor
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Role
+from ketaflow.accounts.roles import Perm, Role
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
@@ -162,10 +162,11 @@ def invitation_accept(
 
 def page_viewed(*, actor: Actor, patient: Patient, page: str) -> None:
     """Record that ``actor`` saw ``page`` of the patient's portal or tasks."""
+    own = actor.user is not None and actor.user.may(Perm.VIEW_OWN_RECORD)
     audit_record(
         actor=actor,
         action=Action.VIEW,
-        object_type="portal_page" if actor.role == Role.PATIENT else "urgent_task_page",
+        object_type="portal_page" if own else "urgent_task_page",
         patient_id=patient.pk,
         summary=f"viewed {page}",
     )

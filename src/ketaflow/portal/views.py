@@ -12,15 +12,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ketaflow.accounts.roles import Perm
-from ketaflow.accounts.second_factor import code_check, second_factor_login
+from ketaflow.accounts.second_factor import code_check, enrolled_device, second_factor_login
 from ketaflow.accounts.signin import LockedOut
 from ketaflow.audit.context import Actor, client_ip
 from ketaflow.audit.services import audit_shown
 from ketaflow.clinical import ClinicalInputError
-from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Patient
 from ketaflow.patients.views import record_download
@@ -33,7 +31,6 @@ from ketaflow.portal.access import (
     own_patient,
     response_for_user,
     task_for_user,
-    tasks_for_user,
 )
 from ketaflow.portal.charts import score_charts
 from ketaflow.portal.config import portal_settings
@@ -42,7 +39,7 @@ from ketaflow.portal.middleware import second_factor_passed
 from ketaflow.portal.models import DueQuestionnaire
 from ketaflow.portal.questionnaires import PORTAL_QUESTIONNAIRES, Questionnaire, questionnaire
 from ketaflow.portal.safety import urgent_task_acknowledge
-from ketaflow.portal.selectors import access_history, questionnaire_rows, upcoming_appointments
+from ketaflow.portal.selectors import access_history, home_page, urgent_tasks_page
 from ketaflow.web.auth import request_user
 
 _JOIN_SESSION = "portal_join"
@@ -65,10 +62,8 @@ def portal_home(request: HttpRequest) -> HttpResponse:
     patient = own_patient(request_user(request))
     services.page_viewed(actor=_actor(request), patient=patient, page="portal home")
     now = timezone.now()
-    past, ahead = questionnaire_rows(patient, now)
-    sessions = InfusionSession.objects.filter(patient=patient, instructions_given=True).order_by(
-        "-discharged_at", "-pk"
-    )[:10]
+    page = home_page(patient, now)
+    past, ahead = page.past, page.ahead
     return render(
         request,
         "portal/home.html",
@@ -77,8 +72,8 @@ def portal_home(request: HttpRequest) -> HttpResponse:
             "due": [row.due for row in past if row.state == "due"],
             "past": [row for row in past if row.state != "due"],
             "ahead": ahead,
-            "appointments": upcoming_appointments(patient, now),
-            "sessions": sessions,
+            "appointments": page.appointments,
+            "sessions": page.sessions,
             "questionnaires": PORTAL_QUESTIONNAIRES.values(),
             "crisis_text": _crisis(patient),
         },
@@ -281,7 +276,7 @@ def portal_join(request: HttpRequest, token: str) -> HttpResponse:
         else:
             request.session.pop(_JOIN_SESSION, None)
             login(request, user, backend="ketaflow.accounts.backends.PasswordOnlyBackend")
-            second_factor_login(request, TOTPDevice.objects.get(user=user, confirmed=True))
+            second_factor_login(request, enrolled_device(user))
             messages.success(request, "Welcome. Your password and sign-in code are set.")
             return redirect("portal_home")
     return render(
@@ -374,7 +369,7 @@ def urgent_task_list(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     if not user.may(Perm.VIEW_CLINICAL) or user.clinic_id is None:
         raise Http404("No such page.")
-    tasks = list(tasks_for_user(user).select_related("patient", "acknowledged_by")[:200])
+    tasks = urgent_tasks_page(user)
     audit_shown(
         actor=_actor(request),
         object_type="urgent_task_page",

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm, Role
+from ketaflow.accounts.roles import Perm
+from ketaflow.api.scopes import scopes_for_role
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import audit_shown
 from ketaflow.portal.access import tasks_for_user
@@ -63,9 +64,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "outcomes": user.may(Perm.VIEW_OUTCOMES_DASHBOARD),
             "research": user.may(Perm.RESEARCH_EXPORT) and user.clinic_id is not None,
             "signins": user.may(Perm.MANAGE_STAFF) and user.clinic_id is not None,
-            "security": user.role != Role.PATIENT,
-            "api_tokens": user.clinic_id is not None
-            and user.role not in (Role.PATIENT, Role.NETWORK_ADMIN),
+            "security": not user.may(Perm.VIEW_OWN_RECORD),
+            "api_tokens": user.clinic_id is not None and bool(scopes_for_role(user.role)),
         }
     }
 
@@ -74,7 +74,11 @@ def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
     """Open urgent tasks of the user's clinic, for the banner on every staff page (staff whose
     role views clinical data only), and whether the user may invite patients to the portal."""
     user = getattr(request, "user", None)
-    if not isinstance(user, User) or user.role == Role.PATIENT or second_factor_needed(request):
+    if (
+        not isinstance(user, User)
+        or user.may(Perm.VIEW_OWN_RECORD)
+        or second_factor_needed(request)
+    ):
         # Nothing of a patient before the second factor (the code and enrolment pages).
         return {"urgent_tasks": [], "urgent_task_count": 0, "urgent_nav": False}
     may_invite = user.may(Perm.INVITE_PATIENT)

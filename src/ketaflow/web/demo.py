@@ -26,7 +26,7 @@ from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
 from ketaflow.candidacy import services as candidacy_services
 from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
-from ketaflow.candidacy.selectors import signed_candidacy_for
+from ketaflow.candidacy.selectors import consent_form_current, signed_candidacy_for
 from ketaflow.clinicsettings import demo as settings_demo
 from ketaflow.infusions import demo as infusion_demo
 from ketaflow.ledger import demo as ledger_demo
@@ -631,7 +631,7 @@ def _candidacy_stage(
     if not signed:
         return
     candidacy_services.candidacy_sign(actor=prescriber, assessment=assessment, review_note="")
-    form = candidacy_services.consent_form_current(patient)
+    form = consent_form_current(patient)
     if form is not None:
         candidacy_services.consent_record(
             actor=nurse,

@@ -8,8 +8,19 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.forms.renderers import DjangoTemplates
 
 from ketaflow.clinical.dosing import WEIGHT_KG_RANGE, pounds_to_kg
+
+
+class FormRenderer(DjangoTemplates):
+    """The project's form renderer (settings.FORM_RENDERER): Django's own, with one template
+    for a field's label, input, help and errors (``web/field.html``, used by
+    ``{{ field.as_field_group }}``) whose help and error elements carry the ids Django's
+    ``aria-describedby`` names."""
+
+    field_template_name = "web/field.html"
+
 
 WEIGHT_HELP = "In the unit chosen below; stored in kg to 0.1 kg and shown in both."
 

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 
 from ketaflow.accounts.clinictime import active_today, clinic_today
 from ketaflow.accounts.credentials import ACT_PERM, ClinicalAct, credential_check
-from ketaflow.accounts.roles import Role
+from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import audit_shown
 from ketaflow.web.auth import request_user
@@ -20,7 +20,7 @@ from ketaflow.web.selectors import worklists_for
 def home(request: HttpRequest) -> HttpResponse:
     """Each role's home page: what is waiting for this person today, one click from its page."""
     user = request_user(request)
-    if user.role == Role.PATIENT:
+    if user.may(Perm.VIEW_OWN_RECORD):  # a patient: their portal
         return redirect("portal_home")
     today = clinic_today(user.clinic) if user.clinic is not None else active_today()
     checks = [credential_check(user, act, on=today) for act in ClinicalAct]

@@ -1,44 +1,27 @@
-"""The outcomes section of the patient chart: status per measure and any booster
-recommendation (the section's view is audited here, as the chart view does not list it)."""
+"""The outcomes section of the patient chart, formatted from what the chart view read and
+audited (``outcomes.services.chart_section_shown``): the tag reads and writes nothing."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import template
-from django.http import HttpRequest
-from django.template import Context
 
-from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm
-from ketaflow.audit.context import Actor
 from ketaflow.outcomes.charts import trajectory_charts
-from ketaflow.outcomes.models import BoosterRecommendation
-from ketaflow.outcomes.selectors import trajectory
-from ketaflow.outcomes.services import trajectory_viewed
-from ketaflow.patients.models import Patient
+from ketaflow.outcomes.selectors import ChartSection
 
 register = template.Library()
 
 
-@register.inclusion_tag("outcomes/_chart_section.html", takes_context=True)
-def outcomes_section(context: Context, patient: Patient, user: User) -> dict[str, Any]:
-    staff = user.role_enum.is_staff_role
-    traj = trajectory(patient)
-    request = context.get("request")
-    actor = Actor.from_request(request) if isinstance(request, HttpRequest) else Actor(user=user)
-    trajectory_viewed(actor=actor, patient=patient, what="chart section")
+@register.inclusion_tag("outcomes/_chart_section.html")
+def outcomes_section(section: ChartSection) -> dict[str, Any]:
     return {
-        "patient": patient,
-        "traj": traj,
-        "charts": trajectory_charts(traj, measures=("pcl5", "phq9")),
-        "staff": staff,
-        "open_rec": BoosterRecommendation.objects.filter(
-            patient=patient, status=BoosterRecommendation.Status.OPEN
-        ).first()
-        if staff
-        else None,
-        "may_export": user.may(Perm.EXPORT_CHART),
+        "patient": section.patient,
+        "traj": section.traj,
+        "charts": trajectory_charts(section.traj, measures=("pcl5", "phq9")),
+        "staff": section.staff,
+        "open_rec": section.open_rec,
+        "may_export": section.may_export,
     }
 
 

@@ -5,10 +5,8 @@ ways and the audit of every page."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import re
-import zlib
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +19,6 @@ from django.utils import timezone
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
-from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.clinical import Measure
 from ketaflow.outcomes import services
 from ketaflow.outcomes.dashboard import END_OF_INDUCTION_WINDOW_DAYS, Filters, dashboard
@@ -31,85 +28,22 @@ from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.outcomes.selectors import Point, Status, measure_trajectory, trajectory
 from ketaflow.patients.models import Patient
 from ketaflow.portal.answers import response_record
-from ketaflow.treatment.demo import demo_course
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.treatment.models import Appointment, Course
-from ketaflow.treatment.services import clinic_datetime
-from tests.web.conftest import World, logged_in, patient_data
-
-DAYS = (0, 12, 19, 26, 33, 40)  # baseline, 24 h after the last induction infusion, weekly
-RESPONDER = (50, 33, 32, 34, 33, 32)  # >= 30% reduction, above the remission cut-point 28
-REMISSION = (50, 30, 26, 24, 22, 20)  # PCL-5 <= 28
-NON_RESPONDER = (50, 46, 44, 45, 43, 42)
-RELAPSE = (50, 30, 28, 38, 40, 42)  # response, then < 30% reduction twice
-
+from tests.outcomes.builders import (
+    DAYS,
+    NON_RESPONDER,
+    RELAPSE,
+    REMISSION,
+    RESPONDER,
+    history,
+    monday_weeks_ago,
+    new_patient,
+    pdf_text,
+)
+from tests.web.conftest import World, logged_in
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def signed_candidacy(world: World, patient: Patient) -> CandidacyAssessment:
-    return CandidacyAssessment.objects.create(
-        patient=patient,
-        created_by=world.prescriber,
-        intake={"weight_kg": 72.5, "height_cm": 168},
-        decision=CandidacyAssessment.Decision.ELIGIBLE,
-        indications=["ptsd", "depression"],
-        findings=[],
-        summary="Eligible: no hard stop, no caution.",
-        status=CandidacyAssessment.Status.SIGNED,
-        signed_by=world.prescriber,
-        signed_at=timezone.now(),
-    )
-
-
-def monday_weeks_ago(weeks: int) -> dt.date:
-    today = timezone.localdate()
-    return today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=weeks)
-
-
-def new_patient(world: World, given: str, family: str) -> Patient:
-    from ketaflow.patients import services as patient_services
-
-    return patient_services.patient_register(
-        actor=Actor.system("tests"), clinic_id=world.clinic.pk, data=patient_data(given, family)
-    )
-
-
-def history(
-    world: World,
-    patient: Patient,
-    totals: tuple[int, ...],
-    *,
-    instrument: str = "pcl5",
-    weeks_ago: int = 8,
-    indication: str = "ptsd",
-    course: bool = True,
-) -> dt.date:
-    """An induction course from the Monday ``weeks_ago`` weeks ago, booked, and ``totals`` on
-    the DAYS after its start; returns the start."""
-    from ketaflow.clinical import Indication
-
-    start = monday_weeks_ago(weeks_ago)
-    if course:
-        candidacy = CandidacyAssessment.objects.filter(
-            patient=patient, status="signed"
-        ).first() or signed_candidacy(world, patient)
-        demo_course(
-            actor=Actor(user=world.prescriber),
-            patient=patient,
-            candidacy=candidacy,
-            start_on=start,
-            indication=Indication(indication),
-        )
-    for day, total in zip(DAYS, totals, strict=False):
-        response_record(
-            actor=Actor(user=world.nurse),
-            patient=patient,
-            instrument=instrument,
-            answers=answers_for(instrument, total),
-            taken_at=clinic_datetime(world.clinic, start + dt.timedelta(days=day), dt.time(8)),
-        )
-    return start
 
 
 @pytest.fixture
@@ -423,20 +357,6 @@ def test_trajectory_page_and_image(ready: World, django_capture_on_commit_callba
 
 
 # ---- the progress report ------------------------------------------------------------------------
-
-
-def pdf_text(data: bytes) -> str:
-    """The text of a reportlab PDF: its streams, un-ASCII85-ed and inflated."""
-    out = [data.decode("latin-1")]
-    for raw in re.findall(rb"stream\r?\n(.*?)endstream", data, re.S):
-        chunk = raw.strip()
-        if chunk.endswith(b"~>"):
-            chunk = base64.a85decode(chunk[:-2].replace(b"\n", b""))
-        try:
-            out.append(zlib.decompress(chunk).decode("latin-1"))
-        except zlib.error:
-            out.append(chunk.decode("latin-1"))
-    return "\n".join(out)
 
 
 def test_progress_report_is_a_pdf_with_the_patient_and_pages(ready: World) -> None:

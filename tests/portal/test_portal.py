@@ -26,7 +26,6 @@ from ketaflow.accounts.second_factor import enrol_totp, secret_of
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
-from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.cli import main
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.models import Patient
@@ -47,7 +46,9 @@ from ketaflow.portal.services import invitation_create, questionnaire_submit
 from ketaflow.treatment import services as treatment_services
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.treatment.models import Appointment, Chair, Course
-from tests.web.conftest import PASSWORD, World, pass_second_factor
+from tests.candidacy.builders import signed_candidacy
+from tests.portal.builders import second_patient_login, verified_client
+from tests.web.conftest import PASSWORD, World
 
 PHQ9_ITEM9 = [1, 1, 1, 1, 1, 1, 1, 1, 2]  # total 10, item 9 answered 2
 PHQ9_CALM = [0, 1, 0, 1, 0, 0, 1, 0, 0]
@@ -73,24 +74,6 @@ def enrol(user: User, secret: str | None = None) -> str:
     return secret
 
 
-def verified_client(user: User) -> Client:
-    """A patient logged in with the second factor passed."""
-    c = Client()
-    c.force_login(user)
-    pass_second_factor(c, user)
-    return c
-
-
-def second_patient_login(world: World) -> User:
-    """Give the clinic's other patient a portal login too."""
-    user = User.objects.create_user(
-        username="bruno", password=PASSWORD, role=Role.PATIENT, clinic=world.clinic
-    )
-    world.other_patient.user = user
-    world.other_patient.save(update_fields=["user"])
-    return user
-
-
 def next_monday() -> dt.date:
     today = timezone.localdate()
     return today + dt.timedelta(days=7 - today.weekday() + 7)
@@ -100,17 +83,7 @@ def booked_course(world: World, patient: Patient, indication: str = "ptsd") -> C
     """A six-infusion course, planned and booked (through the treatment services)."""
     if not Chair.objects.filter(clinic=world.clinic).exists():
         treatment_demo(actor=Actor.system("tests"), clinic=world.clinic, today=timezone.localdate())
-    CandidacyAssessment.objects.create(
-        patient=patient,
-        created_by=world.prescriber,
-        intake={"weight_kg": 72.5, "height_cm": 168},
-        decision=CandidacyAssessment.Decision.ELIGIBLE,
-        findings=[],
-        summary="Eligible.",
-        status=CandidacyAssessment.Status.SIGNED,
-        signed_by=world.prescriber,
-        signed_at=timezone.now(),
-    )
+    signed_candidacy(world, patient, indications=(), summary="Eligible.")
     course = treatment_services.course_plan(
         actor=Actor(user=world.prescriber),
         patient=patient,
@@ -703,7 +676,7 @@ def test_nothing_is_lost_when_the_email_server_is_down(
     world: World, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
 ) -> None:
     staff_emails(world)
-    settings.EMAIL_BACKEND = "tests.web.test_portal.FailingBackend"
+    settings.EMAIL_BACKEND = "tests.portal.test_portal.FailingBackend"
     questionnaire_submit(
         actor=Actor(user=world.patient_user),
         patient=world.patient,

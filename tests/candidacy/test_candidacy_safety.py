@@ -18,9 +18,9 @@ from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.patients import services
 from ketaflow.patients.models import CurrentMedication, Diagnosis
 from ketaflow.portal.models import UrgentTask
+from tests.candidacy.builders import assess, intake_post
+from tests.portal.builders import verified_client
 from tests.web.conftest import World
-from tests.web.test_candidacy import assess, intake_post
-from tests.web.test_portal import verified_client
 
 REASON = "C-SSRS screener: high risk (candidacy intake)"
 

@@ -16,31 +16,8 @@ from ketaflow.audit.models import AuditEntry
 from ketaflow.candidacy.intake import MEDICAL_FLAGS, PSYCHIATRIC_FLAGS, SUBSTANCE_FLAGS
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
 from ketaflow.candidacy.selectors import current_consent_for, signed_candidacy_for
+from tests.candidacy.builders import assess, intake_post
 from tests.web.conftest import World, make_user
-
-
-def intake_post(**overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "sex": "female",
-        "pregnant": "no",
-        "breastfeeding": "no",
-        "weight_kg": "68",
-        "height_cm": "165",
-        "systolic_bp_mmhg": "122",
-        "diastolic_bp_mmhg": "78",
-        "heart_rate_bpm": "72",
-        "cssrs_risk": "low",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
-
-
-def assess(c: Client, world: World, **overrides: Any) -> CandidacyAssessment:
-    response = c.post(
-        reverse("candidacy_intake", args=[world.patient.pk]), intake_post(**overrides)
-    )
-    assert response.status_code == 302, response.content.decode()[:3000]
-    return CandidacyAssessment.objects.latest("created_at")
 
 
 @pytest.fixture

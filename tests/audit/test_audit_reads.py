@@ -19,11 +19,11 @@ from ketaflow.audit.services import entries_naming_patient
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
 from ketaflow.web.demo import demo_load
+from tests.portal.builders import verified_client
 from tests.web.conftest import World
 from tests.web.sweep import fill as _fill
 from tests.web.sweep import patterns as _patterns
 from tests.web.test_access import url_for
-from tests.web.test_portal import verified_client
 
 
 def _identifiers(patient: Patient) -> list[str]:

@@ -16,9 +16,9 @@ from ketaflow.audit.context import Actor
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Course
+from tests.outcomes.builders import NON_RESPONDER, RELAPSE, REMISSION, history, new_patient
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
-from tests.web.test_outcomes import NON_RESPONDER, RELAPSE, REMISSION, history, new_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
