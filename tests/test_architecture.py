@@ -188,7 +188,7 @@ def test_pump_arithmetic_is_rate_segments_in_the_core() -> None:
                     ):
                         found.append(_where(path, node))
     assert found == []
-    for module in ("infusions/services.py", "infusions/charts.py"):
+    for module in ("infusions/services/delivered.py", "infusions/charts.py"):
         assert "pump.rate_segments(" in (SRC / module).read_text(), module
 
 
