@@ -80,7 +80,9 @@ def session_vial(session: InfusionSession) -> SessionVial:
     draw = ledger.live_session_draw(session)
     if draw is None:
         return SessionVial(None, [], None, False)
-    dispositions = ledger.live_entries(draw.dispositions.order_by("seq"))
+    dispositions = ledger.live_entries(
+        draw.dispositions.prefetch_related("corrections").order_by("seq")
+    )
     remaining = ledger.draw_remaining_mg(draw)
     administered = any(d.kind == Kind.ADMINISTERED for d in dispositions)
     due = session.ended_at is not None and (not administered or remaining > 0)

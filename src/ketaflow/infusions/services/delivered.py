@@ -14,6 +14,7 @@ from django.utils import timezone
 from ketaflow.clinical import (
     pump,
 )
+from ketaflow.infusions import loaded
 from ketaflow.infusions.models import (
     InfusionSession,
 )
@@ -27,7 +28,6 @@ from ketaflow.infusions.services.base import (
 )
 from ketaflow.infusions.services.reads import effective_vitals
 from ketaflow.infusions.timers import BagState, VitalsDue, bag_state, next_vitals_due
-from ketaflow.treatment.services import schedule_settings
 
 Delivered = pump.Delivered
 
@@ -159,7 +159,7 @@ def session_vitals_due(session: InfusionSession, now: dt.datetime) -> VitalsDue 
     """When the next vitals reading is due under the clinic's monitoring schedule
     (``ScheduleSettings``): during the infusion (running or paused) from its start, after it
     until discharge from its end; ``None`` before the start and after discharge."""
-    settings = schedule_settings(session.patient.clinic)
+    settings = loaded.schedule(session)
     phase: Literal["during", "recovery"] | None = None
     began: dt.datetime | None = None
     interval = settings.vitals_every_min_during

@@ -18,7 +18,7 @@ from ketaflow.clinical import (
     AlertLevel,
     Instrument,
 )
-from ketaflow.infusions import gates
+from ketaflow.infusions import gates, loaded
 from ketaflow.infusions.models import (
     InfusionSession,
     VitalsEntry,
@@ -50,10 +50,9 @@ def sessions_listed(
 
 def effective_vitals(session: InfusionSession) -> list[VitalsEntry]:
     """The vitals entries that stand (not corrected by a later entry), oldest first."""
-    corrected = set(
-        session.vitals.filter(corrects__isnull=False).values_list("corrects_id", flat=True)
-    )
-    return [v for v in session.vitals.select_related("by") if v.pk not in corrected]
+    entries = loaded.session_rows(session, "vitals", "by")
+    corrected = {v.corrects_id for v in entries if v.corrects_id is not None}
+    return [v for v in entries if v.pk not in corrected]
 
 
 def baseline_vitals(session: InfusionSession) -> VitalsEntry | None:
@@ -64,14 +63,23 @@ def baseline_vitals(session: InfusionSession) -> VitalsEntry | None:
 def pre_infusion_responses(session: InfusionSession) -> dict[str, InstrumentResponse]:
     """The newest pre-infusion response of each questionnaire for this session."""
     found: dict[str, InstrumentResponse] = {}
-    for response in InstrumentResponse.objects.filter(
-        infusion_session_id=session.pk, context=PRE_INFUSION
-    ).order_by("taken_at", "pk"):
-        found[response.instrument] = response
+    read = loaded.responses(session)
+    if read is None:
+        read = list(
+            InstrumentResponse.objects.filter(
+                infusion_session_id=session.pk, context=PRE_INFUSION
+            ).order_by("taken_at", "pk")
+        )
+    for response in read:
+        if response.context == PRE_INFUSION:
+            found[response.instrument] = response
     return found
 
 
 def session_responses(session: InfusionSession, instrument: Instrument) -> list[InstrumentResponse]:
+    read = loaded.responses(session)
+    if read is not None:
+        return [r for r in read if r.instrument == instrument.value]
     return list(
         InstrumentResponse.objects.filter(
             infusion_session_id=session.pk, instrument=instrument.value
