@@ -35,6 +35,6 @@ version=$("$pgbin/postgres" --version)
 echo "databases: PostgreSQL ($version) on 127.0.0.1:$port"
 
 # Arguments, if any, replace the default selection (e.g. one file: tests/web/test_signin.py).
-if [ "$#" -eq 0 ]; then set -- tests/web tests/ledger; fi
+if [ "$#" -eq 0 ]; then set -- tests/web tests/ledger tests/infusions; fi
 DATABASE_URL="postgres://ketaflow@127.0.0.1:$port/postgres" \
   .venv/bin/python -m pytest "$@" -p no:cacheprovider -n 2 --dist loadgroup -q

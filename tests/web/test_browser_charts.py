@@ -19,10 +19,10 @@ from selenium.webdriver.common.by import By
 from ketaflow.audit.context import Actor
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Course
+from tests.infusions.builders import run_to_stop
 from tests.web.browser import chromium
 from tests.web.conftest import World
 from tests.web.test_browser_sweep import _sign_in
-from tests.web.test_infusions import run_to_stop
 from tests.web.test_outcomes import RELAPSE, history
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]

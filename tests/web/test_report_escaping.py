@@ -27,6 +27,7 @@ from ketaflow.outcomes.report import progress_report_pdf
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.web.export import csv_cell, csv_text, pdf_text
+from tests.infusions.builders import make_ready
 from tests.ledger.builders import (
     Stock,
     draw,
@@ -34,7 +35,6 @@ from tests.ledger.builders import (
     waste,
 )
 from tests.web.conftest import World
-from tests.web.test_infusions import make_ready
 from tests.web.test_outcomes import RELAPSE, history
 from tests.web.test_outcomes import pdf_text as pdf_streams
 

@@ -21,9 +21,13 @@ _PRELOADED = "_infusion_page_records"
 
 
 def preload(
-    session: InfusionSession, *, responses: list[InstrumentResponse], schedule: ScheduleSettings
+    session: InfusionSession,
+    *,
+    schedule: ScheduleSettings,
+    responses: list[InstrumentResponse] | None = None,
 ) -> None:
-    """Attach the session's questionnaire answers (oldest first) and its clinic's schedule."""
+    """Attach its clinic's schedule and, when read, the session's questionnaire answers (oldest
+    first)."""
     setattr(session, _PRELOADED, {"responses": responses, "schedule": schedule})
 
 

@@ -16,13 +16,14 @@ query count.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
 from django.db.models import Prefetch
 
 from ketaflow.accounts.clinictime import clinic_today
-from ketaflow.accounts.models import User
+from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.clinical import Action as MonitoringAction
@@ -41,7 +42,9 @@ from ketaflow.infusions.models import (
 )
 from ketaflow.infusions.policy import infusion_policy
 from ketaflow.ledger.models import Vial
-from ketaflow.treatment.services import schedule_settings
+from ketaflow.patients.access import patients_for_user
+from ketaflow.treatment.models import Appointment
+from ketaflow.treatment.services import clinic_zone, schedule_settings
 
 ACTION_TEXT: dict[str, str] = {action: action.label for action in MonitoringAction}
 
@@ -264,3 +267,80 @@ def session_page(user: User, session_id: int, now: dt.datetime) -> SessionPage:
         + [(v, label) for v, label in InfusionEvent.Reason.choices if v],
         stop_early=infusing and gates.stop_is_early(session, delivered.volume_ml),
     )
+
+
+@dataclass
+class TodayPage(Page):
+    """Today's infusions at the user's clinic: one row an appointment."""
+
+    rows: list[dict[str, Any]]
+    day: dt.date
+    may_open: bool
+    now: dt.datetime
+
+    @property
+    def appointment_ids(self) -> list[int]:
+        return [row["appointment"].pk for row in self.rows]
+
+    @property
+    def patient_ids(self) -> list[int]:
+        return [row["appointment"].patient_id for row in self.rows]
+
+
+def _today_row(
+    appointment: Appointment, session: InfusionSession | None, now: dt.datetime
+) -> dict[str, Any]:
+    """One line of Today's infusions: a running infusion's expected end (or when its bag was
+    infused) and, while the patient is monitored, when the next vitals are due."""
+    row: dict[str, Any] = {
+        "appointment": appointment,
+        "session": session,
+        "clinic_tz": appointment.patient.clinic.time_zone,
+    }
+    if session is not None:
+        row["bag"] = (
+            services.session_bag(session, now) if session.status in services.INFUSING else None
+        )
+        row["vitals_due"] = services.session_vitals_due(session, now)
+    return row
+
+
+def today_page(user: User, clinic: Clinic, now: dt.datetime) -> TodayPage:
+    """The clinic's appointments of its day with their sessions; each session's pump events
+    and vitals read once for all rows."""
+    day = clinic_today(clinic)
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=clinic_zone(clinic))
+    appointments = list(
+        Appointment.objects.filter(
+            patient__in=patients_for_user(user),
+            starts_at__gte=start,
+            starts_at__lt=start + dt.timedelta(days=1),
+        )
+        .select_related("patient__clinic", "chair", "nurse")
+        .order_by("starts_at")
+    )
+    schedule = schedule_settings(clinic)
+    sessions = {}
+    for s in (
+        InfusionSession.objects.filter(appointment__in=appointments)
+        .select_related("patient__clinic")
+        .prefetch_related("events", Prefetch("vitals", VitalsEntry.objects.select_related("by")))
+    ):
+        loaded.preload(s, schedule=schedule)
+        sessions[s.appointment_id] = s
+    return TodayPage(
+        rows=[_today_row(a, sessions.get(a.pk), now) for a in appointments],
+        day=day,
+        may_open=user.may(Perm.CHART_INFUSION),
+        now=now,
+    )
+
+
+def vitals_entry(session: InfusionSession, entry_id: int) -> VitalsEntry | None:
+    """One vitals entry of the session, by its id."""
+    return session.vitals.filter(pk=entry_id).first()
+
+
+def vitals_entry_sent(session: InfusionSession, client_uuid: uuid.UUID) -> VitalsEntry | None:
+    """The session's vitals entry sent with ``client_uuid`` (the form's once-only key)."""
+    return session.vitals.filter(client_uuid=client_uuid).first()

@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -24,13 +24,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ketaflow.accounts.clinictime import clinic_local
-from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm, Role
+from ketaflow.accounts.roles import Perm
 from ketaflow.assessments.services import parse_answers
 from ketaflow.audit.context import Actor
 from ketaflow.clinical import Instrument
 from ketaflow.infusions import selectors, services, stock
-from ketaflow.infusions.access import appointment_for_user, session_for_user
+from ketaflow.infusions.access import (
+    appointment_for_user,
+    infusion_day_for_user,
+    session_for_user,
+)
 from ketaflow.infusions.flowsheet import flowsheet
 from ketaflow.infusions.forms import (
     ALDRETE_ITEMS,
@@ -57,9 +60,7 @@ from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from ketaflow.infusions.offline import replay_check
 from ketaflow.infusions.questionnaires import CHAIR_INSTRUMENTS, ItemsForm, preview, sheet
 from ketaflow.infusions.selectors import ACTION_TEXT, SessionPage
-from ketaflow.patients.access import patients_for_user
-from ketaflow.treatment.models import Appointment
-from ketaflow.treatment.services import clinic_today, clinic_zone
+from ketaflow.treatment.services import clinic_today
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 from ketaflow.web.templatetags.display import score
@@ -242,7 +243,7 @@ def _tier(action: str, session: InfusionSession, form: forms.Form) -> str:
     """The alert tier of a saved vitals entry (its confirmation takes the tier's colour)."""
     if action not in ("vitals", "correct"):
         return ""
-    entry = session.vitals.filter(client_uuid=form.cleaned_data["client_uuid"]).first()
+    entry = selectors.vitals_entry_sent(session, form.cleaned_data["client_uuid"])
     return entry.level if entry is not None else ""
 
 
@@ -388,7 +389,7 @@ def _vitals(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
 
 def _correct(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
     c = form.cleaned_data
-    original = session.vitals.filter(pk=c["corrects"]).first()
+    original = selectors.vitals_entry(session, c["corrects"])
     if original is None:
         raise ValidationError({"corrects": ["no such vitals entry in this session"]})
     # A correction is of the original reading: its time is the original's to the second
@@ -632,7 +633,7 @@ def correction_form(request: HttpRequest, session_id: int, entry_id: int) -> Htt
     session = session_for_user(
         request_user(request), session_id, need=Perm.CHART_INFUSION, actor=actor
     )
-    entry = session.vitals.filter(pk=entry_id).first()
+    entry = selectors.vitals_entry(session, entry_id)
     if entry is None:
         raise Http404("No such vitals entry.")
     form = CorrectionForm(
@@ -677,64 +678,20 @@ def discharge_instructions(request: HttpRequest, session_id: int) -> HttpRespons
     )
 
 
-def _today_user(request: HttpRequest) -> User:
-    user = request_user(request)
-    if user.role == Role.PATIENT or not user.may(Perm.VIEW_CLINICAL):
-        raise PermissionDenied("Your role may not see infusion sessions.")
-    return user
-
-
 @login_required
 @require_GET
 def today(request: HttpRequest) -> HttpResponse:
-    user = _today_user(request)
-    if user.clinic is None:
-        raise PermissionDenied("Only a clinic's staff see its infusions.")
-    day = clinic_today(user.clinic)
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=clinic_zone(user.clinic))
-    appointments = list(
-        Appointment.objects.filter(
-            patient__in=patients_for_user(user),
-            starts_at__gte=start,
-            starts_at__lt=start + dt.timedelta(days=1),
-        )
-        .select_related("patient", "chair", "nurse")
-        .order_by("starts_at")
-    )
-    sessions = {
-        s.appointment_id: s for s in InfusionSession.objects.filter(appointment__in=appointments)
-    }
+    actor = _actor(request)
+    user = request_user(request)
+    clinic = infusion_day_for_user(user, actor=actor)
+    page = selectors.today_page(user, clinic, timezone.now())
     services.sessions_listed(
-        actor=_actor(request),
-        day=day,
-        appointment_ids=[a.pk for a in appointments],
-        patient_ids=[a.patient_id for a in appointments],
+        actor=actor,
+        day=page.day,
+        appointment_ids=page.appointment_ids,
+        patient_ids=page.patient_ids,
     )
-    now = timezone.now()
-    rows = [_today_row(a, sessions.get(a.pk), now) for a in appointments]
-    return render(
-        request,
-        "infusions/today.html",
-        {"rows": rows, "day": day, "may_open": user.may(Perm.CHART_INFUSION), "now": now},
-    )
-
-
-def _today_row(
-    appointment: Appointment, session: InfusionSession | None, now: dt.datetime
-) -> dict[str, Any]:
-    """One line of Today's infusions: a running infusion's expected end (or when its bag was
-    infused) and, while the patient is monitored, when the next vitals are due."""
-    row: dict[str, Any] = {
-        "appointment": appointment,
-        "session": session,
-        "clinic_tz": appointment.patient.clinic.time_zone,
-    }
-    if session is not None:
-        row["bag"] = (
-            services.session_bag(session, now) if session.status in services.INFUSING else None
-        )
-        row["vitals_due"] = services.session_vitals_due(session, now)
-    return row
+    return render(request, "infusions/today.html", page.context())
 
 
 @login_required
