@@ -72,10 +72,9 @@ def run(repeats: int) -> int:
     nurse = User.objects.get(username="nurse")
     prescriber = User.objects.get(username="prescriber")
     mine = InfusionSession.objects.filter(patient__clinic=nurse.clinic)
-    running = (
-        mine.filter(status=InfusionSession.Status.RUNNING).first()
-        or mine.exclude(started_at=None).latest("started_at")
-    )
+    running = mine.filter(status=InfusionSession.Status.RUNNING).first() or mine.exclude(
+        started_at=None
+    ).latest("started_at")
     signed = mine.filter(status=InfusionSession.Status.SIGNED).order_by("-pk").first()
     cases = [("running infusion, nurse", nurse, running)]
     if signed is not None:
