@@ -136,6 +136,13 @@ def _bump(session: InfusionSession, user: User) -> None:
     session.updated_by = user
 
 
+def _save(session: InfusionSession, user: User) -> None:
+    """Save a change of the session by ``user``: a new version, validated."""
+    _bump(session, user)
+    session.full_clean()
+    session.save()
+
+
 def _check_time(
     session: InfusionSession, field: str, at: dt.datetime, policy: InfusionPolicy
 ) -> None:

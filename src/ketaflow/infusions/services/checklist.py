@@ -25,12 +25,12 @@ from ketaflow.infusions.services.base import (
     BEFORE_START,
     Status,
     _audit,
-    _bump,
     _check_version,
     _locked_row,
     _refuse,
     _require_perm,
     _require_unlocked,
+    _save,
     _settings,
 )
 from ketaflow.treatment.models import Appointment
@@ -157,9 +157,7 @@ def checklist_update(
     if dose_cleared:
         _clear_dose(session)
     _to_checklist(session)
-    _bump(session, user)
-    session.full_clean()
-    session.save()
+    _save(session, user)
     after = {
         "fasting_confirmed": fasting_confirmed,
         "escort_confirmed": escort_confirmed,

@@ -21,12 +21,12 @@ from ketaflow.infusions.services.base import (
     AFTER_STOP,
     Status,
     _audit,
-    _bump,
     _check_version,
     _locked_row,
     _refuse,
     _require_perm,
     _require_unlocked,
+    _save,
 )
 from ketaflow.infusions.services.gate import _observation_problem
 from ketaflow.infusions.services.reads import latest_aldrete
@@ -87,9 +87,7 @@ def session_discharge(
     session.discharged_at = now
     session.discharged_by = user
     session.status = Status.DISCHARGED
-    _bump(session, user)
-    session.full_clean()
-    session.save()
+    _save(session, user)
     _audit(
         actor,
         Action.UPDATE,

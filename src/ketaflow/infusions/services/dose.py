@@ -32,12 +32,12 @@ from ketaflow.infusions.models import (
 from ketaflow.infusions.services.base import (
     BEFORE_START,
     _audit,
-    _bump,
     _check_version,
     _locked_row,
     _refuse,
     _require_perm,
     _require_unlocked,
+    _save,
     _settings,
 )
 from ketaflow.infusions.services.checklist import _to_checklist
@@ -124,9 +124,7 @@ def dose_compute(
         session.override_by = None
         session.override_role = ""
     _to_checklist(session)
-    _bump(session, user)
-    session.full_clean()
-    session.save()
+    _save(session, user)
     _audit(
         actor,
         Action.UPDATE,

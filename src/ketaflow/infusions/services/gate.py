@@ -29,12 +29,12 @@ from ketaflow.infusions.services.base import (
     INFUSING,
     Kind,
     _audit,
-    _bump,
     _check_time,
     _locked_row,
     _refuse,
     _require_perm,
     _require_unlocked,
+    _save,
 )
 from ketaflow.infusions.services.delivered import session_delivered
 from ketaflow.infusions.services.reads import baseline_vitals, effective_vitals
@@ -159,9 +159,7 @@ def baseline_override(
         raise _refuse("at", "the override is made after the reading it is about")
     session.baseline_override_at = at
     session.baseline_override_reason = reason.strip()
-    _bump(session, user)
-    session.full_clean()
-    session.save()
+    _save(session, user)
     _audit(
         actor,
         Action.UPDATE,

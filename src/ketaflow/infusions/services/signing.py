@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
+from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action
@@ -22,15 +23,24 @@ from ketaflow.infusions.models import (
 from ketaflow.infusions.services.base import (
     Status,
     _audit,
-    _bump,
     _find_duplicate,
     _locked_row,
     _refuse,
     _require_perm,
     _require_unlocked,
+    _save,
     _save_once,
 )
 from ketaflow.infusions.services.reads import effective_vitals
+
+
+def _lock(actor: Actor, session: InfusionSession, user: User, summary: str) -> InfusionSession:
+    """Lock the note as signed, seal its content and audit the seal (signing, co-signing)."""
+    session.locked = True
+    session.status = Status.SIGNED
+    _save(session, user)
+    _audit(actor, Action.UPDATE, session, summary, detail={AUDIT_KEY: seal(session)})
+    return session
 
 
 @transaction.atomic
@@ -56,9 +66,7 @@ def session_sign(*, actor: Actor, session: InfusionSession) -> InfusionSession:
     cosign = gates.cosign_reasons(session, effective_vitals(session))
     if cosign:
         session.status = Status.COSIGN
-        _bump(session, user)
-        session.full_clean()
-        session.save()
+        _save(session, user)
         _audit(
             actor,
             Action.UPDATE,
@@ -68,20 +76,7 @@ def session_sign(*, actor: Actor, session: InfusionSession) -> InfusionSession:
             detail={"cosign_reasons": cosign},
         )
         return session
-    session.locked = True
-    session.status = Status.SIGNED
-    _bump(session, user)
-    session.full_clean()
-    session.save()
-    digest = seal(session)
-    _audit(
-        actor,
-        Action.UPDATE,
-        session,
-        "signed and locked the infusion note",
-        detail={AUDIT_KEY: digest},
-    )
-    return session
+    return _lock(actor, session, user, "signed and locked the infusion note")
 
 
 @transaction.atomic
@@ -134,17 +129,4 @@ def session_cosign(*, actor: Actor, session: InfusionSession) -> InfusionSession
         raise _refuse(NON_FIELD_ERRORS, "credentials: " + "; ".join(check.problems))
     session.cosigned_by = user
     session.cosigned_at = timezone.now()
-    session.locked = True
-    session.status = Status.SIGNED
-    _bump(session, user)
-    session.full_clean()
-    session.save()
-    digest = seal(session)
-    _audit(
-        actor,
-        Action.UPDATE,
-        session,
-        "co-signed and locked the infusion note",
-        detail={AUDIT_KEY: digest},
-    )
-    return session
+    return _lock(actor, session, user, "co-signed and locked the infusion note")
