@@ -32,8 +32,8 @@ from ketaflow.ledger.models import (
     Receipt,
     Vial,
 )
+from tests.infusions.builders import make_appointment, make_ready
 from tests.web.conftest import PASSWORD, World, make_user
-from tests.web.test_infusions import make_appointment, make_ready
 
 __all__ = ["make_appointment", "make_ready"]
 

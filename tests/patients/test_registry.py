@@ -222,8 +222,8 @@ def test_two_open_courses_refuse_a_merge(world: World) -> None:
 
 
 def test_a_duplicate_with_ledger_entries_is_not_merged(world: World) -> None:
+    from tests.infusions.builders import make_ready
     from tests.ledger.builders import draw, receive
-    from tests.web.test_infusions import make_ready
 
     make_ready(world, world.patient)
     stock = receive(world)
@@ -286,8 +286,8 @@ def test_an_inactive_patient_leaves_lists_and_is_not_booked_or_drawn_for(
 
 
 def test_an_inactive_patient_is_not_drawn_for(world: World) -> None:
+    from tests.infusions.builders import make_ready
     from tests.ledger.builders import draw, receive
-    from tests.web.test_infusions import make_ready
 
     make_ready(world, world.patient)
     stock = receive(world)

@@ -19,9 +19,9 @@ from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEntry
 from ketaflow.patients import right_of_access
 from ketaflow.patients.models import Patient
+from tests.infusions.builders import prepare
 from tests.web.conftest import World, logged_in, make_user
 from tests.web.sweep import pdf_text
-from tests.web.test_infusions import prepare
 
 pytestmark = pytest.mark.django_db
 

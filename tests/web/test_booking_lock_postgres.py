@@ -14,8 +14,8 @@ import pytest
 from django.db import OperationalError, connection, connections, transaction
 
 from ketaflow.accounts.models import Clinic
-from ketaflow.treatment.services import booking
 from ketaflow.treatment.models import Chair
+from ketaflow.treatment.services import booking
 
 pytestmark = [
     pytest.mark.postgres,

@@ -20,10 +20,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from ketaflow.infusions.models import InfusionSession
+from tests.infusions.builders import reading, running
 from tests.web.browser import chromium, csp_violations, login, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_infusions import vitals
-from tests.web.test_chair_timers import reading, running
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

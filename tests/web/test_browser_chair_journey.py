@@ -26,6 +26,7 @@ from selenium.webdriver.support.ui import Select
 from ketaflow.infusions.models import InfusionSession, PrescriberDecision
 from ketaflow.ledger import services as ledger
 from ketaflow.portal.models import UrgentTask
+from tests.infusions.builders import prepare, stock_vial
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import PASSWORD, World
 from tests.web.test_browser_gates import widths
@@ -40,7 +41,6 @@ from tests.web.test_browser_infusions import (
     submit,
     vitals,
 )
-from tests.web.test_infusions import prepare, stock_vial
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -14,10 +14,10 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.portal.models import UrgentTask
+from tests.infusions.builders import open_session
 from tests.web.browser import csp_violations, login, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_worklists import _at_widths
-from tests.web.test_infusions import open_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -19,11 +19,11 @@ from selenium.webdriver.common.by import By
 from ketaflow.audit.context import Actor
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Course
+from tests.infusions.builders import run_to_stop
 from tests.outcomes.builders import RELAPSE, history
 from tests.web.browser import chromium
 from tests.web.conftest import World
 from tests.web.test_browser_sweep import _sign_in
-from tests.web.test_infusions import run_to_stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -21,6 +21,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.portal.models import UrgentTask
+from tests.infusions.builders import prepare
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_infusions import (
@@ -37,7 +38,6 @@ from tests.web.test_browser_infusions import (
     submit,
     vitals,
 )
-from tests.web.test_infusions import prepare
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

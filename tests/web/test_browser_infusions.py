@@ -18,9 +18,9 @@ from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
+from tests.infusions.builders import make_appointment, stock_vial
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
-from tests.web.test_infusions import make_appointment, stock_vial
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

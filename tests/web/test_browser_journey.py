@@ -20,10 +20,10 @@ from ketaflow.candidacy.models import CandidacyAssessment, ConsentForm
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Appointment, Course
+from tests.infusions.builders import stock_vial
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_infusions import chart_infusion_to_lock
-from tests.web.test_infusions import stock_vial
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -16,11 +16,11 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.accounts.roles import Role
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
+from tests.infusions.builders import make_appointment
 from tests.web.browser import csp_violations, login, wait_text
 from tests.web.conftest import World, make_user
 from tests.web.test_browser_infusions import click, open_session, vitals
 from tests.web.test_browser_printing import _shot
-from tests.web.test_infusions import make_appointment
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -19,10 +19,10 @@ from selenium import webdriver
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
 from ketaflow.treatment.models import Course
+from tests.infusions.builders import stock_vial
 from tests.web import sweep
 from tests.web.browser import chromium
 from tests.web.conftest import World
-from tests.web.test_infusions import stock_vial
 from tests.web.test_printing import charted
 
 pytestmark = [pytest.mark.browser, pytest.mark.sweep, pytest.mark.xdist_group("browser")]

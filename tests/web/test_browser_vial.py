@@ -19,11 +19,10 @@ from selenium.webdriver.support.ui import Select
 
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger import services as ledger
+from tests.infusions.builders import event, prepare, stock_vial, undrawn
 from tests.web.browser import chromium, csp_violations, login, wait_text
 from tests.web.conftest import PASSWORD, World
 from tests.web.test_browser_infusions import click, fill, form_in, submit
-from tests.web.test_infusions import event, prepare, stock_vial
-from tests.web.test_vial_stock import undrawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

@@ -24,9 +24,9 @@ from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import DueQuestionnaire
 from ketaflow.portal.selectors import access_history, questionnaire_rows
 from ketaflow.web import charts
+from tests.infusions.builders import run_to_stop
 from tests.portal.builders import second_patient_login, verified_client
 from tests.web.conftest import World, make_user
-from tests.web.test_infusions import run_to_stop
 
 EXPONENT = re.compile(r"\d[eE][+-]?\d")
 

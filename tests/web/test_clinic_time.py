@@ -18,8 +18,8 @@ from ketaflow.accounts.clinictime import clinic_day, clinic_local, clinic_now, c
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import Credential
 from ketaflow.ledger.reports import discrepancy_history, to_csv
+from tests.infusions.builders import make_appointment
 from tests.web.conftest import World
-from tests.web.test_infusions import make_appointment
 
 AUCKLAND = ZoneInfo("Pacific/Auckland")
 # 01:00 on 1 December in Auckland; 07:00 on 30 November on the server (New York).

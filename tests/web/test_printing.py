@@ -23,8 +23,8 @@ from ketaflow.audit.models import AuditEntry
 from ketaflow.clinical import Instrument
 from ketaflow.infusions import services
 from ketaflow.infusions.models import InfusionSession
+from tests.infusions.builders import baseline, event, nurse_actor, open_session, prepare
 from tests.web.conftest import World
-from tests.web.test_infusions import baseline, event, nurse_actor, open_session, prepare
 
 RAW_CODES = (
     "pause_infusion",

@@ -27,6 +27,7 @@ from ketaflow.outcomes.report import progress_report_pdf
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.web.export import csv_cell, csv_text, pdf_text
+from tests.infusions.builders import make_ready
 from tests.ledger.builders import (
     Stock,
     draw,
@@ -36,7 +37,6 @@ from tests.ledger.builders import (
 from tests.outcomes.builders import RELAPSE, history
 from tests.outcomes.builders import pdf_text as pdf_streams
 from tests.web.conftest import World
-from tests.web.test_infusions import make_ready
 
 BROKEN = "<b>unclosed & <i>"
 LINK = '<a href="https://evil.example/x">pay</a>'

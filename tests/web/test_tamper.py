@@ -50,6 +50,7 @@ from ketaflow.ledger.services import append as ledger_append
 from ketaflow.ledger.verify import ledger_check
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Allergy
+from tests.infusions.builders import make_ready
 from tests.ledger.builders import (
     Stock,
     complete_session,
@@ -59,7 +60,6 @@ from tests.ledger.builders import (
     waste,
 )
 from tests.web.conftest import World
-from tests.web.test_infusions import make_ready
 
 
 @pytest.fixture(autouse=True)

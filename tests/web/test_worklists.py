@@ -20,9 +20,9 @@ from ketaflow.ledger import services as ledger
 from ketaflow.portal.models import UrgentTask
 from ketaflow.treatment.models import Course
 from ketaflow.web import selectors
+from tests.infusions.builders import make_appointment
 from tests.ledger.builders import count_lines_for, nurse, receive
 from tests.web.conftest import World, make_user
-from tests.web.test_infusions import make_appointment
 
 
 def _foreign_director(world: World) -> User:

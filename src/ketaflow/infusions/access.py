@@ -1,28 +1,39 @@
-"""The one access check for infusion sessions.
+"""The one access check per kind of infusion record: a session, an appointment to open one,
+and a clinic's day of infusions.
 
 A session is reached through its patient: :func:`ketaflow.patients.access.patient_for_user`
-decides 404 (another clinic) or 403 (the role lacks the permission; audited). Patients never see
-their infusion sessions here (404), and front desk lacks ``VIEW_CLINICAL`` (403).
+decides 404 (another clinic) or 403 (the role may not see clinical notes; audited). A known
+session whose patient the user may see, without the permission the action needs, is refused by
+:func:`ketaflow.accounts.access.deny` (audited as ``denied`` on the patient, then 403).
+Patients never see their infusion sessions here (404: their one permission is their own record),
+and front desk lacks ``VIEW_CLINICAL`` (403).
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm, Role
+from ketaflow.accounts.access import deny, require
+from ketaflow.accounts.models import Clinic, User
+from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.access import patient_for_user
 from ketaflow.treatment.models import Appointment
 
 
+def _staff(user: User, missing: str) -> None:
+    """404 unless ``user`` is signed-in staff (a patient's account sees only its own record)."""
+    if not user.is_authenticated or user.may(Perm.VIEW_OWN_RECORD):
+        raise Http404(missing)
+
+
 def session_for_user(
     user: User, session_id: int, *, need: Perm, actor: Actor | None = None
 ) -> InfusionSession:
     """The session ``session_id`` if ``user`` may ``need`` it; else 404 or 403."""
-    if not user.is_authenticated or user.role == Role.PATIENT:
-        raise Http404("No such infusion session.")
+    _staff(user, "No such infusion session.")
     session = (
         InfusionSession.objects.select_related("patient", "appointment")
         .filter(pk=session_id)
@@ -31,8 +42,15 @@ def session_for_user(
     if session is None:
         raise Http404("No such infusion session.")
     patient_for_user(user, session.patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
-    if need is not Perm.VIEW_CLINICAL:
-        patient_for_user(user, session.patient_id, need=need, actor=actor)
+    if not user.may(need):
+        deny(
+            user,
+            need,
+            object_type="patient",
+            object_id=session.patient_id,
+            patient_id=session.patient_id,
+            actor=actor,
+        )
     return session
 
 
@@ -40,8 +58,7 @@ def appointment_for_user(
     user: User, appointment_id: int, *, need: Perm, actor: Actor | None = None
 ) -> Appointment:
     """An appointment, through its patient, for opening its infusion session."""
-    if not user.is_authenticated or user.role == Role.PATIENT:
-        raise Http404("No such appointment.")
+    _staff(user, "No such appointment.")
     appointment = (
         Appointment.objects.select_related("patient", "chair").filter(pk=appointment_id).first()
     )
@@ -49,3 +66,14 @@ def appointment_for_user(
         raise Http404("No such appointment.")
     patient_for_user(user, appointment.patient_id, need=need, actor=actor)
     return appointment
+
+
+def infusion_day_for_user(user: User, *, actor: Actor | None = None) -> Clinic:
+    """The clinic whose day of infusions ``user`` may see: 403 for a role that may not see
+    clinical notes (a patient's account, front desk; audited) and for an account of no clinic."""
+    require(
+        user, Perm.VIEW_CLINICAL, object_type="infusion_day", object_id=user.clinic_id, actor=actor
+    )
+    if user.clinic is None:
+        raise PermissionDenied("Only a clinic's staff see its infusions.")
+    return user.clinic

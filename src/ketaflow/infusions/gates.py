@@ -23,8 +23,8 @@ from fractions import Fraction
 
 from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.clinical import AlertLevel
+from ketaflow.infusions import loaded
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
-from ketaflow.treatment.models import RECOVERY_MIN_DEFAULT, ScheduleSettings
 
 URGENT_LEVELS = frozenset({AlertLevel.CRITICAL.value, AlertLevel.EMERGENCY.value})
 Reason = InfusionEvent.Reason
@@ -72,7 +72,8 @@ def awaiting_decision(
     if not during:
         return None
     newest = max(during, key=lambda v: (v.measured_at, v.pk))
-    decided = session.decisions.filter(at__gte=newest.measured_at).order_by("-at", "-pk").first()
+    after = [d for d in loaded.session_rows(session, "decisions") if d.at >= newest.measured_at]
+    decided = max(after, key=lambda d: (d.at, d.pk)) if after else None
     if decided is None or decided.decision != decided.Decision.RESUME:
         return newest
     return None
@@ -95,8 +96,7 @@ def cosign_reasons(session: InfusionSession, standing: Sequence[VitalsEntry]) ->
 
 def observation_min(session: InfusionSession) -> int:
     """The clinic's minimum observation after the stop, in minutes (see the module docstring)."""
-    found = ScheduleSettings.objects.filter(clinic_id=session.patient.clinic_id).first()
-    return int(found.recovery_min) if found is not None else int(RECOVERY_MIN_DEFAULT)
+    return int(loaded.schedule(session).recovery_min)
 
 
 def observation_until(session: InfusionSession) -> dt.datetime | None:

@@ -27,6 +27,17 @@ from ketaflow.audit.services import Action
 from ketaflow.clinical.dosing import SYRINGE_RESOLUTION_ML
 from ketaflow.infusions import services
 from ketaflow.infusions.models import InfusionSession
+from ketaflow.infusions.services.base import (
+    _audit,
+    _bump,
+    _check_version,
+    _locked_row,
+    _person,
+    _refuse,
+    _require_perm,
+    _require_unlocked,
+)
+from ketaflow.infusions.services.checklist import _to_checklist
 from ketaflow.ledger import services as ledger
 from ketaflow.ledger.models import LedgerEntry, Vial
 from ketaflow.treatment.services import clinic_today
@@ -69,7 +80,9 @@ def session_vial(session: InfusionSession) -> SessionVial:
     draw = ledger.live_session_draw(session)
     if draw is None:
         return SessionVial(None, [], None, False)
-    dispositions = ledger.live_entries(draw.dispositions.order_by("seq"))
+    dispositions = ledger.live_entries(
+        draw.dispositions.prefetch_related("corrections").order_by("seq")
+    )
     remaining = ledger.draw_remaining_mg(draw)
     administered = any(d.kind == Kind.ADMINISTERED for d in dispositions)
     due = session.ended_at is not None and (not administered or remaining > 0)
@@ -87,22 +100,22 @@ def vial_choice_label(vial: Vial) -> str:
 def _drawable_vial(session: InfusionSession, vial_id: int | None, today: dt.date) -> Vial:
     """The vial, refused naming the field ``vial`` unless it is this clinic's stock."""
     if vial_id is None:
-        raise services._refuse("vial", "pick the vial from the clinic's stock")
+        raise _refuse("vial", "pick the vial from the clinic's stock")
     vial = (
         Vial.objects.select_related("product")
         .filter(pk=vial_id, clinic_id=session.patient.clinic_id)
         .first()
     )
     if vial is None:
-        raise services._refuse("vial", f"vial {vial_id} is not in this clinic's stock")
+        raise _refuse("vial", f"vial {vial_id} is not in this clinic's stock")
     if vial.status not in DRAWABLE:
-        raise services._refuse(
+        raise _refuse(
             "vial", f"vial {vial.label} is {vial.get_status_display().lower()}; pick one in stock"
         )
     if vial.in_vial_mg <= 0:
-        raise services._refuse("vial", f"vial {vial.label} is empty")
+        raise _refuse("vial", f"vial {vial.label} is empty")
     if vial.expires_on < today:
-        raise services._refuse(
+        raise _refuse(
             "vial", f"vial {vial.label} (lot {vial.lot}) expired on {vial.expires_on.isoformat()}"
         )
     return vial
@@ -119,13 +132,13 @@ def _check_strength(session: InfusionSession, vial: Vial) -> None:
     planned_text = f"{Decimal(planned).normalize():f} mg/mL" if planned is not None else "none"
     if session.status in services.BEFORE_START:
         volume = Decimal(repr(session.dose_mg or 0)) / strength
-        raise services._refuse(
+        raise _refuse(
             "vial",
             f"vial {vial.label} is {vial.product.strength}; the dose was computed for "
             f"{planned_text}: recompute the dose at {vial.product.strength} (the drug volume "
             f"would be {volume.quantize(Decimal('0.01'))} mL)",
         )
-    raise services._refuse(
+    raise _refuse(
         "vial",
         f"vial {vial.label} is {vial.product.strength}; the infusion runs on a plan for "
         f"{planned_text}, so only a vial of that strength can replace the vial",
@@ -146,26 +159,26 @@ def vial_pick(
     session's lot, expiry and drawn volume come from the vial record, the draw is written to the
     ledger now, tied to the session. Picking again reverses the standing draw first (a
     correcting entry); after the start that needs a reason."""
-    user = services._require_perm(actor, Perm.CHART_INFUSION)
+    user = _require_perm(actor, Perm.CHART_INFUSION)
     with transaction.atomic():
-        session = services._locked_row(session)
-        services._require_unlocked(session)
-        services._check_version(session, expected_version)
+        session = _locked_row(session)
+        _require_unlocked(session)
+        _check_version(session, expected_version)
         started = session.status not in services.BEFORE_START
         if started and session.status not in CORRECTABLE:
-            raise services._refuse(
+            raise _refuse(
                 NON_FIELD_ERRORS,
                 f"vial: the session is {session.get_status_display().lower()}; "
                 "the vial can no longer change",
             )
         if session.drug_volume_ml_exact is None:
-            raise services._refuse(NON_FIELD_ERRORS, "vial: compute the dose first")
+            raise _refuse(NON_FIELD_ERRORS, "vial: compute the dose first")
         today = clinic_today(session.patient.clinic)
         vial = _drawable_vial(session, vial_id, today)
         _check_strength(session, vial)
         difference = abs(Fraction(drawn_volume_ml) - Fraction(session.drug_volume_ml_exact))
         if not drawn_volume_ml.is_finite() or difference > Fraction(SYRINGE_RESOLUTION_ML):
-            raise services._refuse(
+            raise _refuse(
                 "drawn_volume_ml",
                 f"{drawn_volume_ml} mL differs from the computed drug volume "
                 f"{session.drug_volume_ml} mL by more than the syringe resolution 0.01 mL; "
@@ -173,13 +186,11 @@ def vial_pick(
             )
         previous = ledger.live_session_draw(session)
         if started and previous is None:
-            raise services._refuse(
+            raise _refuse(
                 "vial", "the infusion started without a draw from stock; ask the director"
             )
         if started and not reason.strip():
-            raise services._refuse(
-                "reason", "say why the vial is corrected after the infusion started"
-            )
+            raise _refuse("reason", "say why the vial is corrected after the infusion started")
         if previous is not None:
             ledger.session_draw_reverse(
                 actor=actor,
@@ -200,8 +211,8 @@ def vial_pick(
             at=at,
         )
         if not started:
-            services._to_checklist(session)
-        services._bump(session, user)
+            _to_checklist(session)
+        _bump(session, user)
         session.full_clean()
         session.save()
         corrected = (
@@ -209,7 +220,7 @@ def vial_pick(
             if previous is not None
             else ""
         )
-        services._audit(
+        _audit(
             actor,
             Action.UPDATE,
             session,
@@ -240,19 +251,19 @@ def remainder_waste(
     """After the infusion: record what the patient was given (from the infusion record) and
     waste the remainder of the session's draw, witnessed by a second person who signs with their
     own username and password. Returns the ledger entries written."""
-    user = services._require_perm(actor, Perm.CHART_INFUSION)
+    user = _require_perm(actor, Perm.CHART_INFUSION)
     if not user.may(Perm.LEDGER_DRAW):
-        raise services._refuse(NON_FIELD_ERRORS, "your role may not record ledger waste")
+        raise _refuse(NON_FIELD_ERRORS, "your role may not record ledger waste")
     if session.ended_at is None:
-        raise services._refuse(NON_FIELD_ERRORS, "waste: the infusion has not ended")
+        raise _refuse(NON_FIELD_ERRORS, "waste: the infusion has not ended")
     draw = ledger.live_session_draw(session)
     if draw is None:
-        raise services._refuse("vial", "no vial was drawn from stock for this session")
+        raise _refuse("vial", "no vial was drawn from stock for this session")
     if not reason.strip():
-        raise services._refuse("reason", "say why the remainder is wasted")
+        raise _refuse("reason", "say why the remainder is wasted")
     given_recorded = bool(ledger.live_entries(draw.dispositions.filter(kind=Kind.ADMINISTERED)))
     if given_recorded and ledger.draw_remaining_mg(draw) == 0:
-        raise services._refuse(NON_FIELD_ERRORS, f"draw #{draw.seq} is already accounted for")
+        raise _refuse(NON_FIELD_ERRORS, f"draw #{draw.seq} is already accounted for")
     # Checked before the transaction, so that a failed witness log-in stays in the audit trail.
     witness = ledger.witness_verify(
         user=user,
@@ -278,7 +289,7 @@ def _waste_remainder(
     at: dt.datetime | None = None,
 ) -> list[LedgerEntry]:
     """The entries, for a witness already authenticated (the form above; the demo loader)."""
-    user = services._person(actor)
+    user = _person(actor)
     entries: list[LedgerEntry] = []
     with transaction.atomic():
         if not ledger.live_entries(draw.dispositions.filter(kind=Kind.ADMINISTERED)):
@@ -297,7 +308,7 @@ def _waste_remainder(
                     at=at,
                 )
             )
-        services._audit(
+        _audit(
             actor,
             Action.UPDATE,
             session,

@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -24,16 +24,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ketaflow.accounts.clinictime import clinic_local
-from ketaflow.accounts.models import User
-from ketaflow.accounts.roles import Perm, Role
+from ketaflow.accounts.roles import Perm
 from ketaflow.assessments.services import parse_answers
 from ketaflow.audit.context import Actor
-from ketaflow.clinical import Action as MonitoringAction
 from ketaflow.clinical import Instrument
-from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
-from ketaflow.infusions import gates, services, stock
-from ketaflow.infusions.access import appointment_for_user, session_for_user
-from ketaflow.infusions.charts import delivered_pk_chart, vitals_chart
+from ketaflow.infusions import selectors, services, stock
+from ketaflow.infusions.access import (
+    appointment_for_user,
+    infusion_day_for_user,
+    session_for_user,
+)
 from ketaflow.infusions.flowsheet import flowsheet
 from ketaflow.infusions.forms import (
     ALDRETE_ITEMS,
@@ -56,21 +56,16 @@ from ketaflow.infusions.forms import (
     VitalsForm,
     WasteForm,
 )
-from ketaflow.infusions.lock import lock_problem
-from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
+from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from ketaflow.infusions.offline import replay_check
-from ketaflow.infusions.policy import infusion_policy
 from ketaflow.infusions.questionnaires import CHAIR_INSTRUMENTS, ItemsForm, preview, sheet
-from ketaflow.patients.access import patients_for_user
-from ketaflow.treatment.models import Appointment
-from ketaflow.treatment.services import clinic_today, clinic_zone, schedule_settings
+from ketaflow.infusions.selectors import ACTION_TEXT, SessionPage
+from ketaflow.treatment.services import clinic_today
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 from ketaflow.web.templatetags.display import score
 
 FRAGMENT_HEADER = "X-KetaFlow-Fragment"
-
-ACTION_TEXT: dict[str, str] = {action: action.label for action in MonitoringAction}
 
 # Fragments of the session page (ids ``frag-<name>``), each a template ``_<name>.html``.
 FRAGMENTS = (
@@ -104,129 +99,23 @@ def _when(cleaned: dict[str, Any], field: str) -> dt.datetime | None:
     return entered if isinstance(entered, dt.datetime) else None
 
 
-def _pre(session: InfusionSession) -> dict[str, Any]:
-    responses = services.pre_infusion_responses(session)
-    return {i.label: responses.get(i.value) for i in services.PRE_INFUSION_INSTRUMENTS}
-
-
-def _vitals_rows(session: InfusionSession) -> list[dict[str, Any]]:
-    corrected = {v.corrects_id for v in session.vitals.all() if v.corrects_id is not None}
-    rows = []
-    for v in session.vitals.select_related("by", "corrects"):
-        rows.append(
-            {
-                "entry": v,
-                "struck": v.pk in corrected,
-                "actions": [ACTION_TEXT.get(a, a) for a in v.actions],
-            }
-        )
-    return rows
-
-
-def _vial_context(
-    session: InfusionSession, bound: dict[str, forms.Form], version: dict[str, Any]
-) -> dict[str, Any]:
-    """The vial card: the standing draw from stock, the clinic's vials to pick from, and the
-    waste of the remainder once the infusion has ended."""
-    card = stock.session_vial(session)
-    vials = stock.stock_on_hand(session.patient.clinic, on=clinic_today(session.patient.clinic))
-    form = bound.get("vial") or VialForm(
-        initial={
-            **version,
-            "vial": card.draw.vial_id if card.draw is not None else None,
-            "drawn_volume_ml": session.drawn_volume_ml or session.drug_volume_ml,
-        }
-    )
-    if isinstance(form, VialForm):
-        form.offer([(v.pk, stock.vial_choice_label(v)) for v in vials])
-    return {
-        "vial_card": card,
-        "vial_form": form,
-        "vial_correctable": session.status in stock.CORRECTABLE
-        and card.draw is not None
-        and not card.dispositions,
-        "waste_form": bound.get("waste")
-        or WasteForm(initial={"reason": stock.DEFAULT_WASTE_REASON}),
-    }
-
-
-def _page_context(
-    request: HttpRequest, session: InfusionSession, bound: dict[str, forms.Form] | None = None
-) -> dict[str, Any]:
-    user = request_user(request)
-    session.refresh_from_db()
-    bound = bound or {}
-    now = timezone.now()
-    policy = infusion_policy()
+def _forms(page: SessionPage, bound: dict[str, forms.Form]) -> dict[str, Any]:
+    """The forms the page's state shows (a form a card does not show is not built): each the
+    bound form with its errors when it was just refused, else a fresh one."""
+    session = page.session
     version = {"version": session.version}
+    chart = page.may_chart
+    out: dict[str, Any] = {}
 
-    def form(name: str, cls: type[forms.Form], initial: dict[str, Any] | None = None) -> Any:
-        return bound.get(name) or cls(initial=initial or {})
+    def add(
+        key: str, name: str, cls: type[forms.Form], initial: dict[str, Any] | None = None
+    ) -> None:
+        out[key] = bound.get(name) or cls(initial=initial or {})
 
-    events = list(session.events.select_related("by"))
-    vitals = services.effective_vitals(session)
-    alert = services.active_alert(session)
-    delivered = services.session_delivered(session, until=now)
-    bag = services.session_bag(session, now)
-    plan = session.plan or {}
-    today = clinic_today(session.patient.clinic)
-    dose_initial: dict[str, Any] = {
-        **version,
-        "indication": session.indication or session.appointment.course.indication,
-        "weight_basis": session.weight_basis or session.appointment.course.weight_basis,
-        "dose_mg_per_kg": session.dose_mg_per_kg or session.appointment.course.dose_mg_per_kg,
-        "duration_min": session.duration_min or session.appointment.course.duration_min,
-        "vial_concentration_mg_per_ml": session.vial_concentration_mg_per_ml,
-        "final_volume_ml": session.final_volume_ml,
-    }
-    context: dict[str, Any] = {
-        "session": session,
-        "patient": session.patient,
-        "appointment": session.appointment,
-        "age": session.patient.age_on(today),
-        "S": InfusionSession.Status,
-        "before_start": session.status in services.BEFORE_START,
-        "infusing": session.status in services.INFUSING,
-        "after_stop": session.status in services.AFTER_STOP,
-        "lock_problem": lock_problem(session),
-        "may_chart": user.may(Perm.CHART_INFUSION) and not session.locked,
-        "may_sign": user.may(Perm.SIGN_INFUSION_NOTE),
-        "may_addendum": user.may(Perm.CHART_INFUSION),
-        "may_acknowledge": user.may(Perm.ORDER_INFUSION),
-        "may_override": user.may(Perm.OVERRIDE_SOFT_LIMIT),
-        "problems": services.start_problems(session, user)
-        if session.status in services.BEFORE_START
-        else [],
-        "pregnancy_applies": services.pregnancy_test_applies(session.patient, today, policy),
-        "risk_flags": services.risk_flags(session),
-        "pre": _pre(session),
-        "baseline": services.baseline_vitals(session),
-        "plan": plan,
-        "plan_warnings": plan.get("warnings", []) if isinstance(plan, dict) else [],
-        "bag_convention": BAG_CONVENTION,
-        "weight_lb": kg_to_pounds(float(session.weight_kg))
-        if session.weight_kg is not None
-        else None,
-        "events": events,
-        "delivered": delivered,
-        "now": now,
-        "clinic_tz": session.patient.clinic.time_zone,
-        "bag": bag,
-        "bag_done": bag is not None and bag.complete and session.status in services.INFUSING,
-        "vitals_due": services.session_vitals_due(session, now),
-        "schedule": schedule_settings(session.patient.clinic),
-        "vitals_rows": _vitals_rows(session),
-        "alert": alert,
-        "alert_actions": [ACTION_TEXT.get(a, a) for a in alert.actions] if alert else [],
-        "chart": vitals_chart(vitals, events, now),
-        "pk_chart": delivered_pk_chart(session, now, events) if events else None,
-        "side_effects": list(session.side_effects.select_related("by")),
-        "cadss": services.session_responses(session, Instrument.CADSS),
-        "aldrete": services.session_responses(session, Instrument.ALDRETE),
-        "aldrete_minimum": policy.aldrete_discharge_minimum,
-        "addenda": list(session.addenda.select_related("author")),
-        "policy": policy,
-        "checklist_form": form(
+    if chart and page.before_start:
+        course = page.appointment.course
+        add(
+            "checklist_form",
             "checklist",
             ChecklistForm,
             {
@@ -235,29 +124,57 @@ def _page_context(
                 "escort_confirmed": session.escort_confirmed,
                 "pregnancy_test": session.pregnancy_test,
                 "weight_kg": session.weight_kg,
-                "weight_measured_on": session.weight_measured_on or today,
+                "weight_measured_on": session.weight_measured_on or page.today,
                 "height_cm": session.height_cm,
             },
-        ),
-        "dose_form": form("dose", DoseForm, dose_initial),
-        **_vial_context(session, bound, version),
-        "start_form": form(
-            "start", EventForm, {"kind": "start", "rate_ml_per_h": session.rate_ml_per_h}
-        ),
-        "rate_form": form("rate_change", EventForm, {"kind": "rate_change"}),
-        "pause_form": EventForm(initial={"kind": "pause"}),
-        "resume_form": EventForm(initial={"kind": "resume"}),
-        "stop_form": EventForm(initial={"kind": "stop"}),
-        "complete_form": EventForm(initial={"kind": "complete"}),
-        "event_errors": bound.get("event"),
-        "vitals_form": form("vitals", VitalsForm),
-        "correction_form": bound.get("correct"),
-        "screening_form": form("screening", ScreeningForm),
-        "risk_form": form("acknowledge", RiskAcknowledgeForm),
-        "side_effect_form": form("side-effect", SideEffectForm),
-        "cadss_form": form("cadss", CadssForm),
-        "aldrete_form": form("aldrete", AldreteForm),
-        "discharge_form": form(
+        )
+        add(
+            "dose_form",
+            "dose",
+            DoseForm,
+            {
+                **version,
+                "indication": session.indication or course.indication,
+                "weight_basis": session.weight_basis or course.weight_basis,
+                "dose_mg_per_kg": session.dose_mg_per_kg or course.dose_mg_per_kg,
+                "duration_min": session.duration_min or course.duration_min,
+                "vial_concentration_mg_per_ml": session.vial_concentration_mg_per_ml,
+                "final_volume_ml": session.final_volume_ml,
+            },
+        )
+        add(
+            "start_form",
+            "start",
+            EventForm,
+            {"kind": "start", "rate_ml_per_h": session.rate_ml_per_h},
+        )
+        add("screening_form", "screening", ScreeningForm)
+    if chart and (page.before_start or page.vial_correctable):
+        card = page.vial_card
+        vial_form = bound.get("vial") or VialForm(
+            initial={
+                **version,
+                "vial": card.draw.vial_id if card.draw is not None else None,
+                "drawn_volume_ml": session.drawn_volume_ml or session.drug_volume_ml,
+            }
+        )
+        if isinstance(vial_form, VialForm):
+            vial_form.offer([(v.pk, stock.vial_choice_label(v)) for v in page.stock_vials])
+        out["vial_form"] = vial_form
+    if chart and page.vial_card.waste_due:
+        add("waste_form", "waste", WasteForm, {"reason": stock.DEFAULT_WASTE_REASON})
+    if chart and page.infusing:
+        add("rate_form", "rate_change", EventForm, {"kind": "rate_change"})
+        for kind in ("pause", "resume", "stop", "complete"):
+            out[f"{kind}_form"] = EventForm(initial={"kind": kind})
+    if chart:
+        add("vitals_form", "vitals", VitalsForm)
+        add("side_effect_form", "side-effect", SideEffectForm)
+        add("cadss_form", "cadss", CadssForm)
+    if chart and page.after_stop:
+        add("aldrete_form", "aldrete", AldreteForm)
+        add(
+            "discharge_form",
             "discharge",
             DischargeForm,
             {
@@ -265,46 +182,34 @@ def _page_context(
                 "escort_present": session.escort_present,
                 "instructions_given": session.instructions_given,
             },
-        ),
-        "sign_form": form("sign", SignForm),
-        "addendum_form": form("addendum", AddendumForm),
-        "fragments": FRAGMENTS,
-    }
-    context.update(_gates_context(session, vitals, bound, now))
-    if session.status == InfusionSession.Status.COSIGN:
-        context["may_chart"] = False  # signed by the nurse: nothing changes until co-signed
-    return context
+        )
+    if page.may_acknowledge and page.before_start and not session.locked:
+        add("risk_form", "acknowledge", RiskAcknowledgeForm)
+        add("override_form", "override-baseline", BaselineOverrideForm)
+    if page.may_acknowledge and chart and page.awaiting_decision is not None:
+        add("decision_form", "decision", DecisionForm)
+    if page.may_acknowledge and session.status == InfusionSession.Status.COSIGN:
+        add("cosign_form", "cosign", CosignForm)
+    if page.may_sign and session.status == InfusionSession.Status.DISCHARGED:
+        add("sign_form", "sign", SignForm)
+    if page.may_addendum and session.locked:
+        add("addendum_form", "addendum", AddendumForm)
+    return out
 
 
-def _gates_context(
-    session: InfusionSession,
-    vitals: list[VitalsEntry],
-    bound: dict[str, forms.Form],
-    now: dt.datetime,
+def _page_context(
+    request: HttpRequest, session: InfusionSession, bound: dict[str, forms.Form] | None = None
 ) -> dict[str, Any]:
-    """What the chair's gates decide, for the page (issue 11 items 3, 4, 6, 7)."""
-    base = services.baseline_vitals(session)
-    until = session.discharged_at or now
+    """The session page: its data from the selector (read afresh: a write may just have
+    changed it), the forms its state shows, and the fragments' names."""
+    bound = bound or {}
+    page = selectors.session_page(request_user(request), session.pk, timezone.now())
     return {
-        "baseline_problem": gates.baseline_problem(session, base),
-        "baseline_overridden": base is not None and session.baseline_override_vitals_id == base.pk,
-        "baseline_text": gates.reading_text(base) if base is not None else "",
-        "override_form": bound.get("override-baseline") or BaselineOverrideForm(),
-        "awaiting_decision": gates.awaiting_decision(session, vitals)
-        if session.status in services.INFUSING
-        else None,
-        "urgent_readings": gates.urgent_readings(vitals),
-        "decisions": list(session.decisions.select_related("by", "reading")),
-        "decision_form": bound.get("decision") or DecisionForm(),
-        "observation_min": gates.observation_min(session),
-        "observation_until": gates.observation_until(session),
-        "observed_min": gates.observed_min(session, until),
-        "cosign_reasons": gates.cosign_reasons(session, vitals),
-        "cosign_form": bound.get("cosign") or CosignForm(),
-        "reason_choices": [("", "Choose a reason")]
-        + [(v, label) for v, label in InfusionEvent.Reason.choices if v],
-        "stop_early": session.status in services.INFUSING
-        and gates.stop_is_early(session, services.session_delivered(session, until=now).volume_ml),
+        **page.context(),
+        **_forms(page, bound),
+        "event_errors": bound.get("event"),
+        "correction_form": bound.get("correct"),
+        "fragments": FRAGMENTS,
     }
 
 
@@ -338,7 +243,7 @@ def _tier(action: str, session: InfusionSession, form: forms.Form) -> str:
     """The alert tier of a saved vitals entry (its confirmation takes the tier's colour)."""
     if action not in ("vitals", "correct"):
         return ""
-    entry = session.vitals.filter(client_uuid=form.cleaned_data["client_uuid"]).first()
+    entry = selectors.vitals_entry_sent(session, form.cleaned_data["client_uuid"])
     return entry.level if entry is not None else ""
 
 
@@ -484,7 +389,7 @@ def _vitals(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
 
 def _correct(actor: Actor, session: InfusionSession, form: forms.Form) -> str:
     c = form.cleaned_data
-    original = session.vitals.filter(pk=c["corrects"]).first()
+    original = selectors.vitals_entry(session, c["corrects"])
     if original is None:
         raise ValidationError({"corrects": ["no such vitals entry in this session"]})
     # A correction is of the original reading: its time is the original's to the second
@@ -728,7 +633,7 @@ def correction_form(request: HttpRequest, session_id: int, entry_id: int) -> Htt
     session = session_for_user(
         request_user(request), session_id, need=Perm.CHART_INFUSION, actor=actor
     )
-    entry = session.vitals.filter(pk=entry_id).first()
+    entry = selectors.vitals_entry(session, entry_id)
     if entry is None:
         raise Http404("No such vitals entry.")
     form = CorrectionForm(
@@ -773,64 +678,20 @@ def discharge_instructions(request: HttpRequest, session_id: int) -> HttpRespons
     )
 
 
-def _today_user(request: HttpRequest) -> User:
-    user = request_user(request)
-    if user.role == Role.PATIENT or not user.may(Perm.VIEW_CLINICAL):
-        raise PermissionDenied("Your role may not see infusion sessions.")
-    return user
-
-
 @login_required
 @require_GET
 def today(request: HttpRequest) -> HttpResponse:
-    user = _today_user(request)
-    if user.clinic is None:
-        raise PermissionDenied("Only a clinic's staff see its infusions.")
-    day = clinic_today(user.clinic)
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=clinic_zone(user.clinic))
-    appointments = list(
-        Appointment.objects.filter(
-            patient__in=patients_for_user(user),
-            starts_at__gte=start,
-            starts_at__lt=start + dt.timedelta(days=1),
-        )
-        .select_related("patient", "chair", "nurse")
-        .order_by("starts_at")
-    )
-    sessions = {
-        s.appointment_id: s for s in InfusionSession.objects.filter(appointment__in=appointments)
-    }
+    actor = _actor(request)
+    user = request_user(request)
+    clinic = infusion_day_for_user(user, actor=actor)
+    page = selectors.today_page(user, clinic, timezone.now())
     services.sessions_listed(
-        actor=_actor(request),
-        day=day,
-        appointment_ids=[a.pk for a in appointments],
-        patient_ids=[a.patient_id for a in appointments],
+        actor=actor,
+        day=page.day,
+        appointment_ids=page.appointment_ids,
+        patient_ids=page.patient_ids,
     )
-    now = timezone.now()
-    rows = [_today_row(a, sessions.get(a.pk), now) for a in appointments]
-    return render(
-        request,
-        "infusions/today.html",
-        {"rows": rows, "day": day, "may_open": user.may(Perm.CHART_INFUSION), "now": now},
-    )
-
-
-def _today_row(
-    appointment: Appointment, session: InfusionSession | None, now: dt.datetime
-) -> dict[str, Any]:
-    """One line of Today's infusions: a running infusion's expected end (or when its bag was
-    infused) and, while the patient is monitored, when the next vitals are due."""
-    row: dict[str, Any] = {
-        "appointment": appointment,
-        "session": session,
-        "clinic_tz": appointment.patient.clinic.time_zone,
-    }
-    if session is not None:
-        row["bag"] = (
-            services.session_bag(session, now) if session.status in services.INFUSING else None
-        )
-        row["vitals_due"] = services.session_vitals_due(session, now)
-    return row
+    return render(request, "infusions/today.html", page.context())
 
 
 @login_required

@@ -39,9 +39,9 @@ from ketaflow.patients.models import Patient
 
 def draw_remaining_mg(draw: LedgerEntry) -> Decimal:
     """What of a draw is not yet recorded as given or wasted."""
-    used = sum(
-        (e.quantity_mg for e in live_entries(draw.dispositions.exclude(kind=Kind.CORRECTION))), ZERO
-    )
+    # The corrections of every disposition in one query (live_entries asks each one).
+    disposed = draw.dispositions.exclude(kind=Kind.CORRECTION).prefetch_related("corrections")
+    used = sum((e.quantity_mg for e in live_entries(disposed)), ZERO)
     return draw.quantity_mg - used
 
 
@@ -119,7 +119,7 @@ def live_session_draw(session: InfusionSession) -> LedgerEntry | None:
     draws = LedgerEntry.objects.filter(session=session, kind=Kind.DRAWN).select_related(
         "vial", "vial__product"
     )
-    live = live_entries(draws.order_by("-seq"))
+    live = live_entries(draws.prefetch_related("corrections").order_by("-seq"))
     return live[0] if live else None
 
 

@@ -36,8 +36,7 @@ from ketaflow.outcomes.dashboard import Filters, dashboard
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import EmailOutbox, UrgentTask
 from ketaflow.treatment.models import ScheduleSettings
-from tests.web.conftest import World, make_user
-from tests.web.test_infusions import (
+from tests.infusions.builders import (
     FRAGMENT,
     baseline,
     discharge,
@@ -47,6 +46,7 @@ from tests.web.test_infusions import (
     refusal,
     run_to_stop,
 )
+from tests.web.conftest import World, make_user
 
 CRITICAL_BASELINE = {"systolic_mmhg": 185, "diastolic_mmhg": 115}
 

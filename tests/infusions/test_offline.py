@@ -15,8 +15,8 @@ from django.urls import reverse
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEntry
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
+from tests.infusions.builders import FRAGMENT, open_session
 from tests.web.conftest import World, make_user
-from tests.web.test_infusions import FRAGMENT, open_session
 
 
 def _vitals(session: InfusionSession, **extra: Any) -> dict[str, Any]:

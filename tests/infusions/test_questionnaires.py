@@ -18,8 +18,8 @@ from ketaflow.infusions.models import InfusionSession
 from ketaflow.infusions.questionnaires import sheet
 from ketaflow.portal.models import UrgentTask
 from ketaflow.portal.questionnaires import PHQ9
+from tests.infusions.builders import open_session
 from tests.web.conftest import World, make_user
-from tests.web.test_infusions import open_session
 
 
 def _url(session: InfusionSession, instrument: str) -> str:

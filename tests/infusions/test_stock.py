@@ -22,8 +22,8 @@ from ketaflow.infusions import services, stock
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger import services as ledger
 from ketaflow.ledger.models import LedgerEntry, Vial
+from tests.infusions.builders import compute_dose, event, prepare, stock_vial, undrawn
 from tests.web.conftest import PASSWORD, World, make_user
-from tests.web.test_infusions import compute_dose, event, prepare, stock_vial
 
 FRAGMENT = {"HTTP_X_KETAFLOW_FRAGMENT": "1"}
 
@@ -46,14 +46,6 @@ def pick(world: World, session: InfusionSession, vial: Vial, ml: str = "3.50", *
         drawn_volume_ml=Decimal(ml),
         **extra,
     )
-
-
-def undrawn(world: World) -> InfusionSession:
-    """Everything before the start done but the vial: 35 mg, 3.5 mL of 10 mg/mL."""
-    session = prepare(world, skip="vial")
-    compute_dose(world, session)
-    session.refresh_from_db()
-    return session
 
 
 def ended(world: World) -> InfusionSession:

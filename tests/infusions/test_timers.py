@@ -23,14 +23,19 @@ from ketaflow.infusions.models import InfusionEvent, InfusionSession
 from ketaflow.infusions.timers import bag_state, next_vitals_due, reached_at
 from ketaflow.infusions.views import FRAGMENTS
 from ketaflow.treatment.models import ScheduleSettings
+from tests.infusions.builders import (
+    FRAGMENT,
+    event,
+    minutes,
+    prepare,
+    reading,
+    refusal,
+    running,
+    started,
+)
 from tests.web.conftest import World
-from tests.web.test_infusions import FRAGMENT, event, nurse_actor, prepare, refusal
 
 T0 = dt.datetime(2026, 3, 2, 14, 0, tzinfo=dt.UTC)
-
-
-def minutes(n: float) -> dt.timedelta:
-    return dt.timedelta(minutes=n)
 
 
 # ---- the pure clocks ------------------------------------------------------------------------
@@ -118,19 +123,6 @@ def test_the_expected_end_is_at_the_current_rate() -> None:
 
 
 # ---- the bag in the service layer -------------------------------------------------------------
-
-
-def started(session: InfusionSession) -> dt.datetime:
-    assert session.started_at is not None
-    return session.started_at
-
-
-def running(world: World, started_min_ago: float) -> InfusionSession:
-    """0.5 mg/kg at 70 kg: 35 mg in a 100 mL bag at 150 mL/h (40 min)."""
-    session = prepare(world)
-    event(world, session, "start", timezone.now() - minutes(started_min_ago))
-    session.refresh_from_db()
-    return session
 
 
 def test_a_running_bag_shows_what_is_left_and_when_it_ends(world: World) -> None:
@@ -229,23 +221,6 @@ def test_the_chair_board_shows_each_running_infusions_expected_end(
 
 
 # ---- the vitals schedule ----------------------------------------------------------------------
-
-
-def reading(
-    world: World, session: InfusionSession, at: dt.datetime | None, sbp: int = 124, **extra: Any
-) -> None:
-    services.vitals_record(
-        actor=nurse_actor(world),
-        session=session,
-        client_uuid=uuid.uuid4(),
-        systolic_mmhg=sbp,
-        diastolic_mmhg=80,
-        heart_rate_bpm=76,
-        spo2_percent=98,
-        respiratory_rate_per_min=14,
-        measured_at=at,
-        **extra,
-    )
 
 
 def test_an_overdue_reading_is_impossible_to_miss(world: World, client_for: Any) -> None:
@@ -427,7 +402,7 @@ def test_demo_times_agree_with_the_appointment(world: World) -> None:
     """A 09:00 appointment whose infusion ran 04:49-05:36 is refused: the demo books the
     appointment where the infusion is charted, 15 min before the pump starts."""
     from ketaflow.infusions.demo import demo_session
-    from tests.web.test_infusions import make_appointment, stock_vial
+    from tests.infusions.builders import make_appointment, stock_vial
 
     stock_vial(world)  # the demo draws the vial from the clinic's ledger stock
     actor = Actor.system("demo")

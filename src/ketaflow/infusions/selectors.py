@@ -1,0 +1,346 @@
+"""Reads for the infusion pages: one function a page, each returning a typed dataclass (its
+:meth:`Page.context` is what the template sees). Views call an access function first
+(:mod:`ketaflow.infusions.access`), then a selector, then build the forms the page's state
+needs; they never query the database themselves. Writes are in
+:mod:`ketaflow.infusions.services`.
+
+The session page reads each kind of record once (issue 15 item 1): the session with its
+patient, clinic, appointment, course, chair and the people it names in one query; its pump
+events, vitals, side effects, addenda and decisions as one prefetch each; its questionnaire
+answers and the clinic's schedule once (:mod:`ketaflow.infusions.loaded`), shared by every
+rule the page asks (start gate, bag, vitals due, alerts, the chair's gates and both charts).
+``benchmarks/infusion_page.py`` measures it; ``tests/infusions/test_selectors.py`` pins its
+query count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.db.models import Prefetch
+
+from ketaflow.accounts.clinictime import clinic_today
+from ketaflow.accounts.models import Clinic, User
+from ketaflow.accounts.roles import Perm
+from ketaflow.assessments.models import InstrumentResponse
+from ketaflow.clinical import Action as MonitoringAction
+from ketaflow.clinical import Instrument
+from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
+from ketaflow.infusions import gates, loaded, services, stock
+from ketaflow.infusions.charts import delivered_pk_chart, vitals_chart
+from ketaflow.infusions.lock import lock_problem
+from ketaflow.infusions.models import (
+    Addendum,
+    InfusionEvent,
+    InfusionSession,
+    PrescriberDecision,
+    SideEffect,
+    VitalsEntry,
+)
+from ketaflow.infusions.policy import infusion_policy
+from ketaflow.ledger.models import Vial
+from ketaflow.patients.access import patients_for_user
+from ketaflow.treatment.models import Appointment
+from ketaflow.treatment.services import clinic_zone, schedule_settings
+
+ACTION_TEXT: dict[str, str] = {action: action.label for action in MonitoringAction}
+
+# The people a session names, joined to its row (the page shows who signed, co-signed ...).
+_SESSION_PEOPLE = (
+    "updated_by",
+    "risk_acknowledged_by",
+    "dose_computed_by",
+    "override_by",
+    "vial_recorded_by",
+    "started_by",
+    "discharged_by",
+    "signed_by",
+    "baseline_override_by",
+    "cosigned_by",
+)
+
+
+@dataclass
+class Page:
+    """A page's data; :meth:`context` hands its fields to the template by name."""
+
+    def context(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def session_with_records(session_id: int) -> InfusionSession:
+    """The session and every record its page shows, one query a kind of record."""
+    session = (
+        InfusionSession.objects.select_related(
+            "patient__clinic", "appointment__course", "appointment__chair", *_SESSION_PEOPLE
+        )
+        .prefetch_related(
+            Prefetch("events", InfusionEvent.objects.select_related("by")),
+            Prefetch("vitals", VitalsEntry.objects.select_related("by", "corrects")),
+            Prefetch("side_effects", SideEffect.objects.select_related("by")),
+            Prefetch("addenda", Addendum.objects.select_related("author")),
+            Prefetch("decisions", PrescriberDecision.objects.select_related("by", "reading")),
+        )
+        .get(pk=session_id)
+    )
+    loaded.preload(
+        session,
+        responses=list(
+            InstrumentResponse.objects.filter(infusion_session_id=session.pk).order_by(
+                "taken_at", "pk"
+            )
+        ),
+        schedule=schedule_settings(session.patient.clinic),
+    )
+    return session
+
+
+@dataclass
+class SessionPage(Page):
+    """The infusion session page: every card's data at one ``now``."""
+
+    session: InfusionSession
+    patient: Any
+    appointment: Any
+    today: dt.date
+    age: int
+    S: type[InfusionSession.Status]
+    before_start: bool
+    infusing: bool
+    after_stop: bool
+    lock_problem: str
+    may_chart: bool
+    may_sign: bool
+    may_addendum: bool
+    may_acknowledge: bool
+    may_override: bool
+    problems: list[str]
+    pregnancy_applies: bool
+    risk_flags: list[str]
+    pre: dict[str, Any]
+    baseline: VitalsEntry | None
+    plan: Any
+    plan_warnings: list[Any]
+    bag_convention: Any
+    weight_lb: float | None
+    events: list[InfusionEvent]
+    delivered: Any
+    now: dt.datetime
+    clinic_tz: str
+    bag: Any
+    bag_done: bool
+    vitals_due: Any
+    schedule: Any
+    vitals_rows: list[dict[str, Any]]
+    alert: VitalsEntry | None
+    alert_actions: list[str]
+    chart: Any
+    pk_chart: Any
+    side_effects: list[SideEffect]
+    cadss: list[InstrumentResponse]
+    aldrete: list[InstrumentResponse]
+    aldrete_minimum: Any
+    addenda: list[Addendum]
+    policy: Any
+    vial_card: stock.SessionVial
+    vial_correctable: bool
+    stock_vials: list[Vial]
+    baseline_problem: str
+    baseline_overridden: bool
+    baseline_text: str
+    awaiting_decision: VitalsEntry | None
+    urgent_readings: list[VitalsEntry]
+    decisions: list[PrescriberDecision]
+    observation_min: int
+    observation_until: dt.datetime | None
+    observed_min: float | None
+    cosign_reasons: list[str]
+    reason_choices: list[tuple[str, str]]
+    stop_early: bool
+
+
+def _vitals_rows(entries: list[VitalsEntry]) -> list[dict[str, Any]]:
+    corrected = {v.corrects_id for v in entries if v.corrects_id is not None}
+    return [
+        {
+            "entry": v,
+            "struck": v.pk in corrected,
+            "actions": [ACTION_TEXT.get(a, a) for a in v.actions],
+        }
+        for v in entries
+    ]
+
+
+def _pre(session: InfusionSession) -> dict[str, Any]:
+    responses = services.pre_infusion_responses(session)
+    return {i.label: responses.get(i.value) for i in services.PRE_INFUSION_INSTRUMENTS}
+
+
+def session_page(user: User, session_id: int, now: dt.datetime) -> SessionPage:
+    """The session page's data for ``user`` (who has passed :func:`session_for_user`)."""
+    session = session_with_records(session_id)
+    clinic = session.patient.clinic
+    policy = infusion_policy()
+    today = clinic_today(clinic)
+    events = loaded.session_rows(session, "events")
+    vitals = services.effective_vitals(session)
+    base = services.baseline_vitals(session)
+    alert = services.active_alert(session)
+    plan = session.plan or {}
+    card = stock.session_vial(session)
+    infusing = session.status in services.INFUSING
+    before_start = session.status in services.BEFORE_START
+    may_chart = (
+        user.may(Perm.CHART_INFUSION)
+        and not session.locked
+        # Signed by the nurse and awaiting co-signature: nothing changes until co-signed.
+        and session.status != InfusionSession.Status.COSIGN
+    )
+    correctable = (
+        session.status in stock.CORRECTABLE and card.draw is not None and not card.dispositions
+    )
+    delivered = services.session_delivered(session, until=now)
+    return SessionPage(
+        session=session,
+        patient=session.patient,
+        appointment=session.appointment,
+        today=today,
+        age=session.patient.age_on(today),
+        S=InfusionSession.Status,
+        before_start=before_start,
+        infusing=infusing,
+        after_stop=session.status in services.AFTER_STOP,
+        lock_problem=lock_problem(session),
+        may_chart=may_chart,
+        may_sign=user.may(Perm.SIGN_INFUSION_NOTE),
+        may_addendum=user.may(Perm.CHART_INFUSION),
+        may_acknowledge=user.may(Perm.ORDER_INFUSION),
+        may_override=user.may(Perm.OVERRIDE_SOFT_LIMIT),
+        problems=services.start_problems(session, user) if before_start else [],
+        pregnancy_applies=services.pregnancy_test_applies(session.patient, today, policy),
+        risk_flags=services.risk_flags(session),
+        pre=_pre(session),
+        baseline=base,
+        plan=plan,
+        plan_warnings=plan.get("warnings", []) if isinstance(plan, dict) else [],
+        bag_convention=BAG_CONVENTION,
+        weight_lb=kg_to_pounds(float(session.weight_kg)) if session.weight_kg is not None else None,
+        events=events,
+        delivered=delivered,
+        now=now,
+        clinic_tz=clinic.time_zone,
+        bag=(bag := services.session_bag(session, now)),
+        bag_done=bag is not None and bag.complete and infusing,
+        vitals_due=services.session_vitals_due(session, now),
+        schedule=loaded.schedule(session),
+        vitals_rows=_vitals_rows(loaded.session_rows(session, "vitals")),
+        alert=alert,
+        alert_actions=[ACTION_TEXT.get(a, a) for a in alert.actions] if alert else [],
+        chart=vitals_chart(vitals, events, now),
+        pk_chart=delivered_pk_chart(session, now, events) if events else None,
+        side_effects=loaded.session_rows(session, "side_effects"),
+        cadss=services.session_responses(session, Instrument.CADSS),
+        aldrete=services.session_responses(session, Instrument.ALDRETE),
+        aldrete_minimum=policy.aldrete_discharge_minimum,
+        addenda=loaded.session_rows(session, "addenda"),
+        policy=policy,
+        vial_card=card,
+        vial_correctable=correctable,
+        # The clinic's stock only where the vial form offers it.
+        stock_vials=stock.stock_on_hand(clinic, on=today)
+        if may_chart and (before_start or correctable)
+        else [],
+        baseline_problem=gates.baseline_problem(session, base),
+        baseline_overridden=base is not None and session.baseline_override_vitals_id == base.pk,
+        baseline_text=gates.reading_text(base) if base is not None else "",
+        awaiting_decision=gates.awaiting_decision(session, vitals) if infusing else None,
+        urgent_readings=gates.urgent_readings(vitals),
+        decisions=loaded.session_rows(session, "decisions"),
+        observation_min=gates.observation_min(session),
+        observation_until=gates.observation_until(session),
+        observed_min=gates.observed_min(session, session.discharged_at or now),
+        cosign_reasons=gates.cosign_reasons(session, vitals),
+        reason_choices=[("", "Choose a reason")]
+        + [(v, label) for v, label in InfusionEvent.Reason.choices if v],
+        stop_early=infusing and gates.stop_is_early(session, delivered.volume_ml),
+    )
+
+
+@dataclass
+class TodayPage(Page):
+    """Today's infusions at the user's clinic: one row an appointment."""
+
+    rows: list[dict[str, Any]]
+    day: dt.date
+    may_open: bool
+    now: dt.datetime
+
+    @property
+    def appointment_ids(self) -> list[int]:
+        return [row["appointment"].pk for row in self.rows]
+
+    @property
+    def patient_ids(self) -> list[int]:
+        return [row["appointment"].patient_id for row in self.rows]
+
+
+def _today_row(
+    appointment: Appointment, session: InfusionSession | None, now: dt.datetime
+) -> dict[str, Any]:
+    """One line of Today's infusions: a running infusion's expected end (or when its bag was
+    infused) and, while the patient is monitored, when the next vitals are due."""
+    row: dict[str, Any] = {
+        "appointment": appointment,
+        "session": session,
+        "clinic_tz": appointment.patient.clinic.time_zone,
+    }
+    if session is not None:
+        row["bag"] = (
+            services.session_bag(session, now) if session.status in services.INFUSING else None
+        )
+        row["vitals_due"] = services.session_vitals_due(session, now)
+    return row
+
+
+def today_page(user: User, clinic: Clinic, now: dt.datetime) -> TodayPage:
+    """The clinic's appointments of its day with their sessions; each session's pump events
+    and vitals read once for all rows."""
+    day = clinic_today(clinic)
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=clinic_zone(clinic))
+    appointments = list(
+        Appointment.objects.filter(
+            patient__in=patients_for_user(user),
+            starts_at__gte=start,
+            starts_at__lt=start + dt.timedelta(days=1),
+        )
+        .select_related("patient__clinic", "chair", "nurse")
+        .order_by("starts_at")
+    )
+    schedule = schedule_settings(clinic)
+    sessions = {}
+    for s in (
+        InfusionSession.objects.filter(appointment__in=appointments)
+        .select_related("patient__clinic")
+        .prefetch_related("events", Prefetch("vitals", VitalsEntry.objects.select_related("by")))
+    ):
+        loaded.preload(s, schedule=schedule)
+        sessions[s.appointment_id] = s
+    return TodayPage(
+        rows=[_today_row(a, sessions.get(a.pk), now) for a in appointments],
+        day=day,
+        may_open=user.may(Perm.CHART_INFUSION),
+        now=now,
+    )
+
+
+def vitals_entry(session: InfusionSession, entry_id: int) -> VitalsEntry | None:
+    """One vitals entry of the session, by its id."""
+    return session.vitals.filter(pk=entry_id).first()
+
+
+def vitals_entry_sent(session: InfusionSession, client_uuid: uuid.UUID) -> VitalsEntry | None:
+    """The session's vitals entry sent with ``client_uuid`` (the form's once-only key)."""
+    return session.vitals.filter(client_uuid=client_uuid).first()

@@ -1,0 +1,68 @@
+"""The session page's reads (infusions/selectors.py): one query a kind of record, whatever the
+number of rows (issue 15 item 1). A per-row query (a vitals entry's nurse, a decision's reading,
+a disposition's correction ...) makes the count grow with the rows and fails here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from ketaflow.infusions import services
+from ketaflow.infusions.models import InfusionSession
+from tests.infusions.builders import nurse_actor, reading, run_to_stop, running
+from tests.web.conftest import World
+
+# The session page's queries as the nurse, measured on 1 December 2026: 28 to 30 for a running
+# or stopped infusion (sign-in and session 4, the audit entry 6, the page's records 12, the
+# vial's ledger entries 4-5, the stock 1, the header's urgent tasks 2). The ceiling leaves room
+# for one more kind of record, never for one more query a row.
+PAGE_QUERY_CEILING = 34
+
+
+def page_queries(client: Any, session: InfusionSession) -> int:
+    url = reverse("infusion_session", args=[session.pk])
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries.captured_queries)
+
+
+def side_effect(world: World, session: InfusionSession) -> None:
+    services.side_effect_record(
+        actor=nurse_actor(world),
+        session=session,
+        client_uuid=uuid.uuid4(),
+        kind="nausea",
+        severity="mild",
+    )
+
+
+def test_running_infusion_page_reads_each_kind_of_record_once(
+    world: World, client_for: Any
+) -> None:
+    session = running(world, started_min_ago=20)
+    client = client_for(world.nurse)
+    now = timezone.now()
+    reading(world, session, now - dt.timedelta(minutes=15))
+    side_effect(world, session)
+    page_queries(client, session)  # the first request of a sign-in writes its session row
+    few = page_queries(client, session)
+    for minutes_ago in (12, 9, 6, 3):
+        reading(world, session, now - dt.timedelta(minutes=minutes_ago))
+        side_effect(world, session)
+    many = page_queries(client, session)
+    assert many == few, f"{few} queries with 2 readings, {many} with 6: a query a row"
+    assert many <= PAGE_QUERY_CEILING
+
+
+def test_stopped_infusion_page_stays_under_the_ceiling(world: World, client_for: Any) -> None:
+    session = run_to_stop(world)
+    client = client_for(world.nurse)
+    page_queries(client, session)
+    assert page_queries(client, session) <= PAGE_QUERY_CEILING
