@@ -15,7 +15,7 @@ from django.db import OperationalError, connection, connections, transaction
 
 from ketaflow.accounts.models import Clinic
 from ketaflow.treatment.models import Chair
-from ketaflow.treatment.services import booking
+from ketaflow.treatment.services import booking as booking_services
 
 pytestmark = [
     pytest.mark.postgres,
@@ -39,7 +39,7 @@ def booking_in_progress(live_db: Any) -> Iterator[Clinic]:
     def booking() -> None:
         try:
             with transaction.atomic():
-                booking._lock_clinic(clinic)
+                booking_services._lock_clinic(clinic)
                 held.set()
                 release.wait(20)
         finally:
@@ -67,7 +67,7 @@ def test_a_write_that_refers_to_the_clinic_does_not_wait_for_a_booking(
 def _second_booking(clinic: Clinic) -> None:
     with transaction.atomic():
         _lock_timeout(1)
-        booking._lock_clinic(clinic)
+        booking_services._lock_clinic(clinic)
 
 
 def test_a_second_booking_still_waits_for_the_first(booking_in_progress: Clinic) -> None:
