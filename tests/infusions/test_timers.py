@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ from ketaflow.infusions import services
 from ketaflow.infusions.models import InfusionEvent, InfusionSession
 from ketaflow.infusions.timers import bag_state, next_vitals_due, reached_at
 from ketaflow.infusions.views import FRAGMENTS
-from ketaflow.treatment.models import ScheduleSettings
+from ketaflow.treatment.models import Appointment, ScheduleSettings
 from tests.infusions.builders import (
     FRAGMENT,
     event,
@@ -201,6 +202,22 @@ def test_today_shows_each_running_infusions_expected_end(world: World, client_fo
     html = client_for(world.nurse).get(reverse("infusion_today")).content.decode()
     assert timezone.localtime(bag.expected_end).strftime("%H:%M") in html
     assert "of 100 mL left" in html
+
+
+def test_an_infusion_still_in_the_chair_stays_on_today_after_the_clinics_midnight(
+    world: World, client_for: Any
+) -> None:
+    # Began "yesterday" (the appointment a day earlier): at 00:05 the patient is still in the
+    # chair and must be watched. CI found the list empty between the clinic's midnight and 01:00.
+    session = running(world, 10)
+    Appointment.objects.filter(pk=session.appointment_id).update(
+        starts_at=F("starts_at") - dt.timedelta(days=1)
+    )
+    link = reverse("infusion_session", args=[session.pk])
+    assert link in client_for(world.nurse).get(reverse("infusion_today")).content.decode()
+    # Once the patient has gone home, yesterday's infusion leaves today's list.
+    InfusionSession.objects.filter(pk=session.pk).update(status=InfusionSession.Status.DISCHARGED)
+    assert link not in client_for(world.nurse).get(reverse("infusion_today")).content.decode()
 
 
 def test_the_chair_board_shows_each_running_infusions_expected_end(

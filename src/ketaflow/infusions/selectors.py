@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
 from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.models import Clinic, User
@@ -305,16 +305,27 @@ def _today_row(
     return row
 
 
+# A patient in one of these states is still in the chair: monitored, whatever day it began.
+IN_THE_CHAIR = (
+    InfusionSession.Status.RUNNING,
+    InfusionSession.Status.PAUSED,
+    InfusionSession.Status.STOPPED,
+    InfusionSession.Status.RECOVERY,
+)
+
+
 def today_page(user: User, clinic: Clinic, now: dt.datetime) -> TodayPage:
-    """The clinic's appointments of its day with their sessions; each session's pump events
-    and vitals read once for all rows."""
+    """The clinic's appointments of its day with their sessions, and every infusion of an earlier
+    day whose patient is still in the chair (one that began at 23:40 is still watched at 00:05;
+    it left the list at the clinic's midnight). Each session's pump events and vitals are read
+    once for all rows."""
     day = clinic_today(clinic)
     start = dt.datetime.combine(day, dt.time.min, tzinfo=clinic_zone(clinic))
+    of_the_day = Q(starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=1))
+    still_in_the_chair = Q(starts_at__lt=start, infusion_session__status__in=IN_THE_CHAIR)
     appointments = list(
         Appointment.objects.filter(
-            patient__in=patients_for_user(user),
-            starts_at__gte=start,
-            starts_at__lt=start + dt.timedelta(days=1),
+            of_the_day | still_in_the_chair, patient__in=patients_for_user(user)
         )
         .select_related("patient__clinic", "chair", "nurse")
         .order_by("starts_at")
