@@ -15,7 +15,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from ketaflow.accounts.clinictime import clinic_today
+from ketaflow.accounts.clinictime import clinic_today, clinic_zone
 from ketaflow.accounts.models import Credential, User
 from ketaflow.audit.context import Actor
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
@@ -89,7 +89,10 @@ def make_appointment(world: World, patient: Patient | None = None) -> Appointmen
         created_by=world.prescriber,
     )
     chair = Chair.objects.get_or_create(clinic=clinic, name="Chair 1")[0]
-    starts = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=1)
+    # An hour ago, but never before the clinic's midnight: an appointment of the clinic's day
+    # (between 00:00 and 01:00 clinic time, an hour ago was yesterday's list).
+    midnight = dt.datetime.combine(clinic_today(clinic), dt.time.min, tzinfo=clinic_zone(clinic))
+    starts = max(timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=1), midnight)
     return Appointment.objects.create(
         course=course,
         patient=patient,

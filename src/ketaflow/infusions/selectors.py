@@ -306,12 +306,7 @@ def _today_row(
 
 
 # A patient in one of these states is still in the chair: monitored, whatever day it began.
-IN_THE_CHAIR = (
-    InfusionSession.Status.RUNNING,
-    InfusionSession.Status.PAUSED,
-    InfusionSession.Status.STOPPED,
-    InfusionSession.Status.RECOVERY,
-)
+IN_THE_CHAIR = (*services.INFUSING, *services.AFTER_STOP)
 
 
 def today_page(user: User, clinic: Clinic, now: dt.datetime) -> TodayPage:

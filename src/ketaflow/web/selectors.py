@@ -187,16 +187,16 @@ def settings_awaiting_sign_off(user: User) -> Worklist | None:
 
 
 def vitals_due_today(user: User, now: dt.datetime | None = None) -> Worklist | None:
-    """Today's infusions (the clinic's day) whose patient is monitored: the next vitals reading,
-    overdue ones first."""
+    """Every infusion whose patient is still monitored (infusing, stopped or in recovery), up to
+    the end of the clinic's day, whatever day it began (one begun at 23:40 is still watched at
+    00:05): the next vitals reading, overdue ones first."""
     if not user.may(Perm.CHART_INFUSION) or user.clinic is None:
         return None
     now = now or timezone.now()
-    start, end = _day_bounds(user.clinic, clinic_today(user.clinic))
+    _, end = _day_bounds(user.clinic, clinic_today(user.clinic))
     sessions = (
         InfusionSession.objects.filter(
             patient__in=patients_for_user(user),
-            appointment__starts_at__gte=start,
             appointment__starts_at__lt=end,
             status__in=[*INFUSING, *AFTER_STOP],
         )
