@@ -1,6 +1,6 @@
 """Access to another person's sign-in: a medical director's own clinic only (404 otherwise);
-the shared refusal of a known record: :func:`deny` (audited as ``denied``, then 403); and the
-person behind an action: :func:`acting_person`."""
+the shared refusal of a known record: :func:`deny` (audited as ``denied``, then 403). The person
+behind an action is ``actor.person()`` (audit/context.py)."""
 
 from __future__ import annotations
 
@@ -44,14 +44,6 @@ def require(
     """Nothing when ``user``'s role may ``need``; else :func:`deny`."""
     if not user.may(need):
         deny(user, need, object_type=object_type, object_id=object_id, actor=actor)
-
-
-def acting_person(actor: Actor) -> User:
-    """The signed-in person who acts; refused (403) for a system process: planning, booking and
-    charting are done by a person, never by a command."""
-    if actor.user is None:
-        raise PermissionDenied("A person must do this, not a system process.")
-    return actor.user
 
 
 def members_for_user(user: User) -> list[User]:

@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ketaflow.accounts.access import acting_person
 from ketaflow.accounts.models import User
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
@@ -60,7 +59,7 @@ def _require_changeable(appointment: Appointment, what: str) -> None:
 @transaction.atomic
 def appointment_cancel(*, actor: Actor, appointment: Appointment, reason: str) -> Appointment:
     """Cancel one booked appointment, with the reason; its infusion can then be booked again."""
-    user = acting_person(actor)
+    user = actor.person()
     text = _require_reason(reason)
     _require_changeable(appointment, "cancelled")
     appointment.status = Appointment.Status.CANCELLED
@@ -91,7 +90,7 @@ def appointment_reschedule(
     allow_past: bool = False,
 ) -> Appointment:
     """Move one booked appointment, with the reason, under the same rules as booking."""
-    acting_person(actor)
+    actor.person()
     text = _require_reason(reason)
     _require_changeable(appointment, "rescheduled")
     if not appointment.patient.active:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from ketaflow.accounts.access import acting_person
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
@@ -285,7 +284,7 @@ def course_book(
     per conflict) when a chair is taken, the time is outside opening hours, the patient already
     has an appointment then, the nurse already has the clinic's maximum of patients at once, or
     infusions are closer than the course's minimum spacing."""
-    user = acting_person(actor)
+    user = actor.person()
     if not course.patient.active:
         raise BookingRefused([f"{course.patient.mrn} is an inactive record: it is not booked."])
     _lock_clinic(course.patient.clinic)

@@ -12,10 +12,9 @@ from decimal import Decimal
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
-from ketaflow.accounts.access import acting_person
 from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
-from ketaflow.accounts.models import Clinic, User
+from ketaflow.accounts.models import Clinic
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
@@ -158,12 +157,6 @@ def course_dose(course: Course) -> DoseCheck:
     )
 
 
-def _person(actor: Actor) -> User:
-    if actor.user is None:
-        raise ValueError("actor: this is done by a person, not by a system process")
-    return actor.user
-
-
 @transaction.atomic
 def course_plan(
     *,
@@ -188,7 +181,7 @@ def course_plan(
     drug library's hard limits, or without the planner's role and current licence and DEA
     registration (planning the dose is ordering a Schedule III drug). The dates come from the
     schedule rules on the clinic's open weekdays. ``allow_past`` is for historical entries."""
-    user = acting_person(actor)
+    user = actor.person()
     clinic = patient.clinic
     errors: dict[str, list[str]] = {}
     signed = signed_candidacy_for(patient)
