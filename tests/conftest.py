@@ -19,6 +19,23 @@ from tests.web.conftest import (
 __all__ = ["audit_triggers", "browser", "client_for", "live_db", "live_world", "world"]
 
 
+@pytest.fixture(autouse=True)
+def _append_only_tables(request: pytest.FixtureRequest) -> None:
+    """Every test on the ``db`` fixture sees the append-only triggers. A live-server test drops
+    them before the flush that empties the database (``live_db``), and nothing put them back for
+    the worker's later tests: with the xdist groups working again, the browser modules ran on one
+    worker and the CLI and upgrade tests after them there found "trigger ... is missing". The
+    install is idempotent and rolled back with the test's transaction."""
+    if "db" not in request.fixturenames or "transactional_db" in request.fixturenames:
+        return
+    request.getfixturevalue("db")
+    from django.db import connection
+
+    from ketaflow.audit.db import install_triggers
+
+    install_triggers(connection)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Under ``-n 2 --dist loadgroup`` (``make test``), each xdist worker marks a test of an
     ``xdist_group`` by ending its id with ``@group``; the scheduler sends a group to one worker

@@ -50,4 +50,4 @@ def test_quick_load_run_covers_every_role_without_a_failure(tmp_path: Path) -> N
     writes = {a for a, v in day["actions"].items() if v["kind"] == "write"}
     assert all(read["actions"][a]["kind"] == "page read" for a in read["actions"])
     assert writes, day["actions"]
-    assert "| clinic day | 5 |" in (tmp_path / "load.md").read_text()
+    assert "| clinic day | 5 |" in (tmp_path / "load").with_suffix(".md").read_text()
