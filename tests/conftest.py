@@ -25,15 +25,21 @@ def _append_only_tables(request: pytest.FixtureRequest) -> None:
     them before the flush that empties the database (``live_db``), and nothing put them back for
     the worker's later tests: with the xdist groups working again, the browser modules ran on one
     worker and the CLI and upgrade tests after them there found "trigger ... is missing". The
-    install is idempotent and rolled back with the test's transaction."""
+    install is idempotent and rolled back with the test's transaction.
+
+    Only a table that lacks them gets them: on PostgreSQL ``DROP TRIGGER``/``CREATE TRIGGER`` take
+    an ACCESS EXCLUSIVE lock on the table until the test's transaction ends, and a test whose app
+    runs in another thread or process (a live server, a CLI subprocess) would wait on it for
+    ever. The check is a catalogue read that locks nothing."""
     if "db" not in request.fixturenames or "transactional_db" in request.fixturenames:
         return
     request.getfixturevalue("db")
     from django.db import connection
 
-    from ketaflow.audit.db import install_triggers
+    from ketaflow.audit.db import install_triggers, missing_triggers
 
-    install_triggers(connection)
+    if missing_triggers(connection):
+        install_triggers(connection)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -464,3 +464,34 @@ def test_roles_are_checked_through_permissions() -> None:
             if named:
                 found.append(f"{_where(path, node)} compares with Role.PATIENT")
     assert not found, "\n".join(found)
+
+
+def _bare_select_related(source: str) -> list[int]:
+    """Lines calling ``select_related()`` with no field names."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "select_related"
+        and not node.args
+        and not node.keywords
+    ]
+
+
+def test_select_related_always_names_its_relations() -> None:
+    """``select_related()`` without names joins every non-null foreign key, recursively: from an
+    infusion's prescriber decision that was some twenty tables, and PostgreSQL's planner spent
+    over ten minutes on it (the CI run that never finished). Name what the page needs."""
+    src = Path(__file__).resolve().parents[1] / "src" / "ketaflow"
+    found = [
+        f"{path.relative_to(src)}:{line}"
+        for path in sorted(src.rglob("*.py"))
+        for line in _bare_select_related(path.read_text())
+    ]
+    assert found == []
+
+
+def test_the_bare_select_related_check_finds_one() -> None:
+    assert _bare_select_related("rows = Entry.objects.filter(a=1).select_related()\n") == [1]
+    assert _bare_select_related("rows = Entry.objects.select_related('by')\n") == []

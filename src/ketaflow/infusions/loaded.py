@@ -38,11 +38,17 @@ def _preloaded(session: InfusionSession) -> dict[str, Any]:
 
 def session_rows(session: InfusionSession, relation: str, *related: str) -> list[Any]:
     """The rows of ``relation`` (``vitals``, ``events``, ``decisions`` ...) in their model's
-    order: the page's prefetch when it has one, else read now with ``related`` joined."""
+    order: the page's prefetch when it has one, else read now with ``related`` joined.
+
+    No ``related``, no join: Django's ``select_related()`` without names follows every non-null
+    foreign key, and from a decision that is the session, its appointment, course, chair,
+    patient, clinic and their people, a join PostgreSQL's planner spent over ten minutes on
+    (the demo's load in CI, issue 15)."""
     cache: dict[str, Any] = getattr(session, "_prefetched_objects_cache", {})
     if relation in cache:
         return list(cache[relation])
-    return list(getattr(session, relation).select_related(*related))
+    rows = getattr(session, relation).all()
+    return list(rows.select_related(*related) if related else rows)
 
 
 def responses(session: InfusionSession) -> list[InstrumentResponse] | None:

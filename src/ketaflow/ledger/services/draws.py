@@ -84,7 +84,7 @@ def draw_record(
                 f"the infusion record says {session.drawn_volume_ml} mL was drawn",
             )
         earlier = live_entries(
-            LedgerEntry.objects.filter(session=session, kind=Kind.DRAWN).select_related()
+            LedgerEntry.objects.filter(session=session, kind=Kind.DRAWN)
         )
         if earlier:
             raise refuse("session", f"a draw is already recorded for session {session.pk}")
