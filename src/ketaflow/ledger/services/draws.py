@@ -83,9 +83,7 @@ def draw_record(
                 "volume_ml",
                 f"the infusion record says {session.drawn_volume_ml} mL was drawn",
             )
-        earlier = live_entries(
-            LedgerEntry.objects.filter(session=session, kind=Kind.DRAWN)
-        )
+        earlier = live_entries(LedgerEntry.objects.filter(session=session, kind=Kind.DRAWN))
         if earlier:
             raise refuse("session", f"a draw is already recorded for session {session.pk}")
     with transaction.atomic():
