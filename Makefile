@@ -32,8 +32,11 @@ run: $(VENV)/.synced ## Start the clinic app and its worker on SQLite with the d
 test: $(VENV)/.synced lint typecheck ## Run the whole suite: lint, types, tests on SQLite and PostgreSQL
 	bash scripts/system-deps.sh
 	@echo "databases: SQLite (embedded, in memory)"
-	$(VENV)/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup
-	bash scripts/test-postgres.sh
+	@start=$$(date +%s); \
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations 15; \
+	status=$$?; echo "time: SQLite run $$(( $$(date +%s) - start )) s"; exit $$status
+	@start=$$(date +%s); bash scripts/test-postgres.sh; \
+	status=$$?; echo "time: PostgreSQL run $$(( $$(date +%s) - start )) s"; exit $$status
 
 test-fast: $(VENV)/.synced ## Tests on SQLite only, no lint
 	$(VENV)/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup
@@ -43,7 +46,8 @@ lint: $(VENV)/.synced ## ruff lint and format check
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.synced ## mypy (strict for ketaflow.clinical and ketaflow.pk)
-	$(VENV)/bin/mypy src tests benchmarks
+	@start=$$(date +%s); $(VENV)/bin/mypy src tests benchmarks; \
+	status=$$?; echo "time: mypy $$(( $$(date +%s) - start )) s"; exit $$status
 
 bench: $(VENV)/.synced ## Benchmarks against named alternatives (see README, Performance)
 	$(VENV)/bin/python -m pytest benchmarks -p no:cacheprovider --benchmark-enable

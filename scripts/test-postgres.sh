@@ -38,16 +38,18 @@ echo "databases: PostgreSQL ($version) on 127.0.0.1:$port"
 # cores, which import no Django, and without the deployment tests, which bring their own
 # PostgreSQL or SQLite; a new app's tests/<app>/ folder is included without editing this line),
 # but not
-#  - the browser tests (mark "browser"): they test the pages in Chromium, and the queries behind
-#    those pages run on PostgreSQL in the non-browser tests of the same pages; they were the
-#    slowest of this run in the last CI (the display sweep 169 s, the two journeys 73 and 66 s);
+#  - the browser tests (mark "browser"): they test the pages in Chromium; the queries behind
+#    those pages run on PostgreSQL in the non-browser tests of the same pages;
 #  - the tests that start their own app on their own SQLite file (mark "sqlite_only", e.g.
-#    test_proxy.py): they never touch this database, so a second run tests nothing new.
-# Both still run in the SQLite run of `make test`. Arguments, if any, replace the whole default
-# selection, marks included (e.g. one file: tests/web/test_signin.py, or a browser test).
+#    test_proxy.py, the CLI's and settings' production checks): they never touch this database;
+#  - the sweeps (mark "sweep": the isolation, outsider and audit-read sweeps visit every page as
+#    every role, about nine CPU minutes here), but for the director's staff sweep (mark
+#    "pg_sweep"), which renders every staff page on PostgreSQL's queries.
+# All of them run in the SQLite run of `make test` (docs/testing.md). Arguments, if any, replace
+# the whole default selection, marks included (e.g. one file: tests/web/test_signin.py).
 if [ "$#" -eq 0 ]; then
   set -- tests --ignore=tests/clinical --ignore=tests/pk --ignore=tests/deploy \
-    -m "not browser and not sqlite_only"
+    -m "not browser and not sqlite_only and (not sweep or pg_sweep)"
 fi
 DATABASE_URL="postgres://ketaflow@127.0.0.1:$port/postgres" \
   .venv/bin/python -m pytest "$@" -p no:cacheprovider -n 2 --dist loadgroup -q

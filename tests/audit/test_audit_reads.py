@@ -57,6 +57,7 @@ def unaudited_patients_shown(client: Client, url: str, patients: list[Patient]) 
 
 
 @pytest.mark.slow
+@pytest.mark.sweep
 @pytest.mark.parametrize("username", ["director", "prescriber", "nurse", "frontdesk"])
 def test_every_page_that_shows_a_patient_names_them_in_the_trail(db: None, username: str) -> None:
     demo_load()

@@ -24,7 +24,7 @@ from tests.ledger.builders import make_ready
 from tests.web.browser import csp_violations, login, shot
 from tests.web.conftest import PASSWORD, World, build_world
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 @pytest.fixture

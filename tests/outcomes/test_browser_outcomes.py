@@ -20,7 +20,7 @@ from tests.outcomes.builders import NON_RESPONDER, RELAPSE, REMISSION, history, 
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 @pytest.fixture

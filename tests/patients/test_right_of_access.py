@@ -147,7 +147,7 @@ def test_another_patient_gets_only_their_own_record(world: World) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.xdist_group("browser")
+@pytest.mark.xdist_group(f"browser-{__name__}")
 def test_the_record_pages_in_chromium_at_three_widths(live_server: Any, live_world: World) -> None:
     """The portal's *My record* page on a phone and the chart's buttons at desktop widths:
     nothing wider than the screen, no CSP violation; screenshots to look at."""

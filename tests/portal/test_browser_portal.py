@@ -22,7 +22,7 @@ from ketaflow.portal.models import DueQuestionnaire, UrgentTask
 from tests.web.browser import chromium, login, shot
 from tests.web.conftest import PASSWORD, World
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 PHONE = (390, 844)  # an iPhone 12-15 viewport in CSS pixels
 NEW_PASSWORD = "river stones at dawn 7"

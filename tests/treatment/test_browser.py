@@ -14,7 +14,7 @@ from ketaflow.treatment.models import Appointment, Course
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 def test_prescriber_plans_and_front_desk_books_a_course(

@@ -16,7 +16,7 @@ from ketaflow.accounts.second_factor import enrol_totp
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 def test_nurse_finds_a_patient_and_reads_the_chart(

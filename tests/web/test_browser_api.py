@@ -14,7 +14,7 @@ from ketaflow.api.services import token_digest
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 def test_nurse_creates_a_token_and_reads_the_api_documentation(

@@ -25,7 +25,7 @@ from tests.web.browser import chromium, csp_violations, login, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_infusions import vitals
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 SHOTS = Path(tempfile.gettempdir()) / "shots-timers"
 # The phone last: the pause at that size really goes through (and then stays paused).

@@ -42,7 +42,7 @@ from tests.web.test_browser_infusions import (
     vitals,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 def server_clock_moves(session: InfusionSession, minutes: int) -> None:

@@ -19,7 +19,7 @@ from tests.web.browser import csp_violations, login, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_worklists import _at_widths
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 def test_phq9_by_keyboard_with_live_total_and_flag(

@@ -25,7 +25,7 @@ from tests.web.browser import chromium
 from tests.web.conftest import World
 from tests.web.test_browser_sweep import _sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 WIDTHS = (390, 1024, 1366)
 SHOTS = Path(tempfile.gettempdir()) / "ketaflow-charts"

@@ -39,7 +39,7 @@ from tests.web.test_browser_infusions import (
     vitals,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 def widths(browser: webdriver.Chrome, name: str) -> None:

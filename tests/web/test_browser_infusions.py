@@ -22,7 +22,7 @@ from tests.infusions.builders import make_appointment, stock_vial
 from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 def frag(browser: webdriver.Chrome, name: str) -> WebElement:

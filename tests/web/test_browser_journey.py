@@ -25,7 +25,7 @@ from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
 from tests.web.test_browser_infusions import chart_infusion_to_lock
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.web.conftest import World, make_user
 from tests.web.test_browser_infusions import click, open_session, vitals
 from tests.web.test_browser_printing import _shot
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 STORED = "return Object.keys(localStorage).filter(k => k.startsWith('ketaflow.'));"
 STORED_TEXT = "return Object.keys(localStorage).map(k => k + localStorage.getItem(k)).join('');"

@@ -23,7 +23,7 @@ from tests.web.browser import csp_violations, login, wait_text
 from tests.web.conftest import World
 from tests.web.test_printing import charted
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 SHOTS = Path(tempfile.gettempdir()) / "shots-printq"
 PAPER = {"a4": (21.0, 29.7), "letter": (21.59, 27.94)}  # centimetres

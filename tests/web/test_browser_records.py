@@ -27,7 +27,7 @@ from tests.ledger.builders import receive
 from tests.web.browser import chromium, csp_violations, login
 from tests.web.conftest import World
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 SHOTS = Path(tempfile.gettempdir()) / "shots-records"
 SIZES = {"390": (390, 844), "1024": (1024, 768), "1366": (1366, 900)}

@@ -19,7 +19,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 from tests.web.browser import chromium, csp_violations, login, shot, wait_text
 from tests.web.conftest import PASSWORD, World
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 WIDTHS = (390, 1024, 1366)
 

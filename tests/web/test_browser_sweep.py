@@ -25,7 +25,11 @@ from tests.web.browser import chromium
 from tests.web.conftest import World
 from tests.web.test_printing import charted
 
-pytestmark = [pytest.mark.browser, pytest.mark.sweep, pytest.mark.xdist_group("browser")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.sweep,
+    pytest.mark.xdist_group(f"browser-{__name__}"),
+]
 
 WIDTHS = (390, 1024, 1366)
 SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")

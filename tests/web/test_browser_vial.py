@@ -24,7 +24,7 @@ from tests.web.browser import chromium, csp_violations, login, wait_text
 from tests.web.conftest import PASSWORD, World
 from tests.web.test_browser_infusions import click, fill, form_in, submit
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 SHOTS = Path(tempfile.gettempdir()) / "shots-vial"
 

@@ -18,7 +18,7 @@ from tests.web.browser import csp_violations, login, shot
 from tests.web.conftest import World
 from tests.web.test_worklists import _assessed, _session
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 WIDTHS = (390, 1024, 1366)
 

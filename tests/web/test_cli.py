@@ -164,6 +164,7 @@ def test_production_refuses_to_start_without_secret_and_hosts(
     assert message in lines[0]
 
 
+@pytest.mark.sqlite_only  # its own SQLite file in a subprocess, never the test database
 def test_demo_is_refused_in_production(tmp_path: Path) -> None:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
     environ.update(
@@ -190,6 +191,7 @@ def _run_with_database(url: str, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.mark.sqlite_only  # its own SQLite file in a subprocess, never the test database
 @pytest.mark.parametrize("command", [["audit", "verify"], ["ledger", "verify"]])
 @pytest.mark.parametrize("where", ["unmigrated", "unreachable"])
 def test_verify_on_a_database_it_cannot_use_is_one_line(
@@ -209,6 +211,7 @@ def test_verify_on_a_database_it_cannot_use_is_one_line(
     assert "cannot use the database" in result.stderr
 
 
+@pytest.mark.sqlite_only  # its own SQLite file in a subprocess, never the test database
 def test_reconcile_of_a_day_in_the_future_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     assert _run_with_database(url, "manage", "migrate", "--verbosity", "0").returncode == 0

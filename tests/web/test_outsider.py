@@ -37,7 +37,7 @@ from ketaflow.treatment.models import Appointment
 from ketaflow.web.demo import HARBOR_TOTP_KEY, demo_load
 from tests.web import sweep
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("outsider")]
+pytestmark = [pytest.mark.slow, pytest.mark.sweep, pytest.mark.xdist_group("outsider")]
 
 HARBOR_STAFF = ["harbor-director", "harbor-prescriber", "harbor-nurse", "harbor-frontdesk"]
 # What a refusal of another clinic's record looks like: not found, forbidden, or not allowed;

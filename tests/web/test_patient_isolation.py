@@ -24,7 +24,7 @@ from tests.web import sweep
 from tests.web.conftest import logged_in
 
 # One worker holds the module's demo (with the mark, loadgroup sends every test here to it).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("patient-isolation")]
+pytestmark = [pytest.mark.slow, pytest.mark.sweep, pytest.mark.xdist_group("patient-isolation")]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,11 @@ def test_a_patient_sees_no_other_patient_by_any_url(demo: None, db: None) -> Non
     assert leaks == []
 
 
-@pytest.mark.parametrize("username", ["director", "prescriber", "nurse", "frontdesk"])
+# The director's sweep also runs on PostgreSQL (mark pg_sweep): every staff page's queries there.
+@pytest.mark.parametrize(
+    "username",
+    [pytest.param("director", marks=pytest.mark.pg_sweep), "prescriber", "nurse", "frontdesk"],
+)
 def test_no_url_fails_for_any_staff_role(demo: None, db: None, username: str) -> None:
     """Every page, picture and export of the demo clinic, with every existing record id,
     answers without a server error (and without a warning: the suite fails on warnings)."""

@@ -19,7 +19,7 @@ from tests.web.test_browser_sweep import (
     codes_in,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 def test_the_page_reads_as_words_and_fits(live_server: Any, live_world: World) -> None:

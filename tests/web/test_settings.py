@@ -30,6 +30,7 @@ def test_every_migration_has_a_name() -> None:
         assert not re.match(r"^\d{4}_auto_", path.name), path
 
 
+@pytest.mark.sqlite_only  # its own SQLite file in a subprocess, never the test database
 def test_argon2_hashes_passwords_in_the_real_settings(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
     env.update(KETAFLOW_ENV="development", KETAFLOW_VAR_DIR=str(tmp_path))
@@ -78,6 +79,7 @@ def test_session_times_out_and_cookies_are_http_only() -> None:
 _SECRET = "s" * 60
 
 
+@pytest.mark.sqlite_only  # its own SQLite file in a subprocess, never the test database
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -129,6 +131,7 @@ def test_production_wants_an_audit_key_of_its_own(
     assert message in lines[0]
 
 
+@pytest.mark.sqlite_only  # its own SQLite file in a subprocess, never the test database
 def test_production_accepts_its_own_audit_key_from_the_environment_or_a_file_elsewhere(
     tmp_path: Path,
 ) -> None:

@@ -106,6 +106,7 @@ def test_upgrade_with_a_backup_first(
     assert target.is_file()
 
 
+@pytest.mark.sqlite_only  # its own SQLite file in a subprocess, never the test database
 def test_upgrade_migrates_a_new_empty_database(tmp_path: Path) -> None:
     """A first installation runs ``ketaflow upgrade`` on an empty database: nothing to verify
     before, everything migrated, the (empty) chains verified after. It was refused ("relation
