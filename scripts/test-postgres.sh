@@ -46,7 +46,7 @@ echo "databases: PostgreSQL ($version) on 127.0.0.1:$port"
 #    every role, about nine CPU minutes here), but for the director's staff sweep (mark
 #    "pg_sweep"), which renders every staff page on PostgreSQL's queries.
 # All of them run in the SQLite run of `make test` (docs/testing.md). Arguments, if any, replace
-# the whole default selection, marks included (e.g. one file: tests/web/test_signin.py).
+# the whole default selection, marks included (e.g. one file: tests/accounts/test_signin.py).
 if [ "$#" -eq 0 ]; then
   set -- tests --ignore=tests/clinical --ignore=tests/pk --ignore=tests/deploy \
     -m "not browser and not sqlite_only and (not sweep or pg_sweep)"

@@ -495,3 +495,18 @@ def test_select_related_always_names_its_relations() -> None:
 def test_the_bare_select_related_check_finds_one() -> None:
     assert _bare_select_related("rows = Entry.objects.filter(a=1).select_related()\n") == [1]
     assert _bare_select_related("rows = Entry.objects.select_related('by')\n") == []
+
+
+def test_the_acting_person_comes_from_actor_person() -> None:
+    """Issue 15: four copies of "is the actor a person?" raised four kinds of error. A service
+    asks ``actor.person()`` (NotAPerson: a 403 on a page, a ValueError to a caller that checks
+    values); none tests ``actor.user is None`` itself or keeps its own ``_person``."""
+    src = Path(__file__).resolve().parents[1] / "src" / "ketaflow"
+    found = [
+        f"{path.relative_to(src)}:{n}"
+        for path in sorted(src.rglob("*.py"))
+        if path.name != "context.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\bactor\.user is None\b|def _person\(actor", line)
+    ]
+    assert found == []

@@ -1,6 +1,6 @@
 """Every subcommand that needs no database refuses absurd input with exit 2 and one line, never a
 traceback, and what it prints as JSON is strict JSON (issue 10, item 21). The database commands
-(audit, ledger, demo) are driven the same way in tests/web/test_cli.py."""
+(audit, ledger, demo) are driven the same way in tests/cli/test_cli.py."""
 
 from __future__ import annotations
 

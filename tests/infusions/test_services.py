@@ -887,3 +887,23 @@ def test_demo_complete_and_running(world: World) -> None:
         scenario="running",
     )
     assert running.status == InfusionSession.Status.RUNNING
+
+
+def test_a_command_cannot_chart_an_infusion(world: World) -> None:
+    """Charting is a person's work: a command's actor is refused as every app refuses it
+    (``Actor.person``: NotAPerson, a 403 on a page), and nothing is written."""
+    from ketaflow.audit.context import NotAPerson
+
+    session = open_session(world)
+    with pytest.raises(NotAPerson):
+        services.vitals_record(
+            actor=Actor(user=None, system_name="import"),
+            session=session,
+            client_uuid=uuid.uuid4(),
+            systolic_mmhg=120,
+            diastolic_mmhg=80,
+            heart_rate_bpm=72,
+            spo2_percent=98,
+            respiratory_rate_per_min=14,
+        )
+    assert not VitalsEntry.objects.filter(session=session).exists()

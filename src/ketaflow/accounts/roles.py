@@ -2,7 +2,7 @@
 
 Every view and service asks ``has_perm(role, Perm.X)`` (through the access functions in
 ``ketaflow.accounts.access`` and ``ketaflow.patients.access``); nothing checks a role by name.
-The table is tested both ways (may and may not) in ``tests/web/test_roles.py``.
+The table is tested both ways (may and may not) in ``tests/accounts/test_roles.py``.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ from ketaflow.infusions.services.base import (
     _bump,
     _check_version,
     _locked_row,
-    _person,
     _refuse,
     _require_perm,
     _require_unlocked,
@@ -289,7 +288,7 @@ def _waste_remainder(
     at: dt.datetime | None = None,
 ) -> list[LedgerEntry]:
     """The entries, for a witness already authenticated (the form above; the demo loader)."""
-    user = _person(actor)
+    user = actor.person()
     entries: list[LedgerEntry] = []
     with transaction.atomic():
         if not ledger.live_entries(draw.dispositions.filter(kind=Kind.ADMINISTERED)):

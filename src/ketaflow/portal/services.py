@@ -62,8 +62,7 @@ def invitation_create(*, actor: Actor, patient: Patient) -> NewInvitation:
     """Create (or reuse) the patient's portal login and an expiring, single-use invitation;
     earlier open invitations are revoked. The link is emailed through the outbox if the
     patient has an email address."""
-    if actor.user is None:
-        raise ValueError("An invitation needs a member of staff.")
+    actor.person()  # a member of staff invites: NotAPerson (a ValueError too) for a command
     user = patient.user
     if user is not None and has_second_factor(user):
         raise ValueError(

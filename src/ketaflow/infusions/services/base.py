@@ -77,14 +77,8 @@ def _refuse(field: str, message: str) -> ValidationError:
     return ValidationError({field: [message]})
 
 
-def _person(actor: Actor) -> User:
-    if actor.user is None:
-        raise _refuse(NON_FIELD_ERRORS, "a person must chart an infusion, not a system process")
-    return actor.user
-
-
 def _require_perm(actor: Actor, perm: Perm) -> User:
-    user = _person(actor)
+    user = actor.person()  # NotAPerson (a 403) when a command asks
     if not user.may(perm):
         raise _refuse(
             NON_FIELD_ERRORS,

@@ -4,7 +4,7 @@ On SQLite, migration 0003 changed a check constraint of ``ledger_ledgerentry``, 
 does by rebuilding the table (create a copy, move the rows, drop the old one): the triggers of
 0002 went with the old table. PostgreSQL alters the table in place and kept them; installing
 them again there is harmless (``CREATE OR REPLACE``, ``DROP TRIGGER IF EXISTS``).
-``tests/web/test_tamper.py`` checks after all migrations that every registered table refuses
+``tests/audit/test_tamper.py`` checks after all migrations that every registered table refuses
 UPDATE and DELETE, so a later rebuild cannot drop them silently.
 """
 

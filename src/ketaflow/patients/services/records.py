@@ -84,9 +84,7 @@ def record_remove(*, actor: Actor, record: PatientRecord, reason: str) -> None:
 
 @transaction.atomic
 def note_add(*, actor: Actor, patient: Patient, kind: str, text: str) -> ClinicalNote:
-    if actor.user is None:
-        raise ValueError("author: a note needs a person as its author")
-    note = ClinicalNote(patient=patient, author=actor.user, kind=kind, text=text)
+    note = ClinicalNote(patient=patient, author=actor.person(), kind=kind, text=text)
     note.full_clean()
     note.save()
     audit_record(

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 from ketaflow.accounts.models import User
 from ketaflow.api.scopes import scopes_for_role
 from ketaflow.web.demo import demo_load
-from tests.web.api_helpers import token_for
+from tests.api.api_helpers import token_for
 
 CHECKS = [
     not_a_server_error,

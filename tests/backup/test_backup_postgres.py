@@ -22,8 +22,8 @@ from ketaflow.cli import main
 from ketaflow.ledger.models import LedgerEntry
 from ketaflow.patients import services
 from ketaflow.patients.models import Patient
+from tests.backup.test_backup import backup, refused, snapshot_of_every_table
 from tests.web.conftest import World, patient_data
-from tests.web.test_backup import backup, refused, snapshot_of_every_table
 
 pytestmark = [
     pytest.mark.postgres,

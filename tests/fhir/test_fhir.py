@@ -35,7 +35,7 @@ from ketaflow.patients.models import Patient
 from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import UrgentTask
 from ketaflow.web.demo import demo_load
-from tests.web.api_helpers import token_for
+from tests.api.api_helpers import token_for
 
 pytestmark = pytest.mark.xdist_group("fhir")
 

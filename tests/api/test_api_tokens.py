@@ -19,7 +19,7 @@ from ketaflow.api.services import token_create, token_digest, token_revoke
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.cli import main
-from tests.web.api_helpers import call, token_for
+from tests.api.api_helpers import call, token_for
 from tests.web.conftest import World
 
 SYSTEM = Actor.system("tests")

@@ -12,8 +12,8 @@ from ketaflow.audit.db import drop_triggers
 from ketaflow.backup import upgrade as upgrade_module
 from ketaflow.backup.crypto import key_generate
 from ketaflow.cli import main
+from tests.backup.test_backup import refused
 from tests.web.conftest import World
-from tests.web.test_backup import refused
 
 
 @pytest.fixture
