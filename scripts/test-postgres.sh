@@ -52,4 +52,4 @@ if [ "$#" -eq 0 ]; then
     -m "not browser and not sqlite_only and (not sweep or pg_sweep)"
 fi
 DATABASE_URL="postgres://ketaflow@127.0.0.1:$port/postgres" \
-  .venv/bin/python -m pytest "$@" -p no:cacheprovider -n 2 --dist loadgroup -q
+  .venv/bin/python -m pytest "$@" -p no:cacheprovider -n 2 --dist loadgroup -q --durations 15

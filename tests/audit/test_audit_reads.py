@@ -7,9 +7,11 @@ its patient or among the patients it lists), so that the patient's access histor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import get_resolver, reverse
 
@@ -20,7 +22,7 @@ from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
 from ketaflow.web.demo import demo_load
 from tests.portal.builders import verified_client
-from tests.web.conftest import World
+from tests.web.conftest import World, logged_in
 from tests.web.sweep import fill as _fill
 from tests.web.sweep import patterns as _patterns
 from tests.web.test_access import url_for
@@ -40,36 +42,56 @@ def _newest_entry_id() -> int:
     return AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-def unaudited_patients_shown(client: Client, url: str, patients: list[Patient]) -> list[str]:
-    """The patients ``url`` shows that no entry written by the request names."""
+def unaudited_patients_shown(
+    client: Client, url: str, patients: list[Patient]
+) -> tuple[bool, list[str]]:
+    """Whether ``url`` showed a patient, and the patients it shows that no entry written by the
+    request names."""
     before = _newest_entry_id()
     response: Any = client.get(url)
     if response.status_code != 200 or response.get("Content-Type", "").startswith("image/"):
-        return []
+        return False, []
     text = response.content.decode(errors="replace")
     shown = {p.pk: p for p in patients if any(i in text for i in _identifiers(p))}
     if not shown:
-        return []
+        return False, []
     named = set(
         AuditEntryPatient.objects.filter(entry_id__gt=before).values_list("patient_id", flat=True)
     )
-    return [f"{url}: {shown[pk].display_name}" for pk in sorted(set(shown) - named)]
+    return True, [f"{url}: {shown[pk].display_name}" for pk in sorted(set(shown) - named)]
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The demo clinics, loaded once for the four roles' sweeps and rolled back after them."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        demo_load()
+        yield
+        transaction.set_rollback(True)
 
 
 @pytest.mark.slow
 @pytest.mark.sweep
+@pytest.mark.xdist_group("audit-reads")
 @pytest.mark.parametrize("username", ["director", "prescriber", "nurse", "frontdesk"])
-def test_every_page_that_shows_a_patient_names_them_in_the_trail(db: None, username: str) -> None:
-    demo_load()
+def test_every_page_that_shows_a_patient_names_them_in_the_trail(
+    demo: None, db: None, username: str
+) -> None:
+    """Signed in past the second factor (``logged_in``): signed in with ``force_login`` alone,
+    nearly every page answered a redirect to the second factor's enrolment and this sweep could
+    hardly fail. It must see pages that show a patient, not only refusals."""
     patients = list(Patient.objects.all())
-    client = Client()
-    client.force_login(User.objects.get(username=username))
+    client = logged_in(User.objects.get(username=username))
     missing: list[str] = []
+    showing = 0
     for route in _patterns(get_resolver()):
         if "logout" in route:
             continue
         for url in _fill(route, list(range(1, 13)), ["allergy", "diagnosis", "pcl5", "csv"]):
-            missing += unaudited_patients_shown(client, url, patients)
+            showed, unnamed = unaudited_patients_shown(client, url, patients)
+            showing += showed
+            missing += unnamed
+    assert showing >= 10, f"only {showing} pages showed a patient: is the sweep signed in?"
     assert missing == []
 
 

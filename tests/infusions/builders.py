@@ -112,15 +112,18 @@ def open_session(world: World) -> InfusionSession:
     return services.session_open(actor=nurse_actor(world), appointment=make_appointment(world))
 
 
+# A reading inside every limit.
+NORMAL_VITALS: dict[str, Any] = {
+    "systolic_mmhg": 120,
+    "diastolic_mmhg": 80,
+    "heart_rate_bpm": 72,
+    "spo2_percent": 98,
+    "respiratory_rate_per_min": 14,
+}
+
+
 def baseline(world: World, session: InfusionSession, **extra: Any) -> VitalsEntry:
-    values: dict[str, Any] = {
-        "systolic_mmhg": 120,
-        "diastolic_mmhg": 80,
-        "heart_rate_bpm": 72,
-        "spo2_percent": 98,
-        "respiratory_rate_per_min": 14,
-    }
-    values.update(extra)
+    values = {**NORMAL_VITALS, **extra}
     return services.vitals_record(
         actor=nurse_actor(world), session=session, client_uuid=uuid.uuid4(), **values
     )

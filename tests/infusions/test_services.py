@@ -27,6 +27,7 @@ from ketaflow.ledger import services as ledger
 from ketaflow.ledger.models import LedgerEntry
 from tests.infusions.builders import (
     FRAGMENT,
+    NORMAL_VITALS,
     baseline,
     compute_dose,
     discharge,
@@ -900,10 +901,6 @@ def test_a_command_cannot_chart_an_infusion(world: World) -> None:
             actor=Actor(user=None, system_name="import"),
             session=session,
             client_uuid=uuid.uuid4(),
-            systolic_mmhg=120,
-            diastolic_mmhg=80,
-            heart_rate_bpm=72,
-            spo2_percent=98,
-            respiratory_rate_per_min=14,
+            **NORMAL_VITALS,
         )
     assert not VitalsEntry.objects.filter(session=session).exists()
