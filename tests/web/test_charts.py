@@ -10,6 +10,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -182,6 +183,31 @@ def test_bars_carry_their_values_and_their_table() -> None:
     assert [r.tip for r in chart.rects] == ["Nausea: 12.5", "Headache: 3.0"]
     assert chart.table.rows == [["Nausea", "12.5"], ["Headache", "3.0"]]
     assert chart.rects[0].width > chart.rects[1].width
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["Critical reading at the chair", "Emergency reading at the chair, prescriber called in"],
+)
+def test_a_long_bar_label_stays_on_the_chart(label: str) -> None:
+    """The dashboard's "Critical reading at the chair" ran off the chart's left edge: a label gets
+    the room it needs (the bars keep at least MIN_BAR_PLOT) and is shortened with an ellipsis
+    only beyond that, whole in the bar's title and the table."""
+    chart = charts.render(
+        charts.ChartData(
+            id="bars",
+            title="Adverse events",
+            x=charts.value_axis("Events per 100 infusions", 0, 60),
+            y=charts.Axis("Type", 0, 1, []),
+            bars=[charts.Bar(label, 50.0, "50.0"), charts.Bar("Hypertension", 50.0, "50.0")],
+        )
+    )
+    shown = next(t for t in chart.texts if t.anchor == "end" and t.text.startswith(label[:10]))
+    assert shown.x - len(shown.text) * charts.CHAR_WIDTH >= 0
+    assert shown.text == label or (shown.text.endswith("\u2026") and len(shown.text) < len(label))
+    assert chart.rects[0].tip == f"{label}: 50.0"
+    assert chart.table.rows[0][0] == label
+    assert chart.rects[0].x + charts.MIN_BAR_PLOT <= charts.WIDTH
 
 
 def test_the_survival_curve_is_a_step_with_its_band() -> None:
