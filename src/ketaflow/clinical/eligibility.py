@@ -59,6 +59,11 @@ class Decision(StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+def _count(n: int, noun: str) -> str:
+    """ "1 caution", "2 cautions", "0 hard stops"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 @dataclass(frozen=True)
 class Finding:
     tier: Tier
@@ -786,12 +791,14 @@ def assess_eligibility(
     for assessment in assessments:
         counted = "; ".join(j.trial for j in assessment.counted) or "none"
         name = assessment.indication.value
+        label = assessment.indication.label  # "PTSD", "Treatment-resistant depression"
+        words = label if label.isupper() else label[:1].lower() + label[1:]
         if assessment.resistant:
             findings.append(
                 _find(
                     f"resistance.{name}.shown",
                     _INFO,
-                    f"Earlier treatments for {name} that were tried properly without enough "
+                    f"Earlier treatments for {words} that were tried properly without enough "
                     f"benefit: {counted}.",
                     assessment.source,
                 )
@@ -801,7 +808,7 @@ def assess_eligibility(
                 _find(
                     f"resistance.{name}.not_shown",
                     _CAUTION if settings.require_treatment_resistance else _INFO,
-                    f"Earlier {name} treatment does not yet show resistance "
+                    f"Earlier treatment for {words} does not yet show resistance "
                     f"({assessment.explanation}) Counted: {counted}.",
                     assessment.source,
                 )
@@ -816,8 +823,8 @@ def assess_eligibility(
         decision = Decision.ELIGIBLE
     counts = {t: sum(1 for f in findings if f.tier is t) for t in Tier}
     summary = (
-        f"{decision.value.replace('_', ' ')}: {counts[Tier.HARD_STOP]} hard stop(s), "
-        f"{counts[Tier.CAUTION]} caution(s), {counts[Tier.INFO]} note(s)."
+        f"{decision.value.replace('_', ' ')}: {_count(counts[Tier.HARD_STOP], 'hard stop')}, "
+        f"{_count(counts[Tier.CAUTION], 'caution')}, {_count(counts[Tier.INFO], 'note')}."
     )
     return EligibilityResult(
         decision=decision,
