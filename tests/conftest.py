@@ -11,12 +11,21 @@ from tests.web.conftest import (
     audit_triggers,
     browser,
     client_for,
+    demo_clinics,
     live_db,
     live_world,
     world,
 )
 
-__all__ = ["audit_triggers", "browser", "client_for", "live_db", "live_world", "world"]
+__all__ = [
+    "audit_triggers",
+    "browser",
+    "client_for",
+    "demo_clinics",
+    "live_db",
+    "live_world",
+    "world",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
 
 from ketaflow.accounts.models import Clinic, User
@@ -24,7 +22,6 @@ from ketaflow.audit.models import AuditEntry, AuditEntryPatient
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
-from ketaflow.web.demo import demo_load
 from tests.api.api_helpers import call, token_for
 
 pytestmark = pytest.mark.xdist_group("api")
@@ -37,18 +34,8 @@ def _fresh_throttle() -> Any:
     cache.clear()
 
 
-@pytest.fixture(scope="module")
-def _demo_clinics(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """The demo clinics, loaded once for the module (7 loads were 56 s on SQLite, 100 s on
-    PostgreSQL) and rolled back after it."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        demo_load()
-        yield
-        transaction.set_rollback(True)
-
-
 @pytest.fixture
-def demo(_demo_clinics: None, db: None) -> None:
+def demo(demo_clinics: None, db: None) -> None:
     """The demo clinics; each test's writes are rolled back with the test."""
 
 

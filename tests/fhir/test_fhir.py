@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
@@ -34,7 +33,6 @@ from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.models import Patient
 from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import UrgentTask
-from ketaflow.web.demo import demo_load
 from tests.api.api_helpers import token_for
 
 pytestmark = pytest.mark.xdist_group("fhir")
@@ -62,14 +60,6 @@ INSTRUMENT_TABLE = {
     "pcl5": ("101697-1", "101698-9"),
     "cssrs": (None, "93374-7"),
 }
-
-
-@pytest.fixture(scope="module")
-def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    with django_db_blocker.unblock(), transaction.atomic():
-        demo_load()
-        yield
-        transaction.set_rollback(True)
 
 
 @pytest.fixture(autouse=True)
@@ -128,7 +118,9 @@ def issue_of(response: Any) -> dict[str, Any]:
 # ---- the capability statement and the codes -------------------------------------------------
 
 
-def test_metadata_needs_no_token_and_lists_what_is_implemented(demo: None, db: None) -> None:
+def test_metadata_needs_no_token_and_lists_what_is_implemented(
+    demo_clinics: None, db: None
+) -> None:
     answer = get("/fhir/metadata", None)
     assert answer.status_code == 200
     assert answer["Content-Type"] == "application/fhir+json"
@@ -160,7 +152,9 @@ def test_the_codes_are_the_verified_ones() -> None:
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def test_everything_validates_carries_the_codes_and_is_audited(demo: None, db: None) -> None:
+def test_everything_validates_carries_the_codes_and_is_audited(
+    demo_clinics: None, db: None
+) -> None:
     token = director_token()
     patient = treated_patient()
     before = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -247,7 +241,7 @@ def test_everything_validates_carries_the_codes_and_is_audited(demo: None, db: N
         assert AuditEntryPatient.objects.filter(entry_id__gt=before, patient_id=patient.pk)
 
 
-def test_search_by_patient_date_and_code(demo: None, db: None) -> None:
+def test_search_by_patient_date_and_code(demo_clinics: None, db: None) -> None:
     token = director_token()
     patient = treated_patient()
     base = f"/fhir/Observation?patient={patient.pk}"
@@ -283,7 +277,7 @@ def test_search_by_patient_date_and_code(demo: None, db: None) -> None:
     assert get("/fhir/Nonsense?patient=1", token).status_code == 404
 
 
-def test_audit_events_for_the_director_only(demo: None, db: None) -> None:
+def test_audit_events_for_the_director_only(demo_clinics: None, db: None) -> None:
     patient = treated_patient()
     answer = get(f"/fhir/AuditEvent?patient={patient.pk}&_count=5", director_token())
     assert answer.status_code == 200
@@ -304,7 +298,9 @@ def test_audit_events_for_the_director_only(demo: None, db: None) -> None:
 # ---- bulk export, then import ----------------------------------------------------------------
 
 
-def test_export_then_import_round_trips_and_raises_the_safety_task(demo: None, db: None) -> None:
+def test_export_then_import_round_trips_and_raises_the_safety_task(
+    demo_clinics: None, db: None
+) -> None:
     patient = treated_patient()
     director = User.objects.get(username="director")
     original = response_record(
@@ -372,7 +368,7 @@ def _phq9(patient: Patient, answers: list[Any]) -> dict[str, Any]:
     }
 
 
-def test_bad_imports_name_the_element_and_write_nothing(demo: None, db: None) -> None:
+def test_bad_imports_name_the_element_and_write_nothing(demo_clinics: None, db: None) -> None:
     patient = treated_patient()
     token = director_token()
     before = (InstrumentResponse.objects.count(), UrgentTask.objects.count())
@@ -443,7 +439,7 @@ def _riverside_urls() -> list[str]:
     ]
 
 
-def test_another_clinics_director_gets_nothing(demo: None, db: None) -> None:
+def test_another_clinics_director_gets_nothing(demo_clinics: None, db: None) -> None:
     harbor = User.objects.get(username="harbor-director")
     token = token_for(harbor, *[s.key for s in scopes_for_role(harbor.role)])
     patient = treated_patient()
@@ -478,7 +474,7 @@ def test_another_clinics_director_gets_nothing(demo: None, db: None) -> None:
         assert not any(n in text for n in riverside_names - harbor_names), kind
 
 
-def test_a_patients_token_gets_nothing(demo: None, db: None) -> None:
+def test_a_patients_token_gets_nothing(demo_clinics: None, db: None) -> None:
     patient_user = User.objects.get(username="patient")
     raw = "kf_feedf00d_forcedpatienttoken"
     now = timezone.now()
@@ -504,7 +500,7 @@ def test_a_patients_token_gets_nothing(demo: None, db: None) -> None:
     assert get(f"/fhir/Patient/{own.pk}", None).status_code == 401
 
 
-def test_expired_and_revoked_tokens_are_refused(demo: None, db: None) -> None:
+def test_expired_and_revoked_tokens_are_refused(demo_clinics: None, db: None) -> None:
     director = User.objects.get(username="director")
     patient = treated_patient()
     url = f"/fhir/Patient/{patient.pk}"
@@ -524,7 +520,7 @@ def test_expired_and_revoked_tokens_are_refused(demo: None, db: None) -> None:
     assert answer["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_calls_past_the_rate_are_throttled(demo: None, db: None, settings: Any) -> None:
+def test_calls_past_the_rate_are_throttled(demo_clinics: None, db: None, settings: Any) -> None:
     settings.API_RATE = "3/min"
     token = director_token("fhir:read")
     patient = treated_patient()

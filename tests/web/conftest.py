@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -204,3 +205,16 @@ def browser() -> Any:
 def live_world(live_db: None) -> World:
     """The personas in a database that a live server (another thread) can see."""
     return build_world()
+
+
+@pytest.fixture(scope="module")
+def demo_clinics(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The demo clinics (``ketaflow demo``), loaded once for the module that asks and rolled back
+    after it; each test's own writes are rolled back with the test (ask for ``db`` too). A
+    module using it keeps its tests in one xdist group, so the load happens on one worker."""
+    from ketaflow.web.demo import demo_load
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        demo_load()
+        yield
+        transaction.set_rollback(True)

@@ -10,16 +10,13 @@ in a savepoint of it, as in test_outsider), not once per test: five loads became
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import transaction
 from django.test import Client
 
 from ketaflow.accounts.models import User
 from ketaflow.patients.models import Patient
-from ketaflow.web.demo import demo_load
 from tests.web import sweep
 from tests.web.conftest import logged_in
 
@@ -27,16 +24,7 @@ from tests.web.conftest import logged_in
 pytestmark = [pytest.mark.slow, pytest.mark.sweep, pytest.mark.xdist_group("patient-isolation")]
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """The demo clinics, loaded once for the module's tests and rolled back after them."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        demo_load()
-        yield
-        transaction.set_rollback(True)
-
-
-def test_a_patient_sees_no_other_patient_by_any_url(demo: None, db: None) -> None:
+def test_a_patient_sees_no_other_patient_by_any_url(demo_clinics: None, db: None) -> None:
     me = User.objects.get(username="patient")
     own = Patient.objects.get(user=me)
     others = Patient.objects.exclude(pk=own.pk)
@@ -76,7 +64,7 @@ def test_a_patient_sees_no_other_patient_by_any_url(demo: None, db: None) -> Non
     "username",
     [pytest.param("director", marks=pytest.mark.pg_sweep), "prescriber", "nurse", "frontdesk"],
 )
-def test_no_url_fails_for_any_staff_role(demo: None, db: None, username: str) -> None:
+def test_no_url_fails_for_any_staff_role(demo_clinics: None, db: None, username: str) -> None:
     """Every page, picture and export of the demo clinic, with every existing record id,
     answers without a server error (and without a warning: the suite fails on warnings)."""
     # Past the second factor: signed in with the password alone, staff are sent to enrol and
