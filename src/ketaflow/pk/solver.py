@@ -9,7 +9,8 @@ independently per mode. On an interval [t_m, t_m+1) with constant rate u_m, star
 so each output is ``offset[m] + sum_i amplitude[m, i] * exp(lambda_i * tau)``. The coefficients
 are computed once per breakpoint (a handful per regimen); every time point then costs one
 exponential per mode. Nothing is integrated with a fixed step. Everything is batched over N
-subjects (``np.linalg.eig`` on stacked matrices).
+subjects (eigenvalues in closed form for 2 and 3 states, ``np.linalg.eig`` on stacked
+matrices otherwise).
 """
 
 from __future__ import annotations
@@ -128,27 +129,164 @@ class ModalResponse:
         )
 
 
-def modal_response(
-    systems: LinearSystems, regimen: PiecewiseInput, dose_scale: FloatArray | None = None
-) -> ModalResponse:
-    """Coefficients of the closed form; ``dose_scale`` (N,) multiplies every dose per subject."""
-    lam_c, vec_c = np.linalg.eig(systems.rate_matrix_per_min)
+def _cross(
+    r: tuple[FloatArray, FloatArray, FloatArray], s: tuple[FloatArray, FloatArray, FloatArray]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    return (r[1] * s[2] - r[2] * s[1], r[2] * s[0] - r[0] * s[2], r[0] * s[1] - r[1] * s[0])
+
+
+def _closed_form_eigen(a: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    """Eigenvalues (N, n) and unit right eigenvectors (N, n, n) of N real 2x2 or 3x3 matrices in
+    closed form, or ``None`` when a subject's roots are not clearly real (then the caller uses
+    LAPACK for all). ``np.linalg.eig`` calls LAPACK once per 3x3 matrix (about 10 us each, 0.1 s
+    for 10,000 subjects, serial before any worker starts); the same numbers from whole-array
+    arithmetic take about a tenth of that (benchmarks/pk_benchmark.py, docs/performance-pk.md).
+
+    Roots: the characteristic polynomial's (trigonometric form of the cubic, on the matrix
+    shifted by a third of its trace), then two Newton steps on the unshifted polynomial, which
+    restore full relative precision to a small eigenvalue next to large ones. Vectors: the null
+    vector of A - lambda I, the longest cross product of two of its rows (3x3) or the normal of
+    its longer row (2x2). Agrees with LAPACK to about 1e-14 (tests/pk/test_solver.py)."""
+    n_subjects, n, _ = a.shape
+    e = [[np.ascontiguousarray(a[:, i, j]) for j in range(n)] for i in range(n)]
+    lam = np.empty((n, n_subjects), dtype=np.float64)
+    vec = np.empty((n, n, n_subjects), dtype=np.float64)  # (component, mode, subject)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if n == 2:
+            (a00, a01), (a10, a11) = e
+            half = 0.5 * (a00 + a11)
+            disc = 0.25 * (a00 - a11) ** 2 + a01 * a10
+            if not np.all(disc > 0):
+                return None
+            root = np.sqrt(disc)
+            det = a00 * a11 - a01 * a10
+            big = half - np.where(half < 0, root, -root)  # the root of larger magnitude
+            roots = (big, det / big)  # the smaller from the product, no cancellation
+            for k, value in enumerate(roots):
+                lam[k] = value
+                m00, m11 = a00 - value, a11 - value
+                first = m00 * m00 + a01 * a01 >= a10 * a10 + m11 * m11
+                x = np.where(first, -a01, -m11)
+                y = np.where(first, m00, a10)
+                norm = np.sqrt(x * x + y * y)
+                vec[0, k], vec[1, k] = x / norm, y / norm
+        elif n == 3:
+            (a00, a01, a02), (a10, a11, a12), (a20, a21, a22) = e
+            trace = a00 + a11 + a22
+            shift = trace / 3.0
+            b00, b11, b22 = a00 - shift, a11 - shift, a22 - shift
+            p = b00 * b11 - a01 * a10 + b00 * b22 - a02 * a20 + b11 * b22 - a12 * a21
+            q = -(
+                b00 * (b11 * b22 - a12 * a21)
+                - a01 * (a10 * b22 - a12 * a20)
+                + a02 * (a10 * a21 - b11 * a20)
+            )
+            r = np.sqrt(-p / 3.0)
+            cosine = q / (-2.0 * r**3)
+            # three distinct real roots: p < 0 and |cos| < 1 (a repeated root is refused below
+            # by the eigenvector condition either way)
+            if not np.all((p < 0) & (np.abs(cosine) < 1.0)):
+                return None
+            phi = np.arccos(cosine) / 3.0
+            c1 = a00 * a11 - a01 * a10 + a00 * a22 - a02 * a20 + a11 * a22 - a12 * a21
+            det = (
+                a00 * (a11 * a22 - a12 * a21)
+                - a01 * (a10 * a22 - a12 * a20)
+                + a02 * (a10 * a21 - a11 * a20)
+            )
+            for k in range(3):
+                value = 2.0 * r * np.cos(phi - 2.0 * np.pi * k / 3.0) + shift
+                for _ in range(2):
+                    f = ((value - trace) * value + c1) * value - det
+                    slope = (3.0 * value - 2.0 * trace) * value + c1
+                    value = value - f / slope
+                lam[k] = value
+                rows = (
+                    (a00 - value, a01, a02),
+                    (a10, a11 - value, a12),
+                    (a20, a21, a22 - value),
+                )
+                best = _cross(rows[0], rows[1])
+                best_norm = best[0] ** 2 + best[1] ** 2 + best[2] ** 2
+                for i, j in ((0, 2), (1, 2)):
+                    other = _cross(rows[i], rows[j])
+                    other_norm = other[0] ** 2 + other[1] ** 2 + other[2] ** 2
+                    longer = other_norm > best_norm
+                    best = (
+                        np.where(longer, other[0], best[0]),
+                        np.where(longer, other[1], best[1]),
+                        np.where(longer, other[2], best[2]),
+                    )
+                    best_norm = np.where(longer, other_norm, best_norm)
+                scale = 1.0 / np.sqrt(best_norm)
+                for i in range(3):
+                    vec[i, k] = best[i] * scale
+        else:
+            return None
+    if not (np.all(np.isfinite(lam)) and np.all(np.isfinite(vec))):
+        return None
+    return np.ascontiguousarray(lam.T), np.ascontiguousarray(np.transpose(vec, (2, 0, 1)))
+
+
+def _eigen(a: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Real eigenvalues (N, n) and right eigenvectors (N, n, n) of N rate matrices."""
+    closed = _closed_form_eigen(a) if a.shape[1] in (2, 3) else None
+    if closed is not None:
+        return closed
+    lam_c, vec_c = np.linalg.eig(a)
     if np.iscomplexobj(lam_c):
         if np.max(np.abs(lam_c.imag)) > 1e-9 * np.max(np.abs(lam_c.real)):
             raise ValueError(
                 "complex eigenvalues: not a compartment structure this solver supports"
             )
-        lam: FloatArray = np.ascontiguousarray(lam_c.real)
-        vec: FloatArray = np.ascontiguousarray(vec_c.real)
-    else:
-        lam, vec = lam_c, vec_c
+        return np.ascontiguousarray(lam_c.real), np.ascontiguousarray(vec_c.real)
+    return lam_c, vec_c
+
+
+def _inverse(vec: FloatArray) -> FloatArray:
+    """Inverse of N small matrices: the adjugate over the determinant for 2x2 and 3x3 (whole-
+    array arithmetic; LAPACK's batched inverse costs about 1 us a matrix), LAPACK otherwise.
+    A singular matrix gives infinities, which the caller's condition check refuses."""
+    n = vec.shape[1]
+    if n not in (2, 3):
+        try:
+            inverted = np.asarray(np.linalg.inv(vec), dtype=np.float64)
+            return inverted
+        except np.linalg.LinAlgError:
+            return np.full_like(vec, np.inf)
+    e = [[vec[:, i, j] for j in range(n)] for i in range(n)]
+    out = np.empty_like(vec)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if n == 2:
+            (m00, m01), (m10, m11) = e
+            det = m00 * m11 - m01 * m10
+            out[:, 0, 0], out[:, 0, 1] = m11 / det, -m01 / det
+            out[:, 1, 0], out[:, 1, 1] = -m10 / det, m00 / det
+        else:
+            (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = e
+            c00, c01, c02 = m11 * m22 - m12 * m21, m12 * m20 - m10 * m22, m10 * m21 - m11 * m20
+            det = m00 * c00 + m01 * c01 + m02 * c02
+            out[:, 0, 0], out[:, 1, 0], out[:, 2, 0] = c00 / det, c01 / det, c02 / det
+            out[:, 0, 1] = (m02 * m21 - m01 * m22) / det
+            out[:, 1, 1] = (m00 * m22 - m02 * m20) / det
+            out[:, 2, 1] = (m01 * m20 - m00 * m21) / det
+            out[:, 0, 2] = (m01 * m12 - m02 * m11) / det
+            out[:, 1, 2] = (m02 * m10 - m00 * m12) / det
+            out[:, 2, 2] = (m00 * m11 - m01 * m10) / det
+    if not np.all(np.isfinite(out)):
+        return np.full_like(vec, np.inf)
+    return out
+
+
+def modal_response(
+    systems: LinearSystems, regimen: PiecewiseInput, dose_scale: FloatArray | None = None
+) -> ModalResponse:
+    """Coefficients of the closed form; ``dose_scale`` (N,) multiplies every dose per subject."""
+    lam, vec = _eigen(systems.rate_matrix_per_min)
     if np.any(lam >= 0):
         raise ValueError("the model has a non-decaying mode (no elimination)")
     n_subjects, n_states = lam.shape
-    try:
-        inverse = np.linalg.inv(vec)
-    except np.linalg.LinAlgError:
-        inverse = np.full_like(vec, np.inf)
+    inverse = _inverse(vec)
     # Frobenius-norm condition number: an upper bound of the 2-norm one (at most n times it),
     # from the inverse that the input vector needs anyway (no SVD per subject)
     cond = np.linalg.norm(vec, axis=(1, 2)) * np.linalg.norm(inverse, axis=(1, 2))
