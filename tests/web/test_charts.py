@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -369,3 +370,58 @@ def test_no_tick_label_runs_past_the_chart_edge() -> None:
         left = {"start": t.x, "middle": t.x - width / 2, "end": t.x - width}[t.anchor]
         assert left >= 0, (t.text, t.x, t.anchor)
         assert left + width <= charts.WIDTH, (t.text, t.x, t.anchor)
+
+
+# The chart's markup as web/_chart.html laid it out with template tags before the markup moved to
+# Python (web/chart_markup.py, for speed): the reference the new markup must equal.
+TEMPLATE_MARKUP = (Path(__file__).parent / "chart_reference.html").read_text()
+
+
+def _every_kind_of_chart() -> list[charts.SvgChart]:
+    awkward = 'A & B <b>"quoted"</b>'
+    return [
+        charts.render(sample()),
+        charts.render(
+            sample(
+                id="all<kinds>",
+                title=awkward,
+                series=[
+                    charts.Series(awkward, _points([(0, 3), (2, 9), (4, 5)]), "#123456"),
+                    charts.Series("Second", _points([(1, 1), (3, 2)]), "#654321", step=True),
+                ],
+                bands=[
+                    charts.Band(
+                        "5th-95th", _points([(0, 1), (4, 2)]), _points([(0, 8), (4, 9)]), "#aabbcc"
+                    )
+                ],
+                spans=[charts.Span("Infusion & rest", 1, 2, "#eeeeee")],
+                markers=[charts.Marker("Dose <given>", 2.5, "#990000")],
+                references=[
+                    charts.Reference("Response: 10 or lower", 10),
+                    charts.Reference(awkward, 5),
+                ],
+            )
+        ),
+        charts.render(sample(series=[], empty_text="No scores yet.")),
+        charts.render(
+            charts.ChartData(
+                id="bars",
+                title="Adverse events",
+                x=charts.value_axis("Events per 100 infusions", 0, 12),
+                y=charts.Axis("Type", 0, 1, []),
+                bars=[
+                    charts.Bar("Nausea & <vomiting>", 12.5, "12.5"),
+                    charts.Bar("Headache", 3.0, "3.0"),
+                ],
+            )
+        ),
+    ]
+
+
+def test_the_markup_built_in_python_equals_the_template_it_replaced() -> None:
+    from django.template import Context, Template
+
+    reference = Template(TEMPLATE_MARKUP)
+    for chart in _every_kind_of_chart():
+        expected = "\n" + reference.render(Context({"chart": chart}))
+        assert render_to_string("web/_chart.html", {"chart": chart}) == expected

@@ -18,6 +18,9 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from ketaflow.web.chart_markup import chart_html as build_chart_html
+from ketaflow.web.charts import SvgChart
+
 register = template.Library()
 
 # Words that keep their capitals when a code is turned into words.
@@ -210,3 +213,10 @@ def readable_text(text: str) -> str:
 def readable(value: object) -> str:
     """Text written with codes in it (an audit summary, a stored reason) in words."""
     return "" if value is None else readable_text(str(value))
+
+
+@register.filter
+def chart_html(chart: SvgChart) -> SafeString:
+    """One server-rendered SVG chart (``web/_chart.html``), built by
+    :func:`ketaflow.web.chart_markup.chart_html`."""
+    return build_chart_html(chart)
