@@ -82,7 +82,7 @@ def session_vial(session: InfusionSession) -> SessionVial:
     dispositions = ledger.live_entries(
         draw.dispositions.prefetch_related("corrections").order_by("seq")
     )
-    remaining = ledger.draw_remaining_mg(draw)
+    remaining = ledger.remaining_after(draw, dispositions)
     administered = any(d.kind == Kind.ADMINISTERED for d in dispositions)
     due = session.ended_at is not None and (not administered or remaining > 0)
     return SessionVial(draw, dispositions, remaining, due)

@@ -52,6 +52,7 @@ from ketaflow.ledger.services.draws import (
     draw_remaining_mg,
     live_session_draw,
     open_draws,
+    remaining_after,
     session_draw_reverse,
 )
 from ketaflow.ledger.services.inventories import InventoryInput, biennial_due, inventory_take
@@ -119,6 +120,7 @@ __all__ = [
     "reconcile_clinic",
     "reconcile_vial",
     "record_viewed",
+    "remaining_after",
     "report_exported",
     "same_invoice_receipts",
     "session_checks",

@@ -41,7 +41,13 @@ def draw_remaining_mg(draw: LedgerEntry) -> Decimal:
     """What of a draw is not yet recorded as given or wasted."""
     # The corrections of every disposition in one query (live_entries asks each one).
     disposed = draw.dispositions.exclude(kind=Kind.CORRECTION).prefetch_related("corrections")
-    used = sum((e.quantity_mg for e in live_entries(disposed)), ZERO)
+    return remaining_after(draw, live_entries(disposed))
+
+
+def remaining_after(draw: LedgerEntry, live_dispositions: list[LedgerEntry]) -> Decimal:
+    """What of a draw is left after its standing dispositions (corrections are not given or
+    wasted): for a caller that has read them already."""
+    used = sum((e.quantity_mg for e in live_dispositions if e.kind != Kind.CORRECTION), ZERO)
     return draw.quantity_mg - used
 
 
