@@ -6,10 +6,12 @@ import ast
 import enum
 import importlib
 import inspect
+import io
 import pkgutil
 import re
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -510,3 +512,62 @@ def test_the_acting_person_comes_from_actor_person() -> None:
         if re.search(r"\bactor\.user is None\b|def _person\(actor", line)
     ]
     assert found == []
+
+
+_HEDGED_PLURAL = re.compile(r"[a-z]\(s\)")
+
+
+def _hedged_plurals(files: list[Path]) -> list[str]:
+    """Lines with "word(s)": in a Python file only inside a string (``float(s)`` is a call), in
+    a template anywhere but a comment."""
+    found = []
+    for path in files:
+        text = path.read_text()
+        if path.suffix == ".py":
+            hits = {
+                tok.start[0]
+                for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+                if tok.type == tokenize.STRING and _HEDGED_PLURAL.search(tok.string)
+            }
+        else:
+            hits = {
+                n
+                for n, line in enumerate(text.splitlines(), 1)
+                if not line.lstrip().startswith("{#") and _HEDGED_PLURAL.search(line)
+            }
+        lines = text.splitlines()
+        found += [f"{path.relative_to(SRC)}:{n}: {lines[n - 1].strip()}" for n in sorted(hits)]
+    return found
+
+
+def test_counts_are_said_in_plain_plurals() -> None:
+    """No "2 patient(s)" on a page, in a message or an audit summary: a count goes through
+    ``ketaflow.clinical.common.count_text`` (or ``|pluralize`` in a template). Comments may
+    hedge."""
+    files = [
+        p for p in SRC.rglob("*") if p.suffix in (".py", ".html") and "migrations" not in p.parts
+    ]
+    assert _hedged_plurals(files) == []
+
+
+def test_the_plural_check_finds_a_hedged_plural(tmp_path: Path) -> None:
+    sample = SRC / "web" / "__hedged_sample.html"
+    try:
+        sample.write_text("<p>{{ n }} patient(s)</p>\n{# a comment may say item(s) #}\n")
+        assert _hedged_plurals([sample]) == [
+            "web/__hedged_sample.html:1: <p>{{ n }} patient(s)</p>"
+        ]
+    finally:
+        sample.unlink()
+
+
+def test_no_page_names_a_reference_file() -> None:
+    """A page cites the reference documents by title (``readable_citations``), never as a file
+    such as "clinical.md s. 6" (an HTML comment is not shown but is sent: the same rule)."""
+    named = [
+        f"{p.relative_to(SRC)}:{n}"
+        for p in SRC.rglob("*.html")
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"\b(clinical|pk)\.md\b", line) and not line.lstrip().startswith("{#")
+    ]
+    assert named == []

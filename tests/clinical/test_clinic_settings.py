@@ -173,6 +173,39 @@ def test_patient_page_source_drops_evidence_tags() -> None:
     assert shown.endswith("clinic setting")
 
 
+@pytest.mark.parametrize(
+    ("cited", "read"),
+    [
+        (
+            "trial exclusions (clinical.md s. 3)",
+            "trial exclusions (KetaFlow clinical reference, section 3)",
+        ),
+        (
+            "Yip 2022; clinical.md s. 2.2 and 4.2",
+            "Yip 2022; KetaFlow clinical reference, sections 2.2 and 4.2",
+        ),
+        ("clinical.md section 7", "KetaFlow clinical reference, section 7"),
+        ("see pk.md §5", "see KetaFlow pharmacokinetic reference, section 5"),
+        ("clinical.md", "KetaFlow clinical reference"),
+    ],
+)
+def test_the_reference_documents_are_cited_by_title(cited: str, read: str) -> None:
+    assert cs.source_for_patient_page(cited) == read
+
+
+def test_no_rule_source_on_a_patient_page_names_a_file() -> None:
+    from ketaflow.clinical import eligibility, monitoring
+
+    texts = [
+        value
+        for module in (sources, eligibility, monitoring)
+        for value in vars(module).values()
+        if isinstance(value, str)
+    ] + [spec.source for spec in cs.REGISTRY]
+    for text in texts:
+        assert ".md" not in cs.source_for_patient_page(text), text
+
+
 def test_settings_for_a_rule() -> None:
     keys = {s.key for s in cs.specs_for_rule("resistance.ptsd.not_shown")}
     assert "resistance.ptsd_dose.sertraline" in keys

@@ -182,7 +182,7 @@ def test_a_count_with_a_discrepancy_is_resolved_by_the_director(
     WebDriverWait(browser, 10).until(
         lambda d: "/ledger/counts/" in d.current_url and not d.current_url.endswith("/new/")
     )
-    assert "1 discrepancy case(s) opened" in body(browser)
+    assert "1 discrepancy case opened" in body(browser)
     result = browser.find_element(By.ID, "count-result").text
     assert "-5.000" in result
     shot(browser, "ledger-count-discrepancy")

@@ -155,6 +155,13 @@ def test_labels_of_close_reference_lines_do_not_overlap() -> None:
     ys = sorted(t.y for t in chart.texts if t.halo)
     assert len(ys) == 2
     assert ys[1] - ys[0] >= charts.FONT
+    # and no label is written across its own dashed line (glyphs rise about three quarters of
+    # the font size from the baseline; descenders go a fifth below it)
+    lines = [float(p.d.split()[1].split("H")[0]) for p in chart.paths if p.dash]  # M<x> <y>H<x>
+    labels = [t.y for t in chart.texts if t.halo]  # drawn in the same order as their lines
+    assert len(lines) == len(labels) == 2
+    for y_line, base in zip(lines, labels, strict=True):
+        assert not (base - 0.75 * charts.FONT < y_line < base + 0.2 * charts.FONT)
 
 
 def test_ticks_are_round_and_never_exponents() -> None:

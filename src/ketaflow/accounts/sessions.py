@@ -29,6 +29,7 @@ from ketaflow.accounts.models import User, UserSession
 from ketaflow.audit.context import Actor, client_ip
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.services import audit_record
+from ketaflow.clinical.common import count_text
 
 SID = "ketaflow_session_id"
 _TOUCH = dt.timedelta(seconds=60)
@@ -108,6 +109,6 @@ def sessions_end_others(*, actor: Actor, user: User, keep: UserSession | None) -
         action=AuditEntry.Action.LOGOUT,
         object_type="session",
         object_id=user.pk,
-        summary=f"ended {count} other session(s) of {user.username}",
+        summary=f"ended {count_text(count, 'other session')} of {user.username}",
     )
     return count

@@ -21,6 +21,7 @@ from ketaflow.audit.services import Action, audit_record
 from ketaflow.candidacy.intake import build_intake
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
 from ketaflow.clinical import assess_eligibility, intake_from_dict, to_jsonable
+from ketaflow.clinical.common import count_text
 from ketaflow.clinical.instruments import URGENT_SUICIDE_RISKS
 from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.patients.models import Patient
@@ -163,7 +164,7 @@ def candidacy_sign(
         raise ValidationError(
             {
                 "review_note": "Review of cautions: write at least 20 characters on how each "
-                f"of the {len(assessment.cautions)} caution(s) is managed."
+                f"of the {count_text(len(assessment.cautions), 'caution')} is managed."
             }
         )
     CandidacyAssessment.objects.filter(

@@ -233,7 +233,7 @@ def _resistance_specs() -> tuple[SettingSpec, ...]:
             key="resistance.ptsd_min_failed_trials",
             group=Group.RESISTANCE,
             label="PTSD: failed adequate first-line trials needed",
-            unit="trial(s)",
+            unit="trials",
             default=float(_RES.ptsd_min_failed_trials),
             minimum=1,
             maximum=4,
@@ -249,7 +249,7 @@ def _resistance_specs() -> tuple[SettingSpec, ...]:
             key="resistance.depression_min_failed_trials",
             group=Group.RESISTANCE,
             label="Depression: failed adequate antidepressant trials needed",
-            unit="trial(s)",
+            unit="trials",
             default=float(_RES.depression_min_failed_trials),
             minimum=2,
             maximum=4,
@@ -731,10 +731,38 @@ _POLICY_PHRASES: Final = (
 )
 
 
+# The project's own reference documents, cited in sources by file name ("clinical.md s. 3",
+# "pk.md §5"): on a page they read as a document's title and section, not a file.
+_REFERENCE_DOC: Final = re.compile(
+    r"\b(clinical|pk)\.md(?:\s*(?:s\.|section|§)\s*(\d[\d.]*(?:\s*(?:-|and)\s*\d[\d.]*)?))?"
+)
+_REFERENCE_TITLE: Final = {
+    "clinical": "KetaFlow clinical reference",
+    "pk": "KetaFlow pharmacokinetic reference",
+}
+
+
+def readable_citations(text: str) -> str:
+    """Citations of the project's reference documents (docs/reference/clinical.md and pk.md)
+    by title and section: "clinical.md s. 4.2" reads "KetaFlow clinical reference, section
+    4.2"."""
+
+    def title(match: re.Match[str]) -> str:
+        name = _REFERENCE_TITLE[match.group(1)]
+        section = match.group(2)
+        if section is None:
+            return name
+        word = "sections" if ("-" in section or "and" in section) else "section"
+        return f"{name}, {word} {section}"
+
+    return _REFERENCE_DOC.sub(title, text)
+
+
 def source_for_patient_page(text: str) -> str:
     """A rule's source as a prescriber reads it on a patient's page: the citations without the
-    evidence tags and clinic-policy notes (the settings used are shown with their sign-off)."""
-    cleaned = _TAG.sub("", text)
+    evidence tags and clinic-policy notes (the settings used are shown with their sign-off),
+    the project's reference documents by title (:func:`readable_citations`)."""
+    cleaned = readable_citations(_TAG.sub("", text))
     for phrase in _POLICY_PHRASES:
         cleaned = cleaned.replace(phrase, "clinic setting")
     parts: list[str] = []

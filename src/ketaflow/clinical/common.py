@@ -91,3 +91,11 @@ class Labelled(Protocol):
 def choices(enumeration: Iterable[Labelled]) -> list[tuple[str, str]]:
     """``(value, label)`` pairs of an enumeration, for a form or a model field."""
     return [(member.value, member.label) for member in enumeration]
+
+
+def count_text(n: int | float, noun: str, plural: str | None = None) -> str:
+    """A count in plain words, never a plural hedged with "(s)": "1 caution", "2 cautions",
+    "0 hard stops", "1 discrepancy case"; ``plural`` where adding an s is wrong."""
+    many = plural if plural is not None else f"{noun}s"
+    shown = f"{n:g}" if isinstance(n, float) else str(n)
+    return f"{shown} {noun if n == 1 else many}"

@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from ketaflow.clinical import codes, medicines, sources
-from ketaflow.clinical.common import Indication, Sex
+from ketaflow.clinical.common import Indication, Sex, count_text
 from ketaflow.clinical.errors import ClinicalInputError, ImpossibleValueError
 from ketaflow.clinical.instruments import SuicideRisk
 from ketaflow.clinical.medicines import MedicineClass
@@ -61,7 +61,7 @@ class Decision(StrEnum):
 
 def _count(n: int, noun: str) -> str:
     """ "1 caution", "2 cautions", "0 hard stops"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    return count_text(n, noun)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Final
 
 from ketaflow.clinical import sources
+from ketaflow.clinical.common import count_text
 from ketaflow.clinical.errors import ClinicalInputError
 
 
@@ -326,7 +327,7 @@ def _ptsd_clusters(items: tuple[int, ...]) -> tuple[dict[str, int], bool, list[s
         met = endorsed >= needed
         met_all = met_all and met
         notes.append(
-            f"Cluster {name}: {endorsed} item(s) rated {PTSD_ENDORSED_MIN_RATING}+ "
+            f"Cluster {name}: {count_text(endorsed, 'item')} rated {PTSD_ENDORSED_MIN_RATING}+ "
             f"(needs {needed}) - {'met' if met else 'not met'}."
         )
     return clusters, met_all, notes

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Final
 
 from ketaflow.clinical import sources
-from ketaflow.clinical.common import Indication
+from ketaflow.clinical.common import Indication, count_text
 from ketaflow.clinical.errors import ClinicalInputError
 from ketaflow.clinical.instruments import FULL_SCALE, Instrument
 
@@ -251,7 +251,8 @@ def assess_outcome(
             "loss_of_response",
             True,
             f"Responded on {responded_on}; since then the reduction has been below "
-            f"{rules.loss_below_reduction_percent:g}% on {below_run} consecutive measurement(s) "
+            f"{rules.loss_below_reduction_percent:g}% on "
+            f"{count_text(below_run, 'consecutive measurement')} "
             f"(rule: {n}), first meeting the rule on {lost_on}.",
         )
     else:
@@ -287,6 +288,7 @@ def _change_classification(
     return Classification(
         name,
         met,
-        f"Improvement of {improvement} point(s) {'reaches' if met else 'does not reach'} the "
+        f"Improvement of {count_text(improvement, 'point')} "
+        f"{'reaches' if met else 'does not reach'} the "
         f"{label} change of {threshold:g} points.",
     )

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Final
 
 from ketaflow.clinical import medicines, sources
-from ketaflow.clinical.common import Indication
+from ketaflow.clinical.common import Indication, count_text
 from ketaflow.clinical.errors import ClinicalInputError
 
 
@@ -319,7 +319,8 @@ def assess_resistance(
         )
         resistant = failed >= required and therapy_ok
         explanation = (
-            f"{failed} adequate first-line trial(s) failed, each drug counted once; {required} "
+            f"{count_text(failed, 'adequate first-line trial')} failed, each drug counted once; "
+            f"{required} "
             "required"
             + (
                 " including a trauma-focused psychotherapy"
@@ -338,7 +339,8 @@ def assess_resistance(
         required = settings.depression_min_failed_trials
         resistant = failed >= required
         explanation = (
-            f"{failed} distinct antidepressant(s) failed an adequate trial (each drug counted "
+            f"{count_text(failed, 'distinct antidepressant')} failed an adequate trial (each drug "
+            "counted "
             f"once); {required} required for TRD - "
             f"{'treatment-resistant' if resistant else 'resistance not shown'}."
         )

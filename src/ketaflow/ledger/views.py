@@ -21,6 +21,7 @@ from ketaflow.accounts.clinictime import clinic_today
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
+from ketaflow.clinical.common import count_text
 from ketaflow.ledger import reports, selectors, services
 from ketaflow.ledger.access import (
     case_for_user,
@@ -486,7 +487,8 @@ def count_new(request: HttpRequest) -> HttpResponse:
         cases = selectors.cases_opened(count)
         if cases:
             messages.error(
-                request, f"Count saved: {cases} discrepancy case(s) opened for the director."
+                request,
+                f"Count saved: {count_text(cases, 'discrepancy case')} opened for the director.",
             )
         else:
             messages.success(request, "Count saved: every vial matches the ledger.")

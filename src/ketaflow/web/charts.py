@@ -262,9 +262,11 @@ def render(chart: ChartData) -> SvgChart:
     for ref in sorted(chart.references, key=lambda r: -r.y):
         y = py(ref.y)
         paths.append(Path(f"M{x0} {_n(y)}H{x1}", REFERENCE, 1.4, dash="6 4"))
-        at = max(y - 4, y0 + FONT - 2)
+        at = max(y - 4, y0 + FONT - 2)  # above its own line
         if placed and at < placed[-1] + FONT + 1:
-            at = placed[-1] + FONT + 1
+            # too close to the label above: below its own line (never across it), and lower
+            # still if that is not clear of the neighbour either
+            at = max(y + FONT + 1, placed[-1] + FONT + 1)
         placed.append(at)
         texts.append(Text(float(x1 - 2), at, ref.label, "end", REFERENCE, FONT, True))
     dots: list[Dot] = []

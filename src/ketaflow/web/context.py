@@ -11,6 +11,7 @@ from ketaflow.accounts.roles import Perm
 from ketaflow.api.scopes import scopes_for_role
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import audit_shown
+from ketaflow.clinical.common import count_text
 from ketaflow.portal.access import tasks_for_user
 from ketaflow.portal.middleware import second_factor_needed
 from ketaflow.portal.models import UrgentTask
@@ -41,7 +42,8 @@ class UrgentBanner:
                 actor=self._actor,
                 object_type="urgent_banner",
                 patients=[t.patient_id for t in self._tasks],
-                summary=f"shown the urgent safety banner: {len(self._tasks)} open task(s)",
+                summary="shown the urgent safety banner: "
+                + count_text(len(self._tasks), "open task"),
                 detail={"tasks": [t.pk for t in self._tasks]},
             )
         return iter(self._tasks)

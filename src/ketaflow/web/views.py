@@ -12,6 +12,7 @@ from ketaflow.accounts.credentials import ACT_PERM, ClinicalAct, credential_chec
 from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import audit_shown
+from ketaflow.clinical.common import count_text
 from ketaflow.web.auth import request_user
 from ketaflow.web.selectors import worklists_for
 
@@ -31,7 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
             actor=Actor.from_request(request),
             object_type="worklists",
             patients=shown,
-            summary=f"shown the home page's worklists: {len(shown)} patient(s)",
+            summary=f"shown the home page's worklists: {count_text(len(shown), 'patient')}",
             detail={"worklists": {w.key: len(w.items) for w in worklists}},
         )
     return render(

@@ -3,7 +3,7 @@
 Each write is ``<thing>_<action>(*, actor, ...)``: it checks the actor's permission, takes the
 vial's row lock (``select_for_update``; SQLite serialises writers with IMMEDIATE transactions),
 appends one hash-chained :class:`LedgerEntry` under the ledger head's lock, moves the vial's
-balance and writes its audit entry, all in one transaction. Lock order is always vial(s) by
+balance and writes its audit entry, all in one transaction. Lock order is always vials by
 primary key, then the ledger head, then the audit head, so two writers never deadlock.
 
 Amounts are exact Decimals in milligrams. Where a product of volume and concentration, or the

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import Action, audit_record
+from ketaflow.clinical.common import count_text
 from ketaflow.patients.models import Patient
 from ketaflow.patients.search import phone_digits
 from ketaflow.patients.services.base import _PATIENT_FIELDS, _diff, patient_saved, snapshot
@@ -125,7 +126,7 @@ def duplicates_shown(*, actor: Actor, duplicates: list[PossibleDuplicate]) -> No
         actor=actor,
         action=Action.VIEW,
         object_type="patient_list",
-        summary=f"shown {len(ids)} possible duplicate(s) at registration",
+        summary=f"shown {count_text(len(ids), 'possible duplicate')} at registration",
         detail={"patient_ids": ids},
         patient_ids=ids,
     )
