@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -84,11 +85,16 @@ def _session_cookie(username: str) -> str:
 
 
 def _wait(base: str, seconds: float = 60) -> None:
+    """Until the server answers at all: /healthz says 503 on a fresh demo (no worker heartbeat,
+    no backup yet), which is an answer."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(base + "/healthz", timeout=2):  # noqa: S310 (our http URL)
                 return
+        except urllib.error.HTTPError as answer:
+            answer.close()
+            return
         except OSError:
             time.sleep(0.5)
     raise SystemExit(f"the server at {base} did not answer within {seconds:.0f} s")
