@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -201,6 +202,9 @@ class InfusionSession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     cosigned_at = models.DateTimeField(null=True, blank=True)
+
+    # Read from a field, shown after it in the patient's complete record (right of access).
+    DERIVED_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"plan": PLAN_FIGURES}
 
     class Meta:
         ordering = ["-created_at"]
