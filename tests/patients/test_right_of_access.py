@@ -85,6 +85,7 @@ def test_staff_download_the_complete_record_on_request(world: World) -> None:
         "Rate ml per h exact",
     ]
     session.refresh_from_db()
+    assert session.plan is not None
     assert infusions[0]["Dose (mg)"] == session.dose_mg == session.plan["dose_mg"]
     assert infusions[0]["Rate (mL/h)"] == session.plan["rate_ml_per_h"]
     assert data["records"]["Ledger entries"]  # the draw for this patient's infusion

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, overload
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -70,6 +70,30 @@ def plan_figure(session_pk: object, plan: object, name: str) -> float | None:
             f"infusion session {session_pk}: its plan's {name} is {value!r}, not a number"
         )
     return float(value)
+
+
+class PlanFigure:
+    """A figure of a session's stored plan, read-only, under the name of the column that once
+    copied it (``session.dose_mg`` is ``session.plan["dose_mg"]`` as a float, or None)."""
+
+    name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> PlanFigure: ...
+    @overload
+    def __get__(self, obj: InfusionSession, owner: type | None = None) -> float | None: ...
+    def __get__(
+        self, obj: InfusionSession | None, owner: type | None = None
+    ) -> PlanFigure | float | None:
+        if obj is None:
+            return self
+        return plan_figure(obj.pk, obj.plan, self.name)
+
+    def __set__(self, obj: InfusionSession, value: object) -> None:
+        raise AttributeError(f"{self.name} is read from the session's plan; compute the dose")
 
 
 class InfusionSession(models.Model):
@@ -243,36 +267,15 @@ class InfusionSession(models.Model):
             rate_ml_per_h_exact=self._figure("rate_ml_per_h_exact"),
         )
 
-    # The plan's figures under their old column names, read-only (templates, exports, the seal).
-    @property
-    def dose_mg(self) -> float | None:
-        return self._figure("dose_mg")
-
-    @property
-    def drug_volume_ml(self) -> float | None:
-        """At syringe resolution."""
-        return self._figure("drug_volume_ml")
-
-    @property
-    def drug_volume_ml_exact(self) -> float | None:
-        return self._figure("drug_volume_ml_exact")
-
-    @property
-    def total_volume_ml(self) -> float | None:
-        return self._figure("total_volume_ml")
-
-    @property
-    def final_concentration_mg_per_ml(self) -> float | None:
-        return self._figure("final_concentration_mg_per_ml")
-
-    @property
-    def rate_ml_per_h(self) -> float | None:
-        """At pump resolution."""
-        return self._figure("rate_ml_per_h")
-
-    @property
-    def rate_ml_per_h_exact(self) -> float | None:
-        return self._figure("rate_ml_per_h_exact")
+    # The plan's figures under their old column names, read-only (templates, exports, the seal);
+    # the displayed ones at syringe (0.01 mL) and pump (0.1 mL/h) resolution, *_exact unrounded.
+    dose_mg = PlanFigure()
+    drug_volume_ml = PlanFigure()
+    drug_volume_ml_exact = PlanFigure()
+    total_volume_ml = PlanFigure()
+    final_concentration_mg_per_ml = PlanFigure()
+    rate_ml_per_h = PlanFigure()
+    rate_ml_per_h_exact = PlanFigure()
 
 
 class InfusionEvent(AppendOnly):
