@@ -2,10 +2,11 @@
 copied ``InfusionSession.plan`` are dropped, and the seal of every signed note stays verifiable.
 
 On a new database of this suite's kind (SQLite, or PostgreSQL under scripts/test-postgres.sh)
-with the demo loaded: rolled back to 0004, the columns come back filled from the plan, and a
-signed note's hash computed the way the seal was before (every concrete field of the row,
-columns included) is the hash its signing recorded; migrated forward, every signed note is as
-signed and ``ketaflow audit verify`` passes. A column that differs from its plan makes the
+with a whole infusion charted, signed and sealed: rolled back to 0004, the columns come back
+filled from the plan, and a signed note's hash computed the way the seal was before (every
+concrete field of the row, columns included) is the hash its signing recorded; migrated
+forward, every signed note is as signed and ``ketaflow audit verify`` passes. A column that
+differs from its plan makes the
 migration refuse in one line naming the session, with nothing changed."""
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ from django.db.migrations.recorder import MigrationRecorder
 from ketaflow.cli import main
 from ketaflow.infusions.lock import _sealed_hash, lock_problem, note_content_hash
 from ketaflow.infusions.models import PLAN_FIGURES, InfusionSession
-from ketaflow.web.demo import demo_load
+from tests.infusions.builders import make_ready
+from tests.ledger.builders import complete_session
+from tests.web.conftest import build_world
 
 BEFORE = ("infusions", "0004_event_kind_complete")
 call_command("migrate", interactive=False, verbosity=0)
-demo_load()
+world = build_world()
+make_ready(world, world.patient)
+complete_session(world)  # charted, signed and sealed (the infusions demo's whole infusion)
 signed = sorted(InfusionSession.objects.filter(locked=True).values_list("pk", flat=True))
 planned = dict(InfusionSession.objects.filter(plan__isnull=False).values_list("pk", "plan"))
 
@@ -104,7 +109,7 @@ def test_the_plan_migration_keeps_every_seal_and_refuses_a_column_that_differs(
     }
     assert figures <= set(got["old_fields"])
     assert not figures & set(got["new_fields"])
-    assert got["signed"], "the demo has signed notes"
+    assert got["signed"], "a signed note"
     assert got["planned"] >= len(got["signed"])
     # Backwards, the columns are filled from the plan, exactly.
     assert got["columns_equal_plan"] is True
