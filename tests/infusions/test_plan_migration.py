@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ketaflow.infusions.models import PLAN_FIGURES
 from tests.audit.test_tamper import run_on_fresh_database
 
 _MIGRATION_CHECK = r"""
@@ -98,15 +99,8 @@ def test_the_plan_migration_keeps_every_seal_and_refuses_a_column_that_differs(
     result = run_on_fresh_database(tmp_path, _MIGRATION_CHECK, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     got = json.loads(result.stdout.strip().splitlines()[-1])
-    figures = {
-        "dose_mg",
-        "drug_volume_ml",
-        "drug_volume_ml_exact",
-        "total_volume_ml",
-        "final_concentration_mg_per_ml",
-        "rate_ml_per_h",
-        "rate_ml_per_h_exact",
-    }
+    figures = set(PLAN_FIGURES)  # dose_mg, the volumes, concentration and rates
+    assert len(figures) == 7
     assert figures <= set(got["old_fields"])
     assert not figures & set(got["new_fields"])
     assert got["signed"], "a signed note"
