@@ -423,13 +423,55 @@ def test_changed_vitals_of_a_signed_note_are_found(
     assert f"TAMPERING: infusion note {session.pk}" in capsys.readouterr().err
 
 
+def set_plan_by_sql(session_pk: int, plan: object) -> None:
+    """Write a session's plan JSON behind KetaFlow's back (jsonb on PostgreSQL)."""
+    value = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    raw(
+        f"UPDATE infusions_infusionsession SET plan = {value} WHERE id = %s",  # noqa: S608 (no input)
+        [json.dumps(plan), session_pk],
+    )
+
+
 def test_a_resealed_note_is_still_found_by_its_audit_entry(world: World) -> None:
     session = complete_session(world)
-    raw("UPDATE infusions_infusionsession SET dose_mg = 1.0 WHERE id = %s", [session.pk])
+    assert session.plan is not None
+    set_plan_by_sql(session.pk, {**session.plan, "dose_mg": 1.0})
     raw("UPDATE infusions_infusionsession SET lock_hash = %s WHERE id = %s", ["0" * 64, session.pk])
     assert "has changed since it was signed" in lock_problem(
         InfusionSession.objects.get(pk=session.pk)
     )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dose_mg": 1.0},  # a figure the note shows, read from the plan
+        {"rate_ml_per_h": 999.9},
+        {"warnings": ["added outside KetaFlow"]},  # part of the plan the figures do not carry
+        {"dose_mg": "35"},  # not a number: reported, not a crash
+    ],
+)
+def test_changing_the_plan_of_a_signed_note_by_sql_is_reported(
+    world: World, change: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = complete_session(world)
+    assert session.plan is not None
+    assert lock_problem(InfusionSession.objects.get(pk=session.pk)) == ""
+    set_plan_by_sql(session.pk, {**session.plan, **change})
+    problem = lock_problem(InfusionSession.objects.get(pk=session.pk))
+    assert f"infusion note {session.pk}" in problem
+    assert "has changed since it was signed" in problem
+    assert main(["audit", "verify"]) == 1
+    assert f"TAMPERING: infusion note {session.pk}" in capsys.readouterr().err
+
+
+def test_the_same_plan_written_back_by_sql_keeps_the_seal(world: World) -> None:
+    """The seal hashes the plan's content, not its stored text: key order and spacing (jsonb
+    reorders keys) change nothing."""
+    session = complete_session(world)
+    assert session.plan is not None
+    set_plan_by_sql(session.pk, dict(reversed(list(session.plan.items()))))
+    assert lock_problem(InfusionSession.objects.get(pk=session.pk)) == ""
 
 
 def test_an_addendum_does_not_break_the_seal(world: World) -> None:

@@ -25,6 +25,7 @@ from ketaflow.audit.models import AuditEntry
 from ketaflow.clinical import Instrument
 from ketaflow.infusions import lock, services
 from ketaflow.infusions.models import (
+    PLAN_FIGURES,
     AdverseEvent,
     InfusionEvent,
     InfusionSession,
@@ -506,6 +507,8 @@ def _old_hash(session: InfusionSession) -> str:
         "cosigned_at",
     }
     row = lock._rows([session], lock._NOT_CONTENT)[0]
+    # Then the plan's figures were columns of their own (dropped in infusions 0005, issue 15).
+    row.update({name: lock._value(getattr(session, name)) for name in PLAN_FIGURES})
     events = lock._rows(InfusionEvent.objects.filter(session=session).order_by("pk"), {"reason"})
     content = {
         "session": {k: v for k, v in row.items() if k not in new},

@@ -22,7 +22,14 @@ from ketaflow.audit.models import AuditEntry
 from ketaflow.clinical import Instrument
 from ketaflow.infusions import services, stock
 from ketaflow.infusions.demo import demo_session
-from ketaflow.infusions.models import AppendOnlyError, InfusionEvent, InfusionSession, VitalsEntry
+from ketaflow.infusions.models import (
+    PLAN_FIGURES,
+    AppendOnlyError,
+    DosePlan,
+    InfusionEvent,
+    InfusionSession,
+    VitalsEntry,
+)
 from ketaflow.ledger import services as ledger
 from ketaflow.ledger.models import LedgerEntry
 from tests.infusions.builders import (
@@ -144,6 +151,37 @@ def test_the_dose_panel_values_come_from_plan_infusion(world: World) -> None:
     assert session.final_concentration_mg_per_ml == 0.35
     assert session.plan is not None
     assert session.plan["dose_mg"] == 35.0
+    # Stored once: the figures are the plan's, with no column of their own.
+    assert session.dose_plan == DosePlan(
+        dose_mg=35.0,
+        drug_volume_ml=3.5,
+        drug_volume_ml_exact=session.plan["drug_volume_ml_exact"],
+        total_volume_ml=100.0,
+        final_concentration_mg_per_ml=0.35,
+        rate_ml_per_h=150.0,
+        rate_ml_per_h_exact=session.plan["rate_ml_per_h_exact"],
+    )
+    columns = {f.attname for f in InfusionSession._meta.concrete_fields}
+    assert not columns & set(PLAN_FIGURES)
+
+
+def test_the_plan_figures_are_read_only_and_refuse_what_is_not_a_number() -> None:
+    session = InfusionSession(pk=7)
+    assert session.dose_plan is None
+    assert session.dose_mg is None
+    with pytest.raises(AttributeError, match="dose_mg is read from the session's plan"):
+        session.dose_mg = 40.0
+    with pytest.raises(TypeError):
+        InfusionSession(**{"dose_mg": 40.0})
+    session.plan = {"dose_mg": 35, "rate_ml_per_h": None}
+    assert session.dose_mg == 35.0
+    assert isinstance(session.dose_mg, float)  # the same repr as the column it replaces
+    assert session.rate_ml_per_h is None
+    with pytest.raises(ValueError, match=r"infusion session 7: its plan has no drug_volume_ml$"):
+        _ = session.dose_plan
+    session.plan = {"dose_mg": "35"}
+    with pytest.raises(ValueError, match="infusion session 7: its plan's dose_mg is '35', not a"):
+        _ = session.dose_mg
 
 
 def test_a_hard_limit_is_refused_with_the_library_message(world: World) -> None:

@@ -73,6 +73,21 @@ def test_staff_download_the_complete_record_on_request(world: World) -> None:
     readings = infusions[0]["Vitals entries"]
     assert readings[0]["Systolic (mmHg)"] == 120
     assert "SpO2 (%)" in readings[0]
+    # The dose figures are read from the stored plan and listed after it, as their columns were.
+    keys = list(infusions[0])
+    assert keys[keys.index("Plan") + 1 : keys.index("Plan") + 8] == [
+        "Dose (mg)",
+        "Drug volume (mL)",
+        "Drug volume ml exact",
+        "Total volume (mL)",
+        "Final concentration (mg/mL)",
+        "Rate (mL/h)",
+        "Rate ml per h exact",
+    ]
+    session.refresh_from_db()
+    assert session.plan is not None
+    assert infusions[0]["Dose (mg)"] == session.dose_mg == session.plan["dose_mg"]
+    assert infusions[0]["Rate (mL/h)"] == session.plan["rate_ml_per_h"]
     assert data["records"]["Ledger entries"]  # the draw for this patient's infusion
     assert session.pk
     text = json.dumps(data)

@@ -26,6 +26,7 @@ from django.db import models
 
 from ketaflow.audit.models import AuditEntry
 from ketaflow.infusions.models import (
+    PLAN_FIGURES,
     InfusionEvent,
     InfusionSession,
     PrescriberDecision,
@@ -85,17 +86,32 @@ def _without_empty_additions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     ]
 
 
+def _session_row(session: InfusionSession) -> dict[str, Any]:
+    """The session's fields, and the plan's figures under the names of the columns that once
+    copied them (removed in migration infusions 0005): the same text, ``repr(float)``, as the
+    columns gave, so a note sealed before the migration keeps its hash. The plan itself is
+    hashed too, so a change to it by SQL changes the hash."""
+    row = _without_empty_additions(_rows([session], _NOT_CONTENT))[0]
+    for name in PLAN_FIGURES:
+        try:
+            figure: Any = getattr(session, name)
+        except ValueError:  # not a number in the plan: hash what is there (it differs)
+            figure = repr(session.plan.get(name) if isinstance(session.plan, dict) else None)
+        row[name] = _value(figure)
+    return row
+
+
 def note_content_hash(session: InfusionSession) -> str:
     """SHA-256 of the note as the database holds it (read it fresh before hashing)."""
     content: dict[str, Any] = {
-        "session": _without_empty_additions(_rows([session], _NOT_CONTENT))[0],
-        "vitals": _rows(VitalsEntry.objects.filter(session=session).order_by("pk")),
+        "session": _session_row(session),
+        "vitals": _rows(VitalsEntry.objects.filter(session_id=session.pk).order_by("pk")),
         "events": _without_empty_additions(
-            _rows(InfusionEvent.objects.filter(session=session).order_by("pk"))
+            _rows(InfusionEvent.objects.filter(session_id=session.pk).order_by("pk"))
         ),
-        "side_effects": _rows(SideEffect.objects.filter(session=session).order_by("pk")),
+        "side_effects": _rows(SideEffect.objects.filter(session_id=session.pk).order_by("pk")),
     }
-    decisions = _rows(PrescriberDecision.objects.filter(session=session).order_by("pk"))
+    decisions = _rows(PrescriberDecision.objects.filter(session_id=session.pk).order_by("pk"))
     if decisions:
         content["decisions"] = decisions
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)

@@ -12,6 +12,8 @@ original; the original is kept.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from typing import ClassVar, overload
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -26,6 +28,72 @@ from ketaflow.clinical.common import choices
 from ketaflow.clinical.pump import PumpEventKind
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment
+
+# The plan's figures that the session once also kept in columns of their own (removed by
+# migration 0005; the note's seal still hashes them under these names, ketaflow.infusions.lock).
+PLAN_FIGURES = (
+    "dose_mg",
+    "drug_volume_ml",
+    "drug_volume_ml_exact",
+    "total_volume_ml",
+    "final_concentration_mg_per_ml",
+    "rate_ml_per_h",
+    "rate_ml_per_h_exact",
+)
+
+
+@dataclass(frozen=True)
+class DosePlan:
+    """The computed figures of a session's stored plan (``ketaflow.clinical.InfusionPlan``):
+    ``*_exact`` unrounded, the others at syringe (0.01 mL) and pump (0.1 mL/h) resolution; no
+    rate when the plan has no duration."""
+
+    dose_mg: float
+    drug_volume_ml: float
+    drug_volume_ml_exact: float
+    total_volume_ml: float
+    final_concentration_mg_per_ml: float
+    rate_ml_per_h: float | None
+    rate_ml_per_h_exact: float | None
+
+
+def plan_figure(session_pk: object, plan: object, name: str) -> float | None:
+    """``plan[name]`` as the float it was computed as (None when there is no plan or no such
+    figure); a value that is not a number is refused naming the session, never guessed at."""
+    if not isinstance(plan, dict):
+        return None
+    value = plan.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(
+            f"infusion session {session_pk}: its plan's {name} is {value!r}, not a number"
+        )
+    return float(value)
+
+
+class PlanFigure:
+    """A figure of a session's stored plan, read-only, under the name of the column that once
+    copied it (``session.dose_mg`` is ``session.plan["dose_mg"]`` as a float, or None)."""
+
+    name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> PlanFigure: ...
+    @overload
+    def __get__(self, obj: InfusionSession, owner: type | None = None) -> float | None: ...
+    def __get__(
+        self, obj: InfusionSession | None, owner: type | None = None
+    ) -> PlanFigure | float | None:
+        if obj is None:
+            return self
+        return plan_figure(obj.pk, obj.plan, self.name)
+
+    def __set__(self, obj: InfusionSession, value: object) -> None:
+        raise AttributeError(f"{self.name} is read from the session's plan; compute the dose")
 
 
 class InfusionSession(models.Model):
@@ -92,16 +160,10 @@ class InfusionSession(models.Model):
     )
     final_volume_ml = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
     duration_min = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    # The plan is the one stored copy of the computed figures (issue 15): dose, volumes and rate
+    # are read from it (``dose_plan`` and the read-only properties below), exactly as
+    # plan_infusion returned them (IEEE doubles, not rounded).
     plan = models.JSONField(null=True, blank=True, help_text="The InfusionPlan, as computed.")
-    # Exactly as plan_infusion returned them (IEEE doubles, not rounded); the *_displayed values
-    # are at pump (0.1 mL/h) and syringe (0.01 mL) resolution.
-    dose_mg = models.FloatField(null=True, blank=True)
-    drug_volume_ml = models.FloatField(null=True, blank=True, help_text="At syringe resolution.")
-    drug_volume_ml_exact = models.FloatField(null=True, blank=True)
-    total_volume_ml = models.FloatField(null=True, blank=True)
-    final_concentration_mg_per_ml = models.FloatField(null=True, blank=True)
-    rate_ml_per_h = models.FloatField(null=True, blank=True, help_text="At pump resolution.")
-    rate_ml_per_h_exact = models.FloatField(null=True, blank=True)
     dose_computed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -165,6 +227,9 @@ class InfusionSession(models.Model):
     )
     cosigned_at = models.DateTimeField(null=True, blank=True)
 
+    # Read from a field, shown after it in the patient's complete record (right of access).
+    DERIVED_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {"plan": PLAN_FIGURES}
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -177,6 +242,40 @@ class InfusionSession(models.Model):
 
     def __str__(self) -> str:
         return f"Infusion session {self.pk} for {self.patient} ({self.get_status_display()})"
+
+    def _figure(self, name: str) -> float | None:
+        return plan_figure(self.pk, self.plan, name)
+
+    def _required(self, name: str) -> float:
+        value = self._figure(name)
+        if value is None:
+            raise ValueError(f"infusion session {self.pk}: its plan has no {name}")
+        return value
+
+    @property
+    def dose_plan(self) -> DosePlan | None:
+        """The computed dose, volumes and rate from ``plan``; None before the dose is computed."""
+        if self.plan is None:
+            return None
+        return DosePlan(
+            dose_mg=self._required("dose_mg"),
+            drug_volume_ml=self._required("drug_volume_ml"),
+            drug_volume_ml_exact=self._required("drug_volume_ml_exact"),
+            total_volume_ml=self._required("total_volume_ml"),
+            final_concentration_mg_per_ml=self._required("final_concentration_mg_per_ml"),
+            rate_ml_per_h=self._figure("rate_ml_per_h"),
+            rate_ml_per_h_exact=self._figure("rate_ml_per_h_exact"),
+        )
+
+    # The plan's figures under their old column names, read-only (templates, exports, the seal);
+    # the displayed ones at syringe (0.01 mL) and pump (0.1 mL/h) resolution, *_exact unrounded.
+    dose_mg = PlanFigure()
+    drug_volume_ml = PlanFigure()
+    drug_volume_ml_exact = PlanFigure()
+    total_volume_ml = PlanFigure()
+    final_concentration_mg_per_ml = PlanFigure()
+    rate_ml_per_h = PlanFigure()
+    rate_ml_per_h_exact = PlanFigure()
 
 
 class InfusionEvent(AppendOnly):

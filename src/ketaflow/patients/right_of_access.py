@@ -138,14 +138,33 @@ def child_models(parent: type[models.Model]) -> list[type[models.Model]]:
     return sorted(found, key=lambda m: m._meta.label)
 
 
+@dataclass(frozen=True)
+class _Derived:
+    """A value a record reads from another of its fields (a session's dose from its plan), shown
+    after it as a field of its own would be."""
+
+    name: str
+    choices: None = None
+
+    @property
+    def attname(self) -> str:
+        return self.name
+
+    @property
+    def verbose_name(self) -> str:
+        return self.name.replace("_", " ")
+
+
 def _shown_fields(model: type[models.Model], parent: type[models.Model] | None) -> list[Any]:
-    shown = []
+    shown: list[Any] = []
+    derived: dict[str, tuple[str, ...]] = getattr(model, "DERIVED_FIELDS", {})
     for f in model._meta.concrete_fields:
         if f.name in _SKIP_FIELDS or _HIDDEN.search(f.name):
             continue
         if parent is not None and isinstance(f, models.ForeignKey) and f.related_model is parent:
             continue
         shown.append(f)
+        shown.extend(_Derived(name) for name in derived.get(f.name, ()))
     return shown
 
 

@@ -147,7 +147,7 @@ def _patient_rows(
             }
         )
     sessions = (
-        InfusionSession.objects.filter(patient=patient, dose_mg__isnull=False)
+        InfusionSession.objects.filter(patient=patient, plan__isnull=False)  # dose computed
         .select_related("appointment")
         .order_by("appointment__starts_at", "pk")
     )

@@ -68,14 +68,7 @@ def _to_checklist(session: InfusionSession) -> None:
 
 def _clear_dose(session: InfusionSession) -> None:
     for name in (
-        "plan",
-        "dose_mg",
-        "drug_volume_ml",
-        "drug_volume_ml_exact",
-        "total_volume_ml",
-        "final_concentration_mg_per_ml",
-        "rate_ml_per_h",
-        "rate_ml_per_h_exact",
+        "plan",  # the dose, volumes and rate with it (they are read from the plan)
         "dose_computed_by",
         "dose_computed_at",
     ):

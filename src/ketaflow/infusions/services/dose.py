@@ -105,14 +105,8 @@ def dose_compute(
     session.vial_concentration_mg_per_ml = vial_concentration_mg_per_ml
     session.final_volume_ml = final_volume_ml
     session.duration_min = duration_min
+    # Stored once: the dose, volumes and rate are read from the plan (InfusionSession.dose_plan).
     session.plan = to_jsonable(plan)
-    session.dose_mg = plan.dose_mg
-    session.drug_volume_ml = plan.drug_volume_ml
-    session.drug_volume_ml_exact = plan.drug_volume_ml_exact
-    session.total_volume_ml = plan.total_volume_ml
-    session.final_concentration_mg_per_ml = plan.final_concentration_mg_per_ml
-    session.rate_ml_per_h = plan.rate_ml_per_h
-    session.rate_ml_per_h_exact = plan.rate_ml_per_h_exact
     session.dose_computed_by = user
     session.dose_computed_at = timezone.now()
     if plan.override is not None:
