@@ -74,8 +74,10 @@ def test_a_missing_item_is_named_and_nothing_is_recorded(world: World, client_fo
     response = client_for(world.nurse).post(_url(session, "phq9"), data)
     assert response.status_code == 400
     html = response.content.decode()
-    assert 'href="#q-item-3">Item 3: choose an answer.</a>' in html
-    assert 'id="q-item-3-error"' in html
+    assert 'href="#id_item_3_0">Item 3: choose an answer.</a>' in html
+    # The item's fieldset names its error element (web/field_notes.html), which holds the words.
+    assert 'id="q-item-3" data-item="3" aria-describedby="id_item_3_error"' in html
+    assert '<div class="error" id="id_item_3_error"><p>Item 3: choose an answer.</p></div>' in html
     bad = client_for(world.nurse).post(_url(session, "phq9"), {**data, "item_3": "7"})
     assert "Item 3: 7 is not one of the answers." in bad.content.decode()
     assert not InstrumentResponse.objects.filter(patient=world.patient).exists()

@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+
+class SignInForm(AuthenticationForm):
+    """The login page's form: Django's, with one sentence for any refusal (it does not say
+    which of the two was wrong)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Your username and password did not match. Please try again.",
+    }
 
 
 class StaffCodeForm(forms.Form):

@@ -138,7 +138,8 @@ class SignForm(forms.Form):
 
 class DeclineForm(forms.Form):
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
+        # The browser asks for 20 characters before sending; the service is the rule.
+        widget=forms.Textarea(attrs={"rows": 4, "required": True, "minlength": 20}),
         label="Why the patient is not a candidate",
         help_text="At least 20 characters; the letter to the referrer quotes it.",
         required=False,

@@ -11,7 +11,12 @@ from ketaflow.clinicsettings.selectors import anchor_for
 
 
 class SettingForm(forms.Form):
-    value = forms.CharField(required=False, max_length=20, strip=True)
+    value = forms.CharField(
+        required=False,
+        max_length=20,
+        strip=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+    )
     action = forms.ChoiceField(choices=[("save", "Save"), ("sign", "Save and sign")])
 
     def __init__(self, *args: Any, spec: SettingSpec, **kwargs: Any) -> None:
@@ -19,10 +24,12 @@ class SettingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.spec = spec
         field = self.fields["value"]
-        field.label = spec.label
-        field.help_text = f"{spec.minimum:g}-{spec.maximum:g} {spec.unit}".strip() + (
+        # The page heads the card with the setting's name; the field says what to type.
+        field.label = f"New value ({spec.unit or 'factor'})"
+        self.allowed = f"{spec.minimum:g}-{spec.maximum:g} {spec.unit}".strip() + (
             "; leave blank to turn this rule off" if spec.may_be_off else ""
         )
+        field.help_text = f"Allowed: {self.allowed}"
 
     def clean_value(self) -> float | None:
         text: str = self.cleaned_data["value"]

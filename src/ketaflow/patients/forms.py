@@ -98,6 +98,7 @@ class NoteForm(forms.ModelForm[ClinicalNote]):
     class Meta:
         model = ClinicalNote
         fields = ["kind", "text"]
+        labels = {"kind": "Kind", "text": "Note"}
         widgets = {"text": forms.Textarea(attrs={"rows": 5})}
 
 
