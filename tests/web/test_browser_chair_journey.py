@@ -27,20 +27,23 @@ from ketaflow.infusions.models import InfusionSession, PrescriberDecision
 from ketaflow.ledger import services as ledger
 from ketaflow.portal.models import UrgentTask
 from tests.infusions.builders import prepare, stock_vial
-from tests.web.browser import csp_violations, login, shot, wait_text
-from tests.web.conftest import PASSWORD, World
-from tests.web.test_browser_gates import widths
-from tests.web.test_browser_infusions import (
+from tests.web.browser import (
     as_user,
     click,
+    csp_violations,
     fill,
     form_in,
+    login,
     pause_with_reason,
     prescriber_decides,
     press,
+    shot,
+    shots_at_widths,
     submit,
     vitals,
+    wait_text,
 )
+from tests.web.conftest import PASSWORD, World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
@@ -132,7 +135,7 @@ def test_one_infusion_from_vial_to_reconciliation(
     done = wait_text(browser, "#bag-done", "BAG INFUSED", timeout=30)
     assert "Stop the pump and confirm completion" in done.text
     shot(browser, "journey-bag-infused")
-    widths(browser, "journey-bag-infused")
+    shots_at_widths(browser, "journey-bag-infused")
     press(browser, "complete", "Stopped")
     final = InfusionSession.objects.get(pk=session.pk)
     assert final.delivered_dose_mg == planned_mg  # never more than the bag
@@ -188,5 +191,5 @@ def test_one_infusion_from_vial_to_reconciliation(
     for figure in ("36.300", "36.250", "0.050"):
         assert figure in row
     shot(browser, "journey-reconciled")
-    widths(browser, "journey-reconciled")
+    shots_at_widths(browser, "journey-reconciled")
     assert csp_violations(browser) == []

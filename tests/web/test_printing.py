@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,7 @@ from ketaflow.audit.models import AuditEntry
 from ketaflow.clinical import Instrument
 from ketaflow.infusions import services
 from ketaflow.infusions.models import InfusionSession
-from tests.infusions.builders import baseline, event, nurse_actor, open_session, prepare
+from tests.infusions.builders import charted, event, nurse_actor, open_session, prepare
 from tests.web.conftest import World
 
 RAW_CODES = (
@@ -35,69 +34,6 @@ RAW_CODES = (
     "rate_change",
     "ptsd",
 )
-
-
-def charted(world: World) -> InfusionSession:
-    """A whole infusion: started 70 min ago, a critical reading with chest pain, a pause with
-    its reason, resume, stop, a side effect, Aldrete 10, discharge and the nurse's signature."""
-    session = prepare(world)
-    # Stopped long enough ago for the clinic's observation time (80 min by default).
-    t0 = timezone.now() - dt.timedelta(minutes=140)
-    event(world, session, "start", t0)
-    baseline(
-        world,
-        session,
-        systolic_mmhg=186,
-        diastolic_mmhg=112,
-        symptoms=["chest_pain"],
-        measured_at=t0 + dt.timedelta(minutes=10, seconds=30),
-    )
-    services.event_record(
-        actor=nurse_actor(world),
-        session=session,
-        kind="pause",
-        client_uuid=uuid.uuid4(),
-        at=t0 + dt.timedelta(minutes=11),
-        reason="vitals",
-        note="blood pressure 186/112 with chest pain",
-    )
-    prescriber = Actor(user=world.prescriber)
-    services.decision_record(  # a critical reading: resuming needs the prescriber's decision
-        actor=prescriber,
-        session=session,
-        decision="resume",
-        note="pain settled, pressure falling",
-        client_uuid=uuid.uuid4(),
-        at=t0 + dt.timedelta(minutes=18),
-    )
-    event(world, session, "resume", t0 + dt.timedelta(minutes=20))
-    services.event_record(
-        actor=nurse_actor(world),
-        session=session,
-        kind="stop",
-        client_uuid=uuid.uuid4(),
-        at=t0 + dt.timedelta(minutes=45),
-        reason="prescriber",
-        confirm_early_stop=True,
-    )
-    actor = nurse_actor(world)
-    services.side_effect_record(
-        actor=actor, session=session, client_uuid=uuid.uuid4(), kind="nausea", severity="mild"
-    )
-    services.screening_record(
-        actor=actor, session=session, instrument=Instrument.ALDRETE, answers=[2] * 5
-    )
-    services.session_discharge(
-        actor=actor,
-        session=session,
-        expected_version=None,
-        escort_present=True,
-        instructions_given=True,
-    )
-    services.session_sign(actor=actor, session=session)
-    services.session_cosign(actor=prescriber, session=session)  # the critical reading
-    session.refresh_from_db()
-    return session
 
 
 def test_the_flowsheet_shows_the_whole_infusion_in_the_clinic_time(
