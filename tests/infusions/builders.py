@@ -262,12 +262,23 @@ def refusal(exc: pytest.ExceptionInfo[ValidationError]) -> str:
     return " ".join(" ".join(v) for v in exc.value.message_dict.values())
 
 
-def run_to_stop(world: World) -> InfusionSession:
+def run_to_stop(
+    world: World, stopped_min_ago: float = 90, *, aldrete: bool = False
+) -> InfusionSession:
+    """A prepared session run for 40 minutes and stopped ``stopped_min_ago`` minutes ago (by
+    default long enough ago for the clinic's minimum observation, 80 min by default); with
+    ``aldrete``, its Aldrete score recorded too (10 of 10)."""
     session = prepare(world)
-    # Stopped long enough ago for the clinic's minimum observation (80 min by default).
-    t0 = timezone.now() - dt.timedelta(minutes=130)
+    t0 = timezone.now() - dt.timedelta(minutes=stopped_min_ago + 40)
     event(world, session, "start", t0)
     event(world, session, "stop", t0 + dt.timedelta(minutes=40))
+    if aldrete:
+        services.screening_record(
+            actor=nurse_actor(world),
+            session=session,
+            instrument=Instrument.ALDRETE,
+            answers=[2] * 5,
+        )
     session.refresh_from_db()
     return session
 

@@ -6,7 +6,6 @@ of every printable page (no other patient on paper) is in test_browser_printing.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,10 +18,9 @@ from django.utils import timezone
 from ketaflow.accounts.models import Clinic
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
-from ketaflow.clinical import Instrument
 from ketaflow.infusions import services
 from ketaflow.infusions.models import InfusionSession
-from tests.infusions.builders import charted, event, nurse_actor, open_session, prepare
+from tests.infusions.builders import charted, open_session, run_to_stop
 from tests.web.conftest import World
 
 RAW_CODES = (
@@ -107,21 +105,9 @@ def test_printing_the_flowsheet_is_an_audited_read(world: World, client_for: Any
     assert "printable flowsheet" in entry.summary
 
 
-def _stopped_with_aldrete(world: World) -> InfusionSession:
-    session = prepare(world)
-    t0 = timezone.now() - dt.timedelta(minutes=130)
-    event(world, session, "start", t0)
-    event(world, session, "stop", t0 + dt.timedelta(minutes=40))
-    services.screening_record(
-        actor=nurse_actor(world), session=session, instrument=Instrument.ALDRETE, answers=[2] * 5
-    )
-    session.refresh_from_db()
-    return session
-
-
 def test_discharge_is_refused_until_the_clinic_has_a_phone_number(world: World) -> None:
     Clinic.objects.filter(pk=world.clinic.pk).update(phone="  ")
-    session = _stopped_with_aldrete(world)
+    session = run_to_stop(world, aldrete=True)
     with pytest.raises(ValidationError) as exc:
         services.session_discharge(
             actor=Actor(user=world.nurse),
@@ -149,7 +135,7 @@ def test_discharge_is_refused_until_the_clinic_has_a_phone_number(world: World) 
 
 def test_the_discharge_refusal_names_the_setting_on_the_page(world: World, client_for: Any) -> None:
     Clinic.objects.filter(pk=world.clinic.pk).update(phone="")
-    session = _stopped_with_aldrete(world)
+    session = run_to_stop(world, aldrete=True)
     response = client_for(world.nurse).post(
         reverse("infusion_action", args=[session.pk, "discharge"]),
         {"version": session.version, "escort_present": "on", "instructions_given": "on"},
