@@ -259,6 +259,21 @@ def stop_early(browser: webdriver.Chrome, reason: str, note: str) -> None:
     press(browser, "stop", "Stopped")
 
 
+def send_discharge(browser: webdriver.Chrome) -> None:
+    """Send the discharge form with the escort present and the instructions given."""
+    discharge = form_in(browser, "discharge", "discharge")
+    click(discharge.find_element(By.NAME, "escort_present"))
+    click(discharge.find_element(By.NAME, "instructions_given"))
+    submit(discharge)
+
+
+def confirm_and_send(browser: webdriver.Chrome, action: str) -> None:
+    """Tick the confirmation of the note's ``action`` form ("sign" or "cosign") and send it."""
+    form = form_in(browser, "discharge", action)
+    click(form.find_element(By.NAME, "confirm"))
+    submit(form)
+
+
 def observation_passes(minutes: int = 90) -> None:
     """The clock moves on: the infusion's times move ``minutes`` into the past (no sleeps)."""
     from ketaflow.infusions.models import PrescriberDecision
@@ -341,26 +356,16 @@ def chart_infusion_to_lock(browser: webdriver.Chrome) -> None:
         Select(select).select_by_value("2")
     submit(aldrete)
     wait_text(browser, "#aldrete-list", "10 of 10")
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#flash", "observation")
     observation_passes()
     as_user(browser, "nurse")
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#session-status", "Discharged")
-    sign = form_in(browser, "discharge", "sign")
-    click(sign.find_element(By.NAME, "confirm"))
-    submit(sign)
+    confirm_and_send(browser, "sign")
     wait_text(browser, "#session-status", "awaiting the prescriber's co-signature")
     as_user(browser, "prescriber")
-    cosign = form_in(browser, "discharge", "cosign")
-    click(cosign.find_element(By.NAME, "confirm"))
-    submit(cosign)
+    confirm_and_send(browser, "cosign")
     wait_text(browser, "#locked-note", "locked")
     assert not_reloaded(browser)
     shot(browser, "infusion-signed")

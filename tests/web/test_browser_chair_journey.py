@@ -30,6 +30,7 @@ from tests.infusions.builders import prepare, stock_vial
 from tests.web.browser import (
     as_user,
     click,
+    confirm_and_send,
     csp_violations,
     fill,
     form_in,
@@ -37,6 +38,7 @@ from tests.web.browser import (
     pause_with_reason,
     prescriber_decides,
     press,
+    send_discharge,
     shot,
     shots_at_widths,
     submit,
@@ -153,28 +155,18 @@ def test_one_infusion_from_vial_to_reconciliation(
         Select(select).select_by_value("2")
     submit(aldrete)
     wait_text(browser, "#aldrete-list", "10 of 10")
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#flash", "observation")
     server_clock_moves(session, 90)
     as_user(browser, "nurse")
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#session-status", "Discharged")
 
     # The nurse signs; the prescriber co-signs (a critical reading and an override were charted).
-    sign = form_in(browser, "discharge", "sign")
-    click(sign.find_element(By.NAME, "confirm"))
-    submit(sign)
+    confirm_and_send(browser, "sign")
     wait_text(browser, "#cosign", "Awaiting the prescriber's co-signature")
     as_user(browser, "prescriber")
-    cosign = form_in(browser, "discharge", "cosign")
-    click(cosign.find_element(By.NAME, "confirm"))
-    submit(cosign)
+    confirm_and_send(browser, "cosign")
     wait_text(browser, "#locked-note", "locked")
     assert InfusionSession.objects.get(pk=session.pk).locked
     assert csp_violations(browser) == []

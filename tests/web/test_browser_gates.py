@@ -23,6 +23,7 @@ from tests.infusions.builders import prepare
 from tests.web.browser import (
     as_user,
     click,
+    confirm_and_send,
     csp_violations,
     fill,
     form_in,
@@ -32,6 +33,7 @@ from tests.web.browser import (
     pause_with_reason,
     prescriber_decides,
     press,
+    send_discharge,
     shot,
     shots_at_widths,
     stop_early,
@@ -116,32 +118,22 @@ def test_the_gates_at_the_chair_on_a_tablet(
     wait_text(browser, "#aldrete-list", "10 of 10")
 
     # Discharge is refused before the observation time, then allowed.
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#flash", "observation")
     wait_text(browser, "#observation", "discharge from")
     shots_at_widths(browser, "nurse-discharge-refused")
     observation_passes()
     as_user(browser, "nurse")
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#session-status", "Discharged")
 
     # The nurse signs first; the note waits for the prescriber's co-signature.
-    sign = form_in(browser, "discharge", "sign")
-    click(sign.find_element(By.NAME, "confirm"))
-    submit(sign)
+    confirm_and_send(browser, "sign")
     wait_text(browser, "#cosign", "Awaiting the prescriber's co-signature")
     assert not InfusionSession.objects.get().locked
     shots_at_widths(browser, "nurse-awaiting-cosign")
     as_user(browser, "prescriber")
-    cosign = form_in(browser, "discharge", "cosign")
-    click(cosign.find_element(By.NAME, "confirm"))
-    submit(cosign)
+    confirm_and_send(browser, "cosign")
     wait_text(browser, "#locked-note", "locked")
     wait_text(browser, "#cosign", "Co-signed by")
     shot(browser, "gates-cosigned")
