@@ -571,3 +571,22 @@ def test_no_page_names_a_reference_file() -> None:
         if re.search(r"\b(clinical|pk)\.md\b", line) and not line.lstrip().startswith("{#")
     ]
     assert named == []
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """Shared test helpers live in one place (``tests/<app>/builders.py``, a conftest, or
+    ``tests/web/browser.py`` and ``sweep.py``), never in a test module another one imports."""
+    tests = Path(__file__).resolve().parent
+    found = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if re.search(r"(^|\.)test_\w+$", node.module):
+                    found.append(f"{path.relative_to(tests)}: from {node.module}")
+            elif isinstance(node, ast.Import):
+                found += [
+                    f"{path.relative_to(tests)}: import {a.name}"
+                    for a in node.names
+                    if re.search(r"^tests\..*\.test_\w+$", a.name)
+                ]
+    assert found == []

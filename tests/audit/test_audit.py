@@ -14,7 +14,7 @@ from ketaflow.audit.db import drop_triggers
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.services import audit_record, audit_verify
 from tests.web.conftest import PASSWORD, World
-from tests.web.test_access import url_for
+from tests.web.sweep import url_for
 
 
 def _raw(sql: str, params: list[Any]) -> None:

@@ -20,7 +20,7 @@ from django.urls import get_resolver
 from ketaflow.accounts.models import User
 from ketaflow.audit.models import AuditEntryPatient
 from ketaflow.patients.models import Patient
-from tests.audit.test_audit_reads import newest_entry_id as _newest_entry_id
+from tests.audit.builders import newest_entry_id as _newest_entry_id
 from tests.web.conftest import logged_in
 from tests.web.sweep import fill as _fill
 from tests.web.sweep import patterns as _patterns

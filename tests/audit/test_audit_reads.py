@@ -10,13 +10,10 @@ from django.urls import reverse
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.services import entries_naming_patient
 from ketaflow.portal.models import UrgentTask
+from tests.audit.builders import newest_entry_id
 from tests.portal.builders import verified_client
 from tests.web.conftest import World
-from tests.web.test_access import url_for
-
-
-def newest_entry_id() -> int:
-    return AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+from tests.web.sweep import url_for
 
 
 def _entries_of(request_before: int, **filters: Any) -> list[AuditEntry]:

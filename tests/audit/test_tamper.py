@@ -8,9 +8,6 @@ would do, and shows the check that finds it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -50,6 +47,7 @@ from ketaflow.ledger.services import append as ledger_append
 from ketaflow.ledger.verify import ledger_check
 from ketaflow.patients import services as patient_services
 from ketaflow.patients.models import Allergy
+from tests.audit.builders import run_on_fresh_database
 from tests.infusions.builders import make_ready
 from tests.ledger.builders import (
     Stock,
@@ -569,56 +567,6 @@ for p in problems:
     print("PROBLEM", p)
 sys.exit(1 if problems else 0)
 """
-
-
-def _fresh_database_url(tmp_path: Path) -> tuple[str, Any]:
-    """A new, empty database of the kind the suite runs on, and a function that removes it."""
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{tmp_path / 'fresh.sqlite3'}", lambda: None
-    import psycopg
-
-    params = connection.get_connection_params()
-    name = f"ketaflow_fresh_{uuid.uuid4().hex[:12]}"
-    admin = psycopg.connect(
-        **{k: v for k, v in params.items() if k not in ("cursor_factory", "context")},
-        autocommit=True,
-    )
-    admin.execute(f"CREATE DATABASE {name}")
-    user = params.get("user", "")
-    host = params.get("host", "127.0.0.1")
-    port = params.get("port", 5432)
-
-    def drop() -> None:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.close()
-
-    return f"postgres://{user}@{host}:{port}/{name}", drop
-
-
-def run_on_fresh_database(
-    tmp_path: Path, script: str, *, timeout: float
-) -> subprocess.CompletedProcess[str]:
-    """Run a Python ``script`` in a new process on a new, empty database of this suite's kind
-    (removed afterwards)."""
-    url, drop = _fresh_database_url(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KETAFLOW_")}
-    env.update(
-        KETAFLOW_ENV="test",
-        KETAFLOW_VAR_DIR=str(tmp_path),
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="ketaflow.settings",
-    )
-    try:
-        return subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=timeout,
-        )
-    finally:
-        drop()
 
 
 def test_every_append_only_table_refuses_update_and_delete_after_all_migrations(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -20,6 +19,7 @@ from ketaflow.backup.crypto import key_generate
 from ketaflow.cli import main
 from ketaflow.ledger.verify import ledger_check
 from ketaflow.patients.models import Patient
+from tests.backup.builders import backup, refused, snapshot_of_every_table
 from tests.web.conftest import World
 
 
@@ -28,31 +28,6 @@ def key_file(tmp_path: Path) -> Path:
     path = tmp_path / "backup.key"
     path.write_text(key_generate())
     return path
-
-
-def snapshot_of_every_table() -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every backed-up table, as the models read it."""
-    return {
-        model._meta.db_table: list(
-            model._base_manager.order_by("pk").values_list(
-                *[f.attname for f in model._meta.concrete_fields]
-            )
-        )
-        for model in archive.backed_up_models()
-    }
-
-
-def backup(path: Path, key_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["backup", "create", str(path), "--key-file", str(key_file)]) == 0
-    assert "encrypted" in capsys.readouterr().out
-
-
-def refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(args) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert len(captured.err.strip().splitlines()) == 1, captured.err
-    return captured.err
 
 
 @pytest.mark.slow

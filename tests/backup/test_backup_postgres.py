@@ -22,7 +22,7 @@ from ketaflow.cli import main
 from ketaflow.ledger.models import LedgerEntry
 from ketaflow.patients import services
 from ketaflow.patients.models import Patient
-from tests.backup.test_backup import backup, refused, snapshot_of_every_table
+from tests.backup.builders import backup, refused, snapshot_of_every_table
 from tests.web.conftest import World, patient_data
 
 pytestmark = [

@@ -12,7 +12,7 @@ from ketaflow.audit.db import drop_triggers
 from ketaflow.backup import upgrade as upgrade_module
 from ketaflow.backup.crypto import key_generate
 from ketaflow.cli import main
-from tests.backup.test_backup import refused
+from tests.backup.builders import refused
 from tests.web.conftest import World
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import copy
 import datetime
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.clinical.builders import assess, base_intake, rules_of
 
 from ketaflow.clinical import eligibility as el
 from ketaflow.clinical import resistance as rs
@@ -26,33 +25,18 @@ from ketaflow.clinical.resistance import (
     TrialOutcome,
 )
 
-DATA = Path(__file__).parent / "data"
-
-
-def _base() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((DATA / "intake_eligible.json").read_text())
-    return data
-
-
-def _assess(data: dict[str, Any]) -> el.EligibilityResult:
-    return el.assess_eligibility(el.intake_from_dict(data))
-
-
-def _rules(result: el.EligibilityResult) -> dict[str, Tier]:
-    return {f.rule_id: f.tier for f in result.findings}
-
 
 def test_example_intake_is_eligible() -> None:
-    result = _assess(_base())
+    result = assess(base_intake())
     assert result.decision is Decision.ELIGIBLE
     assert result.indications == (Indication.PTSD,)
-    assert _rules(result) == {"resistance.ptsd.shown": Tier.INFO}
+    assert rules_of(result) == {"resistance.ptsd.shown": Tier.INFO}
     assert "CPT (12 sessions)" in result.findings[0].message
     assert "sertraline 150 mg/day for 16 weeks" in result.findings[0].message
 
 
 def _set(path: str, value: object) -> dict[str, Any]:
-    data = _base()
+    data = base_intake()
     target = data
     *parents, last = path.split(".")
     for key in parents:
@@ -165,8 +149,8 @@ def _set(path: str, value: object) -> dict[str, Any]:
     ],
 )
 def test_each_rule(path: str, value: object, rule: str, tier: Tier) -> None:
-    result = _assess(_set(path, value))
-    assert _rules(result).get(rule) is tier
+    result = assess(_set(path, value))
+    assert rules_of(result).get(rule) is tier
     finding = next(f for f in result.findings if f.rule_id == rule)
     assert finding.message
     assert finding.source
@@ -180,15 +164,15 @@ def test_each_rule(path: str, value: object, rule: str, tier: Tier) -> None:
 
 def test_old_heart_attack_is_not_a_hard_stop() -> None:
     # Recent = within 6 months [SECONDARY: westportketamine.com], a clinic setting.
-    assert "cardiovascular.bp_rise_hazard" not in _rules(
-        _assess(_set("medical.myocardial_infarction_months_ago", 7))
+    assert "cardiovascular.bp_rise_hazard" not in rules_of(
+        assess(_set("medical.myocardial_infarction_months_ago", 7))
     )
 
 
 def test_schizophrenia_code_is_hard_stop_and_bipolar_code_caution() -> None:
-    data = _base()
+    data = base_intake()
     data["diagnoses"] = [{"code": "F43.10"}, {"code": "f20.9"}, {"code": "F31.4"}]
-    rules = _rules(_assess(data))
+    rules = rules_of(assess(data))
     assert rules["psychiatric.psychotic_disorder"] is Tier.HARD_STOP
     assert rules["psychiatric.bipolar"] is Tier.CAUTION
 
@@ -210,10 +194,10 @@ def test_schizophrenia_code_is_hard_stop_and_bipolar_code_caution() -> None:
 def test_screening_vitals(
     sbp: float, dbp: float, hr: float, rule: str | None, tier: Tier | None
 ) -> None:
-    result = _assess(
+    result = assess(
         _set("vitals", {"systolic_bp_mmhg": sbp, "diastolic_bp_mmhg": dbp, "heart_rate_bpm": hr})
     )
-    vitals_rules = {k: v for k, v in _rules(result).items() if k.startswith("vitals.")}
+    vitals_rules = {k: v for k, v in rules_of(result).items() if k.startswith("vitals.")}
     assert vitals_rules == ({} if rule is None else {rule: tier})
 
 
@@ -221,28 +205,28 @@ def test_male_pregnancy_unknown_is_not_flagged() -> None:
     data = _set("sex", "male")
     data["pregnant"] = None
     data["breastfeeding"] = None
-    assert _assess(data).decision is Decision.ELIGIBLE
+    assert assess(data).decision is Decision.ELIGIBLE
 
 
 def test_no_resistance_is_caution_or_info_by_setting() -> None:
     intake = el.intake_from_dict(_set("medication_trials", []))
     intake = el.Intake(**{**intake.__dict__, "psychotherapy_trials": ()})
     strict = el.assess_eligibility(intake)
-    assert _rules(strict)["resistance.ptsd.not_shown"] is Tier.CAUTION
+    assert rules_of(strict)["resistance.ptsd.not_shown"] is Tier.CAUTION
     assert strict.decision is Decision.NEEDS_REVIEW
     assert "Counted: none" in strict.findings[-1].message
     relaxed = el.assess_eligibility(
         intake, el.EligibilitySettings(require_treatment_resistance=False)
     )
-    assert _rules(relaxed)["resistance.ptsd.not_shown"] is Tier.INFO
+    assert rules_of(relaxed)["resistance.ptsd.not_shown"] is Tier.INFO
     assert relaxed.decision is Decision.ELIGIBLE
 
 
 def test_depression_needs_two_adequate_trials() -> None:
     data = _set("diagnoses", [{"code": "F33.2"}])
-    result = _assess(data)
+    result = assess(data)
     # one adequate failed sertraline trial; psychotherapy does not count for TRD
-    assert _rules(result)["resistance.depression.not_shown"] is Tier.CAUTION
+    assert rules_of(result)["resistance.depression.not_shown"] is Tier.CAUTION
     assert result.resistance[0].failed_adequate_trials == 1
     data["medication_trials"].append(
         {
@@ -253,12 +237,12 @@ def test_depression_needs_two_adequate_trials() -> None:
             "in_current_episode": True,
         }
     )
-    assert _rules(_assess(data))["resistance.depression.shown"] is Tier.INFO
+    assert rules_of(assess(data))["resistance.depression.shown"] is Tier.INFO
 
 
 def test_both_indications_assessed() -> None:
     data = _set("diagnoses", [{"code": "F43.10"}, {"code": "F32.2"}])
-    result = _assess(data)
+    result = assess(data)
     assert result.indications == (Indication.PTSD, Indication.DEPRESSION)
     assert [a.indication for a in result.resistance] == [Indication.PTSD, Indication.DEPRESSION]
 
@@ -293,7 +277,7 @@ def test_both_indications_assessed() -> None:
     ],
 )
 def test_invalid_intake_refused_naming_field(mutate: Any, message: str) -> None:
-    data = _base()
+    data = base_intake()
     mutate(data)
     with pytest.raises(ClinicalInputError, match=message):
         el.intake_from_dict(data)
@@ -310,9 +294,9 @@ def test_schema_is_valid_json_schema() -> None:
 @settings(max_examples=40, deadline=None)
 @given(flags=st.dictionaries(st.sampled_from(list(el._MEDICAL_FLAGS)), st.booleans()))
 def test_decision_follows_worst_tier(flags: dict[str, bool]) -> None:
-    data = copy.deepcopy(_base())
+    data = copy.deepcopy(base_intake())
     data["medical"].update(flags)
-    result = _assess(data)
+    result = assess(data)
     tiers = {f.tier for f in result.findings}
     if Tier.HARD_STOP in tiers:
         assert result.decision is Decision.NOT_ELIGIBLE
@@ -401,7 +385,7 @@ def test_screening_vitals_refuse_non_positive() -> None:
 
 
 def test_null_trial_dates_allowed() -> None:
-    data = _base()
+    data = base_intake()
     data["psychotherapy_trials"][0]["start_date"] = None
     intake = el.intake_from_dict(data)
     assert intake.psychotherapy_trials[0].start_date is None

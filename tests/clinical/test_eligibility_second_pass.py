@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.clinical.test_eligibility import _assess, _base, _rules
+from tests.clinical.builders import assess, base_intake, rules_of
 
 from ketaflow.cli import main
 from ketaflow.clinical import codes, medicines
@@ -41,7 +41,7 @@ def _finding(result: el.EligibilityResult, rule: str) -> el.Finding:
 
 
 def _with_codes(*codes_: str) -> dict[str, Any]:
-    data = _base()
+    data = base_intake()
     data["diagnoses"] = [{"code": c} for c in codes_]
     return data
 
@@ -59,17 +59,17 @@ def _with_codes(*codes_: str) -> dict[str, Any]:
     ],
 )
 def test_suicide_screen(risk: str | None, rule: str | None, tier: Tier | None) -> None:
-    data = _base()
+    data = base_intake()
     data["cssrs_risk"] = risk
-    result = _assess(data)
-    suicide = {k: v for k, v in _rules(result).items() if k.startswith("suicide.")}
+    result = assess(data)
+    suicide = {k: v for k, v in rules_of(result).items() if k.startswith("suicide.")}
     assert suicide == ({} if rule is None else {rule: tier})
 
 
 def test_missing_screen_decision_and_source() -> None:
-    data = _base()
+    data = base_intake()
     del data["cssrs_risk"]
-    result = _assess(data)
+    result = assess(data)
     assert result.decision is Decision.NEEDS_REVIEW
     finding = _finding(result, "suicide.screen_missing")
     assert "C-SSRS" in finding.message
@@ -84,8 +84,8 @@ def test_missing_screen_decision_and_source() -> None:
     "code", ["F20.9", "F21", "F22", "F23", "F24", "F25.0", "F28", "F29", "f20.0"]
 )
 def test_psychotic_disorder_codes_are_a_hard_stop_naming_the_code(code: str) -> None:
-    result = _assess(_with_codes("F43.12", code))
-    assert _rules(result)["psychiatric.psychotic_disorder"] is Tier.HARD_STOP
+    result = assess(_with_codes("F43.12", code))
+    assert rules_of(result)["psychiatric.psychotic_disorder"] is Tier.HARD_STOP
     assert result.decision is Decision.NOT_ELIGIBLE
     finding = _finding(result, "psychiatric.psychotic_disorder")
     assert code.upper() in finding.message
@@ -112,8 +112,8 @@ def test_psychotic_disorder_codes_are_a_hard_stop_naming_the_code(code: str) -> 
     ],
 )
 def test_psychotic_features_need_review_naming_the_code(code: str) -> None:
-    result = _assess(_with_codes("F43.12", code))
-    rules = _rules(result)
+    result = assess(_with_codes("F43.12", code))
+    rules = rules_of(result)
     assert rules["psychiatric.psychosis_history"] is Tier.CAUTION
     assert "psychiatric.psychotic_disorder" not in rules
     assert code in _finding(result, "psychiatric.psychosis_history").message
@@ -123,7 +123,7 @@ def test_psychotic_features_need_review_naming_the_code(code: str) -> None:
     "code", ["F32.2", "F33.1", "F43.10", "F10.20", "F12.10", "F10.180", "F41.1", "F31.4"]
 )
 def test_codes_without_psychosis_do_not_fire(code: str) -> None:
-    rules = _rules(_assess(_with_codes("F43.12", code)))
+    rules = rules_of(assess(_with_codes("F43.12", code)))
     assert "psychiatric.psychotic_disorder" not in rules
     assert "psychiatric.psychosis_history" not in rules
 
@@ -131,13 +131,13 @@ def test_codes_without_psychosis_do_not_fire(code: str) -> None:
 def test_active_psychosis_stays_a_hard_stop_and_history_answer_a_caution() -> None:
     data = _with_codes("F33.3")
     data["psychiatric"]["active_psychosis"] = True
-    rules = _rules(_assess(data))
+    rules = rules_of(assess(data))
     assert rules["psychiatric.active_psychosis"] is Tier.HARD_STOP
     assert "psychiatric.psychosis_history" not in rules
-    answered = _base()
+    answered = base_intake()
     answered["psychiatric"]["psychotic_disorder_history"] = True
-    result = _assess(answered)
-    assert _rules(result)["psychiatric.psychosis_history"] is Tier.CAUTION
+    result = assess(answered)
+    assert rules_of(result)["psychiatric.psychosis_history"] is Tier.CAUTION
     assert "(" not in _finding(result, "psychiatric.psychosis_history").message  # no code
 
 
@@ -156,8 +156,8 @@ def test_code_lists_hold_the_reviewed_examples() -> None:
 
 
 def test_bipolar_depression_code_needs_review_not_no_indication() -> None:
-    result = _assess(_with_codes("F31.4"))
-    rules = _rules(result)
+    result = assess(_with_codes("F31.4"))
+    rules = rules_of(result)
     assert "indication.none" not in rules
     assert rules["psychiatric.bipolar"] is Tier.CAUTION
     assert result.decision is Decision.NEEDS_REVIEW
@@ -166,40 +166,40 @@ def test_bipolar_depression_code_needs_review_not_no_indication() -> None:
 
 
 def test_bipolar_by_code_or_answer_is_one_rule_and_one_outcome() -> None:
-    by_code = _assess(_with_codes("F31.4"))
+    by_code = assess(_with_codes("F31.4"))
     by_answer = _with_codes("F41.1")  # anxiety only: no indication without the answer
-    assert _rules(_assess(by_answer))["indication.none"] is Tier.HARD_STOP
+    assert rules_of(assess(by_answer))["indication.none"] is Tier.HARD_STOP
     by_answer["psychiatric"]["bipolar_disorder"] = True
-    answered = _assess(by_answer)
+    answered = assess(by_answer)
     assert answered.decision is by_code.decision is Decision.NEEDS_REVIEW
     assert answered.indications == by_code.indications
-    assert {k for k in _rules(answered) if k.startswith(("psychiatric.", "indication."))} == {
-        k for k in _rules(by_code) if k.startswith(("psychiatric.", "indication."))
+    assert {k for k in rules_of(answered) if k.startswith(("psychiatric.", "indication."))} == {
+        k for k in rules_of(by_code) if k.startswith(("psychiatric.", "indication."))
     }
-    assert "psychiatric.bipolar" not in _rules(_assess(_with_codes("F43.12", "F33.1")))
+    assert "psychiatric.bipolar" not in rules_of(assess(_with_codes("F43.12", "F33.1")))
 
 
 @pytest.mark.parametrize(
     "code", ["F30.10", "F30.2", "F30.9", "F31.0", "F31.11", "F31.2", "F31.62", "F31.64"]
 )
 def test_current_mania_or_hypomania_by_code_is_a_hard_stop(code: str) -> None:
-    result = _assess(_with_codes("F43.12", code))
-    assert _rules(result)["psychiatric.current_mania"] is Tier.HARD_STOP
+    result = assess(_with_codes("F43.12", code))
+    assert rules_of(result)["psychiatric.current_mania"] is Tier.HARD_STOP
     assert result.decision is Decision.NOT_ELIGIBLE
     assert code in _finding(result, "psychiatric.current_mania").message
 
 
 @pytest.mark.parametrize("code", ["F30.3", "F30.4", "F31.4", "F31.73", "F31.74", "F31.81"])
 def test_mania_in_remission_or_depressed_episode_is_not_current_mania(code: str) -> None:
-    rules = _rules(_assess(_with_codes("F43.12", code)))
+    rules = rules_of(assess(_with_codes("F43.12", code)))
     assert "psychiatric.current_mania" not in rules
 
 
 def test_current_mania_answer_is_the_same_rule() -> None:
-    data = _base()
+    data = base_intake()
     data["psychiatric"]["current_mania"] = True
-    result = _assess(data)
-    assert _rules(result)["psychiatric.current_mania"] is Tier.HARD_STOP
+    result = assess(data)
+    assert rules_of(result)["psychiatric.current_mania"] is Tier.HARD_STOP
     assert "hypomanic" in _finding(result, "psychiatric.current_mania").message
 
 
@@ -297,9 +297,9 @@ def test_medicine_tables_are_consistent() -> None:
 
 
 def _meds(*meds: tuple[str, float | None]) -> el.EligibilityResult:
-    data = _base()
+    data = base_intake()
     data["current_medications"] = [{"name": n, "dose_mg_per_day": d} for n, d in meds]
-    return _assess(data)
+    return assess(data)
 
 
 @pytest.mark.parametrize(
@@ -318,7 +318,7 @@ def test_benzodiazepine_limit_in_lorazepam_equivalents(
 ) -> None:
     # JADR 2023: > 3 mg/day lorazepam-equivalent excluded; Ashton equivalents.
     result = _meds(*meds)
-    benzo = {k: v for k, v in _rules(result).items() if k.startswith("medication.benzo")}
+    benzo = {k: v for k, v in rules_of(result).items() if k.startswith("medication.benzo")}
     assert benzo == {rule: Tier.CAUTION}
     finding = _finding(result, rule)
     assert equivalent in finding.message
@@ -348,7 +348,7 @@ def test_benzodiazepine_dose_unknown_is_said_so(name: str, dose: float | None) -
 )
 def test_medicine_classes_fire_by_brand_or_generic(name: str, rule: str, tier: Tier) -> None:
     result = _meds((name, None))
-    rules = {k: v for k, v in _rules(result).items() if k.startswith("medication.")}
+    rules = {k: v for k, v in rules_of(result).items() if k.startswith("medication.")}
     assert rules == {rule: tier}
     finding = _finding(result, rule)
     assert name in finding.message
@@ -357,14 +357,14 @@ def test_medicine_classes_fire_by_brand_or_generic(name: str, rule: str, tier: T
 
 def test_no_medicine_rule_fires_for_unrelated_medicines() -> None:
     result = _meds(("sertraline", 150), ("penicillin", None), ("Zoloft", 100))
-    assert not [k for k in _rules(result) if k.startswith("medication.")]
+    assert not [k for k in rules_of(result) if k.startswith("medication.")]
 
 
 # --- 6. vitals on the day ---------------------------------------------------------------
 
 
 def _vitals(sbp: float, dbp: float, hr: float = 72) -> dict[str, Any]:
-    data = _base()
+    data = base_intake()
     data["vitals"] = {"systolic_bp_mmhg": sbp, "diastolic_bp_mmhg": dbp, "heart_rate_bpm": hr}
     return data
 
@@ -379,8 +379,8 @@ def _vitals(sbp: float, dbp: float, hr: float = 72) -> dict[str, Any]:
     ],
 )
 def test_hypotension_is_a_caution(sbp: float, dbp: float, rule: str | None) -> None:
-    result = _assess(_vitals(sbp, dbp))
-    vitals = {k: v for k, v in _rules(result).items() if k.startswith("vitals.")}
+    result = assess(_vitals(sbp, dbp))
+    vitals = {k: v for k, v in rules_of(result).items() if k.startswith("vitals.")}
     assert vitals == ({} if rule is None else {rule: Tier.CAUTION})
     if rule:
         assert "NEWS2" in _finding(result, rule).source

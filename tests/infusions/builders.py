@@ -262,12 +262,23 @@ def refusal(exc: pytest.ExceptionInfo[ValidationError]) -> str:
     return " ".join(" ".join(v) for v in exc.value.message_dict.values())
 
 
-def run_to_stop(world: World) -> InfusionSession:
+def run_to_stop(
+    world: World, stopped_min_ago: float = 90, *, aldrete: bool = False
+) -> InfusionSession:
+    """A prepared session run for 40 minutes and stopped ``stopped_min_ago`` minutes ago (by
+    default long enough ago for the clinic's minimum observation, 80 min by default); with
+    ``aldrete``, its Aldrete score recorded too (10 of 10)."""
     session = prepare(world)
-    # Stopped long enough ago for the clinic's minimum observation (80 min by default).
-    t0 = timezone.now() - dt.timedelta(minutes=130)
+    t0 = timezone.now() - dt.timedelta(minutes=stopped_min_ago + 40)
     event(world, session, "start", t0)
     event(world, session, "stop", t0 + dt.timedelta(minutes=40))
+    if aldrete:
+        services.screening_record(
+            actor=nurse_actor(world),
+            session=session,
+            instrument=Instrument.ALDRETE,
+            answers=[2] * 5,
+        )
     session.refresh_from_db()
     return session
 
@@ -326,3 +337,84 @@ def undrawn(world: World) -> InfusionSession:
     compute_dose(world, session)
     session.refresh_from_db()
     return session
+
+
+def charted(world: World) -> InfusionSession:
+    """A whole infusion: started 70 min ago, a critical reading with chest pain, a pause with
+    its reason, resume, stop, a side effect, Aldrete 10, discharge and the nurse's signature."""
+    session = prepare(world)
+    # Stopped long enough ago for the clinic's observation time (80 min by default).
+    t0 = timezone.now() - dt.timedelta(minutes=140)
+    event(world, session, "start", t0)
+    baseline(
+        world,
+        session,
+        systolic_mmhg=186,
+        diastolic_mmhg=112,
+        symptoms=["chest_pain"],
+        measured_at=t0 + dt.timedelta(minutes=10, seconds=30),
+    )
+    services.event_record(
+        actor=nurse_actor(world),
+        session=session,
+        kind="pause",
+        client_uuid=uuid.uuid4(),
+        at=t0 + dt.timedelta(minutes=11),
+        reason="vitals",
+        note="blood pressure 186/112 with chest pain",
+    )
+    prescriber = Actor(user=world.prescriber)
+    services.decision_record(  # a critical reading: resuming needs the prescriber's decision
+        actor=prescriber,
+        session=session,
+        decision="resume",
+        note="pain settled, pressure falling",
+        client_uuid=uuid.uuid4(),
+        at=t0 + dt.timedelta(minutes=18),
+    )
+    event(world, session, "resume", t0 + dt.timedelta(minutes=20))
+    services.event_record(
+        actor=nurse_actor(world),
+        session=session,
+        kind="stop",
+        client_uuid=uuid.uuid4(),
+        at=t0 + dt.timedelta(minutes=45),
+        reason="prescriber",
+        confirm_early_stop=True,
+    )
+    actor = nurse_actor(world)
+    services.side_effect_record(
+        actor=actor, session=session, client_uuid=uuid.uuid4(), kind="nausea", severity="mild"
+    )
+    services.screening_record(
+        actor=actor, session=session, instrument=Instrument.ALDRETE, answers=[2] * 5
+    )
+    services.session_discharge(
+        actor=actor,
+        session=session,
+        expected_version=None,
+        escort_present=True,
+        instructions_given=True,
+    )
+    services.session_sign(actor=actor, session=session)
+    services.session_cosign(actor=prescriber, session=session)  # the critical reading
+    session.refresh_from_db()
+    return session
+
+
+def assessed(world: World, patient: Any, decision: str = "eligible") -> CandidacyAssessment:
+    return CandidacyAssessment.objects.create(
+        patient=patient,
+        created_by=world.prescriber,
+        intake={},
+        decision=decision,
+        findings=[],
+        summary="x",
+    )
+
+
+def session_in(world: World, patient: Any, status: str, **extra: Any) -> InfusionSession:
+    appointment = make_appointment(world, patient)
+    return InfusionSession.objects.create(
+        appointment=appointment, patient=patient, status=status, **extra
+    )

@@ -22,7 +22,6 @@ from ketaflow.accounts.models import Credential, User
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
-from ketaflow.clinical import Instrument
 from ketaflow.infusions import lock, services
 from ketaflow.infusions.models import (
     PLAN_FIGURES,
@@ -351,15 +350,7 @@ def test_a_stop_at_the_planned_dose_needs_no_reason(world: World) -> None:
 
 
 def stopped_just_now(world: World) -> InfusionSession:
-    session = prepare(world)
-    t0 = timezone.now() - dt.timedelta(minutes=45)
-    event(world, session, "start", t0)
-    event(world, session, "stop", t0 + dt.timedelta(minutes=40))
-    services.screening_record(
-        actor=nurse_actor(world), session=session, instrument=Instrument.ALDRETE, answers=[2] * 5
-    )
-    session.refresh_from_db()
-    return session
+    return run_to_stop(world, stopped_min_ago=5, aldrete=True)
 
 
 def test_discharge_waits_for_the_observation_time(world: World, client_for: Any) -> None:

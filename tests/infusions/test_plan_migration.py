@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ketaflow.infusions.models import PLAN_FIGURES
-from tests.audit.test_tamper import run_on_fresh_database
+from tests.audit.builders import run_on_fresh_database
 
 _MIGRATION_CHECK = r"""
 import contextlib, io, json

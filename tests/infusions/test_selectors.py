@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from ketaflow.infusions import services
+from ketaflow.accounts.clinictime import clinic_day
+from ketaflow.infusions import selectors, services
 from ketaflow.infusions.models import InfusionSession
 from tests.infusions.builders import nurse_actor, reading, run_to_stop, running
 from tests.web.conftest import World
@@ -66,3 +67,25 @@ def test_stopped_infusion_page_stays_under_the_ceiling(world: World, client_for:
     client = client_for(world.nurse)
     page_queries(client, session)
     assert page_queries(client, session) <= PAGE_QUERY_CEILING
+
+
+def test_flowsheet_page_gathers_the_printed_sheet_in_words(world: World) -> None:
+    """The printable flowsheet's selector (``selectors.flowsheet_page``): every vitals entry in
+    words with its level, the pump events, the clinic's zone, and the patient's age on the
+    clinic's day."""
+    session = run_to_stop(world)
+    reading(world, session, None, sbp=190)
+    now = timezone.now()
+    page = selectors.flowsheet_page(session, now)
+    context = page.context()
+    assert context["session"] == session
+    assert context["printed_at"] == now
+    assert page.time_zone == world.clinic.time_zone
+    assert page.age == session.patient.age_on(clinic_day(world.clinic, now))
+    assert [e.kind for e in page.events] == [e.kind for e in session.events.all()]
+    assert len(page.vitals_rows) == session.vitals.count() >= 2
+    words = {"Normal", "Abnormal", "Critical", "Emergency"}
+    assert {row.level for row in page.vitals_rows} <= words
+    assert page.vitals_rows[-1].level == "Critical"
+    assert page.chart is not None
+    assert page.delivered.dose_mg > 0

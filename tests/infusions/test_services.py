@@ -45,6 +45,7 @@ from tests.infusions.builders import (
     prepare,
     refusal,
     run_to_stop,
+    started,
     stock_vial,
 )
 from tests.web.conftest import World
@@ -427,12 +428,7 @@ def test_a_critical_blood_pressure_raises_an_alert_with_the_action(
 
 
 def test_a_late_entry_keeps_the_phase_of_its_time(world: World) -> None:
-    session = prepare(world)
-    # Stopped long enough ago for the clinic's minimum observation (80 min by default).
-    t0 = timezone.now() - dt.timedelta(minutes=130)
-    event(world, session, "start", t0)
-    event(world, session, "stop", t0 + dt.timedelta(minutes=40))
-    session.refresh_from_db()
+    session = run_to_stop(world)
     late = services.vitals_record(
         actor=nurse_actor(world),
         session=session,
@@ -441,7 +437,7 @@ def test_a_late_entry_keeps_the_phase_of_its_time(world: World) -> None:
         diastolic_mmhg=82,
         heart_rate_bpm=80,
         spo2_percent=97,
-        measured_at=t0 + dt.timedelta(minutes=20),
+        measured_at=started(session) + dt.timedelta(minutes=20),
     )
     assert late.phase == "during"
     session.refresh_from_db()

@@ -8,23 +8,25 @@ from typing import Any
 
 import pytest
 
-from tests.web.browser import chromium, csp_violations, shot
-from tests.web.conftest import World
-from tests.web.test_browser_sweep import (
+from tests.web.browser import (
     OVERFLOW,
     WIDTHS,
-    _console_errors,
-    _sign_in,
-    _viewport,
+    chromium,
     codes_in,
+    console_errors,
+    csp_violations,
+    shot,
+    sign_in,
+    viewport,
 )
+from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
 
 def test_the_page_reads_as_words_and_fits(live_server: Any, live_world: World) -> None:
     with chromium(window=(WIDTHS[-1], 900)) as browser:
-        _sign_in(browser, live_server.url, live_world.director)
+        sign_in(browser, live_server.url, live_world.director)
         browser.get(live_server.url + "/research/export/")
         text = browser.find_element("tag name", "main").text
         assert "Research export" in text
@@ -32,8 +34,8 @@ def test_the_page_reads_as_words_and_fits(live_server: Any, live_world: World) -
         assert "Medical record numbers" in text  # the identifiers removed
         assert codes_in(text) == []
         for width in WIDTHS:
-            _viewport(browser, width)
+            viewport(browser, width)
             assert browser.execute_script(OVERFLOW) == "", width
             shot(browser, f"research-export-{width}")
-        assert _console_errors(browser) == []
+        assert console_errors(browser) == []
         assert csp_violations(browser) == []

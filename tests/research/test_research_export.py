@@ -51,6 +51,7 @@ from ketaflow.research.services import ResearchExport, research_export
 from ketaflow.treatment.models import Course
 from ketaflow.web.demo import demo_load
 from tests.web import sweep
+from tests.web.conftest import logged_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("research")]
 
@@ -100,7 +101,7 @@ def _plant(riverside: Clinic) -> tuple[Patient, str]:
     patient = Patient.objects.get(pk=session.patient_id)
     director = User.objects.get(username="director")
     note_add(actor=Actor(user=director), patient=patient, kind="consultation", text=NOTE_TEXT)
-    client = sweep.login(Client(REMOTE_ADDR=PLANTED_IP), director)
+    client = logged_in(director, Client(REMOTE_ADDR=PLANTED_IP))
     assert client.get(f"/patients/{patient.pk}/").status_code == 200
     assert AuditEntry.objects.filter(ip_address=PLANTED_IP).exists()
     # An emergency reading in recovery (written directly: the monitoring path is tested in
@@ -441,7 +442,7 @@ def test_route_is_named() -> None:
 
 
 def test_the_director_downloads_a_zip_and_the_export_is_audited(world: World, db: None) -> None:
-    client = sweep.login(Client(), User.objects.get(username="director"))
+    client = logged_in(User.objects.get(username="director"))
     page = client.get(URL)
     assert page.status_code == 200
     assert b"Research export" in page.content
@@ -462,7 +463,7 @@ def test_the_director_downloads_a_zip_and_the_export_is_audited(world: World, db
 
 
 def test_a_post_without_a_format_names_the_field(world: World, db: None) -> None:
-    client = sweep.login(Client(), User.objects.get(username="director"))
+    client = logged_in(User.objects.get(username="director"))
     response = client.post(URL, {})
     assert response.status_code == 400
     assert b"Formats: choose CSV, Parquet or both." in response.content
@@ -473,7 +474,7 @@ def test_a_post_without_a_format_names_the_field(world: World, db: None) -> None
     ["nurse", "prescriber", "frontdesk", "patient", "network", "harbor-nurse", "harbor-patient"],
 )
 def test_others_are_refused_get_and_post(world: World, db: None, username: str) -> None:
-    client = sweep.login(Client(), User.objects.get(username=username))
+    client = logged_in(User.objects.get(username=username))
     since = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
     for response in (client.get(URL), client.post(URL, {"formats": ["csv", "parquet"]})):
         assert response.status_code == 403
@@ -491,7 +492,7 @@ def test_others_are_refused_get_and_post(world: World, db: None, username: str) 
 
 
 def test_another_clinic_s_director_gets_only_their_own_clinic(world: World, db: None) -> None:
-    client = sweep.login(Client(), User.objects.get(username="harbor-director"))
+    client = logged_in(User.objects.get(username="harbor-director"))
     page = client.get(URL + "?clinic=riverside")
     assert page.status_code == 200
     assert sweep.leaks(sweep.response_text(page), sweep.secrets_of(world.riverside)) == []

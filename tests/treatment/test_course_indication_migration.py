@@ -16,7 +16,7 @@ from django.utils import timezone
 from ketaflow.audit.context import Actor
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Course
-from tests.audit.test_tamper import run_on_fresh_database
+from tests.audit.builders import run_on_fresh_database
 from tests.treatment.builders import plan, signed_candidacy
 from tests.web.conftest import World
 

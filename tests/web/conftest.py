@@ -162,9 +162,11 @@ def pass_second_factor(client: Client, user: User) -> None:
     session.save()
 
 
-def logged_in(user: User) -> Client:
-    """A test client logged in as ``user``, past the second factor."""
-    c = Client()
+def logged_in(user: User, client: Client | None = None) -> Client:
+    """``client`` (a new test client unless given) logged in as ``user``, past the second
+    factor (the one sign-in helper of the tests: the persona fixtures, the sweeps and the
+    browser's session cookie all use it)."""
+    c = client if client is not None else Client()
     c.force_login(user)
     pass_second_factor(c, user)
     return c

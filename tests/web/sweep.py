@@ -15,8 +15,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
-from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from ketaflow.accounts.models import Clinic, Credential, User
@@ -35,7 +34,7 @@ from ketaflow.patients.models import Allergy, Diagnosis, Patient
 from ketaflow.patients.services import RECORD_KINDS
 from ketaflow.portal.models import DueQuestionnaire, UrgentTask
 from ketaflow.treatment.models import Appointment, Course
-from tests.web.conftest import pass_second_factor
+from tests.web.conftest import World
 
 PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
@@ -67,13 +66,6 @@ def fill(route: str, ints: list[int], slugs: list[str]) -> list[str]:
             url = PARAM.sub(str(value), url, count=1)
         urls.append("/" + url.lstrip("^").rstrip("$"))
     return urls
-
-
-def login(client: Client, user: User) -> Client:
-    """Log ``user`` in, past the second factor."""
-    client.force_login(user)
-    pass_second_factor(client, user)
-    return client
 
 
 def _pks(queryset: models.QuerySet[Any]) -> list[int]:
@@ -415,3 +407,17 @@ def forms(html: str) -> list[tuple[str, dict[str, str]]]:
     parser = _Forms()
     parser.feed(html)
     return parser.forms
+
+
+def url_for(name: str, world: World, patient_pk: int | None = None) -> str:
+    pk = patient_pk if patient_pk is not None else world.patient.pk
+    record = Diagnosis.objects.filter(patient_id=pk).first()
+    params: dict[str, Any] = {}
+    pattern = get_resolver().reverse_dict.getlist(name)[0][0][0][1]
+    if "patient_id" in pattern:
+        params["patient_id"] = pk
+    if "kind" in pattern:
+        params["kind"] = "diagnosis"
+    if "record_id" in pattern:
+        params["record_id"] = record.pk if record else 1
+    return reverse(name, kwargs=params)

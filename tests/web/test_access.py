@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
 from ketaflow.audit.models import AuditEntry
-from ketaflow.patients.models import Diagnosis
 from tests.web.conftest import World
+from tests.web.sweep import url_for
 
 
 def _patterns() -> list[str]:
@@ -31,20 +31,6 @@ def _patterns() -> list[str]:
 
 
 PATIENT_URLS = _patterns()
-
-
-def url_for(name: str, world: World, patient_pk: int | None = None) -> str:
-    pk = patient_pk if patient_pk is not None else world.patient.pk
-    record = Diagnosis.objects.filter(patient_id=pk).first()
-    params: dict[str, Any] = {}
-    pattern = get_resolver().reverse_dict.getlist(name)[0][0][0][1]
-    if "patient_id" in pattern:
-        params["patient_id"] = pk
-    if "kind" in pattern:
-        params["kind"] = "diagnosis"
-    if "record_id" in pattern:
-        params["record_id"] = record.pk if record else 1
-    return reverse(name, kwargs=params)
 
 
 def test_the_url_list_covers_the_registry() -> None:

@@ -12,9 +12,8 @@ from selenium.webdriver.common.by import By
 
 from ketaflow.candidacy.models import CandidacyAssessment
 from tests.treatment.conftest import ready_world
-from tests.web.browser import csp_violations, login, shot, wait_text
+from tests.web.browser import at_widths, csp_violations, login, shot, wait_text
 from tests.web.conftest import World
-from tests.web.test_browser_worklists import _at_widths
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
@@ -53,14 +52,14 @@ def test_hard_stop_not_a_candidate_letter_and_plan_preview(
     login(browser, base, "prescriber")
     browser.get(f"{base}/candidacy/{stop.pk}/")
     assert "awaiting the prescriber" in browser.find_element(By.CSS_SELECTOR, "#decision h2").text
-    _at_widths(browser, "candidacy-hard-stop")
+    at_widths(browser, "candidacy-hard-stop")
     browser.find_element(By.ID, "id_reason").send_keys(
         "Active psychosis: ketamine may worsen it; reassess when it has resolved."
     )
     browser.find_element(By.ID, "id_referrer").send_keys("Dr Ruth Mendel, Eastside Practice")
     browser.find_element(By.CSS_SELECTOR, "#decline-form button[type=submit]").click()
     wait_text(browser, "#letter", "To: Dr Ruth Mendel, Eastside Practice")
-    _at_widths(browser, "candidacy-letter")
+    at_widths(browser, "candidacy-letter")
     assert csp_violations(browser) == []
     browser.get(f"{base}/candidacy/{stop.pk}/")
     assert browser.find_element(By.CSS_SELECTOR, "#decision h2").text == "Not a candidate"
@@ -72,7 +71,7 @@ def test_hard_stop_not_a_candidate_letter_and_plan_preview(
     assert len(charts) >= 2  # each planned infusion and the first close up
     assert section.find_elements(By.CSS_SELECTOR, "img") == []
     browser.execute_script("arguments[0].scrollIntoView()", section)
-    _at_widths(browser, "plan-preview")
+    at_widths(browser, "plan-preview")
     assert csp_violations(browser) == []
 
 

@@ -21,9 +21,8 @@ from selenium.webdriver.support.ui import Select
 
 from ketaflow.infusions.models import InfusionSession
 from tests.infusions.builders import reading, running
-from tests.web.browser import chromium, csp_violations, login, wait_text
+from tests.web.browser import chromium, csp_violations, login, vitals, wait_text
 from tests.web.conftest import World
-from tests.web.test_browser_infusions import vitals
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 

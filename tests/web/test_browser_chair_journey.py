@@ -27,20 +27,25 @@ from ketaflow.infusions.models import InfusionSession, PrescriberDecision
 from ketaflow.ledger import services as ledger
 from ketaflow.portal.models import UrgentTask
 from tests.infusions.builders import prepare, stock_vial
-from tests.web.browser import csp_violations, login, shot, wait_text
-from tests.web.conftest import PASSWORD, World
-from tests.web.test_browser_gates import widths
-from tests.web.test_browser_infusions import (
+from tests.web.browser import (
     as_user,
     click,
+    confirm_and_send,
+    csp_violations,
     fill,
     form_in,
+    login,
     pause_with_reason,
     prescriber_decides,
     press,
+    send_discharge,
+    shot,
+    shots_at_widths,
     submit,
     vitals,
+    wait_text,
 )
+from tests.web.conftest import PASSWORD, World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
@@ -132,7 +137,7 @@ def test_one_infusion_from_vial_to_reconciliation(
     done = wait_text(browser, "#bag-done", "BAG INFUSED", timeout=30)
     assert "Stop the pump and confirm completion" in done.text
     shot(browser, "journey-bag-infused")
-    widths(browser, "journey-bag-infused")
+    shots_at_widths(browser, "journey-bag-infused")
     press(browser, "complete", "Stopped")
     final = InfusionSession.objects.get(pk=session.pk)
     assert final.delivered_dose_mg == planned_mg  # never more than the bag
@@ -150,28 +155,18 @@ def test_one_infusion_from_vial_to_reconciliation(
         Select(select).select_by_value("2")
     submit(aldrete)
     wait_text(browser, "#aldrete-list", "10 of 10")
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#flash", "observation")
     server_clock_moves(session, 90)
     as_user(browser, "nurse")
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#session-status", "Discharged")
 
     # The nurse signs; the prescriber co-signs (a critical reading and an override were charted).
-    sign = form_in(browser, "discharge", "sign")
-    click(sign.find_element(By.NAME, "confirm"))
-    submit(sign)
+    confirm_and_send(browser, "sign")
     wait_text(browser, "#cosign", "Awaiting the prescriber's co-signature")
     as_user(browser, "prescriber")
-    cosign = form_in(browser, "discharge", "cosign")
-    click(cosign.find_element(By.NAME, "confirm"))
-    submit(cosign)
+    confirm_and_send(browser, "cosign")
     wait_text(browser, "#locked-note", "locked")
     assert InfusionSession.objects.get(pk=session.pk).locked
     assert csp_violations(browser) == []
@@ -188,5 +183,5 @@ def test_one_infusion_from_vial_to_reconciliation(
     for figure in ("36.300", "36.250", "0.050"):
         assert figure in row
     shot(browser, "journey-reconciled")
-    widths(browser, "journey-reconciled")
+    shots_at_widths(browser, "journey-reconciled")
     assert csp_violations(browser) == []

@@ -15,9 +15,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.portal.models import UrgentTask
 from tests.infusions.builders import open_session
-from tests.web.browser import csp_violations, login, wait_text
+from tests.web.browser import at_widths, csp_violations, login, wait_text
 from tests.web.conftest import World
-from tests.web.test_browser_worklists import _at_widths
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
@@ -44,11 +43,11 @@ def test_phq9_by_keyboard_with_live_total_and_flag(
     assert browser.find_element(By.ID, "q-answered").text == "9"
     wait_text(browser, "#q-flag", "Suicide-risk flag")
     assert not InstrumentResponse.objects.exists()
-    _at_widths(browser, "chair-phq9")
+    at_widths(browser, "chair-phq9")
     assert csp_violations(browser) == []
     browser.find_element(By.CSS_SELECTOR, "#questionnaire button[type=submit]").click()
     wait_text(browser, ".messages", "PHQ-9 recorded: total 6")
     assert UrgentTask.objects.filter(patient=live_world.patient).exists()
     browser.get(f"{live_server.url}/infusions/{session.pk}/questionnaire/cssrs/")
-    _at_widths(browser, "chair-cssrs")
+    at_widths(browser, "chair-cssrs")
     assert csp_violations(browser) == []

@@ -21,9 +21,8 @@ from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Course
 from tests.infusions.builders import run_to_stop
 from tests.outcomes.builders import RELAPSE, history
-from tests.web.browser import chromium
+from tests.web.browser import chromium, sign_in
 from tests.web.conftest import World
-from tests.web.test_browser_sweep import _sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
@@ -89,10 +88,10 @@ def test_every_chart_page_holds_at_phone_tablet_and_desktop_width(
     history(world, world.patient, RELAPSE, weeks_ago=8)
     session = run_to_stop(world)
     base = live_server.url
-    _sign_in(chrome, base, world.nurse)
+    sign_in(chrome, base, world.nurse)
     _check(chrome, "infusion", base + reverse("infusion_session", args=[session.pk]), charts=2)
     _check(chrome, "flowsheet", base + reverse("infusion_flowsheet", args=[session.pk]), charts=1)
-    _sign_in(chrome, base, world.prescriber)
+    sign_in(chrome, base, world.prescriber)
     _check(
         chrome,
         "trajectory",
@@ -110,7 +109,7 @@ def test_every_chart_page_holds_at_phone_tablet_and_desktop_width(
         base + reverse("course_detail", args=[course.pk]),
         charts=course.infusions_planned + 1,
     )
-    _sign_in(chrome, base, world.director)
+    sign_in(chrome, base, world.director)
     _check(chrome, "dashboard", base + reverse("outcomes_dashboard"), charts=2)
-    _sign_in(chrome, base, world.patient_user)
+    sign_in(chrome, base, world.patient_user)
     _check(chrome, "portal-scores", base + reverse("portal_scores"), charts=1)

@@ -9,8 +9,6 @@ KETAFLOW_SHOTS=dir, to that directory at 390, 1024 and 1366 px wide)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,39 +20,30 @@ from selenium.webdriver.support.wait import WebDriverWait
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.portal.models import UrgentTask
 from tests.infusions.builders import prepare
-from tests.web.browser import csp_violations, login, shot, wait_text
-from tests.web.conftest import World
-from tests.web.test_browser_infusions import (
+from tests.web.browser import (
     as_user,
     click,
+    confirm_and_send,
+    csp_violations,
     fill,
     form_in,
     frag,
+    login,
     observation_passes,
     pause_with_reason,
     prescriber_decides,
     press,
+    send_discharge,
+    shot,
+    shots_at_widths,
     stop_early,
     submit,
     vitals,
+    wait_text,
 )
+from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
-
-
-def widths(browser: webdriver.Chrome, name: str) -> None:
-    """Screenshots at 390, 1024 and 1366 px wide into $KETAFLOW_SHOTS (when set), full height."""
-    target = os.environ.get("KETAFLOW_SHOTS")
-    if not target:
-        return
-    Path(target).mkdir(parents=True, exist_ok=True)
-    size = browser.get_window_size()
-    for width in (390, 1024, 1366):
-        browser.set_window_size(width, 900)
-        height = browser.execute_script("return document.documentElement.scrollHeight;")
-        browser.set_window_size(width, min(int(height) + 100, 6000))
-        browser.save_screenshot(str(Path(target) / f"{name}-{width}.png"))
-    browser.set_window_size(size["width"], size["height"])
 
 
 def test_the_gates_at_the_chair_on_a_tablet(
@@ -77,7 +66,7 @@ def test_the_gates_at_the_chair_on_a_tablet(
     assert "Cannot start" not in frag(browser, "pump").text
     assert browser.find_elements(By.ID, "override-form") == []  # the nurse may not override
     shot(browser, "gates-baseline-refused")
-    widths(browser, "nurse-baseline-refused")
+    shots_at_widths(browser, "nurse-baseline-refused")
 
     # The prescriber overrides with a reason; the nurse starts.
     as_user(browser, "prescriber")
@@ -86,7 +75,7 @@ def test_the_gates_at_the_chair_on_a_tablet(
     submit(form)
     wait_text(browser, "#flash", "Baseline override recorded")
     wait_text(browser, "#baseline-override", "overridden by")
-    widths(browser, "prescriber-baseline-overridden")
+    shots_at_widths(browser, "prescriber-baseline-overridden")
     as_user(browser, "nurse")
     press(browser, "start", "Running")
 
@@ -105,13 +94,13 @@ def test_the_gates_at_the_chair_on_a_tablet(
     click(browser.find_element(By.ID, "btn-resume"))
     wait_text(browser, "#flash", "needs a prescriber's decision")
     assert InfusionSession.objects.get().status == InfusionSession.Status.PAUSED
-    widths(browser, "nurse-decision-needed")
+    shots_at_widths(browser, "nurse-decision-needed")
 
     # The prescriber sees the urgent task on every page, then decides at the chair.
     login(browser, base, "prescriber")
     banner = wait_text(browser, "#urgent-banner", "186/114")
     assert "infusion chair" in banner.text
-    widths(browser, "prescriber-urgent-banner")
+    shots_at_widths(browser, "prescriber-urgent-banner")
     browser.get(f"{base}/infusions/{session.pk}/")
     WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "infusion"))
     prescriber_decides(browser, "No headache or chest pain; recheck 150/92. Resume.")
@@ -129,36 +118,26 @@ def test_the_gates_at_the_chair_on_a_tablet(
     wait_text(browser, "#aldrete-list", "10 of 10")
 
     # Discharge is refused before the observation time, then allowed.
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#flash", "observation")
     wait_text(browser, "#observation", "discharge from")
-    widths(browser, "nurse-discharge-refused")
+    shots_at_widths(browser, "nurse-discharge-refused")
     observation_passes()
     as_user(browser, "nurse")
-    discharge = form_in(browser, "discharge", "discharge")
-    click(discharge.find_element(By.NAME, "escort_present"))
-    click(discharge.find_element(By.NAME, "instructions_given"))
-    submit(discharge)
+    send_discharge(browser)
     wait_text(browser, "#session-status", "Discharged")
 
     # The nurse signs first; the note waits for the prescriber's co-signature.
-    sign = form_in(browser, "discharge", "sign")
-    click(sign.find_element(By.NAME, "confirm"))
-    submit(sign)
+    confirm_and_send(browser, "sign")
     wait_text(browser, "#cosign", "Awaiting the prescriber's co-signature")
     assert not InfusionSession.objects.get().locked
-    widths(browser, "nurse-awaiting-cosign")
+    shots_at_widths(browser, "nurse-awaiting-cosign")
     as_user(browser, "prescriber")
-    cosign = form_in(browser, "discharge", "cosign")
-    click(cosign.find_element(By.NAME, "confirm"))
-    submit(cosign)
+    confirm_and_send(browser, "cosign")
     wait_text(browser, "#locked-note", "locked")
     wait_text(browser, "#cosign", "Co-signed by")
     shot(browser, "gates-cosigned")
-    widths(browser, "prescriber-cosigned")
+    shots_at_widths(browser, "prescriber-cosigned")
     final = InfusionSession.objects.get()
     assert final.locked
     assert final.cosigned_by == live_world.prescriber

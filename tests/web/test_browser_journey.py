@@ -21,9 +21,8 @@ from ketaflow.infusions.models import InfusionSession
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Appointment, Course
 from tests.infusions.builders import stock_vial
-from tests.web.browser import csp_violations, login, shot, wait_text
+from tests.web.browser import chart_infusion_to_lock, csp_violations, login, shot, wait_text
 from tests.web.conftest import World
-from tests.web.test_browser_infusions import chart_infusion_to_lock
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 

@@ -17,10 +17,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 from ketaflow.accounts.roles import Role
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from tests.infusions.builders import make_appointment
-from tests.web.browser import csp_violations, login, wait_text
+from tests.web.browser import click, csp_violations, login, open_session, shot, vitals, wait_text
 from tests.web.conftest import World, make_user
-from tests.web.test_browser_infusions import click, open_session, vitals
-from tests.web.test_browser_printing import _shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
@@ -84,7 +82,7 @@ def test_a_second_nurse_cannot_replay_the_first_nurses_queue(
     vitals(browser, "118", "76", "66", "98")
     wait_text(browser, "#flowsheet", "118/76")
     wait_text(browser, "#pending-list", "saved")
-    _shot(browser, "offline-queue-second-nurse")
+    shot(browser, "offline-queue-second-nurse")
     assert [(v.systolic_mmhg, v.by_id) for v in VitalsEntry.objects.all()] == [(118, second.pk)]
     assert "131" not in browser.execute_script(STORED_TEXT)
     assert csp_violations(browser) == []
@@ -98,7 +96,7 @@ def test_the_idle_log_off_warns_then_clears_the_queue(
         _queue_as_nurse_a(browser, live_server.url, live_world)
         warning = wait_text(browser, "#idle-warning", "logged off", timeout=15)
         assert "1 entry on this tablet is not yet saved" in warning.text
-        _shot(browser, "offline-queue-idle-warning")
+        shot(browser, "offline-queue-idle-warning")
         WebDriverWait(browser, 15).until(lambda d: "/login/" in d.current_url)
         assert "idle=1" in browser.current_url
         assert browser.execute_script(STORED) == []

@@ -19,9 +19,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.print_page_options import PrintOptions
 
 from ketaflow.portal.models import UrgentTask
-from tests.web.browser import csp_violations, login, wait_text
+from tests.infusions.builders import charted
+from tests.web.browser import csp_violations, login, shot, wait_text
 from tests.web.conftest import World
-from tests.web.test_printing import charted
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 
@@ -48,11 +48,6 @@ def _pdf(browser: webdriver.Chrome, name: str, paper: str) -> bytes:
 
 def _pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
-
-
-def _shot(browser: webdriver.Chrome, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SHOTS / f"{name}.png"))
 
 
 def test_every_printable_page_prints_only_its_patient(
@@ -84,7 +79,7 @@ def test_every_printable_page_prints_only_its_patient(
             for absent in ("Berg", "Bruno", "urgent task", "Log out", "· Test Clinic"):
                 assert absent not in printed, (name, absent)
             browser.set_window_size(800, 1100)  # about A4 at 96 dpi
-            _shot(browser, f"print-{name}")
+            shot(browser, f"print-{name}", folder=SHOTS)
             for paper in PAPER:
                 pdf = _pdf(browser, f"print-{name}", paper)
                 assert pdf.startswith(b"%PDF"), name
@@ -120,7 +115,7 @@ def test_the_flowsheet_and_discharge_sheet_on_screen(
                 "return document.documentElement.scrollWidth"
                 " - document.documentElement.clientWidth;"
             )
-            _shot(browser, f"{name}-{who}-{width}")
+            shot(browser, f"{name}-{who}-{width}", folder=SHOTS)
             assert overflow <= 0, (name, overflow)
         assert csp_violations(browser) == []
     finally:

@@ -13,17 +13,22 @@ import re
 from typing import Any
 
 import pytest
-from django.test import Client
-from selenium import webdriver
 
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
 from ketaflow.treatment.models import Course
-from tests.infusions.builders import stock_vial
+from tests.infusions.builders import charted, stock_vial
 from tests.web import sweep
-from tests.web.browser import chromium
-from tests.web.conftest import World
-from tests.web.test_printing import charted
+from tests.web.browser import (
+    OVERFLOW,
+    WIDTHS,
+    chromium,
+    codes_in,
+    console_errors,
+    sign_in,
+    viewport,
+)
+from tests.web.conftest import World, logged_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -31,24 +36,12 @@ pytestmark = [
     pytest.mark.xdist_group(f"browser-{__name__}"),
 ]
 
-WIDTHS = (390, 1024, 1366)
-SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-DOTTED = re.compile(r"(?<![\w.@/:-])[a-z][a-z0-9_]+(?:\.[a-z][a-z0-9_]+)+\b(?![@/-])")
-FILE_ENDINGS = ("md", "py", "html", "txt", "pdf", "csv", "org", "com", "net", "json", "png", "svg")
-EXPONENT = re.compile(r"\b\d+(?:\.\d+)?[eE][+-]?\d+\b")
 # Responses that are files or machine answers, not pages: downloads, the monitoring answer, and
 # the REST API (its JSON and its schema documentation name fields as programs spell them) and
 # FHIR (JSON resources with their codes).
 NOT_PAGES = re.compile(
     r"format=(csv|pdf)|\.png|\.svg|/export|\.csv|\.pdf|\.ics|\.json|/healthz|/api/|/fhir/"
 )
-
-
-def codes_in(text: str) -> list[str]:
-    """What in ``text`` looks like a code or an unformatted number."""
-    found = SNAKE.findall(text) + EXPONENT.findall(text)
-    found += [m for m in DOTTED.findall(text) if m.rsplit(".", 1)[1] not in FILE_ENDINGS]
-    return found
 
 
 def test_codes_in_finds_what_it_must() -> None:
@@ -72,54 +65,11 @@ def one_url_per_route(world: World) -> list[str]:
     return urls
 
 
-def _sign_in(browser: webdriver.Chrome, base: str, user: User) -> None:
-    """The browser as ``user``: a session made by the test client, past the second factor."""
-    client = sweep.login(Client(), user)
-    cookie = client.cookies["sessionid"]
-    browser.get(base + "/login/")
-    browser.delete_all_cookies()
-    browser.add_cookie({"name": "sessionid", "value": cookie.value, "path": "/"})
-
-
-def _console_errors(browser: webdriver.Chrome) -> list[str]:
-    """Errors in the console, apart from the page's own refusal (a 403 or 404 is the answer
-    the page means to give, tested elsewhere)."""
-    logs: list[dict[str, Any]] = browser.execute("getLog", {"type": "browser"})["value"]
-    page = browser.current_url.split("?")[0]
-    return [
-        e["message"]
-        for e in logs
-        if e.get("level") == "SEVERE"
-        and not (e["message"].startswith(page) and "status of 4" in e["message"])
-    ]
-
-
 def _pages(urls: list[str], user: User) -> list[str]:
     """The URLs that answer a GET (forms that only take a POST are left out)."""
-    client = sweep.login(Client(), user)
+    client = logged_in(user)
     client.raise_request_exception = False  # an error page is the sweep's to find
     return [url for url in urls if client.get(url).status_code != 405]
-
-
-def _viewport(browser: webdriver.Chrome, width: int) -> None:
-    """The page at ``width`` CSS pixels wide."""
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
-    )
-    assert browser.execute_script("return window.innerWidth") == width
-
-
-OVERFLOW = """
-const root = document.documentElement;
-const over = root.scrollWidth - root.clientWidth;
-if (over <= 1) return "";
-const wide = [...document.querySelectorAll("body *")].filter(
-  (el) => el.getBoundingClientRect().right > root.clientWidth + 1
-).slice(0, 3).map((el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
-  + (el.className && typeof el.className === "string" ? "." + el.className.split(" ")[0] : ""));
-return over + "px too wide: " + wide.join(", ");
-"""
 
 
 @pytest.mark.slow
@@ -143,8 +93,8 @@ def test_every_page_as_each_role_reads_as_words_and_fits(
     pages = 0
     with chromium(window=(WIDTHS[-1], 900)) as browser:
         for user in people:
-            _sign_in(browser, live_server.url, user)
-            _viewport(browser, WIDTHS[-1])
+            sign_in(browser, live_server.url, user)
+            viewport(browser, WIDTHS[-1])
             for url in urls:
                 browser.get(live_server.url + url)
                 pages += 1
@@ -154,14 +104,14 @@ def test_every_page_as_each_role_reads_as_words_and_fits(
                     or ""
                 )
                 problems += [f"{where}: code {c!r}" for c in sorted(set(codes_in(text)))]
-                problems += [f"{where}: console {m}" for m in _console_errors(browser)]
+                problems += [f"{where}: console {m}" for m in console_errors(browser)]
                 for width in WIDTHS:
-                    _viewport(browser, width)
+                    viewport(browser, width)
                     if over := browser.execute_script(OVERFLOW):
                         problems.append(f"{where} at {width} px: {over}")
         # The check can fail: a page made wider than the screen is found.
         browser.get(live_server.url + "/")
-        _viewport(browser, WIDTHS[0])
+        viewport(browser, WIDTHS[0])
         browser.execute_script(
             "const d = document.createElement('div'); d.style.width = '2000px';"
             " d.textContent = 'wide'; document.body.append(d);"

@@ -20,9 +20,17 @@ from selenium.webdriver.support.ui import Select
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.ledger import services as ledger
 from tests.infusions.builders import event, prepare, stock_vial, undrawn
-from tests.web.browser import chromium, csp_violations, login, wait_text
+from tests.web.browser import (
+    chromium,
+    click,
+    csp_violations,
+    fill,
+    form_in,
+    login,
+    submit,
+    wait_text,
+)
 from tests.web.conftest import PASSWORD, World
-from tests.web.test_browser_infusions import click, fill, form_in, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
 

@@ -14,29 +14,19 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.portal.models import UrgentTask
-from tests.web.browser import csp_violations, login, shot
+from tests.infusions.builders import assessed, session_in
+from tests.web.browser import at_widths, csp_violations, login
 from tests.web.conftest import World
-from tests.web.test_worklists import _assessed, _session
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
-
-WIDTHS = (390, 1024, 1366)
-
-
-def _at_widths(browser: webdriver.Chrome, name: str) -> None:
-    for width in WIDTHS:
-        browser.set_window_size(width, 900)
-        shot(browser, f"{name}-{width}")
-        # Nothing wider than the window: no sideways scrolling on a phone.
-        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
 
 
 def test_each_role_sees_its_worklists_and_follows_one(
     browser: webdriver.Chrome, live_server: Any, live_world: World
 ) -> None:
     world = live_world
-    candidacy = _assessed(world, world.other_patient, "needs_review")
-    _session(
+    candidacy = assessed(world, world.other_patient, "needs_review")
+    session_in(
         world,
         world.patient,
         InfusionSession.Status.RUNNING,
@@ -47,7 +37,7 @@ def test_each_role_sees_its_worklists_and_follows_one(
         login(browser, live_server.url, username)
         browser.get(f"{live_server.url}/")
         assert browser.find_elements(By.CSS_SELECTOR, ".worklist")
-        _at_widths(browser, f"worklists-{username}")
+        at_widths(browser, f"worklists-{username}")
         assert csp_violations(browser) == []
     login(browser, live_server.url, "prescriber")
     browser.get(f"{live_server.url}/")

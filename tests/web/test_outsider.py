@@ -36,6 +36,7 @@ from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment
 from ketaflow.web.demo import HARBOR_TOTP_KEY, demo_load
 from tests.web import sweep
+from tests.web.conftest import logged_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.sweep, pytest.mark.xdist_group("outsider")]
 
@@ -78,7 +79,7 @@ def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[Demo]:
 
 
 def _client(username: str) -> Client:
-    return sweep.login(Client(), User.objects.get(username=username))
+    return logged_in(User.objects.get(username=username))
 
 
 def _audit(url: str) -> bool:

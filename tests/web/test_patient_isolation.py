@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from ketaflow.accounts.models import User
 from ketaflow.patients.models import Patient
@@ -30,7 +29,7 @@ def test_a_patient_sees_no_other_patient_by_any_url(demo_clinics: None, db: None
     others = Patient.objects.exclude(pk=own.pk)
     assert others.count() >= 10
     forbidden = [p.mrn for p in others] + [f"{p.given_name} {p.family_name}" for p in others]
-    client = sweep.login(Client(), me)
+    client = logged_in(me)
     ints = list(range(1, 13))
     slugs = [
         "allergy",

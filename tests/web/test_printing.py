@@ -6,9 +6,7 @@ of every printable page (no other patient on paper) is in test_browser_printing.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,10 +18,9 @@ from django.utils import timezone
 from ketaflow.accounts.models import Clinic
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
-from ketaflow.clinical import Instrument
 from ketaflow.infusions import services
 from ketaflow.infusions.models import InfusionSession
-from tests.infusions.builders import baseline, event, nurse_actor, open_session, prepare
+from tests.infusions.builders import charted, open_session, run_to_stop
 from tests.web.conftest import World
 
 RAW_CODES = (
@@ -35,69 +32,6 @@ RAW_CODES = (
     "rate_change",
     "ptsd",
 )
-
-
-def charted(world: World) -> InfusionSession:
-    """A whole infusion: started 70 min ago, a critical reading with chest pain, a pause with
-    its reason, resume, stop, a side effect, Aldrete 10, discharge and the nurse's signature."""
-    session = prepare(world)
-    # Stopped long enough ago for the clinic's observation time (80 min by default).
-    t0 = timezone.now() - dt.timedelta(minutes=140)
-    event(world, session, "start", t0)
-    baseline(
-        world,
-        session,
-        systolic_mmhg=186,
-        diastolic_mmhg=112,
-        symptoms=["chest_pain"],
-        measured_at=t0 + dt.timedelta(minutes=10, seconds=30),
-    )
-    services.event_record(
-        actor=nurse_actor(world),
-        session=session,
-        kind="pause",
-        client_uuid=uuid.uuid4(),
-        at=t0 + dt.timedelta(minutes=11),
-        reason="vitals",
-        note="blood pressure 186/112 with chest pain",
-    )
-    prescriber = Actor(user=world.prescriber)
-    services.decision_record(  # a critical reading: resuming needs the prescriber's decision
-        actor=prescriber,
-        session=session,
-        decision="resume",
-        note="pain settled, pressure falling",
-        client_uuid=uuid.uuid4(),
-        at=t0 + dt.timedelta(minutes=18),
-    )
-    event(world, session, "resume", t0 + dt.timedelta(minutes=20))
-    services.event_record(
-        actor=nurse_actor(world),
-        session=session,
-        kind="stop",
-        client_uuid=uuid.uuid4(),
-        at=t0 + dt.timedelta(minutes=45),
-        reason="prescriber",
-        confirm_early_stop=True,
-    )
-    actor = nurse_actor(world)
-    services.side_effect_record(
-        actor=actor, session=session, client_uuid=uuid.uuid4(), kind="nausea", severity="mild"
-    )
-    services.screening_record(
-        actor=actor, session=session, instrument=Instrument.ALDRETE, answers=[2] * 5
-    )
-    services.session_discharge(
-        actor=actor,
-        session=session,
-        expected_version=None,
-        escort_present=True,
-        instructions_given=True,
-    )
-    services.session_sign(actor=actor, session=session)
-    services.session_cosign(actor=prescriber, session=session)  # the critical reading
-    session.refresh_from_db()
-    return session
 
 
 def test_the_flowsheet_shows_the_whole_infusion_in_the_clinic_time(
@@ -171,21 +105,9 @@ def test_printing_the_flowsheet_is_an_audited_read(world: World, client_for: Any
     assert "printable flowsheet" in entry.summary
 
 
-def _stopped_with_aldrete(world: World) -> InfusionSession:
-    session = prepare(world)
-    t0 = timezone.now() - dt.timedelta(minutes=130)
-    event(world, session, "start", t0)
-    event(world, session, "stop", t0 + dt.timedelta(minutes=40))
-    services.screening_record(
-        actor=nurse_actor(world), session=session, instrument=Instrument.ALDRETE, answers=[2] * 5
-    )
-    session.refresh_from_db()
-    return session
-
-
 def test_discharge_is_refused_until_the_clinic_has_a_phone_number(world: World) -> None:
     Clinic.objects.filter(pk=world.clinic.pk).update(phone="  ")
-    session = _stopped_with_aldrete(world)
+    session = run_to_stop(world, aldrete=True)
     with pytest.raises(ValidationError) as exc:
         services.session_discharge(
             actor=Actor(user=world.nurse),
@@ -213,7 +135,7 @@ def test_discharge_is_refused_until_the_clinic_has_a_phone_number(world: World) 
 
 def test_the_discharge_refusal_names_the_setting_on_the_page(world: World, client_for: Any) -> None:
     Clinic.objects.filter(pk=world.clinic.pk).update(phone="")
-    session = _stopped_with_aldrete(world)
+    session = run_to_stop(world, aldrete=True)
     response = client_for(world.nurse).post(
         reverse("infusion_action", args=[session.pk, "discharge"]),
         {"version": session.version, "escort_present": "on", "instructions_given": "on"},

@@ -20,7 +20,7 @@ from ketaflow.ledger import services as ledger
 from ketaflow.portal.models import UrgentTask
 from ketaflow.treatment.models import Course
 from ketaflow.web import selectors
-from tests.infusions.builders import make_appointment
+from tests.infusions.builders import assessed, make_appointment, session_in
 from tests.ledger.builders import count_lines_for, nurse, receive
 from tests.web.conftest import World, make_user
 
@@ -29,35 +29,17 @@ def _foreign_director(world: World) -> User:
     return make_user(world.other_clinic, "foreign-director", Role.MEDICAL_DIRECTOR)
 
 
-def _assessed(world: World, patient: Any, decision: str = "eligible") -> CandidacyAssessment:
-    return CandidacyAssessment.objects.create(
-        patient=patient,
-        created_by=world.prescriber,
-        intake={},
-        decision=decision,
-        findings=[],
-        summary="x",
-    )
-
-
-def _session(world: World, patient: Any, status: str, **extra: Any) -> InfusionSession:
-    appointment = make_appointment(world, patient)
-    return InfusionSession.objects.create(
-        appointment=appointment, patient=patient, status=status, **extra
-    )
-
-
 @pytest.fixture
 def work(world: World) -> dict[str, Any]:
     """Work waiting in both clinics."""
     mine = {
-        "candidacy": _assessed(world, world.other_patient, "needs_review"),
-        "cosign": _session(world, world.patient, InfusionSession.Status.COSIGN),
+        "candidacy": assessed(world, world.other_patient, "needs_review"),
+        "cosign": session_in(world, world.patient, InfusionSession.Status.COSIGN),
         "task": UrgentTask.objects.create(
             clinic=world.clinic, patient=world.patient, reasons=["PHQ-9 item 9"]
         ),
     }
-    foreign_candidacy = _assessed(world, world.foreign_patient)
+    foreign_candidacy = assessed(world, world.foreign_patient)
     UrgentTask.objects.create(
         clinic=world.other_clinic, patient=world.foreign_patient, reasons=["PHQ-9 item 9"]
     )
@@ -147,10 +129,10 @@ def test_nurse_sees_vitals_due_notes_to_sign_and_tasks(
     world: World, work: dict[str, Any], client_for: Any
 ) -> None:
     started = timezone.now() - dt.timedelta(minutes=50)
-    running = _session(
+    running = session_in(
         world, world.other_patient, InfusionSession.Status.RUNNING, started_at=started
     )
-    discharged = _session(world, world.patient, InfusionSession.Status.DISCHARGED)
+    discharged = session_in(world, world.patient, InfusionSession.Status.DISCHARGED)
     vitals = selectors.vitals_due_today(world.nurse)
     assert vitals is not None
     [item] = vitals.items

@@ -21,14 +21,17 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from django.db.models import Prefetch, Q
+from django.utils import timezone
 
-from ketaflow.accounts.clinictime import clinic_today
+from ketaflow.accounts.clinictime import clinic_day, clinic_today
 from ketaflow.accounts.models import Clinic, User
 from ketaflow.accounts.roles import Perm
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.clinical import Action as MonitoringAction
 from ketaflow.clinical import Instrument
 from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
+from ketaflow.clinical.monitoring import AlertLevel, EndOrganSymptom
+from ketaflow.clinical.pump import Delivered
 from ketaflow.infusions import gates, loaded, services, stock
 from ketaflow.infusions.charts import delivered_pk_chart, vitals_chart
 from ketaflow.infusions.lock import lock_problem
@@ -45,6 +48,7 @@ from ketaflow.ledger.models import Vial
 from ketaflow.patients.access import patients_for_user
 from ketaflow.treatment.models import Appointment
 from ketaflow.treatment.services import clinic_zone, schedule_settings
+from ketaflow.web.charts import SvgChart
 
 ACTION_TEXT: dict[str, str] = {action: action.label for action in MonitoringAction}
 
@@ -350,3 +354,115 @@ def vitals_entry(session: InfusionSession, entry_id: int) -> VitalsEntry | None:
 def vitals_entry_sent(session: InfusionSession, client_uuid: uuid.UUID) -> VitalsEntry | None:
     """The session's vitals entry sent with ``client_uuid`` (the form's once-only key)."""
     return session.vitals.filter(client_uuid=client_uuid).first()
+
+
+# ---- the printable flowsheet ----------------------------------------------------------------
+# One page per session for the paper chart or a transfer to an emergency department (vitals
+# table and chart, events, dose, vial and lot, side effects, CADSS and Aldrete, discharge and
+# signatures), in words (no stored codes) and with the clinic's time zone for every time; the
+# view audits the read (``services.session_viewed``).
+
+LEVEL_TEXT: dict[str, str] = {
+    AlertLevel.NORMAL: "Normal",
+    AlertLevel.ABNORMAL: "Abnormal",
+    AlertLevel.CRITICAL: "Critical",
+    AlertLevel.EMERGENCY: "Emergency",
+}
+
+
+def _words(values: list[str], enum: Any) -> list[str]:
+    """Labels of stored codes; an unknown code (from an older version) shown as words."""
+    out = []
+    for value in values:
+        try:
+            out.append(str(enum(value).label))
+        except ValueError:
+            out.append(value.replace("_", " "))
+    return out
+
+
+@dataclass(frozen=True)
+class FlowsheetVitalsRow:
+    entry: VitalsEntry
+    struck: bool  # corrected by a later entry: shown struck through, as on paper
+    level: str
+    symptoms: list[str]
+    actions: list[str]
+
+
+def _flowsheet_vitals_rows(session: InfusionSession) -> list[FlowsheetVitalsRow]:
+    entries = list(session.vitals.select_related("by", "corrects"))
+    corrected = {v.corrects_id for v in entries if v.corrects_id is not None}
+    return [
+        FlowsheetVitalsRow(
+            entry=v,
+            struck=v.pk in corrected,
+            level=LEVEL_TEXT.get(v.level, v.level.capitalize()),
+            symptoms=_words(list(v.symptoms), EndOrganSymptom),
+            actions=_words(list(v.actions), MonitoringAction),
+        )
+        for v in entries
+    ]
+
+
+def _minutes(start: dt.datetime | None, end: dt.datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return int((end - start).total_seconds() // 60)
+
+
+@dataclass
+class FlowsheetPage(Page):
+    """Everything the printed flowsheet shows (times are aware datetimes; the template renders
+    them in ``time_zone``, the clinic's)."""
+
+    session: InfusionSession
+    patient: Any
+    appointment: Any
+    clinic: Clinic
+    time_zone: str
+    age: int
+    events: list[InfusionEvent]
+    vitals_rows: list[FlowsheetVitalsRow]
+    chart: SvgChart | None
+    delivered: Delivered
+    side_effects: list[SideEffect]
+    pre: list[tuple[str, InstrumentResponse]]
+    cadss: list[InstrumentResponse]
+    aldrete: list[InstrumentResponse]
+    observed_min: int | None
+    addenda: list[Addendum]
+    printed_at: dt.datetime
+
+
+def flowsheet_page(session: InfusionSession, now: dt.datetime) -> FlowsheetPage:
+    """The printable flowsheet of ``session`` (which the caller has passed
+    :func:`~ketaflow.infusions.access.session_for_user` for), printed at ``now``."""
+    clinic = session.patient.clinic
+    zone = clinic_zone(clinic)
+    events = list(session.events.select_related("by"))
+    with timezone.override(zone):  # the chart's axis labels in the clinic's time
+        chart = vitals_chart(services.effective_vitals(session), events, now)
+    until = session.ended_at or now
+    return FlowsheetPage(
+        session=session,
+        patient=session.patient,
+        appointment=session.appointment,
+        clinic=clinic,
+        time_zone=clinic.time_zone,
+        age=session.patient.age_on(clinic_day(clinic, now)),
+        events=events,
+        vitals_rows=_flowsheet_vitals_rows(session),
+        chart=chart,
+        delivered=services.session_delivered(session, until=until),
+        side_effects=list(session.side_effects.select_related("by")),
+        pre=[
+            (str(Instrument(code).label), response)
+            for code, response in services.pre_infusion_responses(session).items()
+        ],
+        cadss=services.session_responses(session, Instrument.CADSS),
+        aldrete=services.session_responses(session, Instrument.ALDRETE),
+        observed_min=_minutes(session.ended_at, session.discharged_at),
+        addenda=list(session.addenda.select_related("author")),
+        printed_at=now,
+    )

@@ -34,7 +34,6 @@ from ketaflow.infusions.access import (
     infusion_day_for_user,
     session_for_user,
 )
-from ketaflow.infusions.flowsheet import flowsheet
 from ketaflow.infusions.forms import (
     ALDRETE_ITEMS,
     AddendumForm,
@@ -722,7 +721,11 @@ def flowsheet_page(request: HttpRequest, session_id: int) -> HttpResponse:
         request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
     )
     services.session_viewed(actor=actor, session=session, what="printable flowsheet")
-    return render(request, "infusions/flowsheet.html", flowsheet(session, timezone.now()))
+    return render(
+        request,
+        "infusions/flowsheet.html",
+        selectors.flowsheet_page(session, timezone.now()).context(),
+    )
 
 
 @login_required

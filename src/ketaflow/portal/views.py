@@ -3,6 +3,9 @@ Thin: authenticate, one access function, bind a form, one service, render."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
@@ -53,6 +56,23 @@ def _crisis(patient: Patient) -> str:
     return portal_settings(patient.clinic_id).crisis_text
 
 
+def _own_page(
+    request: HttpRequest,
+    patient: Patient,
+    *,
+    page: str,
+    template: str,
+    context: Callable[[], dict[str, Any]] = dict,
+) -> HttpResponse:
+    """One of the patient's own pages: the view audited (``page`` names it in the trail), then
+    ``context()`` read (after the audit, as before) and shown with the patient and the clinic's
+    crisis text."""
+    services.page_viewed(actor=_actor(request), patient=patient, page=page)
+    return render(
+        request, template, {**context(), "patient": patient, "crisis_text": _crisis(patient)}
+    )
+
+
 # --- The patient's pages -------------------------------------------------------------------
 
 
@@ -60,23 +80,21 @@ def _crisis(patient: Patient) -> str:
 @require_GET
 def portal_home(request: HttpRequest) -> HttpResponse:
     patient = own_patient(request_user(request))
-    services.page_viewed(actor=_actor(request), patient=patient, page="portal home")
-    now = timezone.now()
-    page = home_page(patient, now)
-    past, ahead = page.past, page.ahead
-    return render(
-        request,
-        "portal/home.html",
-        {
-            "patient": patient,
+
+    def context() -> dict[str, Any]:
+        page = home_page(patient, timezone.now())
+        past = page.past
+        return {
             "due": [row.due for row in past if row.state == "due"],
             "past": [row for row in past if row.state != "due"],
-            "ahead": ahead,
+            "ahead": page.ahead,
             "appointments": page.appointments,
             "sessions": page.sessions,
             "questionnaires": PORTAL_QUESTIONNAIRES.values(),
-            "crisis_text": _crisis(patient),
-        },
+        }
+
+    return _own_page(
+        request, patient, page="portal home", template="portal/home.html", context=context
     )
 
 
@@ -136,19 +154,15 @@ def portal_due(request: HttpRequest, due_id: int) -> HttpResponse:
 def portal_answered(request: HttpRequest, response_id: int) -> HttpResponse:
     response = response_for_user(request_user(request), response_id)
     patient = response.patient
-    services.page_viewed(actor=_actor(request), patient=patient, page="questionnaire confirmation")
     flagged = response.suicide_risk_flag or bool(
         getattr(getattr(response, "portal_comment", None), "matched_terms", [])
     )
-    return render(
+    return _own_page(
         request,
-        "portal/answered.html",
-        {
-            "response": response,
-            "flagged": flagged,
-            "patient": patient,
-            "crisis_text": _crisis(patient),
-        },
+        patient,
+        page="questionnaire confirmation",
+        template="portal/answered.html",
+        context=lambda: {"response": response, "flagged": flagged},
     )
 
 
@@ -156,15 +170,12 @@ def portal_answered(request: HttpRequest, response_id: int) -> HttpResponse:
 @require_GET
 def portal_scores(request: HttpRequest) -> HttpResponse:
     patient = own_patient(request_user(request))
-    services.page_viewed(actor=_actor(request), patient=patient, page="my scores")
-    return render(
+    return _own_page(
         request,
-        "portal/scores.html",
-        {
-            "charts": score_charts(patient),
-            "patient": patient,
-            "crisis_text": _crisis(patient),
-        },
+        patient,
+        page="my scores",
+        template="portal/scores.html",
+        context=lambda: {"charts": score_charts(patient)},
     )
 
 
@@ -172,15 +183,12 @@ def portal_scores(request: HttpRequest) -> HttpResponse:
 @require_GET
 def portal_viewers(request: HttpRequest) -> HttpResponse:
     patient = own_patient(request_user(request))
-    services.page_viewed(actor=_actor(request), patient=patient, page="who viewed my record")
-    return render(
+    return _own_page(
         request,
-        "portal/viewers.html",
-        {
-            "entries": access_history(patient),
-            "patient": patient,
-            "crisis_text": _crisis(patient),
-        },
+        patient,
+        page="who viewed my record",
+        template="portal/viewers.html",
+        context=lambda: {"entries": access_history(patient)},
     )
 
 
@@ -190,11 +198,12 @@ def portal_account(request: HttpRequest) -> HttpResponse:
     """The patient's own login: the username to sign in with (it shows nothing of them)."""
     user = request_user(request)
     patient = own_patient(user)
-    services.page_viewed(actor=_actor(request), patient=patient, page="my account")
-    return render(
+    return _own_page(
         request,
-        "portal/account.html",
-        {"account": user, "patient": patient, "crisis_text": _crisis(patient)},
+        patient,
+        page="my account",
+        template="portal/account.html",
+        context=lambda: {"account": user},
     )
 
 
@@ -203,10 +212,7 @@ def portal_account(request: HttpRequest) -> HttpResponse:
 def portal_record(request: HttpRequest) -> HttpResponse:
     """My complete record (right of access): what it holds and the two downloads."""
     patient = own_patient(request_user(request))
-    services.page_viewed(actor=_actor(request), patient=patient, page="my complete record")
-    return render(
-        request, "portal/record.html", {"patient": patient, "crisis_text": _crisis(patient)}
-    )
+    return _own_page(request, patient, page="my complete record", template="portal/record.html")
 
 
 @login_required
@@ -225,10 +231,7 @@ def portal_record_file(request: HttpRequest, file_format: str) -> HttpResponse:
 @require_GET
 def portal_crisis(request: HttpRequest) -> HttpResponse:
     patient = own_patient(request_user(request))
-    services.page_viewed(actor=_actor(request), patient=patient, page="crisis resources")
-    return render(
-        request, "portal/crisis.html", {"patient": patient, "crisis_text": _crisis(patient)}
-    )
+    return _own_page(request, patient, page="crisis resources", template="portal/crisis.html")
 
 
 @login_required
@@ -236,11 +239,12 @@ def portal_crisis(request: HttpRequest) -> HttpResponse:
 def portal_instructions(request: HttpRequest, session_id: int) -> HttpResponse:
     session = discharged_session_for_user(request_user(request), session_id)
     patient = session.patient
-    services.page_viewed(actor=_actor(request), patient=patient, page="discharge instructions")
-    return render(
+    return _own_page(
         request,
-        "portal/instructions.html",
-        {"session": session, "patient": patient, "crisis_text": _crisis(patient)},
+        patient,
+        page="discharge instructions",
+        template="portal/instructions.html",
+        context=lambda: {"session": session},
     )
 
 

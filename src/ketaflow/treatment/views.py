@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -38,6 +39,7 @@ from ketaflow.treatment.forms import (
     nurses_of,
     plan_initial,
 )
+from ketaflow.treatment.models import Appointment
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
 
@@ -231,6 +233,41 @@ def course_book(request: HttpRequest, course_id: int) -> HttpResponse:
     )
 
 
+def _appointment_form(
+    request: HttpRequest,
+    actor: Actor,
+    appointment: Appointment,
+    form: forms.Form,
+    *,
+    doing: str,
+    title: str,
+    button: str,
+    refusal: list[str] | None = None,
+) -> HttpResponse:
+    """The cancel or reschedule form of ``appointment``: its showing audited on GET."""
+    if request.method == "GET":
+        form_viewed(
+            actor=actor,
+            patient=appointment.patient,
+            what=f"{doing} infusion {appointment.sequence}",
+            object_type="appointment",
+            object_id=appointment.pk,
+        )
+    return render(
+        request,
+        "treatment/appointment_form.html",
+        {
+            "form": form,
+            "appointment": appointment,
+            "patient": appointment.patient,
+            "refusal": refusal or [],
+            "time_zone": appointment.patient.clinic.time_zone,
+            "title": title,
+            "button": button,
+        },
+    )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def appointment_cancel(request: HttpRequest, appointment_id: int) -> HttpResponse:
@@ -250,25 +287,14 @@ def appointment_cancel(request: HttpRequest, appointment_id: int) -> HttpRespons
         else:
             messages.success(request, f"Cancelled infusion {appointment.sequence}.")
             return redirect("course_detail", course_id=appointment.course_id)
-    if request.method == "GET":
-        form_viewed(
-            actor=actor,
-            patient=appointment.patient,
-            what=f"cancelling infusion {appointment.sequence}",
-            object_type="appointment",
-            object_id=appointment.pk,
-        )
-    return render(
+    return _appointment_form(
         request,
-        "treatment/appointment_form.html",
-        {
-            "form": form,
-            "appointment": appointment,
-            "patient": appointment.patient,
-            "time_zone": appointment.patient.clinic.time_zone,
-            "title": f"Cancel infusion {appointment.sequence}",
-            "button": "Cancel the appointment",
-        },
+        actor,
+        appointment,
+        form,
+        doing="cancelling",
+        title=f"Cancel infusion {appointment.sequence}",
+        button="Cancel the appointment",
     )
 
 
@@ -312,26 +338,15 @@ def appointment_reschedule(request: HttpRequest, appointment_id: int) -> HttpRes
         else:
             messages.success(request, f"Moved infusion {appointment.sequence}.")
             return redirect("course_detail", course_id=appointment.course_id)
-    if request.method == "GET":
-        form_viewed(
-            actor=actor,
-            patient=appointment.patient,
-            what=f"rescheduling infusion {appointment.sequence}",
-            object_type="appointment",
-            object_id=appointment.pk,
-        )
-    return render(
+    return _appointment_form(
         request,
-        "treatment/appointment_form.html",
-        {
-            "form": form,
-            "appointment": appointment,
-            "patient": appointment.patient,
-            "refusal": refusal,
-            "time_zone": clinic.time_zone,
-            "title": f"Reschedule infusion {appointment.sequence}",
-            "button": "Move the appointment",
-        },
+        actor,
+        appointment,
+        form,
+        doing="rescheduling",
+        title=f"Reschedule infusion {appointment.sequence}",
+        button="Move the appointment",
+        refusal=refusal,
     )
 
 
