@@ -124,6 +124,9 @@ def test_director_page_lists_pending_first_with_source_and_no_raw_keys(
     assert html.index(spec(FACTOR).label) < html.index(spec(RISE).label)
     assert "signed by director on " in html
     assert "Pai &amp; Paloucek 2000" in html  # the full source stays for the director
+    # its reference documents by title, not by file name
+    assert "KetaFlow clinical reference, section" in html
+    assert "clinical.md" not in html
     # No raw keys as text (they appear only in form addresses and element ids).
     text = html.replace(f'action="{_post(FACTOR)}"', "")
     for s in REGISTRY:
