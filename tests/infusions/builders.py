@@ -386,16 +386,7 @@ def charted(world: World) -> InfusionSession:
     services.side_effect_record(
         actor=actor, session=session, client_uuid=uuid.uuid4(), kind="nausea", severity="mild"
     )
-    services.screening_record(
-        actor=actor, session=session, instrument=Instrument.ALDRETE, answers=[2] * 5
-    )
-    services.session_discharge(
-        actor=actor,
-        session=session,
-        expected_version=None,
-        escort_present=True,
-        instructions_given=True,
-    )
+    discharge(world, session)
     services.session_sign(actor=actor, session=session)
     services.session_cosign(actor=prescriber, session=session)  # the critical reading
     session.refresh_from_db()
