@@ -259,6 +259,15 @@ def stop_early(browser: webdriver.Chrome, reason: str, note: str) -> None:
     press(browser, "stop", "Stopped")
 
 
+def score_aldrete(browser: webdriver.Chrome) -> None:
+    """Score the modified Aldrete with every item at 2 and wait for its 10 of 10."""
+    aldrete = form_in(browser, "scores", "aldrete")
+    for select in aldrete.find_elements(By.TAG_NAME, "select"):
+        Select(select).select_by_value("2")
+    submit(aldrete)
+    wait_text(browser, "#aldrete-list", "10 of 10")
+
+
 def send_discharge(browser: webdriver.Chrome) -> None:
     """Send the discharge form with the escort present and the instructions given."""
     discharge = form_in(browser, "discharge", "discharge")
@@ -351,11 +360,7 @@ def chart_infusion_to_lock(browser: webdriver.Chrome) -> None:
     # The predicted concentration of what was given: an SVG chart with its curve drawn.
     pk = browser.find_element(By.CSS_SELECTOR, "#frag-pump .pk svg.chart-svg")
     assert pk.find_elements(By.CSS_SELECTOR, "path.chart-series")
-    aldrete = form_in(browser, "scores", "aldrete")
-    for select in aldrete.find_elements(By.TAG_NAME, "select"):
-        Select(select).select_by_value("2")
-    submit(aldrete)
-    wait_text(browser, "#aldrete-list", "10 of 10")
+    score_aldrete(browser)
     send_discharge(browser)
     wait_text(browser, "#flash", "observation")
     observation_passes()

@@ -38,6 +38,7 @@ from tests.web.browser import (
     pause_with_reason,
     prescriber_decides,
     press,
+    score_aldrete,
     send_discharge,
     shot,
     shots_at_widths,
@@ -150,11 +151,7 @@ def test_one_infusion_from_vial_to_reconciliation(
     assert "0.050 mg" in browser.find_element(By.ID, "frag-dose").text
 
     # Aldrete, then discharge: refused before the observation time, allowed after it.
-    aldrete = form_in(browser, "scores", "aldrete")
-    for select in aldrete.find_elements(By.TAG_NAME, "select"):
-        Select(select).select_by_value("2")
-    submit(aldrete)
-    wait_text(browser, "#aldrete-list", "10 of 10")
+    score_aldrete(browser)
     send_discharge(browser)
     wait_text(browser, "#flash", "observation")
     server_clock_moves(session, 90)

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.infusions.models import InfusionSession
@@ -26,13 +25,13 @@ from tests.web.browser import (
     confirm_and_send,
     csp_violations,
     fill,
-    form_in,
     frag,
     login,
     observation_passes,
     pause_with_reason,
     prescriber_decides,
     press,
+    score_aldrete,
     send_discharge,
     shot,
     shots_at_widths,
@@ -111,11 +110,7 @@ def test_the_gates_at_the_chair_on_a_tablet(
     # An early stop asks for its reason and a confirmation; the reason is in the events table.
     stop_early(browser, "side_effect", "Nausea despite ondansetron")
     wait_text(browser, "#events", "Nausea despite ondansetron")
-    aldrete = form_in(browser, "scores", "aldrete")
-    for select in aldrete.find_elements(By.TAG_NAME, "select"):
-        Select(select).select_by_value("2")
-    submit(aldrete)
-    wait_text(browser, "#aldrete-list", "10 of 10")
+    score_aldrete(browser)
 
     # Discharge is refused before the observation time, then allowed.
     send_discharge(browser)
