@@ -20,6 +20,12 @@ keeps its session; CSRF tokens are read from the forms, as a browser sends them.
   scores;
 - the director opens the outcomes dashboard, the ledger, the audit trail and the home page.
 
+The users are locust's ``FastHttpUser`` (geventhttpclient), not ``HttpUser`` (requests): locust
+runs on the same two cores as the server, and the fast client costs about a third of the CPU a
+request (docs/performance-web.md, "Fourth run"), which a saturation figure would otherwise count
+against the server. Redirects are followed by hand (the fast client's response ``url`` is the
+URL asked); a page answered with a redirect to the login is a failure.
+
 ``--mix read`` is the same users' page reads without the writes; ``--mix healthz`` asks
 ``/healthz`` only (no login): the stack's ceiling. Logins happen before the measured window;
 the window's requests are timed exactly (every response time kept, no histogram buckets) and
@@ -44,7 +50,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pyotp
-from locust import HttpUser, User, between, constant, events, task
+from locust import User, between, constant, events, task
+from locust.contrib.fasthttp import FastHttpUser
 from locust.env import Environment
 
 # Kinds of actions: the targets differ for a page read and for a vitals save.
@@ -109,7 +116,7 @@ def _action(name: str, kind: str) -> str:
     return name
 
 
-class ClinicUser(HttpUser):
+class ClinicUser(FastHttpUser):
     abstract = True
     role: ClassVar[str] = ""
     read_only: ClassVar[bool] = False
@@ -133,19 +140,31 @@ class ClinicUser(HttpUser):
         name = _action("login (password and code)", LOGIN)
         page = self.client.get("/login/", name=name)
         form = {
-            "csrfmiddlewaretoken": self._token(page.text),
+            "csrfmiddlewaretoken": self._token(page.text or ""),
             "username": self.account["username"],
             "password": self.account["password"],
         }
-        answer = self.client.post("/login/", data=form, name=name)
-        if "/verify/" not in answer.url:
-            raise RuntimeError(f"no code page after the password (at {answer.url})")
+        answer = self.client.post("/login/", data=form, name=name, allow_redirects=False)
+        code_page, verify = self._follow(answer, name)
+        if "/verify/" not in verify:
+            raise RuntimeError(f"no code page after the password (at {verify})")
         code = _code(self.account["username"], self.account["totp_secret"])
-        form = {"csrfmiddlewaretoken": self._token(answer.text), "code": code}
-        done = self.client.post(answer.url, data=form, name=name)
-        if "/verify/" in done.url or done.status_code != 200:
-            raise RuntimeError(f"code refused (HTTP {done.status_code} at {done.url})")
-        self.csrf = self._token(done.text) or self.csrf
+        form = {"csrfmiddlewaretoken": self._token(code_page.text or ""), "code": code}
+        answer = self.client.post(verify, data=form, name=name, allow_redirects=False)
+        done, landing = self._follow(answer, name, at=verify)
+        if "/verify/" in landing or done.status_code != 200:
+            raise RuntimeError(f"code refused (HTTP {done.status_code} at {landing})")
+        self.csrf = self._token(done.text or "") or self.csrf
+
+    def _follow(self, answer: Any, name: str, at: str = "") -> tuple[Any, str]:
+        """The page a redirect leads to, and its URL, followed by hand: the fast client's
+        response ``url`` is the URL asked, not the one its redirects ended at."""
+        for _ in range(5):
+            if answer.status_code not in (301, 302, 303):
+                return answer, at
+            at = answer.headers.get("Location", "")
+            answer = self.client.get(at, name=name, allow_redirects=False)
+        raise RuntimeError(f"too many redirects (at {at})")
 
     def _token(self, html: str) -> str:
         found = CSRF.search(html)
@@ -154,13 +173,17 @@ class ClinicUser(HttpUser):
         return self.csrf
 
     def page(self, url: str, name: str) -> str:
-        with self.client.get(url, name=_action(name, PAGE), catch_response=True) as answer:
-            if answer.status_code != 200:
-                answer.failure(f"HTTP {answer.status_code}")
-            elif "/login/" in answer.url or "/verify/" in answer.url:
+        with self.client.get(
+            url, name=_action(name, PAGE), catch_response=True, allow_redirects=False
+        ) as answer:
+            target = answer.headers.get("Location", "") if answer.status_code == 302 else ""
+            if "/login/" in target or "/verify/" in target:
                 answer.failure("sent back to the login")
-            self._token(answer.text)
-            return str(answer.text)
+            elif answer.status_code != 200:
+                answer.failure(f"HTTP {answer.status_code}")
+            text = answer.text or ""
+            self._token(text)
+            return text
 
     def write(
         self,
@@ -342,7 +365,7 @@ class Director(ClinicUser):
         self.page("/", "director: home")
 
 
-class Health(HttpUser):
+class Health(FastHttpUser):
     wait_time = constant(0)
 
     @task

@@ -409,3 +409,71 @@ def test_a_person_sees_their_sessions_and_ends_the_others(world: World, client_f
     assert mine.count("<tr>") == 2
     assert patient.post(reverse("account_sessions")).status_code == 302
     assert here.get(reverse("patient_list")).status_code == 200
+
+
+class _Clock:
+    """``django.utils.timezone.now`` held at a time the test moves on."""
+
+    def __init__(self) -> None:
+        self.at = timezone.now()
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Any:
+    from unittest import mock
+
+    now = _Clock()
+    with mock.patch("django.utils.timezone.now", now):
+        yield now
+
+
+def _session_saves(c: Client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert c.get(url).status_code == 200
+    return sum('UPDATE "django_session"' in q["sql"] for q in queries.captured_queries)
+
+
+def test_an_idle_session_ends_after_the_idle_time_and_an_active_one_lives_on(
+    world: World, client_for: Any, clock: _Clock, settings: SettingsWrapper
+) -> None:
+    from ketaflow.accounts.sessions import touch_seconds
+
+    idle = settings.SESSION_IDLE_SECONDS
+    assert idle + touch_seconds() == settings.SESSION_COOKIE_AGE
+    c = client_for(world.nurse)
+    url = reverse("patient_list")
+    assert c.get(url).status_code == 200
+    # Active: a request just inside the idle time, three times over, well past one idle time
+    # since the login, each time after the session's last save.
+    for _ in range(3):
+        clock.advance(idle - 1)
+        assert c.get(url).status_code == 200
+    # Idle: never ended before the idle time, always by the idle time plus the save interval.
+    clock.advance(idle + touch_seconds() + 1)
+    ended = c.get(url)
+    assert ended.status_code == 302
+    assert ended["Location"].startswith(reverse("login"))
+
+
+def test_an_active_session_is_saved_once_a_minute_not_at_every_page(
+    world: World, client_for: Any, clock: _Clock
+) -> None:
+    from ketaflow.accounts.sessions import touch_seconds
+
+    c = client_for(world.nurse)
+    url = reverse("patient_list")
+    assert _session_saves(c, url) == 1  # the first page after the login notes its save time
+    clock.advance(touch_seconds() - 1)
+    assert _session_saves(c, url) == 0
+    assert _session_saves(c, url) == 0
+    clock.advance(1)
+    assert _session_saves(c, url) == 1

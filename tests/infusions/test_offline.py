@@ -93,7 +93,7 @@ def test_logging_out_clears_the_browser_data(world: World) -> None:
 def test_pages_tell_the_script_who_is_logged_in_and_the_idle_time(
     world: World, client_for: Any, settings: Any
 ) -> None:
-    settings.SESSION_COOKIE_AGE = 600
+    settings.SESSION_IDLE_SECONDS = 600
     session = open_session(world)
     html = client_for(world.nurse).get(reverse("infusion_session", args=[session.pk])).content
     page = html.decode()

@@ -888,3 +888,21 @@ def test_staff_opening_the_portals_code_step_go_to_their_home_page(world: World)
         response = verified_client(user).get(reverse("portal_verify"))
         assert response.status_code == 302
         assert response["Location"] == reverse("home")
+
+
+@pytest.mark.parametrize("open_tasks", [2, 5, 6, 9])
+def test_the_banner_counts_every_open_task_and_lists_the_oldest_five(
+    world: World, client_for: Any, open_tasks: int
+) -> None:
+    for n in range(open_tasks):
+        UrgentTask.objects.create(clinic=world.clinic, patient=world.patient, reasons=[f"r{n}"])
+    acknowledged = UrgentTask.objects.create(
+        clinic=world.clinic, patient=world.patient, reasons=["done"]
+    )
+    UrgentTask.objects.filter(pk=acknowledged.pk).update(acknowledged_at=timezone.now())
+    page = client_for(world.nurse).get(reverse("patient_list")).content.decode()
+    banner = page.split('id="urgent-banner"', 1)[1].split("</aside>", 1)[0]
+    assert f"{open_tasks} urgent tasks waiting for acknowledgement" in banner
+    assert banner.count("<li>") == min(open_tasks, 5)
+    assert f"Urgent tasks ({open_tasks})" in page
+    assert "done" not in banner

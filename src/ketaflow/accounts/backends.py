@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend, ModelBackend
 
 from ketaflow.accounts.roles import Perm
@@ -45,7 +46,15 @@ class LockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
 
 
 class PasswordOnlyBackend(ModelBackend):
-    """Authentication by username and password; no permissions from Django's tables."""
+    """Authentication by username and password; no permissions from Django's tables.
+
+    ``get_user`` (every request's ``request.user``) reads the user with their clinic in one
+    query: the clinic's time zone and name are read on every page."""
+
+    def get_user(self, user_id: Any) -> Any:
+        model = get_user_model()
+        user = model._default_manager.select_related("clinic").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     def get_user_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         return set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ketaflow.accounts.models import Credential, User
@@ -55,14 +56,17 @@ class CredentialCheck:
         return self.ok
 
 
-def credential_check(user: User, act: ClinicalAct, *, on: dt.date) -> CredentialCheck:
-    """Whether ``user`` may perform ``act`` on the date ``on``: role and current credentials."""
+def credential_check(
+    user: User, act: ClinicalAct, *, on: dt.date, credentials: Sequence[Credential] | None = None
+) -> CredentialCheck:
+    """Whether ``user`` may perform ``act`` on the date ``on``: role and current credentials
+    (``credentials``: the user's, when the caller has read them already)."""
     problems: list[str] = []
     if not user.is_active:
         problems.append("the account is inactive")
     if not user.may(ACT_PERM[act]):
         problems.append(f"the role {user.role_enum.label} may not {act.value}")
-    creds = list(user.credentials.all())
+    creds = list(user.credentials.all()) if credentials is None else list(credentials)
     for kinds in _ACT_CREDENTIALS[act]:
         current = [c for c in creds if c.kind in kinds and c.is_current(on)]
         if current:

@@ -4,7 +4,7 @@ which they see and whose others they end.
 Each login gets a ``UserSession`` (its id kept in the session). ``SessionLimitsMiddleware`` logs
 a session out when it has passed ``SESSION_ABSOLUTE_SECONDS`` since the login, when it was ended
 from another session, or when it has no record (e.g. one made before these limits); it notes
-the last activity at most once a minute.
+the last activity at most once a minute, and saves the session (its idle expiry) as often.
 """
 
 from __future__ import annotations
@@ -33,6 +33,15 @@ from ketaflow.clinical.common import count_text
 
 SID = "ketaflow_session_id"
 _TOUCH = dt.timedelta(seconds=60)
+# When the session was last saved (epoch seconds): its stored expiry runs from then.
+SEEN = "ketaflow_saved_at"
+
+
+def touch_seconds() -> int:
+    """How often an active session is saved, moving its expiry on (``SESSION_SAVE_EVERY_REQUEST``
+    is off: a save per request was a write per page view): once a minute, or ten times per idle
+    time when that is shorter. ``SESSION_COOKIE_AGE`` is the idle time plus this interval."""
+    return max(1, min(60, int(settings.SESSION_IDLE_SECONDS) // 10))
 
 
 def _start(request: HttpRequest, user: User) -> UserSession:
@@ -86,6 +95,10 @@ class SessionLimitsMiddleware:
             key = request.session.session_key or ""
             if now - record.last_seen_at > _TOUCH or key != record.session_key:
                 UserSession.objects.filter(pk=record.pk).update(last_seen_at=now, session_key=key)
+            seen = request.session.get(SEEN)
+            stamp = now.timestamp()
+            if not isinstance(seen, int | float) or stamp - seen >= touch_seconds():
+                request.session[SEEN] = stamp  # saved with a new expiry at the response
         return self.get_response(request)
 
 

@@ -15,6 +15,6 @@ def backup_warning(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if not isinstance(user, User) or second_factor_needed(request) or not may_see_backups(user):
         return {"backup_nav": False, "backup_overdue": False}
-    from ketaflow.backup.schedule import backup_state
+    from ketaflow.backup.schedule import backup_overdue
 
-    return {"backup_nav": True, "backup_overdue": backup_state().overdue}
+    return {"backup_nav": True, "backup_overdue": backup_overdue()}

@@ -130,5 +130,17 @@ def backup_state(*, now: dt.datetime | None = None) -> BackupState:
     if failed is not None and last is not None and failed.at < last.at:
         failed = None
     every = interval()
-    overdue = every is not None and (last is None or now - last.at > every + GRACE)
-    return BackupState(last, failed, overdue, every, configured())
+    return BackupState(last, failed, _overdue(last, every, now), every, configured())
+
+
+def _overdue(last: BackupRun | None, every: dt.timedelta | None, now: dt.datetime) -> bool:
+    return every is not None and (last is None or now - last.at > every + GRACE)
+
+
+def backup_overdue(*, now: dt.datetime | None = None) -> bool:
+    """Whether the last good backup is overdue (``backup_state().overdue``), for the warning
+    on every page: one query, none when scheduled backups are off."""
+    every = interval()
+    if every is None:
+        return False
+    return _overdue(last_good_backup(), every, now or timezone.now())

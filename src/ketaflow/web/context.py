@@ -16,6 +16,9 @@ from ketaflow.portal.access import tasks_for_user
 from ketaflow.portal.middleware import second_factor_needed
 from ketaflow.portal.models import UrgentTask
 
+# The banner lists the oldest open urgent tasks, at most this many (the count says how many).
+BANNER_TASKS = 5
+
 
 class UrgentBanner:
     """The open urgent tasks the banner lists (patient name and the suicide-risk answer).
@@ -92,10 +95,12 @@ def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
             "may_invite_patients": may_invite,
         }
     open_tasks = tasks_for_user(user).filter(acknowledged_at__isnull=True)
-    shown = list(open_tasks.select_related("patient").order_by("created_at")[:5])
+    shown = list(open_tasks.select_related("patient").order_by("created_at")[:BANNER_TASKS])
+    # Counted apart only when the banner is full: fewer than its length are all there are.
+    count = open_tasks.count() if len(shown) == BANNER_TASKS else len(shown)
     return {
         "urgent_tasks": UrgentBanner(shown, Actor.from_request(request)),
-        "urgent_task_count": open_tasks.count(),
+        "urgent_task_count": count,
         "urgent_nav": True,
         "may_invite_patients": may_invite,
     }
@@ -104,4 +109,4 @@ def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
 def idle_logoff(request: HttpRequest) -> dict[str, Any]:
     """The automatic log-off time (the session's idle age), for signout.js on every page: it
     warns before it and clears what the browser kept for the user when it comes."""
-    return {"idle_seconds": settings.SESSION_COOKIE_AGE}
+    return {"idle_seconds": settings.SESSION_IDLE_SECONDS}

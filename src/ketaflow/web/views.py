@@ -24,7 +24,8 @@ def home(request: HttpRequest) -> HttpResponse:
     if user.may(Perm.VIEW_OWN_RECORD):  # a patient: their portal
         return redirect("portal_home")
     today = clinic_today(user.clinic) if user.clinic is not None else active_today()
-    checks = [credential_check(user, act, on=today) for act in ClinicalAct]
+    credentials = list(user.credentials.all())
+    checks = [credential_check(user, act, on=today, credentials=credentials) for act in ClinicalAct]
     worklists = worklists_for(user)
     shown = sorted({pid for w in worklists for pid in w.patient_ids})
     if shown:
@@ -40,7 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "web/home.html",
         {
             "checks": [c for c in checks if user.may(ACT_PERM[c.act])],
-            "credentials": user.credentials.all(),
+            "credentials": credentials,
             "today": today,
             "worklists": worklists,
             "clinic_tz": user.clinic.time_zone if user.clinic is not None else None,

@@ -2,7 +2,7 @@
  *
  * The infusion page's offline queue (session.js) keeps entries in localStorage under
  * "ketaflow.queue.<user>.<session>". Logging out, and the automatic log-off after the idle
- * time (KETAFLOW_SESSION_IDLE_SECONDS, the server's session age), clear every KetaFlow key of
+ * time (KETAFLOW_SESSION_IDLE_SECONDS; the server's session outlives it by at most a minute), clear every KetaFlow key of
  * localStorage, sessionStorage and the Cache Storage, after warning when entries are still
  * unsent, so that the next person on a shared tablet sees and sends nothing of the last one's.
  * A page without a logged-in user (the login page) clears what an earlier user left.
@@ -108,7 +108,8 @@
     return;
   }
 
-  // The automatic log-off: the server ends the session idleSeconds after the last request.
+  // The automatic log-off, idleSeconds after the last request (the server ends the session no
+  // earlier, and at most a minute later).
   // Warn a minute before (or at 80% of a short idle time), then clear and go to the login page.
   var warnAfter = Math.max(idleSeconds - 60, Math.floor(idleSeconds * 0.8));
   var warnTimer = null;
