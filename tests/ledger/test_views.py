@@ -119,3 +119,33 @@ def test_count_with_a_discrepancy_and_resolution_over_http(
 def test_verify_button_reports_the_chain(world: World, stock: Stock, client_for: Any) -> None:
     response = client_for(world.nurse).post(reverse("ledger_verify"), follow=True)
     assert b"ledger chain intact: 3 entries verified" in response.content
+
+
+def _home_queries(client: Any) -> tuple[int, str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("ledger_home"))
+    assert response.status_code == 200
+    return len(queries), response.content.decode()
+
+
+def test_the_home_page_lists_open_draws_in_queries_that_do_not_grow_with_them(
+    world: World, stock: Stock, client_for: Any
+) -> None:
+    from tests.ledger.builders import waste
+
+    c = client_for(world.director)
+    _home_queries(c)  # the session's first page (it is saved then, and once a minute after)
+    first = draw(world, stock.vials[0], "1")  # 50 mg
+    waste(world, stock.fresh(0), "3", draw=first)  # 47 mg left of it: open
+    gone = draw(world, stock.fresh(1), "1")
+    waste(world, stock.fresh(1), "50", draw=gone)  # all of it wasted: not open
+    one, page = _home_queries(c)
+    assert f"#{first.seq}</a>" in page
+    assert f"#{gone.seq}</a>" not in page
+    more = [draw(world, stock.fresh(2), "1") for _ in range(3)]
+    three, page = _home_queries(c)
+    assert all(f"#{d.seq}</a>" in page for d in [first, *more])
+    assert three == one, "the ledger home page's queries grow with its open draws"
