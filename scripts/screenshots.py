@@ -1,15 +1,21 @@
-"""Screenshots of the main pages as each role, at a tablet's size (1024 x 1366 CSS pixels).
+"""Screenshots of the main pages as each role, at a tablet's size (1024 x 1366 CSS pixels) or
+at the widths asked, on screen and as printed.
 
     .venv/bin/python scripts/screenshots.py OUTDIR [--port 8765]
+    .venv/bin/python scripts/screenshots.py OUTDIR --widths 390,1024,1366 --print \
+        --only director:api_tokens,prescriber:candidacy
 
 Loads the demo clinic into a fresh, temporary database, serves it with ``ketaflow serve``, signs
 each demo role in (a session past its second factor, made directly in the database), saves one
-PNG per page into OUTDIR (``<role>-<page>.png``) and stops the server. Needs Debian's chromium
+PNG per page into OUTDIR (``<role>-<page>.png``; with ``--widths``, ``<role>-<page>-<width>.png``,
+a width under 600 emulating a phone; with ``--print``, also ``...-print.png`` in print media)
+and stops the server. Needs Debian's chromium
 and chromium-driver (``make system-deps``)."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import subprocess
 import sys
@@ -18,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.web.browser: the one way this project starts Chromium
@@ -26,6 +33,10 @@ sys.path.insert(0, str(ROOT))  # tests.web.browser: the one way this project sta
 PAGES: dict[str, list[str]] = {
     "director": [
         "home",
+        "signin_list",
+        "api_tokens",
+        "account_security",
+        "account_sessions",
         "patient_list",
         "chart",
         "chair_board",
@@ -35,7 +46,16 @@ PAGES: dict[str, list[str]] = {
         "outcomes_dashboard",
         "clinic_settings",
     ],
-    "prescriber": ["home", "patient_list", "chart", "candidacy", "course", "infusion_today"],
+    "prescriber": [
+        "home",
+        "patient_list",
+        "chart",
+        "candidacy",
+        "course",
+        "infusion_today",
+        "signed_session",
+        "api_tokens",
+    ],
     "nurse": ["home", "infusion_today", "session", "flowsheet", "chair_board", "ledger_home"],
     "frontdesk": ["home", "patient_list", "chair_board"],
     "patient": ["portal_home", "portal_scores", "portal_viewers"],
@@ -56,6 +76,10 @@ def _url(name: str) -> str:
         "candidacy": ("candidacy_detail", CandidacyAssessment.objects.all()),
         "course": ("course_detail", Course.objects.all()),
         "session": ("infusion_session", session),
+        "signed_session": (
+            "infusion_session",
+            session.filter(status=InfusionSession.Status.SIGNED),
+        ),
         "flowsheet": ("infusion_flowsheet", session),
     }
     if name in records:
@@ -100,10 +124,49 @@ def _wait(base: str, seconds: float = 60) -> None:
     raise SystemExit(f"the server at {base} did not answer within {seconds:.0f} s")
 
 
+def _whole_page(browser: Any, path: Path) -> None:
+    """The whole page, not only the window: Chromium's own capture beyond the viewport."""
+    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = browser.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def _widths(text: str) -> list[int]:
+    try:
+        widths = [int(w) for w in text.split(",") if w.strip()]
+    except ValueError:
+        message = f"widths are numbers of CSS pixels, not {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not widths or min(widths) < 320:
+        raise argparse.ArgumentTypeError("give one or more widths of 320 CSS pixels or more")
+    return widths
+
+
+def _only(text: str) -> set[tuple[str, str]]:
+    pairs = {tuple(item.split(":", 1)) for item in text.split(",") if item.strip()}
+    unknown = sorted(
+        ":".join(pair)
+        for pair in pairs
+        if len(pair) != 2 or pair[0] not in PAGES or pair[1] not in PAGES[pair[0]]
+    )
+    if unknown:
+        raise argparse.ArgumentTypeError(f"not a role:page of this script: {', '.join(unknown)}")
+    return {(role, name) for role, name in pairs}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path, help="folder for the PNG files (created)")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--widths", type=_widths, help="e.g. 390,1024,1366 (default: the tablet)")
+    parser.add_argument("--print", action="store_true", help="also each page in print media")
+    parser.add_argument("--only", type=_only, help="role:page,... (default: every page)")
     args = parser.parse_args(argv)
     args.outdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, KETAFLOW_VAR_DIR=tempfile.mkdtemp(prefix="ketaflow-shots-"))
@@ -118,21 +181,31 @@ def main(argv: list[str] | None = None) -> int:
 
     base = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen([ketaflow, "serve", "--port", str(args.port)], env=env)  # noqa: S603 (ours)
+    sizes = args.widths or [TABLET[0]]
     try:
         _wait(base)
-        with chromium(window=TABLET) as browser:
-            for role, names in PAGES.items():
-                browser.get(base + "/healthz")
-                browser.delete_all_cookies()
-                browser.add_cookie({"name": "sessionid", "value": _session_cookie(role)})
-                for name in names:
-                    url = _url(name)
-                    if not url:
-                        continue
-                    browser.get(base + url)
-                    path = args.outdir / f"{role}-{name.replace('_', '-')}.png"
-                    browser.save_screenshot(str(path))
-                    print(path)
+        for width in sizes:
+            phone = (width, 844) if width < 600 else None
+            window = None if phone else (width, TABLET[1])
+            suffix = f"-{width}" if args.widths else ""
+            with chromium(window=window, phone=phone) as browser:
+                for role, names in PAGES.items():
+                    browser.get(base + "/healthz")
+                    browser.delete_all_cookies()
+                    browser.add_cookie({"name": "sessionid", "value": _session_cookie(role)})
+                    for name in names:
+                        url = _url(name)
+                        if not url or (args.only and (role, name) not in args.only):
+                            continue
+                        browser.get(base + url)
+                        stem = f"{role}-{name.replace('_', '-')}{suffix}"
+                        media = [("", "")] + ([("-print", "print")] if args.print else [])
+                        for tail, kind in media:
+                            browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": kind})
+                            path = args.outdir / f"{stem}{tail}.png"
+                            _whole_page(browser, path)
+                            print(path)
+                        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     finally:
         server.terminate()
         server.wait(timeout=30)

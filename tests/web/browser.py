@@ -441,6 +441,39 @@ return over + "px too wide: " + wide.join(", ");
 """
 
 
+# Words of a table broken into pieces across lines ("fron / tdes / k"): a column squeezed below
+# its longest word instead of the table scrolling inside itself. Words of letters only, four or
+# more; visually hidden text (1 px boxes) left out.
+BROKEN_WORDS = """
+const found = [];
+for (const cell of document.querySelectorAll("main th, main td")) {
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode()) && found.length < 3) {
+    const box = node.parentElement;
+    if (!box || box.closest(".visually-hidden") || box.getBoundingClientRect().width <= 1) {
+      continue;
+    }
+    const words = /[A-Za-z]{4,}/g;
+    let m;
+    while ((m = words.exec(node.textContent)) !== null) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+        .map((r) => Math.round(r.top)));
+      if (lines.size > 1) {
+        found.push("'" + m[0] + "' broken over " + lines.size + " lines in a table cell");
+        break;
+      }
+    }
+  }
+  if (found.length >= 3) break;
+}
+return found.join("; ");
+"""
+
+
 def shots_at_widths(browser: webdriver.Chrome, name: str) -> None:
     """Screenshots at 390, 1024 and 1366 px wide into $KETAFLOW_SHOTS (when set), full height."""
     target = os.environ.get("KETAFLOW_SHOTS")

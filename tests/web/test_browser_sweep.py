@@ -1,7 +1,8 @@
 """The display sweep (issue 14): every page of the app as each role, in one Chromium, at a
 phone's, a tablet's and a desktop's width (390, 1024 and 1366 px). The visible text shows no
 identifier-like code (snake_case words, dotted rule ids), no number in exponent notation; the
-page never scrolls sideways; the console logs no error.
+page never scrolls sideways; no word in a table is broken into pieces across lines (a squeezed
+column: the table scrolls inside itself instead); the console logs no error.
 
 Each route is visited once per role, filled with the clinic's records (tests/web/sweep.py);
 the login is made once per role (a session cookie past the second factor); each page is loaded
@@ -20,6 +21,7 @@ from ketaflow.treatment.models import Course
 from tests.infusions.builders import charted, stock_vial
 from tests.web import sweep
 from tests.web.browser import (
+    BROKEN_WORDS,
     OVERFLOW,
     WIDTHS,
     chromium,
@@ -109,6 +111,8 @@ def test_every_page_as_each_role_reads_as_words_and_fits(
                     viewport(browser, width)
                     if over := browser.execute_script(OVERFLOW):
                         problems.append(f"{where} at {width} px: {over}")
+                    if broken := browser.execute_script(BROKEN_WORDS):
+                        problems.append(f"{where} at {width} px: {broken}")
         # The check can fail: a page made wider than the screen is found.
         browser.get(live_server.url + "/")
         viewport(browser, WIDTHS[0])
@@ -117,5 +121,12 @@ def test_every_page_as_each_role_reads_as_words_and_fits(
             " d.textContent = 'wide'; document.body.append(d);"
         )
         assert "px too wide" in browser.execute_script(OVERFLOW)
+        # And a word squeezed into pieces in a narrow table cell is found.
+        browser.execute_script(  # styles set through the DOM: the CSP refuses style attributes
+            "const t = document.createElement('table'); const c = t.insertRow().insertCell();"
+            " c.textContent = 'frontdesk'; t.style.width = '3ch'; c.style.overflowWrap ="
+            " 'anywhere'; document.querySelector('main').append(t);"
+        )
+        assert "'frontdesk' broken over" in browser.execute_script(BROKEN_WORDS)
     assert pages > 100
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:300])
