@@ -108,8 +108,10 @@ def nurse_actor(world: World) -> Actor:
     return Actor(user=world.nurse)
 
 
-def open_session(world: World) -> InfusionSession:
-    return services.session_open(actor=nurse_actor(world), appointment=make_appointment(world))
+def open_session(world: World, patient: Patient | None = None) -> InfusionSession:
+    return services.session_open(
+        actor=nurse_actor(world), appointment=make_appointment(world, patient)
+    )
 
 
 # A reading inside every limit.
@@ -182,11 +184,17 @@ def stock_vial(
 
 
 def prepare(
-    world: World, skip: str = "", *, vial: bool = True, weight_kg: Decimal = Decimal(70)
+    world: World,
+    skip: str = "",
+    *,
+    vial: bool = True,
+    weight_kg: Decimal = Decimal(70),
+    patient: Patient | None = None,
 ) -> InfusionSession:
-    """A session with everything before the start complete, except ``skip`` (and the vial from
-    stock when ``vial`` is false: the dose is computed, nothing drawn)."""
-    session = open_session(world)
+    """A session (of ``patient``, by default the world's) with everything before the start
+    complete, except ``skip`` (and the vial from stock when ``vial`` is false: the dose is
+    computed, nothing drawn)."""
+    session = open_session(world, patient)
     actor = nurse_actor(world)
     today = clinic_today(session.patient.clinic)  # the weight of the clinic's day
     services.checklist_update(
