@@ -71,15 +71,18 @@ def session_reread(session_id: int) -> InfusionSession:
 def session_with_records(session: InfusionSession) -> InfusionSession:
     """``session`` (read by :func:`~ketaflow.infusions.access.session_for_user` with
     ``for_page``, or by :func:`session_reread`) with every record its page shows, one query a
-    kind of record: its rows are prefetched onto this object, not read again."""
-    prefetch_related_objects(
-        [session],
+    kind of record: its rows are prefetched onto this object, not read again. Addenda only
+    for a signed note: they are written after the lock (``services.addendum_add`` refuses
+    them before it, and a note never unlocks)."""
+    records = [
         Prefetch("events", InfusionEvent.objects.select_related("by")),
         Prefetch("vitals", VitalsEntry.objects.select_related("by", "corrects")),
         Prefetch("side_effects", SideEffect.objects.select_related("by")),
-        Prefetch("addenda", Addendum.objects.select_related("author")),
         Prefetch("decisions", PrescriberDecision.objects.select_related("by", "reading")),
-    )
+    ]
+    if session.locked:
+        records.append(Prefetch("addenda", Addendum.objects.select_related("author")))
+    prefetch_related_objects([session], *records)
     loaded.preload(
         session,
         responses=list(
@@ -240,7 +243,7 @@ def session_page(user: User, session: InfusionSession, now: dt.datetime) -> Sess
         cadss=services.session_responses(session, Instrument.CADSS),
         aldrete=services.session_responses(session, Instrument.ALDRETE),
         aldrete_minimum=policy.aldrete_discharge_minimum,
-        addenda=loaded.session_rows(session, "addenda"),
+        addenda=loaded.session_rows(session, "addenda") if session.locked else [],
         policy=policy,
         vial_card=card,
         vial_correctable=correctable,
