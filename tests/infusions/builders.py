@@ -21,7 +21,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
 from ketaflow.clinical import Instrument
 from ketaflow.infusions import services, stock
-from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
+from ketaflow.infusions.models import InfusionEvent, InfusionSession, SideEffect, VitalsEntry
 from ketaflow.ledger import services as ledger
 from ketaflow.ledger.models import Product, Receipt, Vial
 from ketaflow.patients.models import Patient
@@ -339,6 +339,17 @@ def reading(
     )
 
 
+def side_effect(world: World, session: InfusionSession) -> SideEffect:
+    """Mild nausea, charted by the nurse now."""
+    return services.side_effect_record(
+        actor=nurse_actor(world),
+        session=session,
+        client_uuid=uuid.uuid4(),
+        kind="nausea",
+        severity="mild",
+    )
+
+
 def undrawn(world: World) -> InfusionSession:
     """Everything before the start done but the vial: 35 mg, 3.5 mL of 10 mg/mL."""
     session = prepare(world, skip="vial")
@@ -391,9 +402,7 @@ def charted(world: World) -> InfusionSession:
         confirm_early_stop=True,
     )
     actor = nurse_actor(world)
-    services.side_effect_record(
-        actor=actor, session=session, client_uuid=uuid.uuid4(), kind="nausea", severity="mild"
-    )
+    side_effect(world, session)
     discharge(world, session)
     services.session_sign(actor=actor, session=session)
     services.session_cosign(actor=prescriber, session=session)  # the critical reading

@@ -13,7 +13,6 @@ the patient: 2), the audit entry (6), the page's reads, the header's urgent task
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +33,7 @@ from tests.infusions.builders import (
     nurse_actor,
     prepare,
     reading,
-    running,
+    side_effect,
     stock_vial,
 )
 from tests.web.conftest import PASSWORD, World
@@ -62,16 +61,6 @@ def page_count(client: Any, url: str, figure: int, what: str) -> int:
     listing = "\n".join(s[:160] for s in sql)
     assert len(sql) <= figure, f"{what}: {len(sql)} queries, at most {figure}:\n{listing}"
     return len(sql)
-
-
-def side_effect(world: World, session: InfusionSession) -> None:
-    services.side_effect_record(
-        actor=nurse_actor(world),
-        session=session,
-        client_uuid=uuid.uuid4(),
-        kind="nausea",
-        severity="mild",
-    )
 
 
 def chart(world: World, session: InfusionSession, n: int, *, from_min: float) -> None:
@@ -134,6 +123,15 @@ def signed(world: World, patient: Patient, n: int, *, repicks: int = 0) -> Infus
     return session
 
 
+def running_charted(world: World, patient: Patient, n: int) -> InfusionSession:
+    """``patient``'s infusion, started 35 minutes ago, with ``n`` of each record."""
+    session = prepare(world, patient=patient)
+    event(world, session, "start", timezone.now() - dt.timedelta(minutes=35))
+    session.refresh_from_db()
+    chart(world, session, n, from_min=1)
+    return session
+
+
 def session_url(session: InfusionSession) -> str:
     return reverse("infusion_session", args=[session.pk])
 
@@ -141,8 +139,7 @@ def session_url(session: InfusionSession) -> str:
 def test_the_running_infusion_page_reads_as_many_times_with_twice_the_records(
     world: World, client_for: Any
 ) -> None:
-    session = running(world, started_min_ago=35)
-    chart(world, session, 3, from_min=1)
+    session = running_charted(world, world.patient, 3)
     client = client_for(world.nurse)
     url = session_url(session)
     client.get(url)  # the first request of a sign-in writes its session row
@@ -179,16 +176,12 @@ def test_the_signed_infusion_page_reads_as_many_times_with_twice_the_records(
 def test_todays_infusions_read_as_many_times_with_twice_the_rows(
     world: World, client_for: Any
 ) -> None:
-    first = running(world, started_min_ago=35)
-    chart(world, first, 3, from_min=1)
+    first = running_charted(world, world.patient, 3)
     client = client_for(world.nurse)
     url = reverse("infusion_today")
     client.get(url)
     few = page_count(client, url, TODAY_PAGE_QUERIES, "today, one infusion")
-    second = prepare(world, patient=world.other_patient)
-    event(world, second, "start", timezone.now() - dt.timedelta(minutes=30))
-    second.refresh_from_db()
-    chart(world, second, 6, from_min=1)
+    running_charted(world, world.other_patient, 6)
     chart(world, first, 3, from_min=8)
     many = page_count(client, url, TODAY_PAGE_QUERIES, "today, two infusions")
     assert many == few, f"{few} queries with one infusion, {many} with two: a query a row"
