@@ -21,7 +21,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
 from ketaflow.clinical import Instrument
 from ketaflow.infusions import services, stock
-from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
+from ketaflow.infusions.models import InfusionEvent, InfusionSession, SideEffect, VitalsEntry
 from ketaflow.ledger import services as ledger
 from ketaflow.ledger.models import Product, Receipt, Vial
 from ketaflow.patients.models import Patient
@@ -108,8 +108,10 @@ def nurse_actor(world: World) -> Actor:
     return Actor(user=world.nurse)
 
 
-def open_session(world: World) -> InfusionSession:
-    return services.session_open(actor=nurse_actor(world), appointment=make_appointment(world))
+def open_session(world: World, patient: Patient | None = None) -> InfusionSession:
+    return services.session_open(
+        actor=nurse_actor(world), appointment=make_appointment(world, patient)
+    )
 
 
 # A reading inside every limit.
@@ -182,11 +184,17 @@ def stock_vial(
 
 
 def prepare(
-    world: World, skip: str = "", *, vial: bool = True, weight_kg: Decimal = Decimal(70)
+    world: World,
+    skip: str = "",
+    *,
+    vial: bool = True,
+    weight_kg: Decimal = Decimal(70),
+    patient: Patient | None = None,
 ) -> InfusionSession:
-    """A session with everything before the start complete, except ``skip`` (and the vial from
-    stock when ``vial`` is false: the dose is computed, nothing drawn)."""
-    session = open_session(world)
+    """A session (of ``patient``, by default the world's) with everything before the start
+    complete, except ``skip`` (and the vial from stock when ``vial`` is false: the dose is
+    computed, nothing drawn)."""
+    session = open_session(world, patient)
     actor = nurse_actor(world)
     today = clinic_today(session.patient.clinic)  # the weight of the clinic's day
     services.checklist_update(
@@ -331,6 +339,17 @@ def reading(
     )
 
 
+def side_effect(world: World, session: InfusionSession) -> SideEffect:
+    """Mild nausea, charted by the nurse now."""
+    return services.side_effect_record(
+        actor=nurse_actor(world),
+        session=session,
+        client_uuid=uuid.uuid4(),
+        kind="nausea",
+        severity="mild",
+    )
+
+
 def undrawn(world: World) -> InfusionSession:
     """Everything before the start done but the vial: 35 mg, 3.5 mL of 10 mg/mL."""
     session = prepare(world, skip="vial")
@@ -383,9 +402,7 @@ def charted(world: World) -> InfusionSession:
         confirm_early_stop=True,
     )
     actor = nurse_actor(world)
-    services.side_effect_record(
-        actor=actor, session=session, client_uuid=uuid.uuid4(), kind="nausea", severity="mild"
-    )
+    side_effect(world, session)
     discharge(world, session)
     services.session_sign(actor=actor, session=session)
     services.session_cosign(actor=prescriber, session=session)  # the critical reading

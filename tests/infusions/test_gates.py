@@ -45,6 +45,7 @@ from tests.infusions.builders import (
     prepare,
     refusal,
     run_to_stop,
+    side_effect,
 )
 from tests.web.conftest import World, make_user
 
@@ -439,13 +440,7 @@ def test_a_critical_note_waits_for_the_prescribers_cosignature(
     assert session.status == InfusionSession.Status.COSIGN
     assert not session.locked
     with pytest.raises(ValidationError) as exc:
-        services.side_effect_record(
-            actor=nurse_actor(world),
-            session=session,
-            client_uuid=uuid.uuid4(),
-            kind="nausea",
-            severity="mild",
-        )
+        side_effect(world, session)
     assert "waits for the prescriber's co-signature" in refusal(exc)
     url = reverse("infusion_action", args=[session.pk, "cosign"])
     assert client_for(world.nurse).post(url, {"confirm": "on"}).status_code == 403

@@ -29,19 +29,49 @@ def _staff(user: User, missing: str) -> None:
         raise Http404(missing)
 
 
+# What the session page shows of the session's own row: its appointment, course and chair and
+# the people it names, joined to the one read of the session (issue 16). The patient (with their
+# clinic) is the one :func:`patient_for_user` reads for the check.
+PAGE_JOINS = (
+    "appointment__course",
+    "appointment__chair",
+    "updated_by",
+    "risk_acknowledged_by",
+    "dose_computed_by",
+    "override_by",
+    "vial_recorded_by",
+    "started_by",
+    "discharged_by",
+    "signed_by",
+    "baseline_override_by",
+    "cosigned_by",
+)
+
+
 def session_for_user(
-    user: User, session_id: int, *, need: Perm, actor: Actor | None = None
+    user: User,
+    session_id: int,
+    *,
+    need: Perm,
+    actor: Actor | None = None,
+    for_page: bool = False,
 ) -> InfusionSession:
-    """The session ``session_id`` if ``user`` may ``need`` it; else 404 or 403."""
+    """The session ``session_id`` if ``user`` may ``need`` it; else 404 or 403.
+
+    Its patient is the one the patient check returned (with their clinic). ``for_page``: the
+    session page's joins (:data:`PAGE_JOINS`) come with the same read, so its selector uses this
+    object instead of reading the session again."""
     _staff(user, "No such infusion session.")
     session = (
-        InfusionSession.objects.select_related("patient", "appointment")
+        InfusionSession.objects.select_related(*(PAGE_JOINS if for_page else ("appointment",)))
         .filter(pk=session_id)
         .first()
     )
     if session is None:
         raise Http404("No such infusion session.")
-    patient_for_user(user, session.patient_id, need=Perm.VIEW_CLINICAL, actor=actor)
+    session.patient = patient_for_user(
+        user, session.patient_id, need=Perm.VIEW_CLINICAL, actor=actor
+    )
     if not user.may(need):
         deny(
             user,

@@ -101,17 +101,25 @@ def _session_row(session: InfusionSession) -> dict[str, Any]:
     return row
 
 
+def _stored(session: InfusionSession, relation: str, model: type[models.Model]) -> list[Any]:
+    """The session's rows of ``relation`` by primary key: the ones prefetched onto it when its
+    page read them (in this request, as stored), else read now."""
+    cache: dict[str, Any] = getattr(session, "_prefetched_objects_cache", {})
+    if relation in cache:
+        return sorted(cache[relation], key=lambda row: row.pk)
+    return list(model._default_manager.filter(session_id=session.pk).order_by("pk"))
+
+
 def note_content_hash(session: InfusionSession) -> str:
-    """SHA-256 of the note as the database holds it (read it fresh before hashing)."""
+    """SHA-256 of the note as the database holds it (read it fresh before hashing: a session
+    read afresh, or one its page has just read with its records prefetched)."""
     content: dict[str, Any] = {
         "session": _session_row(session),
-        "vitals": _rows(VitalsEntry.objects.filter(session_id=session.pk).order_by("pk")),
-        "events": _without_empty_additions(
-            _rows(InfusionEvent.objects.filter(session_id=session.pk).order_by("pk"))
-        ),
-        "side_effects": _rows(SideEffect.objects.filter(session_id=session.pk).order_by("pk")),
+        "vitals": _rows(_stored(session, "vitals", VitalsEntry)),
+        "events": _without_empty_additions(_rows(_stored(session, "events", InfusionEvent))),
+        "side_effects": _rows(_stored(session, "side_effects", SideEffect)),
     }
-    decisions = _rows(PrescriberDecision.objects.filter(session_id=session.pk).order_by("pk"))
+    decisions = _rows(_stored(session, "decisions", PrescriberDecision))
     if decisions:
         content["decisions"] = decisions
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
@@ -139,8 +147,12 @@ def _sealed_hash(session: InfusionSession) -> str | None:
     return None
 
 
-def lock_problem(session: InfusionSession) -> str:
-    """'' when the signed note is as it was signed, else what is wrong, in one sentence."""
+def lock_problem(session: InfusionSession, *, as_read: bool = False) -> str:
+    """'' when the signed note is as it was signed, else what is wrong, in one sentence.
+
+    ``as_read``: ``session`` and the records prefetched onto it were read from the database in
+    this request with nothing written since (the session page's read), so they are hashed as
+    they are; else the note is read afresh."""
     if not session.locked:
         return ""
     sealed = _sealed_hash(session)
@@ -151,7 +163,7 @@ def lock_problem(session: InfusionSession) -> str:
             f"infusion note {session.pk}: its signing has no sealed hash in the audit trail "
             "(the seal was added outside KetaFlow)"
         )
-    now = note_content_hash(InfusionSession.objects.get(pk=session.pk))
+    now = note_content_hash(session if as_read else InfusionSession.objects.get(pk=session.pk))
     if now != sealed or session.lock_hash != sealed:
         when = session.signed_at.astimezone(dt.UTC) if session.signed_at else None
         signed = f" signed {when:%Y-%m-%d %H:%M} UTC" if when else ""

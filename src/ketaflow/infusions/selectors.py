@@ -4,13 +4,15 @@
 needs; they never query the database themselves. Writes are in
 :mod:`ketaflow.infusions.services`.
 
-The session page reads each kind of record once (issue 15 item 1): the session with its
-patient, clinic, appointment, course, chair and the people it names in one query; its pump
-events, vitals, side effects, addenda and decisions as one prefetch each; its questionnaire
-answers and the clinic's schedule once (:mod:`ketaflow.infusions.loaded`), shared by every
-rule the page asks (start gate, bag, vitals due, alerts, the chair's gates and both charts).
-``benchmarks/infusion_page.py`` measures it; ``tests/infusions/test_selectors.py`` pins its
-query count.
+The session page reads each kind of record once (issue 15 item 1, issue 16): the session as
+the access check read it (its appointment, course, chair and the people it names joined, its
+patient and clinic the patient check's; after a write :func:`session_reread`); its pump events,
+vitals, side effects, decisions and (once signed) addenda as one prefetch each onto that
+object; its questionnaire answers and the clinic's schedule once
+(:mod:`ketaflow.infusions.loaded`), shared by every rule the page asks (start gate, bag, vitals
+due, alerts, the chair's gates, both charts and the seal check); the vial's ledger entries in
+one query. ``benchmarks/infusion_page.py`` measures it; ``tests/infusions/test_page_queries.py``
+pins its query count.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.utils import timezone
 
 from ketaflow.accounts.clinictime import clinic_day, clinic_today
@@ -33,6 +35,7 @@ from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
 from ketaflow.clinical.monitoring import AlertLevel, EndOrganSymptom
 from ketaflow.clinical.pump import Delivered
 from ketaflow.infusions import gates, loaded, services, stock
+from ketaflow.infusions.access import PAGE_JOINS
 from ketaflow.infusions.charts import delivered_pk_chart, vitals_chart
 from ketaflow.infusions.lock import lock_problem
 from ketaflow.infusions.models import (
@@ -52,20 +55,6 @@ from ketaflow.web.charts import SvgChart
 
 ACTION_TEXT: dict[str, str] = {action: action.label for action in MonitoringAction}
 
-# The people a session names, joined to its row (the page shows who signed, co-signed ...).
-_SESSION_PEOPLE = (
-    "updated_by",
-    "risk_acknowledged_by",
-    "dose_computed_by",
-    "override_by",
-    "vial_recorded_by",
-    "started_by",
-    "discharged_by",
-    "signed_by",
-    "baseline_override_by",
-    "cosigned_by",
-)
-
 
 @dataclass
 class Page:
@@ -75,21 +64,27 @@ class Page:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def session_with_records(session_id: int) -> InfusionSession:
-    """The session and every record its page shows, one query a kind of record."""
-    session = (
-        InfusionSession.objects.select_related(
-            "patient__clinic", "appointment__course", "appointment__chair", *_SESSION_PEOPLE
-        )
-        .prefetch_related(
-            Prefetch("events", InfusionEvent.objects.select_related("by")),
-            Prefetch("vitals", VitalsEntry.objects.select_related("by", "corrects")),
-            Prefetch("side_effects", SideEffect.objects.select_related("by")),
-            Prefetch("addenda", Addendum.objects.select_related("author")),
-            Prefetch("decisions", PrescriberDecision.objects.select_related("by", "reading")),
-        )
-        .get(pk=session_id)
-    )
+def session_reread(session_id: int) -> InfusionSession:
+    """The session as the database holds it now, with what its page joins: for a page shown
+    after a write (the access check's object predates the write)."""
+    return InfusionSession.objects.select_related("patient__clinic", *PAGE_JOINS).get(pk=session_id)
+
+
+def session_with_records(session: InfusionSession) -> InfusionSession:
+    """``session`` (read by :func:`~ketaflow.infusions.access.session_for_user` with
+    ``for_page``, or by :func:`session_reread`) with every record its page shows, one query a
+    kind of record: its rows are prefetched onto this object, not read again. Addenda only
+    for a signed note: they are written after the lock (``services.addendum_add`` refuses
+    them before it, and a note never unlocks)."""
+    records = [
+        Prefetch("events", InfusionEvent.objects.select_related("by")),
+        Prefetch("vitals", VitalsEntry.objects.select_related("by", "corrects")),
+        Prefetch("side_effects", SideEffect.objects.select_related("by")),
+        Prefetch("decisions", PrescriberDecision.objects.select_related("by", "reading")),
+    ]
+    if session.locked:
+        records.append(Prefetch("addenda", Addendum.objects.select_related("author")))
+    prefetch_related_objects([session], *records)
     loaded.preload(
         session,
         responses=list(
@@ -183,9 +178,10 @@ def _pre(session: InfusionSession) -> dict[str, Any]:
     return {i.label: responses.get(i.value) for i in services.PRE_INFUSION_INSTRUMENTS}
 
 
-def session_page(user: User, session_id: int, now: dt.datetime) -> SessionPage:
-    """The session page's data for ``user`` (who has passed :func:`session_for_user`)."""
-    session = session_with_records(session_id)
+def session_page(user: User, session: InfusionSession, now: dt.datetime) -> SessionPage:
+    """The session page's data for ``user`` (who has passed :func:`session_for_user`, which
+    read ``session``; after a write, :func:`session_reread`)."""
+    session = session_with_records(session)
     clinic = session.patient.clinic
     policy = infusion_policy()
     today = clinic_today(clinic)
@@ -217,7 +213,7 @@ def session_page(user: User, session_id: int, now: dt.datetime) -> SessionPage:
         before_start=before_start,
         infusing=infusing,
         after_stop=session.status in services.AFTER_STOP,
-        lock_problem=lock_problem(session),
+        lock_problem=lock_problem(session, as_read=True),
         may_chart=may_chart,
         may_sign=user.may(Perm.SIGN_INFUSION_NOTE),
         may_addendum=user.may(Perm.CHART_INFUSION),
@@ -249,7 +245,7 @@ def session_page(user: User, session_id: int, now: dt.datetime) -> SessionPage:
         cadss=services.session_responses(session, Instrument.CADSS),
         aldrete=services.session_responses(session, Instrument.ALDRETE),
         aldrete_minimum=policy.aldrete_discharge_minimum,
-        addenda=loaded.session_rows(session, "addenda"),
+        addenda=loaded.session_rows(session, "addenda") if session.locked else [],
         policy=policy,
         vial_card=card,
         vial_correctable=correctable,
@@ -291,6 +287,17 @@ class TodayPage(Page):
         return [row["appointment"].patient_id for row in self.rows]
 
 
+def _session_of(appointment: Appointment) -> InfusionSession | None:
+    """The appointment's session as joined to it (None: not opened), with its patient."""
+    try:
+        session: InfusionSession = appointment.infusion_session
+    except InfusionSession.DoesNotExist:
+        return None
+    if session.patient_id == appointment.patient_id:
+        session.patient = appointment.patient
+    return session
+
+
 def _today_row(
     appointment: Appointment, session: InfusionSession | None, now: dt.datetime
 ) -> dict[str, Any]:
@@ -322,24 +329,28 @@ def today_page(user: User, clinic: Clinic, now: dt.datetime) -> TodayPage:
     start = dt.datetime.combine(day, dt.time.min, tzinfo=clinic_zone(clinic))
     of_the_day = Q(starts_at__gte=start, starts_at__lt=start + dt.timedelta(days=1))
     still_in_the_chair = Q(starts_at__lt=start, infusion_session__status__in=IN_THE_CHAIR)
+    # Each appointment's session (if opened) joined to its row, and its patient: the
+    # appointment's (a session is its appointment's patient's, services.session_open).
     appointments = list(
         Appointment.objects.filter(
             of_the_day | still_in_the_chair, patient__in=patients_for_user(user)
         )
-        .select_related("patient__clinic", "chair", "nurse")
+        .select_related("patient__clinic", "chair", "nurse", "infusion_session")
+        .prefetch_related(
+            "infusion_session__events",
+            Prefetch("infusion_session__vitals", VitalsEntry.objects.select_related("by")),
+        )
         .order_by("starts_at")
     )
     schedule = schedule_settings(clinic)
-    sessions = {}
-    for s in (
-        InfusionSession.objects.filter(appointment__in=appointments)
-        .select_related("patient__clinic")
-        .prefetch_related("events", Prefetch("vitals", VitalsEntry.objects.select_related("by")))
-    ):
-        loaded.preload(s, schedule=schedule)
-        sessions[s.appointment_id] = s
+    rows = []
+    for appointment in appointments:
+        session = _session_of(appointment)
+        if session is not None:
+            loaded.preload(session, schedule=schedule)
+        rows.append(_today_row(appointment, session, now))
     return TodayPage(
-        rows=[_today_row(a, sessions.get(a.pk), now) for a in appointments],
+        rows=rows,
         day=day,
         may_open=user.may(Perm.CHART_INFUSION),
         now=now,

@@ -76,12 +76,11 @@ class SessionVial:
 
 
 def session_vial(session: InfusionSession) -> SessionVial:
-    draw = ledger.live_session_draw(session)
+    """The card, from one read of the session's ledger entries with their vial."""
+    found = ledger.session_ledger(session)
+    draw, dispositions = found.draw, found.dispositions
     if draw is None:
         return SessionVial(None, [], None, False)
-    dispositions = ledger.live_entries(
-        draw.dispositions.prefetch_related("corrections").order_by("seq")
-    )
     remaining = ledger.remaining_after(draw, dispositions)
     administered = any(d.kind == Kind.ADMINISTERED for d in dispositions)
     due = session.ended_at is not None and (not administered or remaining > 0)

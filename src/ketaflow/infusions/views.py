@@ -197,12 +197,19 @@ def _forms(page: SessionPage, bound: dict[str, forms.Form]) -> dict[str, Any]:
 
 
 def _page_context(
-    request: HttpRequest, session: InfusionSession, bound: dict[str, forms.Form] | None = None
+    request: HttpRequest,
+    session: InfusionSession,
+    bound: dict[str, forms.Form] | None = None,
+    *,
+    as_read: bool = False,
 ) -> dict[str, Any]:
-    """The session page: its data from the selector (read afresh: a write may just have
-    changed it), the forms its state shows, and the fragments' names."""
+    """The session page: its data from the selector, the forms its state shows, and the
+    fragments' names. ``as_read``: ``session`` is the access check's read of this request (a
+    GET: nothing written since), used as it is; else the session is read afresh (a write may
+    just have changed it)."""
     bound = bound or {}
-    page = selectors.session_page(request_user(request), session.pk, timezone.now())
+    fresh = session if as_read else selectors.session_reread(session.pk)
+    page = selectors.session_page(request_user(request), fresh, timezone.now())
     return {
         **page.context(),
         **_forms(page, bound),
@@ -217,13 +224,13 @@ def _page_context(
 def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
     actor = _actor(request)
     session = session_for_user(
-        request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor
+        request_user(request), session_id, need=Perm.VIEW_CLINICAL, actor=actor, for_page=True
     )
     services.session_viewed(actor=actor, session=session, what="session page")
+    context = _page_context(request, session, as_read=True)
     if _wants_fragments(request):  # session.js: a timer came due; every card, fresh
-        context = _page_context(request, session)
         return JsonResponse({"ok": True, **_fragments_json(request, context)})
-    return render(request, "infusions/session.html", _page_context(request, session))
+    return render(request, "infusions/session.html", context)
 
 
 def _fragments_json(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from ketaflow.ledger.services.draws import (
     open_draws,
     remaining_after,
     session_draw_reverse,
+    session_ledger,
 )
 from ketaflow.ledger.services.inventories import InventoryInput, biennial_due, inventory_take
 from ketaflow.ledger.services.loss import LOSS_KINDS, loss_record, notify_deadline
@@ -126,6 +127,7 @@ __all__ = [
     "session_checks",
     "session_draw_reverse",
     "session_given_mg",
+    "session_ledger",
     "stock_receive",
     "syringe_tolerance_mg",
     "waste_record",

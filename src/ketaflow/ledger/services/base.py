@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -102,6 +102,14 @@ def mg_text(value: Decimal) -> str:
 def live_entries(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
     """Entries not reversed by a correction."""
     return [e for e in entries if not e.corrections.exists()]
+
+
+def live_among(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+    """:func:`live_entries` of a list read with every correction of its entries (a correction
+    names the entry it reverses): those no entry of the list corrects, in the list's order, with
+    no query an entry."""
+    corrected = {e.corrects_id for e in entries if e.corrects_id is not None}
+    return [e for e in entries if e.pk not in corrected]
 
 
 def ledger_settings_for(clinic_id: int) -> LedgerSettings:

@@ -4,6 +4,7 @@ draw is not yet given or wasted; a session's draw reversed at the chair."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -25,6 +26,7 @@ from ketaflow.ledger.services.base import (
     Kind,
     Status,
     entry_time,
+    live_among,
     live_entries,
     lock_vial,
     mg_text,
@@ -125,6 +127,35 @@ def live_session_draw(session: InfusionSession) -> LedgerEntry | None:
     )
     live = live_entries(draws.prefetch_related("corrections").order_by("-seq"))
     return live[0] if live else None
+
+
+@dataclass(frozen=True)
+class SessionLedger:
+    """A session's standing draw (None: none stands) and its standing dispositions (given,
+    wasted; oldest first), from one read of the session's ledger entries."""
+
+    draw: LedgerEntry | None
+    dispositions: list[LedgerEntry]
+
+
+def session_ledger(session: InfusionSession) -> SessionLedger:
+    """The session's standing draw and dispositions in one query: every entry of a session's
+    draw names the session (the draw, its administration and waste copy it, and a correction
+    copies the session of the entry it reverses; ledger entries are append-only), so the
+    session's entries hold every correction of them. The same draw as :func:`live_session_draw`
+    (the latest standing one) and the same dispositions as ``draw.dispositions`` less the
+    corrected ones."""
+    entries = list(
+        LedgerEntry.objects.filter(session_id=session.pk)
+        .select_related("vial", "vial__product")
+        .order_by("seq")
+    )
+    live = live_among(entries)
+    draws = [e for e in live if e.kind == Kind.DRAWN]
+    if not draws:
+        return SessionLedger(None, [])
+    draw = draws[-1]
+    return SessionLedger(draw, [e for e in live if e.draw_id == draw.pk])
 
 
 def session_draw_reverse(*, actor: Actor, draw: LedgerEntry, reason: str) -> LedgerEntry:
