@@ -484,14 +484,15 @@ def bindings(form: forms.BaseForm) -> Iterator[QueryDict]:
 
 
 def renders(form: forms.BaseForm, renderer: FormRenderer) -> list[str]:
-    """The form, each field's group and widget, and each radio or checkbox alone."""
+    """The form, each field's group (its widget inside), and each radio or checkbox alone, in
+    its label and not (as a grid lays them out)."""
     form.renderer = renderer
     out = [str(form)]
     for field in form:
         out.append(str(field.as_field_group()))
-        out.append(str(field))
-        out.extend(str(sub) for sub in field.subwidgets)
-        out.extend(str(sub.tag()) for sub in field.subwidgets)
+        if isinstance(field.field.widget, forms.widgets.ChoiceWidget):
+            out.extend(str(sub) for sub in field.subwidgets)
+            out.extend(str(sub.tag()) for sub in field.subwidgets)
     return out
 
 
