@@ -125,10 +125,11 @@ def _attrs(widget: object) -> str:
 def _input(widget: object) -> str:
     """input.html."""
     value = _get(widget, "value")
-    try:
-        has_value = value is not _MISSING and bool(value != None)  # noqa: E711 - the template's !=
-    except Exception:  # the template's operators read any error as false
-        has_value = False
+    try:  # {% if widget.value != None %}: the operator reads any error as false
+        compared: object = value is not _MISSING and value != None  # noqa: E711
+    except Exception:
+        compared = False
+    has_value = bool(compared)  # outside the try, as the {% if %} tests it
     return (
         '<input type="'
         + _text(_get(widget, "type"))
