@@ -330,11 +330,13 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 
 # Sessions and cookies (HIPAA automatic logoff: 15 idle minutes by default). The page logs off
 # after SESSION_IDLE_SECONDS without a request (signout.js). The server saves an active session
-# (moving its expiry on) at most once a minute (ketaflow.accounts.sessions.touch_seconds), not at
-# every request: its stored age is the idle time plus that interval, so the server ends an idle
-# session no earlier than the page does and at most a minute after it.
+# (moving its expiry on) every SESSION_TOUCH_SECONDS (ketaflow.accounts.sessions), not at every
+# request: once a minute, or ten times per idle time when that is shorter. Its stored age is the
+# idle time plus that interval, so the server ends an idle session no earlier than the page does
+# and at most one interval after it.
 SESSION_IDLE_SECONDS = int(os.environ.get("KETAFLOW_SESSION_IDLE_SECONDS", "900"))
-SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + max(1, min(60, SESSION_IDLE_SECONDS // 10))
+SESSION_TOUCH_SECONDS = max(1, min(60, SESSION_IDLE_SECONDS // 10))
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + SESSION_TOUCH_SECONDS
 SESSION_SAVE_EVERY_REQUEST = False
 # The absolute lifetime of a login, however active (ketaflow.accounts.sessions): 12 hours.
 SESSION_ABSOLUTE_SECONDS = int(os.environ.get("KETAFLOW_SESSION_MAX_SECONDS", "43200"))

@@ -96,6 +96,7 @@ def test_the_idle_log_off_warns_then_clears_the_queue(
     # login page, which restarts nobody's idle time), so the page's log-off is what is tested.
     # In production the stored session outlives the idle time by its save interval.
     settings.SESSION_IDLE_SECONDS = 10
+    settings.SESSION_TOUCH_SECONDS = 1
     settings.SESSION_COOKIE_AGE = 10
     try:
         _queue_as_nurse_a(browser, live_server.url, live_world)

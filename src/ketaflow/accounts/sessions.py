@@ -39,9 +39,9 @@ SEEN = "ketaflow_saved_at"
 
 def touch_seconds() -> int:
     """How often an active session is saved, moving its expiry on (``SESSION_SAVE_EVERY_REQUEST``
-    is off: a save per request was a write per page view): once a minute, or ten times per idle
-    time when that is shorter. ``SESSION_COOKIE_AGE`` is the idle time plus this interval."""
-    return max(1, min(60, int(settings.SESSION_IDLE_SECONDS) // 10))
+    is off: a save per request was a write per page view): ``SESSION_TOUCH_SECONDS``, which
+    ``SESSION_COOKIE_AGE`` adds to the idle time (both in settings)."""
+    return int(settings.SESSION_TOUCH_SECONDS)
 
 
 def _start(request: HttpRequest, user: User) -> UserSession:

@@ -125,8 +125,11 @@ def _attrs(widget: object) -> str:
 def _input(widget: object) -> str:
     """input.html."""
     value = _get(widget, "value")
-    try:  # {% if widget.value != None %}: the operator reads any error as false
-        compared: object = value is not _MISSING and value != None  # noqa: E711
+    # {% if widget.value != None %}: the template calls the value's own __ne__ (which a value
+    # may define to mean something else than identity), so `is not None` would differ; the
+    # operator reads any error as false.
+    try:
+        compared: object = value is not _MISSING and value != None  # noqa: E711 (see above)
     except Exception:
         compared = False
     has_value = bool(compared)  # outside the try, as the {% if %} tests it
