@@ -16,6 +16,7 @@ from typing import Any
 import django
 import pytest
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms.renderers import BaseRenderer, DjangoTemplates
 from django.http import HttpRequest, QueryDict
 from django.test import RequestFactory
@@ -489,6 +490,13 @@ def renders(form: forms.BaseForm, renderer: FormRenderer) -> list[str]:
     """The form, each field's group (its widget inside), and each radio or checkbox alone, in
     its label and not (as a grid lays them out)."""
     form.renderer = renderer
+    # A bound field keeps the renderer its form had when it was made (``as_field_group`` renders
+    # with it): new ones, so each side renders its field groups with its own renderer.
+    # A callable initial (a fresh uuid) is fixed once, so both sides show the same value.
+    form._bound_fields_cache = {}
+    for name, field in form.fields.items():
+        if callable(field.initial) and name not in form.initial:
+            form.initial[name] = field.initial()
     out = [str(form)]
     for field in form:
         out.append(str(field.as_field_group()))
@@ -515,4 +523,54 @@ def test_every_form_renders_the_same_with_both_renderers(world: World) -> None:
     assert count > 200
     widget_templates = sorted({n for n in spy.loaded if n.startswith("django/forms/widgets/")})
     assert widget_templates == [], "a widget of these forms is rendered by its template"
-    assert "web/field.html" in spy.loaded
+    assert "web/field.html" not in spy.loaded, "a field group is rendered by its template"
+
+
+class Awkward(forms.Form):
+    """Every branch of web/field.html and web/field_notes.html, with text to escape."""
+
+    plain = forms.CharField(label=AWKWARD, help_text=AWKWARD)
+    optional = forms.CharField(required=False, label=mark_safe("<em>safe</em> label"))
+    safe_help = forms.CharField(help_text=mark_safe("<b>bold</b> help"))
+    tick = forms.BooleanField(label="I agree & accept", help_text="Tick it")
+    optional_tick = forms.BooleanField(required=False)
+    choice = forms.ChoiceField(
+        choices=[("a", AWKWARD), ("b", "B")], widget=forms.RadioSelect, help_text="Pick one"
+    )
+    many = forms.MultipleChoiceField(
+        choices=[("a", "A"), ("b", "B")], widget=forms.CheckboxSelectMultiple, required=False
+    )
+    hidden = forms.CharField(widget=forms.HiddenInput)
+    own_aria = forms.CharField(
+        widget=forms.TextInput(attrs={"aria-describedby": "elsewhere", "id": "own"}),
+        help_text="Has its own",
+    )
+    shown_initial = forms.CharField(show_hidden_initial=True, initial="x")
+    when = forms.SplitDateTimeField(help_text="Date and time")
+
+    def clean(self) -> dict[str, Any]:
+        for name in self.fields:  # two errors on every field, one with markup to escape
+            self.add_error(name, ValidationError([AWKWARD, mark_safe("<i>safe</i> error")]))
+        return {}
+
+
+@pytest.mark.parametrize("auto_id", ["id_%s", "%s", "fixed", False])
+@pytest.mark.parametrize("bound", [False, True])
+def test_every_branch_of_the_field_group_is_the_templates_markup(
+    auto_id: str | bool, bound: bool
+) -> None:
+    data = QueryDict("plain=x&hidden=y", mutable=True) if bound else None
+    form = Awkward(data, auto_id=auto_id, prefix="p" if auto_id == "%s" else None)
+    form.is_valid()
+    spy = Spy()
+    assert renders(form, spy) == renders(form, REFERENCE)
+    assert "web/field.html" not in spy.loaded
+
+
+def test_another_field_template_or_context_falls_back() -> None:
+    field = Awkward()["plain"]
+    assert widget_markup.render_field_group("web/cell_field.html", {"field": field}) is None
+    assert widget_markup.render_field_group("web/field.html", {"field": field, "x": 1}) is None
+    assert widget_markup.render_field_group("web/field.html", {"field": {"label": "x"}}) is None
+    rendered = widget_markup.render_field_group("web/field.html", {"field": field})
+    assert rendered == field.render(renderer=REFERENCE)

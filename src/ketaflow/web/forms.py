@@ -22,8 +22,9 @@ class FormRenderer(DjangoTemplates):
     ``aria-describedby`` names.
 
     Django's built-in widget templates (inputs, selects, textareas, radios, checkboxes) are
-    built in Python by ``widget_markup`` (the same string, about a tenth of the time); any other
-    template, or a context it does not recognise, is rendered by the template."""
+    built in Python by ``widget_markup`` (the same string, about a tenth of the time), and so is
+    ``web/field.html`` itself; any other template, or a context it does not recognise, is
+    rendered by the template."""
 
     field_template_name = "web/field.html"
 
@@ -31,6 +32,8 @@ class FormRenderer(DjangoTemplates):
         self, template_name: str, context: dict[str, Any], request: HttpRequest | None = None
     ) -> str:
         markup = widget_markup.render(template_name, context)
+        if markup is None:
+            markup = widget_markup.render_field_group(template_name, context)
         if markup is not None:
             return markup
         return str(super().render(template_name, context, request))

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from django.forms.boundfield import BoundField
 from django.template import Context
 from django.template.base import render_value_in_context
 from django.template.defaultfilters import stringformat
@@ -289,3 +290,65 @@ def render(template_name: str, context: object) -> SafeString | None:
     except _Unsupported:
         return None
     return mark_safe(markup)  # noqa: S308  (every value in it went through _text)
+
+
+# --- the project's field group: web/field.html (and the web/field_notes.html it includes) -------
+
+FIELD_TEMPLATE: Final = "web/field.html"
+_REQUIRED: Final = ' <span class="req" title="required">*</span>'
+
+
+def _field_notes(field: BoundField) -> str:
+    """web/field_notes.html as web/field.html includes it (``help_hidden`` unset): a field's
+    help and errors with the ids Django's ``aria-describedby`` names."""
+    auto_id = field.auto_id
+    help_text = field.help_text
+    help_part = ""
+    if help_text:
+        ident = f' id="{_text(auto_id)}_helptext"' if auto_id else ""
+        help_part = f"<small{ident}>{_text(help_text)}</small>"
+    errors = field.errors
+    error_part = ""
+    if errors:
+        ident = f' id="{_text(auto_id)}_error"' if auto_id else ""
+        items = "".join(f"<p>{_text(error)}</p>" for error in errors)
+        error_part = f'<div class="error"{ident}>{items}</div>'
+    return f"\n{help_part}\n{error_part}\n"
+
+
+def _field_group(field: BoundField) -> str:
+    """web/field.html: a field's label, input, help and errors (hidden: the input alone)."""
+    if field.is_hidden:
+        return f"\n{_text(field)}\n"
+    has_error = " has-error" if field.errors else ""
+    required = _REQUIRED if field.field.required else ""
+    if field.use_fieldset:
+        described = field.aria_describedby
+        aria = f' aria-describedby="{_text(described)}"' if described else ""
+        opening = (
+            f'<fieldset class="field{has_error}"{aria}>\n'
+            f"  <legend>{_text(field.label)}{required}</legend>{_text(field)}\n"
+        )
+        closing = "</fieldset>"
+    else:
+        checkbox = field.widget_type == "checkbox"
+        label_for = _text(field.id_for_label)
+        if checkbox:
+            inner = f'{_text(field)} <label for="{label_for}">{_text(field.label)}</label>'
+        else:
+            inner = f'<label for="{label_for}">{_text(field.label)}{required}</label>{_text(field)}'
+        opening = f'<div class="field{has_error}{" check" if checkbox else ""}">\n  {inner}\n'
+        closing = "</div>"
+    return f"\n{opening}\n  {_field_notes(field)}\n{closing}\n"
+
+
+def render_field_group(template_name: str, context: object) -> SafeString | None:
+    """``web/field.html`` rendered for ``{{ field.as_field_group }}`` (its context: the bound
+    field alone) as the form renderer's template would render it, or None: render the
+    template (another template, another context)."""
+    if template_name != FIELD_TEMPLATE or type(context) is not dict or context.keys() != {"field"}:
+        return None
+    field = context["field"]
+    if type(field) is not BoundField:
+        return None
+    return mark_safe(_field_group(field).strip())  # noqa: S308  (every value went through _text)
