@@ -49,18 +49,18 @@ SIGNED_PAGE_QUERIES = 27
 TODAY_PAGE_QUERIES = 20
 
 
-def queries_of(client: Any, url: str) -> list[str]:
+def queries_of(client: Any, url: str, **extra: Any) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
+        response = client.get(url, **extra)
     assert response.status_code == 200
     return [q["sql"] for q in queries.captured_queries]
 
 
-def page_count(client: Any, url: str, figure: int, what: str) -> int:
+def page_count(client: Any, url: str, figure: int, what: str, **extra: Any) -> int:
     """The queries of one render of ``url``, checked against ``figure`` (on PostgreSQL the
     audit entry's chain head is read once more, locked: ``audit.services``)."""
     figure += 1 if connection.vendor == "postgresql" else 0
-    sql = queries_of(client, url)
+    sql = queries_of(client, url, **extra)
     listing = "\n".join(s[:160] for s in sql)
     assert len(sql) <= figure, f"{what}: {len(sql)} queries, at most {figure}:\n{listing}"
     return len(sql)
@@ -154,6 +154,23 @@ def test_the_running_infusion_page_reads_as_many_times_with_twice_the_records(
     assert LedgerEntry.objects.filter(session=session).count() == 3
     many = page_count(client, url, RUNNING_PAGE_QUERIES, "running, 6 of each")
     assert many == few, f"{few} queries with 3 of each record, {many} with 6: a query a row"
+
+
+def test_the_cards_a_timer_fetches_read_no_more_than_the_page(
+    world: World, client_for: Any
+) -> None:
+    """The page's script fetches every card again when a timer comes due (ten templates): the
+    context processors (navigation, urgent banner, backup warning) run once for all of them,
+    not once a card (30 queries here, the page 26, and ten times the processors' work)."""
+    session = running_charted(world, world.patient, 3)
+    client = client_for(world.nurse)
+    url = session_url(session)
+    client.get(url)
+    cards = {"HTTP_X_KETAFLOW_FRAGMENT": "1"}
+    page = page_count(client, url, RUNNING_PAGE_QUERIES, "the page")
+    fetched = page_count(client, url, RUNNING_PAGE_QUERIES, "the cards", **cards)
+    assert fetched <= page
+    assert set(client.get(url, **cards).json()["fragments"]) >= {"vitals", "pump", "status"}
 
 
 def test_the_signed_infusion_page_reads_as_many_times_with_twice_the_records(

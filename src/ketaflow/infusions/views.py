@@ -18,7 +18,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -62,6 +61,7 @@ from ketaflow.infusions.selectors import ACTION_TEXT, SessionPage
 from ketaflow.treatment.services import clinic_today
 from ketaflow.web.auth import request_user
 from ketaflow.web.forms import apply_validation_error
+from ketaflow.web.fragments import render_fragments
 from ketaflow.web.templatetags.display import score
 
 FRAGMENT_HEADER = "X-KetaFlow-Fragment"
@@ -235,13 +235,12 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
 
 def _fragments_json(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
     """Every card of the page rendered from one context (one read of the session at one
-    ``now``), so no card can show an older state than another."""
+    ``now``), so no card can show an older state than another; the context processors run
+    once for all of them (``render_fragments``)."""
+    templates = {name: f"infusions/_{name}.html" for name in FRAGMENTS}
     return {
         "version": context["session"].version,
-        "fragments": {
-            name: render_to_string(f"infusions/_{name}.html", context, request)
-            for name in FRAGMENTS
-        },
+        "fragments": render_fragments(request, templates, context),
     }
 
 
