@@ -6,15 +6,19 @@ questionnaire list and access history in plain words, and who may see them."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.template.loader import render_to_string
+from django.test import override_settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 
 from ketaflow.accounts.clinictime import clinic_local
 from ketaflow.accounts.roles import Role
@@ -25,7 +29,7 @@ from ketaflow.outcomes.charts import survival_chart
 from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import DueQuestionnaire
 from ketaflow.portal.selectors import access_history, questionnaire_rows
-from ketaflow.web import charts
+from ketaflow.web import chart_markup, charts
 from tests.infusions.builders import run_to_stop
 from tests.portal.builders import second_patient_login, verified_client
 from tests.web.conftest import World, make_user
@@ -432,3 +436,40 @@ def test_the_markup_built_in_python_equals_the_template_it_replaced() -> None:
     for chart in _every_kind_of_chart():
         expected = "\n" + reference.render(Context({"chart": chart}))
         assert render_to_string("web/_chart.html", {"chart": chart}) == expected
+
+
+def _numbers() -> list[Any]:
+    rng = random.Random(16)
+    floats = [rng.uniform(-1, 1) * 10 ** rng.randint(-8, 20) for _ in range(2000)]
+    ints = [rng.randint(-(10**12), 10**12) for _ in range(200)]
+    odd = [0.0, -0.0, 1e-05, 1e16, 123456789012345.0, float("nan"), float("inf"), -float("inf")]
+    return [*floats, *ints, *odd, 0, -7, True, Decimal("12.50"), "a & <b>", mark_safe("<i>")]
+
+
+def test_numbers_written_plainly_are_what_the_template_writes() -> None:
+    """The chart writes an int or float as its repr when the clinic's language writes numbers
+    that way (no thousands separator, "."): the same text as ``{{ value }}``, which localizes."""
+    from django.template import Context, Template
+
+    template = Template("{{ value }}")
+    assert chart_markup._plain_numbers()
+    for value in _numbers():
+        expected = template.render(Context({"value": value}))
+        assert chart_markup._v_plain(value) == expected, value
+        assert chart_markup._v(value) == expected, value
+
+
+@pytest.mark.parametrize(
+    "override", [{"USE_THOUSAND_SEPARATOR": True, "NUMBER_GROUPING": 3}, {"DECIMAL_SEPARATOR": ","}]
+)
+def test_where_numbers_are_localized_the_chart_localizes_them(override: dict[str, Any]) -> None:
+    from django.template import Context, Template
+
+    reference = Template(TEMPLATE_MARKUP)
+    with override_settings(**override), translation.override(None):
+        assert not chart_markup._plain_numbers()
+        for chart in _every_kind_of_chart():
+            expected = "\n" + reference.render(Context({"chart": chart}))
+            assert render_to_string("web/_chart.html", {"chart": chart}) == expected
+        thousands = "USE_THOUSAND_SEPARATOR" in override
+        assert chart_markup._v(12345.5) == ("12,345.5" if thousands else "12345,5")

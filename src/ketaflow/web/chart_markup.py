@@ -9,9 +9,11 @@ attributes only (strict CSP)."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
-from django.utils.formats import localize
+from django.conf import settings
+from django.utils.formats import get_format, localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -20,9 +22,29 @@ from ketaflow.web.charts import LegendItem, Path, SvgChart
 
 def _v(value: Any) -> str:
     """A value as ``{{ value }}`` renders it: localized, then escaped."""
+    if type(value) is str:  # Django's escape() is html.escape(), less its lazy-text check
+        return html.escape(value)
     if not isinstance(value, str):
         value = localize(value)
     return str(conditional_escape(value))
+
+
+def _v_plain(value: Any) -> str:
+    """``_v`` where numbers localize to their ``repr`` (no thousands separator, "." for
+    decimals: ``_plain_numbers``), without localize's work for each int and float."""
+    kind = type(value)
+    if kind is int:
+        return repr(value)
+    if kind is float:
+        text = repr(value)
+        if "e" not in text and "n" not in text:  # not 1e-05, nan or inf: localize's own way
+            return text
+    return _v(value)
+
+
+def _plain_numbers() -> bool:
+    """Whether numbers localize to their repr in this request's language and settings."""
+    return not settings.USE_THOUSAND_SEPARATOR and get_format("DECIMAL_SEPARATOR") == "."
 
 
 def _path(p: Path) -> str:
@@ -60,34 +82,34 @@ def _legend_item(item: LegendItem) -> str:
 
 
 def chart_html(chart: SvgChart) -> SafeString:
-    cid, title = _v(chart.id), _v(chart.title)
+    v = _v_plain if _plain_numbers() else _v
+    cid, title = v(chart.id), v(chart.title)
     out: list[str] = [
         f'<figure class="chart" id="{cid}">\n'
         f'  <figcaption class="chart-title" id="{cid}-title">{title}</figcaption>\n'
-        f'  <svg class="chart-svg" viewBox="0 0 {_v(chart.width)} {_v(chart.height)}" role="img" '
+        f'  <svg class="chart-svg" viewBox="0 0 {v(chart.width)} {v(chart.height)}" role="img" '
         f'aria-labelledby="{cid}-title" aria-describedby="{cid}-table" '
         f'font-family="system-ui, sans-serif">\n'
         f"    <title>{title}</title>\n    "
     ]
     for r in chart.rects:
-        tip = f"<title>{_v(r.tip)}</title>" if r.tip else ""
+        tip = f"<title>{v(r.tip)}</title>" if r.tip else ""
         out.append(
-            f'<rect x="{_v(r.x)}" y="{_v(r.y)}" width="{_v(r.width)}" height="{_v(r.height)}" '
-            f'fill="{_v(r.fill)}">{tip}</rect>'
+            f'<rect x="{v(r.x)}" y="{v(r.y)}" width="{v(r.width)}" height="{v(r.height)}" '
+            f'fill="{v(r.fill)}">{tip}</rect>'
         )
     out.append("\n    ")
     for g in chart.grid:
         out.append(
-            f'<path d="{_v(g.d)}" stroke="{_v(g.stroke)}" stroke-width="{_v(g.width)}" '
-            'fill="none"/>'
+            f'<path d="{v(g.d)}" stroke="{v(g.stroke)}" stroke-width="{v(g.width)}" fill="none"/>'
         )
     out.append("\n    ")
     out.extend(_path(p) for p in chart.paths)
     out.append("\n    ")
     for d in chart.dots:
         out.append(
-            f'<circle class="chart-dot" cx="{_v(d.cx)}" cy="{_v(d.cy)}" r="4" fill="{_v(d.fill)}" '
-            f'stroke="{_v(d.stroke)}" stroke-width="2"><title>{_v(d.tip)}</title></circle>'
+            f'<circle class="chart-dot" cx="{v(d.cx)}" cy="{v(d.cy)}" r="4" fill="{v(d.fill)}" '
+            f'stroke="{v(d.stroke)}" stroke-width="2"><title>{v(d.tip)}</title></circle>'
         )
     out.append("\n    ")
     for t in chart.texts:
@@ -97,8 +119,8 @@ def chart_html(chart: SvgChart) -> SafeString:
             else ""
         )
         out.append(
-            f'<text x="{_v(t.x)}" y="{_v(t.y)}" font-size="{_v(t.size)}" '
-            f'text-anchor="{_v(t.anchor)}" fill="{_v(t.fill)}"{halo}>{_v(t.text)}</text>'
+            f'<text x="{v(t.x)}" y="{v(t.y)}" font-size="{v(t.size)}" '
+            f'text-anchor="{v(t.anchor)}" fill="{v(t.fill)}"{halo}>{v(t.text)}</text>'
         )
     out.append("\n  </svg>\n  ")
     if chart.legend:
@@ -107,7 +129,7 @@ def chart_html(chart: SvgChart) -> SafeString:
         out.append("</ul>")
     out.append("\n  ")
     if chart.references:
-        joined = "; ".join(_v(r) for r in chart.references)
+        joined = "; ".join(v(r) for r in chart.references)
         out.append(
             '<p class="chart-references">Dashed lines are reference lines, not measurements: '
             f"{joined}.</p>"
@@ -116,15 +138,15 @@ def chart_html(chart: SvgChart) -> SafeString:
     out.append(
         '\n  <details class="chart-data"><summary>The data as a table</summary>\n'
         f'    <table class="list compact" id="{cid}-table">\n'
-        f"      <caption>{_v(table.caption)}</caption>\n"
+        f"      <caption>{v(table.caption)}</caption>\n"
         "      <thead><tr>"
     )
-    out.extend(f'<th scope="col">{_v(h)}</th>' for h in table.headers)
+    out.extend(f'<th scope="col">{v(h)}</th>' for h in table.headers)
     out.append("</tr></thead>\n      <tbody>")
     for row in table.rows:
         out.append("<tr>")
         for i, cell in enumerate(row):
-            out.append(f'<th scope="row">{_v(cell)}</th>' if i == 0 else f"<td>{_v(cell)}</td>")
+            out.append(f'<th scope="row">{v(cell)}</th>' if i == 0 else f"<td>{v(cell)}</td>")
         out.append("</tr>")
     if not table.rows:
         out.append(f'<tr><td colspan="{len(table.headers)}">{title}: no data yet.</td></tr>')
