@@ -391,9 +391,16 @@ FILE_ENDINGS = ("md", "py", "html", "txt", "pdf", "csv", "org", "com", "net", "j
 EXPONENT = re.compile(r"\b\d+(?:\.\d+)?[eE][+-]?\d+\b")
 
 
+# A time zone's IANA name ("America/New_York"): pages name the zone in words (zone_words).
+ZONE_CODE = re.compile(
+    r"\b(?:Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)"
+    r"/[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)?"
+)
+
+
 def codes_in(text: str) -> list[str]:
     """What in ``text`` looks like a code or an unformatted number."""
-    found = SNAKE.findall(text) + EXPONENT.findall(text)
+    found = SNAKE.findall(text) + EXPONENT.findall(text) + ZONE_CODE.findall(text)
     found += [m for m in DOTTED.findall(text) if m.rsplit(".", 1)[1] not in FILE_ENDINGS]
     return found
 

@@ -50,6 +50,9 @@ def test_codes_in_finds_what_it_must() -> None:
     assert codes_in("Side effect: severe_headache") == ["severe_headache"]
     assert "airway.sleep_apnea" in codes_in("Rule airway.sleep_apnea applies")
     assert codes_in("Aldrete 1E+1 of 10") == ["1E+1"]
+    assert codes_in("Times in America/New_York.") == ["America/New_York"]
+    assert codes_in("Times in America/Indiana/Indianapolis") == ["America/Indiana/Indianapolis"]
+    assert codes_in("Times are New York time (EST), 1/2 tablet") == []
     assert codes_in("someone@example.org, see clinical.md, e.g. the label, 10:30, 1.5 mg") == []
 
 

@@ -14,7 +14,13 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from ketaflow.accounts.clinictime import clinic_day, clinic_local, clinic_now, clinic_today
+from ketaflow.accounts.clinictime import (
+    clinic_day,
+    clinic_local,
+    clinic_now,
+    clinic_today,
+    zone_words,
+)
 from ketaflow.accounts.credentials import ClinicalAct, credential_check
 from ketaflow.accounts.models import Credential
 from ketaflow.ledger.reports import discrepancy_history, to_csv
@@ -91,4 +97,32 @@ def test_pages_run_in_the_clinic_zone(auckland: World, client_for: Any) -> None:
 
 
 def test_reports_say_their_time_zone(auckland: World) -> None:
-    assert "Times in Pacific/Auckland" in to_csv(discrepancy_history(auckland.clinic))
+    assert "Times are Auckland time" in to_csv(discrepancy_history(auckland.clinic))
+
+
+@pytest.mark.parametrize(
+    ("name", "moment", "words"),
+    [
+        ("America/New_York", dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC), "New York time (EST)"),
+        ("America/New_York", dt.datetime(2026, 7, 5, 12, tzinfo=dt.UTC), "New York time (EDT)"),
+        ("Pacific/Auckland", dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC), "Auckland time (NZDT)"),
+        ("America/Indiana/Indianapolis", None, "Indianapolis time"),
+        ("Europe/Istanbul", dt.datetime(2026, 1, 5, tzinfo=dt.UTC), "Istanbul time (UTC+03)"),
+        ("UTC", None, "UTC"),
+        ("Etc/UTC", None, "UTC"),
+        ("Not/A_Zone", None, "Not/A_Zone"),
+    ],
+)
+def test_a_zone_is_named_in_words(name: str, moment: dt.datetime | None, words: str) -> None:
+    assert zone_words(name, moment).startswith(words)
+    assert zone_words(name, moment, abbreviation=False) == words.split(" (")[0]
+
+
+def test_no_page_names_the_zone_by_its_code(auckland: World, client_for: Any) -> None:
+    """The pages that say which zone their times are in say it in words."""
+    pages = ["audit_list", "chair_board", "api_tokens", "backup_status", "account_sessions"]
+    client = client_for(auckland.director)
+    for name in pages:
+        page = client.get(reverse(name)).content.decode()
+        assert "Pacific/Auckland" not in page, name
+        assert "Auckland time (NZ" in page, name

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
@@ -43,10 +43,25 @@ def clinic_day(clinic: Clinic, moment: dt.datetime) -> dt.date:
     return clinic_local(clinic, moment).date()
 
 
-def zone_label(clinic: Clinic) -> str:
-    """The clinic's zone as a report states it, e.g. "America/New_York (EST)"."""
-    now = clinic_now(clinic)
-    return f"{clinic.time_zone} ({now.tzname()})"
+def zone_words(name: str, moment: dt.datetime | None = None, *, abbreviation: bool = True) -> str:
+    """A time zone as a page names it, in words rather than its IANA code: "New York time
+    (EST)" for America/New_York, "Auckland time (NZDT)" for Pacific/Auckland, with the
+    abbreviation in force at ``moment`` (now by default; ``abbreviation=False`` leaves it out,
+    for a report over months, where it changes); "UTC" alone. An unknown name is shown as it
+    is."""
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return name
+    short = timezone.localtime(moment or timezone.now(), zone).tzname() or ""
+    if short[:1] in ("+", "-"):  # a zone with no letters of its own: "+03"
+        short = f"UTC{short}"
+    place = name.rsplit("/", 1)[-1].replace("_", " ")
+    if place.upper() in ("UTC", "GMT", "UCT", "ZULU", "UNIVERSAL") or place == short:
+        return short or place
+    if abbreviation and short:
+        return f"{place} time ({short})"
+    return f"{place} time"
 
 
 def active_local(moment: dt.datetime) -> dt.datetime:

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ketaflow.accounts.clinictime import clinic_local, clinic_today
+from ketaflow.accounts.clinictime import clinic_local, clinic_today, zone_words
 from ketaflow.accounts.models import Clinic
 from ketaflow.clinical import pump
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
@@ -56,7 +56,7 @@ def _clock_axis(clinic: Clinic, t0: dt.datetime, t1: dt.datetime) -> charts.Axis
     while (offset := (at - local0).total_seconds() / 60) <= span_min:
         ticks.append((offset, f"{at:%H:%M}"))
         at += dt.timedelta(minutes=step)
-    return charts.Axis(f"Clinic time ({clinic.time_zone})", 0.0, span_min, ticks)
+    return charts.Axis(zone_words(clinic.time_zone, t0), 0.0, span_min, ticks)
 
 
 def vitals_chart(

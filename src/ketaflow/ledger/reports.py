@@ -22,7 +22,7 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ketaflow.accounts.clinictime import clinic_zone
+from ketaflow.accounts.clinictime import clinic_zone, zone_words
 from ketaflow.accounts.models import Clinic
 from ketaflow.ledger.models import DiscrepancyCase, Inventory, LedgerEntry, Vial
 from ketaflow.patients.models import Patient
@@ -40,7 +40,7 @@ class Report:
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
 
     def __post_init__(self) -> None:
-        self.subtitle.append(f"Times in {self.zone.key}")
+        self.subtitle.append(f"Times are {zone_words(self.zone.key, abbreviation=False)}")
 
 
 def _mg(value: Decimal | None) -> str:

@@ -18,6 +18,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from ketaflow.accounts.clinictime import zone_words
 from ketaflow.web.chart_markup import chart_html as build_chart_html
 from ketaflow.web.charts import SvgChart
 
@@ -220,3 +221,9 @@ def chart_html(chart: SvgChart) -> SafeString:
     """One server-rendered SVG chart (``web/_chart.html``), built by
     :func:`ketaflow.web.chart_markup.chart_html`."""
     return build_chart_html(chart)
+
+
+@register.filter
+def zone(name: str) -> str:
+    """A time zone's IANA name in words: ``{{ time_zone|zone }}`` -> "New York time (EST)"."""
+    return zone_words(str(name))
