@@ -493,10 +493,10 @@ def renders(form: forms.BaseForm, renderer: FormRenderer) -> list[str]:
     # A bound field keeps the renderer its form had when it was made (``as_field_group`` renders
     # with it): new ones, so each side renders its field groups with its own renderer.
     # A callable initial (a fresh uuid) is fixed once, so both sides show the same value.
-    form._bound_fields_cache = {}
-    for name, field in form.fields.items():
-        if callable(field.initial) and name not in form.initial:
-            form.initial[name] = field.initial()
+    form._bound_fields_cache = {}  # type: ignore[attr-defined]  # Django's own cache, emptied
+    for name, declared in form.fields.items():
+        if callable(declared.initial) and name not in form.initial:
+            form.initial[name] = declared.initial()
     out = [str(form)]
     for field in form:
         out.append(str(field.as_field_group()))
