@@ -46,6 +46,14 @@ def _pdf(browser: webdriver.Chrome, name: str, paper: str) -> bytes:
     return data
 
 
+def _controls(browser: webdriver.Chrome) -> list[str]:
+    """Buttons, links drawn as buttons and the infusion page's action forms that show."""
+    found = browser.find_elements(
+        By.CSS_SELECTOR, "main button, main a.button, main form[data-ajax]"
+    )
+    return [(e.get_attribute("outerHTML") or "")[:80] for e in found if e.is_displayed()]
+
+
 def _pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
 
@@ -73,7 +81,11 @@ def test_every_printable_page_prints_only_its_patient(
             browser.get(live_server.url + url)
             banner = wait_text(browser, "#urgent-banner", "Berg")
             assert banner.is_displayed(), name  # on screen the banner shows (the check can fail)
+            on_screen = _controls(browser)
+            if name == "session":
+                assert on_screen, "on screen the page has buttons and forms (the check can fail)"
             _media(browser, "print")
+            assert _controls(browser) == [], name  # on paper nothing to press or fill in
             printed = _visible_text(browser)
             assert "Anders" in printed, name
             for absent in ("Berg", "Bruno", "urgent task", "Log out", "· Test Clinic"):
