@@ -99,6 +99,8 @@ def test_one_infusion_from_vial_to_reconciliation(
 
     # A critical baseline refuses the start once, naming the reading.
     vitals(browser, "185", "115", "80", "98")
+    # The answer re-renders the cards (the start button's too): wait for it, then press.
+    wait_text(browser, "#start-missing", "baseline vitals: 185/115")
     click(browser.find_element(By.ID, "btn-start"))
     flash = wait_text(browser, "#flash", "Cannot start the infusion")
     assert "185/115" in flash.text

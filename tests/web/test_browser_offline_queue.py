@@ -77,7 +77,9 @@ def test_a_second_nurse_cannot_replay_the_first_nurses_queue(
     browser.get(f"{live_server.url}/infusions/{session.pk}/")
     browser.execute_script("window.__ketaflowMarker = 'still here';")
     assert browser.find_element(By.ID, "pending").get_attribute("hidden") is not None
-    assert "131" not in browser.find_element(By.TAG_NAME, "body").text
+    # Nurse A's reading is nowhere on B's page (as "131/79": the random MRN may hold "131").
+    assert "131/79" not in browser.find_element(By.TAG_NAME, "body").text
+    assert "131" not in browser.find_element(By.ID, "pending-list").text
     # B charts: B's entry is the first and only one the queue sends (A's would have gone first).
     vitals(browser, "118", "76", "66", "98")
     wait_text(browser, "#flowsheet", "118/76")
