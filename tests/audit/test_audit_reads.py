@@ -1,5 +1,5 @@
 """Reads that leave a trace: a list page, the access history, a form and the urgent banner
-name every patient they show (the every-page sweep: tests/audit/test_audit_read_sweep.py)."""
+name every patient they show (the every-page sweep: tests/web/test_patient_isolation.py)."""
 
 from __future__ import annotations
 

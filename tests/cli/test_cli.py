@@ -181,6 +181,10 @@ def test_demo_is_refused_in_production(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "not loaded in production mode" in result.stderr
     assert "Traceback" not in result.stderr
+    # Refused before anything was done: the production database was not migrated (it was, and
+    # the refusal came after the migration of an empty file, 17 s).
+    database = tmp_path / "db.sqlite3"
+    assert not database.exists() or database.stat().st_size == 0
 
 
 def _run_with_database(url: str, *args: str) -> subprocess.CompletedProcess[str]:

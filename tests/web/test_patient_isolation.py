@@ -1,9 +1,11 @@
-"""A patient cannot reach another patient's data by any URL.
+"""Every URL of the app, as a patient and as each staff role, on the whole demo clinic.
 
 The whole demo clinic is loaded (patients at every stage, sessions, courses, outcomes, portal,
-ledger), the demo patient logs in with their second factor passed, and every URL pattern of the
-app is requested with every record id that exists for its integer parameters. No response may
-show another patient's name or record number.
+ledger) and every URL pattern of the app is requested with every record id that exists for its
+integer parameters, signed in past the second factor:
+- as the demo patient: no response may show another patient's name or record number;
+- as each staff role: no server error, and every page that shows a patient names that patient
+  in an audit entry written by the same request (the patient's access history is complete).
 
 The demo is loaded once for the module (one transaction, rolled back at the end; each test runs
 in a savepoint of it, as in test_outsider), not once per test: five loads became one."""
@@ -13,9 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from ketaflow.accounts.models import User
+from ketaflow.audit.models import AuditEntryPatient
 from ketaflow.patients.models import Patient
+from tests.audit.builders import newest_entry_id
 from tests.web import sweep
 from tests.web.conftest import logged_in
 
@@ -58,27 +63,69 @@ def test_a_patient_sees_no_other_patient_by_any_url(demo_clinics: None, db: None
     assert leaks == []
 
 
+def _identifiers(patient: Patient) -> list[str]:
+    return sorted(
+        {
+            f"{patient.given_name} {patient.family_name}",
+            f"{patient.display_name}",
+            f"{patient.family_name}, {patient.given_name}",
+            patient.mrn,
+        }
+    )
+
+
 # The director's sweep also runs on PostgreSQL (mark pg_sweep): every staff page's queries there.
 @pytest.mark.parametrize(
     "username",
     [pytest.param("director", marks=pytest.mark.pg_sweep), "prescriber", "nurse", "frontdesk"],
 )
-def test_no_url_fails_for_any_staff_role(demo_clinics: None, db: None, username: str) -> None:
-    """Every page, picture and export of the demo clinic, with every existing record id,
-    answers without a server error (and without a warning: the suite fails on warnings)."""
-    # Past the second factor: signed in with the password alone, staff are sent to enrol and
-    # almost every URL answered a redirect, so the sweep could hardly fail.
+def test_every_url_answers_each_staff_role_and_audits_the_patients_it_shows(
+    demo_clinics: None, db: None, username: str
+) -> None:
+    """Every page, picture and export of the demo clinic, with every existing record id, as each
+    staff role:
+    - answers without a server error (and without a warning: the suite fails on warnings);
+    - wherever the page shows a patient's name or record number, an audit entry written by that
+      very request names the patient (as its patient or among the patients it lists), so that
+      the patient's access history is complete.
+
+    One visit of each URL serves both checks (they were two sweeps of the same URLs as the same
+    roles: a sixth of the suite's time). Signed in past the second factor: with the password
+    alone, staff are sent to enrol, almost every URL answered a redirect and neither check could
+    fail."""
+    patients = [(p, _identifiers(p)) for p in Patient.objects.all()]
     client = logged_in(User.objects.get(username=username))
-    checked = answered = 0
+    checked = answered = showing = 0
+    unaudited: list[str] = []
     for route in sweep.patterns():
         for url in sweep.fill(route, list(range(1, 13)), ["allergy", "diagnosis", "pcl5", "csv"]):
+            before = newest_entry_id()
             response: Any = client.get(url)
             # /healthz answers 503 by design when the worker or the backups are not well.
             assert response.status_code < 500 or url == "/healthz", url
             assert "/account/enrol/" not in response.get("Location", ""), url
             checked += 1
-            answered += response.status_code == 200
+            if response.status_code != 200:
+                continue
+            answered += 1
+            if response.get("Content-Type", "").startswith("image/"):
+                continue
+            text = response.content.decode(errors="replace")
+            shown = {p.pk: p for p, names in patients if any(n in text for n in names)}
+            if not shown:
+                continue
+            showing += 1
+            named = set(
+                AuditEntryPatient.objects.filter(entry_id__gt=before).values_list(
+                    "patient_id", flat=True
+                )
+            )
+            unaudited += [f"{url}: {shown[pk].display_name}" for pk in sorted(set(shown) - named)]
     assert checked > 500
     # Pages did answer (not only redirects). On PostgreSQL the demo's record ids are not 1-12
     # (sequences are not reset between tests), so fewer record pages answer: 14-43 there.
     assert answered >= 10, f"only {answered} of {checked} URLs answered 200"
+    assert showing >= 10 or connection.vendor == "postgresql", (
+        f"only {showing} pages showed a patient: is the sweep signed in?"
+    )
+    assert unaudited == []

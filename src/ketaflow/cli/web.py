@@ -133,6 +133,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _setup_django()
+    from django.conf import settings
+
+    if settings.PRODUCTION:
+        # Refused before the migration: a production database is left exactly as it was.
+        raise CliError("the demo clinic is not loaded in production mode")
     _migrate()
     from ketaflow.web.demo import demo_load
 
