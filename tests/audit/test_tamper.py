@@ -463,6 +463,41 @@ def test_changing_the_plan_of_a_signed_note_by_sql_is_reported(
     assert f"TAMPERING: infusion note {session.pk}" in capsys.readouterr().err
 
 
+def test_a_plan_made_not_a_number_by_sql_is_named_in_words_not_a_bare_server_error(
+    world: World,
+) -> None:
+    """The infusion page, the REST API and FHIR refuse the damaged record (500: the server's
+    data is wrong) and say which record, which figure and what to do, in words; the generic
+    "Something went wrong" told the nurse nothing."""
+    from django.test import Client
+
+    from ketaflow.api.scopes import scopes_for_role
+    from tests.api.api_helpers import token_for
+    from tests.web.conftest import logged_in
+
+    session = complete_session(world)
+    assert session.plan is not None
+    set_plan_by_sql(session.pk, {**session.plan, "dose_mg": "35"})
+    figure = "its dose plan&#x27;s dose in mg is &#x27;35&#x27;, not a number"
+    page = logged_in(world.nurse, Client(raise_request_exception=False))
+    answer = page.get(reverse("infusion_session", args=[session.pk]))
+    assert answer.status_code == 500
+    text = answer.content.decode()
+    assert "<h1>Damaged record</h1>" in text
+    assert f"infusion session {session.pk}: {figure}" in text
+    assert "changed outside KetaFlow" in text
+    assert "Something went wrong" not in text
+    token = token_for(world.director, *[s.key for s in scopes_for_role(world.director.role)])
+    machine = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {token}")
+    api = machine.get(f"/api/sessions/{session.pk}/")
+    assert api.status_code == 500
+    assert "dose in mg is '35', not a number" in api.json()["detail"]
+    fhir = machine.get(f"/fhir/MedicationAdministration/{session.pk}")
+    assert fhir.status_code == 500
+    (issue,) = fhir.json()["issue"]
+    assert "dose in mg is '35', not a number" in issue["diagnostics"]
+
+
 def test_the_same_plan_written_back_by_sql_keeps_the_seal(world: World) -> None:
     """The seal hashes the plan's content, not its stored text: key order and spacing (jsonb
     reorders keys) change nothing."""

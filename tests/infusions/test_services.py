@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from ketaflow.accounts.models import Credential
+from ketaflow.audit.chain import DamagedRecord
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.clinical import Instrument
@@ -178,10 +179,14 @@ def test_the_plan_figures_are_read_only_and_refuse_what_is_not_a_number() -> Non
     assert session.dose_mg == 35.0
     assert isinstance(session.dose_mg, float)  # the same repr as the column it replaces
     assert session.rate_ml_per_h is None
-    with pytest.raises(ValueError, match=r"infusion session 7: its plan has no drug_volume_ml$"):
+    with pytest.raises(
+        DamagedRecord, match=r"infusion session 7: its dose plan has no drug volume in mL$"
+    ):
         _ = session.dose_plan
     session.plan = {"dose_mg": "35"}
-    with pytest.raises(ValueError, match="infusion session 7: its plan's dose_mg is '35', not a"):
+    with pytest.raises(
+        DamagedRecord, match="infusion session 7: its dose plan's dose in mg is '35', not a"
+    ):
         _ = session.dose_mg
 
 

@@ -14,6 +14,8 @@ from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
 from ketaflow.api.schemas import ErrorOut
+from ketaflow.audit.chain import DamagedRecord
+from ketaflow.web.errors import DAMAGED
 
 ERROR_CODES = (400, 401, 403, 404, 422, 429)
 
@@ -74,6 +76,10 @@ def install(api: NinjaAPI) -> None:
         item = {"field": field, "rule": "refused", "message": message}
         return api.create_response(request, _body(text, [item]), status=400)
 
+    def damaged(request: HttpRequest, exc: DamagedRecord) -> HttpResponse:
+        # Not the caller's error (a ValueError's 400): a stored record changed outside KetaFlow.
+        return api.create_response(request, _body(DAMAGED.format(problem=exc)), status=500)
+
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return api.create_response(request, _body(str(exc) or "Not found."), status=404)
 
@@ -107,6 +113,7 @@ def install(api: NinjaAPI) -> None:
         [
             (NinjaValidationError, validation),
             (DjangoValidationError, refused),
+            (DamagedRecord, damaged),
             (ValueError, value),
             (Http404, not_found),
             (PermissionDenied, denied),

@@ -13,6 +13,13 @@ from typing import Any, Protocol, TypeVar
 GENESIS = "0" * 64
 
 
+class DamagedRecord(ValueError):
+    """A stored record holds what KetaFlow never writes: it was changed outside KetaFlow (or the
+    disk corrupted it). Refused, naming the record and the value, never guessed around; the
+    server-error page says so in words (``ketaflow.web.errors``), and the tamper checks
+    (``ketaflow audit verify``) report the record."""
+
+
 class EntryLike(Protocol):
     seq: int
     hash_version: int

@@ -20,6 +20,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from ketaflow.accounts.clinictime import clinic_local
+from ketaflow.audit.chain import DamagedRecord
 from ketaflow.audit.models import AppendOnly
 from ketaflow.audit.models import AppendOnlyError as AppendOnlyError  # tests import it here
 from ketaflow.clinical import Indication as ClinicalIndication
@@ -57,6 +58,18 @@ class DosePlan:
     rate_ml_per_h_exact: float | None
 
 
+# The plan's figures in words, for a message a person reads.
+PLAN_FIGURE_WORDS = {
+    "dose_mg": "dose in mg",
+    "drug_volume_ml": "drug volume in mL",
+    "drug_volume_ml_exact": "exact drug volume in mL",
+    "total_volume_ml": "bag volume in mL",
+    "final_concentration_mg_per_ml": "concentration in mg/mL",
+    "rate_ml_per_h": "pump rate in mL/h",
+    "rate_ml_per_h_exact": "exact pump rate in mL/h",
+}
+
+
 def plan_figure(session_pk: object, plan: object, name: str) -> float | None:
     """``plan[name]`` as the float it was computed as (None when there is no plan or no such
     figure); a value that is not a number is refused naming the session, never guessed at."""
@@ -66,8 +79,9 @@ def plan_figure(session_pk: object, plan: object, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(
-            f"infusion session {session_pk}: its plan's {name} is {value!r}, not a number"
+        words = PLAN_FIGURE_WORDS.get(name, name.replace("_", " "))
+        raise DamagedRecord(
+            f"infusion session {session_pk}: its dose plan's {words} is {value!r}, not a number"
         )
     return float(value)
 
@@ -249,7 +263,8 @@ class InfusionSession(models.Model):
     def _required(self, name: str) -> float:
         value = self._figure(name)
         if value is None:
-            raise ValueError(f"infusion session {self.pk}: its plan has no {name}")
+            words = PLAN_FIGURE_WORDS.get(name, name.replace("_", " "))
+            raise DamagedRecord(f"infusion session {self.pk}: its dose plan has no {words}")
         return value
 
     @property

@@ -1,5 +1,6 @@
 """The server-error answer: 503 with Retry-After when the database is not answering (a restart,
-a failover, a full disk), 500 otherwise. JSON on the REST API, an OperationOutcome on FHIR, a page
+a failover, a full disk), 500 otherwise; a record changed outside KetaFlow (``DamagedRecord``) is
+named, in words, with what to do. JSON on the REST API, an OperationOutcome on FHIR, a page
 elsewhere. Rendered without the request's context: the context processors read the database that
 just failed."""
 
@@ -11,6 +12,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 
+from ketaflow.audit.chain import DamagedRecord
+
 RETRY_AFTER_S = 30
 
 UNAVAILABLE = (
@@ -18,6 +21,12 @@ UNAVAILABLE = (
     "saving something, check that it was saved before you enter it again."
 )
 FAILED = "Something went wrong on the server. The error has been logged; try again or call support."
+DAMAGED = (
+    "This record cannot be shown as it is stored: {problem}. It was changed outside KetaFlow, so "
+    "KetaFlow neither shows nor uses it. If you were saving something, it may have been saved: "
+    "do not enter it again before the director has checked. Tell the medical director: the "
+    "tamper check (ketaflow audit verify) names the record."
+)
 
 
 def database_unavailable(exc: BaseException | None) -> bool:
@@ -26,9 +35,13 @@ def database_unavailable(exc: BaseException | None) -> bool:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    unavailable = database_unavailable(sys.exc_info()[1])
+    exc = sys.exc_info()[1]
+    unavailable = database_unavailable(exc)
     status = 503 if unavailable else 500
     message = UNAVAILABLE if unavailable else FAILED
+    title = "Not available for a moment" if unavailable else "Server error"
+    if isinstance(exc, DamagedRecord):
+        message, title = DAMAGED.format(problem=exc), "Damaged record"
     response: HttpResponse
     if request.path.startswith("/fhir/"):
         outcome = {
@@ -46,7 +59,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response = JsonResponse({"detail": message, "errors": []}, status=status)
     else:
         page = loader.get_template("web/server_error.html")
-        response = HttpResponse(page.render({"message": message, "status": status}), status=status)
+        context = {"message": message, "status": status, "title": title}
+        response = HttpResponse(page.render(context), status=status)
     if unavailable:
         response["Retry-After"] = str(RETRY_AFTER_S)
     return response
