@@ -43,6 +43,8 @@ PAGES: dict[str, list[str]] = {
         "ledger_home",
         "ledger_reports",
         "audit_list",
+        "patient_history",
+        "backup_status",
         "outcomes_dashboard",
         "clinic_settings",
     ],
@@ -73,6 +75,10 @@ def _url(name: str) -> str:
     session = InfusionSession.objects.filter(patient__clinic__slug="riverside").order_by("pk")
     records = {
         "chart": ("patient_chart", Patient.objects.filter(clinic__slug="riverside")),
+        "patient_history": (
+            "patient_access_history",
+            Patient.objects.filter(clinic__slug="riverside"),
+        ),
         "candidacy": ("candidacy_detail", CandidacyAssessment.objects.all()),
         "course": ("course_detail", Course.objects.all()),
         "session": ("infusion_session", session),

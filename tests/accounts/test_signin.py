@@ -157,6 +157,27 @@ def test_production_always_requires_the_staff_second_factor(tmp_path: Path) -> N
     assert out.stdout.strip() == "True"
 
 
+def test_an_authenticator_code_is_accepted_once(world: World) -> None:
+    """A code seen over a shoulder or replayed from a captured request is refused once used,
+    as is an older code of the same window (RFC 6238 s. 5.2: a step is accepted once). The
+    browser tests' sign-in helper (tests/web/browser.py ``next_code``) forgets the steps a
+    test used, to log in more than three times in 30 s; this is where the rule is tested."""
+    secret = _enrolled(world.nurse)
+    first = Client()
+    _login(first, "nurse")
+    code = _code(secret)
+    assert first.post(reverse("account_verify"), {"code": code}).status_code == 302
+    replay = Client()
+    _login(replay, "nurse")
+    refused = replay.post(reverse("account_verify"), {"code": code})
+    assert "does not match" in refused.content.decode()
+    older = replay.post(reverse("account_verify"), {"code": _code(secret, -1)})
+    assert "does not match" in older.content.decode()
+    assert replay.get(reverse("patient_list"))["Location"].startswith(reverse("account_verify"))
+    newer = replay.post(reverse("account_verify"), {"code": _code(secret, +1)})
+    assert newer.status_code == 302
+
+
 def test_enrolment_at_first_login_then_the_code_and_the_recovery_codes(world: World) -> None:
     c = Client()
     _login(c, "nurse")

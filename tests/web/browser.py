@@ -102,8 +102,14 @@ def login(browser: webdriver.Chrome, base: str, username: str, password: str | N
 
 
 def next_code(username: str) -> str:
-    """A code the enrolled staff member's authenticator would show that the server has not
-    accepted yet (each time step is accepted once; one step of drift either way)."""
+    """A code the enrolled staff member's authenticator shows now, which the server accepts.
+
+    The server accepts each time step once, within one step either way (RFC 6238), so a real
+    authenticator allows three logins of one person in 30 s; the browser tests switch users on
+    one tablet faster than that and waited up to half a minute each time (about 90 s of a
+    suite run, a core left idle). So the helper forgets the steps this person used before
+    (``last_t``): the test's clock cannot wait, and the rule itself is tested on its own
+    (tests/accounts/test_signin.py ``test_an_authenticator_code_is_accepted_once``)."""
     import time
 
     import pyotp
@@ -112,12 +118,9 @@ def next_code(username: str) -> str:
     from ketaflow.accounts.second_factor import STEP_SECONDS, secret_of
 
     device = TOTPDevice.objects.get(user__username=username, confirmed=True)
-    while True:
-        now = int(time.time() // STEP_SECONDS)
-        step = max(now - 1, device.last_t + 1)
-        if step <= now + 1:
-            return str(pyotp.TOTP(secret_of(device)).at(step * STEP_SECONDS))
-        time.sleep(1)
+    now = int(time.time() // STEP_SECONDS)
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=now - 2)
+    return str(pyotp.TOTP(secret_of(device)).at(now * STEP_SECONDS))
 
 
 def second_factor(browser: webdriver.Chrome, username: str) -> None:
