@@ -31,16 +31,18 @@ from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment
 
 # The plan's figures that the session once also kept in columns of their own (removed by
-# migration 0005; the note's seal still hashes them under these names, ketaflow.infusions.lock).
-PLAN_FIGURES = (
-    "dose_mg",
-    "drug_volume_ml",
-    "drug_volume_ml_exact",
-    "total_volume_ml",
-    "final_concentration_mg_per_ml",
-    "rate_ml_per_h",
-    "rate_ml_per_h_exact",
-)
+# migration 0005; the note's seal still hashes them under these names, ketaflow.infusions.lock),
+# each with its words for a message a person reads.
+PLAN_FIGURE_WORDS = {
+    "dose_mg": "dose in mg",
+    "drug_volume_ml": "drug volume in mL",
+    "drug_volume_ml_exact": "exact drug volume in mL",
+    "total_volume_ml": "bag volume in mL",
+    "final_concentration_mg_per_ml": "concentration in mg/mL",
+    "rate_ml_per_h": "pump rate in mL/h",
+    "rate_ml_per_h_exact": "exact pump rate in mL/h",
+}
+PLAN_FIGURES = tuple(PLAN_FIGURE_WORDS)
 
 
 @dataclass(frozen=True)
@@ -58,16 +60,8 @@ class DosePlan:
     rate_ml_per_h_exact: float | None
 
 
-# The plan's figures in words, for a message a person reads.
-PLAN_FIGURE_WORDS = {
-    "dose_mg": "dose in mg",
-    "drug_volume_ml": "drug volume in mL",
-    "drug_volume_ml_exact": "exact drug volume in mL",
-    "total_volume_ml": "bag volume in mL",
-    "final_concentration_mg_per_ml": "concentration in mg/mL",
-    "rate_ml_per_h": "pump rate in mL/h",
-    "rate_ml_per_h_exact": "exact pump rate in mL/h",
-}
+def _words(name: str) -> str:
+    return PLAN_FIGURE_WORDS.get(name, name.replace("_", " "))
 
 
 def plan_figure(session_pk: object, plan: object, name: str) -> float | None:
@@ -79,9 +73,9 @@ def plan_figure(session_pk: object, plan: object, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        words = PLAN_FIGURE_WORDS.get(name, name.replace("_", " "))
         raise DamagedRecord(
-            f"infusion session {session_pk}: its dose plan's {words} is {value!r}, not a number"
+            f"infusion session {session_pk}: its dose plan's {_words(name)} is {value!r}, "
+            "not a number"
         )
     return float(value)
 
@@ -263,8 +257,7 @@ class InfusionSession(models.Model):
     def _required(self, name: str) -> float:
         value = self._figure(name)
         if value is None:
-            words = PLAN_FIGURE_WORDS.get(name, name.replace("_", " "))
-            raise DamagedRecord(f"infusion session {self.pk}: its dose plan has no {words}")
+            raise DamagedRecord(f"infusion session {self.pk}: its dose plan has no {_words(name)}")
         return value
 
     @property
