@@ -44,8 +44,8 @@ from tests.web.conftest import PASSWORD, World
 # the vial's ledger entries in three, the addenda a note cannot have before it is signed), 36
 # for the signed one (its note read again for the seal check, the ledger in four) and 21 for
 # Today's infusions (the sessions apart from their appointments).
-RUNNING_PAGE_QUERIES = 26
-SIGNED_PAGE_QUERIES = 27
+RUNNING_PAGE_QUERIES = 22
+SIGNED_PAGE_QUERIES = 23
 TODAY_PAGE_QUERIES = 20
 
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from ketaflow.accounts.clinictime import clinic_day
 from ketaflow.infusions import selectors
-from ketaflow.infusions.models import InfusionSession
+from ketaflow.infusions.access import SESSION_PEOPLE
+from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from tests.infusions.builders import reading, run_to_stop, running, side_effect
 from tests.web.conftest import World
 
@@ -58,6 +59,47 @@ def test_stopped_infusion_page_stays_under_the_ceiling(world: World, client_for:
     client = client_for(world.nurse)
     page_queries(client, session)
     assert page_queries(client, session) <= PAGE_QUERY_CEILING
+
+
+def test_the_people_and_readings_the_page_names_are_read_once_and_are_the_right_ones(
+    world: World,
+) -> None:
+    """The session's people and its records' people come from one read of users, a
+    correction's corrected reading from the session's own readings (issue 16: they were joined
+    to each statement, a 221-column read of the session): each is the stored one, and asking
+    for it reads nothing more."""
+    session = running(world, started_min_ago=20)
+    now = timezone.now()
+    reading(world, session, now - dt.timedelta(minutes=15))
+    first = session.vitals.order_by("pk").last()
+    assert first is not None
+    reading(world, session, None, corrects=first, correction_reason="Cuff too small")
+    side_effect(world, session)
+    # Someone else in two of the places, so that a person given to the wrong field shows.
+    InfusionSession.objects.filter(pk=session.pk).update(risk_acknowledged_by=world.prescriber)
+    VitalsEntry.objects.filter(pk=first.pk).update(by=world.prescriber)
+    fresh = selectors.session_reread(session.pk)
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.session_page(world.nurse, fresh, now)
+    read = len(queries.captured_queries)
+    stored = InfusionSession.objects.get(pk=session.pk)
+    with CaptureQueriesContext(connection) as asked:
+        people = {name: getattr(page.session, name) for name in SESSION_PEOPLE}
+        by = [(v.pk, v.by) for v in page.session.vitals.all()]
+        corrected = [v.corrects for v in page.session.vitals.all() if v.corrects_id]
+        effects = [e.by for e in page.side_effects]
+        events = [e.by for e in page.events]
+    assert asked.captured_queries == [], "a person or a reading read again after the page's reads"
+    assert people == {name: getattr(stored, name) for name in SESSION_PEOPLE}
+    assert len({u for u in people.values() if u is not None}) >= 2, people
+    assert by == [(v.pk, v.by) for v in stored.vitals.all()]
+    assert {u for _, u in by} == {world.nurse, world.prescriber}
+    assert corrected == [first]
+    assert corrected[0].measured_at == first.measured_at
+    assert effects == [world.nurse]
+    assert events
+    assert set(events) == {world.nurse}
+    assert read > 0
 
 
 def test_flowsheet_page_gathers_the_printed_sheet_in_words(world: World) -> None:

@@ -35,7 +35,7 @@ from ketaflow.clinical.dosing import BAG_CONVENTION, kg_to_pounds
 from ketaflow.clinical.monitoring import AlertLevel, EndOrganSymptom
 from ketaflow.clinical.pump import Delivered
 from ketaflow.infusions import gates, loaded, services, stock
-from ketaflow.infusions.access import PAGE_JOINS
+from ketaflow.infusions.access import PAGE_JOINS, SESSION_PEOPLE
 from ketaflow.infusions.charts import delivered_pk_chart, vitals_chart
 from ketaflow.infusions.lock import lock_problem
 from ketaflow.infusions.models import (
@@ -75,16 +75,27 @@ def session_with_records(session: InfusionSession) -> InfusionSession:
     ``for_page``, or by :func:`session_reread`) with every record its page shows, one query a
     kind of record: its rows are prefetched onto this object, not read again. Addenda only
     for a signed note: they are written after the lock (``services.addendum_add`` refuses
-    them before it, and a note never unlocks)."""
-    records = [
-        Prefetch("events", InfusionEvent.objects.select_related("by")),
-        Prefetch("vitals", VitalsEntry.objects.select_related("by", "corrects")),
-        Prefetch("side_effects", SideEffect.objects.select_related("by")),
-        Prefetch("decisions", PrescriberDecision.objects.select_related("by", "reading")),
-    ]
+    them before it, and a note never unlocks). The people the session and its records name
+    are read once for all of them (:func:`_attach_people`), and a correction's corrected
+    reading and a decision's reading are the session's own readings, not read again."""
+    records = ["events", "vitals", "side_effects", "decisions"]
     if session.locked:
-        records.append(Prefetch("addenda", Addendum.objects.select_related("author")))
+        records.append("addenda")
     prefetch_related_objects([session], *records)
+    vitals = loaded.session_rows(session, "vitals")
+    decisions = loaded.session_rows(session, "decisions")
+    _attach_rows(vitals, "corrects", vitals)
+    _attach_rows(decisions, "reading", vitals)
+    _attach_people(
+        [
+            ([session], SESSION_PEOPLE),
+            (loaded.session_rows(session, "events"), ("by",)),
+            (vitals, ("by",)),
+            (loaded.session_rows(session, "side_effects"), ("by",)),
+            (decisions, ("by",)),
+            (loaded.session_rows(session, "addenda") if session.locked else [], ("author",)),
+        ]
+    )
     loaded.preload(
         session,
         responses=list(
@@ -95,6 +106,32 @@ def session_with_records(session: InfusionSession) -> InfusionSession:
         schedule=schedule_settings(session.patient.clinic),
     )
     return session
+
+
+def _attach_rows(rows: list[Any], field: str, among: list[VitalsEntry]) -> None:
+    """Set each row's ``field`` (a reading of the same session) from ``among``, the readings
+    already read; a reading not among them is left to be read when it is asked for."""
+    by_pk = {v.pk: v for v in among}
+    for row in rows:
+        found = by_pk.get(getattr(row, f"{field}_id"))
+        if found is not None:
+            setattr(row, field, found)
+
+
+def _attach_people(groups: list[tuple[list[Any], tuple[str, ...]]]) -> None:
+    """Set each ``(rows, fields)`` group's person fields (foreign keys to a user) from one
+    read of every user they name."""
+    wanted = {
+        getattr(row, f"{name}_id") for rows, names in groups for row in rows for name in names
+    }
+    wanted.discard(None)
+    people = User.objects.in_bulk(wanted) if wanted else {}
+    for rows, names in groups:
+        for row in rows:
+            for name in names:
+                person = people.get(getattr(row, f"{name}_id"))
+                if person is not None:
+                    setattr(row, name, person)
 
 
 @dataclass
