@@ -409,6 +409,35 @@ def forms(html: str) -> list[tuple[str, dict[str, str]]]:
     return parser.forms
 
 
+class _Text(HTMLParser):
+    """The text a browser shows of a page: its data outside ``<script>``, ``<style>`` and
+    ``<head>``."""
+
+    HIDDEN = frozenset({"script", "style", "head", "template"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in self.HIDDEN
+
+    def handle_endtag(self, tag: str) -> None:
+        self._hidden -= tag in self.HIDDEN and self._hidden > 0
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    """What a person reads of ``html`` (a browser's ``innerText`` without its layout)."""
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
 def url_for(name: str, world: World, patient_pk: int | None = None) -> str:
     pk = patient_pk if patient_pk is not None else world.patient.pk
     record = Diagnosis.objects.filter(patient_id=pk).first()

@@ -6,7 +6,11 @@ column: the table scrolls inside itself instead); the console logs no error.
 
 Each route is visited once per role, filled with the clinic's records (tests/web/sweep.py);
 the login is made once per role (a session cookie past the second factor); each page is loaded
-once and then resized, so the whole sweep stays within a few minutes."""
+once and then resized, so the whole sweep stays within a few minutes. A route the role may not
+open answers with the one refusal page (403 or 404): its text is checked for codes on every such
+route, through the test client, and Chromium loads the first refusal of each kind per role for
+its layout (before session 12 it loaded every refusal: most of the patient's, the front desk's
+and the network administrator's routes, for the same page)."""
 
 from __future__ import annotations
 
@@ -54,6 +58,12 @@ def test_codes_in_finds_what_it_must() -> None:
     assert codes_in("Times in America/Indiana/Indianapolis") == ["America/Indiana/Indianapolis"]
     assert codes_in("Times are New York time (EST), 1/2 tablet") == []
     assert codes_in("someone@example.org, see clinical.md, e.g. the label, 10:30, 1.5 mg") == []
+    # A refusal's text, read without the browser: what shows, not the head or a script.
+    refusal = (
+        "<html><head><title>not_shown</title><style>p{x:a_b}</style></head><body>"
+        "<script>let also_hidden = 1;</script><p>No such <b>infusion_session</b>.</p></body></html>"
+    )
+    assert codes_in(sweep.visible_text(refusal)) == ["infusion_session"]
 
 
 def one_url_per_route(world: World) -> list[str]:
@@ -70,11 +80,30 @@ def one_url_per_route(world: World) -> list[str]:
     return urls
 
 
-def _pages(urls: list[str], user: User) -> list[str]:
-    """The URLs that answer a GET (forms that only take a POST are left out)."""
+REFUSED = (403, 404)
+
+
+def _visits(urls: list[str], user: User) -> tuple[list[str], list[str]]:
+    """The URLs Chromium loads as ``user``: each page the user may open (a form that only takes
+    a POST left out) and the first refusal of each status; and the problems of every refusal's
+    text (codes), read here through the test client."""
     client = logged_in(user)
     client.raise_request_exception = False  # an error page is the sweep's to find
-    return [url for url in urls if client.get(url).status_code != 405]
+    visits: list[str] = []
+    problems: list[str] = []
+    refused: set[int] = set()
+    for url in urls:
+        status = (response := client.get(url)).status_code
+        if status == 405:
+            continue
+        if status in REFUSED:
+            text = sweep.visible_text(response.content.decode())
+            problems += [f"{user.username} {url}: code {c!r}" for c in sorted(set(codes_in(text)))]
+            if status in refused:
+                continue
+            refused.add(status)
+        visits.append(url)
+    return visits, problems
 
 
 @pytest.mark.slow
@@ -93,11 +122,13 @@ def test_every_page_as_each_role_reads_as_words_and_fits(
         username="network-sweep", password="x-sweep-x", role=Role.NETWORK_ADMIN, clinic=None
     )
     people = [*world.staff().values(), world.patient_user, network]
-    urls = _pages(["/", *one_url_per_route(world)], world.director)
+    routes = ["/", *one_url_per_route(world)]
     problems: list[str] = []
     pages = 0
     with chromium(window=(WIDTHS[-1], 900)) as browser:
         for user in people:
+            urls, refusals = _visits(routes, user)
+            problems += refusals
             sign_in(browser, live_server.url, user)
             viewport(browser, WIDTHS[-1])
             for url in urls:
