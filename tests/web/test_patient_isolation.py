@@ -1,8 +1,9 @@
 """Every URL of the app, as a patient and as each staff role, on the whole demo clinic.
 
 The whole demo clinic is loaded (patients at every stage, sessions, courses, outcomes, portal,
-ledger) and every URL pattern of the app is requested with every record id that exists for its
-integer parameters, signed in past the second factor:
+ledger) and every URL pattern of the app is requested with the ids 1-12 for its integer
+parameters (a patient's record by kind: every record there is, under its own patient's address
+and under another's, ``sweep.fill_records``), signed in past the second factor:
 - as the demo patient: no response may show another patient's name or record number;
 - as each staff role: no server error, and every page that shows a patient names that patient
   in an audit entry written by the same request (the patient's access history is complete).
@@ -52,7 +53,7 @@ def test_a_patient_sees_no_other_patient_by_any_url(demo_clinics: None, db: None
     checked = 0
     leaks: list[str] = []
     for route in sweep.patterns():
-        for url in sweep.fill(route, ints, slugs):
+        for url in sweep.fill_records(route, ints, slugs, probes=[own.pk]):
             response: Any = client.get(url)
             checked += 1
             if response.status_code != 200 or response.get("Content-Type", "").startswith("image/"):
@@ -94,11 +95,12 @@ def test_every_url_answers_each_staff_role_and_audits_the_patients_it_shows(
     alone, staff are sent to enrol, almost every URL answered a redirect and neither check could
     fail."""
     patients = [(p, _identifiers(p)) for p in Patient.objects.all()]
+    ints = list(range(1, 13))
     client = logged_in(User.objects.get(username=username))
     checked = answered = showing = 0
     unaudited: list[str] = []
     for route in sweep.patterns():
-        for url in sweep.fill(route, list(range(1, 13)), ["allergy", "diagnosis", "pcl5", "csv"]):
+        for url in sweep.fill_records(route, ints, ["allergy", "diagnosis", "pcl5", "csv"]):
             before = newest_entry_id()
             response: Any = client.get(url)
             # /healthz answers 503 by design when the worker or the backups are not well.
