@@ -5,10 +5,10 @@ needs; they never query the database themselves. Writes are in
 :mod:`ketaflow.infusions.services`.
 
 The session page reads each kind of record once (issue 15 item 1, issue 16): the session as
-the access check read it (its appointment, course, chair and the people it names joined, its
-patient and clinic the patient check's; after a write :func:`session_reread`); its pump events,
-vitals, side effects, decisions and (once signed) addenda as one prefetch each onto that
-object; its questionnaire answers and the clinic's schedule once
+the access check read it (its appointment, course and chair joined, its patient and clinic the
+patient check's; after a write :func:`session_reread`); its pump events, vitals, side effects,
+decisions and (once signed) addenda as one prefetch each onto that object; the people the
+session and those records name in one read of users; its questionnaire answers and the clinic's schedule once
 (:mod:`ketaflow.infusions.loaded`), shared by every rule the page asks (start gate, bag, vitals
 due, alerts, the chair's gates, both charts and the seal check); the vial's ledger entries in
 one query. ``benchmarks/infusion_page.py`` measures it; ``tests/infusions/test_page_queries.py``
