@@ -95,6 +95,7 @@ def test_the_people_and_readings_the_page_names_are_read_once_and_are_the_right_
     assert by == [(v.pk, v.by) for v in stored.vitals.all()]
     assert {u for _, u in by} == {world.nurse, world.prescriber}
     assert corrected == [first]
+    assert corrected[0] is not None
     assert corrected[0].measured_at == first.measured_at
     assert effects == [world.nurse]
     assert events

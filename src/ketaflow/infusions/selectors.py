@@ -8,11 +8,11 @@ The session page reads each kind of record once (issue 15 item 1, issue 16): the
 the access check read it (its appointment, course and chair joined, its patient and clinic the
 patient check's; after a write :func:`session_reread`); its pump events, vitals, side effects,
 decisions and (once signed) addenda as one prefetch each onto that object; the people the
-session and those records name in one read of users; its questionnaire answers and the clinic's schedule once
-(:mod:`ketaflow.infusions.loaded`), shared by every rule the page asks (start gate, bag, vitals
-due, alerts, the chair's gates, both charts and the seal check); the vial's ledger entries in
-one query. ``benchmarks/infusion_page.py`` measures it; ``tests/infusions/test_page_queries.py``
-pins its query count.
+session and those records name in one read of users; its questionnaire answers and the
+clinic's schedule once (:mod:`ketaflow.infusions.loaded`), shared by every rule the page asks
+(start gate, bag, vitals due, alerts, the chair's gates, both charts and the seal check); the
+vial's ledger entries in one query. ``benchmarks/infusion_page.py`` measures it;
+``tests/infusions/test_page_queries.py`` pins its query count.
 """
 
 from __future__ import annotations
