@@ -36,18 +36,10 @@ def _staff(user: User, missing: str) -> None:
 # made a 221-column statement whose compilation alone cost 9 ms a page (issue 16).
 PAGE_JOINS = ("appointment__course", "appointment__chair")
 
-# The session's own fields that name a person.
-SESSION_PEOPLE = (
-    "updated_by",
-    "risk_acknowledged_by",
-    "dose_computed_by",
-    "override_by",
-    "vial_recorded_by",
-    "started_by",
-    "discharged_by",
-    "signed_by",
-    "baseline_override_by",
-    "cosigned_by",
+# The session's own fields that name a person: every foreign key of the session to a user, read
+# from the model (a person field added to it is read with the others).
+SESSION_PEOPLE = tuple(
+    f.name for f in InfusionSession._meta.get_fields() if f.many_to_one and f.related_model is User
 )
 
 
