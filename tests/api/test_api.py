@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 
 from ketaflow.accounts.models import Clinic, User
@@ -22,6 +23,7 @@ from ketaflow.audit.models import AuditEntry, AuditEntryPatient
 from ketaflow.infusions.models import InfusionSession, VitalsEntry
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import UrgentTask
+from ketaflow.web.errors import FAILED
 from tests.api.api_helpers import call, token_for
 
 pytestmark = pytest.mark.xdist_group("api")
@@ -289,8 +291,6 @@ def test_questionnaire_phq9_item9_raises_the_urgent_task(demo: None) -> None:
 
 
 def test_schema_and_documentation_are_served_self_hosted(db: None) -> None:
-    from django.test import Client
-
     schema = Client().get("/api/schema/")
     assert schema.status_code == 200
     document = schema.json()
@@ -305,3 +305,23 @@ def test_schema_and_documentation_are_served_self_hosted(db: None) -> None:
     assert "http://" not in html
     assert "script-src 'self'" in docs["Content-Security-Policy"]
     assert "<script>" not in html.replace(" ", "")
+
+
+def test_a_bug_is_the_servers_500_not_the_callers_400(
+    demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bare ValueError from inside an operation is a bug of the server: Django's 500 (JSON,
+    the server-error words, no internal text), never a 400 that tells the caller to fix their
+    request. A caller's mistake is still a 400 naming the field (the tests above)."""
+    import ketaflow.api.endpoints as endpoints
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("limit: an internal detail")
+
+    monkeypatch.setattr(endpoints, "patient_search", broken)
+    token = all_scopes("director")
+    client = Client(raise_request_exception=False)
+    answer = client.get("/api/patients/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert answer.status_code == 500, answer.content
+    assert answer.json() == {"detail": FAILED, "errors": []}
+    assert "internal detail" not in answer.content.decode()

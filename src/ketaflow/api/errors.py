@@ -1,5 +1,10 @@
 """Every error of the API is JSON: ``{"detail": one line, "errors": [{"field", "rule",
-"message"}]}``, naming the field and the rule where there is one."""
+"message"}]}``, naming the field and the rule where there is one.
+
+A caller's mistake is a validation error (422 from the schema, 400 from a service's
+``ValidationError``); anything else raised, a bare ``ValueError`` included, is the server's own
+error: Django's 500 answer (JSON on this API, ``ketaflow.web.errors.server_error``), logged,
+never passed off as the caller's 400."""
 
 from __future__ import annotations
 
@@ -68,16 +73,8 @@ def install(api: NinjaAPI) -> None:
         detail = "; ".join(f"{i['field']}: {i['message']}" for i in items)
         return api.create_response(request, _body(detail, items), status=400)
 
-    def value(request: HttpRequest, exc: ValueError) -> HttpResponse:
-        text = str(exc)
-        field, _, message = text.partition(": ")
-        if not message or " " in field:
-            field, message = "request", text
-        item = {"field": field, "rule": "refused", "message": message}
-        return api.create_response(request, _body(text, [item]), status=400)
-
     def damaged(request: HttpRequest, exc: DamagedRecord) -> HttpResponse:
-        # Not the caller's error (a ValueError's 400): a stored record changed outside KetaFlow.
+        # Not the caller's error: a stored record changed outside KetaFlow.
         return api.create_response(request, _body(DAMAGED.format(problem=exc)), status=500)
 
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
@@ -114,7 +111,6 @@ def install(api: NinjaAPI) -> None:
             (NinjaValidationError, validation),
             (DjangoValidationError, refused),
             (DamagedRecord, damaged),
-            (ValueError, value),
             (Http404, not_found),
             (PermissionDenied, denied),
             (AuthenticationError, unauthenticated),
