@@ -499,6 +499,52 @@ def test_the_bare_select_related_check_finds_one() -> None:
     assert _bare_select_related("rows = Entry.objects.select_related('by')\n") == []
 
 
+def _absence_by_find_elements(source: str) -> list[int]:
+    """The lines that check for an element's absence with ``find_elements`` (``== []``,
+    ``not ...``, ``len(...) == 0``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        target: ast.expr | None = None
+        if isinstance(node, ast.Compare):
+            empty = [c for c in node.comparators if isinstance(c, ast.List) and not c.elts]
+            zero = [c for c in node.comparators if isinstance(c, ast.Constant) and c.value == 0]
+            left = node.left
+            if empty:
+                target = left
+            elif zero and isinstance(left, ast.Call) and getattr(left.func, "id", "") == "len":
+                target = left.args[0] if left.args else None
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            target = node.operand
+        if (
+            isinstance(target, ast.Call)
+            and isinstance(target.func, ast.Attribute)
+            and target.func.attr == "find_elements"
+        ):
+            found.append(node.lineno)
+    return sorted(found)
+
+
+def test_browser_tests_check_absence_without_the_implicit_wait() -> None:
+    """WebDriver's implicit wait (tests/web/browser.py, five seconds) makes ``find_elements``
+    that finds nothing wait it out: fifteen checks that a button or a chart is absent cost
+    over a minute of every run. A check that something is absent uses ``elements_now``."""
+    tests = Path(__file__).resolve().parent
+    found = [
+        f"{path.relative_to(tests)}:{line}"
+        for path in sorted(tests.rglob("*.py"))
+        for line in _absence_by_find_elements(path.read_text())
+    ]
+    assert found == []
+
+
+def test_the_absence_check_finds_one() -> None:
+    assert _absence_by_find_elements("assert browser.find_elements(By.ID, 'x') == []\n") == [1]
+    assert _absence_by_find_elements("assert not row.find_elements(By.ID, 'x')\n") == [1]
+    assert _absence_by_find_elements("assert len(b.find_elements(By.ID, 'x')) == 0\n") == [1]
+    assert _absence_by_find_elements("assert elements_now(b, By.ID, 'x') == []\n") == []
+    assert _absence_by_find_elements("assert b.find_elements(By.ID, 'x')\n") == []
+
+
 def test_the_acting_person_comes_from_actor_person() -> None:
     """Issue 15: four copies of "is the actor a person?" raised four kinds of error. A service
     asks ``actor.person()`` (NotAPerson: a 403 on a page, a ValueError to a caller that checks

@@ -16,7 +16,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.web.browser import chromium, csp_violations, login, shot, wait_text
+from tests.web.browser import chromium, csp_violations, elements_now, login, shot, wait_text
 from tests.web.conftest import PASSWORD, World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -53,7 +53,7 @@ def test_sign_in_pages_at_three_widths(
     WebDriverWait(browser, 10).until(lambda d: "/login/" not in d.current_url)
     assert "/account/enrol/" in browser.current_url
     assert browser.find_element(By.CSS_SELECTOR, "svg.qr").is_displayed()
-    assert browser.find_elements(By.LINK_TEXT, "Patients") == []
+    assert elements_now(browser, By.LINK_TEXT, "Patients") == []
     assert _fits(browser)
     shot(browser, f"signin-01-enrol-{width}")
     login(browser, base, "nurse")  # the helper completes enrolment the same way

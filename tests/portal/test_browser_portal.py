@@ -19,7 +19,7 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.portal.models import DueQuestionnaire, UrgentTask
-from tests.web.browser import chromium, login, shot
+from tests.web.browser import chromium, elements_now, login, shot
 from tests.web.conftest import PASSWORD, World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -154,7 +154,7 @@ def test_invited_patient_enrols_answers_phq9_and_the_nurse_acknowledges(
     phone.find_element(By.ID, "id_note").send_keys("Called; safety plan reviewed; seen tomorrow.")
     phone.find_element(By.CSS_SELECTOR, "#acknowledge button[type=submit]").click()
     assert "Acknowledged" in phone.find_element(By.ID, "acknowledged").text
-    assert not phone.find_elements(By.ID, "urgent-banner")
+    assert not elements_now(phone, By.ID, "urgent-banner")
     shot(phone, "portal-08-acknowledged")
     task.refresh_from_db()
     assert task.acknowledged_by == live_world.nurse

@@ -11,7 +11,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from ketaflow.treatment.models import Appointment, Course
-from tests.web.browser import csp_violations, login, shot, wait_text
+from tests.web.browser import csp_violations, elements_now, login, shot, wait_text
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -39,7 +39,7 @@ def test_prescriber_plans_and_front_desk_books_a_course(
     # One SVG chart per planned infusion and the first infusion close up, no picture.
     charts = browser.find_elements(By.CSS_SELECTOR, "#concentration svg.chart-svg")
     assert len(charts) == course.infusions_planned + 1
-    assert browser.find_elements(By.CSS_SELECTOR, "#concentration img") == []
+    assert elements_now(browser, By.CSS_SELECTOR, "#concentration img") == []
     assert "Domino" in browser.find_element(By.ID, "pk-citation").text
     shot(browser, "prescriber-course-plan")
     assert csp_violations(browser) == []
@@ -53,7 +53,7 @@ def test_prescriber_plans_and_front_desk_books_a_course(
     assert Appointment.objects.filter(course=course).count() == 6
     page = browser.find_element(By.TAG_NAME, "body").text
     assert "mg/kg" not in page
-    assert browser.find_elements(By.CSS_SELECTOR, "svg.chart-svg") == []
+    assert elements_now(browser, By.CSS_SELECTOR, "svg.chart-svg") == []
     first_day = course.planned_dates[0]
     browser.get(f"{base}/treatment/board/?day={first_day}")
     board = browser.find_element(By.ID, "board").text

@@ -36,6 +36,9 @@ from ketaflow.infusions.models import InfusionSession
 from tests.web.conftest import logged_in
 
 SHOTS = Path("var/screenshots")
+# How long finding an element waits for it to appear (WebDriver's implicit wait). An empty answer
+# always waits this long: a check that something is absent uses ``elements_now``.
+IMPLICIT_WAIT_S = 5
 TABLET = (1024, 1366)  # a tablet held upright, in CSS pixels
 
 # As root on a machine whose network is closed: no sandbox, and none of Chromium's background
@@ -79,7 +82,7 @@ def chromium(
         )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.implicitly_wait(5)
+    driver.implicitly_wait(IMPLICIT_WAIT_S)
     try:
         yield driver
     finally:
@@ -151,6 +154,18 @@ def csp_violations(browser: webdriver.Chrome) -> list[str]:
     # WebDriver.get_log is untyped; this is the same command (Selenium's GET_LOG).
     logs: list[dict[str, Any]] = browser.execute("getLog", {"type": "browser"})["value"]
     return [e["message"] for e in logs if "Content Security Policy" in e["message"]]
+
+
+def elements_now(scope: webdriver.Chrome | WebElement, by: str, value: str) -> list[WebElement]:
+    """The elements matching now, without the implicit wait: with it, ``find_elements`` that
+    finds nothing waits the whole ``IMPLICIT_WAIT_S`` (five seconds a check that something is
+    absent). For what must be absent from a loaded page; what appears later is waited for."""
+    driver = scope if isinstance(scope, webdriver.Chrome) else scope.parent
+    driver.implicitly_wait(0)
+    try:
+        return scope.find_elements(by, value)
+    finally:
+        driver.implicitly_wait(IMPLICIT_WAIT_S)
 
 
 def wait_text(browser: webdriver.Chrome, css: str, text: str, timeout: float = 10) -> WebElement:

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.accounts.second_factor import enrol_totp
-from tests.web.browser import csp_violations, login, shot, wait_text
+from tests.web.browser import csp_violations, elements_now, login, shot, wait_text
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -84,7 +84,7 @@ def test_patient_sees_only_their_own_record(
     WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith("/portal/"))
     browser.get(f"{live_server.url}/patients/{live_world.patient.pk}/")
     assert "Alice" in browser.find_element(By.TAG_NAME, "h1").text
-    assert browser.find_elements(By.LINK_TEXT, "Patients") == []
+    assert elements_now(browser, By.LINK_TEXT, "Patients") == []
     browser.get(f"{live_server.url}/patients/{live_world.other_patient.pk}/")
     assert "Not found" in browser.find_element(By.TAG_NAME, "h1").text
     shot(browser, "patient-other-chart")

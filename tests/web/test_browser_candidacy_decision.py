@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 
 from ketaflow.candidacy.models import CandidacyAssessment
 from tests.treatment.conftest import ready_world
-from tests.web.browser import at_widths, csp_violations, login, shot, wait_text
+from tests.web.browser import at_widths, csp_violations, elements_now, login, shot, wait_text
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -69,7 +69,7 @@ def test_hard_stop_not_a_candidate_letter_and_plan_preview(
     section = browser.find_element(By.ID, "preview-concentration")
     charts = section.find_elements(By.CSS_SELECTOR, "svg.chart-svg")
     assert len(charts) >= 2  # each planned infusion and the first close up
-    assert section.find_elements(By.CSS_SELECTOR, "img") == []
+    assert elements_now(section, By.CSS_SELECTOR, "img") == []
     browser.execute_script("arguments[0].scrollIntoView()", section)
     at_widths(browser, "plan-preview")
     assert csp_violations(browser) == []

@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import Select
 
 from ketaflow.infusions.models import InfusionSession
 from tests.infusions.builders import reading, running
-from tests.web.browser import chromium, csp_violations, login, vitals, wait_text
+from tests.web.browser import chromium, csp_violations, elements_now, login, vitals, wait_text
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -120,7 +120,7 @@ def test_an_emergency_is_never_confirmed_in_green(live_server: Any, live_world: 
         normal = wait_text(browser, "#flash", "within limits")
         assert "tier-normal" in (normal.get_attribute("class") or "")
         # One truth: the alert is gone from the status card once the newest reading is normal.
-        assert browser.find_elements(By.ID, "alert-banner") == []
+        assert elements_now(browser, By.ID, "alert-banner") == []
         assert csp_violations(browser) == []
 
 

@@ -21,7 +21,7 @@ from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Course
 from tests.infusions.builders import run_to_stop
 from tests.outcomes.builders import RELAPSE, history
-from tests.web.browser import chromium, sign_in
+from tests.web.browser import chromium, elements_now, sign_in
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -74,7 +74,7 @@ def _check(browser: webdriver.Chrome, name: str, url: str, *, charts: int) -> No
         first = browser.find_element(By.CSS_SELECTOR, "svg.chart-svg")
         browser.execute_script("arguments[0].scrollIntoView()", first)
         browser.save_screenshot(str(SHOTS / f"{name}-{width}.png"))
-    assert browser.find_elements(By.CSS_SELECTOR, "figure.chart img") == []
+    assert elements_now(browser, By.CSS_SELECTOR, "figure.chart img") == []
     # The console since the page loaded: no CSP violation, no error of any kind.
     logs: list[dict[str, Any]] = browser.execute("getLog", {"type": "browser"})["value"]
     assert [e["message"] for e in logs if e["level"] == "SEVERE"] == [], name

@@ -24,6 +24,7 @@ from tests.web.browser import (
     click,
     confirm_and_send,
     csp_violations,
+    elements_now,
     fill,
     frag,
     login,
@@ -63,7 +64,7 @@ def test_the_gates_at_the_chair_on_a_tablet(
     assert "185/115" in flash.text
     assert flash.text.count("Not saved") == 1
     assert "Cannot start" not in frag(browser, "pump").text
-    assert browser.find_elements(By.ID, "override-form") == []  # the nurse may not override
+    assert elements_now(browser, By.ID, "override-form") == []  # the nurse may not override
     shot(browser, "gates-baseline-refused")
     shots_at_widths(browser, "nurse-baseline-refused")
 

@@ -18,6 +18,7 @@ from tests.web.browser import (
     chart_infusion_to_lock,
     click,
     csp_violations,
+    elements_now,
     frag,
     login,
     not_reloaded,
@@ -52,8 +53,8 @@ def test_a_nurse_charts_a_whole_infusion_without_a_reload(
         "stop",
     ]
     # The locked note has no charting forms, and the server refuses a posted change.
-    assert browser.find_elements(By.ID, "vitals-form") == []
-    assert browser.find_elements(By.ID, "btn-start") == []
+    assert elements_now(browser, By.ID, "vitals-form") == []
+    assert elements_now(browser, By.ID, "btn-start") == []
     status = browser.execute_script(
         "const body = new URLSearchParams({csrfmiddlewaretoken:"
         " document.querySelector('input[name=csrfmiddlewaretoken]').value,"

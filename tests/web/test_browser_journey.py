@@ -21,7 +21,14 @@ from ketaflow.infusions.models import InfusionSession
 from ketaflow.treatment.demo import load_demo
 from ketaflow.treatment.models import Appointment, Course
 from tests.infusions.builders import stock_vial
-from tests.web.browser import chart_infusion_to_lock, csp_violations, login, shot, wait_text
+from tests.web.browser import (
+    chart_infusion_to_lock,
+    csp_violations,
+    elements_now,
+    login,
+    shot,
+    wait_text,
+)
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -84,7 +91,7 @@ def test_from_consultation_to_a_locked_infusion_note(
     assert "Eligible" in decision
     assert "treatment-resistant" in browser.find_element(By.ID, "resistance").text
     assert "Only a prescriber or the medical director may decide a candidacy" in body(browser)
-    assert browser.find_elements(By.CSS_SELECTOR, "#sign button") == []
+    assert elements_now(browser, By.CSS_SELECTOR, "#sign button") == []
     shot(browser, "journey-1-decision")
     assessment = CandidacyAssessment.objects.get(patient=patient)
 
@@ -141,7 +148,7 @@ def test_from_consultation_to_a_locked_infusion_note(
         "resume",
         "stop",
     ]
-    assert browser.find_elements(By.ID, "vitals-form") == []  # a locked note has no forms
+    assert elements_now(browser, By.ID, "vitals-form") == []  # a locked note has no forms
     shot(browser, "journey-6-locked")
     assert csp_violations(browser) == []
     assert audit_verify().ok
@@ -160,7 +167,7 @@ def test_a_hard_stop_cannot_be_signed_past(
     browser.get(f"{base}/candidacy/{assessment.pk}/")
     assert "A hard stop cannot be signed past" in browser.find_element(By.ID, "sign").text
     # Nothing signs past it; the one decision left is "not a candidate", with its reason.
-    assert browser.find_elements(By.CSS_SELECTOR, "#sign form[action$='/sign/']") == []
+    assert elements_now(browser, By.CSS_SELECTOR, "#sign form[action$='/sign/']") == []
     assert browser.find_elements(By.CSS_SELECTOR, "#decline-form button")
     shot(browser, "journey-hard-stop")
     assessment.refresh_from_db()

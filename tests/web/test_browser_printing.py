@@ -20,7 +20,7 @@ from selenium.webdriver.common.print_page_options import PrintOptions
 
 from ketaflow.portal.models import UrgentTask
 from tests.infusions.builders import charted
-from tests.web.browser import csp_violations, login, shot, wait_text
+from tests.web.browser import csp_violations, elements_now, login, shot, wait_text
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -48,8 +48,8 @@ def _pdf(browser: webdriver.Chrome, name: str, paper: str) -> bytes:
 
 def _controls(browser: webdriver.Chrome) -> list[str]:
     """Buttons, links drawn as buttons and the infusion page's action forms that show."""
-    found = browser.find_elements(
-        By.CSS_SELECTOR, "main button, main a.button, main form[data-ajax]"
+    found = elements_now(
+        browser, By.CSS_SELECTOR, "main button, main a.button, main form[data-ajax]"
     )
     return [(e.get_attribute("outerHTML") or "")[:80] for e in found if e.is_displayed()]
 
