@@ -7,6 +7,11 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 PORT ?= 8000
+# Python keeps the bytecode it compiles (in __pycache__/, ignored by git), even where the machine
+# says not to (PYTHONDONTWRITEBYTECODE=1 on the CI machines): otherwise every process the tests
+# start (the CLI, the servers, the migrations) compiles Django and KetaFlow again, 1.2 s of a
+# 2.8-s command (docs/testing.md, "Session 13").
+export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-fast lint typecheck bench lock system-deps clean
