@@ -13,8 +13,9 @@ import pyotp
 import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -888,6 +889,32 @@ def test_staff_opening_the_portals_code_step_go_to_their_home_page(world: World)
         response = verified_client(user).get(reverse("portal_verify"))
         assert response.status_code == 302
         assert response["Location"] == reverse("home")
+
+
+def test_the_banner_names_each_patient_without_a_read_a_task(world: World, client_for: Any) -> None:
+    """The banner reads the tasks it lists and their patients' names in one query: a page with
+    five open tasks, of two patients (one with a preferred name), makes one query more than
+    with one (the count, asked only when the banner is full), none a task, and shows each
+    patient by the name the clinic uses."""
+    Patient.objects.filter(pk=world.other_patient.pk).update(preferred_name="Sunny")
+    other = Patient.objects.get(pk=world.other_patient.pk)
+
+    def page_queries() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            page = client_for(world.nurse).get(reverse("patient_list")).content.decode()
+        return len(queries), page.split('id="urgent-banner"', 1)[1].split("</aside>", 1)[0]
+
+    UrgentTask.objects.create(clinic=world.clinic, patient=world.patient, reasons=["first"])
+    page_queries()  # the first page of a login writes what later pages do not
+    one, _ = page_queries()
+    for n in range(4):
+        patient = other if n % 2 else world.patient
+        UrgentTask.objects.create(clinic=world.clinic, patient=patient, reasons=[f"r{n}"])
+    five, banner = page_queries()
+    assert five == one + 1
+    assert banner.count("<li>") == 5
+    assert f"{world.patient.display_name}: first" in banner
+    assert f"Sunny {other.family_name}: r1" in banner
 
 
 @pytest.mark.parametrize("open_tasks", [2, 5, 6, 9])

@@ -18,6 +18,16 @@ from ketaflow.portal.models import UrgentTask
 
 # The banner lists the oldest open urgent tasks, at most this many (the count says how many).
 BANNER_TASKS = 5
+# What the banner shows of a task: its patient's name, its reasons and when it was raised (and
+# the ids it links and audits). Reading the patient's whole row made compiling the query alone
+# 1.3 ms of every staff page, with no task open.
+BANNER_FIELDS = (
+    "reasons",
+    "created_at",
+    "patient__preferred_name",
+    "patient__given_name",
+    "patient__family_name",
+)
 
 
 class UrgentBanner:
@@ -95,7 +105,8 @@ def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
             "may_invite_patients": may_invite,
         }
     open_tasks = tasks_for_user(user).filter(acknowledged_at__isnull=True)
-    shown = list(open_tasks.select_related("patient").order_by("created_at")[:BANNER_TASKS])
+    listed = open_tasks.select_related("patient").only(*BANNER_FIELDS).order_by("created_at")
+    shown = list(listed[:BANNER_TASKS])
     # Counted apart only when the banner is full: fewer than its length are all there are.
     count = open_tasks.count() if len(shown) == BANNER_TASKS else len(shown)
     return {
