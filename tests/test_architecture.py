@@ -505,6 +505,8 @@ def _absence_by_find_elements(source: str) -> list[int]:
     found = []
     for node in ast.walk(ast.parse(source)):
         target: ast.expr | None = None
+        if not isinstance(node, ast.expr):
+            continue
         if isinstance(node, ast.Compare):
             empty = [c for c in node.comparators if isinstance(c, ast.List) and not c.elts]
             zero = [c for c in node.comparators if isinstance(c, ast.Constant) and c.value == 0]
