@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import auth
 from django.contrib.auth.models import AbstractUser
@@ -37,6 +37,10 @@ class User(AbstractUser):
         Clinic, on_delete=models.PROTECT, related_name="users", null=True, blank=True
     )
     role = models.CharField(max_length=32, choices=ROLE_CHOICES)
+
+    # What the person's name (``str(user)``) reads: a list naming people reads only these
+    # (``ketaflow.web.reads.unread_but``).
+    NAME_FIELDS: ClassVar[tuple[str, ...]] = ("id", "first_name", "last_name", "username")
 
     class Meta:
         constraints = [

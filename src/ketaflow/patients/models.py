@@ -117,6 +117,16 @@ class Patient(models.Model):
         ]
         indexes = [models.Index(fields=["clinic", "family_name"], name="patient_clinic_name")]
 
+    # What ``display_name`` reads (with the clinic a list links the patient by): a list naming
+    # patients reads only these (``ketaflow.web.reads.unread_but``).
+    NAME_FIELDS: ClassVar[tuple[str, ...]] = (
+        "id",
+        "clinic",
+        "given_name",
+        "family_name",
+        "preferred_name",
+    )
+
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name} ({self.mrn})"
 

@@ -25,6 +25,7 @@ from ketaflow.patients.models import Patient
 from ketaflow.treatment import services
 from ketaflow.treatment.access import chairs_for_user, courses_for_user, schedule_for_user
 from ketaflow.treatment.models import Appointment, Chair, Course, OpeningHours, ScheduleSettings
+from ketaflow.web.reads import unread_but
 
 if TYPE_CHECKING:
     from ketaflow.infusions.timers import BagState
@@ -264,6 +265,11 @@ def chair_board_page(user: User, clinic: Clinic, day: dt.date | None) -> ChairBo
         visible.filter(starts_at__lt=day_end, ends_at__gt=day_start)
         .exclude(status=Appointment.Status.CANCELLED)
         .select_related("patient", "chair", "course", "nurse")
+        # A card names its patient and nurse: the rest of their rows is not read.
+        .defer(
+            *unread_but("patient", Patient, Patient.NAME_FIELDS),
+            *unread_but("nurse", User, User.NAME_FIELDS),
+        )
         .order_by("starts_at")
     )
     used = {a.chair_id for a in appointments}
@@ -302,6 +308,7 @@ def chair_board_page(user: User, clinic: Clinic, day: dt.date | None) -> ChairBo
             courses_for_user(user, need=Perm.BOOK_APPOINTMENT)
             .filter(status=Course.Status.PLANNED)
             .select_related("patient")
+            .defer(*unread_but("patient", Patient, Patient.NAME_FIELDS))
             .order_by("start_on")
         )
     return ChairBoardPage(
