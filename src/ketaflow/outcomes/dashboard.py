@@ -56,6 +56,7 @@ from ketaflow.outcomes.selectors import (
 from ketaflow.patients.models import Patient
 from ketaflow.treatment.models import Appointment, Course
 from ketaflow.treatment.services import clinic_zone
+from ketaflow.web.reads import unread_but
 
 # Feder 2021 (PTSD) and Murrough 2013 (TRD) assessed the end of a six-infusion induction 24 hours
 # after the sixth infusion (clinical.md s. 1). A clinic's follow-up questionnaire may come a few
@@ -408,7 +409,12 @@ def dashboard(patients: QuerySet[Patient], filters: Filters) -> Dashboard:
         courses_qs = courses_qs.filter(start_on__gte=filters.start)
     if filters.end:
         courses_qs = courses_qs.filter(start_on__lte=filters.end)
-    all_courses = list(courses_qs.select_related("patient", "patient__clinic").order_by("start_on"))
+    # Of each course's patient the figures need the clinic (its time zone) and no more.
+    all_courses = list(
+        courses_qs.select_related("patient", "patient__clinic")
+        .defer(*unread_but("patient", Patient, ("id", "clinic")))
+        .order_by("start_on")
+    )
     inductions = [c for c in all_courses if c.kind == Course.Kind.INDUCTION]
     window = END_OF_INDUCTION_WINDOW_DAYS
     rows = _CohortRows.of(inductions)
