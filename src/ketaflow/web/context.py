@@ -12,6 +12,7 @@ from ketaflow.api.scopes import scopes_for_role
 from ketaflow.audit.context import Actor
 from ketaflow.audit.services import audit_shown
 from ketaflow.clinical.common import count_text
+from ketaflow.patients.models import Patient
 from ketaflow.portal.access import tasks_for_user
 from ketaflow.portal.middleware import second_factor_needed
 from ketaflow.portal.models import UrgentTask
@@ -24,9 +25,7 @@ BANNER_TASKS = 5
 BANNER_FIELDS = (
     "reasons",
     "created_at",
-    "patient__preferred_name",
-    "patient__given_name",
-    "patient__family_name",
+    *(f"patient__{name}" for name in Patient.NAME_FIELDS),
 )
 
 
