@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import tokenize
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -481,17 +482,21 @@ def _bare_select_related(source: str) -> list[int]:
     ]
 
 
+def _lines_found(root: Path, finder: Callable[[str], list[int]]) -> list[str]:
+    """``path:line`` of each line ``finder`` finds in a Python file under ``root``."""
+    return [
+        f"{path.relative_to(root)}:{line}"
+        for path in sorted(root.rglob("*.py"))
+        for line in finder(path.read_text())
+    ]
+
+
 def test_select_related_always_names_its_relations() -> None:
     """``select_related()`` without names joins every non-null foreign key, recursively: from an
     infusion's prescriber decision that was some twenty tables, and PostgreSQL's planner spent
     over ten minutes on it (the CI run that never finished). Name what the page needs."""
     src = Path(__file__).resolve().parents[1] / "src" / "ketaflow"
-    found = [
-        f"{path.relative_to(src)}:{line}"
-        for path in sorted(src.rglob("*.py"))
-        for line in _bare_select_related(path.read_text())
-    ]
-    assert found == []
+    assert _lines_found(src, _bare_select_related) == []
 
 
 def test_the_bare_select_related_check_finds_one() -> None:
@@ -528,15 +533,9 @@ def _absence_by_find_elements(source: str) -> list[int]:
 
 def test_browser_tests_check_absence_without_the_implicit_wait() -> None:
     """WebDriver's implicit wait (tests/web/browser.py, five seconds) makes ``find_elements``
-    that finds nothing wait it out: fifteen checks that a button or a chart is absent cost
+    that finds nothing wait it out: fourteen checks that a button or a chart is absent cost
     over a minute of every run. A check that something is absent uses ``elements_now``."""
-    tests = Path(__file__).resolve().parent
-    found = [
-        f"{path.relative_to(tests)}:{line}"
-        for path in sorted(tests.rglob("*.py"))
-        for line in _absence_by_find_elements(path.read_text())
-    ]
-    assert found == []
+    assert _lines_found(Path(__file__).resolve().parent, _absence_by_find_elements) == []
 
 
 def test_the_absence_check_finds_one() -> None:

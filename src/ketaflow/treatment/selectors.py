@@ -252,6 +252,12 @@ def _bags(appointments: list[Appointment]) -> dict[int, BagState | None]:
     return {s.appointment_id: infusions.session_bag(s, now) for s in running}
 
 
+# A card names its patient and nurse, a waiting course its patient: the rest of their rows is
+# not read (computed once, from the models).
+WAITING_UNREAD = unread_but("patient", Patient, Patient.NAME_FIELDS)
+BOARD_UNREAD = [*WAITING_UNREAD, *unread_but("nurse", User, User.NAME_FIELDS)]
+
+
 def chair_board_page(user: User, clinic: Clinic, day: dt.date | None) -> ChairBoardPage:
     """The chair board of ``day`` (today in the clinic when ``None``) for ``user``: the clinic's
     chairs (active ones, and any holding an appointment that day) x rows of
@@ -265,11 +271,7 @@ def chair_board_page(user: User, clinic: Clinic, day: dt.date | None) -> ChairBo
         visible.filter(starts_at__lt=day_end, ends_at__gt=day_start)
         .exclude(status=Appointment.Status.CANCELLED)
         .select_related("patient", "chair", "course", "nurse")
-        # A card names its patient and nurse: the rest of their rows is not read.
-        .defer(
-            *unread_but("patient", Patient, Patient.NAME_FIELDS),
-            *unread_but("nurse", User, User.NAME_FIELDS),
-        )
+        .defer(*BOARD_UNREAD)
         .order_by("starts_at")
     )
     used = {a.chair_id for a in appointments}
@@ -308,7 +310,7 @@ def chair_board_page(user: User, clinic: Clinic, day: dt.date | None) -> ChairBo
             courses_for_user(user, need=Perm.BOOK_APPOINTMENT)
             .filter(status=Course.Status.PLANNED)
             .select_related("patient")
-            .defer(*unread_but("patient", Patient, Patient.NAME_FIELDS))
+            .defer(*WAITING_UNREAD)
             .order_by("start_on")
         )
     return ChairBoardPage(
