@@ -11,15 +11,17 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.db import models
+from django.db import connection, models
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from ketaflow.accounts.roles import Role
 from ketaflow.audit.models import AuditEntry
+from ketaflow.candidacy.models import CandidacyAssessment
 from ketaflow.patients import right_of_access
 from ketaflow.patients.models import Patient
-from tests.infusions.builders import prepare
+from tests.infusions.builders import prepare, reading, side_effect
 from tests.web.conftest import World, logged_in, make_user
 from tests.web.sweep import pdf_text
 
@@ -111,6 +113,48 @@ def test_staff_download_the_complete_record_on_request(world: World) -> None:
     assert "Vitals entries" in body
     assert not re.search(r"\d[eE][+-]?\d", body)  # no number in exponent notation
     assert world.other_patient.family_name not in body
+
+
+def _export_queries(patient: Patient) -> tuple[int, dict[str, Any]]:
+    with CaptureQueriesContext(connection) as queries:
+        data = right_of_access.as_json(right_of_access.complete_record(patient))
+    return len(queries), data
+
+
+def test_the_export_reads_each_kind_once_however_many_records(world: World) -> None:
+    """The export read every record a record refers to (the nurse who took a reading, the
+    session of a correction) and every record's children with a query each: 281 queries for one
+    demo patient, a third of a second for the data file. Now one query a kind of record and of
+    reference: more readings and side effects cost no query more, and each reference still
+    names the right record (the reading's nurse, the corrected reading's time)."""
+    session = prepare(world)
+    before, _ = _export_queries(world.patient)
+    reading(world, session, None, sbp=131)
+    side_effect(world, session)
+    reading(world, session, None, sbp=132)
+    after, data = _export_queries(world.patient)
+    assert after == before
+    readings = data["records"]["Infusion sessions"][0]["Vitals entries"]
+    assert [r["Systolic (mmHg)"] for r in readings][-2:] == [131, 132]
+    assert {r["By"] for r in readings} == {str(world.nurse)}
+    assert data["records"]["Infusion sessions"][0]["Side effects"]
+
+
+def test_the_readable_file_prints_no_structured_result_as_code(world: World) -> None:
+    """A list of findings (the candidacy's rules, a resistance assessment's judgements) was
+    printed in the PDF as JSON (``[{"tier": ...``); it is in the data file only, as a mapping
+    already was."""
+    prepare(world)
+    finding = {"tier": "caution", "rule_id": "bp", "message": "Blood pressure to recheck."}
+    CandidacyAssessment.objects.filter(patient=world.patient).update(findings=[finding])
+    record = right_of_access.complete_record(world.patient)
+    assert right_of_access.as_json(record)["records"]["Candidacy assessments"][0]["Findings"] == [
+        finding
+    ]
+    body = pdf_text(right_of_access.as_pdf(record))
+    assert "Candidacy assessments" in body
+    assert '"tier"' not in body
+    assert "{" not in body
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "json"])
