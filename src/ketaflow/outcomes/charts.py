@@ -24,6 +24,7 @@ from ketaflow.web import charts
 DPI: Final = 100
 EPOCH: Final = dt.date(1970, 1, 1)
 PANEL_HEIGHT_IN: Final = 2.5
+LEGEND_IN: Final = 1.35  # the legends' room at the right of the panels
 SCORE: Final = "#1f4e79"
 BASELINE: Final = "#6b6b6b"
 RESPONSE: Final = "#c77c02"
@@ -167,7 +168,20 @@ def trajectory_png(
         raise ValueError("trajectory_png: none of the requested measures is in the trajectory")
     width_in = max(width_px, 300) / DPI
     with matplotlib.rc_context({"date.converter": "concise", "date.epoch": "1970-01-01T00:00:00"}):
-        fig = Figure(figsize=(width_in, PANEL_HEIGHT_IN * len(shown) + 0.6), layout="constrained")
+        height_in = PANEL_HEIGHT_IN * len(shown) + 0.6
+        fig = Figure(figsize=(width_in, height_in))
+        # Margins fixed in inches, not matplotlib's constrained layout, which laid the figure
+        # out by drawing it once more: half of the progress report's time. Room at the left for
+        # the scores and their measure, at the right for the legends (at 300 px and more), at
+        # the top for the title and the first panel's, between panels for the next one's, at
+        # the bottom for the dates and their year.
+        fig.subplots_adjust(
+            left=0.7 / width_in,
+            right=1 - LEGEND_IN / width_in,
+            top=1 - 0.65 / height_in,
+            bottom=0.55 / height_in,
+            hspace=0.3,  # of a panel's height
+        )
         axes = fig.subplots(len(shown), 1, sharex=True, squeeze=False)
         span = _span(trajectory, shown)
         for ax, m in zip(axes[:, 0], shown, strict=True):
