@@ -9,10 +9,13 @@ from typing import Any
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from ketaflow.audit.context import Actor
+from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients import services
 from ketaflow.patients.models import Allergy
+from tests.infusions.builders import session_in
 from tests.web.conftest import World
 
 # Measured before the chart moved into a selector: 44 queries (prescriber), 17 (front desk);
@@ -47,10 +50,21 @@ def test_the_patient_chart_reads_a_bounded_number_of_queries(world: World, clien
             patient=world.patient,
             record=Allergy(substance=substance, reaction="rash"),
         )
+    # Two signed infusions, each with its course and appointment: the list of infusions read
+    # each one's appointment and signer with a query of its own (four more here).
+    for _ in range(2):
+        session_in(
+            world,
+            world.patient,
+            InfusionSession.Status.SIGNED,
+            locked=True,
+            signed_by=world.prescriber,
+            signed_at=timezone.now(),
+        )
     after = {
         "prescriber": _chart_queries(prescriber, pk),
         "frontdesk": _chart_queries(frontdesk, pk),
     }
-    print(f"patient chart queries: {before} then, with three more allergies, {after}")
+    print(f"patient chart queries: {before} then, with more records, {after}")
     assert after == before, "the chart's queries grow with its records"
     assert max(after.values()) <= CHART_QUERIES_MAX[connection.vendor]

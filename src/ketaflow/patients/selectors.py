@@ -26,6 +26,7 @@ from ketaflow.patients.models import (
     PsychotherapyTrial,
 )
 from ketaflow.patients.search import NotADate, typed_date
+from ketaflow.web.reads import unread_but
 
 PAGE_SIZE = 50  # patients a list shows
 
@@ -140,6 +141,8 @@ class ChartPage(Page):
     psychotherapy: list[PsychotherapyTrial] = field(default_factory=list)
     medication_trials: list[MedicationTrial] = field(default_factory=list)
     notes: list[ClinicalNote] = field(default_factory=list)
+    courses: list[Any] = field(default_factory=list)  # treatment.Course
+    infusion_sessions: list[Any] = field(default_factory=list)  # infusions.InfusionSession
 
     @property
     def sections(self) -> list[str]:
@@ -170,6 +173,14 @@ def chart_page(user: User, patient: Patient) -> ChartPage:
         page.psychotherapy = list(patient.psychotherapytrial_set.all())
         page.medication_trials = list(patient.medicationtrial_set.all())
         page.notes = list(ClinicalNote.objects.filter(patient=patient).select_related("author"))
+        # Read here, not by the templates row by row: each infusion's appointment and signer
+        # were a query a row (12 queries more for a finished induction of six).
+        page.courses = list(patient.courses.all())
+        page.infusion_sessions = list(
+            patient.infusion_sessions.select_related("appointment", "signed_by").defer(
+                *unread_but("signed_by", User, User.NAME_FIELDS)
+            )
+        )
     return page
 
 
