@@ -409,6 +409,40 @@ def test_the_orm_check_finds_a_query() -> None:
     assert _view_and_tag_modules(), "no view or template tag module found"
 
 
+# A template's variable that runs a query: a relation's manager asked for its rows (``.all``)
+# or whether it has any (``.exists``), as Django's templates call a method named without its
+# brackets. Not ``.count``, ``.first`` or ``.last``: the ledger's ``may.count`` is a permission,
+# ``forloop.last`` the loop's own; the page query tests catch those.
+_TEMPLATE_QUERY = re.compile(r"\{[{%][^}]*?\.(all|exists)\b[^}]*?[}%]\}")
+
+
+def _template_queries(text: str) -> list[str]:
+    return [m.group(0) for m in _TEMPLATE_QUERY.finditer(text)]
+
+
+def test_templates_never_query() -> None:
+    """The views' counterpart in the templates: the patient chart's list of infusions was
+    ``{% for s in patient.infusion_sessions.all %}`` and read each one's appointment and signer
+    with a query a row. A page's rows come from its selector (with what each row shows)."""
+    found = [
+        f"{path.relative_to(SRC.parent)}: {hit}"
+        for path in sorted(SRC.rglob("templates/**/*.html"))
+        for hit in _template_queries(path.read_text())
+    ]
+    assert not found, "templates that query:\n" + "\n".join(found)
+
+
+def test_the_template_check_finds_a_query() -> None:
+    assert _template_queries("{% for s in patient.infusion_sessions.all %}") == [
+        "{% for s in patient.infusion_sessions.all %}"
+    ]
+    assert _template_queries("{{ course.appointments.all|length }} {% if x.notes.exists %}") == [
+        "{{ course.appointments.all|length }}",
+        "{% if x.notes.exists %}",
+    ]
+    assert _template_queries("{{ x.allergies }} {% if not forloop.last %}{{ all_done }}") == []
+
+
 def test_one_append_only_base() -> None:
     """Issue 15 item 5: rows written once subclass ``audit.models.AppendOnly``; no model defines
     its own refusal of ``delete`` (there were four copies with three exception types)."""
