@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ketaflow.accounts.models import Clinic, User
+from ketaflow.accounts.models import Clinic
 from ketaflow.accounts.roles import Perm
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
@@ -36,7 +36,7 @@ from ketaflow.clinical import (
 )
 from ketaflow.clinicsettings.selectors import clinical_settings_for
 from ketaflow.outcomes.models import BoosterRecommendation
-from ketaflow.outcomes.selectors import RULED, ChartSection, Trajectory, chart_section, trajectory
+from ketaflow.outcomes.selectors import RULED, Trajectory, trajectory
 from ketaflow.patients.models import Patient
 from ketaflow.treatment import services as treatment
 from ketaflow.treatment.models import Course
@@ -297,14 +297,6 @@ def trajectory_viewed(*, actor: Actor, patient: Patient, what: str) -> None:
         patient_id=patient.pk,
         summary=f"viewed outcome trajectory ({what})",
     )
-
-
-def chart_section_shown(*, actor: Actor, patient: Patient, user: User) -> ChartSection:
-    """The outcomes section of ``patient``'s chart for ``user`` (access checked by the chart
-    view), its view audited: the chart's audit entry lists sections, this one the trajectory."""
-    section = chart_section(patient, user)
-    trajectory_viewed(actor=actor, patient=patient, what="chart section")
-    return section
 
 
 def report_exported(*, actor: Actor, patient: Patient, pages: int) -> None:

@@ -1,5 +1,6 @@
 """The outcomes section of the patient chart, formatted from what the chart view read and
-audited (``outcomes.services.chart_section_shown``): the tag reads and writes nothing."""
+audited (``outcomes.selectors.chart_section``, in the chart's one audit entry): the tag reads
+and writes nothing."""
 
 from __future__ import annotations
 
