@@ -88,7 +88,9 @@ def test_every_url_answers_each_staff_role_and_audits_the_patients_it_shows(
     - answers without a server error (and without a warning: the suite fails on warnings);
     - wherever the page shows a patient's name or record number, an audit entry written by that
       very request names the patient (as its patient or among the patients it lists), so that
-      the patient's access history is complete.
+      the patient's access history is complete;
+    - a page writes one audit entry at most, naming all it shows: each entry is a chained write
+      (the chart wrote a second one for its outcomes section; session 14).
 
     One visit of each URL serves both checks (they were two sweeps of the same URLs as the same
     roles: a sixth of the suite's time). Signed in past the second factor: with the password
@@ -99,6 +101,7 @@ def test_every_url_answers_each_staff_role_and_audits_the_patients_it_shows(
     client = logged_in(User.objects.get(username=username))
     checked = answered = showing = 0
     unaudited: list[str] = []
+    several: list[str] = []
     for route in sweep.patterns():
         for url in sweep.fill_records(route, ints, ["allergy", "diagnosis", "pcl5", "csv"]):
             before = newest_entry_id()
@@ -110,6 +113,9 @@ def test_every_url_answers_each_staff_role_and_audits_the_patients_it_shows(
             if response.status_code != 200:
                 continue
             answered += 1
+            written = newest_entry_id() - before
+            if written > 1:
+                several.append(f"{url}: {written} audit entries")
             if response.get("Content-Type", "").startswith("image/"):
                 continue
             text = response.content.decode(errors="replace")
@@ -131,3 +137,4 @@ def test_every_url_answers_each_staff_role_and_audits_the_patients_it_shows(
         f"only {showing} pages showed a patient: is the sweep signed in?"
     )
     assert unaudited == []
+    assert several == []
