@@ -347,12 +347,16 @@ def test_who_viewed_my_record_is_in_plain_words_and_clinic_time(
 ) -> None:
     world.clinic.time_zone = "Pacific/Auckland"
     world.clinic.save()
-    client_for(world.prescriber).get(reverse("patient_chart", args=[world.patient.pk]))
+    prescriber = client_for(world.prescriber)
+    prescriber.get(reverse("patient_chart", args=[world.patient.pk]))
+    prescriber.get(reverse("outcomes_trajectory", args=[world.patient.pk]))
     rows = access_history(world.patient)
     assert rows
     chart = next(r for r in rows if r.what == "Looked at your record")
     assert chart.role == "Prescriber"
     assert chart.clinic == world.clinic.name
+    # The chart's outcomes section is in the chart's one entry; the trajectory page has its own.
+    assert [r.what for r in rows].count("Looked at your record") == 1
     assert "Looked at your scores over time" in [r.what for r in rows]
     page = verified_client(world.patient_user).get(reverse("portal_viewers")).content.decode()
     assert f"Prescriber, {world.clinic.name}" in page
