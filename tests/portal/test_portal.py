@@ -48,6 +48,7 @@ from ketaflow.treatment import services as treatment_services
 from ketaflow.treatment.demo import load_demo as treatment_demo
 from ketaflow.treatment.models import Appointment, Chair, Course
 from tests.candidacy.builders import signed_candidacy
+from tests.infusions.builders import session_in
 from tests.portal.builders import second_patient_login, verified_client
 from tests.web.conftest import PASSWORD, World
 
@@ -933,3 +934,34 @@ def test_the_banner_counts_every_open_task_and_lists_the_oldest_five(
     assert banner.count("<li>") == min(open_tasks, 5)
     assert f"Urgent tasks ({open_tasks})" in page
     assert "done" not in banner
+
+
+def test_the_home_page_reads_the_infusions_with_their_days_at_once(world: World) -> None:
+    """The home page links the instructions of each discharged infusion by its day; each
+    infusion's appointment was a query of its own. Three more infusions: no query more, and each
+    day shown."""
+    me = verified_client(world.patient_user)
+
+    def home() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            page = me.get(reverse("portal_home")).content.decode()
+        return len(queries), page
+
+    def discharged() -> InfusionSession:
+        return session_in(
+            world,
+            world.patient,
+            InfusionSession.Status.SIGNED,
+            instructions_given=True,
+            discharged_at=timezone.now(),
+        )
+
+    discharged()
+    home()  # the first page of a login writes what later pages do not
+    one, _ = home()
+    sessions = [discharged() for _ in range(3)]
+    four, page = home()
+    assert four == one
+    assert page.count("After your infusion of ") == 4
+    for session in sessions:
+        assert reverse("portal_instructions", args=[session.pk]) in page

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ketaflow.accounts.models import Clinic
 from ketaflow.portal.models import PortalSettings
 
 
@@ -10,4 +9,4 @@ def portal_settings(clinic_id: int) -> PortalSettings:
     found = PortalSettings.objects.filter(clinic_id=clinic_id).first()
     if found is not None:
         return found
-    return PortalSettings(clinic=Clinic.objects.get(pk=clinic_id))
+    return PortalSettings(clinic_id=clinic_id)  # the clinic is read only if asked for

@@ -228,10 +228,12 @@ def home_page(patient: Patient, now: dt.datetime) -> HomePage:
         past=tuple(past),
         ahead=tuple(ahead),
         appointments=tuple(upcoming_appointments(patient, now)),
+        # Each with its appointment, whose day the link names (it was a query a row).
         sessions=tuple(
-            InfusionSession.objects.filter(patient=patient, instructions_given=True).order_by(
-                "-discharged_at", "-pk"
-            )[:HOME_SESSIONS]
+            InfusionSession.objects.filter(patient=patient, instructions_given=True)
+            .select_related("appointment")
+            .only("id", "appointment", "appointment__starts_at")
+            .order_by("-discharged_at", "-pk")[:HOME_SESSIONS]
         ),
     )
 
