@@ -128,6 +128,9 @@ def _home_queries(client: Any) -> tuple[int, str]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("ledger_home"))
     assert response.status_code == 200
+    # The user's clinic comes with the user (accounts.backends); the page read it again.
+    clinic_reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "accounts_clinic"')]
+    assert clinic_reads == []
     return len(queries), response.content.decode()
 
 

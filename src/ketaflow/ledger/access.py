@@ -48,7 +48,11 @@ def ledger_for_user(user: User, *, need: Perm, actor: Actor | None = None) -> Cl
     """The user's clinic, whose ledger they may ``need``; else 404 or 403."""
     clinic_id = _clinic_id(user)
     require(user, need, object_type="ledger", object_id=clinic_id, actor=actor)
-    return Clinic.objects.get(pk=clinic_id)
+    # The clinic read with the user at the request's start (accounts.backends), not again.
+    clinic = user.clinic
+    if clinic is None:  # refused by _clinic_id already
+        raise Http404("No such page.")
+    return clinic
 
 
 def _one(user: User, queryset: QuerySet[M], pk: int, need: Perm, actor: Actor | None) -> M:
