@@ -238,7 +238,7 @@ class _Loaded:
     """The rows an export has read, by model and key: a record's reference to another (a
     reading's session, the session's patient, a course's chair) is set from them instead of
     a query of its own, and what a section refers to that is not among them is read in bulk,
-    one query a model (the export read each reference row by row: 280 queries for one demo
+    one query a model (the export read each reference row by row: 281 queries for one demo
     patient)."""
 
     # How far references are followed in bulk: a record's references (an infusion's
