@@ -26,9 +26,22 @@ from ketaflow.patients.models import (
     PsychotherapyTrial,
 )
 from ketaflow.patients.search import NotADate, typed_date
-from ketaflow.web.reads import unread_but
 
 PAGE_SIZE = 50  # patients a list shows
+# What the chart's list of infusion sessions shows of each (the session row has some fifty
+# columns): the link, status, delivered dose, its signer and time, the appointment's start.
+SESSION_LIST_FIELDS = (
+    "id",
+    "patient",  # the related manager sets each row's patient from it
+    "status",
+    "delivered_dose_mg",
+    "locked",
+    "signed_at",
+    "appointment",
+    "appointment__starts_at",
+    "signed_by",
+    *(f"signed_by__{name}" for name in User.NAME_FIELDS),
+)
 
 
 @dataclass
@@ -142,12 +155,17 @@ class ChartPage(Page):
     medication_trials: list[MedicationTrial] = field(default_factory=list)
     notes: list[ClinicalNote] = field(default_factory=list)
     courses: list[Any] = field(default_factory=list)  # treatment.Course
+    # Staff only: a patient's own view of the chart does not list the infusion sessions.
+    show_infusion_sessions: bool = False
     infusion_sessions: list[Any] = field(default_factory=list)  # infusions.InfusionSession
 
     @property
     def sections(self) -> list[str]:
         """What the page shows, for the access log."""
-        return CHART_SECTIONS + (CLINICAL_SECTIONS if self.show_clinical else [])
+        clinical = [
+            s for s in CLINICAL_SECTIONS if s != "infusion sessions" or self.show_infusion_sessions
+        ]
+        return CHART_SECTIONS + (clinical if self.show_clinical else [])
 
 
 def chart_page(user: User, patient: Patient) -> ChartPage:
@@ -176,11 +194,13 @@ def chart_page(user: User, patient: Patient) -> ChartPage:
         # Read here, not by the templates row by row: each infusion's appointment and signer
         # were a query a row (12 queries more for a finished induction of six).
         page.courses = list(patient.courses.all())
-        page.infusion_sessions = list(
-            patient.infusion_sessions.select_related("appointment", "signed_by").defer(
-                *unread_but("signed_by", User, User.NAME_FIELDS)
+        page.show_infusion_sessions = patient.user_id != user.pk
+        if page.show_infusion_sessions:
+            page.infusion_sessions = list(
+                patient.infusion_sessions.select_related("appointment", "signed_by").only(
+                    *SESSION_LIST_FIELDS
+                )
             )
-        )
     return page
 
 
