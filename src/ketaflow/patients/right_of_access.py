@@ -17,6 +17,7 @@ Times are in the clinic's time zone, and the file says so; a choice is shown by 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import re
@@ -234,6 +235,17 @@ def _concrete(model: Any) -> type[models.Model]:
     return concrete
 
 
+@functools.cache
+def _references(model: type[models.Model]) -> tuple[models.ForeignKey[Any, Any], ...]:
+    """A model's foreign keys to another row's key (computed once a model, not once a row)."""
+    return tuple(
+        f
+        for f in model._meta.concrete_fields
+        if isinstance(f, models.ForeignKey)
+        and f.target_field is _concrete(f.related_model)._meta.pk  # by key, no other column
+    )
+
+
 class _Loaded:
     """The rows an export has read, by model and key: a record's reference to another (a
     reading's session, the session's patient, a course's chair) is set from them instead of
@@ -249,15 +261,6 @@ class _Loaded:
         self.rows: dict[tuple[type[models.Model], Any], models.Model] = {}
         self.add([patient, patient.clinic])
 
-    @staticmethod
-    def _references(model: type[models.Model]) -> list[models.ForeignKey[Any, Any]]:
-        return [
-            f
-            for f in model._meta.concrete_fields
-            if isinstance(f, models.ForeignKey)
-            and f.target_field is _concrete(f.related_model)._meta.pk  # by key, no other column
-        ]
-
     def add(self, rows: Iterable[models.Model]) -> None:
         for row in rows:
             self.rows[(_concrete(type(row)), row.pk)] = row
@@ -265,7 +268,7 @@ class _Loaded:
     def link(self, rows: Iterable[models.Model]) -> None:
         """Set each reference of ``rows`` that points at a row already read."""
         for row in rows:
-            for f in self._references(type(row)):
+            for f in _references(type(row)):
                 target = self.rows.get((_concrete(f.related_model), row.__dict__[f.attname]))
                 if target is not None and not f.is_cached(row):
                     f.set_cached_value(row, target)
@@ -274,7 +277,7 @@ class _Loaded:
         """Read what ``rows`` refer to and is not read yet (one query a model), then link."""
         if rows and depth > 0:
             wanted: dict[type[models.Model], set[Any]] = {}
-            for f in self._references(type(rows[0])):
+            for f in _references(type(rows[0])):
                 target = _concrete(f.related_model)
                 keys = {row.__dict__[f.attname] for row in rows} - {None}
                 wanted.setdefault(target, set()).update(
@@ -284,11 +287,7 @@ class _Loaded:
                 if keys:
                     found = list(target._default_manager.filter(pk__in=keys))
                     self.add(found)
-                    by_model: dict[type[models.Model], list[models.Model]] = {}
-                    for row in found:
-                        by_model.setdefault(type(row), []).append(row)
-                    for group in by_model.values():
-                        self.read_references(group, depth - 1)
+                    self.read_references(found, depth - 1)
         self.link(rows)
 
 
