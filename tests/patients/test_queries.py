@@ -70,3 +70,32 @@ def test_the_patient_chart_reads_a_bounded_number_of_queries(world: World, clien
     print(f"patient chart queries: {before} then, with more records, {after}")
     assert after == before, "the chart's queries grow with its records"
     assert max(after.values()) <= CHART_QUERIES_MAX[connection.vendor]
+
+
+def test_a_patients_own_chart_neither_reads_nor_audits_the_infusion_list(world: World) -> None:
+    """The infusion list is staff only: the template hid it from the patient's own view while
+    the selector still read it and the audit entry named it as shown."""
+    from ketaflow.audit.models import AuditEntry
+    from tests.portal.builders import verified_client
+
+    session_in(world, world.patient, InfusionSession.Status.SIGNED)
+    url = reverse("patient_chart", args=[world.patient.pk])
+    with CaptureQueriesContext(connection) as queries:
+        page = verified_client(world.patient_user).get(url).content.decode()
+    assert 'id="courses"' in page
+    assert 'id="infusion-sessions"' not in page
+    # The list's read (with each signer); the outcomes section reads the infusion days itself.
+    listed = [
+        q["sql"]
+        for q in queries
+        if 'FROM "infusions_infusionsession"' in q["sql"] and 'JOIN "accounts_user"' in q["sql"]
+    ]
+    assert listed == []
+    own = (
+        AuditEntry.objects.filter(patient_id=world.patient.pk, object_type="patient", action="view")
+        .order_by("id")
+        .last()
+    )
+    assert own is not None
+    assert "infusion sessions" not in own.summary
+    assert "courses" in own.summary
