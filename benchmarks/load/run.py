@@ -17,7 +17,11 @@ a fresh locust process (``scenario.py``) whose users log in before the measured 
 3. the same users asking ``/healthz`` with no think time: the stack's ceiling.
 
 The load average (``/proc/loadavg``) is recorded before and after each stage: the machine may be
-shared. Prints a Markdown report and writes it with all figures as JSON into ``--out``
+shared. Each window's CPU is read from /proc when it opens and closes: gunicorn's master and
+workers (the server) and, on PostgreSQL, the postmaster and its backends (the database), each
+divided by the window's requests, and the client's own (locust): what a request costs apart
+from how long it queued, and which side a change helped. Prints a Markdown report and writes it
+with all figures as JSON into ``--out``
 (default ``var/load/``). Exit 0 when every stage ran without a failed request or login, 1
 otherwise, 2 on bad arguments. Figures: docs/performance-web.md ("Load").
 """
@@ -158,6 +162,7 @@ def stage(
     seconds: float,
     mix: str,
     one_each: bool = False,
+    cpu_of: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     out = tmp / f"stage-{mix}-{users}.json"
     before = load_average()
@@ -169,6 +174,7 @@ def stage(
         *("--think", str(think), "--seconds", str(seconds), "--mix", mix),
         *("--out", str(out), "--steps", str(tmp / "totp-steps.json")),
         *(["--one-each"] if one_each else []),
+        *(["--cpu-of", ",".join(f"{k}={v}" for k, v in cpu_of.items())] if cpu_of else []),
     ]
     log = tmp / "locust.log"
     with log.open("ab") as sink:
@@ -224,6 +230,7 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             wait_healthy(base, tmp / "gunicorn.log")
             workers = args.workers or _conf_workers(env)
             warm_up(base, workers)
+            cpu_of = _cpu_roots(app, tmp)
             stages = []
             for users in args.users:
                 print(f"load: {kind}, {users} users ({load_average()})", file=sys.stderr)
@@ -237,6 +244,7 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                         seconds=args.seconds,
                         mix="day",
                         one_each=args.quick,
+                        cpu_of=cpu_of,
                     )
                 )
             for mix in ("read", "healthz"):
@@ -251,6 +259,7 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                         seconds=args.saturation_seconds,
                         mix=mix,
                         one_each=args.quick and mix != "healthz",
+                        cpu_of=cpu_of,
                     )
                 )
         finally:
@@ -265,6 +274,26 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "load_seconds": round(loaded_s, 1),
         "stages": stages,
     }
+
+
+def _cpu_roots(app: Service, tmp: Path) -> dict[str, int]:
+    """The process trees whose CPU a stage's window is charged with: gunicorn's master (its
+    workers below it) and, on PostgreSQL, the postmaster (its backends below it)."""
+    roots = {"server": app.proc.pid} if app.proc is not None else {}
+    postmaster = tmp / "pg" / "data" / "postmaster.pid"
+    if postmaster.exists():
+        roots["database"] = int(postmaster.read_text().split()[0])
+    return roots
+
+
+def _cpu_ms(stage: dict[str, Any]) -> str:
+    """The server's (and the database's) CPU milliseconds a request in the window."""
+    cpu = stage.get("cpu", {})
+    server = cpu.get("server_ms_per_request")
+    if server is None:
+        return "-"
+    database = cpu.get("database_ms_per_request")
+    return f"{server:,.1f}" + (f" + {database:,.1f}" if database is not None else "")
 
 
 def _conf_workers(env: dict[str, str]) -> int:
@@ -330,8 +359,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"loaded in {db['load_seconds']:.0f} s; {db['worker_timeouts']} worker timeouts)",
             "",
             "| stage | users | requests/s | pages p50 / p95 / p99 ms | all p95 ms | failed |"
-            " logins (p50 ms) | load before -> after |",
-            "|---|---:|---:|---|---:|---:|---|---|",
+            " logins (p50 ms) | server CPU ms a request | load before -> after |",
+            "|---|---:|---:|---|---:|---:|---|---:|---|",
         ]
         for s in db["stages"]:
             t = s["total"]
@@ -346,7 +375,7 @@ def markdown(report: dict[str, Any]) -> str:
                 login += f", {logins['failed_count']} failed"
             out.append(
                 f"| {label[s['mix']]} | {s['users']} | {t['rps']:,.1f} | {pages} | "
-                f"{_ms(t.get('all_p95_ms'))} | {t['failures']} | {login} | "
+                f"{_ms(t.get('all_p95_ms'))} | {t['failures']} | {login} | {_cpu_ms(s)} | "
                 f"{s['load_before']} -> {s['load_after']} |"
             )
         out += [

@@ -29,7 +29,9 @@ URL asked); a page answered with a redirect to the login is a failure.
 ``--mix read`` is the same users' page reads without the writes; ``--mix healthz`` asks
 ``/healthz`` only (no login): the stack's ceiling. Logins happen before the measured window;
 the window's requests are timed exactly (every response time kept, no histogram buckets) and
-written as JSON: per action the count, failures, p50/p95/p99 ms and requests per second.
+written as JSON: per action the count, failures, p50/p95/p99 ms and requests per second. With
+``--cpu-of server=PID,database=PID`` the window's CPU seconds of each process tree (from /proc)
+and of this client are written too.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ import argparse
 import datetime as dt
 import itertools
 import json
+import os
 import random
 import re
+import resource
 import statistics
 import sys
 import threading
@@ -392,6 +396,61 @@ def user_classes(mix: str, think_s: float, one_each: bool = False) -> list[type[
     ]
 
 
+def tree_cpu(root: int) -> tuple[float, set[int]]:
+    """CPU seconds (user and system) of process ``root`` and every process below it, from
+    /proc, and their ids: the server's workers, PostgreSQL's backends. A process that ends
+    between two readings takes its seconds with it (the ids tell)."""
+    parent: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parent[int(name)] = int(fields[1])
+        spent[int(name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree = {root} & set(spent)
+    grown = True
+    while grown:
+        below = {pid for pid, up in parent.items() if up in tree} - tree
+        tree |= below
+        grown = bool(below)
+    return sum(spent[pid] for pid in tree), tree
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """The CPU seconds the measured window cost each named process tree and this client."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots
+        self.start: dict[str, tuple[float, set[int]]] = {}
+        self.client = 0.0
+
+    def open(self) -> None:
+        self.start = {label: tree_cpu(pid) for label, pid in self.roots.items()}
+        self.client = own_cpu()
+
+    def close(self, requests: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"client_s": round(own_cpu() - self.client, 2)}
+        for label, pid in self.roots.items():
+            seconds, pids = tree_cpu(pid)
+            before, was = self.start[label]
+            out[f"{label}_s"] = round(seconds - before, 2)
+            out[f"{label}_ended"] = len(was - pids)  # processes gone within the window
+            if requests:
+                out[f"{label}_ms_per_request"] = round((seconds - before) * 1000 / requests, 2)
+        return out
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100), linear between the closest ranks."""
     if len(values) == 1:
@@ -447,6 +506,7 @@ def drive(
     mix: str,
     login_timeout_s: float,
     one_each: bool = False,
+    cpu_of: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Start ``users`` users, wait until they are logged in, then measure ``seconds``
     (``time.sleep`` yields to the users' greenlets: locust patches it for gevent)."""
@@ -462,18 +522,31 @@ def drive(
             time.sleep(0.2)
     else:
         time.sleep(1)
+    meter = CpuMeter(cpu_of or {})
+    meter.open()
     WINDOW.open = True
     started = time.monotonic()
     time.sleep(seconds)
     WINDOW.open = False
     elapsed = time.monotonic() - started
-    runner.quit()
     result = summary(elapsed)
+    result["cpu"] = meter.close(result["total"]["requests"])
+    runner.quit()
     result["users"] = users
     result["think_s"] = think_s
     result["mix"] = mix
     result["logged_in_before_window"] = WINDOW.logged_in
     return result
+
+
+def _roots(text: str) -> dict[str, int]:
+    roots = {}
+    for part in filter(None, text.split(",")):
+        label, _, pid = part.partition("=")
+        if not label or not pid.isdigit():
+            raise argparse.ArgumentTypeError(f"label=pid, not {part!r}")
+        roots[label] = int(pid)
+    return roots
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -486,6 +559,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", choices=("day", "read", "healthz"), default="day")
     parser.add_argument("--login-timeout", type=float, default=300.0)
     parser.add_argument("--one-each", action="store_true", help="one user of each role")
+    parser.add_argument(
+        "--cpu-of",
+        type=_roots,
+        default={},
+        help="label=pid,...: process trees whose CPU the window's requests cost (the server's)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--steps", type=Path, help="the TOTP steps used so far (kept between stages)"
@@ -502,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         mix=args.mix,
         login_timeout_s=args.login_timeout,
         one_each=args.one_each,
+        cpu_of=args.cpu_of,
     )
     args.out.write_text(json.dumps(result, indent=1))
     if args.steps:

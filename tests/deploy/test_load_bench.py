@@ -51,3 +51,10 @@ def test_quick_load_run_covers_every_role_without_a_failure(tmp_path: Path) -> N
     assert all(read["actions"][a]["kind"] == "page read" for a in read["actions"])
     assert writes, day["actions"]
     assert "| clinic day | 5 |" in (tmp_path / "load").with_suffix(".md").read_text()
+    # Each window's CPU: the server's process tree (gunicorn's master and its workers) and the
+    # client's, a positive figure a request (a tree read wrongly gives 0 or none).
+    for s in (day, read, health):
+        assert s["cpu"]["server_s"] > 0, s["cpu"]
+        assert s["cpu"]["server_ms_per_request"] > 0, s["cpu"]
+        assert s["cpu"]["client_s"] > 0, s["cpu"]
+        assert "database_s" not in s["cpu"]  # SQLite: no database server
