@@ -74,17 +74,15 @@ def vitals_chart(
     def minute(at: dt.datetime) -> float:
         return (at - t0).total_seconds() / 60
 
+    # Each reading's place and clinic-clock time, once for its five series.
+    placed = [
+        (e, minute(e.measured_at), f"{clinic_local(clinic, e.measured_at):%H:%M}") for e in entries
+    ]
     series = []
     for key, label, colour in _SERIES:
         points = [
-            charts.Point(
-                minute(e.measured_at),
-                float(value),
-                f"{clinic_local(clinic, e.measured_at):%H:%M}",
-                f"{value}",
-                _LEVEL_COLOUR.get(e.level, colour),
-            )
-            for e in entries
+            charts.Point(x, float(value), clock, f"{value}", _LEVEL_COLOUR.get(e.level, colour))
+            for e, x, clock in placed
             if (value := getattr(e, key)) is not None
         ]
         if points:
