@@ -1,12 +1,12 @@
 """The infusion page's vitals flowsheet rows written in Python (issue 16).
 
 A row of the flowsheet (``infusions/_vitals.html``) cost about 0.27 ms of template rendering
-(a dozen ``{% if %}``, lookups, filters and a ``{% url %}`` each), so an infusion monitored
-for three hours, or one whose readings were corrected, spent more time on its table than on
-the rest of the page. ``vitals_rows`` returns, character for character, what the template's
-loop returned (tests/infusions/test_flowsheet_rows.py renders that loop beside it): the same
-escaping (``conditional_escape`` of every value, ``join`` escaping each item), the same clinic
-clock (the request's zone, as the ``date`` filter reads it) and the same link per row.
+(a dozen ``{% if %}``, lookups, filters and a ``{% url %}`` each): a third of the page's CPU
+for an infusion with 70 readings (a long recovery, or the load benchmark's busy nurses).
+``vitals_rows`` returns, character for character, what the template's loop returned
+(tests/infusions/test_flowsheet_rows.py renders that loop beside it): the same escaping
+(``conditional_escape`` of every value, ``join`` escaping each item), the same clinic clock
+(the request's zone, as the ``date`` filter reads it) and the same link per row.
 """
 
 from __future__ import annotations
