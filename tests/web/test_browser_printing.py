@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.print_page_options import PrintOptions
 
 from ketaflow.portal.models import UrgentTask
-from tests.infusions.builders import charted
+from tests.infusions.builders import charted, running
 from tests.web.browser import csp_violations, elements_now, login, shot, wait_text
 from tests.web.conftest import World
 
@@ -47,9 +47,12 @@ def _pdf(browser: webdriver.Chrome, name: str, paper: str) -> bytes:
 
 
 def _controls(browser: webdriver.Chrome) -> list[str]:
-    """Buttons, links drawn as buttons and the infusion page's action forms that show."""
+    """Buttons, links drawn as buttons, the infusion page's action forms and its flowsheet's
+    correction links that show."""
     found = elements_now(
-        browser, By.CSS_SELECTOR, "main button, main a.button, main form[data-ajax]"
+        browser,
+        By.CSS_SELECTOR,
+        "main button, main a.button, main form[data-ajax], main #flowsheet a",
     )
     return [(e.get_attribute("outerHTML") or "")[:80] for e in found if e.is_displayed()]
 
@@ -62,6 +65,7 @@ def test_every_printable_page_prints_only_its_patient(
     browser: webdriver.Chrome, live_server: Any, live_world: World
 ) -> None:
     session = charted(live_world)
+    still_running = running(live_world, started_min_ago=20)
     UrgentTask.objects.create(
         clinic=live_world.clinic,
         patient=live_world.other_patient,
@@ -69,6 +73,7 @@ def test_every_printable_page_prints_only_its_patient(
     )
     pages = {
         "session": reverse("infusion_session", args=[session.pk]),
+        "running session": reverse("infusion_session", args=[still_running.pk]),
         "instructions": reverse("infusion_instructions", args=[session.pk]),
         "flowsheet": reverse("infusion_flowsheet", args=[session.pk]),
         "chart": reverse("patient_chart", args=[live_world.patient.pk]),
@@ -84,6 +89,8 @@ def test_every_printable_page_prints_only_its_patient(
             on_screen = _controls(browser)
             if name == "session":
                 assert on_screen, "on screen the page has buttons and forms (the check can fail)"
+            if name == "running session":  # a reading's correction link (the check can fail)
+                assert any(">Correct</a>" in c for c in on_screen), on_screen
             _media(browser, "print")
             assert _controls(browser) == [], name  # on paper nothing to press or fill in
             printed = _visible_text(browser)
@@ -110,6 +117,7 @@ def test_the_flowsheet_and_discharge_sheet_on_screen(
     browser: webdriver.Chrome, live_server: Any, live_world: World, width: int, who: str
 ) -> None:
     session = charted(live_world)
+    still_running = running(live_world, started_min_ago=20)
     login(browser, live_server.url, who)
     browser.set_window_size(width, 1100)
     try:
