@@ -117,7 +117,6 @@ def test_the_flowsheet_and_discharge_sheet_on_screen(
     browser: webdriver.Chrome, live_server: Any, live_world: World, width: int, who: str
 ) -> None:
     session = charted(live_world)
-    still_running = running(live_world, started_min_ago=20)
     login(browser, live_server.url, who)
     browser.set_window_size(width, 1100)
     try:
