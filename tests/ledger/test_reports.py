@@ -71,3 +71,16 @@ def test_the_administration_record_names_patient_amount_and_witness(
     ]
     assert table[0]["Patient"].startswith("Anders, Alice")
     assert b"Anders, Alice" in pdf_text(c.get(url + "?format=pdf").content)
+
+
+def test_only_a_report_of_a_period_offers_the_period(
+    world: World, stock: Stock, client_for: Any
+) -> None:
+    """A vial's history and the discrepancies are whole records: a From/To form on them would
+    filter nothing (it did before session 16)."""
+    c = client_for(world.prescriber)
+    dated = {"administration": "", "ledger": ""}
+    whole = {"discrepancies": "", "vial": f"?vial={stock.vials[0].pk}"}
+    for name, query in {**dated, **whole}.items():
+        page = c.get(reverse("ledger_report", args=[name]) + query).content.decode()
+        assert ('name="start"' in page) == (name in dated), name

@@ -499,6 +499,39 @@ return found.join("; ");
 """
 
 
+# What a printed page shows that is to be pressed or filled in (run in print media): any button
+# or submit, and any field but those of a form that is the page itself (it posts to its own
+# address, or is marked print-keep). A search or filter box, or a form beside the record (a note,
+# a deactivation, a setting), is a blank box on paper.
+PRINTED_CONTROLS = """
+const found = [];
+const fields = "main input:not([type=hidden]), main select, main textarea, main button,"
+  + " main a.button";
+for (const e of document.querySelectorAll(fields)) {
+  const box = e.getBoundingClientRect();
+  if (box.width === 0 && box.height === 0) continue;  // not shown
+  const form = e.closest("form");
+  const own = form && (form.getAttribute("method") || "get").toLowerCase() === "post"
+    && (!form.getAttribute("action") || form.classList.contains("print-keep"));
+  const pressed = e.matches("button, a.button, input[type=submit], input[type=button]");
+  if (own && !pressed) continue;
+  found.push(e.tagName.toLowerCase() + (e.name ? "[name=" + e.name + "]" : "")
+    + (form ? " in a form " + (form.getAttribute("method") || "get") + " "
+      + (form.getAttribute("action") || "(its own address)") : " outside a form"));
+}
+return found;
+"""
+
+
+def printed_controls(browser: webdriver.Chrome) -> list[str]:
+    """:data:`PRINTED_CONTROLS` of the page as printed; the page back in screen media after."""
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        return list(browser.execute_script(PRINTED_CONTROLS))
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
 def shots_at_widths(browser: webdriver.Chrome, name: str) -> None:
     """Screenshots at 390, 1024 and 1366 px wide into $KETAFLOW_SHOTS (when set), full height."""
     target = os.environ.get("KETAFLOW_SHOTS")

@@ -47,12 +47,13 @@ def _pdf(browser: webdriver.Chrome, name: str, paper: str) -> bytes:
 
 
 def _controls(browser: webdriver.Chrome) -> list[str]:
-    """Buttons, links drawn as buttons, the infusion page's action forms and its flowsheet's
-    correction links that show."""
+    """Buttons, links drawn as buttons, fields (the chart's clinical note, its deactivation
+    reason), the infusion page's action forms and its flowsheet's correction links that show."""
     found = elements_now(
         browser,
         By.CSS_SELECTOR,
-        "main button, main a.button, main form[data-ajax], main #flowsheet a",
+        "main button, main a.button, main form[data-ajax], main #flowsheet a,"
+        " main input:not([type=hidden]), main select, main textarea",
     )
     return [(e.get_attribute("outerHTML") or "")[:80] for e in found if e.is_displayed()]
 
@@ -91,6 +92,8 @@ def test_every_printable_page_prints_only_its_patient(
                 assert on_screen, "on screen the page has buttons and forms (the check can fail)"
             if name == "running session":  # a reading's correction link (the check can fail)
                 assert any(">Correct</a>" in c for c in on_screen), on_screen
+            if name == "chart":  # the clinical note's box (the check can fail)
+                assert any("<textarea" in c for c in on_screen), on_screen
             _media(browser, "print")
             assert _controls(browser) == [], name  # on paper nothing to press or fill in
             printed = _visible_text(browser)

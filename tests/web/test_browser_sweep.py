@@ -2,7 +2,9 @@
 phone's, a tablet's and a desktop's width (390, 1024 and 1366 px). The visible text shows no
 identifier-like code (snake_case words, dotted rule ids), no number in exponent notation; the
 page never scrolls sideways; no word in a table is broken into pieces across lines (a squeezed
-column: the table scrolls inside itself instead); the console logs no error.
+column: the table scrolls inside itself instead); the console logs no error. Printed (print
+media), a page shows nothing to press and no box to fill in, but for the fields of a page that
+is itself a form.
 
 Each route is visited once per role, filled with the clinic's records (tests/web/sweep.py);
 the login is made once per role (a session cookie past the second factor); each page is loaded
@@ -18,6 +20,7 @@ import re
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Role
@@ -31,6 +34,7 @@ from tests.web.browser import (
     chromium,
     codes_in,
     console_errors,
+    printed_controls,
     sign_in,
     viewport,
 )
@@ -147,6 +151,7 @@ def test_every_page_as_each_role_reads_as_words_and_fits(
                         problems.append(f"{where} at {width} px: {over}")
                     if broken := browser.execute_script(BROKEN_WORDS):
                         problems.append(f"{where} at {width} px: {broken}")
+                problems += [f"{where} on paper: {c}" for c in printed_controls(browser)]
         # The check can fail: a page made wider than the screen is found.
         browser.get(live_server.url + "/")
         viewport(browser, WIDTHS[0])
@@ -162,5 +167,13 @@ def test_every_page_as_each_role_reads_as_words_and_fits(
             " 'anywhere'; document.querySelector('main').append(t);"
         )
         assert "'frontdesk' broken over" in browser.execute_script(BROKEN_WORDS)
+        # And a box to fill in that would print is found; a search form is not printed.
+        browser.get(live_server.url + reverse("patient_list"))
+        assert printed_controls(browser) == []
+        browser.execute_script(
+            "const i = document.createElement('input'); i.name = 'loose';"
+            " document.querySelector('main').append(i);"
+        )
+        assert printed_controls(browser) == ["input[name=loose] outside a form"]
     assert pages > 100
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:300])

@@ -16,6 +16,7 @@ from ketaflow.clinical import Instrument
 from ketaflow.web.templatetags.display import (
     code_words,
     dose_mg,
+    filters_in_words,
     label,
     mg,
     num,
@@ -128,3 +129,23 @@ def test_progress_report_tables_wrap_inside_the_page() -> None:
     width, height = table.wrap(FRAME_WIDTH, 10_000)
     assert width <= FRAME_WIDTH + 0.01
     assert height > 60  # the long cells wrapped onto several lines instead of running off
+
+
+def test_a_filter_form_in_words_for_paper() -> None:
+    from django import forms
+
+    from ketaflow.outcomes.forms import DashboardFilterForm
+
+    class Filters(forms.Form):
+        actor = forms.CharField(required=False, label="User")
+        since = forms.DateField(required=False)
+
+    form = DashboardFilterForm({"indication": "ptsd", "start": "2026-11-01", "end": ""})
+    assert form.is_valid()
+    assert str(filters_in_words(form)) == (
+        '<p class="print-only filters-in-words">Filters: Indication: PTSD; '
+        "Courses from: 1 Nov 2026</p>"
+    )
+    assert "Filters: none (everything is shown)" in str(filters_in_words(DashboardFilterForm({})))
+    typed = Filters({"actor": "<b>dana</b>", "since": "not a date"})
+    assert "User: &lt;b&gt;dana&lt;/b&gt;; Since: not a date" in str(filters_in_words(typed))

@@ -631,6 +631,9 @@ def reports_index(request: HttpRequest) -> HttpResponse:
     return render(request, "ledger/reports.html", page.context())
 
 
+DATED_REPORTS = ("administration", "ledger")
+
+
 @login_required
 def report(request: HttpRequest, name: str) -> HttpResponse:
     user, actor = _ctx(request)
@@ -684,7 +687,14 @@ def report(request: HttpRequest, name: str) -> HttpResponse:
     return render(
         request,
         "ledger/report.html",
-        {"report": built, "export": {"name": name, "query": query}, "start": start, "end": end},
+        {
+            "report": built,
+            "export": {"name": name, "query": query},
+            # The period's fields only where the report is of a period (a vial's history and the
+            # discrepancies are whole): a filter that filters nothing is not offered.
+            "start": start if name in DATED_REPORTS else None,
+            "end": end,
+        },
     )
 
 

@@ -9,13 +9,18 @@ Loaded into every template (``builtins`` in settings.TEMPLATES): ``{{ x|label }}
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
+from typing import cast
 
-from django import template
-from django.utils.html import format_html
+from django import forms, template
+from django.core.exceptions import ValidationError
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from ketaflow.accounts.clinictime import zone_words
@@ -227,3 +232,28 @@ def chart_html(chart: SvgChart) -> SafeString:
 def zone(name: str) -> str:
     """A time zone's IANA name in words: ``{{ time_zone|zone }}`` -> "New York time (EST)"."""
     return zone_words(str(name))
+
+
+@register.simple_tag
+def filters_in_words(form: forms.Form) -> SafeString:
+    """A search or filter form's choices as one line of words, for paper: the form itself is not
+    printed (app.css), so a printed list or report says what it was filtered by. A choice shows
+    its label, a date as "2 Dec 2026"; a field left empty is left out."""
+    parts: list[tuple[str, str]] = []
+    for bound in form:
+        value = bound.value()
+        if value in (None, "", [], False):
+            continue
+        field = bound.field
+        shown = str(value)
+        if isinstance(field, forms.ChoiceField):
+            choices = cast("Iterable[tuple[object, object]]", field.choices)
+            shown = next((str(text) for key, text in choices if str(key) == str(value)), shown)
+        elif isinstance(field, forms.DateField):
+            # Not a date: the page shows the field's error, and here the text as typed.
+            with contextlib.suppress(ValidationError):
+                if day := field.to_python(value):
+                    shown = date_format(day, "j M Y")
+        parts.append((str(bound.label), shown))
+    words = format_html_join("; ", "{}: {}", parts) if parts else "none (everything is shown)"
+    return format_html('<p class="print-only filters-in-words">Filters: {}</p>', words)
