@@ -342,6 +342,33 @@ def test_the_questionnaire_list_follows_what_happened(world: World) -> None:
     assert "answered_at_clinic" not in re.sub(r'class="[^"]*"', "", home)
 
 
+def test_the_portal_lists_the_newest_past_and_the_soonest_coming_questionnaires(
+    world: World,
+) -> None:
+    """A year's plan has far more questionnaires than the page lists: the 12 newest of those
+    past or open (newest first) and the 6 soonest to open, each with its words."""
+    from ketaflow.portal.selectors import AHEAD_SHOWN, PAST_SHOWN
+
+    patient, now = world.patient, timezone.now()
+    for week in range(1, 31):
+        DueQuestionnaire.objects.create(
+            patient=patient,
+            instrument="pcl5",
+            timepoint=f"week-{week}",
+            label=f"week {week}",
+            due_at=now + dt.timedelta(days=7 * (week - 20)),
+            window_ends_at=now + dt.timedelta(days=7 * (week - 20) + 3),
+        )
+    past, ahead = questionnaire_rows(patient, now)
+    assert [r.due.label for r in past] == [f"week {w}" for w in range(20, 20 - PAST_SHOWN, -1)]
+    assert [r.due.label for r in ahead] == [f"week {w}" for w in range(21, 21 + AHEAD_SHOWN)]
+    assert past[0].state == "due"
+    assert past[0].state_text.startswith("Due now, open until ")
+    assert all(r.state == "missed" for r in past[1:])
+    assert past[0].title == "PCL-5, week 20"
+    assert all(r.state_text.startswith("Opens ") for r in ahead)
+
+
 def test_who_viewed_my_record_is_in_plain_words_and_clinic_time(
     world: World, client_for: Any
 ) -> None:

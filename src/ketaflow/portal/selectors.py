@@ -24,6 +24,17 @@ from ketaflow.treatment.models import Appointment
 State = Literal["answered", "answered_at_clinic", "due", "upcoming", "missed"]
 PAST_SHOWN: Final = 12
 AHEAD_SHOWN: Final = 6
+# What :func:`questionnaire_rows` reads of each questionnaire and its answer.
+ROW_FIELDS: Final = (
+    "instrument",
+    "timepoint",
+    "label",
+    "due_at",
+    "window_ends_at",
+    "status",
+    "response__source",
+    "response__taken_at",
+)
 
 
 @dataclass(frozen=True)
@@ -63,49 +74,62 @@ def questionnaire_rows(
 ) -> tuple[list[QuestionnaireRow], list[QuestionnaireRow]]:
     """The plan's questionnaires as they happened: (the past and those open now, newest first;
     those not open yet, soonest first)."""
+    # Only the columns the rows are worked out from: every questionnaire of the plan is read
+    # (a year's course is over a hundred), and each answer's items and scoring are not needed.
     rows = list(
         DueQuestionnaire.objects.filter(patient=patient)
         .select_related("response")
+        .only(*ROW_FIELDS)
         .order_by("due_at", "instrument")
     )
     chair = list(
-        InstrumentResponse.objects.filter(
-            patient=patient, source=InstrumentResponse.Source.CLINIC
-        ).order_by("taken_at")
+        InstrumentResponse.objects.filter(patient=patient, source=InstrumentResponse.Source.CLINIC)
+        .only("instrument", "infusion_session_id", "taken_at")
+        .order_by("taken_at")
     )
     sessions = dict(
         InfusionSession.objects.filter(patient=patient).values_list("appointment_id", "pk")
     )
-    past: list[QuestionnaireRow] = []
-    ahead: list[QuestionnaireRow] = []
+    # Each row's state first; its words (title, clinic times) only for the rows shown.
+    past: list[tuple[DueQuestionnaire, State, InstrumentResponse | None]] = []
+    ahead: list[DueQuestionnaire] = []
     for row in rows:
-        title = f"{row.get_instrument_display()}, {row.label}"
         at_clinic = _clinic_answer(row, sessions, chair)
         if row.status == DueQuestionnaire.Status.ANSWERED and row.response is not None:
-            where = (
-                "at the clinic"
-                if row.response.source == InstrumentResponse.Source.CLINIC
-                else "in the portal"
-            )
-            state: State = "answered" if where == "in the portal" else "answered_at_clinic"
-            text = f"Answered {where}, {_when(patient, row.response.taken_at)}"
+            in_portal = row.response.source != InstrumentResponse.Source.CLINIC
+            past.append((row, "answered" if in_portal else "answered_at_clinic", row.response))
         elif at_clinic is not None:
-            state, text = (
-                "answered_at_clinic",
-                f"Answered at the clinic, {_when(patient, at_clinic.taken_at)}",
-            )
+            past.append((row, "answered_at_clinic", at_clinic))
         elif row.due_at > now and row.status == DueQuestionnaire.Status.DUE:
-            ahead.append(
-                QuestionnaireRow(title, "upcoming", f"Opens {_when(patient, row.due_at)}", row)
-            )
-            continue
+            ahead.append(row)
         elif row.status == DueQuestionnaire.Status.DUE and row.window_ends_at > now:
-            state, text = "due", f"Due now, open until {_when(patient, row.window_ends_at)}"
+            past.append((row, "due", None))
         else:
-            state, text = "missed", f"Not answered (closed {_when(patient, row.window_ends_at)})"
-        past.append(QuestionnaireRow(title, state, text, row))
-    past.reverse()
-    return past[:PAST_SHOWN], ahead[:AHEAD_SHOWN]
+            past.append((row, "missed", None))
+    shown_past = [
+        QuestionnaireRow(_title(row), state, _state_text(patient, row, state, answer), row)
+        for row, state, answer in reversed(past[-PAST_SHOWN:])
+    ]
+    shown_ahead = [
+        QuestionnaireRow(_title(row), "upcoming", f"Opens {_when(patient, row.due_at)}", row)
+        for row in ahead[:AHEAD_SHOWN]
+    ]
+    return shown_past, shown_ahead
+
+
+def _title(row: DueQuestionnaire) -> str:
+    return f"{row.get_instrument_display()}, {row.label}"
+
+
+def _state_text(
+    patient: Patient, row: DueQuestionnaire, state: State, answer: InstrumentResponse | None
+) -> str:
+    if answer is not None:
+        where = "in the portal" if state == "answered" else "at the clinic"
+        return f"Answered {where}, {_when(patient, answer.taken_at)}"
+    if state == "due":
+        return f"Due now, open until {_when(patient, row.window_ends_at)}"
+    return f"Not answered (closed {_when(patient, row.window_ends_at)})"
 
 
 def upcoming_appointments(patient: Patient, now: dt.datetime) -> list[Appointment]:
