@@ -7,6 +7,10 @@ os.environ["KETAFLOW_ENV"] = "test"
 from ketaflow.settings import *
 from ketaflow.settings import DATABASES
 
+# Every prepared read (ketaflow.prepared) is compared with the statement Django compiles for the
+# same values, on every call of the whole suite.
+KETAFLOW_PREPARED_CHECK = True
+
 # SQLite tests use a database file, not Django's shared-cache in-memory database: in shared-cache
 # mode a second writer fails at once ("database table is locked") instead of waiting for the
 # first, so a live-server page and its chart image, both writing their audit entries, raced

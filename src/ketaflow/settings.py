@@ -208,7 +208,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "ketaflow.web.middleware.ClinicTimeMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    # django-otp's, its device read compiled once per process (ketaflow.accounts.second_factor).
+    "ketaflow.accounts.second_factor.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "ketaflow.accounts.sessions.SessionLimitsMiddleware",
     "ketaflow.portal.middleware.SecondFactorMiddleware",
@@ -338,6 +339,10 @@ SESSION_IDLE_SECONDS = int(os.environ.get("KETAFLOW_SESSION_IDLE_SECONDS", "900"
 SESSION_TOUCH_SECONDS = max(1, min(60, SESSION_IDLE_SECONDS // 10))
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + SESSION_TOUCH_SECONDS
 SESSION_SAVE_EVERY_REQUEST = False
+# Django's database sessions, read with a statement compiled once per process (issue 16).
+SESSION_ENGINE = "ketaflow.accounts.session_store"
+# Compare every prepared read (ketaflow.prepared) with the statement Django compiles: the tests.
+KETAFLOW_PREPARED_CHECK = False
 # The absolute lifetime of a login, however active (ketaflow.accounts.sessions): 12 hours.
 SESSION_ABSOLUTE_SECONDS = int(os.environ.get("KETAFLOW_SESSION_MAX_SECONDS", "43200"))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

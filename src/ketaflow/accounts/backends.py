@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend, ModelBackend
 
 from ketaflow.accounts.roles import Perm
+from ketaflow.prepared import Prepared
 
 # The apps whose records are maintained in the administration: staff and credentials, clinics,
 # consent texts, chairs, opening hours and scheduling, portal settings.
@@ -45,6 +46,13 @@ class LockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
         return False
 
 
+# Every request's user with their clinic (the clinic's time zone and name are on every page), in
+# a statement compiled once per process (ketaflow.prepared, issue 16).
+_USER_WITH_CLINIC: Prepared[Any] = Prepared(
+    lambda pk: get_user_model()._default_manager.select_related("clinic").filter(pk=pk)[:1]
+)
+
+
 class PasswordOnlyBackend(ModelBackend):
     """Authentication by username and password; no permissions from Django's tables.
 
@@ -52,8 +60,11 @@ class PasswordOnlyBackend(ModelBackend):
     query: the clinic's time zone and name are read on every page."""
 
     def get_user(self, user_id: Any) -> Any:
-        model = get_user_model()
-        user = model._default_manager.select_related("clinic").filter(pk=user_id).first()
+        if isinstance(user_id, int):
+            user = _USER_WITH_CLINIC.first(pk=user_id)
+        else:
+            user = get_user_model()._default_manager.select_related("clinic").filter(pk=user_id)
+            user = user.order_by("pk").first()
         return user if user is not None and self.user_can_authenticate(user) else None
 
     def get_user_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:

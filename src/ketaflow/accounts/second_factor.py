@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 
 import pyotp
+from django.apps import apps
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp import login as otp_login
+from django_otp import middleware
 from django_otp.models import Device
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -28,6 +31,7 @@ from ketaflow.accounts.signin import LockedOut, check_allowed, count_failure, is
 from ketaflow.audit.context import Actor
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.services import audit_record
+from ketaflow.prepared import Prepared
 
 Action = AuditEntry.Action
 
@@ -223,3 +227,32 @@ def second_factor_login(request: HttpRequest, device: Device) -> None:
     """Mark the session as having passed the second factor (django-otp), on a new session key."""
     request.session.cycle_key()
     otp_login(request, device)
+
+
+_DEVICE_READS: dict[type[Device], Prepared[Device]] = {}
+
+
+def _device_read(device_cls: type[Device]) -> Prepared[Device]:
+    if device_cls not in _DEVICE_READS:
+        _DEVICE_READS[device_cls] = Prepared(
+            lambda pk: device_cls.objects.filter(id=pk).order_by("pk")[:1]
+        )
+    return _DEVICE_READS[device_cls]
+
+
+class OTPMiddleware(middleware.OTPMiddleware):  # type: ignore[misc]
+    """django-otp's middleware (``request.user.otp_device``, ``is_verified()``), the device the
+    session names read with a statement compiled once per process: it is read on every request
+    of a logged-in person (issue 16). What it reads is django-otp's ``Device.from_persistent_id``
+    without ``for_verify``: the device class the id names, by its key; an id that names no
+    device class is no device."""
+
+    def _device_from_persistent_id(self, persistent_id: str) -> Device | None:
+        persistent_id = self._normalize_persistent_id(persistent_id)
+        with contextlib.suppress(ValueError, LookupError):
+            model_label, device_id = persistent_id.rsplit("/", 1)
+            app_label, model_name = model_label.split(".")
+            device_cls = apps.get_model(app_label, model_name)
+            if issubclass(device_cls, Device):
+                return _device_read(device_cls).first(pk=int(device_id))
+        return None

@@ -30,6 +30,7 @@ from ketaflow.audit.context import Actor, client_ip
 from ketaflow.audit.models import AuditEntry
 from ketaflow.audit.services import audit_record
 from ketaflow.clinical.common import count_text
+from ketaflow.prepared import Prepared
 
 SID = "ketaflow_session_id"
 _TOUCH = dt.timedelta(seconds=60)
@@ -65,12 +66,18 @@ def _logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: An
         _start(request, user)
 
 
+# The session's record, read on every request (ketaflow.prepared: compiled once per process).
+_SESSION_RECORD = Prepared(
+    lambda sid, user_id: UserSession.objects.filter(sid=sid, user_id=user_id).order_by("pk")[:1]
+)
+
+
 def current(request: HttpRequest) -> UserSession | None:
     sid = request.session.get(SID)
     user = request.user
     if not isinstance(sid, str) or not isinstance(user, User):
         return None
-    return UserSession.objects.filter(sid=sid, user=user).first()
+    return _SESSION_RECORD.first(sid=sid, user_id=user.pk)
 
 
 def _expired(record: UserSession, now: dt.datetime) -> bool:

@@ -33,6 +33,7 @@ from ketaflow.audit.models import (
     AuditHead,
     chain_key,
 )
+from ketaflow.prepared import Prepared
 
 Action = AuditEntry.Action
 
@@ -164,10 +165,21 @@ def _clinic_id(
 def _locked_head(key: str) -> AuditHead:
     """The head row of chain ``key``, locked until the transaction ends (PostgreSQL: a row
     lock on this chain's row only; SQLite serialises writers itself, IMMEDIATE transactions)."""
-    head, _ = AuditHead.objects.get_or_create(chain=key, defaults={"seq": 0, "hash": GENESIS})
-    if connection.vendor == "postgresql":
-        head = AuditHead.objects.select_for_update().get(pk=head.pk)
+    locking = connection.vendor == "postgresql"
+    head = (_HEAD_FOR_UPDATE if locking else _HEAD).first(chain=key)
+    if head is None:  # the chain's first entry
+        head, _ = AuditHead.objects.get_or_create(chain=key, defaults={"seq": 0, "hash": GENESIS})
+        if locking:
+            head = AuditHead.objects.select_for_update().get(pk=head.pk)
     return head
+
+
+# A chain's head, read for every audit entry (every page), in a statement compiled once per
+# process (ketaflow.prepared, issue 16); on PostgreSQL read and locked in one statement.
+_HEAD = Prepared(lambda chain: AuditHead.objects.filter(chain=chain)[:1])
+_HEAD_FOR_UPDATE = Prepared(
+    lambda chain: AuditHead.objects.select_for_update().filter(chain=chain)[:1]
+)
 
 
 def _json_roundtrip(value: dict[str, Any]) -> dict[str, Any]:

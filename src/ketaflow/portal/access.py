@@ -71,14 +71,20 @@ def discharged_session_for_user(user: User, session_id: int) -> InfusionSession:
     return session
 
 
+def may_see_tasks(user: User) -> bool:
+    """Whether ``user`` sees their clinic's urgent tasks: staff of a clinic whose role views
+    clinical data."""
+    return bool(
+        user.is_authenticated
+        and not user.may(Perm.VIEW_OWN_RECORD)
+        and user.clinic_id is not None
+        and user.may(Perm.VIEW_CLINICAL)
+    )
+
+
 def tasks_for_user(user: User) -> QuerySet[UrgentTask]:
     """The urgent tasks of the user's clinic, for staff whose role views clinical data."""
-    if (
-        not user.is_authenticated
-        or user.may(Perm.VIEW_OWN_RECORD)
-        or user.clinic_id is None
-        or not user.may(Perm.VIEW_CLINICAL)
-    ):
+    if not may_see_tasks(user) or user.clinic_id is None:
         return UrgentTask.objects.none()
     return UrgentTask.objects.filter(clinic_id=user.clinic_id)
 

@@ -13,9 +13,10 @@ from ketaflow.audit.context import Actor
 from ketaflow.audit.services import audit_shown
 from ketaflow.clinical.common import count_text
 from ketaflow.patients.models import Patient
-from ketaflow.portal.access import tasks_for_user
+from ketaflow.portal.access import may_see_tasks, tasks_for_user
 from ketaflow.portal.middleware import second_factor_needed
 from ketaflow.portal.models import UrgentTask
+from ketaflow.prepared import Prepared
 
 # The banner lists the oldest open urgent tasks, at most this many (the count says how many).
 BANNER_TASKS = 5
@@ -26,6 +27,17 @@ BANNER_FIELDS = (
     "reasons",
     "created_at",
     *(f"patient__{name}" for name in Patient.NAME_FIELDS),
+)
+
+# The open tasks of a clinic the banner lists, oldest first (its scope: ``tasks_for_user``'s),
+# in a statement compiled once per process (ketaflow.prepared, issue 16).
+_BANNER = Prepared(
+    lambda clinic_id: (
+        UrgentTask.objects.filter(clinic_id=clinic_id, acknowledged_at__isnull=True)
+        .select_related("patient")
+        .only(*BANNER_FIELDS)
+        .order_by("created_at")[:BANNER_TASKS]
+    )
 )
 
 
@@ -103,11 +115,12 @@ def urgent_tasks(request: HttpRequest) -> dict[str, Any]:
             "urgent_nav": False,
             "may_invite_patients": may_invite,
         }
-    open_tasks = tasks_for_user(user).filter(acknowledged_at__isnull=True)
-    listed = open_tasks.select_related("patient").only(*BANNER_FIELDS).order_by("created_at")
-    shown = list(listed[:BANNER_TASKS])
+    shown = _BANNER.all(clinic_id=user.clinic_id) if may_see_tasks(user) else []
     # Counted apart only when the banner is full: fewer than its length are all there are.
-    count = open_tasks.count() if len(shown) == BANNER_TASKS else len(shown)
+    if len(shown) == BANNER_TASKS:
+        count = tasks_for_user(user).filter(acknowledged_at__isnull=True).count()
+    else:
+        count = len(shown)
     return {
         "urgent_tasks": UrgentBanner(shown, Actor.from_request(request)),
         "urgent_task_count": count,

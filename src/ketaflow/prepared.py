@@ -1,0 +1,209 @@
+"""Reads whose SQL is compiled once per process (issue 16).
+
+Django builds a queryset and compiles its SQL again on every request. On the reads every page
+makes (the session, the user, the second-factor device, the session record, the urgent tasks)
+and the infusion page's reads, building and compiling took more CPU than running the statement:
+about 1 ms a statement, 5 of the 8 ms of a logged-in request that does nothing, 24 of the 78 ms
+of the nurse's infusion page (benchmarks/page_costs.py, docs/performance-web.md, "Session 16").
+
+:class:`Prepared` wraps a function that builds a queryset from named values. The first call
+builds it with stand-in values (an integer, a string or a time no record has), compiles it and
+notes where each stand-in sits among the statement's parameters; later calls put the real values
+in those places and run the statement. It is the same statement Django would run: a queryset
+whose stand-ins do not each appear exactly once as a parameter (a value changed on its way in,
+``icontains`` making ``%x%`` of it, a list for ``__in``), or that prefetches or returns values
+instead of models, is never compiled ahead: it runs as an ordinary queryset on every call.
+With ``KETAFLOW_PREPARED_CHECK`` (the test settings), every call also compiles the queryset of
+the real values the ordinary way and fails if the statement or its parameters differ, so the
+whole test suite checks each prepared read on every call.
+
+The rows become model objects as Django's own model iterable makes them (``Model.from_db``,
+``select_related``'s populators, annotations, the database's value converters)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import query as model_query
+from django.db.models.query import ModelIterable, QuerySet
+
+M = TypeVar("M", bound=models.Model)
+
+# Stand-ins no record has: past any id a table reaches, a string with control characters, a
+# time in the 22nd century (each also differs by its place, so two are never equal).
+_INT_BASE = 9_100_000_000_000_000_000  # below SQLite's and PostgreSQL's largest bigint
+
+# Django's model iterable's own helper (select_related's objects from a row); not in its stubs.
+_related_populators: Callable[..., list[Any]] = vars(model_query)["get_related_populators"]
+
+
+class PreparedMismatch(AssertionError):
+    """A prepared statement differed from the one Django compiles for the same values."""
+
+
+def _stand_in(place: int, value: object) -> object | None:
+    if isinstance(value, bool):
+        return None  # True and False are parameters of too many other conditions
+    if isinstance(value, int):
+        return _INT_BASE + place
+    if isinstance(value, str):
+        return f"\x1fprepared-stand-in-{place}\x1f"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return None
+        return dt.datetime(2190, 1, 2, 3, 4, 5, 1000 + place, tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.date(2190, 1, 1) + dt.timedelta(days=place)
+    return None
+
+
+def _adapt(connection: BaseDatabaseWrapper, value: object) -> object:
+    """``value`` as Django passes it to the database for a field of its kind."""
+    if isinstance(value, dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, dt.date):
+        return connection.ops.adapt_datefield_value(value)
+    return value
+
+
+@dataclass(frozen=True)
+class _Statement:
+    alias: str
+    sql: str
+    params: tuple[Any, ...]
+    places: dict[str, int]
+    compiler: Any
+    fields: list[Any]
+    converters: dict[int, Any]
+    model: type[models.Model]
+    init_list: list[str]
+    start: int
+    end: int
+    populators: list[Any]
+    annotations: dict[str, int]
+    col_count: int | None
+
+
+def _kind(value: object) -> type:
+    return type(value)
+
+
+class Prepared(Generic[M]):
+    """A read of ``build(**values)``'s models whose SQL is compiled once per process and kind of
+    values. ``build`` must depend on its values only (no clock, no setting read inside it)."""
+
+    def __init__(self, build: Callable[..., QuerySet[M]]) -> None:
+        self.build = build
+        self._statements: dict[tuple[tuple[str, type], ...], _Statement | None] = {}
+
+    def all(self, **values: object) -> list[M]:
+        key = tuple(sorted((name, _kind(value)) for name, value in values.items()))
+        if key in self._statements:
+            statement = self._statements[key]
+        else:
+            statement = self._statements[key] = self._compile(values)
+        if statement is None:
+            return list(self.build(**values))
+        connection = connections[statement.alias]
+        params = list(statement.params)
+        for name, value in values.items():
+            params[statement.places[name]] = _adapt(connection, value)
+        if getattr(settings, "KETAFLOW_PREPARED_CHECK", False):
+            self._check(statement, values, params)
+        return self._run(statement, connection, params)
+
+    def first(self, **values: object) -> M | None:
+        """The first model of :meth:`all` (``build`` slices ``[:1]`` when one is all it needs)."""
+        found = self.all(**values)
+        return found[0] if found else None
+
+    def _compile(self, values: dict[str, object]) -> _Statement | None:
+        stand_ins = {name: _stand_in(place, v) for place, (name, v) in enumerate(values.items())}
+        if any(s is None for s in stand_ins.values()):
+            return None
+        queryset = self.build(**stand_ins)
+        state = vars(queryset)
+        if (
+            state["_iterable_class"] is not ModelIterable
+            or state["_prefetch_related_lookups"]
+            or state["_known_related_objects"]
+        ):
+            return None
+        alias = queryset.db
+        connection = connections[alias]
+        compiler = queryset.query.get_compiler(using=alias)
+        try:
+            sql, raw_params = compiler.as_sql()
+        except EmptyResultSet:
+            return None
+        params = tuple(raw_params)
+        places: dict[str, int] = {}
+        for name, stand_in in stand_ins.items():
+            adapted = _adapt(connection, stand_in)
+            found = [i for i, p in enumerate(params) if type(p) is type(adapted) and p == adapted]
+            if len(found) != 1 or str(adapted) in sql:
+                return None
+            places[name] = found[0]
+        fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+        if compiler.has_composite_fields(fields):
+            return None
+        klass_info = compiler.klass_info
+        select_fields = klass_info["select_fields"]
+        start, end = select_fields[0], select_fields[-1] + 1
+        return _Statement(
+            alias=alias,
+            sql=sql,
+            params=params,
+            places=places,
+            compiler=compiler,
+            fields=fields,
+            converters=compiler.get_converters(fields),
+            model=klass_info["model"],
+            init_list=[f[0].target.attname for f in compiler.select[start:end]],
+            start=start,
+            end=end,
+            populators=_related_populators(klass_info, compiler.select, alias),
+            annotations=dict(compiler.annotation_col_map or {}),
+            col_count=compiler.col_count if compiler.has_extra_select else None,
+        )
+
+    def _check(self, statement: _Statement, values: dict[str, object], params: list[Any]) -> None:
+        queryset = self.build(**values)
+        sql, expected = queryset.query.get_compiler(using=statement.alias).as_sql()
+        if (sql, tuple(expected)) != (statement.sql, tuple(params)):
+            raise PreparedMismatch(
+                f"prepared read differs from Django's: {statement.sql!r} {params!r}"
+                f" != {sql!r} {list(expected)!r}"
+            )
+
+    def _run(
+        self, statement: _Statement, connection: BaseDatabaseWrapper, params: list[Any]
+    ) -> list[M]:
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, params)
+            rows: Iterable[Any] = cursor.fetchall()
+        if statement.col_count is not None:
+            rows = [row[: statement.col_count] for row in rows]
+        if statement.converters:
+            compiler = copy.copy(statement.compiler)
+            compiler.connection = connection  # this thread's connection, for the converters
+            rows = compiler.apply_converters(rows, statement.converters)
+        found: list[M] = []
+        for row in rows:
+            obj = statement.model.from_db(
+                statement.alias, statement.init_list, row[statement.start : statement.end]
+            )
+            for populator in statement.populators:
+                populator.populate(row, obj)
+            for name, place in statement.annotations.items():
+                setattr(obj, name, row[place])
+            found.append(cast(M, obj))
+        return found

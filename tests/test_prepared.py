@@ -1,0 +1,94 @@
+"""Reads compiled once per process (ketaflow.prepared, issue 16): the same models as the
+queryset, each call its own values, one statement, the ordinary queryset where a value cannot be
+placed, and the test settings' check that finds a prepared statement that differs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ketaflow.accounts.models import User
+from ketaflow.accounts.session_store import live_session
+from ketaflow.patients.models import Patient
+from ketaflow.prepared import Prepared, PreparedMismatch
+from tests.web.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_the_same_models_as_the_queryset_with_their_relation(world: World) -> None:
+    read = Prepared(lambda pk: User.objects.select_related("clinic").filter(pk=pk)[:1])
+    for user in (world.nurse, world.foreign_prescriber, world.nurse):  # compiled, then reused
+        with CaptureQueriesContext(connection) as queries:
+            found = read.first(pk=user.pk)
+            assert found is not None
+            assert found.clinic is not None
+            assert found.clinic.name  # the clinic came with the same statement
+        assert len(queries) == 1
+        expected = User.objects.select_related("clinic").get(pk=user.pk)
+        assert _fields(found) == _fields(expected)
+        assert _fields(found.clinic) == _fields(expected.clinic)
+        assert found._state.db == "default"
+        assert not found._state.adding
+    assert read.first(pk=10**9) is None
+
+
+def test_each_call_reads_its_own_values(world: World) -> None:
+    read = Prepared(
+        lambda clinic_id, family: Patient.objects.filter(
+            clinic_id=clinic_id, family_name=family
+        ).order_by("pk")
+    )
+    own = read.all(clinic_id=world.clinic.pk, family=world.patient.family_name)
+    assert [p.pk for p in own] == [world.patient.pk]
+    # Another clinic's id with the same name finds nothing of this clinic.
+    assert read.all(clinic_id=world.other_clinic.pk, family=world.patient.family_name) == []
+    foreign = world.foreign_patient
+    assert [p.pk for p in read.all(clinic_id=foreign.clinic_id, family=foreign.family_name)] == [
+        foreign.pk
+    ]
+
+
+def test_a_time_is_passed_as_django_passes_it() -> None:
+    now = timezone.now()
+    Session.objects.create(session_key="k" * 32, session_data="x", expire_date=now)
+    assert live_session("k" * 32, now - dt.timedelta(seconds=1)) is not None
+    assert live_session("k" * 32, now) is None  # expired at that instant
+    assert live_session("k" * 32, now + dt.timedelta(days=1)) is None
+
+
+def test_a_value_that_cannot_be_placed_runs_the_ordinary_queryset(world: World) -> None:
+    # icontains makes "%name%" of the value: the stand-in is not among the parameters as given.
+    read = Prepared(lambda part: Patient.objects.filter(family_name__icontains=part).order_by("pk"))
+    part = world.patient.family_name[1:4].lower()
+    expected = list(Patient.objects.filter(family_name__icontains=part).order_by("pk"))
+    assert read.all(part=part) == expected
+    assert list(read._statements.values()) == [None]  # never compiled ahead
+    # Nor a list (``__in``), nor a truth value.
+    several = Prepared(lambda pks: Patient.objects.filter(pk__in=pks).order_by("pk"))
+    assert several.all(pks=[world.patient.pk]) == [world.patient]
+    flag = Prepared(lambda active: Patient.objects.filter(active=active).order_by("pk")[:1])
+    assert flag.first(active=True) is not None
+    assert list(flag._statements.values()) == [None]
+
+
+def test_the_check_finds_a_prepared_statement_that_differs(world: World, settings: Any) -> None:
+    settings.KETAFLOW_PREPARED_CHECK = True
+    state = {"limit": 1}
+    read = Prepared(
+        lambda pk: Patient.objects.filter(clinic_id=pk).order_by("pk")[: state["limit"]]
+    )
+    assert len(read.all(pk=world.clinic.pk)) == 1
+    state["limit"] = 2  # the build reads something besides its values: a bug the check finds
+    with pytest.raises(PreparedMismatch, match="differs"):
+        read.all(pk=world.clinic.pk)
