@@ -92,3 +92,27 @@ def test_the_check_finds_a_prepared_statement_that_differs(world: World, setting
     state["limit"] = 2  # the build reads something besides its values: a bug the check finds
     with pytest.raises(PreparedMismatch, match="differs"):
         read.all(pk=world.clinic.pk)
+
+
+def test_related_rows_are_kept_as_django_prefetches_them(world: World) -> None:
+    from django.db.models import prefetch_related_objects
+
+    from ketaflow.infusions.models import InfusionSession
+    from ketaflow.prepared import prefetched, related_read
+    from tests.infusions.builders import charted
+
+    session = InfusionSession.objects.get(pk=charted(world).pk)
+    expected = InfusionSession.objects.get(pk=session.pk)
+    prefetch_related_objects([expected], "vitals", "events")
+    for relation in ("vitals", "events"):
+        prefetched(session, relation, related_read(InfusionSession, relation).all(key=session.pk))
+    with CaptureQueriesContext(connection) as queries:
+        for relation in ("vitals", "events"):
+            rows, want = (
+                list(getattr(session, relation).all()),
+                list(getattr(expected, relation).all()),
+            )
+            assert [_fields(r) for r in rows] == [_fields(r) for r in want]
+            assert rows
+            assert all(r.session is session for r in rows)
+    assert len(queries) == 0

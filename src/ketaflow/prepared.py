@@ -207,3 +207,25 @@ class Prepared(Generic[M]):
                 setattr(obj, name, row[place])
             found.append(cast(M, obj))
         return found
+
+
+def related_read(model: type[models.Model], relation: str) -> Prepared[Any]:
+    """The rows of ``model``'s reverse foreign key ``relation`` (e.g. a session's ``vitals``)
+    for one object's key, in their model's order, as a prepared read: ``.all(key=pk)``."""
+    rel: Any = model._meta.get_field(relation)
+    related, attname = rel.related_model, rel.field.attname
+    return Prepared(lambda key: related._default_manager.filter(**{attname: key}))
+
+
+def prefetched(instance: models.Model, relation: str, rows: list[Any]) -> None:
+    """Keep ``rows`` (read by :func:`related_read`) as ``instance``'s ``relation``, as Django's
+    ``prefetch_related`` keeps them: ``instance.<relation>.all()`` gives them without a query,
+    and each row's foreign key to ``instance`` is ``instance`` itself."""
+    manager = getattr(instance, relation)
+    queryset = manager.get_queryset()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    for row in rows:
+        manager.field.set_cached_value(row, instance)
+    cache: dict[str, Any] = vars(instance).setdefault("_prefetched_objects_cache", {})
+    cache[manager.field.remote_field.cache_name] = queryset

@@ -20,6 +20,7 @@ from ketaflow.accounts.roles import Perm
 from ketaflow.audit.context import Actor
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.access import patient_for_user
+from ketaflow.prepared import Prepared
 from ketaflow.treatment.models import Appointment
 
 
@@ -43,6 +44,17 @@ SESSION_PEOPLE = tuple(
 )
 
 
+# The session by its key with its page's joins, or its appointment, in statements compiled once
+# per process (ketaflow.prepared, issue 16). Not ``.first()``: a session by its key needs no
+# ORDER BY.
+_SESSION_FOR_PAGE = Prepared(
+    lambda pk: InfusionSession.objects.select_related(*PAGE_JOINS).filter(pk=pk).order_by()[:1]
+)
+_SESSION = Prepared(
+    lambda pk: InfusionSession.objects.select_related("appointment").filter(pk=pk).order_by()[:1]
+)
+
+
 def session_for_user(
     user: User,
     session_id: int,
@@ -57,14 +69,11 @@ def session_for_user(
     session page's joins (:data:`PAGE_JOINS`) come with the same read, so its selector uses this
     object instead of reading the session again."""
     _staff(user, "No such infusion session.")
-    # Not ``.first()``: a session by its key needs no ORDER BY, and an ordered statement hashes
-    # each of its selected columns while it is compiled (Django's ``_order_by_pairs``).
-    found = (
-        InfusionSession.objects.select_related(*(PAGE_JOINS if for_page else ("appointment",)))
-        .filter(pk=session_id)
-        .order_by()
-    )
-    session = next(iter(found[:1]), None)
+    read = _SESSION_FOR_PAGE if for_page else _SESSION
+    if isinstance(session_id, int):
+        session = read.first(pk=session_id)
+    else:
+        session = next(iter(read.build(pk=session_id)), None)
     if session is None:
         raise Http404("No such infusion session.")
     session.patient = patient_for_user(

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import Q
 from django.utils import timezone
 
 from ketaflow.accounts.clinictime import clinic_day, clinic_today
@@ -50,6 +50,7 @@ from ketaflow.infusions.policy import infusion_policy
 from ketaflow.ledger.models import Vial
 from ketaflow.patients.access import patients_for_user
 from ketaflow.patients.models import Patient
+from ketaflow.prepared import Prepared, prefetched, related_read
 from ketaflow.treatment.models import Appointment
 from ketaflow.treatment.services import clinic_zone, schedule_settings
 from ketaflow.web.charts import SvgChart
@@ -72,6 +73,19 @@ def session_reread(session_id: int) -> InfusionSession:
     return InfusionSession.objects.select_related("patient__clinic", *PAGE_JOINS).get(pk=session_id)
 
 
+# Each kind of record of a session, and its questionnaire answers, in statements compiled once
+# per process (ketaflow.prepared, issue 16): kept on the session as Django's prefetch keeps them.
+_RECORDS = {
+    relation: related_read(InfusionSession, relation)
+    for relation in ("events", "vitals", "side_effects", "decisions", "addenda")
+}
+_RESPONSES = Prepared(
+    lambda session_id: InstrumentResponse.objects.filter(infusion_session_id=session_id).order_by(
+        "taken_at", "pk"
+    )
+)
+
+
 def session_with_records(session: InfusionSession) -> InfusionSession:
     """``session`` (read by :func:`~ketaflow.infusions.access.session_for_user` with
     ``for_page``, or by :func:`session_reread`) with every record its page shows, one query a
@@ -83,7 +97,8 @@ def session_with_records(session: InfusionSession) -> InfusionSession:
     records = ["events", "vitals", "side_effects", "decisions"]
     if session.locked:
         records.append("addenda")
-    prefetch_related_objects([session], *records)
+    for relation in records:
+        prefetched(session, relation, _RECORDS[relation].all(key=session.pk))
     vitals = loaded.session_rows(session, "vitals")
     decisions = loaded.session_rows(session, "decisions")
     _attach_rows(vitals, "corrects", vitals)
@@ -100,11 +115,7 @@ def session_with_records(session: InfusionSession) -> InfusionSession:
     )
     loaded.preload(
         session,
-        responses=list(
-            InstrumentResponse.objects.filter(infusion_session_id=session.pk).order_by(
-                "taken_at", "pk"
-            )
-        ),
+        responses=_RESPONSES.all(session_id=session.pk),
         schedule=schedule_settings(session.patient.clinic),
     )
     return session

@@ -39,6 +39,7 @@ from ketaflow.infusions.services.base import (
 from ketaflow.infusions.services.checklist import _to_checklist
 from ketaflow.ledger import services as ledger
 from ketaflow.ledger.models import LedgerEntry, Vial
+from ketaflow.prepared import Prepared
 from ketaflow.treatment.services import clinic_today
 
 Status = InfusionSession.Status
@@ -54,13 +55,20 @@ DEFAULT_WASTE_REASON = "remainder in the syringe, bag and line after the infusio
 def stock_on_hand(clinic: Clinic, *, on: dt.date) -> list[Vial]:
     """The clinic's vials that may be drawn from on ``on`` (clinic day): sealed or open, with
     something left, not expired. Only this clinic's."""
-    return list(
+    return _STOCK.all(clinic_id=clinic.pk, on=on)
+
+
+# The clinic's drawable vials (the infusion page's vial form), in a statement compiled once per
+# process (ketaflow.prepared, issue 16).
+_STOCK = Prepared(
+    lambda clinic_id, on: (
         Vial.objects.filter(
-            clinic=clinic, status__in=DRAWABLE, in_vial_mg__gt=0, expires_on__gte=on
+            clinic_id=clinic_id, status__in=DRAWABLE, in_vial_mg__gt=0, expires_on__gte=on
         )
         .select_related("product")
         .order_by("expires_on", "label")
     )
+)
 
 
 @dataclass(frozen=True)

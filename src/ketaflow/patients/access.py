@@ -20,23 +20,55 @@ from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import OWN_RECORD_PERMS, Perm
 from ketaflow.audit.context import Actor
 from ketaflow.patients.models import Patient
+from ketaflow.prepared import Prepared
+
+
+def _scope(user: User) -> dict[str, int] | None:
+    """Which patients ``user`` may see, as the condition on a patient's row: a patient their
+    own record only, staff who list patients their clinic's; None: no patient."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.may(Perm.VIEW_OWN_RECORD):  # a patient: their own record only
+        return {"user_id": user.pk}
+    if user.may(Perm.LIST_PATIENTS) and user.clinic_id is not None:
+        return {"clinic_id": user.clinic_id}
+    return None
 
 
 def patients_for_user(user: User) -> QuerySet[Patient]:
-    if not user.is_authenticated or not user.is_active:
-        return Patient.objects.none()
-    if user.may(Perm.VIEW_OWN_RECORD):  # a patient: their own record only
-        return Patient.objects.filter(user=user)
-    if user.may(Perm.LIST_PATIENTS) and user.clinic_id is not None:
-        return Patient.objects.filter(clinic_id=user.clinic_id)
-    return Patient.objects.none()
+    scope = _scope(user)
+    return Patient.objects.none() if scope is None else Patient.objects.filter(**scope)
+
+
+# One patient within each kind of scope, with their clinic, in a statement compiled once per
+# process (ketaflow.prepared, issue 16): every chart, infusion and outcome page reads one.
+_ONE_IN_SCOPE = {
+    "user_id": Prepared(
+        lambda user_id, pk: (
+            Patient.objects.filter(user_id=user_id, pk=pk).select_related("clinic").order_by()[:1]
+        )
+    ),
+    "clinic_id": Prepared(
+        lambda clinic_id, pk: (
+            Patient.objects.filter(clinic_id=clinic_id, pk=pk)
+            .select_related("clinic")
+            .order_by()[:1]
+        )
+    ),
+}
 
 
 def patient_for_user(
     user: User, patient_id: int, *, need: Perm, actor: Actor | None = None
 ) -> Patient:
     """The patient ``patient_id`` if ``user`` may ``need`` it; else 404 (not theirs) or 403."""
-    patient = patients_for_user(user).select_related("clinic").filter(pk=patient_id).first()
+    scope = _scope(user)
+    patient = None
+    if scope is not None and isinstance(patient_id, int):
+        ((field, value),) = scope.items()
+        patient = _ONE_IN_SCOPE[field].first(**{field: value, "pk": patient_id})
+    elif scope is not None:
+        patient = Patient.objects.filter(**scope, pk=patient_id).select_related("clinic").first()
     if patient is None:
         raise Http404("No such patient.")
     if user.may(Perm.VIEW_OWN_RECORD):

@@ -37,6 +37,7 @@ from ketaflow.ledger.services.base import (
 )
 from ketaflow.ledger.services.corrections import reverse_entry
 from ketaflow.patients.models import Patient
+from ketaflow.prepared import Prepared
 
 
 def draw_remaining_mg(draw: LedgerEntry) -> Decimal:
@@ -138,6 +139,17 @@ class SessionLedger:
     dispositions: list[LedgerEntry]
 
 
+# A session's ledger entries with their vial (every infusion page), in a statement compiled once
+# per process (ketaflow.prepared, issue 16).
+_SESSION_ENTRIES = Prepared(
+    lambda session_id: (
+        LedgerEntry.objects.filter(session_id=session_id)
+        .select_related("vial", "vial__product")
+        .order_by("seq")
+    )
+)
+
+
 def session_ledger(session: InfusionSession) -> SessionLedger:
     """The session's standing draw and dispositions in one query: every entry of a session's
     draw names the session (the draw, its administration and waste copy it, and a correction
@@ -145,11 +157,7 @@ def session_ledger(session: InfusionSession) -> SessionLedger:
     session's entries hold every correction of them. The same draw as :func:`live_session_draw`
     (the latest standing one) and the same dispositions as ``draw.dispositions`` less the
     corrected ones."""
-    entries = list(
-        LedgerEntry.objects.filter(session_id=session.pk)
-        .select_related("vial", "vial__product")
-        .order_by("seq")
-    )
+    entries = _SESSION_ENTRIES.all(session_id=session.pk)
     live = live_among(entries)
     draws = [e for e in live if e.kind == Kind.DRAWN]
     if not draws:

@@ -25,6 +25,7 @@ from ketaflow.clinical import (
     InductionSettings,
 )
 from ketaflow.clinical import sources as clinical_sources
+from ketaflow.prepared import Prepared
 from ketaflow.treatment.models import Appointment, Course, OpeningHours, ScheduleSettings
 
 # The drug library entries a course may dose from, by the key stored on the course.
@@ -69,8 +70,15 @@ class BookingRefused(ValidationError):
 
 def schedule_settings(clinic: Clinic) -> ScheduleSettings:
     """The clinic's scheduling policy, or the defaults (unsaved) if it has not set one."""
-    found = ScheduleSettings.objects.filter(clinic=clinic).first()
+    found = _SCHEDULE.first(clinic_id=clinic.pk) if clinic.pk is not None else None
     return found if found is not None else ScheduleSettings(clinic=clinic)
+
+
+# A clinic's schedule (every infusion page, the booking pages), in a statement compiled once per
+# process (ketaflow.prepared, issue 16).
+_SCHEDULE = Prepared(
+    lambda clinic_id: ScheduleSettings.objects.filter(clinic_id=clinic_id).order_by("pk")[:1]
+)
 
 
 def clinic_datetime(clinic: Clinic, on: dt.date, at: dt.time) -> dt.datetime:
