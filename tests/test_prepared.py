@@ -116,3 +116,27 @@ def test_related_rows_are_kept_as_django_prefetches_them(world: World) -> None:
             assert rows
             assert all(r.session is session for r in rows)
     assert len(queries) == 0
+
+
+def test_tuples_and_flat_values_as_values_list_gives_them(world: World) -> None:
+    pairs = Prepared(
+        lambda clinic_id: (
+            Patient.objects.filter(clinic_id=clinic_id)
+            .order_by("pk")
+            .values_list("pk", "date_of_birth")
+        )
+    )
+    flat = Prepared(
+        lambda clinic_id: (
+            Patient.objects.filter(clinic_id=clinic_id)
+            .order_by("pk")
+            .values_list("family_name", flat=True)
+        )
+    )
+    for clinic in (world.clinic, world.other_clinic, world.clinic):
+        mine = Patient.objects.filter(clinic=clinic).order_by("pk")
+        assert pairs.all(clinic_id=clinic.pk) == list(mine.values_list("pk", "date_of_birth"))
+        assert flat.all(clinic_id=clinic.pk) == list(mine.values_list("family_name", flat=True))
+    assert all(isinstance(day, dt.date) for _, day in pairs.all(clinic_id=world.clinic.pk))
+    assert None not in pairs._statements.values()
+    assert None not in flat._statements.values()

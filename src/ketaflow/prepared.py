@@ -11,14 +11,16 @@ builds it with stand-in values (an integer, a string or a time no record has), c
 notes where each stand-in sits among the statement's parameters; later calls put the real values
 in those places and run the statement. It is the same statement Django would run: a queryset
 whose stand-ins do not each appear exactly once as a parameter (a value changed on its way in,
-``icontains`` making ``%x%`` of it, a list for ``__in``), or that prefetches or returns values
-instead of models, is never compiled ahead: it runs as an ordinary queryset on every call.
+``icontains`` making ``%x%`` of it, a list for ``__in``), or that prefetches, or returns
+dictionaries (``values()``) or named tuples, is never compiled ahead: it runs as an ordinary
+queryset on every call. Models, ``values_list`` tuples and ``flat`` values are compiled ahead.
 With ``KETAFLOW_PREPARED_CHECK`` (the test settings), every call also compiles the queryset of
 the real values the ordinary way and fails if the statement or its parameters differ, so the
 whole test suite checks each prepared read on every call.
 
 The rows become model objects as Django's own model iterable makes them (``Model.from_db``,
-``select_related``'s populators, annotations, the database's value converters)."""
+``select_related``'s populators, annotations, the database's value converters), or tuples and
+values as its ``values_list`` iterables make them."""
 
 from __future__ import annotations
 
@@ -33,9 +35,20 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import query as model_query
-from django.db.models.query import ModelIterable, QuerySet
+from django.db.models.query import (
+    FlatValuesListIterable,
+    ModelIterable,
+    QuerySet,
+    ValuesListIterable,
+)
 
-M = TypeVar("M", bound=models.Model)
+M = TypeVar("M")  # a model, or a tuple or value of ``values_list``
+# What a row becomes, by the queryset's iterable: a model, a tuple, the one value.
+_SHAPES: dict[type, str] = {
+    ModelIterable: "model",
+    ValuesListIterable: "tuple",
+    FlatValuesListIterable: "flat",
+}
 
 # Stand-ins no record has: past any id a table reaches, a string with control characters, a
 # time in the 22nd century (each also differs by its place, so two are never equal).
@@ -80,10 +93,11 @@ class _Statement:
     sql: str
     params: tuple[Any, ...]
     places: dict[str, int]
+    shape: str
     compiler: Any
     fields: list[Any]
     converters: dict[int, Any]
-    model: type[models.Model]
+    model: type[models.Model] | None
     init_list: list[str]
     start: int
     end: int
@@ -100,7 +114,7 @@ class Prepared(Generic[M]):
     """A read of ``build(**values)``'s models whose SQL is compiled once per process and kind of
     values. ``build`` must depend on its values only (no clock, no setting read inside it)."""
 
-    def __init__(self, build: Callable[..., QuerySet[M]]) -> None:
+    def __init__(self, build: Callable[..., QuerySet[Any, M]]) -> None:
         self.build = build
         self._statements: dict[tuple[tuple[str, type], ...], _Statement | None] = {}
 
@@ -131,11 +145,8 @@ class Prepared(Generic[M]):
             return None
         queryset = self.build(**stand_ins)
         state = vars(queryset)
-        if (
-            state["_iterable_class"] is not ModelIterable
-            or state["_prefetch_related_lookups"]
-            or state["_known_related_objects"]
-        ):
+        shape = _SHAPES.get(state["_iterable_class"])
+        if shape is None or state["_prefetch_related_lookups"] or state["_known_related_objects"]:
             return None
         alias = queryset.db
         connection = connections[alias]
@@ -155,7 +166,7 @@ class Prepared(Generic[M]):
         fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
         if compiler.has_composite_fields(fields):
             return None
-        klass_info = compiler.klass_info
+        klass_info = compiler.klass_info or {"model": None, "select_fields": [0]}
         select_fields = klass_info["select_fields"]
         start, end = select_fields[0], select_fields[-1] + 1
         return _Statement(
@@ -163,14 +174,17 @@ class Prepared(Generic[M]):
             sql=sql,
             params=params,
             places=places,
+            shape=shape,
             compiler=compiler,
             fields=fields,
             converters=compiler.get_converters(fields),
             model=klass_info["model"],
-            init_list=[f[0].target.attname for f in compiler.select[start:end]],
+            init_list=[f[0].target.attname for f in compiler.select[start:end] if shape == "model"],
             start=start,
             end=end,
-            populators=_related_populators(klass_info, compiler.select, alias),
+            populators=(
+                _related_populators(klass_info, compiler.select, alias) if shape == "model" else []
+            ),
             annotations=dict(compiler.annotation_col_map or {}),
             col_count=compiler.col_count if compiler.has_extra_select else None,
         )
@@ -196,9 +210,13 @@ class Prepared(Generic[M]):
             compiler = copy.copy(statement.compiler)
             compiler.connection = connection  # this thread's connection, for the converters
             rows = compiler.apply_converters(rows, statement.converters)
+        if statement.shape == "tuple":
+            return [cast(M, tuple(row)) for row in rows]
+        if statement.shape == "flat":
+            return [cast(M, row[0]) for row in rows]
         found: list[M] = []
         for row in rows:
-            obj = statement.model.from_db(
+            obj = cast(type[models.Model], statement.model).from_db(
                 statement.alias, statement.init_list, row[statement.start : statement.end]
             )
             for populator in statement.populators:

@@ -23,13 +23,20 @@ from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.access import patient_for_user
 from ketaflow.patients.models import Patient
 from ketaflow.portal.models import DueQuestionnaire, Invitation, UrgentTask
+from ketaflow.prepared import Prepared
+
+# A login's patient record (one at most) with the clinic, on every portal page: a statement
+# compiled once per process (ketaflow.prepared, issue 16).
+_OWN_PATIENT = Prepared(
+    lambda user_id: Patient.objects.filter(user_id=user_id).select_related("clinic").order_by()[:1]
+)
 
 
 def own_patient(user: User) -> Patient:
     """The patient record of a logged-in patient; anyone else: 404."""
     if not user.is_authenticated or not user.is_active or not user.may(Perm.VIEW_OWN_RECORD):
         raise Http404("The portal is for patients.")
-    patient = Patient.objects.filter(user=user).select_related("clinic").first()
+    patient = _OWN_PATIENT.first(user_id=user.pk)
     if patient is None:
         raise Http404("No patient record is linked to this login.")
     return patient

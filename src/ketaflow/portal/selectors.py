@@ -19,6 +19,7 @@ from ketaflow.infusions.models import InfusionSession
 from ketaflow.patients.models import Patient
 from ketaflow.portal.access import tasks_for_user
 from ketaflow.portal.models import DueQuestionnaire, UrgentTask
+from ketaflow.prepared import Prepared
 from ketaflow.treatment.models import Appointment
 
 State = Literal["answered", "answered_at_clinic", "due", "upcoming", "missed"]
@@ -69,6 +70,48 @@ def _clinic_answer(
     return None
 
 
+# The reads of the portal's home page, compiled once per process (ketaflow.prepared, issue 16).
+_PLAN_ROWS = Prepared(
+    lambda patient_id: (
+        DueQuestionnaire.objects.filter(patient_id=patient_id)
+        .select_related("response")
+        .only(*ROW_FIELDS)
+        .order_by("due_at", "instrument")
+    )
+)
+_CHAIR_ANSWERS = Prepared(
+    lambda patient_id: (
+        InstrumentResponse.objects.filter(
+            patient_id=patient_id, source=InstrumentResponse.Source.CLINIC
+        )
+        .only("instrument", "infusion_session_id", "taken_at")
+        .order_by("taken_at")
+    )
+)
+_SESSION_APPOINTMENTS = Prepared(
+    lambda patient_id: InfusionSession.objects.filter(patient_id=patient_id).values_list(
+        "appointment_id", "pk"
+    )
+)
+_UPCOMING = Prepared(
+    lambda patient_id, now: (
+        Appointment.objects.filter(
+            patient_id=patient_id, starts_at__gte=now, status=Appointment.Status.BOOKED
+        )
+        .exclude(infusion_session__started_at__isnull=False)
+        .order_by("starts_at")[:10]
+    )
+)
+_INSTRUCTED_SESSIONS = Prepared(
+    lambda patient_id: (
+        InfusionSession.objects.filter(patient_id=patient_id, instructions_given=True)
+        .select_related("appointment")
+        .only("id", "appointment", "appointment__starts_at")
+        .order_by("-discharged_at", "-pk")[:HOME_SESSIONS]
+    )
+)
+
+
 def questionnaire_rows(
     patient: Patient, now: dt.datetime
 ) -> tuple[list[QuestionnaireRow], list[QuestionnaireRow]]:
@@ -76,20 +119,9 @@ def questionnaire_rows(
     those not open yet, soonest first)."""
     # Only the columns the rows are worked out from: every questionnaire of the plan is read
     # (a year's course is over a hundred), and each answer's items and scoring are not needed.
-    rows = list(
-        DueQuestionnaire.objects.filter(patient=patient)
-        .select_related("response")
-        .only(*ROW_FIELDS)
-        .order_by("due_at", "instrument")
-    )
-    chair = list(
-        InstrumentResponse.objects.filter(patient=patient, source=InstrumentResponse.Source.CLINIC)
-        .only("instrument", "infusion_session_id", "taken_at")
-        .order_by("taken_at")
-    )
-    sessions = dict(
-        InfusionSession.objects.filter(patient=patient).values_list("appointment_id", "pk")
-    )
+    rows = _PLAN_ROWS.all(patient_id=patient.pk)
+    chair = _CHAIR_ANSWERS.all(patient_id=patient.pk)
+    sessions = dict(_SESSION_APPOINTMENTS.all(patient_id=patient.pk))
     # Each row's state first; its words (title, clinic times) only for the rows shown.
     past: list[tuple[DueQuestionnaire, State, InstrumentResponse | None]] = []
     ahead: list[DueQuestionnaire] = []
@@ -134,13 +166,7 @@ def _state_text(
 
 def upcoming_appointments(patient: Patient, now: dt.datetime) -> list[Appointment]:
     """Booked infusions still ahead: one whose infusion has started (or been signed) is not."""
-    return list(
-        Appointment.objects.filter(
-            patient=patient, starts_at__gte=now, status=Appointment.Status.BOOKED
-        )
-        .exclude(infusion_session__started_at__isnull=False)
-        .order_by("starts_at")[:10]
-    )
+    return _UPCOMING.all(patient_id=patient.pk, now=now)
 
 
 # ---- who looked at my record -------------------------------------------------------------------
@@ -253,12 +279,7 @@ def home_page(patient: Patient, now: dt.datetime) -> HomePage:
         ahead=tuple(ahead),
         appointments=tuple(upcoming_appointments(patient, now)),
         # Each with its appointment, whose day the link names (it was a query a row).
-        sessions=tuple(
-            InfusionSession.objects.filter(patient=patient, instructions_given=True)
-            .select_related("appointment")
-            .only("id", "appointment", "appointment__starts_at")
-            .order_by("-discharged_at", "-pk")[:HOME_SESSIONS]
-        ),
+        sessions=tuple(_INSTRUCTED_SESSIONS.all(patient_id=patient.pk)),
     )
 
 
