@@ -98,14 +98,15 @@ def test_related_rows_are_kept_as_django_prefetches_them(world: World) -> None:
     from django.db.models import prefetch_related_objects
 
     from ketaflow.infusions.models import InfusionSession
-    from ketaflow.prepared import prefetched, related_read
+    from ketaflow.prepared import prefetched, related_read, related_rows
     from tests.infusions.builders import charted
 
     session = InfusionSession.objects.get(pk=charted(world).pk)
     expected = InfusionSession.objects.get(pk=session.pk)
     prefetch_related_objects([expected], "vitals", "events")
     for relation in ("vitals", "events"):
-        prefetched(session, relation, related_read(InfusionSession, relation).all(key=session.pk))
+        read = related_read(InfusionSession, relation)
+        prefetched(session, relation, related_rows(session, relation, read))
     with CaptureQueriesContext(connection) as queries:
         for relation in ("vitals", "events"):
             rows, want = (

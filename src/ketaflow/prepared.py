@@ -228,22 +228,36 @@ class Prepared(Generic[M]):
 
 
 def related_read(model: type[models.Model], relation: str) -> Prepared[Any]:
-    """The rows of ``model``'s reverse foreign key ``relation`` (e.g. a session's ``vitals``)
-    for one object's key, in their model's order, as a prepared read: ``.all(key=pk)``."""
-    rel: Any = model._meta.get_field(relation)
+    """The rows of ``model``'s reverse foreign key ``relation`` (its accessor: a session's
+    ``vitals``, a patient's ``allergy_set``) for one object's key, in their model's order, as a
+    prepared read: ``.all(key=pk)``. :func:`related_rows` gives them for an object."""
+    rel: Any = getattr(model, relation).rel
     related, attname = rel.related_model, rel.field.attname
     return Prepared(lambda key: related._default_manager.filter(**{attname: key}))
 
 
+def related_rows(instance: models.Model, relation: str, read: Prepared[Any]) -> list[Any]:
+    """``instance.<relation>.all()`` read by ``read`` (its :func:`related_read`): each row's
+    foreign key to ``instance`` is ``instance`` itself, as Django's related manager sets it."""
+    rows = read.all(key=instance.pk)
+    field = getattr(type(instance), relation).field
+    for row in rows:
+        field.set_cached_value(row, instance)
+    return rows
+
+
 def prefetched(instance: models.Model, relation: str, rows: list[Any]) -> None:
-    """Keep ``rows`` (read by :func:`related_read`) as ``instance``'s ``relation``, as Django's
-    ``prefetch_related`` keeps them: ``instance.<relation>.all()`` gives them without a query,
-    and each row's foreign key to ``instance`` is ``instance`` itself."""
+    """Keep ``rows`` (read by :func:`related_rows`) as ``instance``'s ``relation``, as Django's
+    ``prefetch_related`` keeps them: ``instance.<relation>.all()`` gives them without a query."""
     manager = getattr(instance, relation)
     queryset = manager.get_queryset()
     queryset._result_cache = rows
     queryset._prefetch_done = True
-    for row in rows:
-        manager.field.set_cached_value(row, instance)
     cache: dict[str, Any] = vars(instance).setdefault("_prefetched_objects_cache", {})
     cache[manager.field.remote_field.cache_name] = queryset
+
+
+def first_row(queryset: QuerySet[Any, M]) -> QuerySet[Any, M]:
+    """``queryset`` limited as ``.first()`` limits it (by its order, else by key), for a build
+    whose read wants the first row: ``Prepared(lambda k: first_row(...)).first(k=...)``."""
+    return (queryset if queryset.ordered else queryset.order_by("pk"))[:1]

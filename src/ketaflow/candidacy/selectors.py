@@ -9,6 +9,7 @@ from ketaflow.accounts.models import User
 from ketaflow.accounts.roles import Perm
 from ketaflow.candidacy.models import CandidacyAssessment, Consent, ConsentForm
 from ketaflow.patients.models import Patient
+from ketaflow.prepared import Prepared, first_row
 
 
 def signed_candidacy_for(patient: Patient) -> CandidacyAssessment | None:
@@ -29,12 +30,24 @@ def signed_candidacy_for(patient: Patient) -> CandidacyAssessment | None:
 
 def current_consent_for(patient: Patient) -> Consent | None:
     """The newest consent of ``patient`` that is not withdrawn and whose form is not retired."""
-    return (
-        Consent.objects.filter(patient=patient, withdrawn_at__isnull=True, form__retired=False)
+    return _CURRENT_CONSENT.first(patient_id=patient.pk)
+
+
+# Reads of every chart and infusion page, compiled once per process (ketaflow.prepared).
+_CURRENT_CONSENT = Prepared(
+    lambda patient_id: first_row(
+        Consent.objects.filter(
+            patient_id=patient_id, withdrawn_at__isnull=True, form__retired=False
+        )
         .select_related("form")
         .order_by("-accepted_at")
-        .first()
     )
+)
+_CHART_ASSESSMENTS = Prepared(
+    lambda patient_id: CandidacyAssessment.objects.filter(patient_id=patient_id).select_related(
+        "signed_by"
+    )[:CHART_ASSESSMENTS]
+)
 
 
 def latest_assessment_for(patient: Patient) -> CandidacyAssessment | None:
@@ -90,11 +103,7 @@ CHART_ASSESSMENTS = 5  # the newest few; the chart is a summary, not the history
 def chart_section(patient: Patient, user: User) -> ChartSection:
     return ChartSection(
         patient=patient,
-        assessments=tuple(
-            CandidacyAssessment.objects.filter(patient=patient).select_related("signed_by")[
-                :CHART_ASSESSMENTS
-            ]
-        ),
+        assessments=tuple(_CHART_ASSESSMENTS.all(patient_id=patient.pk)),
         consent=current_consent_for(patient),
         may_assess=user.may(Perm.EDIT_CLINICAL),
         staff=user.role_enum.is_staff_role,

@@ -50,7 +50,7 @@ from ketaflow.infusions.policy import infusion_policy
 from ketaflow.ledger.models import Vial
 from ketaflow.patients.access import patients_for_user
 from ketaflow.patients.models import Patient
-from ketaflow.prepared import Prepared, prefetched, related_read
+from ketaflow.prepared import Prepared, prefetched, related_read, related_rows
 from ketaflow.treatment.models import Appointment
 from ketaflow.treatment.services import clinic_zone, schedule_settings
 from ketaflow.web.charts import SvgChart
@@ -98,7 +98,7 @@ def session_with_records(session: InfusionSession) -> InfusionSession:
     if session.locked:
         records.append("addenda")
     for relation in records:
-        prefetched(session, relation, _RECORDS[relation].all(key=session.pk))
+        prefetched(session, relation, related_rows(session, relation, _RECORDS[relation]))
     vitals = loaded.session_rows(session, "vitals")
     decisions = loaded.session_rows(session, "decisions")
     _attach_rows(vitals, "corrects", vitals)

@@ -22,7 +22,7 @@ import datetime as dt
 import enum
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from django.utils import timezone
 
@@ -42,6 +42,7 @@ from ketaflow.infusions.models import InfusionSession
 from ketaflow.outcomes.models import BoosterRecommendation
 from ketaflow.patients.access import patients_for_user
 from ketaflow.patients.models import Patient
+from ketaflow.prepared import Prepared, first_row
 from ketaflow.treatment.models import Appointment, Course
 from ketaflow.treatment.services import clinic_today, clinic_zone
 
@@ -135,19 +136,48 @@ class Trajectory:
         return tuple(m for m in self.measures if m.status is Status.LOSS_OF_RESPONSE)
 
 
+# A patient's trajectory's reads (the chart, the trajectory page, the portal's scores), compiled
+# once per process (ketaflow.prepared, issue 16).
+_STARTED = Prepared(
+    lambda patient_id: InfusionSession.objects.filter(
+        patient_id=patient_id, started_at__isnull=False
+    ).values_list("appointment_id", "started_at")
+)
+_BOOKED = Prepared(
+    lambda patient_id: Appointment.objects.filter(
+        patient_id=patient_id, status__in=INFUSION_STATUSES
+    ).values_list("pk", "starts_at")
+)
+_LATEST_INDUCTION = Prepared(
+    lambda patient_id: first_row(
+        Course.objects.filter(patient_id=patient_id, kind=Course.Kind.INDUCTION)
+        .exclude(status=Course.Status.CANCELLED)
+        .order_by("-start_on")
+    )
+)
+_SCORES: dict[tuple[str, ...], Prepared[tuple[str, int, dt.datetime, Any]]] = {}
+
+
+def _scores_read(codes: tuple[str, ...]) -> Prepared[tuple[str, int, dt.datetime, Any]]:
+    """A patient's scores of ``codes`` (one read per set of codes, the codes in its SQL)."""
+    if codes not in _SCORES:
+        _SCORES[codes] = Prepared(
+            lambda patient_id: (
+                InstrumentResponse.objects.filter(patient_id=patient_id, instrument__in=codes)
+                .order_by("taken_at", "pk")
+                .values_list("instrument", "pk", "taken_at", "total")
+            )
+        )
+    return _SCORES[codes]
+
+
 def infusion_days(patient: Patient) -> tuple[dt.date, ...]:
     """The days of the patient's booked-to-completed infusion appointments (clinic time), the day
     the infusion started where a session records it."""
     zone = clinic_zone(patient.clinic)
-    started = dict(
-        InfusionSession.objects.filter(patient=patient, started_at__isnull=False).values_list(
-            "appointment_id", "started_at"
-        )
-    )
+    started = dict(_STARTED.all(patient_id=patient.pk))
     days: set[dt.date] = set()
-    for pk, starts_at in Appointment.objects.filter(
-        patient=patient, status__in=INFUSION_STATUSES
-    ).values_list("pk", "starts_at"):
+    for pk, starts_at in _BOOKED.all(patient_id=patient.pk):
         moment = started.get(pk) or starts_at
         days.add(timezone.localtime(moment, zone).date())
     return tuple(sorted(days))
@@ -155,12 +185,7 @@ def infusion_days(patient: Patient) -> tuple[dt.date, ...]:
 
 def induction_end(patient: Patient) -> dt.date | None:
     """The last planned infusion day of the patient's latest induction course (not cancelled)."""
-    course = (
-        Course.objects.filter(patient=patient, kind=Course.Kind.INDUCTION)
-        .exclude(status=Course.Status.CANCELLED)
-        .order_by("-start_on")
-        .first()
-    )
+    course = _LATEST_INDUCTION.first(patient_id=patient.pk)
     if course is None or not course.planned_dates:
         return None
     return max(dt.date.fromisoformat(d) for d in course.planned_dates)
@@ -169,11 +194,7 @@ def induction_end(patient: Patient) -> dt.date | None:
 def _points(patient: Patient, codes: tuple[str, ...]) -> dict[str, tuple[Point, ...]]:
     """The patient's scores of each of ``codes`` in time order, in one query."""
     zone = clinic_zone(patient.clinic)
-    rows = (
-        InstrumentResponse.objects.filter(patient=patient, instrument__in=codes)
-        .order_by("taken_at", "pk")
-        .values_list("instrument", "pk", "taken_at", "total")
-    )
+    rows = _scores_read(codes).all(patient_id=patient.pk)
     points: dict[str, list[Point]] = {code: [] for code in codes}
     for code, pk, at, total in rows:
         points[code].append(Point(timezone.localtime(at, zone).date(), int(total), pk))
@@ -321,9 +342,21 @@ class TrajectoryPage:
 
 
 def _recommendations(patient: Patient) -> tuple[BoosterRecommendation, ...]:
-    return tuple(
-        BoosterRecommendation.objects.filter(patient=patient).select_related("decided_by", "course")
+    return tuple(_RECOMMENDATIONS.all(patient_id=patient.pk))
+
+
+_RECOMMENDATIONS = Prepared(
+    lambda patient_id: BoosterRecommendation.objects.filter(patient_id=patient_id).select_related(
+        "decided_by", "course"
     )
+)
+_OPEN_RECOMMENDATION = Prepared(
+    lambda patient_id: first_row(
+        BoosterRecommendation.objects.filter(
+            patient_id=patient_id, status=BoosterRecommendation.Status.OPEN
+        )
+    )
+)
 
 
 def _open(recs: tuple[BoosterRecommendation, ...]) -> BoosterRecommendation | None:
@@ -352,13 +385,7 @@ def chart_section(patient: Patient, user: User) -> ChartSection:
     """The chart's outcomes section of ``patient`` as ``user`` sees it (access checked and the
     view audited by the caller)."""
     staff = user.role_enum.is_staff_role
-    open_rec = (
-        BoosterRecommendation.objects.filter(
-            patient=patient, status=BoosterRecommendation.Status.OPEN
-        ).first()
-        if staff
-        else None
-    )
+    open_rec = _OPEN_RECOMMENDATION.first(patient_id=patient.pk) if staff else None
     return ChartSection(
         patient=patient,
         traj=trajectory(patient),

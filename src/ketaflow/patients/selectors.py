@@ -26,6 +26,7 @@ from ketaflow.patients.models import (
     PsychotherapyTrial,
 )
 from ketaflow.patients.search import NotADate, typed_date
+from ketaflow.prepared import Prepared, related_read, related_rows
 
 PAGE_SIZE = 50  # patients a list shows
 # What the chart's list of infusion sessions shows of each (the session row has some fifty
@@ -182,26 +183,59 @@ def chart_page(user: User, patient: Patient) -> ChartPage:
         may_export=user.may(Perm.EXPORT_CHART),
         may_view_access_history=user.may(Perm.VIEW_AUDIT_TRAIL),
         may_manage_registry=user.may(Perm.MANAGE_REGISTRY),
-        merged_duplicates=list(patient.merged_duplicates.all()),
+        merged_duplicates=_rows(patient, "merged_duplicates"),
     )
     if clinical:
-        page.allergies = list(patient.allergy_set.all())
-        page.medications = list(patient.currentmedication_set.all())
-        page.diagnoses = list(patient.diagnosis_set.all())
-        page.psychotherapy = list(patient.psychotherapytrial_set.all())
-        page.medication_trials = list(patient.medicationtrial_set.all())
-        page.notes = list(ClinicalNote.objects.filter(patient=patient).select_related("author"))
+        page.allergies = _rows(patient, "allergy_set")
+        page.medications = _rows(patient, "currentmedication_set")
+        page.diagnoses = _rows(patient, "diagnosis_set")
+        page.psychotherapy = _rows(patient, "psychotherapytrial_set")
+        page.medication_trials = _rows(patient, "medicationtrial_set")
+        page.notes = _NOTES.all(patient_id=patient.pk)
         # Read here, not by the templates row by row: each infusion's appointment and signer
         # were a query a row (12 queries more for a finished induction of six).
-        page.courses = list(patient.courses.all())
+        page.courses = _rows(patient, "courses")
         page.show_infusion_sessions = patient.user_id != user.pk
         if page.show_infusion_sessions:
-            page.infusion_sessions = list(
-                patient.infusion_sessions.select_related("appointment", "signed_by").only(
-                    *SESSION_LIST_FIELDS
-                )
-            )
+            page.infusion_sessions = related_rows(patient, "infusion_sessions", _SESSION_LIST)
     return page
+
+
+# The chart's reads, compiled once per process (ketaflow.prepared, issue 16): each kind of
+# record by the patient's key, as the patient's related managers read them.
+_CHART_RELATIONS = {
+    relation: related_read(Patient, relation)
+    for relation in (
+        "merged_duplicates",
+        "allergy_set",
+        "currentmedication_set",
+        "diagnosis_set",
+        "psychotherapytrial_set",
+        "medicationtrial_set",
+        "courses",
+    )
+}
+_NOTES = Prepared(
+    lambda patient_id: ClinicalNote.objects.filter(patient_id=patient_id).select_related("author")
+)
+_SESSION_LIST = Prepared(
+    lambda key: (
+        _model_of("infusion_sessions")
+        ._default_manager.filter(patient_id=key)
+        .select_related("appointment", "signed_by")
+        .only(*SESSION_LIST_FIELDS)
+    )
+)
+
+
+def _model_of(relation: str) -> Any:
+    """The model of the patient's reverse relation ``relation`` (this app does not import the
+    apps whose records name a patient)."""
+    return getattr(Patient, relation).rel.related_model
+
+
+def _rows(patient: Patient, relation: str) -> list[Any]:
+    return related_rows(patient, relation, _CHART_RELATIONS[relation])
 
 
 def patient_for_edit(patient: Patient) -> Patient:
