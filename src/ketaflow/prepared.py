@@ -207,9 +207,11 @@ class Prepared(Generic[M]):
         if statement.col_count is not None:
             rows = [row[: statement.col_count] for row in rows]
         if statement.converters:
+            # The converters of this thread's connection (the statement may have been compiled
+            # on another thread's: the development server and the live test server run threads).
             compiler = copy.copy(statement.compiler)
-            compiler.connection = connection  # this thread's connection, for the converters
-            rows = compiler.apply_converters(rows, statement.converters)
+            compiler.connection = connection
+            rows = compiler.apply_converters(rows, compiler.get_converters(statement.fields))
         if statement.shape == "tuple":
             return [cast(M, tuple(row)) for row in rows]
         if statement.shape == "flat":
