@@ -96,7 +96,7 @@ class _Statement:
     shape: str
     compiler: Any
     fields: list[Any]
-    converters: dict[int, Any]
+    has_converters: bool  # the backend converts some column's values (a time, JSON)
     model: type[models.Model] | None
     init_list: list[str]
     start: int
@@ -177,7 +177,7 @@ class Prepared(Generic[M]):
             shape=shape,
             compiler=compiler,
             fields=fields,
-            converters=compiler.get_converters(fields),
+            has_converters=bool(compiler.get_converters(fields)),
             model=klass_info["model"],
             init_list=[f[0].target.attname for f in compiler.select[start:end] if shape == "model"],
             start=start,
@@ -206,7 +206,7 @@ class Prepared(Generic[M]):
             rows: Iterable[Any] = cursor.fetchall()
         if statement.col_count is not None:
             rows = [row[: statement.col_count] for row in rows]
-        if statement.converters:
+        if statement.has_converters:
             # The converters of this thread's connection (the statement may have been compiled
             # on another thread's: the development server and the live test server run threads).
             compiler = copy.copy(statement.compiler)

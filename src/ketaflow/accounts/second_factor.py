@@ -240,6 +240,8 @@ def _device_read(device_cls: type[Device]) -> Prepared[Device]:
     return _DEVICE_READS[device_cls]
 
 
+# django-otp ships no type information: its class is Any to mypy, which refuses a subclass of
+# Any (the same as the django-axes backend's subclass in accounts/backends.py).
 class OTPMiddleware(middleware.OTPMiddleware):  # type: ignore[misc]
     """django-otp's middleware (``request.user.otp_device``, ``is_verified()``), the device the
     session names read with a statement compiled once per process: it is read on every request
