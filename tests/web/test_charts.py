@@ -20,17 +20,18 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
-from ketaflow.accounts.clinictime import clinic_local
+from ketaflow.accounts.clinictime import clinic_local, clinic_today
 from ketaflow.accounts.roles import Role
 from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
+from ketaflow.infusions import charts as infusion_charts
 from ketaflow.infusions.models import InfusionSession
 from ketaflow.outcomes.charts import survival_chart
 from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import DueQuestionnaire
 from ketaflow.portal.selectors import access_history, questionnaire_rows
 from ketaflow.web import chart_markup, charts
-from tests.infusions.builders import run_to_stop
+from tests.infusions.builders import run_to_stop, running
 from tests.portal.builders import second_patient_login, verified_client
 from tests.web.conftest import World, make_user
 
@@ -262,6 +263,49 @@ def test_the_infusion_page_draws_vitals_and_concentration_on_the_clinic_clock(
     vitals_rows = table_rows(text.split('id="vitals-chart"')[1].split("</figure>")[0])
     assert vitals_rows[1][0] == f"{clinic_local(world.clinic, vitals.measured_at):%H:%M}"
     assert vitals_rows[1][1] == str(vitals.systolic_mmhg)
+
+
+def test_a_running_pump_s_chart_is_drawn_once_a_minute_up_to_its_last_whole_minute(
+    world: World,
+) -> None:
+    """Issue 16: no chart drawn on every request. Within one minute every request of the
+    running infusion's page gets the one chart already drawn (markup included); the curve runs
+    to the last whole minute, never past ``now``; the next minute draws the next chart."""
+    session = running(world, started_min_ago=10)
+    events = list(session.events.all())
+    start = events[0].at
+    # 40 s into a minute of the clock, 12 to 13 minutes into the run
+    now = (start + dt.timedelta(minutes=12)).replace(second=40, microsecond=0)
+    first = infusion_charts.delivered_pk_chart(session, now, events)
+    again = infusion_charts.delivered_pk_chart(session, now + dt.timedelta(seconds=15), events)
+    assert first is not None
+    assert again is first
+    html = chart_markup.chart_html(first)
+    assert chart_markup.chart_html(again) == html
+    assert first.markup  # the markup is kept with the chart
+    regimen = infusion_charts.delivered_regimen(session, now, events)
+    assert regimen is not None
+    shaded = [s for s in first.paths if s.fill != "none"] or first.rects
+    assert shaded  # the pump's running period is drawn
+    floor = now.replace(second=0, microsecond=0)
+    whole = infusion_charts.delivered_regimen(session, floor, events)
+    assert whole is not None
+    ran_min = (floor - start).total_seconds() / 60
+    assert whole.dosing_periods_min() == [(0.0, ran_min)]
+    assert regimen.dosing_periods_min() == [(0.0, (now - start).total_seconds() / 60)]
+    assert ran_min > (now - start).total_seconds() / 60 - 1
+    weight = float(session.weight_kg or 0)
+    age = float(session.patient.age_on(clinic_today(world.clinic)))
+    drawn = infusion_charts._pk_chart(whole, weight, age, world.clinic.time_zone, start)
+    assert drawn is first  # the chart drawn is the one of the last whole minute
+    later = infusion_charts.delivered_pk_chart(session, now + dt.timedelta(seconds=30), events)
+    assert later is not None
+    assert later is not first
+    assert later.table.rows != first.table.rows
+    # In the first minute of a run the curve counts up to now itself (there is no whole
+    # minute of running to show yet).
+    early = infusion_charts.delivered_pk_chart(session, start + dt.timedelta(seconds=20), events)
+    assert early is not None
 
 
 def test_chart_pages_refuse_another_clinic_and_another_patient(

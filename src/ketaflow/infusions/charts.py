@@ -7,11 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import numpy as np
+from django.utils import timezone
 
 from ketaflow.accounts.clinictime import clinic_local, clinic_today, zone_words
-from ketaflow.accounts.models import Clinic
 from ketaflow.clinical import pump
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
 from ketaflow.pk import (
@@ -44,11 +45,11 @@ _LEVEL_COLOUR = {
 PUMP_RUNNING = "Pump running"
 
 
-def _clock_axis(clinic: Clinic, t0: dt.datetime, t1: dt.datetime) -> charts.Axis:
-    """Minutes from ``t0`` on x, ticks on round clinic-clock minutes."""
+def _clock_axis(time_zone: str, t0: dt.datetime, t1: dt.datetime) -> charts.Axis:
+    """Minutes from ``t0`` on x, ticks on round minutes of the clinic's clock (``time_zone``)."""
     span_min = max((t1 - t0).total_seconds() / 60, 1.0)
     step = next(s for s in (5, 10, 15, 30, 60, 120, 240) if span_min / s <= 5)
-    local0 = clinic_local(clinic, t0)
+    local0 = timezone.localtime(t0, ZoneInfo(time_zone))
     first = local0.replace(second=0, microsecond=0)
     first += dt.timedelta(minutes=(-first.minute) % step)
     ticks = []
@@ -56,7 +57,7 @@ def _clock_axis(clinic: Clinic, t0: dt.datetime, t1: dt.datetime) -> charts.Axis
     while (offset := (at - local0).total_seconds() / 60) <= span_min:
         ticks.append((offset, f"{at:%H:%M}"))
         at += dt.timedelta(minutes=step)
-    return charts.Axis(zone_words(clinic.time_zone, t0), 0.0, span_min, ticks)
+    return charts.Axis(zone_words(time_zone, t0), 0.0, span_min, ticks)
 
 
 def vitals_chart(
@@ -97,7 +98,7 @@ def vitals_chart(
         charts.ChartData(
             id="vitals-chart",
             title="Vital signs during the infusion",
-            x=_clock_axis(clinic, t0, t1),
+            x=_clock_axis(clinic.time_zone, t0, t1),
             y=charts.value_axis("mmHg, /min, %", Y_MIN, Y_MAX),
             series=series,
             spans=spans,
@@ -149,22 +150,46 @@ def delivered_pk_chart(
     session: InfusionSession, now: dt.datetime, events: list[InfusionEvent] | None = None
 ) -> charts.SvgChart | None:
     """The predicted plasma concentration of what was given so far (a typical patient of the
-    session's weight and age), on the clinic's clock, the pump's running periods shaded."""
+    session's weight and age), on the clinic's clock, the pump's running periods shaded.
+
+    A pump still running is counted up to the last whole minute of ``now`` (never more than was
+    given), so that the chart of one pump record is drawn once a minute and once per process,
+    not on every request of the page (issue 16: no per-request chart rendering); the nurse's
+    page shows its cards again after each save, and every person with the page open asks for
+    the same chart."""
     if events is None:
         events = list(session.events.all())
-    regimen = delivered_regimen(session, now, events)
+    regimen = delivered_regimen(session, _whole_minute(now, events), events)
     if regimen is None or session.weight_kg is None:
         return None
     clinic = session.patient.clinic
-    t0 = events[0].at
     age = session.patient.age_on(clinic_today(clinic))
-    times, values = _delivered_curve(regimen, float(session.weight_kg), float(age))
+    return _pk_chart(regimen, float(session.weight_kg), float(age), clinic.time_zone, events[0].at)
+
+
+def _whole_minute(now: dt.datetime, events: list[InfusionEvent]) -> dt.datetime:
+    """``now`` less its seconds, unless that falls before the pump's last start (the first
+    minute of a run is then counted up to ``now`` itself)."""
+    whole = now.replace(second=0, microsecond=0)
+    latest = max((e.at for e in events), default=None)
+    return whole if latest is None or whole > latest else now
+
+
+@lru_cache(maxsize=256)
+def _pk_chart(
+    regimen: Regimen, weight_kg: float, age_yr: float, time_zone: str, t0: dt.datetime
+) -> charts.SvgChart:
+    """The chart of one pump record: the same record (events, weight, age, clinic clock) is
+    drawn once per process; the chart is never changed after it is made (its markup is kept
+    with it, ``ketaflow.web.chart_markup``)."""
+    times, values = _delivered_curve(regimen, weight_kg, age_yr)
     label = get_model(DEFAULT_MODEL).prediction_label()
+    zone = ZoneInfo(time_zone)
     points = [
         charts.Point(
             t,
             c,
-            f"{clinic_local(clinic, t0 + dt.timedelta(minutes=t)):%H:%M}",
+            f"{timezone.localtime(t0 + dt.timedelta(minutes=t), zone):%H:%M}",
             charts.number_text(c),
         )
         for t, c in zip(times, values, strict=True)
@@ -174,7 +199,7 @@ def delivered_pk_chart(
         charts.ChartData(
             id="pk-chart",
             title="Predicted concentration of the doses given",
-            x=_clock_axis(clinic, t0, t0 + dt.timedelta(minutes=times[-1])),
+            x=_clock_axis(time_zone, t0, t0 + dt.timedelta(minutes=times[-1])),
             y=charts.value_axis(label, 0, max([*values, 1.0])),
             series=[
                 charts.Series("Predicted, typical patient (ng/mL)", points, "#1f4e79", dots=False)

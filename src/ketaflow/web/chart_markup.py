@@ -10,6 +10,7 @@ attributes only (strict CSP)."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -82,7 +83,14 @@ def _legend_item(item: LegendItem) -> str:
 
 
 def chart_html(chart: SvgChart) -> SafeString:
-    v = _v_plain if _plain_numbers() else _v
+    plain = _plain_numbers()
+    built = chart.markup.get(plain)
+    if built is None:
+        built = chart.markup[plain] = _chart_html(chart, _v_plain if plain else _v)
+    return mark_safe(built)  # noqa: S308  (every value is escaped by _v, below)
+
+
+def _chart_html(chart: SvgChart, v: Callable[[Any], str]) -> str:
     cid, title = v(chart.id), v(chart.title)
     out: list[str] = [
         f'<figure class="chart" id="{cid}">\n'
@@ -151,4 +159,4 @@ def chart_html(chart: SvgChart) -> SafeString:
     if not table.rows:
         out.append(f'<tr><td colspan="{len(table.headers)}">{title}: no data yet.</td></tr>')
     out.append("</tbody>\n    </table>\n  </details>\n</figure>")
-    return mark_safe("".join(out))  # noqa: S308  (every value above is escaped by _v)
+    return "".join(out)

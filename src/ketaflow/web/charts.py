@@ -204,6 +204,9 @@ class SvgChart:
     table: Table
     empty: bool
     extra: dict[str, str] = field(default_factory=dict)
+    # Its markup once built (ketaflow.web.chart_markup), by whether numbers print plainly: a
+    # chart kept from one request to the next (the infusion's PK chart) is not laid out again.
+    markup: dict[bool, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _n(value: float) -> str:
