@@ -178,6 +178,59 @@ def test_an_authenticator_code_is_accepted_once(world: World) -> None:
     assert newer.status_code == 302
 
 
+def test_the_request_s_user_is_the_person_verified_not_a_lazy_wrapper(world: World) -> None:
+    """Issue 16: django-otp wrapped Django's lazy user in a second lazy object, and every read
+    of ``request.user`` on a page went through both. The second-factor middleware now gives
+    the person itself, with django-otp's ``otp_device`` and ``is_verified``, and still drops a
+    device the session names that is not the person's (django-otp's rule)."""
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpRequest, HttpResponse
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from ketaflow.accounts.second_factor import OTPMiddleware, totp_device
+
+    seen: list[Any] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.append(request.user)
+        return HttpResponse("")
+
+    chain = SessionMiddleware(AuthenticationMiddleware(OTPMiddleware(view)))
+    _enrolled(world.nurse)
+    _enrolled(world.prescriber)
+    nurse_device, other_device = totp_device(world.nurse), totp_device(world.prescriber)
+    assert nurse_device is not None
+    assert other_device is not None
+
+    def ask(device_id: str | None, user: User | None) -> HttpRequest:
+        c = Client()
+        if user is not None:
+            c.force_login(user)
+        if device_id is not None:
+            session = c.session
+            session[DEVICE_ID_SESSION_KEY] = device_id
+            session.save()
+        request = RequestFactory().get("/")
+        request.COOKIES.update({k: v.value for k, v in c.cookies.items()})
+        chain(request)
+        return request
+
+    request = ask(nurse_device.persistent_id, world.nurse)
+    assert type(seen[-1]) is User  # the person, not a LazyObject
+    assert seen[-1].pk == world.nurse.pk
+    assert seen[-1].otp_device == nurse_device
+    assert seen[-1].is_verified()
+    request = ask(other_device.persistent_id, world.nurse)  # someone else's device
+    assert seen[-1].otp_device is None
+    assert not seen[-1].is_verified()
+    assert DEVICE_ID_SESSION_KEY not in request.session
+    ask(None, None)
+    assert isinstance(seen[-1], AnonymousUser)
+    assert not seen[-1].is_verified()
+
+
 def test_enrolment_at_first_login_then_the_code_and_the_recovery_codes(world: World) -> None:
     c = Client()
     _login(c, "nurse")
