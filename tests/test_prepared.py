@@ -141,3 +141,29 @@ def test_tuples_and_flat_values_as_values_list_gives_them(world: World) -> None:
     assert all(isinstance(day, dt.date) for _, day in pairs.all(clinic_id=world.clinic.pk))
     assert None not in pairs._statements.values()
     assert None not in flat._statements.values()
+
+
+def test_a_connection_s_converters_are_worked_out_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend's converters (a time from SQLite's text, here) come from the connection's
+    first call and serve its later ones; every call's values are still converted."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    people = (world.nurse, world.prescriber, world.foreign_prescriber)
+    expected = [User.objects.get(pk=user.pk).date_joined for user in people]
+    worked_out: list[int] = []
+    original = SQLCompiler.get_converters
+
+    def counted(self: SQLCompiler, expressions: Any) -> Any:
+        worked_out.append(len(expressions))
+        return original(self, expressions)
+
+    read = Prepared(lambda pk: User.objects.filter(pk=pk).values_list("date_joined", flat=True))
+    monkeypatch.setattr(SQLCompiler, "get_converters", counted)
+    read.all(pk=world.nurse.pk)  # compiled, and the connection's converters worked out
+    before = len(worked_out)
+    joined = [read.all(pk=user.pk) for user in people]
+    assert len(worked_out) == before  # not again
+    assert joined == [[e] for e in expected]
+    assert all(j[0].tzinfo is not None for j in joined)  # converted: aware, not SQLite's text

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from django.conf import settings
@@ -104,6 +105,11 @@ class _Statement:
     populators: list[Any]
     annotations: dict[str, int]
     col_count: int | None
+    # Each connection's compiler and converters, worked out at its first call (not at every
+    # call: they were a tenth of a page's reads); a thread's connection is its own key.
+    converting: weakref.WeakKeyDictionary[BaseDatabaseWrapper, tuple[Any, Any]] = field(
+        default_factory=weakref.WeakKeyDictionary, compare=False, repr=False
+    )
 
 
 def _kind(value: object) -> type:
@@ -209,9 +215,14 @@ class Prepared(Generic[M]):
         if statement.has_converters:
             # The converters of this thread's connection (the statement may have been compiled
             # on another thread's: the development server and the live test server run threads).
-            compiler = copy.copy(statement.compiler)
-            compiler.connection = connection
-            rows = compiler.apply_converters(rows, compiler.get_converters(statement.fields))
+            converting = statement.converting.get(connection)
+            if converting is None:
+                compiler = copy.copy(statement.compiler)
+                compiler.connection = connection
+                converting = (compiler, compiler.get_converters(statement.fields))
+                statement.converting[connection] = converting
+            compiler, converters = converting
+            rows = compiler.apply_converters(rows, converters)
         if statement.shape == "tuple":
             return [cast(M, tuple(row)) for row in rows]
         if statement.shape == "flat":
