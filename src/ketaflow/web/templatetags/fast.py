@@ -125,7 +125,8 @@ def _digits_format(arg: str) -> tuple[Callable[..., str], bool] | None:
 @register.filter(expects_localtime=True, is_safe=False)
 def date(value: Any, arg: str | None = None) -> str:
     """Django's ``date`` filter, a digits-only format written directly (see the module)."""
-    fast = _digits_format(arg) if type(arg) is str else None
+    # A format written in a template arrives as a SafeString (a str).
+    fast = _digits_format(str(arg)) if isinstance(arg, str) else None
     if fast is not None:
         write, timed = fast
         kind = type(value)
