@@ -574,3 +574,46 @@ def test_another_field_template_or_context_falls_back() -> None:
     assert widget_markup.render_field_group("web/field.html", {"field": {"label": "x"}}) is None
     rendered = widget_markup.render_field_group("web/field.html", {"field": field})
     assert rendered == field.render(renderer=REFERENCE)
+
+
+def test_a_kept_field_group_is_the_one_written_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16: the infusion page's vitals, side-effect and CADSS forms are the same on every
+    request; their field groups are written once per process. What is kept is what the
+    template writes, and nothing that differs per form is kept."""
+    from ketaflow.infusions.forms import CorrectionForm, VialForm, VitalsForm
+
+    kept = sorted(
+        (c for c in project_forms() if vars(c).get(widget_markup.KEPT_ATTRIBUTE) is True),
+        key=_name,
+    )
+    assert [c.__name__ for c in kept] == ["CadssForm", "SideEffectForm", "VitalsForm"]
+    for cls in kept:
+        assert "__init__" not in vars(cls)  # nothing changes its fields form by form
+        for field in cls():  # written (and kept)
+            assert str(field.as_field_group()) == field.render(renderer=REFERENCE), field.name
+
+    def not_again(field: Any) -> str:
+        raise AssertionError(f"{field.name} written again")
+
+    monkeypatch.setattr(widget_markup, "_field_group", not_again)
+    for cls in kept:
+        for field in cls():  # kept: not written again, the same as the template's
+            if callable(field.field.initial):
+                continue  # a fresh identifier per form: never kept (below)
+            assert str(field.as_field_group()) == field.render(renderer=REFERENCE), field.name
+    monkeypatch.undo()
+    # Never kept: a field whose initial value is made per form (each form its own idempotency
+    # key), a bound form (its values and errors), given initial values, a subclass that did
+    # not say so itself, a form whose choices are offered per request.
+    first, second = VitalsForm()["client_uuid"], VitalsForm()["client_uuid"]
+    assert widget_markup._kept_key(first) is None
+    assert str(first.as_field_group()) != str(second.as_field_group())
+    bound = VitalsForm({"systolic_mmhg": "x"})
+    bound.is_valid()
+    assert widget_markup._kept_key(bound["systolic_mmhg"]) is None
+    assert "has-error" in str(bound["systolic_mmhg"].as_field_group())
+    given = VitalsForm(initial={"systolic_mmhg": 121})["systolic_mmhg"]
+    assert widget_markup._kept_key(given) is None
+    assert 'value="121"' in str(given.as_field_group())
+    assert widget_markup._kept_key(CorrectionForm()["systolic_mmhg"]) is None
+    assert widget_markup._kept_key(VialForm()["vial"]) is None

@@ -139,6 +139,10 @@ SYMPTOM_CHOICES = [(s.value, s.label) for s in EndOrganSymptom]
 
 
 class VitalsForm(forms.Form):
+    # The same choices and labels on every request: an unbound form's field groups are written
+    # once per process (ketaflow.web.widget_markup).
+    field_groups_kept = True
+
     client_uuid = _uuid_field()
     entered_at = _entered_at_field()
     systolic_mmhg = forms.IntegerField(label="Systolic (mmHg)")
@@ -184,6 +188,10 @@ class ScreeningForm(forms.Form):
 
 
 class CadssForm(forms.Form):
+    # The same choices and labels on every request: an unbound form's field groups are written
+    # once per process (ketaflow.web.widget_markup).
+    field_groups_kept = True
+
     answers = forms.CharField(
         max_length=400, label="CADSS answers", help_text="23 ratings 0-4, separated by commas."
     )
@@ -216,6 +224,10 @@ class RiskAcknowledgeForm(forms.Form):
 
 
 class SideEffectForm(forms.Form):
+    # The same choices and labels on every request: an unbound form's field groups are written
+    # once per process (ketaflow.web.widget_markup).
+    field_groups_kept = True
+
     client_uuid = _uuid_field()
     entered_at = _entered_at_field()
     kind = forms.ChoiceField(choices=SideEffect.Kind.choices, label="Side effect")

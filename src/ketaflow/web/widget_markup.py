@@ -28,6 +28,7 @@ from django.template.base import render_value_in_context
 from django.template.defaultfilters import stringformat
 from django.utils.html import strip_spaces_between_tags
 from django.utils.safestring import SafeData, SafeString, mark_safe
+from django.utils.translation import get_language
 
 
 class _Unsupported(Exception):
@@ -351,4 +352,35 @@ def render_field_group(template_name: str, context: object) -> SafeString | None
     field = context["field"]
     if type(field) is not BoundField:
         return None
-    return mark_safe(_field_group(field).strip())  # noqa: S308  (every value went through _text)
+    key = _kept_key(field)
+    kept = _KEPT.get(key) if key is not None else None
+    if kept is not None:
+        return mark_safe(kept)  # noqa: S308  (written below, every value through _text)
+    markup = _field_group(field).strip()
+    if key is not None:
+        _KEPT[key] = markup
+    return mark_safe(markup)  # noqa: S308  (every value went through _text)
+
+
+KEPT_ATTRIBUTE: Final = "field_groups_kept"
+_KEPT: dict[tuple[Any, ...], str] = {}
+
+
+def _kept_key(field: BoundField) -> tuple[Any, ...] | None:
+    """Where a field group's markup is the same on every request, the key it is kept under;
+    else None (it is written each time).
+
+    Only a form class that says so itself (``field_groups_kept = True`` in its own body, not
+    inherited), only unbound, with no initial values given and no field whose initial value is
+    worked out per form (``initial=uuid.uuid4``): then the markup depends on the class, the
+    field, the prefix, the ids and the language only. A form whose fields change after it is
+    made (choices offered per clinic, per day) must not say so."""
+    form = field.form
+    if (
+        type(form).__dict__.get(KEPT_ATTRIBUTE) is not True
+        or form.is_bound
+        or form.initial
+        or callable(field.field.initial)
+    ):
+        return None
+    return (type(form), field.name, form.prefix, form.auto_id, form.label_suffix, get_language())
