@@ -167,3 +167,25 @@ def test_a_connection_s_converters_are_worked_out_once(
     assert len(worked_out) == before  # not again
     assert joined == [[e] for e in expected]
     assert all(j[0].tzinfo is not None for j in joined)  # converted: aware, not SQLite's text
+
+
+def test_a_32_bit_key_and_a_typed_bigint_are_prepared_too(world: World) -> None:
+    """django-otp's devices have 32-bit keys (a 64-bit stand-in made Django refuse the lookup,
+    and the read ran unprepared on every request on PostgreSQL); a bigint column that is not
+    a key takes its value typed on PostgreSQL (psycopg's Int8): each call's value is typed
+    the same way."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from ketaflow.accounts.second_factor import enrol_totp, new_secret
+    from ketaflow.assessments.models import InstrumentResponse
+
+    device = enrol_totp(user=world.nurse, secret=new_secret(), last_t=0)
+    by_key = Prepared(lambda pk: TOTPDevice.objects.filter(id=pk).order_by("pk")[:1])
+    assert by_key.first(pk=device.pk) == device
+    assert by_key.first(pk=device.pk + 1000) is None
+    assert list(by_key._statements.values()) != [None]  # compiled ahead
+    by_session = Prepared(
+        lambda session_id: InstrumentResponse.objects.filter(infusion_session_id=session_id)
+    )
+    assert by_session.all(session_id=10**12) == []
+    assert list(by_session._statements.values()) != [None]

@@ -51,9 +51,11 @@ _SHAPES: dict[type, str] = {
     FlatValuesListIterable: "flat",
 }
 
-# Stand-ins no record has: past any id a table reaches, a string with control characters, a
-# time in the 22nd century (each also differs by its place, so two are never equal).
-_INT_BASE = 9_100_000_000_000_000_000  # below SQLite's and PostgreSQL's largest bigint
+# Stand-ins for the values, used to compile only (never run): an integer within a 32-bit
+# column's range (a larger one makes Django refuse the lookup on such a column: django-otp's
+# devices), a string with control characters, a time in the 22nd century; each differs by its
+# place, and one that equals another parameter of the statement is not placed (below).
+_INT_BASE = 2_000_000_000
 
 # Django's model iterable's own helper (select_related's objects from a row); not in its stubs.
 _related_populators: Callable[..., list[Any]] = vars(model_query)["get_related_populators"]
@@ -94,6 +96,7 @@ class _Statement:
     sql: str
     params: tuple[Any, ...]
     places: dict[str, int]
+    typed: dict[str, type]  # the type a value takes where it is not the stand-in's own
     shape: str
     compiler: Any
     fields: list[Any]
@@ -109,6 +112,19 @@ class _Statement:
     # call: they were a tenth of a page's reads); a thread's connection is its own key.
     converting: weakref.WeakKeyDictionary[BaseDatabaseWrapper, tuple[Any, Any]] = field(
         default_factory=weakref.WeakKeyDictionary, compare=False, repr=False
+    )
+
+
+def _same(param: object, adapted: object) -> bool:
+    """Whether ``param`` is the stand-in ``adapted``: the same value of the same type, or the
+    same integer typed for its column (psycopg's ``Int8``, an ``int``)."""
+    if type(param) is type(adapted):
+        return param == adapted
+    return (
+        type(adapted) is int
+        and isinstance(param, int)
+        and not isinstance(param, bool)
+        and param == adapted
     )
 
 
@@ -135,7 +151,10 @@ class Prepared(Generic[M]):
         connection = connections[statement.alias]
         params = list(statement.params)
         for name, value in values.items():
-            params[statement.places[name]] = _adapt(connection, value)
+            kind = statement.typed.get(name)
+            params[statement.places[name]] = _adapt(
+                connection, value if kind is None else kind(value)
+            )
         if getattr(settings, "KETAFLOW_PREPARED_CHECK", False):
             self._check(statement, values, params)
         return self._run(statement, connection, params)
@@ -163,12 +182,17 @@ class Prepared(Generic[M]):
             return None
         params = tuple(raw_params)
         places: dict[str, int] = {}
+        typed: dict[str, type] = {}
         for name, stand_in in stand_ins.items():
             adapted = _adapt(connection, stand_in)
-            found = [i for i, p in enumerate(params) if type(p) is type(adapted) and p == adapted]
+            found = [i for i, p in enumerate(params) if _same(p, adapted)]
             if len(found) != 1 or str(adapted) in sql:
                 return None
             places[name] = found[0]
+            if type(params[found[0]]) is not type(adapted):
+                # PostgreSQL's integer columns take their values typed (psycopg's Int8 for a
+                # bigint that is not a key): each call's value is typed the same way.
+                typed[name] = type(params[found[0]])
         fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
         if compiler.has_composite_fields(fields):
             return None
@@ -180,6 +204,7 @@ class Prepared(Generic[M]):
             sql=sql,
             params=params,
             places=places,
+            typed=typed,
             shape=shape,
             compiler=compiler,
             fields=fields,
