@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import template
-from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
+from ketaflow.accounts.clinictime import active_local
 from ketaflow.audit.models import AuditEntry
 from ketaflow.web.templatetags.display import label, readable
 from ketaflow.web.templatetags.fast import date
@@ -36,7 +36,7 @@ def _v(value: Any) -> str:
 
 def _row(entry: AuditEntry, mrn: str | None) -> str:
     e = entry
-    at = date(timezone.localtime(e.at), "Y-m-d H:i:s")
+    at = date(active_local(e.at), "Y-m-d H:i:s")  # the {% timezone %} block's: the clinic's
     role = f" ({_v(label(e.actor_role))})" if e.actor_role else ""
     record = _v(label(e.object_type)) + (f" {_v(e.object_id)}" if e.object_id else "")
     count = len(e.patient_ids)
