@@ -168,8 +168,9 @@ def delivered_pk_chart(
 
 
 def _whole_minute(now: dt.datetime, events: list[InfusionEvent]) -> dt.datetime:
-    """``now`` less its seconds, unless that falls before the pump's last start (the first
-    minute of a run is then counted up to ``now`` itself)."""
+    """``now`` less its seconds, unless that falls at or before the pump record's last event
+    (a start, a rate change, a stop: the first minute after it is then counted up to ``now``
+    itself, so the chart never ends before the event it shows)."""
     whole = now.replace(second=0, microsecond=0)
     latest = max((e.at for e in events), default=None)
     return whole if latest is None or whole > latest else now

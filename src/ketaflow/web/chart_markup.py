@@ -9,25 +9,15 @@ attributes only (strict CSP)."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.utils.formats import get_format, localize
-from django.utils.html import conditional_escape
+from django.utils.formats import get_format
 from django.utils.safestring import SafeString, mark_safe
 
 from ketaflow.web.charts import LegendItem, Path, SvgChart
-
-
-def _v(value: Any) -> str:
-    """A value as ``{{ value }}`` renders it: localized, then escaped."""
-    if type(value) is str:  # Django's escape() is html.escape(), less its lazy-text check
-        return html.escape(value)
-    if not isinstance(value, str):
-        value = localize(value)
-    return str(conditional_escape(value))
+from ketaflow.web.markup import as_text as _v
 
 
 def _v_plain(value: Any) -> str:

@@ -12,26 +12,19 @@ layer's own filters.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django import template
-from django.utils.formats import localize
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from ketaflow.accounts.clinictime import active_local
 from ketaflow.audit.models import AuditEntry
+from ketaflow.web.markup import as_text as _v
 from ketaflow.web.templatetags.display import label, readable
 from ketaflow.web.templatetags.fast import date
 
 register = template.Library()
 
 NO_ENTRIES = '<tr><td colspan="8">No entries.</td></tr>'
-
-
-def _v(value: Any) -> str:
-    """``{{ value }}``: localised, then escaped."""
-    return str(conditional_escape(localize(value)))
 
 
 def _row(entry: AuditEntry, mrn: str | None) -> str:

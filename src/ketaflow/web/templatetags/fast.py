@@ -74,6 +74,9 @@ class URLNode(defaulttags.URLNode):
         args = [arg.resolve(context) for arg in self.args]
         kwargs = {k: v.resolve(context) for k, v in self.kwargs.items()}
         view_name = self.view_name.resolve(context)
+        # A RequestContext carries ``request``; django-stubs do not declare it on Context (the
+        # two ignores below), and a plain Context has none: Django's own node reads it the same
+        # way, AttributeError meaning "no namespace asked for".
         try:
             current_app = context.request.current_app  # type: ignore[attr-defined]
         except AttributeError:
