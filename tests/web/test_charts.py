@@ -26,12 +26,14 @@ from ketaflow.assessments.models import InstrumentResponse
 from ketaflow.audit.context import Actor
 from ketaflow.infusions import charts as infusion_charts
 from ketaflow.infusions.models import InfusionSession
+from ketaflow.infusions.services.reads import effective_vitals
 from ketaflow.outcomes.charts import survival_chart
 from ketaflow.portal.answers import response_record
 from ketaflow.portal.models import DueQuestionnaire
 from ketaflow.portal.selectors import access_history, questionnaire_rows
 from ketaflow.web import chart_markup, charts
-from tests.infusions.builders import run_to_stop, running
+from ketaflow.web.markup import as_text
+from tests.infusions.builders import minutes, reading, run_to_stop, running, started
 from tests.portal.builders import second_patient_login, verified_client
 from tests.web.conftest import World, make_user
 
@@ -308,6 +310,55 @@ def test_a_running_pump_s_chart_is_drawn_once_a_minute_up_to_its_last_whole_minu
     assert early is not None
 
 
+def test_the_vitals_chart_is_drawn_once_per_readings_pump_record_and_minute(
+    world: World,
+) -> None:
+    """Issue 16: the vitals chart, like the PK chart, is drawn once per set of readings, pump
+    record, clinic clock and minute, then kept; it is the chart drawn afresh at the last whole
+    minute, and a new reading, another clinic clock or the next minute draws another."""
+    session = running(world, started_min_ago=10)
+    start = started(session)
+    reading(world, session, start + minutes(5))
+
+    def records() -> tuple[list[Any], list[Any]]:  # each request reads its own rows
+        fresh = InfusionSession.objects.get(pk=session.pk)
+        return list(effective_vitals(fresh)), list(fresh.events.order_by("at", "pk"))
+
+    now = (start + minutes(12)).replace(second=40, microsecond=0)
+    first = infusion_charts.vitals_chart(*records(), now)
+    again = infusion_charts.vitals_chart(*records(), now + dt.timedelta(seconds=15))
+    assert first is not None
+    assert again is first
+    assert chart_markup.chart_html(again) == chart_markup.chart_html(first)
+    assert first.markup  # the markup is kept with the chart
+    entries, events = records()
+    readings = tuple(
+        (e.measured_at, e.level, *(getattr(e, key) for key, _, _ in infusion_charts._SERIES))
+        for e in entries
+    )
+    pump_events = tuple((e.kind, e.at, e.rate_ml_per_h) for e in events)
+    zone = world.clinic.time_zone
+    floor = now.replace(second=0, microsecond=0)
+    drawn = infusion_charts._vitals_chart.__wrapped__(readings, pump_events, zone, floor)
+    assert drawn == first  # the chart a fresh drawing at the whole minute gives
+    exact = infusion_charts._vitals_chart.__wrapped__(readings, pump_events, zone, now)
+    assert exact != first  # the pump's shading is counted to the whole minute, not to now
+    later = infusion_charts.vitals_chart(*records(), now + dt.timedelta(seconds=30))
+    assert later is not None
+    assert later is not first
+    assert later.table.rows == first.table.rows  # the same readings, the pump ran on
+    elsewhere = infusion_charts._vitals_chart(readings, pump_events, "Pacific/Auckland", floor)
+    assert elsewhere != first  # the clinic's clock is part of what is kept
+    reading(world, session, start + minutes(11), sbp=131)
+    newer = infusion_charts.vitals_chart(*records(), now)
+    assert newer is not None
+    assert newer is not first
+    assert ["131" in row for row in newer.table.rows].count(True) == 1
+    # In the first minute after a pump event the shading runs up to now itself.
+    early = infusion_charts.vitals_chart(*records(), start + dt.timedelta(seconds=20))
+    assert early is not None
+
+
 def test_chart_pages_refuse_another_clinic_and_another_patient(
     world: World, client_for: Any
 ) -> None:
@@ -532,7 +583,7 @@ def test_numbers_written_plainly_are_what_the_template_writes() -> None:
     for value in _numbers():
         expected = template.render(Context({"value": value}))
         assert chart_markup._v_plain(value) == expected, value
-        assert chart_markup._v(value) == expected, value
+        assert as_text(value) == expected, value
 
 
 @pytest.mark.parametrize(
@@ -548,4 +599,4 @@ def test_where_numbers_are_localized_the_chart_localizes_them(override: dict[str
             expected = "\n" + reference.render(Context({"chart": chart}))
             assert render_to_string("web/_chart.html", {"chart": chart}) == expected
         thousands = "USE_THOUSAND_SEPARATOR" in override
-        assert chart_markup._v(12345.5) == ("12,345.5" if thousands else "12345,5")
+        assert as_text(12345.5) == ("12,345.5" if thousands else "12345,5")

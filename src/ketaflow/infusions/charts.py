@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.utils import timezone
 
-from ketaflow.accounts.clinictime import clinic_local, clinic_today, zone_words
+from ketaflow.accounts.clinictime import clinic_today, zone_words
 from ketaflow.clinical import pump
 from ketaflow.infusions.models import InfusionEvent, InfusionSession, VitalsEntry
 from ketaflow.pk import (
@@ -60,15 +61,46 @@ def _clock_axis(time_zone: str, t0: dt.datetime, t1: dt.datetime) -> charts.Axis
     return charts.Axis(zone_words(time_zone, t0), 0.0, span_min, ticks)
 
 
+# A reading as its chart shows it: when (a datetime), its alert level, then each series' value
+# in the order of _SERIES (an int, or None for a respiratory rate not taken).
+Reading = tuple[Any, ...]
+
+
 def vitals_chart(
     entries: list[VitalsEntry], events: list[InfusionEvent], now: dt.datetime
 ) -> charts.SvgChart | None:
     """Each vital sign over the session, the dots coloured by the reading's alert level, the
-    pump's running periods shaded."""
+    pump's running periods shaded.
+
+    The chart shows only what the readings and the pump events say and, while the pump runs,
+    how far it has run: counted, as the PK chart is, to the last whole minute of ``now``
+    (:func:`_whole_minute`). So one chart is drawn per set of readings, pump record, clinic
+    clock and minute, once per process, not on every request (issue 16); a new reading, a
+    correction that leaves a different set, a pump event or the next minute draws a new one."""
     if not entries:
         return None
-    clinic = entries[0].session.patient.clinic
-    times = [e.measured_at for e in entries] + [e.at for e in events]
+    readings = tuple(
+        (e.measured_at, e.level, *(getattr(e, key) for key, _, _ in _SERIES)) for e in entries
+    )
+    return _vitals_chart(
+        readings,
+        tuple(_pump_events(events)),
+        entries[0].session.patient.clinic.time_zone,
+        _whole_minute(now, events),
+    )
+
+
+@lru_cache(maxsize=256)
+def _vitals_chart(
+    readings: tuple[Reading, ...],
+    pump_events: tuple[pump.PumpEvent, ...],
+    time_zone: str,
+    now: dt.datetime,
+) -> charts.SvgChart:
+    """The chart of one set of readings and pump events on one clinic clock at ``now``; never
+    changed after it is made (its markup is kept with it, ``ketaflow.web.chart_markup``)."""
+    zone = ZoneInfo(time_zone)
+    times: list[dt.datetime] = [r[0] for r in readings] + [at for _, at, _ in pump_events]
     t0 = min(times)
     t1 = max([*times, t0 + dt.timedelta(minutes=30)])
 
@@ -76,15 +108,13 @@ def vitals_chart(
         return (at - t0).total_seconds() / 60
 
     # Each reading's place and clinic-clock time, once for its five series.
-    placed = [
-        (e, minute(e.measured_at), f"{clinic_local(clinic, e.measured_at):%H:%M}") for e in entries
-    ]
+    placed = [(r, minute(r[0]), f"{timezone.localtime(r[0], zone):%H:%M}") for r in readings]
     series = []
-    for key, label, colour in _SERIES:
+    for index, (_, label, colour) in enumerate(_SERIES, start=2):
         points = [
-            charts.Point(x, float(value), clock, f"{value}", _LEVEL_COLOUR.get(e.level, colour))
-            for e, x, clock in placed
-            if (value := getattr(e, key)) is not None
+            charts.Point(x, float(value), clock, f"{value}", _LEVEL_COLOUR.get(r[1], colour))
+            for r, x, clock in placed
+            if (value := r[index]) is not None
         ]
         if points:
             series.append(charts.Series(label, points, colour))
@@ -92,13 +122,13 @@ def vitals_chart(
         charts.Span(
             PUMP_RUNNING, minute(began), minute(ended if ended is not None else min(now, t1))
         )
-        for began, ended in pump.running_periods(pump.rate_segments(_pump_events(events)))
+        for began, ended in pump.running_periods(pump.rate_segments(list(pump_events)))
     ]
     return charts.render(
         charts.ChartData(
             id="vitals-chart",
             title="Vital signs during the infusion",
-            x=_clock_axis(clinic.time_zone, t0, t1),
+            x=_clock_axis(time_zone, t0, t1),
             y=charts.value_axis("mmHg, /min, %", Y_MIN, Y_MAX),
             series=series,
             spans=spans,
