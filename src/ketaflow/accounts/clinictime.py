@@ -70,6 +70,13 @@ def active_local(moment: dt.datetime) -> dt.datetime:
     return timezone.localtime(moment)
 
 
+def active_zone() -> dt.tzinfo:
+    """The request's active zone (the clinic's, set by ClinicTimeMiddleware; inside a
+    ``{% timezone %}`` block, that block's): for code that formats many times in one go and
+    asks for the zone once (:func:`active_local` asks for each time)."""
+    return timezone.get_current_timezone()
+
+
 def active_today() -> dt.date:
     """Today in the request's active zone (the clinic's, set by ClinicTimeMiddleware)."""
     return timezone.localdate()
