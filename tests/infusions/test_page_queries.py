@@ -154,6 +154,17 @@ def test_the_running_infusion_page_reads_as_many_times_with_twice_the_records(
     assert LedgerEntry.objects.filter(session=session).count() == 3
     many = page_count(client, url, RUNNING_PAGE_QUERIES, "running, 6 of each")
     assert many == few, f"{few} queries with 3 of each record, {many} with 6: a query a row"
+    # The readings are read without their assessment (shown nowhere on the page), and nothing
+    # on the page asks for it afterwards (that would be a query a reading, above).
+    assert _vitals_reads(client, url) == ["without the assessment"]
+
+
+def _vitals_reads(client: Any, url: str) -> list[str]:
+    """How the page's read of the session's readings reads each reading's assessment."""
+    reads = [q for q in queries_of(client, url) if 'FROM "infusions_vitalsentry"' in q]
+    return [
+        "with the assessment" if '"assessment"' in q else "without the assessment" for q in reads
+    ]
 
 
 def test_the_cards_a_timer_fetches_read_no_more_than_the_page(
@@ -186,6 +197,8 @@ def test_the_signed_infusion_page_reads_as_many_times_with_twice_the_records(
     few = page_count(client, session_url(small), SIGNED_PAGE_QUERIES, "signed, 3 of each")
     many = page_count(client, session_url(large), SIGNED_PAGE_QUERIES, "signed, 6 of each")
     assert many == few, f"{few} queries with 3 of each record, {many} with 6: a query a row"
+    # A signed note's seal hashes every column of its readings: read with them, once.
+    assert _vitals_reads(client, session_url(large)) == ["with the assessment"]
     # The seal check read the page's rows: the note as signed, no change reported.
     page = client.get(session_url(large)).content.decode()
     assert "has changed since it was signed" not in page

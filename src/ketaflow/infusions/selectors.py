@@ -79,6 +79,11 @@ _RECORDS = {
     relation: related_read(InfusionSession, relation)
     for relation in ("events", "vitals", "side_effects", "decisions", "addenda")
 }
+# A reading's assessment (the whole MonitoringAssessment as computed, about 2 KB of JSON, a
+# sixth of a reading's read) is shown nowhere on the page: only a signed note's seal hashes
+# it, so an unsigned session's page reads its readings without it. Asked for anyway, Django
+# reads it then (a deferred field), so nothing can get a wrong value, only a slower one.
+_VITALS_SHOWN = Prepared(lambda key: VitalsEntry.objects.filter(session_id=key).defer("assessment"))
 _RESPONSES = Prepared(
     lambda session_id: InstrumentResponse.objects.filter(infusion_session_id=session_id).order_by(
         "taken_at", "pk"
@@ -98,7 +103,10 @@ def session_with_records(session: InfusionSession) -> InfusionSession:
     if session.locked:
         records.append("addenda")
     for relation in records:
-        prefetched(session, relation, related_rows(session, relation, _RECORDS[relation]))
+        read = _RECORDS[relation]
+        if relation == "vitals" and not session.locked:
+            read = _VITALS_SHOWN
+        prefetched(session, relation, related_rows(session, relation, read))
     vitals = loaded.session_rows(session, "vitals")
     decisions = loaded.session_rows(session, "decisions")
     _attach_rows(vitals, "corrects", vitals)
