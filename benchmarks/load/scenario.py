@@ -398,8 +398,11 @@ def user_classes(mix: str, think_s: float, one_each: bool = False) -> list[type[
 
 def tree_cpu(root: int) -> tuple[float, set[int]]:
     """CPU seconds (user and system) of process ``root`` and every process below it, from
-    /proc, and their ids: the server's workers, PostgreSQL's backends. A process that ends
-    between two readings takes its seconds with it (the ids tell)."""
+    /proc, and their ids: the server's workers, PostgreSQL's backends. Each process counts its
+    own seconds and those of its children it has reaped (``cutime``, ``cstime``): a backend or
+    worker that ends between two readings leaves its seconds with its parent, so the difference
+    of two readings is the tree's CPU in between, never less (a process that ended without its
+    seconds being counted made the database's figure negative)."""
     parent: dict[int, int] = {}
     spent: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -412,7 +415,8 @@ def tree_cpu(root: int) -> tuple[float, set[int]]:
         except OSError:  # gone meanwhile
             continue
         parent[int(name)] = int(fields[1])
-        spent[int(name)] = (int(fields[11]) + int(fields[12])) / tick
+        # utime, stime, cutime, cstime: proc(5) fields 14-17
+        spent[int(name)] = sum(int(f) for f in fields[11:15]) / tick
     tree = {root} & set(spent)
     grown = True
     while grown:

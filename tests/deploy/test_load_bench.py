@@ -58,3 +58,25 @@ def test_quick_load_run_covers_every_role_without_a_failure(tmp_path: Path) -> N
         assert s["cpu"]["server_ms_per_request"] > 0, s["cpu"]
         assert s["cpu"]["client_s"] > 0, s["cpu"]
         assert "database_s" not in s["cpu"]  # SQLite: no database server
+
+
+def test_a_process_that_ends_within_the_window_keeps_its_cpu_in_the_tree() -> None:
+    """The report's CPU a request: a PostgreSQL backend or a gunicorn worker that ends between
+    the window's two readings is counted with its parent (its reaped seconds), so the figure
+    is never short of it, nor negative (it was: "+ -0.4" ms for the database)."""
+    script = (
+        "import os, subprocess, sys\n"
+        "sys.path.insert(0, 'benchmarks/load')\n"
+        "from scenario import tree_cpu\n"
+        "before, _ = tree_cpu(os.getpid())\n"
+        "burn = 'import time\\nt = time.process_time()\\n'\n"
+        "burn += 'while time.process_time() - t < 0.5: pass'\n"
+        "subprocess.run([sys.executable, '-c', burn], check=True)\n"
+        "after, _ = tree_cpu(os.getpid())\n"
+        "print(after - before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert float(done.stdout) >= 0.5  # the child's half second, though it had ended
