@@ -108,6 +108,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Parameters bound by the server and a statement prepared once it has run five times on a
+    # connection (psycopg's own threshold; Django's default binds on the client and prepares
+    # nothing, for connection poolers): PostgreSQL then skips parsing and planning the same
+    # few hundred statements on every request, about half its CPU a page
+    # (benchmarks/page_costs.py --database-url; docs/performance-web.md, "Session 19"). A pooler
+    # in transaction mode between the app and the server must keep prepared statements
+    # (PgBouncer 1.21 or later with max_prepared_statements set; docs/deploy.md).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 5}
+    )
 
 
 def _derived_audit_key(secret_key: str) -> str:
