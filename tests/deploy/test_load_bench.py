@@ -80,3 +80,28 @@ def test_a_process_that_ends_within_the_window_keeps_its_cpu_in_the_tree() -> No
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert float(done.stdout) >= 0.5  # the child's half second, though it had ended
+
+
+def test_page_costs_reads_a_database_servers_cpu_from_its_process() -> None:
+    """page_costs.py --database-url: the server's CPU a page is its backend's run time
+    (/proc/PID/schedstat), here a child that burns a third of a second; SQLite has none."""
+    script = (
+        "import subprocess, sys\n"
+        "sys.path.insert(0, 'benchmarks')\n"
+        "from page_costs import backend_cpu_ms\n"
+        "assert backend_cpu_ms(None) == 0.0\n"
+        "burn = 'import time\\nt = time.process_time()\\n'\n"
+        "burn += 'while time.process_time() - t < 0.33: pass\\n'\n"
+        "burn += 'import sys\\nprint(flush=True)\\nsys.stdin.read()'\n"
+        "child = subprocess.Popen(\n"
+        "    [sys.executable, '-c', burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE\n"
+        ")\n"
+        "child.stdout.readline()  # burnt\n"
+        "print(backend_cpu_ms(child.pid))\n"
+        "child.communicate(b'')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert float(done.stdout) >= 330  # the child's third of a second, in milliseconds
