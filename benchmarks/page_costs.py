@@ -7,6 +7,8 @@ CPU milliseconds and SQL queries, on the demo clinic, against two baselines in t
     .venv/bin/python benchmarks/page_costs.py --database-url postgres://ketaflow@127.0.0.1:5432/db
 
 It loads the demo clinic into a scratch SQLite database (``--var-dir`` keeps and reuses it),
+or with ``--database-url`` into that database (an empty PostgreSQL database: then each page's
+CPU of the database server's process for the connection is reported as well),
 logs each role in with its second factor passed (django-otp's session key, as the code page
 sets it; staff second factor required, as in production) and asks, through Django's test client
 (the whole request: every middleware, the access check, the audit entry, the page's reads and
@@ -133,6 +135,10 @@ def run(repeats: int) -> int:
     )
     backend: int | None = None
     if connection.vendor == "postgresql":  # the server's CPU too: its process for this connection
+        # one connection, so one server process, for the whole run (the app's is renewed
+        # after 60 s; the benchmark's reading would then be another process's)
+        connection.settings_dict["CONN_MAX_AGE"] = None
+        connection.close()
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             backend = cursor.fetchone()[0]
