@@ -60,48 +60,57 @@ def test_quick_load_run_covers_every_role_without_a_failure(tmp_path: Path) -> N
         assert "database_s" not in s["cpu"]  # SQLite: no database server
 
 
+def run_with_a_burning_child(script: str) -> str:
+    """Run ``script`` in a new interpreter in the repository and return what it printed;
+    ``script`` finds in ``burn(seconds, then="")`` the code of a child that spends that much
+    CPU, then runs ``then``."""
+    prelude = (
+        "import subprocess, sys\n"
+        "def burn(seconds, then=''):\n"
+        "    code = 'import time\\nt = time.process_time()\\n'\n"
+        "    code += f'while time.process_time() - t < {seconds}: pass\\n'\n"
+        "    return code + then\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def test_a_process_that_ends_within_the_window_keeps_its_cpu_in_the_tree() -> None:
     """The report's CPU a request: a PostgreSQL backend or a gunicorn worker that ends between
     the window's two readings is counted with its parent (its reaped seconds), so the figure
     is never short of it, nor negative (it was: "+ -0.4" ms for the database)."""
-    script = (
-        "import os, subprocess, sys\n"
+    printed = run_with_a_burning_child(
+        "import os\n"
         "sys.path.insert(0, 'benchmarks/load')\n"
         "from scenario import tree_cpu\n"
         "before, _ = tree_cpu(os.getpid())\n"
-        "burn = 'import time\\nt = time.process_time()\\n'\n"
-        "burn += 'while time.process_time() - t < 0.5: pass'\n"
-        "subprocess.run([sys.executable, '-c', burn], check=True)\n"
+        "subprocess.run([sys.executable, '-c', burn(0.5)], check=True)\n"
         "after, _ = tree_cpu(os.getpid())\n"
         "print(after - before)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert float(done.stdout) >= 0.5  # the child's half second, though it had ended
+    assert float(printed) >= 0.5  # the child's half second, though it had ended
 
 
 def test_page_costs_reads_a_database_servers_cpu_from_its_process() -> None:
     """page_costs.py --database-url: the server's CPU a page is its backend's run time
     (/proc/PID/schedstat), here a child that burns a third of a second; SQLite has none."""
-    script = (
-        "import subprocess, sys\n"
+    printed = run_with_a_burning_child(
         "sys.path.insert(0, 'benchmarks')\n"
         "from page_costs import backend_cpu_ms\n"
         "assert backend_cpu_ms(None) == 0.0\n"
-        "burn = 'import time\\nt = time.process_time()\\n'\n"
-        "burn += 'while time.process_time() - t < 0.33: pass\\n'\n"
-        "burn += 'import sys\\nprint(flush=True)\\nsys.stdin.read()'\n"
+        "code = burn(0.33, then='import sys\\nprint(flush=True)\\nsys.stdin.read()')\n"
         "child = subprocess.Popen(\n"
-        "    [sys.executable, '-c', burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE\n"
+        "    [sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE\n"
         ")\n"
-        "child.stdout.readline()  # burnt\n"
+        "child.stdout.readline()  # burnt, still running\n"
         "print(backend_cpu_ms(child.pid))\n"
         "child.communicate(b'')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert float(done.stdout) >= 330  # the child's third of a second, in milliseconds
+    assert float(printed) >= 330  # the child's third of a second, in milliseconds
