@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -68,6 +69,12 @@ class Postgres:
     port: int
     as_pg: list[str]
     log: Path
+
+    def url(self, name: str = "postgres") -> str:
+        """The app's ``DATABASE_URL``: the server's Unix socket (its folder, percent-encoded, as
+        the host), as the deployment connects (``postgres:///ketaflow``, deploy/install.sh), not
+        TCP on loopback, which costs both sides more for each statement."""
+        return f"postgres://ketaflow@{quote(str(self.data.parent), safe='')}:{self.port}/{name}"
 
     def start(self) -> None:
         for attempt in range(5):
@@ -292,7 +299,7 @@ def _scenario(pg: Postgres, tmp: Path, seconds: float, writers: int) -> int:
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://ketaflow@127.0.0.1:{pg.port}/postgres",
+        "DATABASE_URL": pg.url(),
         "KETAFLOW_VAR_DIR": str(tmp / "var"),
         "KETAFLOW_API_RATE": "1000000/min",
         "KETAFLOW_WORKER_INTERVAL_SECONDS": "1",

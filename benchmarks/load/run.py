@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/load/run.py --quick            # a smoke run, SQLite, < 1 min
 
 For each database: a fresh one (PostgreSQL: a throwaway cluster with its default durability,
-started as ``benchmarks/fault_kill.py`` does; SQLite: a file in a temp folder, WAL), migrated and
+started as ``benchmarks/fault_kill.py`` does, the app connected to its Unix socket as the
+deployment's is; SQLite: a file in a temp folder, WAL), migrated and
 loaded with the demo clinics, ``--clinics`` more like Riverside and ``--patients`` more patients
 in each (``seed.py``), one login per simulated user. Then the production pieces: gunicorn with
 ``deploy/gunicorn.conf.py`` (``--workers`` sync worker processes, the app preloaded) and
@@ -149,7 +150,7 @@ def database(kind: str, tmp: Path) -> Iterator[dict[str, str]]:
         return
     (tmp / "pg").mkdir()
     with postgres(tmp / "pg") as pg:
-        yield {"DATABASE_URL": f"postgres://ketaflow@127.0.0.1:{pg.port}/postgres"}
+        yield {"DATABASE_URL": pg.url()}
 
 
 def stage(

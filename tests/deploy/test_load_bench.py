@@ -114,3 +114,40 @@ def test_page_costs_reads_a_database_servers_cpu_from_its_process() -> None:
         "child.communicate(b'')\n"
     )
     assert float(printed) >= 330  # the child's third of a second, in milliseconds
+
+
+def test_the_benchmarks_postgresql_is_reached_by_its_socket_as_the_deployment_reaches_it() -> None:
+    """The load and fault benchmarks' app connects to their throwaway PostgreSQL through its
+    Unix socket, as an installed clinic's does (``postgres:///ketaflow``, deploy/install.sh):
+    over TCP on loopback each statement cost both sides more, and the figures were of a setup
+    no clinic runs. ``Postgres.url`` parsed as the app's settings parse it names the socket's
+    folder, and the server sees the connection come from no address (a Unix socket)."""
+    if not sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
+        pytest.skip("PostgreSQL's server is not installed (make system-deps installs it)")
+    script = (
+        "import json, shutil, sys, tempfile\n"
+        "from pathlib import Path\n"
+        "import dj_database_url, psycopg\n"
+        "sys.path.insert(0, 'benchmarks')\n"
+        "from fault_kill import postgres\n"
+        "tmp = Path(tempfile.mkdtemp(prefix='ketaflow-bench-pg.'))\n"
+        "try:\n"
+        "    (tmp / 'pg').mkdir()\n"
+        "    with postgres(tmp / 'pg') as pg:\n"
+        "        db = dj_database_url.parse(pg.url())\n"
+        "        with psycopg.connect(\n"
+        "            host=db['HOST'], port=db['PORT'], user=db['USER'], dbname=db['NAME']\n"
+        "        ) as conn:\n"
+        "            row = conn.execute('SELECT inet_server_addr()::text').fetchone()\n"
+        "            print(json.dumps({'folder': str(tmp / 'pg'), 'host': db['HOST'],\n"
+        "                              'connected': conn.info.host, 'address': row[0]}))\n"
+        "finally:\n"
+        "    shutil.rmtree(tmp, ignore_errors=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout)
+    assert seen["host"] == seen["connected"] == seen["folder"]
+    assert seen["address"] is None  # not 127.0.0.1: no TCP
