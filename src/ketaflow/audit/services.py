@@ -20,6 +20,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from ketaflow.accounts.models import Clinic
@@ -97,14 +98,56 @@ def audit_record(
         # Round-trip the JSON detail and timestamp exactly as the database will return them.
         entry.detail = _json_roundtrip(entry.detail)
         entry.hash = entry_hash(entry, _key())
-        entry.save()
         every = sorted({*named, *([patient_id] if patient_id is not None else [])})
-        AuditEntryPatient.objects.bulk_create(
-            [AuditEntryPatient(entry=entry, patient_id=p) for p in every]
-        )
         head.seq, head.hash = entry.seq, entry.hash
-        head.save(update_fields=["seq", "hash"])
+        _append(entry, every, head)
     return entry
+
+
+def _append(entry: AuditEntry, patient_ids: list[int], head: AuditHead) -> None:
+    """Write ``entry``, a patient index row for each of ``patient_ids`` and the chain's new
+    ``head``, within the caller's transaction (the head locked).
+
+    On PostgreSQL in one statement: the entry's INSERT as Django compiles it, the index rows and
+    the head's UPDATE as data-modifying parts of it (``WITH``), the entry's id returned. An
+    entry is written on every page a person opens, and each statement is a round trip to the
+    server: three became one (issue 16). SQLite has no such statements (and no round trips):
+    there, the ORM's three writes."""
+    if connection.vendor != "postgresql":
+        entry.save()
+        AuditEntryPatient.objects.bulk_create(
+            [AuditEntryPatient(entry=entry, patient_id=p) for p in patient_ids]
+        )
+        head.save(update_fields=["seq", "hash"])
+        return
+    meta = AuditEntry._meta
+    query = InsertQuery(AuditEntry)
+    query.insert_values(
+        [f for f in meta.local_concrete_fields if f is not meta.auto_field], [entry]
+    )
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [meta.pk]
+    ((insert_sql, insert_params),) = compiler.as_sql()
+    qn = connection.ops.quote_name
+    links, heads = AuditEntryPatient._meta, AuditHead._meta
+
+    def column(opts: Any, name: str) -> str:
+        return str(qn(opts.get_field(name).column))
+
+    sql = (
+        f"WITH entry AS ({insert_sql}), "  # noqa: S608 (quoted names of the models)
+        f"link AS (INSERT INTO {qn(links.db_table)} "
+        f"({column(links, 'entry')}, {column(links, 'patient_id')}) "
+        f"SELECT entry.{column(meta, 'id')}, p FROM entry, unnest(%s::bigint[]) AS p), "
+        f"head AS (UPDATE {qn(heads.db_table)} "
+        f"SET {column(heads, 'seq')} = %s, {column(heads, 'hash')} = %s "
+        f"WHERE {column(heads, 'id')} = %s) "
+        f"SELECT {column(meta, 'id')} FROM entry"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*insert_params, patient_ids, head.seq, head.hash, head.pk])
+        (entry.pk,) = cursor.fetchone()
+    entry._state.adding, entry._state.db = False, connection.alias
 
 
 class HasPk(Protocol):
