@@ -11,6 +11,7 @@ with its own head row and lock; entries written before per-clinic chains form th
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -128,13 +129,24 @@ def _append(entry: AuditEntry, patient_ids: list[int], head: AuditHead) -> None:
     compiler = query.get_compiler(connection=connection)
     compiler.returning_fields = [meta.pk]
     ((insert_sql, insert_params),) = compiler.as_sql()
+    sql = _append_statement(insert_sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*insert_params, patient_ids, head.seq, head.hash, head.pk])
+        (entry.pk,) = cursor.fetchone()
+    entry._state.adding, entry._state.db = False, connection.alias
+
+
+@functools.lru_cache(maxsize=4)
+def _append_statement(insert_sql: str) -> str:
+    """PostgreSQL's one statement for an entry around its compiled INSERT (the same text for
+    every entry: composed once a process)."""
     qn = connection.ops.quote_name
-    links, heads = AuditEntryPatient._meta, AuditHead._meta
+    meta, links, heads = AuditEntry._meta, AuditEntryPatient._meta, AuditHead._meta
 
     def column(opts: Any, name: str) -> str:
         return str(qn(opts.get_field(name).column))
 
-    sql = (
+    return (
         f"WITH entry AS ({insert_sql}), "  # noqa: S608 (quoted names of the models)
         f"link AS (INSERT INTO {qn(links.db_table)} "
         f"({column(links, 'entry')}, {column(links, 'patient_id')}) "
@@ -144,10 +156,6 @@ def _append(entry: AuditEntry, patient_ids: list[int], head: AuditHead) -> None:
         f"WHERE {column(heads, 'id')} = %s) "
         f"SELECT {column(meta, 'id')} FROM entry"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*insert_params, patient_ids, head.seq, head.hash, head.pk])
-        (entry.pk,) = cursor.fetchone()
-    entry._state.adding, entry._state.db = False, connection.alias
 
 
 class HasPk(Protocol):
