@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.test_stack import PG_BINS
+
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("load-bench")]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,7 +124,7 @@ def test_the_benchmarks_postgresql_is_reached_by_its_socket_as_the_deployment_re
     over TCP on loopback each statement cost both sides more, and the figures were of a setup
     no clinic runs. ``Postgres.url`` parsed as the app's settings parse it names the socket's
     folder, and the server sees the connection come from no address (a Unix socket)."""
-    if not sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
+    if not PG_BINS:
         pytest.skip("PostgreSQL's server is not installed (make system-deps installs it)")
     script = (
         "import json, shutil, sys, tempfile\n"
