@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.test_stack import PG_BINS
+from tests.deploy.builders import PG_BINS
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("load-bench")]
 

@@ -36,13 +36,13 @@ import pyotp
 import pytest
 
 from ketaflow.web.demo import demo_staff_secret
+from tests.deploy.builders import PG_BINS
 
 pytestmark = pytest.mark.xdist_group("deploy-stack")
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ADDRESS = "127.0.0.2"  # not nginx's 127.0.0.1: the audit must record the client
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
 
 
 def _free_port() -> int:
