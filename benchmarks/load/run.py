@@ -10,8 +10,12 @@ deployment's is; SQLite: a file in a temp folder, WAL), migrated and
 loaded with the demo clinics, ``--clinics`` more like Riverside and ``--patients`` more patients
 in each (``seed.py``), one login per simulated user. Then the production pieces: gunicorn with
 ``deploy/gunicorn.conf.py`` (``--workers`` sync worker processes, the app preloaded) and
-``ketaflow worker``; no nginx (TLS would cost the client here, not the app). The stages, each
-a fresh locust process (``scenario.py``) whose users log in before the measured window:
+``ketaflow worker``, both from an environment of their own made from ``uv.lock`` without the
+development tools under ``--app-python`` (by default Debian's ``/usr/bin/python3.11``, the
+interpreter ``deploy/install.sh`` installs, when present; ``this``: the benchmark's own
+interpreter and environment); no nginx (TLS would cost the client here, not the app). The
+stages, each a fresh locust process (``scenario.py``) whose users log in before the measured
+window:
 
 1. the clinic day at each of ``--users`` (10, 50, 200) with a ``--think``-second think time;
 2. the saturation of the read mix: ``--saturation-users`` users, no think time, pages only;
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -51,6 +56,10 @@ from fault_kill import Service, free_port, postgres  # a sibling benchmark's hel
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
+# The interpreter deploy/install.sh installs and builds the app's environment with (Debian's
+# python3.11 package): a clinic's app runs under it, not under the developer's interpreter.
+DEPLOYED_PYTHON = "/usr/bin/python3.11"
+UV = ROOT / ".uv-bootstrap" / "bin" / "uv"  # the Makefile's
 
 # The issue's targets on this 2-core machine (issue 16 item 4).
 TARGET_PAGE_P95_MS = 150.0  # at 50 users, page reads
@@ -86,6 +95,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--patients", type=int, default=60, help="more patients per clinic")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "load")
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument(
+        "--app-python",
+        default=DEPLOYED_PYTHON if Path(DEPLOYED_PYTHON).exists() else "",
+        help=(
+            "the interpreter the app and its worker run under, in an environment of their own "
+            "made from uv.lock without development tools as deploy/install.sh makes it "
+            f"(default: {DEPLOYED_PYTHON}, Debian's, the one the deployment installs, when "
+            "present); 'this': the interpreter running the benchmark, in its own environment"
+        ),
+    )
     args = parser.parse_args(argv)
     databases = [d.strip() for d in args.db.split(",") if d.strip()]
     if not databases or set(databases) - {"postgres", "sqlite"}:
@@ -101,8 +120,33 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--seconds and --saturation-seconds must be above 0, --think 0 or more")
     if args.saturation_users < 1 or args.workers < 0 or args.clinics < 0 or args.patients < 0:
         parser.error("--saturation-users 1 or more; --workers, --clinics, --patients 0 or more")
+    if args.app_python in ("", "this"):
+        args.app_python = ""
+    elif not Path(args.app_python).exists():
+        parser.error(f"--app-python: no interpreter at {args.app_python}")
     args.databases = databases
     return args
+
+
+def app_environment(python: str, out: Path) -> tuple[Path, str]:
+    """The bin folder the app and its worker run from, and their interpreter's version. Given
+    ``python``: an environment of its own under ``out`` made from uv.lock without development
+    tools (``uv sync --frozen --no-dev``, as deploy/install.sh makes the deployment's; kept
+    and brought up to date by each run); else this process's own environment."""
+    if not python:
+        return BIN, platform.python_version() + f" ({sys.executable})"
+    if not UV.exists():
+        raise SystemExit(f"load: {UV} is missing (make .venv/.synced installs it)")
+    venv = out / "app-env"
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON_DOWNLOADS": "never"}
+    command = [str(UV), "sync", "--frozen", "--no-dev", "--python", python, "--quiet"]
+    run(command, env, "making the app's environment")
+    version = run(
+        [str(venv / "bin" / "python"), "-c", "import platform; print(platform.python_version())"],
+        env,
+        "reading the app's interpreter",
+    ).strip()
+    return venv / "bin", f"{version} ({python})"
 
 
 def run(cmd: list[str], env: dict[str, str], what: str) -> str:
@@ -188,7 +232,7 @@ def stage(
     return result
 
 
-def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+def measure(kind: str, args: argparse.Namespace, tmp: Path, app_bin: Path) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with database(kind, tmp) as db_env:
@@ -204,7 +248,7 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         if args.workers:
             env["KETAFLOW_WEB_WORKERS"] = str(args.workers)
         started = time.monotonic()
-        run([str(BIN / "ketaflow"), "manage", "migrate", "--no-input"], env, "migrate")
+        run([str(app_bin / "ketaflow"), "manage", "migrate", "--no-input"], env, "migrate")
         seed = tmp / "seed.json"
         most = max([*args.users, args.saturation_users])
         seeded = run(
@@ -220,11 +264,11 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         ).strip()
         loaded_s = time.monotonic() - started
         app = Service(
-            [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
+            [str(app_bin / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
             env,
             tmp / "gunicorn.log",
         )
-        worker = Service([str(BIN / "ketaflow"), "worker"], env, tmp / "worker.log")
+        worker = Service([str(app_bin / "ketaflow"), "worker"], env, tmp / "worker.log")
         try:
             app.start()
             worker.start()
@@ -351,7 +395,8 @@ def verdicts(report: dict[str, Any]) -> list[str]:
 def markdown(report: dict[str, Any]) -> str:
     out = [
         f"Load run {report['started']} UTC: think time {report['think_s']} s, "
-        f"{report['seconds']:.0f}-s windows (saturation {report['saturation_seconds']:.0f} s).",
+        f"{report['seconds']:.0f}-s windows (saturation {report['saturation_seconds']:.0f} s); "
+        f"the app under Python {report.get('app_python', '?')}.",
         "",
     ]
     for db in report["databases"]:
@@ -413,10 +458,12 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "databases": [],
     }
+    args.out.mkdir(parents=True, exist_ok=True)
+    app_bin, report["app_python"] = app_environment(args.app_python, args.out)
     for kind in args.databases:
         tmp = Path(tempfile.mkdtemp(prefix=f"ketaflow-load-{kind}."))
         try:
-            report["databases"].append(measure(kind, args, tmp))
+            report["databases"].append(measure(kind, args, tmp, app_bin))
         finally:
             if os.environ.get("KETAFLOW_LOAD_KEEP") != "1":  # kept: to read the logs
                 shutil.rmtree(tmp, ignore_errors=True)

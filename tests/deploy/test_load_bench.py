@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("load-bench")]
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = ("nurse", "prescriber", "front desk", "patient", "director")
+DEPLOYED_PYTHON = "/usr/bin/python3.11"  # the app's interpreter in benchmarks/load/run.py
 
 
 def test_quick_load_run_covers_every_role_without_a_failure(tmp_path: Path) -> None:
@@ -53,6 +54,13 @@ def test_quick_load_run_covers_every_role_without_a_failure(tmp_path: Path) -> N
     assert all(read["actions"][a]["kind"] == "page read" for a in read["actions"])
     assert writes, day["actions"]
     assert "| clinic day | 5 |" in (tmp_path / "load").with_suffix(".md").read_text()
+    # The app ran as deployed: under Debian's interpreter when the machine has it, from an
+    # environment without the development tools (not the benchmark's own).
+    if Path(DEPLOYED_PYTHON).exists():
+        assert report["app_python"].endswith(f"({DEPLOYED_PYTHON})"), report["app_python"]
+        app_env = tmp_path / "app-env"
+        assert (app_env / "bin" / "gunicorn").exists()
+        assert not (app_env / "bin" / "pytest").exists()  # no development tools
     # Each window's CPU: the server's process tree (gunicorn's master and its workers) and the
     # client's, a positive figure a request (a tree read wrongly gives 0 or none).
     for s in (day, read, health):
