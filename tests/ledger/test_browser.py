@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.wait import WebDriverWait
@@ -21,7 +21,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.ledger import services
 from ketaflow.ledger.models import DiscrepancyCase, LedgerEntry, Product, Vial
 from tests.ledger.builders import make_ready
-from tests.web.browser import csp_violations, login, shot
+from tests.web.browser import csp_violations, login, replaced_mid_read, shot
 from tests.web.conftest import PASSWORD, World, build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -58,7 +58,9 @@ def body(browser: webdriver.Chrome) -> str:
     for _ in range(20):
         try:
             text: str = browser.find_element(By.TAG_NAME, "body").text
-        except StaleElementReferenceException:
+        except WebDriverException as error:
+            if not replaced_mid_read(error):
+                raise
             continue
         return text
     raise AssertionError("the page kept changing while its text was read")

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from django.db.models import F
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -168,6 +168,19 @@ def elements_now(scope: webdriver.Chrome | WebElement, by: str, value: str) -> l
         driver.implicitly_wait(IMPLICIT_WAIT_S)
 
 
+# Chromium's own words when a node it found went with its page before it was read: an
+# "unhandled inspector error" Selenium does not map to a stale reference (a CI run failed on it).
+GONE_NODE = ("does not belong to the document", "No node with given id")
+
+
+def replaced_mid_read(error: WebDriverException) -> bool:
+    """Whether ``error`` says the element being read went with its page (a click's answer
+    replaced it): Selenium's stale reference, or Chromium's words for the same race."""
+    if isinstance(error, StaleElementReferenceException):
+        return True
+    return any(words in (error.msg or "") for words in GONE_NODE)
+
+
 def wait_text(browser: webdriver.Chrome, css: str, text: str, timeout: float = 10) -> WebElement:
     """The first element matching ``css`` whose text contains ``text``, waiting for it: after a
     click the old page (or an old fragment) may still be there, or be replaced mid-read."""
@@ -177,7 +190,9 @@ def wait_text(browser: webdriver.Chrome, css: str, text: str, timeout: float = 1
             for element in d.find_elements(By.CSS_SELECTOR, css):
                 if text in element.text:
                     return element
-        except StaleElementReferenceException:
+        except WebDriverException as error:
+            if not replaced_mid_read(error):
+                raise
             return False  # replaced while we read it: look again
         return False
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.wait import WebDriverWait
@@ -24,7 +24,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.ledger.models import LedgerSettings, Receipt
 from ketaflow.patients import services as patients
 from tests.ledger.builders import receive
-from tests.web.browser import chromium, csp_violations, login
+from tests.web.browser import chromium, csp_violations, login, replaced_mid_read
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -66,8 +66,10 @@ def submit(browser: webdriver.Chrome, expect: str, form_css: str = "main form.fo
     def said(d: webdriver.Chrome) -> bool:
         try:
             return expect in d.find_element(By.TAG_NAME, "body").text
-        except StaleElementReferenceException:  # the old page went while it was read
-            return False
+        except WebDriverException as error:
+            if not replaced_mid_read(error):
+                raise
+            return False  # the old page went while it was read
 
     WebDriverWait(browser, 20).until(said)
 
