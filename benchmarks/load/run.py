@@ -396,7 +396,7 @@ def markdown(report: dict[str, Any]) -> str:
     out = [
         f"Load run {report['started']} UTC: think time {report['think_s']} s, "
         f"{report['seconds']:.0f}-s windows (saturation {report['saturation_seconds']:.0f} s); "
-        f"the app under Python {report.get('app_python', '?')}.",
+        f"the app under Python {report['app_python']}.",
         "",
     ]
     for db in report["databases"]:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.wait import WebDriverWait
@@ -21,7 +20,7 @@ from ketaflow.audit.context import Actor
 from ketaflow.ledger import services
 from ketaflow.ledger.models import DiscrepancyCase, LedgerEntry, Product, Vial
 from tests.ledger.builders import make_ready
-from tests.web.browser import csp_violations, login, replaced_mid_read, shot
+from tests.web.browser import csp_violations, login, page_text, shot
 from tests.web.conftest import PASSWORD, World, build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -53,19 +52,6 @@ def submit(browser: webdriver.Chrome) -> None:
     browser.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
 
 
-def body(browser: webdriver.Chrome) -> str:
-    """The page's text, read again if the page was replaced while it was being read."""
-    for _ in range(20):
-        try:
-            text: str = browser.find_element(By.TAG_NAME, "body").text
-        except WebDriverException as error:
-            if not replaced_mid_read(error):
-                raise
-            continue
-        return text
-    raise AssertionError("the page kept changing while its text was read")
-
-
 def receive_two(world: World) -> list[Vial]:
     receipt = services.stock_receive(
         actor=Actor(user=world.nurse),
@@ -86,7 +72,7 @@ def test_nurse_receives_stock(
 ) -> None:
     login(browser, live_server.url, "nurse")
     browser.find_element(By.LINK_TEXT, "Ledger").click()
-    assert "No stock" in body(browser)
+    assert "No stock" in page_text(browser)
     browser.find_element(By.CSS_SELECTOR, ".row a.button[href$='/ledger/receive/']").click()
     Select(browser.find_element(By.ID, "id_product")).select_by_index(1)
     expires = (timezone.localdate() + dt.timedelta(days=400)).isoformat()
@@ -105,7 +91,7 @@ def test_nurse_receives_stock(
     shot(browser, "ledger-receive-form")
     submit(browser)
     WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith("/ledger/"))
-    text = body(browser)
+    text = page_text(browser)
     year = timezone.localdate().year
     assert f"Received 3 vials (invoice INV-5531): K{year}-0001, K{year}-0002, K{year}-0003" in text
     rows = browser.find_elements(By.CSS_SELECTOR, "#stock tbody tr")
@@ -151,7 +137,7 @@ def test_a_waste_is_witnessed_by_a_second_person_with_their_password(
     fill(browser, {"id_witness_password": PASSWORD})
     submit(browser)
     WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith(f"/vials/{vial.pk}/"))
-    assert "Wasted 4.500 mg, witnessed by prescriber" in body(browser)
+    assert "Wasted 4.500 mg, witnessed by prescriber" in page_text(browser)
     history = browser.find_element(By.ID, "history").text
     assert "Wasted (witnessed)" in history
     assert "prescriber" in history
@@ -184,13 +170,13 @@ def test_a_count_with_a_discrepancy_is_resolved_by_the_director(
     WebDriverWait(browser, 10).until(
         lambda d: "/ledger/counts/" in d.current_url and not d.current_url.endswith("/new/")
     )
-    assert "1 discrepancy case opened" in body(browser)
+    assert "1 discrepancy case opened" in page_text(browser)
     result = browser.find_element(By.ID, "count-result").text
     assert "-5.000" in result
     shot(browser, "ledger-count-discrepancy")
     case = DiscrepancyCase.objects.get()
     browser.get(f"{live_server.url}/ledger/cases/{case.pk}/")
-    assert "Only the medical director resolves" in body(browser)
+    assert "Only the medical director resolves" in page_text(browser)
     login(browser, live_server.url, "director")
     browser.get(f"{live_server.url}/ledger/")
     assert f"Case {case.pk}" in browser.find_element(By.ID, "open-cases").text
@@ -199,8 +185,8 @@ def test_a_count_with_a_discrepancy_is_resolved_by_the_director(
     fill(browser, {"id_reason": "Recounted together: 0.1 mL short at the stopper."})
     shot(browser, "ledger-case-resolve-form")
     submit(browser)
-    WebDriverWait(browser, 10).until(lambda d: "resolved" in body(d))
-    text = body(browser)
+    WebDriverWait(browser, 10).until(lambda d: "resolved" in page_text(d))
+    text = page_text(browser)
     assert "Adjust the ledger to the count" in text
     assert "-5.000 mg" in text
     shot(browser, "ledger-case-resolved")

@@ -181,6 +181,19 @@ def replaced_mid_read(error: WebDriverException) -> bool:
     return any(words in (error.msg or "") for words in GONE_NODE)
 
 
+def page_text(browser: webdriver.Chrome) -> str:
+    """The page's text, read again if the page was replaced while it was being read."""
+    for _ in range(20):
+        try:
+            text: str = browser.find_element(By.TAG_NAME, "body").text
+        except WebDriverException as error:
+            if not replaced_mid_read(error):
+                raise
+            continue
+        return text
+    raise AssertionError("the page kept changing while its text was read")
+
+
 def wait_text(browser: webdriver.Chrome, css: str, text: str, timeout: float = 10) -> WebElement:
     """The first element matching ``css`` whose text contains ``text``, waiting for it: after a
     click the old page (or an old fragment) may still be there, or be replaced mid-read."""

@@ -10,7 +10,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.remote.webelement import WebElement
 
-from tests.web.browser import replaced_mid_read, wait_text
+from tests.web.browser import page_text, replaced_mid_read, wait_text
 
 # What Chromium answered in a CI run (4 Dec 2026) when the login page's <h1> went with its page
 # between its lookup and the read of its text.
@@ -43,6 +43,9 @@ class ReplacedOnce:
             raise self.error
         return [Heading("Sign-in paused")]
 
+    def find_element(self, by: str, value: str) -> WebElement:
+        return self.find_elements(by, value)[0]
+
 
 def test_a_node_gone_with_its_page_is_a_replaced_element_in_both_wordings() -> None:
     assert replaced_mid_read(StaleElementReferenceException("stale element reference"))
@@ -59,7 +62,17 @@ def test_wait_text_reads_again_when_the_page_went_mid_read() -> None:
         assert page.reads == 2
 
 
-def test_wait_text_does_not_hide_another_failure() -> None:
-    page = ReplacedOnce(WebDriverException("chrome not reachable"))
-    with pytest.raises(WebDriverException, match="chrome not reachable"):
-        wait_text(cast(webdriver.Chrome, page), "h1", "Sign-in paused", timeout=2)
+def test_page_text_reads_again_when_the_page_went_mid_read() -> None:
+    page = ReplacedOnce(WebDriverException(INSPECTOR))
+    assert page_text(cast(webdriver.Chrome, page)) == "Sign-in paused"
+    assert page.reads == 2
+
+
+def test_the_readers_do_not_hide_another_failure() -> None:
+    for read in (
+        lambda page: wait_text(page, "h1", "Sign-in paused", timeout=2),
+        page_text,
+    ):
+        page = cast(webdriver.Chrome, ReplacedOnce(WebDriverException("chrome not reachable")))
+        with pytest.raises(WebDriverException, match="chrome not reachable"):
+            read(page)

@@ -15,16 +15,14 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
-from selenium.webdriver.support.wait import WebDriverWait
 
 from ketaflow.audit.context import Actor
 from ketaflow.ledger.models import LedgerSettings, Receipt
 from ketaflow.patients import services as patients
 from tests.ledger.builders import receive
-from tests.web.browser import chromium, csp_violations, login, replaced_mid_read
+from tests.web.browser import chromium, csp_violations, login, wait_text
 from tests.web.conftest import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group(f"browser-{__name__}")]
@@ -62,16 +60,7 @@ def type_into(browser: webdriver.Chrome, values: dict[str, str]) -> None:
 def submit(browser: webdriver.Chrome, expect: str, form_css: str = "main form.form") -> None:
     """Submit and wait for the answer page to say ``expect``."""
     browser.find_element(By.CSS_SELECTOR, f"{form_css} button[type=submit]").click()
-
-    def said(d: webdriver.Chrome) -> bool:
-        try:
-            return expect in d.find_element(By.TAG_NAME, "body").text
-        except WebDriverException as error:
-            if not replaced_mid_read(error):
-                raise
-            return False  # the old page went while it was read
-
-    WebDriverWait(browser, 20).until(said)
+    wait_text(browser, "body", expect, timeout=20)
 
 
 @pytest.mark.parametrize("size", list(SIZES), ids=list(SIZES))
